@@ -1,0 +1,57 @@
+# Tollgate developer entry points. Every target installs what it needs (uv from pip when missing).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := $(UV) run --frozen
+PROTO_OUT := libs/common/src
+PROTOS := $(wildcard protos/tollgate/v1/*.proto)
+BUF_DIR := .tools/buf
+
+.PHONY: help uv install protos protos-check buf-lint lint test test-only run demo bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+install: uv ## Create .venv with every package of the workspace and the dev tools
+	@$(UV) sync --frozen --quiet
+
+protos: install ## Regenerate tollgate.v1 from protos/ (committed code)
+	@scripts/gen-protos.sh $(PROTO_OUT)
+
+protos-check: install ## Fail when the committed generated code is stale
+	@tmp=$$(mktemp -d) && scripts/gen-protos.sh $$tmp && \
+	  diff -r -q -x __pycache__ $$tmp/tollgate/v1 $(PROTO_OUT)/tollgate/v1 \
+	  || { echo "generated code is stale: run 'make protos' and commit"; exit 1; }
+
+$(BUF_DIR)/node_modules/.bin/buf:
+	@mkdir -p $(BUF_DIR) && npm install --silent --prefix $(BUF_DIR) @bufbuild/buf@1.75.0 >/dev/null
+
+buf-lint: $(BUF_DIR)/node_modules/.bin/buf ## buf lint (STANDARD) on the contracts
+	@cd protos && ../$(BUF_DIR)/node_modules/.bin/buf lint
+
+lint: install buf-lint ## ruff, ruff format, mypy
+	@$(PY) ruff check .
+	@$(PY) ruff format --check --quiet .
+	@$(PY) mypy
+
+test: lint protos-check ## The whole suite: lint, contracts, unit, service and end-to-end tests
+	@$(PY) pytest -q
+
+test-only: install ## Tests without the lint step
+	@$(PY) pytest -q
+
+run: install ## Start every service locally (embedded stores, emulator unless ANTHROPIC_API_KEY)
+	@$(PY) python -m tollgate.common.runner
+
+demo: install ## Start the suite, drive a realistic workload through the gateway, print the savings
+	@$(PY) python -m tollgate.demo
+
+bench: install ## Run every benchmark and rewrite docs/benchmarks.md
+	@$(PY) python -m bench
+
+clean:
+	rm -rf .venv .tools .mypy_cache .ruff_cache

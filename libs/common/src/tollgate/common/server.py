@@ -1,0 +1,159 @@
+"""gRPC server bootstrap shared by every service.
+
+`GrpcService` bundles what a service registers (servicers, start/stop hooks). `start_server`
+brings it up with health, reflection, interceptors, message-size limits and keepalive;
+`serve` runs it until SIGTERM/SIGINT and shuts down gracefully: health goes NOT_SERVING,
+in-flight calls drain for the grace period, then the server stops and the hooks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from tollgate.common.interceptors import ServerInterceptor
+from tollgate.common.logs import configure_logging
+from tollgate.common.settings import ServiceSettings
+from tollgate.common.telemetry import configure_telemetry
+
+log = logging.getLogger("tollgate.server")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service implemented by a servicer: its full name and the generated add function."""
+
+    full_name: str
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+
+
+@dataclass
+class GrpcService:
+    """Everything a Tollgate service process serves, and what it opens and closes."""
+
+    name: str
+    registrations: Sequence[Registration]
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+
+def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.keepalive_time_ms", settings.keepalive_time_seconds * 1000),
+        ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_seconds * 1000),
+        # Accept client keepalive pings as often as our own clients send them.
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1000),
+        ("grpc.max_connection_age_grace_ms", settings.max_connection_age_grace_seconds * 1000),
+    ]
+
+
+class RunningServer:
+    """A started server: its bound port, its health servicer, and a graceful stop."""
+
+    def __init__(
+        self, service: GrpcService, server: grpc.aio.Server, health: HealthServicer, port: int
+    ) -> None:
+        self.service = service
+        self.server = server
+        self.health = health
+        self.port = port
+        self._stopped = False
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace: float) -> None:
+        """NOT_SERVING, drain in-flight calls for up to `grace` seconds, stop, run stop hooks."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for hook in reversed(self.service.on_stop):
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed", extra={"service": self.service.name})
+
+
+async def start_server(service: GrpcService, settings: ServiceSettings) -> RunningServer:
+    """Start `service` on settings.host:settings.port (port 0 picks a free one)."""
+    configure_telemetry(service.name, settings.metrics_port)
+    for hook in service.on_start:
+        await hook()
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(service.name)], options=server_options(settings)
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for registration in service.registrations:
+        registration.add_to_server(registration.servicer, server)
+    names = [r.full_name for r in service.registrations]
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise RuntimeError(f"{service.name}: could not bind {settings.host}:{settings.port}")
+    await server.start()
+    for name in ["", *names]:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("listening", extra={"service": service.name, "port": port})
+    return RunningServer(service, server, health, port)
+
+
+async def serve(service: GrpcService, settings: ServiceSettings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start_server(service, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info(
+        "shutting down",
+        extra={"service": service.name, "grace_seconds": settings.shutdown_grace_seconds},
+    )
+    await running.stop(settings.shutdown_grace_seconds)
+    log.info("stopped", extra={"service": service.name})
+
+
+def run(service_factory: Callable[[], Awaitable[tuple[GrpcService, ServiceSettings]]]) -> None:
+    """Process entry point: build the service inside the event loop, then serve it."""
+
+    async def main() -> None:
+        service, settings = await service_factory()
+        configure_logging(service.name, settings.log_level)
+        await serve(service, settings)
+
+    asyncio.run(main())
+
+
+def unimplemented_registration(
+    pb2_module: Any, grpc_module: Any, service_name: str
+) -> Registration:
+    """A registration of the generated base servicer: every method answers UNIMPLEMENTED.
+
+    Used by services whose behaviour is not built yet, so they still start and report health
+    but never return a made-up result.
+    """
+    full_name = pb2_module.DESCRIPTOR.services_by_name[service_name].full_name
+    servicer = getattr(grpc_module, f"{service_name}Servicer")()
+    add = getattr(grpc_module, f"add_{service_name}Servicer_to_server")
+    return Registration(full_name, add, servicer)

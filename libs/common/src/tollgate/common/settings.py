@@ -1,0 +1,30 @@
+"""Typed service settings read from environment variables.
+
+Every service subclasses `ServiceSettings` with its own `env_prefix` (e.g. `TOLLGATE_GATEWAY_`),
+so one process environment can configure several services without clashes.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every gRPC service needs to start, drain and be observed."""
+
+    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=50051, ge=0, le=65535)
+    # 0 disables the Prometheus endpoint (tests run many services in one process).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    log_level: str = "INFO"
+    # How long SIGTERM waits for in-flight calls before cancelling them.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Recycle connections so that clients re-resolve and new replicas get traffic.
+    max_connection_age_seconds: int = Field(default=300, ge=1)
+    max_connection_age_grace_seconds: int = Field(default=30, ge=1)
+    keepalive_time_seconds: int = Field(default=30, ge=1)
+    keepalive_timeout_seconds: int = Field(default=10, ge=1)

@@ -1,0 +1,361 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tollgate.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ScopeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCOPE_KIND_UNSPECIFIED: _ClassVar[ScopeKind]
+    SCOPE_KIND_TENANT: _ClassVar[ScopeKind]
+    SCOPE_KIND_API_KEY: _ClassVar[ScopeKind]
+    SCOPE_KIND_CONTACT: _ClassVar[ScopeKind]
+
+class BudgetPeriod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BUDGET_PERIOD_UNSPECIFIED: _ClassVar[BudgetPeriod]
+    BUDGET_PERIOD_DAY: _ClassVar[BudgetPeriod]
+    BUDGET_PERIOD_MONTH: _ClassVar[BudgetPeriod]
+    BUDGET_PERIOD_TOTAL: _ClassVar[BudgetPeriod]
+
+class UsageDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_DIMENSION_UNSPECIFIED: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_API_KEY: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_CONTACT: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_MODEL: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_TASK: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_DAY: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_CACHE_STATUS: _ClassVar[UsageDimension]
+SCOPE_KIND_UNSPECIFIED: ScopeKind
+SCOPE_KIND_TENANT: ScopeKind
+SCOPE_KIND_API_KEY: ScopeKind
+SCOPE_KIND_CONTACT: ScopeKind
+BUDGET_PERIOD_UNSPECIFIED: BudgetPeriod
+BUDGET_PERIOD_DAY: BudgetPeriod
+BUDGET_PERIOD_MONTH: BudgetPeriod
+BUDGET_PERIOD_TOTAL: BudgetPeriod
+USAGE_DIMENSION_UNSPECIFIED: UsageDimension
+USAGE_DIMENSION_API_KEY: UsageDimension
+USAGE_DIMENSION_CONTACT: UsageDimension
+USAGE_DIMENSION_MODEL: UsageDimension
+USAGE_DIMENSION_TASK: UsageDimension
+USAGE_DIMENSION_DAY: UsageDimension
+USAGE_DIMENSION_CACHE_STATUS: UsageDimension
+
+class BudgetScope(_message.Message):
+    __slots__ = ("kind", "tenant_id", "subject_id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    kind: ScopeKind
+    tenant_id: str
+    subject_id: str
+    def __init__(self, kind: _Optional[_Union[ScopeKind, str]] = ..., tenant_id: _Optional[str] = ..., subject_id: _Optional[str] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("scope", "period", "limit_micros", "limit_tokens", "alert_thresholds_percent")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ALERT_THRESHOLDS_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    scope: BudgetScope
+    period: BudgetPeriod
+    limit_micros: int
+    limit_tokens: int
+    alert_thresholds_percent: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, scope: _Optional[_Union[BudgetScope, _Mapping]] = ..., period: _Optional[_Union[BudgetPeriod, str]] = ..., limit_micros: _Optional[int] = ..., limit_tokens: _Optional[int] = ..., alert_thresholds_percent: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BudgetState(_message.Message):
+    __slots__ = ("budget", "period_start", "period_end", "spent_micros", "held_micros", "override_micros", "remaining_micros", "spent_tokens", "held_tokens")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    SPENT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    HELD_MICROS_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SPENT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    HELD_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    period_start: _timestamp_pb2.Timestamp
+    period_end: _timestamp_pb2.Timestamp
+    spent_micros: int
+    held_micros: int
+    override_micros: int
+    remaining_micros: int
+    spent_tokens: int
+    held_tokens: int
+    def __init__(self, budget: _Optional[_Union[Budget, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spent_micros: _Optional[int] = ..., held_micros: _Optional[int] = ..., override_micros: _Optional[int] = ..., remaining_micros: _Optional[int] = ..., spent_tokens: _Optional[int] = ..., held_tokens: _Optional[int] = ...) -> None: ...
+
+class UsageRecord(_message.Message):
+    __slots__ = ("model", "task", "usage", "cost", "baseline_cost_micros", "cache_status", "optimizations")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_COST_MICROS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    task: _common_pb2.TaskType
+    usage: _common_pb2.Usage
+    cost: _common_pb2.Cost
+    baseline_cost_micros: int
+    cache_status: _common_pb2.CacheStatus
+    optimizations: _containers.RepeatedCompositeFieldContainer[_common_pb2.OptimizationReport]
+    def __init__(self, model: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., baseline_cost_micros: _Optional[int] = ..., cache_status: _Optional[_Union[_common_pb2.CacheStatus, str]] = ..., optimizations: _Optional[_Iterable[_Union[_common_pb2.OptimizationReport, _Mapping]]] = ...) -> None: ...
+
+class ReserveRequest(_message.Message):
+    __slots__ = ("context", "amount_micros", "tokens", "hold_ttl")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    amount_micros: int
+    tokens: int
+    hold_ttl: _duration_pb2.Duration
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ReserveResponse(_message.Message):
+    __slots__ = ("hold_id", "expires_at", "states", "replayed")
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    hold_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    states: _containers.RepeatedCompositeFieldContainer[BudgetState]
+    replayed: bool
+    def __init__(self, hold_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class CommitRequest(_message.Message):
+    __slots__ = ("context", "actual_micros", "actual_tokens", "record")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    actual_micros: int
+    actual_tokens: int
+    record: UsageRecord
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., actual_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., record: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
+
+class CommitResponse(_message.Message):
+    __slots__ = ("entry_id", "over_hold", "replayed", "states")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    OVER_HOLD_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    over_hold: bool
+    replayed: bool
+    states: _containers.RepeatedCompositeFieldContainer[BudgetState]
+    def __init__(self, entry_id: _Optional[str] = ..., over_hold: _Optional[bool] = ..., replayed: _Optional[bool] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ...) -> None: ...
+
+class ReleaseRequest(_message.Message):
+    __slots__ = ("context",)
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class ReleaseResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    def __init__(self, released: _Optional[bool] = ...) -> None: ...
+
+class RecordUsageRequest(_message.Message):
+    __slots__ = ("context", "record")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    record: UsageRecord
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., record: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
+
+class RecordUsageResponse(_message.Message):
+    __slots__ = ("entry_id",)
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    def __init__(self, entry_id: _Optional[str] = ...) -> None: ...
+
+class ListBudgetStatesRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class ListBudgetStatesResponse(_message.Message):
+    __slots__ = ("states",)
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedCompositeFieldContainer[BudgetState]
+    def __init__(self, states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ...) -> None: ...
+
+class UpsertBudgetRequest(_message.Message):
+    __slots__ = ("budget", "actor")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    actor: str
+    def __init__(self, budget: _Optional[_Union[Budget, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class UpsertBudgetResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: BudgetState
+    def __init__(self, state: _Optional[_Union[BudgetState, _Mapping]] = ...) -> None: ...
+
+class BudgetOverride(_message.Message):
+    __slots__ = ("id", "scope", "period", "extra_micros", "reason", "actor", "expires_at", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_MICROS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    scope: BudgetScope
+    period: BudgetPeriod
+    extra_micros: int
+    reason: str
+    actor: str
+    expires_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., scope: _Optional[_Union[BudgetScope, _Mapping]] = ..., period: _Optional[_Union[BudgetPeriod, str]] = ..., extra_micros: _Optional[int] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GrantOverrideRequest(_message.Message):
+    __slots__ = ("override",)
+    OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    override: BudgetOverride
+    def __init__(self, override: _Optional[_Union[BudgetOverride, _Mapping]] = ...) -> None: ...
+
+class GrantOverrideResponse(_message.Message):
+    __slots__ = ("override",)
+    OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    override: BudgetOverride
+    def __init__(self, override: _Optional[_Union[BudgetOverride, _Mapping]] = ...) -> None: ...
+
+class BudgetAlert(_message.Message):
+    __slots__ = ("id", "scope", "period", "threshold_percent", "spent_micros", "limit_micros", "at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    SPENT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    scope: BudgetScope
+    period: BudgetPeriod
+    threshold_percent: int
+    spent_micros: int
+    limit_micros: int
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., scope: _Optional[_Union[BudgetScope, _Mapping]] = ..., period: _Optional[_Union[BudgetPeriod, str]] = ..., threshold_percent: _Optional[int] = ..., spent_micros: _Optional[int] = ..., limit_micros: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("tenant_id", "since")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[BudgetAlert]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[BudgetAlert, _Mapping]]] = ...) -> None: ...
+
+class StreamAlertsRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class StreamAlertsResponse(_message.Message):
+    __slots__ = ("alert",)
+    ALERT_FIELD_NUMBER: _ClassVar[int]
+    alert: BudgetAlert
+    def __init__(self, alert: _Optional[_Union[BudgetAlert, _Mapping]] = ...) -> None: ...
+
+class UsageRow(_message.Message):
+    __slots__ = ("group", "requests", "input_tokens", "output_tokens", "cost_micros", "baseline_cost_micros", "saved_micros")
+    class GroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_MICROS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_COST_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SAVED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    group: _containers.ScalarMap[str, str]
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_micros: int
+    baseline_cost_micros: int
+    saved_micros: int
+    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., requests: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_micros: _Optional[int] = ..., baseline_cost_micros: _Optional[int] = ..., saved_micros: _Optional[int] = ...) -> None: ...
+
+class OptimizationSavings(_message.Message):
+    __slots__ = ("optimization", "requests_applied", "tokens_saved", "micros_saved")
+    OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    MICROS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    optimization: str
+    requests_applied: int
+    tokens_saved: int
+    micros_saved: int
+    def __init__(self, optimization: _Optional[str] = ..., requests_applied: _Optional[int] = ..., tokens_saved: _Optional[int] = ..., micros_saved: _Optional[int] = ...) -> None: ...
+
+class UsageReport(_message.Message):
+    __slots__ = ("tenant_id", "to", "rows", "totals", "savings_by_optimization")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    SAVINGS_BY_OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    to: _timestamp_pb2.Timestamp
+    rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
+    totals: UsageRow
+    savings_by_optimization: _containers.RepeatedCompositeFieldContainer[OptimizationSavings]
+    def __init__(self, tenant_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ..., totals: _Optional[_Union[UsageRow, _Mapping]] = ..., savings_by_optimization: _Optional[_Iterable[_Union[OptimizationSavings, _Mapping]]] = ..., **kwargs) -> None: ...
+
+class QueryUsageRequest(_message.Message):
+    __slots__ = ("tenant_id", "to", "group_by")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    to: _timestamp_pb2.Timestamp
+    group_by: _containers.RepeatedScalarFieldContainer[UsageDimension]
+    def __init__(self, tenant_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[UsageDimension, str]]] = ..., **kwargs) -> None: ...
+
+class QueryUsageResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: UsageReport
+    def __init__(self, report: _Optional[_Union[UsageReport, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,97 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from tollgate.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExactLookupRequest(_message.Message):
+    __slots__ = ("context", "request", "template_version", "acquire_fill_lease", "wait_for_fill")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACQUIRE_FILL_LEASE_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_FILL_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    request: _common_pb2.ClaudeRequest
+    template_version: str
+    acquire_fill_lease: bool
+    wait_for_fill: _duration_pb2.Duration
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., acquire_fill_lease: _Optional[bool] = ..., wait_for_fill: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ExactLookupResponse(_message.Message):
+    __slots__ = ("hit", "response", "key", "fill_lease", "cacheable", "reason")
+    HIT_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    FILL_LEASE_FIELD_NUMBER: _ClassVar[int]
+    CACHEABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    hit: bool
+    response: _common_pb2.ClaudeResponse
+    key: str
+    fill_lease: str
+    cacheable: bool
+    reason: str
+    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., key: _Optional[str] = ..., fill_lease: _Optional[str] = ..., cacheable: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ExactStoreRequest(_message.Message):
+    __slots__ = ("context", "key", "response", "ttl", "tags", "fill_lease")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    FILL_LEASE_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    key: str
+    response: _common_pb2.ClaudeResponse
+    ttl: _duration_pb2.Duration
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    fill_lease: str
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., key: _Optional[str] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., fill_lease: _Optional[str] = ...) -> None: ...
+
+class ExactStoreResponse(_message.Message):
+    __slots__ = ("stored", "reason")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    stored: bool
+    reason: str
+    def __init__(self, stored: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ExactInvalidateRequest(_message.Message):
+    __slots__ = ("tenant_id", "tags")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExactInvalidateResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    def __init__(self, removed: _Optional[int] = ...) -> None: ...
+
+class ExactStatsRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class ExactStatsResponse(_message.Message):
+    __slots__ = ("hits", "misses", "entries", "bytes")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    MISSES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...

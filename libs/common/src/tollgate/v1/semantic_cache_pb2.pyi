@@ -1,0 +1,95 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from tollgate.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SemanticLookupRequest(_message.Message):
+    __slots__ = ("context", "request", "template_version", "min_similarity")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    request: _common_pb2.ClaudeRequest
+    template_version: str
+    min_similarity: float
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., min_similarity: _Optional[float] = ...) -> None: ...
+
+class SemanticLookupResponse(_message.Message):
+    __slots__ = ("hit", "response", "similarity", "matched_question", "rejection", "eligible")
+    HIT_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    hit: bool
+    response: _common_pb2.ClaudeResponse
+    similarity: float
+    matched_question: str
+    rejection: str
+    eligible: bool
+    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., similarity: _Optional[float] = ..., matched_question: _Optional[str] = ..., rejection: _Optional[str] = ..., eligible: _Optional[bool] = ...) -> None: ...
+
+class SemanticStoreRequest(_message.Message):
+    __slots__ = ("context", "request", "template_version", "response", "ttl", "tags")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    request: _common_pb2.ClaudeRequest
+    template_version: str
+    response: _common_pb2.ClaudeResponse
+    ttl: _duration_pb2.Duration
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SemanticStoreResponse(_message.Message):
+    __slots__ = ("stored", "reason")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    stored: bool
+    reason: str
+    def __init__(self, stored: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SemanticInvalidateRequest(_message.Message):
+    __slots__ = ("tenant_id", "tags")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SemanticInvalidateResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    def __init__(self, removed: _Optional[int] = ...) -> None: ...
+
+class SemanticStatsRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class SemanticStatsResponse(_message.Message):
+    __slots__ = ("hits", "misses", "rejected_near_misses", "entries")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    MISSES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_NEAR_MISSES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    hits: int
+    misses: int
+    rejected_near_misses: int
+    entries: int
+    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., rejected_near_misses: _Optional[int] = ..., entries: _Optional[int] = ...) -> None: ...

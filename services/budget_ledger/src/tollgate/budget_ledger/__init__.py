@@ -1,0 +1,1 @@
+"""Tollgate budget ledger service."""

@@ -1,0 +1,1 @@
+"""Tollgate conversation optimizer service."""

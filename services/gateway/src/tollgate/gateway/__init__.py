@@ -1,0 +1,1 @@
+"""Tollgate gateway: the one public gRPC API."""

@@ -1,0 +1,1 @@
+"""Tollgate lead scoring service."""

@@ -1,0 +1,1 @@
+"""Tollgate orchestrator: the only caller of Claude."""

@@ -1,0 +1,1 @@
+"""Tollgate semantic cache service."""

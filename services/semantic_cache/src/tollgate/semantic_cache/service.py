@@ -1,0 +1,18 @@
+"""The semantic cache gRPC service.
+
+Not built yet: it starts, reports SERVING and answers every call with UNIMPLEMENTED, so the suite
+runs end to end without ever returning a made-up result.
+"""
+
+from __future__ import annotations
+
+from tollgate.common.server import GrpcService, unimplemented_registration
+from tollgate.semantic_cache.settings import Settings
+from tollgate.v1 import semantic_cache_pb2, semantic_cache_pb2_grpc
+
+
+async def build_service(settings: Settings) -> GrpcService:
+    registration = unimplemented_registration(
+        semantic_cache_pb2, semantic_cache_pb2_grpc, "SemanticCacheService"
+    )
+    return GrpcService("semantic-cache", [registration])
