@@ -45,10 +45,10 @@ test-only: install ## Tests without the lint step
 	@$(PY) pytest -q
 
 run: install ## Start every service locally (embedded stores, emulator unless ANTHROPIC_API_KEY)
-	@$(PY) python -m tollgate.common.runner
+	@$(PY) tollgate run
 
 demo: install ## Start the suite, drive a realistic workload through the gateway, print the savings
-	@$(PY) python -m tollgate.demo
+	@$(PY) tollgate demo
 
 bench: install ## Run every benchmark and rewrite docs/benchmarks.md
 	@$(PY) python -m bench

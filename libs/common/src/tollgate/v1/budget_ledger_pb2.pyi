@@ -19,6 +19,14 @@ class ScopeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SCOPE_KIND_API_KEY: _ClassVar[ScopeKind]
     SCOPE_KIND_CONTACT: _ClassVar[ScopeKind]
 
+class HoldStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HOLD_STATUS_UNSPECIFIED: _ClassVar[HoldStatus]
+    HOLD_STATUS_HELD: _ClassVar[HoldStatus]
+    HOLD_STATUS_COMMITTED: _ClassVar[HoldStatus]
+    HOLD_STATUS_RELEASED: _ClassVar[HoldStatus]
+    HOLD_STATUS_EXPIRED: _ClassVar[HoldStatus]
+
 class BudgetPeriod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BUDGET_PERIOD_UNSPECIFIED: _ClassVar[BudgetPeriod]
@@ -35,10 +43,17 @@ class UsageDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_DIMENSION_TASK: _ClassVar[UsageDimension]
     USAGE_DIMENSION_DAY: _ClassVar[UsageDimension]
     USAGE_DIMENSION_CACHE_STATUS: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_HOUR: _ClassVar[UsageDimension]
+    USAGE_DIMENSION_MINUTE: _ClassVar[UsageDimension]
 SCOPE_KIND_UNSPECIFIED: ScopeKind
 SCOPE_KIND_TENANT: ScopeKind
 SCOPE_KIND_API_KEY: ScopeKind
 SCOPE_KIND_CONTACT: ScopeKind
+HOLD_STATUS_UNSPECIFIED: HoldStatus
+HOLD_STATUS_HELD: HoldStatus
+HOLD_STATUS_COMMITTED: HoldStatus
+HOLD_STATUS_RELEASED: HoldStatus
+HOLD_STATUS_EXPIRED: HoldStatus
 BUDGET_PERIOD_UNSPECIFIED: BudgetPeriod
 BUDGET_PERIOD_DAY: BudgetPeriod
 BUDGET_PERIOD_MONTH: BudgetPeriod
@@ -50,6 +65,8 @@ USAGE_DIMENSION_MODEL: UsageDimension
 USAGE_DIMENSION_TASK: UsageDimension
 USAGE_DIMENSION_DAY: UsageDimension
 USAGE_DIMENSION_CACHE_STATUS: UsageDimension
+USAGE_DIMENSION_HOUR: UsageDimension
+USAGE_DIMENSION_MINUTE: UsageDimension
 
 class BudgetScope(_message.Message):
     __slots__ = ("kind", "tenant_id", "subject_id")
@@ -128,16 +145,18 @@ class ReserveRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
-    __slots__ = ("hold_id", "expires_at", "states", "replayed")
+    __slots__ = ("hold_id", "expires_at", "states", "replayed", "status")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     expires_at: _timestamp_pb2.Timestamp
     states: _containers.RepeatedCompositeFieldContainer[BudgetState]
     replayed: bool
-    def __init__(self, hold_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    status: HoldStatus
+    def __init__(self, hold_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., replayed: _Optional[bool] = ..., status: _Optional[_Union[HoldStatus, str]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
     __slots__ = ("context", "actual_micros", "actual_tokens", "record")
@@ -152,16 +171,18 @@ class CommitRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., actual_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., record: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ("entry_id", "over_hold", "replayed", "states")
+    __slots__ = ("entry_id", "over_hold", "replayed", "states", "late")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     OVER_HOLD_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
+    LATE_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     over_hold: bool
     replayed: bool
     states: _containers.RepeatedCompositeFieldContainer[BudgetState]
-    def __init__(self, entry_id: _Optional[str] = ..., over_hold: _Optional[bool] = ..., replayed: _Optional[bool] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ...) -> None: ...
+    late: bool
+    def __init__(self, entry_id: _Optional[str] = ..., over_hold: _Optional[bool] = ..., replayed: _Optional[bool] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., late: _Optional[bool] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("context",)
@@ -170,10 +191,12 @@ class ReleaseRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class ReleaseResponse(_message.Message):
-    __slots__ = ("released",)
+    __slots__ = ("released", "status")
     RELEASED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     released: bool
-    def __init__(self, released: _Optional[bool] = ...) -> None: ...
+    status: HoldStatus
+    def __init__(self, released: _Optional[bool] = ..., status: _Optional[_Union[HoldStatus, str]] = ...) -> None: ...
 
 class RecordUsageRequest(_message.Message):
     __slots__ = ("context", "record")
@@ -317,31 +340,37 @@ class UsageRow(_message.Message):
     def __init__(self, group: _Optional[_Mapping[str, str]] = ..., requests: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_micros: _Optional[int] = ..., baseline_cost_micros: _Optional[int] = ..., saved_micros: _Optional[int] = ...) -> None: ...
 
 class OptimizationSavings(_message.Message):
-    __slots__ = ("optimization", "requests_applied", "tokens_saved", "micros_saved")
+    __slots__ = ("optimization", "requests_applied", "tokens_saved", "micros_saved", "shadow_requests", "shadow_micros_saved")
     OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
     TOKENS_SAVED_FIELD_NUMBER: _ClassVar[int]
     MICROS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_MICROS_SAVED_FIELD_NUMBER: _ClassVar[int]
     optimization: str
     requests_applied: int
     tokens_saved: int
     micros_saved: int
-    def __init__(self, optimization: _Optional[str] = ..., requests_applied: _Optional[int] = ..., tokens_saved: _Optional[int] = ..., micros_saved: _Optional[int] = ...) -> None: ...
+    shadow_requests: int
+    shadow_micros_saved: int
+    def __init__(self, optimization: _Optional[str] = ..., requests_applied: _Optional[int] = ..., tokens_saved: _Optional[int] = ..., micros_saved: _Optional[int] = ..., shadow_requests: _Optional[int] = ..., shadow_micros_saved: _Optional[int] = ...) -> None: ...
 
 class UsageReport(_message.Message):
-    __slots__ = ("tenant_id", "to", "rows", "totals", "savings_by_optimization")
+    __slots__ = ("tenant_id", "to", "rows", "totals", "savings_by_optimization", "truncated")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_FIELD_NUMBER: _ClassVar[int]
     TO_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
     SAVINGS_BY_OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     to: _timestamp_pb2.Timestamp
     rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
     totals: UsageRow
     savings_by_optimization: _containers.RepeatedCompositeFieldContainer[OptimizationSavings]
-    def __init__(self, tenant_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ..., totals: _Optional[_Union[UsageRow, _Mapping]] = ..., savings_by_optimization: _Optional[_Iterable[_Union[OptimizationSavings, _Mapping]]] = ..., **kwargs) -> None: ...
+    truncated: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ..., totals: _Optional[_Union[UsageRow, _Mapping]] = ..., savings_by_optimization: _Optional[_Iterable[_Union[OptimizationSavings, _Mapping]]] = ..., truncated: _Optional[bool] = ..., **kwargs) -> None: ...
 
 class QueryUsageRequest(_message.Message):
     __slots__ = ("tenant_id", "to", "group_by")

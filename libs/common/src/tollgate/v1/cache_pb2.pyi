@@ -64,6 +64,22 @@ class ExactStoreResponse(_message.Message):
     reason: str
     def __init__(self, stored: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class ExactReleaseRequest(_message.Message):
+    __slots__ = ("context", "key", "fill_lease")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    FILL_LEASE_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    key: str
+    fill_lease: str
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., key: _Optional[str] = ..., fill_lease: _Optional[str] = ...) -> None: ...
+
+class ExactReleaseResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    def __init__(self, released: _Optional[bool] = ...) -> None: ...
+
 class ExactInvalidateRequest(_message.Message):
     __slots__ = ("tenant_id", "tags")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class CacheServiceStub:
                 request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactStoreRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactStoreResponse.FromString,
                 _registered_method=True)
+        self.ExactRelease = channel.unary_unary(
+                '/tollgate.v1.CacheService/ExactRelease',
+                request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.FromString,
+                _registered_method=True)
         self.ExactInvalidate = channel.unary_unary(
                 '/tollgate.v1.CacheService/ExactInvalidate',
                 request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactInvalidateRequest.SerializeToString,
@@ -68,7 +73,16 @@ class CacheServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExactStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Store the answer for a key from ExactLookup; also gives the fill lease back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExactRelease(self, request, context):
+        """Give a fill lease back without an answer (the upstream call failed), so that one waiting
+        caller takes the lease over at once instead of after the lease timeout.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -98,6 +112,11 @@ def add_CacheServiceServicer_to_server(servicer, server):
                     servicer.ExactStore,
                     request_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactStoreRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_cache__pb2.ExactStoreResponse.SerializeToString,
+            ),
+            'ExactRelease': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExactRelease,
+                    request_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.SerializeToString,
             ),
             'ExactInvalidate': grpc.unary_unary_rpc_method_handler(
                     servicer.ExactInvalidate,
@@ -164,6 +183,33 @@ class CacheService:
             '/tollgate.v1.CacheService/ExactStore',
             tollgate_dot_v1_dot_cache__pb2.ExactStoreRequest.SerializeToString,
             tollgate_dot_v1_dot_cache__pb2.ExactStoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExactRelease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.CacheService/ExactRelease',
+            tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.SerializeToString,
+            tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,11 @@ class CacheServiceStub:
     misses call Claude once.
     """
     ExactStore: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactStoreRequest, _cache_pb2.ExactStoreResponse]
+    """Store the answer for a key from ExactLookup; also gives the fill lease back."""
+    ExactRelease: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactReleaseRequest, _cache_pb2.ExactReleaseResponse]
+    """Give a fill lease back without an answer (the upstream call failed), so that one waiting
+    caller takes the lease over at once instead of after the lease timeout.
+    """
     ExactInvalidate: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactInvalidateRequest, _cache_pb2.ExactInvalidateResponse]
     """Remove a tenant's entries, all or those with the given tags."""
     ExactStats: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactStatsRequest, _cache_pb2.ExactStatsResponse]
@@ -50,6 +55,11 @@ class CacheServiceAsyncStub(CacheServiceStub):
     misses call Claude once.
     """
     ExactStore: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactStoreRequest, _cache_pb2.ExactStoreResponse]  # type: ignore[assignment]
+    """Store the answer for a key from ExactLookup; also gives the fill lease back."""
+    ExactRelease: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactReleaseRequest, _cache_pb2.ExactReleaseResponse]  # type: ignore[assignment]
+    """Give a fill lease back without an answer (the upstream call failed), so that one waiting
+    caller takes the lease over at once instead of after the lease timeout.
+    """
     ExactInvalidate: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactInvalidateRequest, _cache_pb2.ExactInvalidateResponse]  # type: ignore[assignment]
     """Remove a tenant's entries, all or those with the given tags."""
     ExactStats: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactStatsRequest, _cache_pb2.ExactStatsResponse]  # type: ignore[assignment]
@@ -70,7 +80,18 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _cache_pb2.ExactStoreRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cache_pb2.ExactStoreResponse, _abc.Awaitable[_cache_pb2.ExactStoreResponse]]: ...
+    ) -> _typing.Union[_cache_pb2.ExactStoreResponse, _abc.Awaitable[_cache_pb2.ExactStoreResponse]]:
+        """Store the answer for a key from ExactLookup; also gives the fill lease back."""
+
+    @_abc_1.abstractmethod
+    def ExactRelease(
+        self,
+        request: _cache_pb2.ExactReleaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cache_pb2.ExactReleaseResponse, _abc.Awaitable[_cache_pb2.ExactReleaseResponse]]:
+        """Give a fill lease back without an answer (the upstream call failed), so that one waiting
+        caller takes the lease over at once instead of after the lease timeout.
+        """
 
     @_abc_1.abstractmethod
     def ExactInvalidate(

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -23,20 +24,28 @@ class SemanticLookupRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., min_similarity: _Optional[float] = ...) -> None: ...
 
 class SemanticLookupResponse(_message.Message):
-    __slots__ = ("hit", "response", "similarity", "matched_question", "rejection", "eligible")
+    __slots__ = ("hit", "response", "similarity", "matched_question", "rejection", "eligible", "ineligible_reason", "threshold", "entry_id", "cached_at")
     HIT_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     MATCHED_QUESTION_FIELD_NUMBER: _ClassVar[int]
     REJECTION_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    INELIGIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHED_AT_FIELD_NUMBER: _ClassVar[int]
     hit: bool
     response: _common_pb2.ClaudeResponse
     similarity: float
     matched_question: str
     rejection: str
     eligible: bool
-    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., similarity: _Optional[float] = ..., matched_question: _Optional[str] = ..., rejection: _Optional[str] = ..., eligible: _Optional[bool] = ...) -> None: ...
+    ineligible_reason: str
+    threshold: float
+    entry_id: str
+    cached_at: _timestamp_pb2.Timestamp
+    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., similarity: _Optional[float] = ..., matched_question: _Optional[str] = ..., rejection: _Optional[str] = ..., eligible: _Optional[bool] = ..., ineligible_reason: _Optional[str] = ..., threshold: _Optional[float] = ..., entry_id: _Optional[str] = ..., cached_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SemanticStoreRequest(_message.Message):
     __slots__ = ("context", "request", "template_version", "response", "ttl", "tags")
@@ -55,12 +64,16 @@ class SemanticStoreRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SemanticStoreResponse(_message.Message):
-    __slots__ = ("stored", "reason")
+    __slots__ = ("stored", "reason", "entry_id", "expires_at")
     STORED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     stored: bool
     reason: str
-    def __init__(self, stored: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    entry_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, stored: _Optional[bool] = ..., reason: _Optional[str] = ..., entry_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SemanticInvalidateRequest(_message.Message):
     __slots__ = ("tenant_id", "tags")
@@ -83,13 +96,17 @@ class SemanticStatsRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
 
 class SemanticStatsResponse(_message.Message):
-    __slots__ = ("hits", "misses", "rejected_near_misses", "entries")
+    __slots__ = ("hits", "misses", "rejected_near_misses", "entries", "ineligible", "stores")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MISSES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_NEAR_MISSES_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    INELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
     hits: int
     misses: int
     rejected_near_misses: int
     entries: int
-    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., rejected_near_misses: _Optional[int] = ..., entries: _Optional[int] = ...) -> None: ...
+    ineligible: int
+    stores: int
+    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., rejected_near_misses: _Optional[int] = ..., entries: _Optional[int] = ..., ineligible: _Optional[int] = ..., stores: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,166 @@
+"""`tollgate demo`: start the suite, drive a realistic workload through the gateway, print the bill
+and what Tollgate saved, then stop everything."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tollgate.cli.demo_workload import (
+    BUYER_CONVERSATIONS,
+    FAQ,
+    LEADS,
+    PARAPHRASES,
+    Call,
+    Conversation,
+    chat_call,
+    faq_call,
+    lead_analysis_call,
+    script_call,
+)
+from tollgate.cli.local_suite import local_suite
+from tollgate.client import TollgateClient
+from tollgate.v1 import common_pb2
+
+
+@dataclass
+class ScenarioStats:
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    baseline_micros: int = 0
+    cache_hits: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, account: common_pb2.Account, latency_ms: float) -> None:
+        usage = account.usage
+        self.requests += 1
+        self.input_tokens += (
+            usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+        )
+        self.output_tokens += usage.output_tokens
+        self.cost_micros += account.cost.total_micros
+        self.baseline_micros += account.baseline_cost_micros
+        if account.cache_status in (
+            common_pb2.CACHE_STATUS_EXACT,
+            common_pb2.CACHE_STATUS_SEMANTIC,
+        ):
+            self.cache_hits += 1
+        self.latencies_ms.append(latency_ms)
+
+    def merge(self, other: ScenarioStats) -> None:
+        self.requests += other.requests
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cost_micros += other.cost_micros
+        self.baseline_micros += other.baseline_micros
+        self.cache_hits += other.cache_hits
+        self.latencies_ms.extend(other.latencies_ms)
+
+
+def _dollars(micros: int) -> str:
+    return f"${micros / 1_000_000:,.4f}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def _send(client: TollgateClient, call: Call, stats: dict[str, ScenarioStats]) -> str:
+    started = time.perf_counter()
+    if call.stream:
+        stream = client.stream(**call.kwargs)
+        text = await stream.text()
+        account = stream.account
+        assert account is not None, "a finished stream always ends with its account"
+    else:
+        result = await client.complete(**call.kwargs)
+        text, account = result.text, result.account
+    stats[call.scenario].add(account, (time.perf_counter() - started) * 1000)
+    return text
+
+
+async def run_workload(client: TollgateClient) -> dict[str, ScenarioStats]:
+    stats: dict[str, ScenarioStats] = defaultdict(ScenarioStats)
+
+    async def converse(conversation: Conversation) -> None:
+        conversation.messages.clear()
+        for turn in conversation.turns:
+            conversation.messages.append({"role": "user", "content": turn})
+            answer = await _send(client, chat_call(conversation), stats)
+            conversation.messages.append({"role": "assistant", "content": answer})
+
+    await asyncio.gather(*(converse(c) for c in BUYER_CONVERSATIONS))
+    for round_number in range(3):
+        for index, question in enumerate(FAQ):
+            await _send(client, faq_call(question, f"lead-30{round_number}{index}"), stats)
+    for question, _original in PARAPHRASES:
+        call = faq_call(question, "lead-3999")
+        await _send(client, Call("FAQ (paraphrased)", call.kwargs), stats)
+    for lead_id, name, facts in [*LEADS, *LEADS[:2]]:
+        await _send(client, lead_analysis_call(lead_id, name, facts), stats)
+    for lead_id, name, _ in LEADS:
+        await _send(client, script_call(lead_id, name), stats)
+    return stats
+
+
+def render_table(stats: dict[str, ScenarioStats]) -> str:
+    header = (
+        f"{'scenario':<24}{'requests':>9}{'input tok':>11}{'output tok':>11}{'cost':>11}"
+        f"{'baseline':>11}{'saved':>11}{'hits':>6}{'p50 ms':>9}{'p95 ms':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    total = ScenarioStats()
+    for name, row in stats.items():
+        total.merge(row)
+        lines.append(_row(name, row))
+    lines.append("-" * len(header))
+    lines.append(_row("total", total))
+    saved = total.baseline_micros - total.cost_micros
+    share = 100 * saved / total.baseline_micros if total.baseline_micros else 0.0
+    lines.append("")
+    lines.append(
+        f"Tollgate saved {_dollars(saved)} of {_dollars(total.baseline_micros)} "
+        f"({share:.1f}%) on {total.requests} requests."
+    )
+    return "\n".join(lines)
+
+
+def _row(name: str, row: ScenarioStats) -> str:
+    saved = row.baseline_micros - row.cost_micros
+    return (
+        f"{name:<24}{row.requests:>9}{row.input_tokens:>11,}{row.output_tokens:>11,}"
+        f"{_dollars(row.cost_micros):>11}{_dollars(row.baseline_micros):>11}{_dollars(saved):>11}"
+        f"{row.cache_hits:>6}{_percentile(row.latencies_ms, 50):>9.1f}"
+        f"{_percentile(row.latencies_ms, 95):>9.1f}"
+    )
+
+
+async def _demo() -> None:
+    print("Starting Tollgate locally (embedded Redis and Postgres, Anthropic API emulator) ...")
+    async with local_suite() as suite:
+        print(suite.describe())
+        print(f"\nDriving the workload through the gateway at {suite.gateway} ...\n", flush=True)
+        async with TollgateClient(suite.gateway, suite.api_key) as client:
+            stats = await run_workload(client)
+        print(render_table(stats))
+        print("\nStopping ...", flush=True)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    asyncio.run(_demo())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run the suite and a realistic workload")
+    parser.set_defaults(handler=_handle)

@@ -1,0 +1,74 @@
+"""Turns a validated request into a complete Messages API response body.
+
+Shared by the synchronous endpoint, the stream (which replays the same message
+as events) and batch processing, so all three bill and answer identically.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from tollgate.emulator.answers import Answer, compose_answer
+from tollgate.emulator.config import EmulatorConfig
+from tollgate.emulator.prompt_cache import CacheUsage, PromptCache
+from tollgate.emulator.tokens import prompt_segments
+from tollgate.emulator.validation import MessageRequest
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_message_id() -> str:
+    return "msg_01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+
+
+def usage_body(usage: CacheUsage, output_tokens: int, service_tier: str) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_creation_5m_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_creation_1h_tokens,
+        },
+        "output_tokens": output_tokens,
+        "service_tier": service_tier,
+    }
+
+
+@dataclass(frozen=True)
+class Completion:
+    message: dict[str, Any]
+    answer: Answer
+    usage: CacheUsage
+
+
+class Engine:
+    def __init__(self, config: EmulatorConfig, cache: PromptCache) -> None:
+        self._config = config
+        self._cache = cache
+
+    def complete(
+        self, request: MessageRequest, *, scope: str, service_tier: str = "standard"
+    ) -> Completion:
+        """Answer a request, reading and writing the prompt cache on the way."""
+        usage = self._cache.apply(
+            scope=scope,
+            model=request.model,
+            segments=prompt_segments(request.body),
+            min_tokens=self._config.min_cacheable_for(request.model),
+        )
+        answer = compose_answer(request)
+        message = {
+            "id": new_message_id(),
+            "type": "message",
+            "role": "assistant",
+            "model": request.model,
+            "content": [dict(block) for block in answer.content],
+            "stop_reason": answer.stop_reason,
+            "stop_sequence": answer.stop_sequence,
+            "usage": usage_body(usage, answer.output_tokens, service_tier),
+        }
+        return Completion(message=message, answer=answer, usage=usage)

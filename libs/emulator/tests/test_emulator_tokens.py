@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tollgate.emulator import count_request_tokens, count_text_tokens, tokenize
+from tollgate.emulator.tokens import (
+    BLOCK_OVERHEAD_TOKENS,
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD_TOKENS,
+    REQUEST_OVERHEAD_TOKENS,
+    TOOLS_PREAMBLE_TOKENS,
+    prompt_segments,
+)
+
+PROSE = (
+    "Hello, I'm looking for a three-bedroom house near the river with a budget of "
+    "$450,000. Can you check which listings match and tell me which leads I should "
+    "call first this week? The quick brown fox jumps over the lazy dog."
+)
+
+
+def test_tokenize_round_trips_text() -> None:
+    for text in (PROSE, "a  b\n c  \n\n", "日本語 テキスト", "x" * 50, "", "  \t\n"):
+        assert "".join(tokenize(text)) == text
+
+
+def test_word_and_number_rules() -> None:
+    assert tokenize(" the") == [" the"]
+    assert tokenize(" budget") == [" budget"]
+    assert tokenize(" listings") == [" listin", "gs"]
+    assert tokenize(" neighborhood") == [" neighb", "orho", "od"]
+    assert tokenize(" 1234567") == [" 123", "456", "7"]
+    assert tokenize("Hi, you!") == ["Hi", ",", " you", "!"]
+
+
+def test_english_prose_is_about_four_characters_per_token() -> None:
+    ratio = len(PROSE) / count_text_tokens(PROSE)
+    assert 3.5 <= ratio <= 4.5
+
+
+def test_request_count_is_sum_of_documented_parts() -> None:
+    request: dict[str, Any] = {
+        "system": "You are a helpful CRM assistant.",
+        "messages": [
+            {"role": "user", "content": "Which leads are hot?"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Two of them."}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
+                    {"type": "text", "text": "And this one?"},
+                ],
+            },
+        ],
+    }
+    expected = (
+        BLOCK_OVERHEAD_TOKENS
+        + count_text_tokens("You are a helpful CRM assistant.")
+        + 3 * MESSAGE_OVERHEAD_TOKENS
+        + BLOCK_OVERHEAD_TOKENS
+        + count_text_tokens("Which leads are hot?")
+        + BLOCK_OVERHEAD_TOKENS
+        + count_text_tokens("Two of them.")
+        + BLOCK_OVERHEAD_TOKENS
+        + IMAGE_TOKENS
+        + BLOCK_OVERHEAD_TOKENS
+        + count_text_tokens("And this one?")
+        + REQUEST_OVERHEAD_TOKENS
+    )
+    assert count_request_tokens(request) == expected
+
+
+def test_tools_are_counted_from_their_json_and_cache_control_is_free() -> None:
+    tool = {
+        "name": "find_listings",
+        "description": "Search listings by city and budget.",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    base = {"messages": [{"role": "user", "content": "hi"}]}
+    with_tool = count_request_tokens({**base, "tools": [tool]})
+    assert with_tool - count_request_tokens(base) > TOOLS_PREAMBLE_TOKENS
+    marked = {**tool, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    assert count_request_tokens({**base, "tools": [marked]}) == with_tool
+
+
+def test_segments_follow_cache_order_and_carry_breakpoints() -> None:
+    request = {
+        "tools": [
+            {
+                "name": "t",
+                "input_schema": {"type": "object"},
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
+        "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "question"}],
+    }
+    segments = prompt_segments(request)
+    keys = [segment.key.split(":", 1)[0] for segment in segments]
+    assert keys == ["tools-preamble", "tool", "system", "message", "user", "assistant-turn"]
+    assert [segment.ttl for segment in segments] == [None, "5m", "5m", None, None, None]
+    assert sum(segment.tokens for segment in segments) == count_request_tokens(request)

@@ -1,0 +1,101 @@
+"""Which optimizations apply to one request, and the flags file kept current while running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tollgate.common.bucketing import bucket
+from tollgate.gateway.flags_config import (
+    DEFAULT_CONFIG,
+    FlagMode,
+    GatewayConfig,
+    parse_gateway_config,
+)
+
+log = logging.getLogger("tollgate.gateway.flags")
+
+
+@dataclass(frozen=True)
+class FlagDecision:
+    key: str
+    active: bool
+    mode: FlagMode
+    bucket: int
+    parameters: dict[str, Any]
+
+    @property
+    def enforce(self) -> bool:
+        return self.active and self.mode == FlagMode.ENFORCE
+
+    @property
+    def shadow(self) -> bool:
+        return self.active and self.mode == FlagMode.SHADOW
+
+
+def decide(config: GatewayConfig, key: str, tenant: str, contact: str) -> FlagDecision:
+    flag = config.flag(key)
+    position = bucket(key, tenant, contact)
+    active = flag.enabled and position < flag.rollout_percent
+    return FlagDecision(key, active, flag.mode, position, dict(flag.parameters))
+
+
+class FlagsSource:
+    """Holds the config in force; `watch()` reloads the file when its content changes.
+
+    An invalid file is refused with one log line and the last good config stays in force.
+    """
+
+    def __init__(self, path: str, poll_seconds: float = 1.0) -> None:
+        self._path = Path(path) if path else None
+        self._poll_seconds = poll_seconds
+        self._text: str | None = None
+        self.config: GatewayConfig = DEFAULT_CONFIG
+        self._task: asyncio.Task[None] | None = None
+
+    def load(self) -> bool:
+        """Read the file now; True when a new config took effect."""
+        if self._path is None:
+            return False
+        try:
+            text = self._path.read_text()
+        except OSError as exc:
+            if self._text is not None:
+                log.error("flags file unreadable, keeping the last good config: %s", exc)
+            else:
+                log.warning(
+                    "flags file %s unreadable (%s): every optimization is off", self._path, exc
+                )
+            return False
+        if text == self._text:
+            return False
+        self._text = text
+        try:
+            config = parse_gateway_config(text)
+        except ValueError as exc:
+            log.error("refused the new flags file, keeping the last good config: %s", exc)
+            return False
+        self.config = config
+        log.info("flags config in force", extra={"config_version": config.source_digest})
+        return True
+
+    async def start(self) -> None:
+        self.load()
+        if self._path is not None:
+            self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self) -> None:
+        # Polling the content (not the mtime) follows ConfigMap updates, which swap a symlink.
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            self.load()
