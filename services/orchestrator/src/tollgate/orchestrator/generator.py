@@ -19,7 +19,6 @@ from tollgate.orchestrator.stream_assembly import StreamAssembler
 from tollgate.orchestrator.upstream_errors import map_upstream_error
 from tollgate.v1 import common_pb2, orchestrator_pb2
 
-
 # The SDK no longer declares the sampling parameters, but callers still send them; they travel in
 # the request body as before.
 _SAMPLING_PARAMS = ("temperature", "top_p", "top_k")
