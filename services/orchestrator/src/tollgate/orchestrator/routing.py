@@ -1,9 +1,14 @@
-"""Which model answers a request: the one it names, else the task's configured model."""
+"""Which model answers a request, and which models stand in when it cannot.
+
+A request that names its model gets it. Otherwise a short request of a size-routed task (a
+classification-like job) goes to the small model, and anything else to its task's model. The
+fallback chain is the task's configured fallbacks after the chosen model.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from tollgate.orchestrator.prompt_size import estimate_request_tokens
+from tollgate.orchestrator.settings import Settings
 from tollgate.v1 import common_pb2
 
 
@@ -14,9 +19,26 @@ def task_name(task: int) -> str:
     return common_pb2.TaskType.Name(task).removeprefix("TASK_TYPE_").lower()
 
 
-def choose_model(
-    request: common_pb2.ClaudeRequest, task: int, task_models: Mapping[str, str], default: str
-) -> str:
+def is_small(request: common_pb2.ClaudeRequest, settings: Settings) -> bool:
+    return (
+        request.max_tokens <= settings.small_request_max_output_tokens
+        and estimate_request_tokens(request) <= settings.small_request_tokens
+    )
+
+
+def choose_model(request: common_pb2.ClaudeRequest, task: int, settings: Settings) -> str:
     if request.model:
         return request.model
-    return task_models.get(task_name(task), default)
+    name = task_name(task)
+    if name in settings.size_routed_tasks and is_small(request, settings):
+        return settings.small_request_model
+    return settings.task_models.get(name, settings.default_model)
+
+
+def model_chain(request: common_pb2.ClaudeRequest, task: int, settings: Settings) -> list[str]:
+    primary = choose_model(request, task, settings)
+    chain = [primary]
+    for model in settings.task_fallbacks.get(task_name(task), []):
+        if model not in chain:
+            chain.append(model)
+    return chain

@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import anthropic
 import grpc
 
-from tollgate.common.errors import ServiceError, invalid_argument
+from tollgate.common.errors import invalid_argument
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Registration
+from tollgate.orchestrator.batches import BatchService
+from tollgate.orchestrator.breaker import CircuitBreakers
+from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
+from tollgate.orchestrator.resilience import ResilientCaller
+from tollgate.orchestrator.retry import BackoffPolicy
 from tollgate.orchestrator.settings import Settings
+from tollgate.orchestrator.templates import TemplateLibrary
 from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 
-def _check_spec(spec: orchestrator_pb2.GenerationSpec) -> None:
+def _check_spec(spec: orchestrator_pb2.GenerationSpec, where: str = "spec") -> None:
     if not spec.request.messages:
-        raise invalid_argument("The request has no messages.", "spec.request.messages")
+        raise invalid_argument("The request has no messages.", f"{where}.request.messages")
     if spec.request.max_tokens <= 0:
-        raise invalid_argument("max_tokens must be positive.", "spec.request.max_tokens")
+        raise invalid_argument("max_tokens must be positive.", f"{where}.request.max_tokens")
+
+
+def _check_tenant(tenant_id: str) -> None:
+    if not tenant_id:
+        raise invalid_argument("Batches belong to a tenant; context.tenant_id is empty.", "context")
+
+
+def _check_batch_id(batch_id: str) -> None:
+    if not batch_id:
+        raise invalid_argument("batch_id is empty.", "batch_id")
 
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    def __init__(self, generator: Generator) -> None:
+    def __init__(self, generator: Generator, batches: BatchService) -> None:
         self._generator = generator
+        self._batches = batches
 
     async def Generate(
         self, request: orchestrator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
@@ -46,27 +64,36 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     async def CreateBatch(
         self, request: orchestrator_pb2.CreateBatchRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.CreateBatchResponse:
-        raise _batches_not_available()
+        _check_tenant(request.context.tenant_id)
+        annotate(tenant=request.context.tenant_id, request_id=request.context.request_id)
+        for i, item in enumerate(request.items):
+            _check_spec(item.spec, f"items[{i}].spec")
+        batch = await self._batches.create(request.context.tenant_id, list(request.items))
+        return orchestrator_pb2.CreateBatchResponse(batch=batch)
 
     async def GetBatch(
         self, request: orchestrator_pb2.GetBatchRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.GetBatchResponse:
-        raise _batches_not_available()
+        _check_tenant(request.context.tenant_id)
+        _check_batch_id(request.batch_id)
+        batch = await self._batches.get(request.context.tenant_id, request.batch_id)
+        return orchestrator_pb2.GetBatchResponse(batch=batch)
 
     async def GetBatchResults(
         self, request: orchestrator_pb2.GetBatchResultsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[orchestrator_pb2.GetBatchResultsResponse]:
-        raise _batches_not_available()
-        yield  # an async generator, as the streaming contract requires
+        _check_tenant(request.context.tenant_id)
+        _check_batch_id(request.batch_id)
+        async for item in self._batches.results(request.context.tenant_id, request.batch_id):
+            yield item
 
     async def CancelBatch(
         self, request: orchestrator_pb2.CancelBatchRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.CancelBatchResponse:
-        raise _batches_not_available()
-
-
-def _batches_not_available() -> ServiceError:
-    return ServiceError("Message batches are not available yet.", grpc.StatusCode.UNIMPLEMENTED)
+        _check_tenant(request.context.tenant_id)
+        _check_batch_id(request.batch_id)
+        batch = await self._batches.cancel(request.context.tenant_id, request.batch_id)
+        return orchestrator_pb2.CancelBatchResponse(batch=batch)
 
 
 def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
@@ -78,10 +105,33 @@ def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
     )
 
 
+def resilient_caller(settings: Settings, rng: random.Random | None = None) -> ResilientCaller:
+    return ResilientCaller(
+        ConcurrencyLimits(
+            settings.concurrency_initial, settings.concurrency_min, settings.concurrency_max
+        ),
+        CircuitBreakers(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+        BackoffPolicy(settings.backoff_base_seconds, settings.backoff_max_seconds),
+        settings.max_attempts,
+        rng,
+    )
+
+
+def build_generator(settings: Settings, client: anthropic.AsyncAnthropic) -> Generator:
+    return Generator(
+        client,
+        PriceTable.load(settings.prices_file or None),
+        settings,
+        TemplateLibrary.load(settings.templates_dir or None),
+        resilient_caller(settings),
+    )
+
+
 async def build_service(settings: Settings) -> GrpcService:
     client = anthropic_client(settings)
-    prices = PriceTable.load(settings.prices_file or None)
-    servicer = OrchestratorServicer(Generator(client, prices, settings))
+    generator = build_generator(settings, client)
+    batches = BatchService(client, generator, PriceTable.load(settings.prices_file or None))
+    servicer = OrchestratorServicer(generator, batches)
     full_name = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
     registration = Registration(
         full_name, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server, servicer

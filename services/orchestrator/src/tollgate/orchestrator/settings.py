@@ -29,3 +29,45 @@ class Settings(ServiceSettings):
     )
     # Upper bound on one upstream call when the caller set no deadline.
     request_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # Retries (the SDK's own are off): attempts per model, exponential backoff with full jitter.
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_base_seconds: float = Field(default=0.25, gt=0)
+    backoff_max_seconds: float = Field(default=8.0, gt=0)
+
+    # Adaptive concurrency (AIMD) per model: start, floor and ceiling of in-flight calls.
+    concurrency_initial: int = Field(default=8, ge=1)
+    concurrency_min: int = Field(default=1, ge=1)
+    concurrency_max: int = Field(default=64, ge=1)
+
+    # Circuit breaker per model: consecutive upstream failures that open it, and how long it
+    # stays open before one probe call is let through.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+
+    # Task name → models tried in order when the routed model is overloaded or its circuit open.
+    task_fallbacks: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "chat": ["claude-haiku-5-5"],
+            "lead_analysis": ["claude-haiku-5-5"],
+            "report": ["claude-haiku-5-5"],
+            "script": ["claude-haiku-5-5"],
+            "intervention": ["claude-haiku-5-5"],
+            "classification": ["claude-sonnet-5-5"],
+        }
+    )
+
+    # Size routing: a request of these tasks whose prompt is at most `small_request_tokens`
+    # (estimated) and whose max_tokens is at most `small_request_max_output_tokens` goes to
+    # `small_request_model`, unless it names its own model.
+    small_request_model: str = "claude-haiku-5-5"
+    small_request_tokens: int = Field(default=1000, ge=0)
+    small_request_max_output_tokens: int = Field(default=512, ge=0)
+    size_routed_tasks: list[str] = Field(
+        default_factory=lambda: ["classification", "lead_analysis"]
+    )
+
+    # Prompt caching TTL when the request does not choose one: "5m" or "1h".
+    prompt_cache_default_ttl: str = Field(default="5m", pattern="^(5m|1h)$")
+    # Empty: the task templates shipped with the orchestrator.
+    templates_dir: str = ""

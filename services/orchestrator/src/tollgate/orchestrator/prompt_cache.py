@@ -1,0 +1,78 @@
+"""Places Anthropic prompt-cache breakpoints (`cache_control`) on a request's stable prefix.
+
+Anthropic caches the prompt prefix that ends at a breakpoint, in the order tools → system →
+messages, and allows at most four breakpoints. The stable parts, in order: the tool definitions,
+the system prompt, a long opening context (the first turn of a longer conversation) and the older
+turns (everything before the newest message, which is what the next call will share). A
+breakpoint is placed only where the prefix up to it reaches the model's minimum cacheable length
+(a shorter one is not cached and would only waste a slot) and grows past the previous breakpoint.
+Breakpoints the caller placed are kept and count towards the four.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tollgate.orchestrator.prompt_size import (
+    estimate_block_tokens,
+    estimate_tool_tokens,
+)
+from tollgate.v1 import common_pb2
+
+MAX_BREAKPOINTS = 4
+
+Markable = common_pb2.ContentBlock | common_pb2.Tool
+
+
+@dataclass(frozen=True)
+class _Segment:
+    target: Markable
+    # Estimated tokens of the prompt up to and including this segment.
+    prefix_tokens: int
+    # Why this segment ends a stable prefix; None when it is not a candidate.
+    role: str | None
+
+
+def _segments(request: common_pb2.ClaudeRequest) -> Iterator[_Segment]:
+    total = 0
+    for i, tool in enumerate(request.tools):
+        total += estimate_tool_tokens(tool)
+        yield _Segment(tool, total, "tools" if i == len(request.tools) - 1 else None)
+    for i, block in enumerate(request.system):
+        total += estimate_block_tokens(block)
+        yield _Segment(block, total, "system" if i == len(request.system) - 1 else None)
+    stable_messages = len(request.messages) - 1  # the newest message changes every call
+    for m, message in enumerate(request.messages):
+        for b, block in enumerate(message.content):
+            total += estimate_block_tokens(block)
+            last_block = b == len(message.content) - 1
+            role = None
+            if last_block and m < stable_messages:
+                if m == stable_messages - 1:
+                    role = "older turns"
+                elif m == 0:
+                    role = "long context"
+            yield _Segment(block, total, role)
+
+
+def place_breakpoints(
+    request: common_pb2.ClaudeRequest, min_cacheable_tokens: int, ttl: common_pb2.CacheTtl
+) -> int:
+    """Marks breakpoints on `request` in place; returns how many it placed."""
+    existing = sum(1 for segment in _segments(request) if segment.target.HasField("cache_control"))
+    budget = MAX_BREAKPOINTS - existing
+    placed = 0
+    covered = 0
+    for segment in _segments(request):
+        if segment.target.HasField("cache_control"):
+            covered = segment.prefix_tokens
+            continue
+        if placed >= budget or segment.role is None:
+            continue
+        if segment.prefix_tokens < min_cacheable_tokens or segment.prefix_tokens <= covered:
+            continue
+        segment.target.cache_control.ttl = ttl
+        covered = segment.prefix_tokens
+        placed += 1
+    return placed
