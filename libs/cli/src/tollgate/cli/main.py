@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 
 # Modules that add a subcommand; each exposes register(subparsers) and sets `handler` on it.
-COMMAND_MODULES: tuple[str, ...] = ("tollgate.cli.run", "tollgate.cli.demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "tollgate.cli.run",
+    "tollgate.cli.demo",
+    "tollgate.cli.report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,18 +1,57 @@
-"""The budget ledger gRPC service.
-
-Not built yet: it starts, reports SERVING and answers every call with UNIMPLEMENTED, so the suite
-runs end to end without ever returning a made-up result.
-"""
+"""The budget ledger gRPC service: wires the database, ledger, sweeper and alert stream."""
 
 from __future__ import annotations
 
+import logging
+
+from tollgate.budget_ledger.alert_stream import AlertHub
+from tollgate.budget_ledger.alerts import AlertRaiser
+from tollgate.budget_ledger.budgets import BudgetAdmin
+from tollgate.budget_ledger.database import Database
+from tollgate.budget_ledger.ledger import Ledger
+from tollgate.budget_ledger.migrate import apply_migrations, check_schema
+from tollgate.budget_ledger.servicer import BudgetLedgerServicer
 from tollgate.budget_ledger.settings import Settings
-from tollgate.common.server import GrpcService, unimplemented_registration
+from tollgate.budget_ledger.sweeper import Sweeper
+from tollgate.budget_ledger.usage import UsageBook
+from tollgate.common.server import GrpcService, Registration
 from tollgate.v1 import budget_ledger_pb2, budget_ledger_pb2_grpc
+
+log = logging.getLogger("tollgate.budget_ledger")
+
+SERVICE_NAME = budget_ledger_pb2.DESCRIPTOR.services_by_name["BudgetLedgerService"].full_name
 
 
 async def build_service(settings: Settings) -> GrpcService:
-    registration = unimplemented_registration(
-        budget_ledger_pb2, budget_ledger_pb2_grpc, "BudgetLedgerService"
+    database = Database(settings)
+    raiser = AlertRaiser()
+    ledger = Ledger(database, raiser)
+    admin = BudgetAdmin(database, raiser)
+    usage = UsageBook(database)
+    sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size)
+    hub = AlertHub(settings.alert_subscriber_queue)
+
+    async def open_database() -> None:
+        dsn = database.resolve_dsn()
+        if settings.migrate_on_start or database.embedded:
+            applied = await apply_migrations(dsn)
+            if applied:
+                log.info("schema migrated", extra={"versions": applied})
+        else:
+            await check_schema(dsn)
+        await database.open()
+        await hub.start(dsn)
+        await sweeper.start()
+
+    async def close_database() -> None:
+        await sweeper.stop()
+        await hub.stop()
+        await database.close()
+
+    servicer = BudgetLedgerServicer(settings, ledger, admin, usage, hub)
+    registration = Registration(
+        SERVICE_NAME, budget_ledger_pb2_grpc.add_BudgetLedgerServiceServicer_to_server, servicer
     )
-    return GrpcService("budget-ledger", [registration])
+    return GrpcService(
+        "budget-ledger", [registration], on_start=[open_database], on_stop=[close_database]
+    )

@@ -1,0 +1,92 @@
+"""From the ledger's values to tollgate.v1 messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tollgate.budget_ledger.alerts import Alert
+from tollgate.budget_ledger.model import Counter, Scope
+from tollgate.budget_ledger.usage import UsageReportData, UsageTotals
+from tollgate.budget_ledger.validation import UsageQuery
+from tollgate.v1 import budget_ledger_pb2 as pb
+
+
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def scope(value: Scope) -> pb.BudgetScope:
+    return pb.BudgetScope(
+        kind=cast(pb.ScopeKind, int(value.kind)),
+        tenant_id=value.tenant_id,
+        subject_id=value.subject_id,
+    )
+
+
+def budget_state(counter: Counter) -> pb.BudgetState:
+    budget = counter.budget
+    state = pb.BudgetState(
+        budget=pb.Budget(
+            scope=scope(budget.scope),
+            period=cast(pb.BudgetPeriod, int(budget.period)),
+            limit_micros=budget.limit_micros,
+            limit_tokens=budget.limit_tokens,
+            alert_thresholds_percent=list(budget.alert_thresholds_percent),
+        ),
+        period_start=timestamp(counter.period_start),
+        spent_micros=counter.spent_micros,
+        held_micros=counter.held_micros,
+        override_micros=counter.override_micros,
+        remaining_micros=counter.remaining_micros,
+        spent_tokens=counter.spent_tokens,
+        held_tokens=counter.held_tokens,
+    )
+    if counter.period_end is not None:
+        state.period_end.CopyFrom(timestamp(counter.period_end))
+    return state
+
+
+def budget_states(counters: list[Counter]) -> list[pb.BudgetState]:
+    return [budget_state(c) for c in counters]
+
+
+def alert(value: Alert) -> pb.BudgetAlert:
+    return pb.BudgetAlert(
+        id=f"al_{value.id}",
+        scope=scope(value.scope),
+        period=cast(pb.BudgetPeriod, int(value.period)),
+        threshold_percent=value.threshold_percent,
+        spent_micros=value.spent_micros,
+        limit_micros=value.limit_micros,
+        at=timestamp(value.at),
+    )
+
+
+def usage_row(group: dict[str, str], totals: UsageTotals) -> pb.UsageRow:
+    return pb.UsageRow(
+        group=group,
+        requests=totals.requests,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cost_micros=totals.cost_micros,
+        baseline_cost_micros=totals.baseline_cost_micros,
+        saved_micros=totals.saved_micros,
+    )
+
+
+def usage_report(query: UsageQuery, data: UsageReportData) -> pb.UsageReport:
+    report = pb.UsageReport(
+        tenant_id=query.tenant_id,
+        to=timestamp(query.end),
+        rows=[usage_row(group, totals) for group, totals in data.rows],
+        totals=usage_row({}, data.totals),
+        savings_by_optimization=data.savings,
+        truncated=data.truncated,
+    )
+    getattr(report, "from").CopyFrom(timestamp(query.start))
+    return report

@@ -1,0 +1,150 @@
+"""The BudgetLedgerService gRPC servicer: validates, delegates, converts. No SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import grpc
+
+from tollgate.budget_ledger import convert, validation
+from tollgate.budget_ledger.alert_stream import AlertHub, SubscriberTooSlow
+from tollgate.budget_ledger.budgets import BudgetAdmin
+from tollgate.budget_ledger.ledger import Ledger
+from tollgate.budget_ledger.settings import Settings
+from tollgate.budget_ledger.usage import UsageBook
+from tollgate.common.errors import resource_exhausted
+from tollgate.common.interceptors import annotate
+from tollgate.v1 import budget_ledger_pb2 as pb
+from tollgate.v1 import budget_ledger_pb2_grpc
+
+DEFAULT_ALERTS_WINDOW = timedelta(days=31)
+
+
+class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        admin: BudgetAdmin,
+        usage: UsageBook,
+        hub: AlertHub,
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._admin = admin
+        self._usage = usage
+        self._hub = hub
+
+    async def Reserve(
+        self, request: pb.ReserveRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReserveResponse:
+        checked = validation.reserve(request, self._settings)
+        annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
+        result = await self._ledger.reserve(checked)
+        return pb.ReserveResponse(
+            hold_id=result.hold_id,
+            expires_at=convert.timestamp(result.expires_at),
+            states=convert.budget_states(result.counters),
+            replayed=result.replayed,
+            status=cast(pb.HoldStatus, int(result.status)),
+        )
+
+    async def Commit(
+        self, request: pb.CommitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CommitResponse:
+        checked = validation.commit(request)
+        annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
+        result = await self._ledger.commit(checked)
+        return pb.CommitResponse(
+            entry_id=result.entry_id,
+            over_hold=result.over_hold,
+            replayed=result.replayed,
+            states=convert.budget_states(result.counters),
+            late=result.late,
+        )
+
+    async def Release(
+        self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReleaseResponse:
+        who, request_id = validation.requester(request.context)
+        annotate(tenant=who.tenant_id, request_id=request_id)
+        result = await self._ledger.release(who, request_id)
+        status = int(result.status) if result.status is not None else pb.HOLD_STATUS_UNSPECIFIED
+        return pb.ReleaseResponse(released=result.released, status=cast(pb.HoldStatus, status))
+
+    async def RecordUsage(
+        self, request: pb.RecordUsageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordUsageResponse:
+        who, request_id, record = validation.record_usage(request)
+        annotate(tenant=who.tenant_id, request_id=request_id)
+        return pb.RecordUsageResponse(entry_id=await self._usage.record(who, request_id, record))
+
+    async def ListBudgetStates(
+        self, request: pb.ListBudgetStatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBudgetStatesResponse:
+        tenant = validation.identifier(request.tenant_id, "tenant_id")
+        annotate(tenant=tenant)
+        states = convert.budget_states(await self._admin.states(tenant))
+        return pb.ListBudgetStatesResponse(states=states)
+
+    async def UpsertBudget(
+        self, request: pb.UpsertBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpsertBudgetResponse:
+        budget = validation.budget(request.budget, self._settings.default_alert_thresholds_percent)
+        actor = validation.text(request.actor, "actor")
+        annotate(tenant=budget.scope.tenant_id)
+        counter = await self._admin.upsert(budget, actor)
+        return pb.UpsertBudgetResponse(state=convert.budget_state(counter))
+
+    async def GrantOverride(
+        self, request: pb.GrantOverrideRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GrantOverrideResponse:
+        grant = validation.override(request.override, datetime.now(UTC))
+        annotate(tenant=grant.scope.tenant_id)
+        granted = await self._admin.grant_override(grant)
+        override = pb.BudgetOverride()
+        override.CopyFrom(request.override)
+        override.id = granted.id
+        override.created_at.CopyFrom(convert.timestamp(granted.created_at))
+        return pb.GrantOverrideResponse(override=override)
+
+    async def ListAlerts(
+        self, request: pb.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAlertsResponse:
+        tenant = validation.identifier(request.tenant_id, "tenant_id")
+        annotate(tenant=tenant)
+        since = validation.timestamp_or(
+            request.since,
+            request.HasField("since"),
+            datetime.now(UTC) - DEFAULT_ALERTS_WINDOW,
+        )
+        alerts = await self._admin.alerts(tenant, since)
+        return pb.ListAlertsResponse(alerts=[convert.alert(a) for a in alerts])
+
+    async def StreamAlerts(
+        self, request: pb.StreamAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamAlertsResponse]:
+        tenant = validation.identifier(request.tenant_id, "tenant_id", required=False)
+        annotate(tenant=tenant)
+        async with self._hub.subscribe(tenant) as subscription:
+            # Initial metadata marks the subscription live: alerts from here on are delivered.
+            await context.send_initial_metadata((("tollgate-subscribed", "1"),))
+            while True:
+                try:
+                    alert = await self._hub.next_alert(subscription)
+                except SubscriberTooSlow:
+                    raise resource_exhausted(
+                        "this alert stream fell too far behind and was closed; reconnect and "
+                        "read what was missed with ListAlerts."
+                    ) from None
+                yield pb.StreamAlertsResponse(alert=convert.alert(alert))
+
+    async def QueryUsage(
+        self, request: pb.QueryUsageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QueryUsageResponse:
+        query = validation.usage_query(request, datetime.now(UTC))
+        annotate(tenant=query.tenant_id)
+        data = await self._usage.report(query)
+        return pb.QueryUsageResponse(report=convert.usage_report(query, data))
