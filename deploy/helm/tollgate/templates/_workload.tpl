@@ -1,0 +1,327 @@
+{{/*
+The one generic workload of every Tollgate service: a Deployment per track (stable, canary) and
+a Service per track. Tracks have their own Services so that the gateway can weigh calls between
+them exactly; the Services are headless so that each gRPC client sees every pod and balances
+calls over them with round_robin (a ClusterIP would pin a long-lived connection to one pod).
+*/}}
+
+{{/* Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" */}}
+{{- define "tollgate.workloadName" -}}
+{{- if eq .track "canary" -}}{{ printf "%s-canary" .svc.name }}{{- else -}}{{ .svc.name }}{{- end -}}
+{{- end -}}
+
+{{/* Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" */}}
+{{- define "tollgate.deployment" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $track := .track -}}
+{{- $canary := eq $track "canary" -}}
+{{- $name := include "tollgate.workloadName" . -}}
+{{- $user := include "tollgate.appUser" . | fromYaml -}}
+{{- $image := $svc.image -}}
+{{- $resources := $svc.resources -}}
+{{- $replicas := $svc.replicas -}}
+{{- if $canary -}}
+{{- if not $svc.canary.image.tag -}}
+{{- fail (printf "services.%s.canary.enabled is true: set services.%s.canary.image.tag to the image the canary runs" $svc.key $svc.key) -}}
+{{- end -}}
+{{- $image = merge (dict "tag" $svc.canary.image.tag "repository" ($svc.canary.image.repository | default $svc.image.repository)) $svc.image -}}
+{{- $resources = $svc.canary.resources | default $svc.resources -}}
+{{- $replicas = $svc.canary.replicas -}}
+{{- end -}}
+{{- $imageRef := include "tollgate.imageRef" (dict "root" $root "image" $image) -}}
+{{- $grace := add (int (ceil $svc.shutdownGraceSeconds)) (int $svc.preStopSleepSeconds) 5 -}}
+{{- $autoscaled := and $svc.autoscaling.enabled (not $canary) -}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "tollgate.labels" (dict "root" $root "component" $svc.component) | nindent 4 }}
+    track: {{ $track }}
+spec:
+  {{- if not $autoscaled }}
+  replicas: {{ int $replicas }}
+  {{- end }}
+  revisionHistoryLimit: 10
+  # Never below the desired count during a rollout: a new pod must be ready before an old one goes.
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 0
+  selector:
+    matchLabels:
+      {{- include "tollgate.selectorLabels" (dict "root" $root "component" $svc.component) | nindent 6 }}
+      track: {{ $track }}
+  template:
+    metadata:
+      labels:
+        {{- include "tollgate.labels" (dict "root" $root "component" $svc.component) | nindent 8 }}
+        track: {{ $track }}
+        {{- with $svc.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ int $svc.metricsPort | quote }}
+        prometheus.io/path: /metrics
+        {{- if and (eq $svc.key "gateway") (not $svc.apiKeys.existingSecret) }}
+        # Roll the gateway when its chart-managed API keys change.
+        checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
+        {{- end }}
+        {{- with $svc.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ $svc.name }}
+      automountServiceAccountToken: {{ and (eq $svc.key "gateway") (eq (include "tollgate.gatewayWatchesFlags" $root) "true") }}
+      # Service links would inject variables like TOLLGATE_CACHE_PORT=tcp://... that clash with
+      # the services' own settings.
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ $grace }}
+      securityContext:
+        {{- include "tollgate.podSecurityContext" $user | nindent 8 }}
+      {{- with $svc.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $svc.priorityClassName }}
+      priorityClassName: {{ . }}
+      {{- end }}
+      {{- if $svc.spreadAcrossNodes }}
+      topologySpreadConstraints:
+        {{- range $topologyKey := list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+        - maxSkew: 1
+          topologyKey: {{ $topologyKey }}
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels:
+              {{- include "tollgate.selectorLabels" (dict "root" $root "component" $svc.component) | nindent 14 }}
+              track: {{ $track }}
+        {{- end }}
+      {{- end }}
+      {{- with $svc.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $svc.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $svc.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ $svc.component }}
+          image: {{ $imageRef | quote }}
+          imagePullPolicy: {{ $image.pullPolicy }}
+          command: ["python", "-m", "tollgate.{{ $svc.module }}"]
+          ports:
+            - name: grpc
+              containerPort: {{ int $svc.port }}
+              protocol: TCP
+            - name: metrics
+              containerPort: {{ int $svc.metricsPort }}
+              protocol: TCP
+          env:
+            - name: {{ $svc.envPrefix }}HOST
+              value: "0.0.0.0"
+            - name: {{ $svc.envPrefix }}PORT
+              value: {{ int $svc.port | quote }}
+            - name: {{ $svc.envPrefix }}METRICS_PORT
+              value: {{ int $svc.metricsPort | quote }}
+            - name: {{ $svc.envPrefix }}LOG_LEVEL
+              value: {{ $svc.logLevel | quote }}
+            - name: {{ $svc.envPrefix }}SHUTDOWN_GRACE_SECONDS
+              value: {{ $svc.shutdownGraceSeconds | toString | quote }}
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
+            # Tells stable from canary apart in traces and metrics exported over OTLP.
+            - name: OTEL_RESOURCE_ATTRIBUTES
+              value: "service.version={{ $image.tag | default $root.Chart.AppVersion }},deployment.track={{ $track }},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"
+            {{- with $svc.otlpEndpoint }}
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ . | quote }}
+            {{- end }}
+            {{- include "tollgate.serviceEnv" (dict "root" $root "svc" $svc) | nindent 12 }}
+            {{- range $envName, $envValue := $svc.env }}
+            - name: {{ $envName }}
+              value: {{ $envValue | toString | quote }}
+            {{- end }}
+          startupProbe:
+            grpc:
+              port: {{ int $svc.port }}
+              service: ""
+            {{- toYaml $svc.probes.startup | nindent 12 }}
+          # Readiness asks for the service's own name: a service reports NOT_SERVING under it
+          # while it cannot serve (draining, dependency lost) and leaves the endpoints.
+          readinessProbe:
+            grpc:
+              port: {{ int $svc.port }}
+              service: {{ $svc.grpcName }}
+            {{- toYaml $svc.probes.readiness | nindent 12 }}
+          # Liveness asks for the overall status only: a lost dependency must not restart pods.
+          livenessProbe:
+            grpc:
+              port: {{ int $svc.port }}
+              service: ""
+            {{- toYaml $svc.probes.liveness | nindent 12 }}
+          {{- if $svc.preStopSleepSeconds }}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", "{{ int $svc.preStopSleepSeconds }}"]
+          {{- end }}
+          resources:
+            {{- toYaml $resources | nindent 12 }}
+          securityContext:
+            {{- include "tollgate.containerSecurityContext" $user | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+            {{- if eq $svc.key "gateway" }}
+            - name: flags
+              mountPath: /etc/tollgate/flags
+              readOnly: true
+            - name: api-keys
+              mountPath: /etc/tollgate/api-keys
+              readOnly: true
+            {{- end }}
+      volumes:
+        # The only writable place: the root filesystem is read-only.
+        - name: tmp
+          emptyDir:
+            sizeLimit: 256Mi
+        {{- if eq $svc.key "gateway" }}
+        # Mounted as a directory (not subPath) so the kubelet updates the file in place.
+        - name: flags
+          configMap:
+            name: {{ include "tollgate.flagsConfigMapName" $root }}
+        - name: api-keys
+          secret:
+            secretName: {{ include "tollgate.apiKeysSecretName" $root }}
+        {{- end }}
+{{ end -}}
+
+{{/* Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" */}}
+{{- define "tollgate.grpcService" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $serviceValues := $svc.service | default dict -}}
+{{- $headless := ternary $serviceValues.headless true (hasKey $serviceValues "headless") -}}
+{{- $type := $serviceValues.type | default "ClusterIP" -}}
+{{- if and $headless (ne $type "ClusterIP") -}}
+{{- fail (printf "services.%s.service: a headless Service must have type ClusterIP, not %s" $svc.key $type) -}}
+{{- end -}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "tollgate.workloadName" . }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "tollgate.labels" (dict "root" $root "component" $svc.component) | nindent 4 }}
+    track: {{ .track }}
+  {{- with $serviceValues.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ $type }}
+  {{- if $headless }}
+  clusterIP: None
+  {{- end }}
+  selector:
+    {{- include "tollgate.selectorLabels" (dict "root" $root "component" $svc.component) | nindent 4 }}
+    track: {{ .track }}
+  ports:
+    - name: grpc
+      port: {{ int $svc.port }}
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: grpc
+    - name: metrics
+      port: {{ int $svc.metricsPort }}
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
+{{ end -}}
+
+{{/* Environment only one service needs. Args: dict "root" $ "svc" <tollgate.service> */}}
+{{- define "tollgate.serviceEnv" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $p := $svc.envPrefix -}}
+{{- if eq $svc.key "gateway" }}
+- name: {{ $p }}API_KEYS_FILE
+  value: /etc/tollgate/api-keys/keys.yaml
+- name: {{ $p }}FLAGS_FILE
+  value: /etc/tollgate/flags/flags.yaml
+- name: {{ $p }}NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- if eq (include "tollgate.gatewayWatchesFlags" $root) "true" }}
+- name: {{ $p }}FLAGS_CONFIGMAP
+  value: {{ include "tollgate.flagsConfigMapName" $root }}
+{{- end }}
+{{- range $key, $values := $root.Values.services }}
+{{- if and (ne $key "gateway") $values.enabled }}
+{{- $backend := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
+- name: {{ $p }}{{ upper $backend.module }}_ADDR
+  value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" $backend.name) }}:{{ int $backend.port }}"
+{{- if dig "canary" "enabled" false $backend }}
+- name: {{ $p }}{{ upper $backend.module }}_CANARY_ADDR
+  value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-canary" $backend.name)) }}:{{ int $backend.port }}"
+{{- end }}
+{{- end }}
+{{- end }}
+{{- else if eq $svc.key "orchestrator" }}
+{{- $anthropic := $svc.anthropic }}
+{{- if or $anthropic.existingSecret $anthropic.apiKey }}
+- name: ANTHROPIC_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "tollgate.anthropicSecretName" $root }}
+      key: {{ ternary $anthropic.existingSecretKey "api-key" (ne $anthropic.existingSecret "") }}
+{{- end }}
+{{- with $anthropic.baseUrl }}
+- name: {{ $p }}ANTHROPIC_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- else if eq $svc.key "cache" }}
+- name: {{ $p }}REDIS_URL
+  valueFrom:
+    {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "redis" "for" "the cache service") | nindent 4 }}
+{{- else if eq $svc.key "semanticCache" }}
+- name: {{ $p }}QDRANT_URL
+  valueFrom:
+    {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "qdrant" "for" "the semantic cache service") | nindent 4 }}
+- name: {{ $p }}MODEL_PATH
+  value: {{ $svc.modelPath | quote }}
+{{- $qdrant := $root.Values.qdrant }}
+{{- if and (not $qdrant.enabled) $qdrant.external.apiKeySecret.name }}
+- name: {{ $p }}QDRANT_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $qdrant.external.apiKeySecret.name }}
+      key: {{ $qdrant.external.apiKeySecret.key }}
+{{- end }}
+{{- else if eq $svc.key "budgetLedger" }}
+- name: {{ $p }}DATABASE_URL
+  valueFrom:
+    {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 4 }}
+- name: {{ $p }}MIGRATE_ON_START
+  value: {{ $svc.migrateOnStart | toString | quote }}
+{{- end }}
+{{- end -}}

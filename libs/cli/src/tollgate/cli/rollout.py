@@ -1,0 +1,723 @@
+"""`tollgate rollout`: what a Tollgate release runs, and the emergency switches.
+
+  status             each service's Deployment rollout state, stable and canary images with the
+                     share of calls each gets, and the flags in force (read from the cluster)
+  set-flag FLAG      switch a flag off or on, or change its rollout percentage or mode, by
+                     patching the gateway's flags ConfigMap: the gateway applies it within
+                     seconds, no restart, no Helm run
+  set-canary-weight  change the share of calls a backend's canary gets (0 stops it at once)
+
+Both switches last until the next `helm upgrade`, which renders the ConfigMap from Helm values
+again; each prints the `helm upgrade --reuse-values --set ...` that makes Helm agree.
+
+Connects with your kubeconfig (--kubeconfig, --context), or in-cluster credentials in a pod.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+FLAGS_FILE_KEY = "flags.yaml"
+FLAG_MODES = ("enforce", "shadow")
+# Annotations `set-flag` and `set-canary-weight` leave on the ConfigMap, so that `status` can say
+# the live flags were changed outside Helm, and whether Helm has rendered them again since.
+EDIT_ANNOTATION = "tollgate/cli-edit"
+EDIT_TIME_ANNOTATION = "tollgate/cli-edit-at"
+EDIT_DIGEST_ANNOTATION = "tollgate/cli-edit-sha256"
+CONFLICT_RETRIES = 3
+REQUEST_TIMEOUT_SECONDS = 15.0
+
+EXIT_OK = 0
+EXIT_FAILED_ROLLOUT = 1
+EXIT_USAGE = 2
+EXIT_CLUSTER_ERROR = 3
+
+
+class RolloutError(Exception):
+    """A problem to report in one sentence, with the process exit code to use."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_CLUSTER_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ---- names -------------------------------------------------------------------------------------
+
+
+def snake_case(name: str) -> str:
+    """semanticCache, semantic-cache, semantic_cache -> semantic_cache."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[-\s]+", "_", spaced).lower()
+
+
+def camel_case(name: str) -> str:
+    """semantic_cache -> semanticCache: how the chart's values spell flags and services."""
+    first, *rest = snake_case(name).split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+# ---- deployments -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    service: str
+    track: str
+    name: str
+    image: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    state: str
+    failed: bool
+
+
+def _meta(obj: Any) -> k8s.V1ObjectMeta:
+    """An object's metadata; the API always sends it, the client's models make it optional."""
+    return obj.metadata or k8s.V1ObjectMeta()
+
+
+def _pod_spec(deployment: k8s.V1Deployment) -> k8s.V1PodSpec:
+    return deployment.spec.template.spec or k8s.V1PodSpec(containers=[])
+
+
+def rollout_state(deployment: k8s.V1Deployment) -> tuple[str, bool]:
+    """(description, failed) of a Deployment's rollout, with kubectl rollout status' rules."""
+    spec = deployment.spec
+    status = deployment.status or k8s.V1DeploymentStatus()
+    desired = spec.replicas if spec.replicas is not None else 1
+    if (_meta(deployment).generation or 0) > (status.observed_generation or 0):
+        return "waiting for the controller to see the new spec", False
+    for condition in status.conditions or []:
+        if condition.type == "Progressing" and condition.reason == "ProgressDeadlineExceeded":
+            return "failed: progress deadline exceeded (kubectl rollout undo reverts it)", True
+    if spec.paused:
+        return "paused", False
+    updated = status.updated_replicas or 0
+    if updated < desired:
+        return f"rolling out: {updated} of {desired} pods updated", False
+    total = status.replicas or 0
+    if total > updated:
+        return f"rolling out: {total - updated} old pods terminating", False
+    available = status.available_replicas or 0
+    if available < updated:
+        return f"rolling out: {available} of {updated} updated pods available", False
+    return "complete", False
+
+
+def deployment_state(deployment: k8s.V1Deployment) -> DeploymentState:
+    meta = _meta(deployment)
+    labels = meta.labels or {}
+    name = meta.name or ""
+    status = deployment.status or k8s.V1DeploymentStatus()
+    containers = _pod_spec(deployment).containers
+    state, failed = rollout_state(deployment)
+    return DeploymentState(
+        service=labels.get("app.kubernetes.io/component", name),
+        track=labels.get("track", "stable"),
+        name=name,
+        image=(containers[0].image or "") if containers else "",
+        desired=deployment.spec.replicas if deployment.spec.replicas is not None else 1,
+        updated=status.updated_replicas or 0,
+        ready=status.ready_replicas or 0,
+        available=status.available_replicas or 0,
+        state=state,
+        failed=failed,
+    )
+
+
+def flags_configmap_name(gateway: k8s.V1Deployment) -> str | None:
+    """The ConfigMap the gateway reads its flags from: its `flags` volume, else its env."""
+    pod = _pod_spec(gateway)
+    for volume in pod.volumes or []:
+        if volume.name == "flags" and volume.config_map is not None:
+            return str(volume.config_map.name)
+    for container in pod.containers:
+        for env in container.env or []:
+            if env.name == "TOLLGATE_GATEWAY_FLAGS_CONFIGMAP" and env.value:
+                return str(env.value)
+    return None
+
+
+# ---- the flags file ----------------------------------------------------------------------------
+
+
+@dataclass
+class FlagsFile:
+    """The gateway's flags file as YAML data, checked enough to edit it safely."""
+
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> FlagsFile:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise RolloutError(f"{source} does not hold valid YAML: {error}") from error
+        if not isinstance(data, dict) or not isinstance(data.get("flags", {}), dict):
+            raise RolloutError(f"{source} is not a Tollgate flags file (no `flags` mapping)")
+        if data.get("version", 1) != 1:
+            raise RolloutError(
+                f"{source} has flags file version {data.get('version')}; this CLI edits version 1"
+            )
+        data.setdefault("flags", {})
+        data.setdefault("canaries", {})
+        document = cls(data)
+        document.check()
+        return document
+
+    @property
+    def flags(self) -> dict[str, dict[str, Any]]:
+        return dict(self.data["flags"])
+
+    @property
+    def canaries(self) -> dict[str, int]:
+        return {
+            name: int((entry or {}).get("canaryWeight", 0))
+            for name, entry in (self.data.get("canaries") or {}).items()
+        }
+
+    def check(self) -> None:
+        """Refuse a document the gateway would refuse, before it is written anywhere."""
+        for key, flag in self.data["flags"].items():
+            if not isinstance(flag, dict):
+                raise RolloutError(f"flag {key} is not a mapping")
+            if not isinstance(flag.get("enabled", False), bool):
+                raise RolloutError(f"flag {key}: enabled must be true or false")
+            percent = flag.get("rolloutPercent", 0)
+            if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+                raise RolloutError(f"flag {key}: rolloutPercent must be a whole number 0-100")
+            if flag.get("mode", "enforce") not in FLAG_MODES:
+                raise RolloutError(f"flag {key}: mode must be one of {', '.join(FLAG_MODES)}")
+        for name, weight in self.canaries.items():
+            if not 0 <= weight <= 100:
+                raise RolloutError(f"canary {name}: canaryWeight must be 0-100")
+
+    def render(self) -> str:
+        return yaml.safe_dump(self.data, sort_keys=False, default_flow_style=False)
+
+
+def _helm_literal(value: Any) -> str:
+    """How `helm --set` spells a value: true, 10, shadow."""
+    return json.dumps(value) if isinstance(value, bool | int) else str(value)
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    """What `set-flag` changes; None leaves a field as it is."""
+
+    flag: str
+    enabled: bool | None = None
+    rollout_percent: int | None = None
+    mode: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        wanted = {
+            "enabled": self.enabled,
+            "rolloutPercent": self.rollout_percent,
+            "mode": self.mode,
+        }
+        return {name: value for name, value in wanted.items() if value is not None}
+
+    def describe(self) -> str:
+        return f"{self.flag} " + " ".join(
+            f"{name}={json.dumps(value)}" for name, value in self.fields().items()
+        )
+
+    def apply(self, document: FlagsFile) -> None:
+        flags = document.data["flags"]
+        if self.flag not in flags:
+            known = ", ".join(sorted(flags)) or "none"
+            raise RolloutError(
+                f"no flag named {self.flag} in the flags file (known: {known})", EXIT_USAGE
+            )
+        flags[self.flag].update(self.fields())
+
+    def helm_values(self) -> list[str]:
+        prefix = f"flags.{camel_case(self.flag)}"
+        return [f"{prefix}.{name}={_helm_literal(value)}" for name, value in self.fields().items()]
+
+
+@dataclass(frozen=True)
+class CanaryChange:
+    service: str
+    weight: int
+
+    def describe(self) -> str:
+        return f"canary {self.service} canaryWeight={self.weight}"
+
+    def apply(self, document: FlagsFile) -> None:
+        canaries = document.data.setdefault("canaries", {})
+        if self.service not in canaries:
+            deployed = ", ".join(sorted(canaries)) or "none"
+            raise RolloutError(
+                f"no canary of {self.service} is deployed (canaries deployed: {deployed}); "
+                f"enable one with services.{camel_case(self.service)}.canary.enabled",
+                EXIT_USAGE,
+            )
+        canaries[self.service] = {**(canaries[self.service] or {}), "canaryWeight": self.weight}
+
+    def helm_values(self) -> list[str]:
+        return [f"services.{camel_case(self.service)}.canary.weight={self.weight}"]
+
+
+# ---- the cluster -------------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """The few Kubernetes API calls the commands make, with errors turned into sentences."""
+
+    api: k8s.ApiClient
+    namespace: str
+    release: str
+
+    @property
+    def selector(self) -> str:
+        return f"app.kubernetes.io/instance={self.release},app.kubernetes.io/part-of=tollgate"
+
+    def deployments(self) -> list[k8s.V1Deployment]:
+        reply = self._call(
+            "list Deployments",
+            lambda: k8s.AppsV1Api(self.api).list_namespaced_deployment(
+                self.namespace,
+                label_selector=self.selector,
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            ),
+        )
+        return list(reply.items)
+
+    def flags_configmap(self, override: str | None) -> str:
+        """The flags ConfigMap's name: given, or read from the release's gateway Deployment."""
+        if override:
+            return override
+        return self.flags_configmap_of(self.deployments())
+
+    def flags_configmap_of(self, deployments: list[k8s.V1Deployment]) -> str:
+        for deployment in deployments:
+            labels = _meta(deployment).labels or {}
+            if labels.get("app.kubernetes.io/component") == "gateway" and (
+                labels.get("track", "stable") == "stable"
+            ):
+                name = flags_configmap_name(deployment)
+                if name:
+                    return name
+        raise RolloutError(
+            f"found no Tollgate gateway of release {self.release} in namespace {self.namespace} "
+            "to read the flags ConfigMap name from: check --release and --namespace, or pass "
+            "--configmap"
+        )
+
+    def read_configmap(self, name: str) -> k8s.V1ConfigMap:
+        return self._call(
+            f"read ConfigMap {name}",
+            lambda: k8s.CoreV1Api(self.api).read_namespaced_config_map(
+                name, self.namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+            ),
+        )
+
+    def patch_configmap(self, name: str, patch: dict[str, Any]) -> k8s.V1ConfigMap:
+        return self._call(
+            f"patch ConfigMap {name}",
+            lambda: k8s.CoreV1Api(self.api).patch_namespaced_config_map(
+                name,
+                self.namespace,
+                patch,
+                _content_type="application/merge-patch+json",
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            ),
+        )
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except ApiException as error:
+            raise RolloutError(self._explain(what, error)) from error
+        except OSError as error:
+            raise RolloutError(
+                f"cannot reach the Kubernetes API at {self.api.configuration.host} to {what}: "
+                f"{error}"
+            ) from error
+        except Exception as error:
+            # urllib3 wraps connection failures in its own exception types.
+            if type(error).__module__.startswith("urllib3"):
+                raise RolloutError(
+                    f"cannot reach the Kubernetes API at {self.api.configuration.host} to "
+                    f"{what}: {error}"
+                ) from error
+            raise
+
+    def _explain(self, what: str, error: ApiException) -> str:
+        reason = _api_message(error)
+        if error.status in (401, 403):
+            return (
+                f"not allowed to {what} in namespace {self.namespace}: {reason}. The chart's "
+                "rbac.rolloutOperator Role grants what `tollgate rollout` needs"
+            )
+        if error.status == 404:
+            return f"cannot {what}: it does not exist in namespace {self.namespace}"
+        return f"cannot {what} in namespace {self.namespace}: {error.status} {reason}"
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (ValueError, AttributeError):
+        return str(error.reason)
+
+
+def connect(kubeconfig: str | None, context: str | None) -> tuple[k8s.ApiClient, str]:
+    """An API client and the namespace of the kubeconfig context (or the pod's namespace)."""
+    in_cluster = not kubeconfig and not context and "KUBERNETES_SERVICE_HOST" in os.environ
+    try:
+        if in_cluster:
+            configuration = k8s.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+            namespace_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+            with open(namespace_file) as handle:
+                return k8s.ApiClient(configuration), handle.read().strip() or "default"
+        api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
+        _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = active
+        if context:
+            contexts, _ = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+            chosen = next((c for c in contexts if c["name"] == context), active)
+        namespace = (chosen or {}).get("context", {}).get("namespace") or "default"
+        return api, str(namespace)
+    except (k8s_config.ConfigException, OSError) as error:
+        raise RolloutError(f"cannot load Kubernetes credentials: {error}") from error
+
+
+# ---- status ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    release: str
+    namespace: str
+    configmap: str
+    deployments: list[DeploymentState]
+    flags: dict[str, dict[str, Any]]
+    canaries: dict[str, int]
+    cli_edit: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(d.failed for d in self.deployments)
+
+    def share(self, deployment: DeploymentState) -> int | None:
+        """Percent of the service's calls this track gets from the gateway."""
+        weight = self.canaries.get(snake_case(deployment.service))
+        if weight is None:
+            return None
+        return weight if deployment.track == "canary" else 100 - weight
+
+
+def read_status(cluster: Cluster, configmap_override: str | None) -> Status:
+    deployments = cluster.deployments()
+    if not deployments:
+        raise RolloutError(
+            f"no Deployments of Tollgate release {cluster.release} in namespace "
+            f"{cluster.namespace}: check --release and --namespace"
+        )
+    configmap_name = configmap_override or cluster.flags_configmap_of(deployments)
+    configmap = cluster.read_configmap(configmap_name)
+    text = (configmap.data or {}).get(FLAGS_FILE_KEY)
+    if text is None:
+        raise RolloutError(f"ConfigMap {configmap_name} has no {FLAGS_FILE_KEY}")
+    document = FlagsFile.parse(text, f"ConfigMap {configmap_name}")
+    states = sorted(
+        (deployment_state(d) for d in deployments), key=lambda s: (s.service, s.track != "stable")
+    )
+    return Status(
+        release=cluster.release,
+        namespace=cluster.namespace,
+        configmap=configmap_name,
+        deployments=states,
+        flags=document.flags,
+        canaries=document.canaries,
+        cli_edit=_cli_edit_in_force(configmap, text),
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cli_edit_in_force(configmap: k8s.V1ConfigMap, text: str) -> dict[str, str]:
+    """The last CLI edit, if the ConfigMap still holds what it wrote (Helm has not re-rendered)."""
+    annotations = _meta(configmap).annotations or {}
+    if annotations.get(EDIT_DIGEST_ANNOTATION) != _digest(text):
+        return {}
+    return {
+        "change": annotations.get(EDIT_ANNOTATION, ""),
+        "at": annotations.get(EDIT_TIME_ANNOTATION, ""),
+    }
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        out.write("\n")
+
+
+def _parameters(flag: Mapping[str, Any]) -> str:
+    parameters = flag.get("parameters") or {}
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in parameters.items()) or "-"
+
+
+def print_status(status: Status, out: TextIO) -> None:
+    out.write(f"Release {status.release} in namespace {status.namespace}\n\n")
+    rows = [["SERVICE", "TRACK", "IMAGE", "READY", "UPDATED", "CALLS", "ROLLOUT"]]
+    for d in status.deployments:
+        share = status.share(d)
+        rows.append(
+            [
+                d.service,
+                d.track,
+                d.image,
+                f"{d.ready}/{d.desired}",
+                str(d.updated),
+                "100%" if share is None else f"{share}%",
+                d.state,
+            ]
+        )
+    _table(rows, out)
+    out.write(f"\nFlags in force (ConfigMap {status.configmap}):\n")
+    flag_rows = [["FLAG", "ENABLED", "ROLLOUT", "MODE", "PARAMETERS"]]
+    for key, flag in sorted(status.flags.items()):
+        flag_rows.append(
+            [
+                key,
+                "yes" if flag.get("enabled") else "no",
+                f"{flag.get('rolloutPercent', 0)}%",
+                str(flag.get("mode", "enforce")),
+                _parameters(flag),
+            ]
+        )
+    _table(flag_rows, out)
+    if status.cli_edit:
+        out.write(
+            f"\nChanged outside Helm by `tollgate rollout` at {status.cli_edit['at']}: "
+            f"{status.cli_edit['change']}.\nThe next `helm upgrade` renders the flags from Helm "
+            "values again: set the same values there to keep this change.\n"
+        )
+
+
+# ---- edits -------------------------------------------------------------------------------------
+
+
+def apply_edit(
+    cluster: Cluster,
+    change: FlagChange | CanaryChange,
+    configmap_override: str | None,
+    dry_run: bool,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[str, FlagsFile]:
+    """Read, change and write the flags ConfigMap; retried when someone else wrote in between.
+
+    The patch carries the resourceVersion it was computed from, so the API server refuses it
+    (409) if the ConfigMap changed since it was read: a concurrent edit is never overwritten.
+    """
+    name = cluster.flags_configmap(configmap_override)
+    for _attempt in range(CONFLICT_RETRIES):
+        configmap = cluster.read_configmap(name)
+        text = (configmap.data or {}).get(FLAGS_FILE_KEY)
+        if text is None:
+            raise RolloutError(f"ConfigMap {name} has no {FLAGS_FILE_KEY}")
+        document = FlagsFile.parse(text, f"ConfigMap {name}")
+        change.apply(document)
+        document.check()
+        if dry_run:
+            return name, document
+        new_text = document.render()
+        patch = {
+            "metadata": {
+                "resourceVersion": _meta(configmap).resource_version,
+                "annotations": {
+                    EDIT_ANNOTATION: change.describe(),
+                    EDIT_TIME_ANNOTATION: now().isoformat(timespec="seconds"),
+                    EDIT_DIGEST_ANNOTATION: _digest(new_text),
+                },
+            },
+            "data": {FLAGS_FILE_KEY: new_text},
+        }
+        try:
+            cluster.patch_configmap(name, patch)
+        except RolloutError as error:
+            if isinstance(error.__cause__, ApiException) and error.__cause__.status == 409:
+                continue
+            raise
+        return name, document
+    raise RolloutError(
+        f"ConfigMap {name} kept changing while it was being edited ({CONFLICT_RETRIES} tries); "
+        "nothing was written: run the command again"
+    )
+
+
+def helm_reconcile_command(cluster: Cluster, change: FlagChange | CanaryChange) -> str:
+    sets = " ".join(f"--set {value}" for value in change.helm_values())
+    return f"helm upgrade {cluster.release} <chart> -n {cluster.namespace} --reuse-values {sets}"
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-100")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rollout",
+        help="rollout state of a Tollgate release; flag and canary kill switches",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="rollout_command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--release", default="tollgate", help="Helm release (default tollgate)")
+        sub.add_argument(
+            "-n", "--namespace", help="namespace (default: the kubeconfig context's namespace)"
+        )
+        sub.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube)")
+        sub.add_argument("--context", help="kubeconfig context (default: the current one)")
+        sub.add_argument(
+            "--configmap", help="flags ConfigMap (default: the one the gateway mounts)"
+        )
+
+    status = commands.add_parser("status", help="Deployments, images, canary weights, flags")
+    common(status)
+    status.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    status.set_defaults(handler=run_status)
+
+    set_flag = commands.add_parser(
+        "set-flag",
+        help="change a flag in the live flags ConfigMap (kill switch)",
+        description="Change a flag in the live flags ConfigMap. Example, the kill switch:\n"
+        "  tollgate rollout set-flag semantic_cache --off",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(set_flag)
+    set_flag.add_argument("flag", help="flag name, e.g. semantic_cache (or semanticCache)")
+    switch = set_flag.add_mutually_exclusive_group()
+    switch.add_argument(
+        "--off", dest="enabled", action="store_false", default=None, help="switch the flag off"
+    )
+    switch.add_argument("--on", dest="enabled", action="store_true", help="switch the flag on")
+    set_flag.add_argument(
+        "--rollout-percent",
+        type=_percent,
+        metavar="0-100",
+        help="percent of tenant+contact buckets the flag applies to",
+    )
+    set_flag.add_argument(
+        "--mode", choices=FLAG_MODES, help="enforce, or shadow: compute and report, don't act"
+    )
+    set_flag.add_argument("--dry-run", action="store_true", help="print the result, write nothing")
+    set_flag.set_defaults(handler=run_set_flag)
+
+    set_canary = commands.add_parser(
+        "set-canary-weight", help="change the percent of calls a backend's canary gets"
+    )
+    common(set_canary)
+    set_canary.add_argument("service", help="backend service, e.g. orchestrator or semantic-cache")
+    set_canary.add_argument("weight", type=_percent, help="percent of calls, 0-100")
+    set_canary.add_argument(
+        "--dry-run", action="store_true", help="print the result, write nothing"
+    )
+    set_canary.set_defaults(handler=run_set_canary_weight)
+
+
+def _cluster(args: argparse.Namespace) -> Cluster:
+    api, namespace = connect(args.kubeconfig, args.context)
+    return Cluster(api=api, namespace=args.namespace or namespace, release=args.release)
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except RolloutError as error:
+            print(f"tollgate rollout: {error}", file=sys.stderr)
+            return error.exit_code
+
+    return run
+
+
+@_guarded
+def run_status(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    try:
+        status = read_status(cluster, args.configmap)
+    finally:
+        cluster.api.close()
+    if args.output == "json":
+        payload = asdict(status)
+        payload["failed"] = status.failed
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_status(status, sys.stdout)
+    return EXIT_FAILED_ROLLOUT if status.failed else EXIT_OK
+
+
+def _run_edit(args: argparse.Namespace, change: FlagChange | CanaryChange) -> int:
+    cluster = _cluster(args)
+    try:
+        name, document = apply_edit(cluster, change, args.configmap, args.dry_run)
+    finally:
+        cluster.api.close()
+    if args.dry_run:
+        print(f"Dry run: ConfigMap {name} would hold:\n")
+        print(document.render())
+        return EXIT_OK
+    print(f"ConfigMap {name}: {change.describe()}. The gateway applies it within seconds.")
+    print(
+        "This lasts until the next `helm upgrade`. To make Helm agree, run (with your chart):\n"
+        f"  {helm_reconcile_command(cluster, change)}"
+    )
+    return EXIT_OK
+
+
+@_guarded
+def run_set_flag(args: argparse.Namespace) -> int:
+    change = FlagChange(
+        flag=snake_case(args.flag),
+        enabled=args.enabled,
+        rollout_percent=args.rollout_percent,
+        mode=args.mode,
+    )
+    if not change.fields():
+        raise RolloutError(
+            "nothing to change: give --off, --on, --rollout-percent or --mode", EXIT_USAGE
+        )
+    return _run_edit(args, change)
+
+
+@_guarded
+def run_set_canary_weight(args: argparse.Namespace) -> int:
+    return _run_edit(args, CanaryChange(service=snake_case(args.service), weight=args.weight))

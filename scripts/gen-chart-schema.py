@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Writes deploy/helm/tollgate/values.schema.json (or, with --check, fails when it is stale).
+
+The seven services share most of their settings, and JSON Schema draft-07 cannot combine a shared
+definition with `additionalProperties: false`, so the schema is generated here from one
+description of each part. Draft-07 keeps it valid for every Helm 3 and Helm 4 release.
+
+Usage: python scripts/gen-chart-schema.py [--check]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "deploy/helm/tollgate/values.schema.json"
+
+Schema = dict[str, Any]
+
+
+def strict(
+    properties: dict[str, Schema], required: list[str] | None = None, **extra: Any
+) -> Schema:
+    """An object that accepts only the named properties."""
+    schema: Schema = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+def map_of(values: Schema) -> Schema:
+    return {"type": "object", "additionalProperties": values}
+
+
+STRING: Schema = {"type": "string"}
+BOOL: Schema = {"type": "boolean"}
+PERCENT: Schema = {"type": "integer", "minimum": 0, "maximum": 100}
+PORT: Schema = {"type": "integer", "minimum": 1, "maximum": 65535}
+NON_NEGATIVE: Schema = {"type": "number", "minimum": 0}
+POSITIVE_INT: Schema = {"type": "integer", "minimum": 1}
+OBJECT: Schema = {"type": "object"}
+OBJECTS: Schema = {"type": "array", "items": {"type": "object"}}
+LABELS: Schema = map_of({"type": "string"})
+ENV: Schema = map_of({"type": ["string", "number", "boolean"]})
+QUANTITY: Schema = {
+    "type": ["string", "number"],
+    "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+}
+PULL_POLICY: Schema = {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}
+# A percentage ("25%") or a pod count, as PodDisruptionBudget accepts.
+INT_OR_PERCENT: Schema = {
+    "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}]
+}
+SERVICE_NAMES = [
+    "gateway",
+    "orchestrator",
+    "conversationOptimizer",
+    "cache",
+    "semanticCache",
+    "budgetLedger",
+    "leadScoring",
+]
+BACKENDS = [name for name in SERVICE_NAMES if name != "gateway"]
+
+
+def resources() -> Schema:
+    pair = strict({"cpu": QUANTITY, "memory": QUANTITY})
+    return strict({"requests": pair, "limits": pair})
+
+
+def probes() -> Schema:
+    probe = strict(
+        {
+            "periodSeconds": POSITIVE_INT,
+            "timeoutSeconds": POSITIVE_INT,
+            "failureThreshold": POSITIVE_INT,
+            "initialDelaySeconds": {"type": "integer", "minimum": 0},
+        }
+    )
+    return strict({"startup": probe, "readiness": probe, "liveness": probe})
+
+
+def workload_settings() -> dict[str, Schema]:
+    """What `default` holds and any service may override."""
+    return {
+        "imagePullSecrets": {
+            "type": "array",
+            "items": strict({"name": STRING}, required=["name"]),
+        },
+        "replicas": {"type": "integer", "minimum": 0},
+        "logLevel": {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+        "shutdownGraceSeconds": NON_NEGATIVE,
+        "preStopSleepSeconds": {"type": "integer", "minimum": 0, "maximum": 120},
+        "metricsPort": PORT,
+        "otlpEndpoint": STRING,
+        "env": ENV,
+        "resources": resources(),
+        "probes": probes(),
+        "podDisruptionBudget": strict(
+            {"enabled": BOOL, "maxUnavailable": INT_OR_PERCENT, "minAvailable": INT_OR_PERCENT},
+            not_={"required": ["maxUnavailable", "minAvailable"]},
+        ),
+        "autoscaling": strict(
+            {
+                "enabled": BOOL,
+                "minReplicas": POSITIVE_INT,
+                "maxReplicas": POSITIVE_INT,
+                "targetCPUUtilizationPercentage": {"type": "integer", "minimum": 1},
+            }
+        ),
+        "spreadAcrossNodes": BOOL,
+        "podAnnotations": LABELS,
+        "podLabels": LABELS,
+        "nodeSelector": LABELS,
+        "tolerations": OBJECTS,
+        "affinity": OBJECT,
+        "priorityClassName": STRING,
+        "service": strict({"annotations": LABELS}),
+    }
+
+
+def default_block() -> Schema:
+    settings = workload_settings()
+    settings["image"] = strict({"registry": STRING, "tag": STRING, "pullPolicy": PULL_POLICY})
+    return strict(settings)
+
+
+def canary() -> Schema:
+    return strict(
+        {
+            "enabled": BOOL,
+            "replicas": {"type": "integer", "minimum": 0},
+            "weight": PERCENT,
+            "image": strict({"repository": STRING, "tag": STRING}),
+            "resources": resources(),
+        }
+    )
+
+
+def service(name: str) -> Schema:
+    settings = workload_settings()
+    settings.update(
+        {
+            "enabled": BOOL,
+            "port": PORT,
+            "image": strict(
+                {
+                    "registry": STRING,
+                    "repository": {"type": "string", "minLength": 1},
+                    "tag": STRING,
+                    "pullPolicy": PULL_POLICY,
+                }
+            ),
+        }
+    )
+    if name == "gateway":
+        settings["service"] = strict(
+            {
+                "type": {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                "headless": BOOL,
+                "annotations": LABELS,
+            }
+        )
+        settings["apiKeys"] = strict(
+            {
+                "existingSecret": STRING,
+                "keys": {
+                    "type": "array",
+                    "items": strict(
+                        {
+                            "id": {"type": "string", "minLength": 1},
+                            "tenant": {"type": "string", "minLength": 1},
+                            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "admin": BOOL,
+                        },
+                        required=["id", "tenant", "sha256"],
+                    ),
+                },
+            }
+        )
+        settings["flagsWatch"] = BOOL
+    else:
+        # The gateway splits calls between stable and canary; nothing splits calls to the gateway
+        # itself (that is the job of your ingress or mesh), so it has no canary.
+        settings["canary"] = canary()
+    if name == "orchestrator":
+        settings["anthropic"] = strict(
+            {
+                "existingSecret": STRING,
+                "existingSecretKey": {"type": "string", "minLength": 1},
+                "apiKey": STRING,
+                "baseUrl": STRING,
+            }
+        )
+    if name == "semanticCache":
+        settings["modelPath"] = {"type": "string", "minLength": 1}
+    if name == "budgetLedger":
+        settings["migrateOnStart"] = BOOL
+        settings["migration"] = strict(
+            {
+                "enabled": BOOL,
+                "backoffLimit": {"type": "integer", "minimum": 0},
+                "activeDeadlineSeconds": POSITIVE_INT,
+                "resources": resources(),
+            }
+        )
+    return strict(settings)
+
+
+def flag(parameters: dict[str, Schema]) -> Schema:
+    return strict(
+        {
+            "enabled": BOOL,
+            "rolloutPercent": PERCENT,
+            "mode": {"type": "string", "enum": ["enforce", "shadow"]},
+            "parameters": strict(parameters),
+        },
+        required=["enabled", "rolloutPercent", "mode"],
+    )
+
+
+def flags() -> Schema:
+    return strict(
+        {
+            "conversationOptimization": flag({"targetTokens": {"type": "integer", "minimum": 1}}),
+            "exactCache": flag({"ttlSeconds": POSITIVE_INT}),
+            "semanticCache": flag(
+                {"minSimilarity": {"type": "number", "minimum": 0, "maximum": 1}}
+            ),
+            "promptCaching": flag({"ttl": {"type": "string", "enum": ["5m", "1h"]}}),
+            "budgetEnforcement": flag(
+                {
+                    "failMode": {"type": "string", "enum": ["closed", "open"]},
+                    "failOpenTenants": {"type": "array", "items": STRING, "uniqueItems": True},
+                }
+            ),
+            "leadReasoning": flag({}),
+        }
+    )
+
+
+def store(
+    extra: dict[str, Schema] | None = None, external_extra: dict[str, Schema] | None = None
+) -> Schema:
+    properties: dict[str, Schema] = {
+        "enabled": BOOL,
+        "image": strict(
+            {
+                "repository": {"type": "string", "minLength": 1},
+                "tag": {"type": "string", "minLength": 1},
+                "pullPolicy": PULL_POLICY,
+            }
+        ),
+        "persistence": strict(
+            {"enabled": BOOL, "size": QUANTITY, "storageClass": STRING},
+        ),
+        "resources": resources(),
+        "external": strict(
+            {
+                "url": STRING,
+                "existingSecret": STRING,
+                "existingSecretKey": {"type": "string", "minLength": 1},
+                **(external_extra or {}),
+            }
+        ),
+    }
+    properties.update(extra or {})
+    return strict(properties)
+
+
+def values_schema() -> Schema:
+    schema = strict(
+        {
+            # Helm adds `global` when the chart is used as a dependency.
+            "global": OBJECT,
+            "nameOverride": STRING,
+            "fullnameOverride": STRING,
+            "clusterDomain": {"type": "string", "minLength": 1},
+            "default": default_block(),
+            "services": strict({name: service(name) for name in SERVICE_NAMES}),
+            "flags": flags(),
+            "redis": store({"maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"}}),
+            "postgres": store(
+                {
+                    "auth": strict(
+                        {
+                            "username": {"type": "string", "minLength": 1},
+                            "password": {"type": "string", "minLength": 1},
+                            "database": {"type": "string", "minLength": 1},
+                        }
+                    )
+                }
+            ),
+            "qdrant": store(
+                external_extra={
+                    "apiKeySecret": strict(
+                        {"name": STRING, "key": {"type": "string", "minLength": 1}}
+                    )
+                }
+            ),
+            "networkPolicy": strict(
+                {"enabled": BOOL, "gatewayFrom": OBJECTS, "metricsFrom": OBJECTS}
+            ),
+            "rbac": strict(
+                {
+                    "create": BOOL,
+                    "rolloutOperator": strict({"create": BOOL, "subjects": OBJECTS}),
+                }
+            ),
+            "dashboard": strict(
+                {"enabled": BOOL, "namespace": STRING, "labels": LABELS, "annotations": LABELS}
+            ),
+            "tests": strict({"enabled": BOOL}),
+        }
+    )
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Values of the tollgate chart",
+        "description": "Generated by scripts/gen-chart-schema.py; edit that script, not this file.",
+        **schema,
+    }
+
+
+def _rename_not(schema: Any) -> Any:
+    """`not` is a Python keyword, so builders spell it `not_`."""
+    if isinstance(schema, dict):
+        return {("not" if k == "not_" else k): _rename_not(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_rename_not(v) for v in schema]
+    return schema
+
+
+def render() -> str:
+    return json.dumps(_rename_not(copy.deepcopy(values_schema())), indent=2) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
+            print(
+                f"{SCHEMA_PATH} is stale: run python scripts/gen-chart-schema.py", file=sys.stderr
+            )
+            return 1
+        return 0
+    SCHEMA_PATH.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,292 @@
+"""Stores bundled for development or external for production; the ledger's migration hook; the
+NetworkPolicies that keep the services behind the gateway; the `helm test` health check."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+STORES = {"redis": "cache", "postgres": "budgetLedger", "qdrant": "semanticCache"}
+URL_ENV = {
+    "cache": "TOLLGATE_CACHE_REDIS_URL",
+    "budgetLedger": "TOLLGATE_BUDGET_LEDGER_DATABASE_URL",
+    "semanticCache": "TOLLGATE_SEMANTIC_CACHE_QDRANT_URL",
+}
+
+
+def secret_value(rendered: Any, name: str, key: str) -> str:
+    return base64.b64decode(rendered.get("Secret", name)["data"][key]).decode()
+
+
+def test_bundled_stores_are_statefulsets_the_services_point_at(
+    default_render: Any, facts: Any
+) -> None:
+    for store, user in STORES.items():
+        name = f"{facts.fullname}-{store}"
+        statefulset = default_render.get("StatefulSet", name)
+        assert statefulset["spec"]["replicas"] == 1
+        service = default_render.get("Service", name)
+        assert service["spec"]["clusterIP"] == "None"
+        assert statefulset["spec"]["serviceName"] == name
+        ref = default_render.env("Deployment", facts.resource_name(user))[URL_ENV[user]]
+        assert ref == {"secretKeyRef": {"name": f"{facts.fullname}-stores", "key": f"{store}-url"}}
+        url = urlsplit(secret_value(default_render, f"{facts.fullname}-stores", f"{store}-url"))
+        assert url.hostname == f"{name}.{facts.namespace}.svc.cluster.local"
+        service_ports = {p["port"] for p in service["spec"]["ports"]}
+        assert url.port in service_ports
+
+
+def test_bundled_postgres_credentials_agree_between_server_and_ledger(
+    default_render: Any, facts: Any, chart_values: dict[str, Any]
+) -> None:
+    stores = f"{facts.fullname}-stores"
+    dsn = urlsplit(secret_value(default_render, stores, "postgres-url"))
+    auth = chart_values["postgres"]["auth"]
+    assert (dsn.scheme, dsn.username, dsn.password, dsn.path) == (
+        "postgresql",
+        auth["username"],
+        auth["password"],
+        f"/{auth['database']}",
+    )
+    assert secret_value(default_render, stores, "postgres-password") == auth["password"]
+    env = default_render.env("StatefulSet", f"{facts.fullname}-postgres")
+    assert env["POSTGRES_USER"] == auth["username"]
+    assert env["POSTGRES_DB"] == auth["database"]
+    assert env["POSTGRES_PASSWORD"] == {
+        "secretKeyRef": {"name": stores, "key": "postgres-password"}
+    }
+
+
+def test_special_characters_in_the_bundled_password_are_escaped_in_the_dsn(
+    helm: Any, facts: Any
+) -> None:
+    rendered = helm.render("default", values={"postgres.auth.password": "p@ss:w/rd?#"})
+    dsn = secret_value(rendered, f"{facts.fullname}-stores", "postgres-url")
+    assert (
+        urlsplit(dsn).hostname == f"{facts.fullname}-postgres.{facts.namespace}.svc.cluster.local"
+    )
+    assert "p%40ss%3Aw%2Frd%3F%23" in dsn
+
+
+def test_external_stores_come_from_urls_or_existing_secrets(helm: Any, facts: Any) -> None:
+    rendered = helm.render("external-stores")
+    assert rendered.of_kind("StatefulSet") == []
+    env = {
+        user: rendered.env("Deployment", facts.resource_name(user))[URL_ENV[user]]
+        for user in URL_ENV
+    }
+    assert env["cache"] == {
+        "secretKeyRef": {"name": f"{facts.fullname}-stores", "key": "redis-url"}
+    }
+    assert env["budgetLedger"] == {"secretKeyRef": {"name": "tollgate-ledger-db", "key": "dsn"}}
+    assert env["semanticCache"] == {"secretKeyRef": {"name": "tollgate-qdrant", "key": "url"}}
+    semantic = rendered.env("Deployment", facts.resource_name("semanticCache"))
+    assert semantic["TOLLGATE_SEMANTIC_CACHE_QDRANT_API_KEY"] == {
+        "secretKeyRef": {"name": "tollgate-qdrant", "key": "api-key"}
+    }
+    stores = rendered.get("Secret", f"{facts.fullname}-stores")
+    assert set(stores["data"]) == {"redis-url"}
+    assert secret_value(rendered, f"{facts.fullname}-stores", "redis-url") == (
+        "rediss://cache.example.internal:6380/0"
+    )
+
+
+@pytest.mark.parametrize(("store", "user"), list(STORES.items()))
+def test_an_external_store_without_an_address_is_refused_clearly(
+    helm: Any, store: str, user: str
+) -> None:
+    error = helm.render_error("default", values={f"{store}.enabled": False})
+    assert f"{store}.enabled is false" in error
+    assert f"set {store}.external.url or {store}.external.existingSecret" in error
+
+
+def test_a_store_is_not_bundled_when_its_service_is_off(helm: Any, facts: Any) -> None:
+    rendered = helm.render("default", values={"services.semanticCache.enabled": False})
+    assert rendered.find("StatefulSet", f"{facts.fullname}-qdrant") is None
+    assert rendered.find("StatefulSet", f"{facts.fullname}-redis") is not None
+
+
+def test_anthropic_key_comes_from_a_secret(helm: Any, facts: Any) -> None:
+    orchestrator = facts.resource_name("orchestrator")
+    external = helm.render("external-stores")
+    assert external.env("Deployment", orchestrator)["ANTHROPIC_API_KEY"] == {
+        "secretKeyRef": {"name": "anthropic", "key": "api-key"}
+    }
+    inline = helm.render(
+        "default",
+        values={
+            "services.orchestrator.anthropic.apiKey": "sk-ant-test",
+            "services.orchestrator.anthropic.baseUrl": "http://emulator:8080",
+        },
+    )
+    env = inline.env("Deployment", orchestrator)
+    assert env["ANTHROPIC_API_KEY"] == {
+        "secretKeyRef": {"name": f"{facts.fullname}-anthropic", "key": "api-key"}
+    }
+    assert secret_value(inline, f"{facts.fullname}-anthropic", "api-key") == "sk-ant-test"
+    assert env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_BASE_URL"] == "http://emulator:8080"
+    # No key configured: no variable and no Secret (NOTES.txt warns instead).
+    default = helm.render("default")
+    assert "ANTHROPIC_API_KEY" not in default.env("Deployment", orchestrator)
+    assert default.find("Secret", f"{facts.fullname}-anthropic") is None
+
+
+def test_semantic_cache_loads_the_model_baked_into_its_image(
+    default_render: Any, facts: Any
+) -> None:
+    env = default_render.env("Deployment", facts.resource_name("semanticCache"))
+    assert env["TOLLGATE_SEMANTIC_CACHE_MODEL_PATH"] == "/opt/models/all-MiniLM-L6-v2"
+
+
+def migration(rendered: Any, facts: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    name = f"{facts.resource_name('budgetLedger')}-migrate"
+    return rendered.get("Job", name), rendered.find("Secret", name)
+
+
+def test_migration_job_runs_after_install_with_the_bundled_postgres(
+    default_render: Any, facts: Any
+) -> None:
+    job, secret = migration(default_render, facts)
+    annotations = job["metadata"]["annotations"]
+    # The bundled database is created by the release itself, so it cannot run before install.
+    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert secret is not None
+    assert secret["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        annotations["helm.sh/hook-weight"]
+    )
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["containers"][0]["command"] == ["python", "-m", "tollgate.budget_ledger", "migrate"]
+    assert pod["initContainers"][0]["name"] == "wait-for-postgres"
+    dsn_ref = {"secretKeyRef": {"name": secret["metadata"]["name"], "key": "url"}}
+    env = {e["name"]: e.get("valueFrom") for e in pod["containers"][0]["env"]}
+    assert env["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"] == dsn_ref
+    assert secret_value(default_render, secret["metadata"]["name"], "url") == secret_value(
+        default_render, f"{facts.fullname}-stores", "postgres-url"
+    )
+
+
+def test_migration_job_runs_before_install_and_upgrade_with_an_external_postgres(
+    helm: Any, facts: Any
+) -> None:
+    job, secret = migration(helm.render("external-stores"), facts)
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert secret is None  # the user's Secret exists before the release
+    env = {
+        e["name"]: e.get("valueFrom")
+        for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "tollgate-ledger-db", "key": "dsn"}
+    }
+    with_url = helm.render(
+        "default",
+        values={
+            "postgres": {"enabled": False, "external": {"url": "postgresql://db.internal/ledger"}}
+        },
+    )
+    job, secret = migration(with_url, facts)
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert secret is not None
+    assert (
+        secret_value(with_url, secret["metadata"]["name"], "url")
+        == "postgresql://db.internal/ledger"
+    )
+
+
+def test_helm_test_pod_checks_the_gateway_health(default_render: Any, facts: Any) -> None:
+    pods = default_render.of_kind("Pod")
+    assert len(pods) == 1
+    pod = pods[0]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    container = pod["spec"]["containers"][0]
+    assert container["command"][:2] == ["python", "-c"]
+    assert "health_pb2_grpc.HealthStub" in container["command"][2]
+    gateway = facts.resource_name("gateway")
+    target, *names = container["command"][3:]
+    assert target == f"{gateway}.{facts.namespace}.svc.cluster.local:50051"
+    assert names == ["", "tollgate.v1.GatewayService"]
+    assert container["image"] == default_render.container("Deployment", gateway)["image"]
+
+
+def test_helm_test_script_is_valid_python(default_render: Any) -> None:
+    script = default_render.of_kind("Pod")[0]["spec"]["containers"][0]["command"][2]
+    compile(script, "helm-test", "exec")
+    job = default_render.of_kind("Job")[0]
+    compile(job["spec"]["template"]["spec"]["initContainers"][0]["command"][2], "wait", "exec")
+
+
+def test_network_policies_keep_services_behind_the_gateway(helm: Any, facts: Any) -> None:
+    assert helm.render("default").of_kind("NetworkPolicy") == []
+    rendered = helm.render("external-stores")
+    gateway_pods = {
+        "app.kubernetes.io/name": "tollgate",
+        "app.kubernetes.io/instance": facts.release,
+        "app.kubernetes.io/component": "gateway",
+    }
+    for key in facts.services:
+        if key == "gateway":
+            continue
+        policy = rendered.get("NetworkPolicy", facts.resource_name(key))
+        grpc_rule, metrics_rule = policy["spec"]["ingress"]
+        assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+        assert grpc_rule["from"] == [{"podSelector": {"matchLabels": gateway_pods}}]
+        assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+        assert metrics_rule["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ]
+        # The policy covers both tracks of the service.
+        assert "track" not in policy["spec"]["podSelector"]["matchLabels"]
+    gateway = rendered.get("NetworkPolicy", facts.resource_name("gateway"))
+    callers = gateway["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"tollgate.io/client": "true"}}} in callers
+    assert any(
+        c.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+        == "health-test"
+        for c in callers
+    )
+
+
+def test_network_policies_let_only_each_store_s_service_in(helm: Any, facts: Any) -> None:
+    rendered = helm.render("default", values={"networkPolicy.enabled": True})
+    expected = {
+        "redis": ["cache"],
+        "postgres": ["budget-ledger", "budget-ledger-migrate"],
+        "qdrant": ["semantic-cache"],
+    }
+    for store, components in expected.items():
+        policy = rendered.get("NetworkPolicy", f"{facts.fullname}-{store}")
+        peers = policy["spec"]["ingress"][0]["from"]
+        assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in peers] == (
+            components
+        )
+    job_labels = rendered.of_kind("Job")[0]["spec"]["template"]["metadata"]["labels"]
+    assert job_labels["app.kubernetes.io/component"] == "budget-ledger-migrate"
+    # With no gatewayFrom, anyone may call the gateway.
+    gateway = rendered.get("NetworkPolicy", facts.resource_name("gateway"))
+    assert "from" not in gateway["spec"]["ingress"][0]
+
+
+def test_rollout_operator_role_can_read_deployments_and_patch_only_the_flags(
+    helm: Any, facts: Any
+) -> None:
+    rendered = helm.render("external-stores")
+    role = rendered.get("Role", f"{facts.fullname}-rollout-operator")
+    assert role["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [f"{facts.fullname}-flags"],
+            "verbs": ["get", "patch"],
+        },
+    ]
+    binding = rendered.get("RoleBinding", f"{facts.fullname}-rollout-operator")
+    assert binding["subjects"] == [
+        {"kind": "Group", "name": "platform-sre", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    assert helm.render("default").find("Role", f"{facts.fullname}-rollout-operator") is None
