@@ -2,12 +2,100 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tollgate.common.settings import ServiceSettings
+
+# services/semantic_cache/src/tollgate/semantic_cache/settings.py → the repository root.
+_REPO_ROOT = Path(__file__).resolve().parents[5]
+DEFAULT_MODEL_DIR = _REPO_ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2"
+
+# Task names as the thresholds map spells them (TaskType without its prefix, lower case).
+TASK_NAMES = frozenset(
+    {"chat", "lead_analysis", "report", "script", "intervention", "classification"}
+)
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOLLGATE_SEMANTIC_CACHE_", extra="ignore")
 
     port: int = 50054
+
+    # ---- embedding model ---------------------------------------------------------------------
+    # Folder with model.onnx and tokenizer.json; empty uses DEFAULT_MODEL_DIR,
+    # <repo>/../shared/models/all-MiniLM-L6-v2.
+    model_path: str = ""
+    # Longest question (in model tokens) the model sees whole; longer ones are not eligible,
+    # because the embedding would silently ignore their tail.
+    model_max_tokens: int = Field(default=256, ge=8, le=512)
+    # onnxruntime intra-op threads. Two suits a 2-core pod: the event loop mostly waits on it.
+    onnx_threads: int = Field(default=2, ge=1, le=64)
+    embed_max_batch: int = Field(default=32, ge=1, le=512)
+    # How long the first request of a batch waits for others to join it.
+    embed_batch_wait_ms: float = Field(default=2.0, ge=0, le=100)
+    # Embeddings kept in memory, keyed by the exact question text (384 floats ≈ 1.5 kB each).
+    embed_cache_size: int = Field(default=10_000, ge=0)
+
+    # ---- vector store ------------------------------------------------------------------------
+    # A Qdrant server (e.g. http://qdrant:6333); empty runs the in-process engine (qdrant-edge).
+    qdrant_url: str = ""
+    qdrant_api_key: SecretStr | None = None
+    qdrant_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Where the in-process engine keeps its shards; empty uses a temporary folder removed on stop.
+    data_dir: str = ""
+    # Collections are named <prefix>__<model>__<dimension>: one per embedding model.
+    collection_prefix: str = "tollgate_semantic"
+    # The in-process engine compacts deleted points away after this many deletions; compaction
+    # pauses the process briefly (longer the more entries are kept).
+    edge_compact_after_deletes: int = Field(default=10_000, ge=1)
+
+    # ---- lookup ------------------------------------------------------------------------------
+    # Cosine similarity an answer must reach; per task overrides, e.g. {"lead_analysis": 0.9}.
+    default_threshold: float = Field(default=0.80, gt=0, le=1)
+    task_thresholds: dict[str, float] = Field(default_factory=dict)
+    # The near-miss guard; turning it off is for evaluation only.
+    guard_enabled: bool = True
+    # Nearest entries examined per lookup: a near-miss at the top must not hide a true match.
+    candidates: int = Field(default=5, ge=1, le=50)
+
+    # ---- eligibility -------------------------------------------------------------------------
+    # Multi-turn requests are cached with a digest of the prior turns in their scope.
+    allow_multi_turn: bool = True
+    # Tasks never served from the semantic cache, e.g. ["script"].
+    ineligible_tasks: list[str] = Field(default_factory=list)
+
+    # ---- lifetime ----------------------------------------------------------------------------
+    default_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    max_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=1)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    max_tags: int = Field(default=32, ge=0)
+    max_tag_chars: int = Field(default=128, ge=1)
+
+    @field_validator("task_thresholds")
+    @classmethod
+    def _known_tasks_in_unit_range(cls, value: dict[str, float]) -> dict[str, float]:
+        normalised = {k.strip().lower(): v for k, v in value.items()}
+        for task, threshold in normalised.items():
+            if task not in TASK_NAMES:
+                raise ValueError(f"unknown task {task!r}; known: {sorted(TASK_NAMES)}")
+            if not 0 < threshold <= 1:
+                raise ValueError(f"threshold for {task!r} must be in (0, 1], got {threshold}")
+        return normalised
+
+    @field_validator("ineligible_tasks")
+    @classmethod
+    def _known_ineligible_tasks(cls, value: list[str]) -> list[str]:
+        normalised = [t.strip().lower() for t in value]
+        unknown = [t for t in normalised if t not in TASK_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tasks {unknown}; known: {sorted(TASK_NAMES)}")
+        return normalised
+
+    def resolved_model_path(self) -> Path:
+        return Path(self.model_path) if self.model_path else DEFAULT_MODEL_DIR
+
+    def threshold_for(self, task: str) -> float:
+        return self.task_thresholds.get(task, self.default_threshold)

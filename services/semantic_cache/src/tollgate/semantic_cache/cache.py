@@ -1,0 +1,280 @@
+"""The semantic cache itself: lookup, store, invalidation and statistics, free of gRPC.
+
+Lookup: decide eligibility, embed the question, take the nearest entries of the same tenant and
+scope that have not expired (and whose answer fits the request's max_tokens), and serve the first
+that reaches the similarity threshold and passes the near-miss guard. Several candidates are
+examined because a near-miss ("under $600k") may sit closer than the true paraphrase.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from tollgate.semantic_cache.eligibility import (
+    EligibilityPolicy,
+    Ineligible,
+    Question,
+    task_name,
+)
+from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
+from tollgate.semantic_cache.guard import NearMissGuard
+from tollgate.semantic_cache.settings import Settings
+from tollgate.semantic_cache.stats import CacheStats, Outcome, TenantCounters
+from tollgate.semantic_cache.store.base import CacheEntry, Candidate, SearchQuery, VectorStore
+from tollgate.v1 import common_pb2
+
+log = logging.getLogger("tollgate.semantic_cache")
+
+# Entry ids are derived from tenant, scope and question: storing the same question again
+# replaces the entry instead of adding a duplicate.
+_ENTRY_NAMESPACE = uuid.UUID("5b0a3f4e-8f0c-4a53-9d8e-6c1f2f7f9a10")
+_STORABLE_STOPS = (common_pb2.STOP_REASON_END_TURN, common_pb2.STOP_REASON_STOP_SEQUENCE)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    eligible: bool
+    ineligible_reason: str = ""
+    hit: bool = False
+    # The answer that was served (on a hit).
+    response: common_pb2.ClaudeResponse | None = None
+    entry: CacheEntry | None = None
+    similarity: float = 0.0
+    matched_question: str = ""
+    rejection: str = ""
+    threshold: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: bool
+    reason: str = ""
+    entry_id: str = ""
+    expires_at_ms: int = 0
+
+
+class SemanticCache:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: BatchingEmbedder,
+        store: VectorStore,
+        *,
+        guard: NearMissGuard | None = None,
+        stats: CacheStats | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._store = store
+        self._guard = guard or NearMissGuard()
+        self._stats = stats or CacheStats()
+        self._clock = clock
+        self._policy = EligibilityPolicy(
+            count_tokens=embedder.count_tokens,
+            max_tokens=settings.model_max_tokens,
+            allow_multi_turn=settings.allow_multi_turn,
+            ineligible_tasks=settings.ineligible_tasks,
+        )
+
+    @property
+    def vector_store(self) -> VectorStore:
+        return self._store
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def lookup(
+        self,
+        context: common_pb2.RequestContext,
+        request: common_pb2.ClaudeRequest,
+        template_version: str,
+        min_similarity: float = 0.0,
+    ) -> LookupResult:
+        tenant = context.tenant_id
+        task = task_name(context.task)
+        question = self._policy.evaluate(context, request, template_version)
+        if isinstance(question, Ineligible):
+            self._stats.record_lookup(tenant, task, Outcome.INELIGIBLE)
+            return LookupResult(eligible=False, ineligible_reason=question.reason)
+        threshold = min_similarity if min_similarity > 0 else self._settings.threshold_for(task)
+        vector = await self._embedder.embed(question.text)
+        candidates = await self._store.search(
+            vector,
+            SearchQuery(
+                tenant=tenant,
+                scope_key=question.scope.key(),
+                now_ms=self._now_ms(),
+                max_output_tokens=question.max_tokens,
+                limit=self._settings.candidates,
+            ),
+        )
+        result = self._choose(question, sorted(candidates, key=lambda c: -c.similarity), threshold)
+        if candidates:
+            self._stats.record_similarity(max(c.similarity for c in candidates))
+        if result.hit:
+            outcome = Outcome.HIT
+        else:
+            outcome = Outcome.REJECTED if result.rejection_by_guard else Outcome.MISS
+        self._stats.record_lookup(tenant, task, outcome)
+        return result.lookup
+
+    def _choose(
+        self, question: Question, candidates: Sequence[Candidate], threshold: float
+    ) -> _Choice:
+        refused: tuple[Candidate, str] | None = None
+        for candidate in candidates:
+            if candidate.similarity < threshold:
+                break
+            if self._settings.guard_enabled:
+                rejection = self._guard.check(question.text, candidate.entry.question)
+                if rejection is not None:
+                    refused = refused or (candidate, rejection.reason)
+                    continue
+            response = _decode(candidate.entry)
+            if response is None:
+                continue
+            return _Choice(
+                LookupResult(
+                    eligible=True,
+                    hit=True,
+                    response=response,
+                    entry=candidate.entry,
+                    similarity=candidate.similarity,
+                    matched_question=candidate.entry.question,
+                    threshold=threshold,
+                ),
+                rejection_by_guard=False,
+            )
+        if refused is not None:
+            candidate, reason = refused
+            return _Choice(
+                LookupResult(
+                    eligible=True,
+                    similarity=candidate.similarity,
+                    matched_question=candidate.entry.question,
+                    rejection=reason,
+                    threshold=threshold,
+                ),
+                rejection_by_guard=True,
+            )
+        if candidates:
+            closest = candidates[0]
+            return _Choice(
+                LookupResult(
+                    eligible=True,
+                    similarity=closest.similarity,
+                    matched_question=closest.entry.question,
+                    rejection=(
+                        f"similarity {closest.similarity:.3f} is below the threshold "
+                        f"{threshold:.3f}"
+                    ),
+                    threshold=threshold,
+                ),
+                rejection_by_guard=False,
+            )
+        return _Choice(LookupResult(eligible=True, threshold=threshold), rejection_by_guard=False)
+
+    async def store(
+        self,
+        context: common_pb2.RequestContext,
+        request: common_pb2.ClaudeRequest,
+        template_version: str,
+        response: common_pb2.ClaudeResponse,
+        ttl_seconds: float,
+        tags: Sequence[str],
+    ) -> StoreResult:
+        """Cache `response` as the answer to `request`; ttl_seconds 0 uses the default TTL."""
+        tenant = context.tenant_id
+        question = self._policy.evaluate(context, request, template_version)
+        if isinstance(question, Ineligible):
+            self._stats.record_store(tenant, stored=False)
+            return StoreResult(stored=False, reason=question.reason)
+        unfit = _unfit_answer(response)
+        if unfit:
+            self._stats.record_store(tenant, stored=False)
+            return StoreResult(stored=False, reason=unfit)
+        ttl = ttl_seconds if ttl_seconds > 0 else self._settings.default_ttl_seconds
+        ttl = min(ttl, self._settings.max_ttl_seconds)
+        now_ms = self._now_ms()
+        entry = CacheEntry(
+            id=entry_id(tenant, question),
+            tenant=tenant,
+            scope=question.scope,
+            question=question.text,
+            answer=response.SerializeToString(deterministic=True),
+            tags=tuple(dict.fromkeys(tags)),
+            created_at_ms=now_ms,
+            expires_at_ms=now_ms + math.ceil(ttl * 1000),
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            cache_read_input_tokens=response.usage.cache_read_input_tokens,
+            cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
+            embedding_model=self._embedder.model_name,
+        )
+        vector = await self._embedder.embed(question.text)
+        await self._store.upsert(entry, vector)
+        self._stats.record_store(tenant, stored=True)
+        return StoreResult(stored=True, entry_id=entry.id, expires_at_ms=entry.expires_at_ms)
+
+    async def invalidate(self, tenant: str, tags: Sequence[str]) -> int:
+        removed = await self._store.delete(tenant, tags)
+        log.info("invalidated", extra={"tenant": tenant, "tags": list(tags), "removed": removed})
+        return removed
+
+    async def stats(self, tenant: str) -> tuple[TenantCounters, int]:
+        entries = await self._store.count(tenant, self._now_ms())
+        return self._stats.snapshot(tenant), entries
+
+    async def purge_expired(self) -> int:
+        return await self._store.purge_expired(self._now_ms())
+
+
+@dataclass(frozen=True)
+class _Choice:
+    lookup: LookupResult
+    rejection_by_guard: bool
+
+    @property
+    def hit(self) -> bool:
+        return self.lookup.hit
+
+
+def entry_id(tenant: str, question: Question) -> str:
+    name = f"{tenant}\x1f{question.scope.key()}\x1f{question.text}"
+    return str(uuid.uuid5(_ENTRY_NAMESPACE, name))
+
+
+def _unfit_answer(response: common_pb2.ClaudeResponse) -> str:
+    """Why `response` must not be served to other askers, or "" when it may."""
+    if response.stop_reason not in _STORABLE_STOPS:
+        return f"the answer did not finish normally (stop reason {_stop_name(response)})"
+    if not response.content:
+        return "the answer is empty"
+    if any(b.WhichOneof("block") != "text" for b in response.content):
+        return "the answer contains tool calls or non-text content"
+    if not any(b.text.text.strip() for b in response.content):
+        return "the answer is empty"
+    return ""
+
+
+def _stop_name(response: common_pb2.ClaudeResponse) -> str:
+    try:
+        return common_pb2.StopReason.Name(response.stop_reason)
+    except ValueError:
+        return str(response.stop_reason)
+
+
+def _decode(entry: CacheEntry) -> common_pb2.ClaudeResponse | None:
+    try:
+        return common_pb2.ClaudeResponse.FromString(entry.answer)
+    except DecodeError:
+        log.error("unreadable cached answer skipped", extra={"entry_id": entry.id})
+        return None

@@ -1,0 +1,76 @@
+"""Lookup and store counters: per tenant for SemanticStats, and as Prometheus metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from opentelemetry import metrics
+
+from tollgate.semantic_cache.embedding.lru import LruCache
+
+
+class Outcome(Enum):
+    HIT = "hit"
+    MISS = "miss"
+    # A miss whose closest candidates were similar enough but refused by the guard.
+    REJECTED = "rejected"
+    INELIGIBLE = "ineligible"
+
+
+@dataclass
+class TenantCounters:
+    hits: int = 0
+    misses: int = 0
+    rejected_near_misses: int = 0
+    ineligible: int = 0
+    stores: int = 0
+
+
+class CacheStats:
+    """This replica's counters since it started; the busiest `max_tenants` tenants are kept."""
+
+    def __init__(self, max_tenants: int = 100_000) -> None:
+        self._tenants: LruCache[str, TenantCounters] = LruCache(max_tenants)
+        meter = metrics.get_meter("tollgate")
+        self._lookups = meter.create_counter(
+            "tollgate_semantic_lookups", description="Semantic cache lookups by outcome and task"
+        )
+        self._stores = meter.create_counter(
+            "tollgate_semantic_stores", description="Semantic cache stores by result"
+        )
+        self._similarity = meter.create_histogram(
+            "tollgate_semantic_similarity",
+            description="Similarity of the closest cached question, per lookup that had one",
+        )
+
+    def counters(self, tenant: str) -> TenantCounters:
+        found = self._tenants.get(tenant)
+        if found is None:
+            found = TenantCounters()
+            self._tenants.put(tenant, found)
+        return found
+
+    def snapshot(self, tenant: str) -> TenantCounters:
+        found = self._tenants.get(tenant)
+        return TenantCounters(**vars(found)) if found else TenantCounters()
+
+    def record_lookup(self, tenant: str, task: str, outcome: Outcome) -> None:
+        counters = self.counters(tenant)
+        if outcome is Outcome.HIT:
+            counters.hits += 1
+        elif outcome is Outcome.INELIGIBLE:
+            counters.ineligible += 1
+        else:
+            counters.misses += 1
+            if outcome is Outcome.REJECTED:
+                counters.rejected_near_misses += 1
+        self._lookups.add(1, {"outcome": outcome.value, "task": task})
+
+    def record_similarity(self, similarity: float) -> None:
+        self._similarity.record(similarity)
+
+    def record_store(self, tenant: str, stored: bool) -> None:
+        if stored:
+            self.counters(tenant).stores += 1
+        self._stores.add(1, {"stored": str(stored).lower()})

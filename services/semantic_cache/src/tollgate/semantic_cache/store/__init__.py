@@ -1,0 +1,1 @@
+"""Vector stores behind one interface: a Qdrant server, or the in-process engine."""

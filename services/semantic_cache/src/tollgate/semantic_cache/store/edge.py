@@ -1,0 +1,221 @@
+"""The in-process vector store: a Qdrant Edge shard per collection, on local disk.
+
+Used when no Qdrant server is configured (laptops, tests, single-node installs). Searches are
+exact over the tenant's points: the shard keeps its vectors in plain segments and never builds an
+HNSW graph, because qdrant-edge builds graphs in the calling thread while holding the GIL, which
+would freeze the service for seconds. Tenant and scope are keyword-indexed, so a search scores
+only the points that match them. Deletions are compacted by `maintain` once enough accumulate.
+
+The shard is used from one thread at a time — a dedicated executor — so the event loop never
+blocks on disk or scoring, and multi-step operations (list ids, then delete them) see no
+interleaved writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import qdrant_edge as edge
+
+from tollgate.semantic_cache.store.base import (
+    EXPIRES_AT,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    OUTPUT_TOKENS,
+    SCOPE_KEY,
+    TAGS,
+    TENANT,
+    VECTOR_NAME,
+    CacheEntry,
+    Candidate,
+    SearchQuery,
+)
+from tollgate.semantic_cache.store.payload import from_payload, to_payload
+
+log = logging.getLogger("tollgate.semantic_cache.store")
+
+T = TypeVar("T")
+
+_PAGE = 1_000
+# Plain segments only: an indexing threshold (in kB) no segment reaches.
+_NEVER_INDEX_KB = 1 << 40
+
+
+class EdgeVectorStore:
+    def __init__(
+        self,
+        collection: str,
+        dimension: int,
+        data_dir: str = "",
+        *,
+        compact_after_deletes: int = 10_000,
+    ) -> None:
+        self._collection = collection
+        self._dimension = dimension
+        self._data_dir = data_dir
+        self._compact_after_deletes = compact_after_deletes
+        self._deleted_since_compaction = 0
+        self._temporary_dir: str | None = None
+        self._shard: Any = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    async def open(self) -> None:
+        if self._shard is not None:
+            return
+        if self._data_dir:
+            root = Path(self._data_dir)
+        else:
+            self._temporary_dir = tempfile.mkdtemp(prefix="tollgate-semantic-")
+            root = Path(self._temporary_dir)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
+        self._shard = await self._run(lambda: self._open_shard(root / self._collection))
+        log.info(
+            "vector store open",
+            extra={"engine": "qdrant-edge", "collection": self._collection, "path": str(root)},
+        )
+
+    def _open_shard(self, path: Path) -> Any:
+        config = edge.EdgeConfig(
+            vectors={
+                VECTOR_NAME: edge.EdgeVectorParams(
+                    size=self._dimension, distance=edge.Distance.Cosine
+                )
+            },
+            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=_NEVER_INDEX_KB),
+        )
+        has_segments = path.is_dir() and any(path.iterdir())
+        shard = edge.EdgeShard.load(str(path), config) if has_segments else None
+        if shard is None:
+            path.mkdir(parents=True, exist_ok=True)
+            shard = edge.EdgeShard.create(str(path), config)
+        # Creating an index that exists is a no-op, so this also upgrades older shards.
+        shard.update(
+            edge.UpdateOperation.create_field_index(TENANT, edge.KeywordIndexParams(is_tenant=True))
+        )
+        for name in KEYWORD_FIELDS:
+            shard.update(
+                edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword)
+            )
+        for name in INTEGER_FIELDS:
+            shard.update(
+                edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Integer)
+            )
+        return shard
+
+    async def close(self) -> None:
+        shard, self._shard = self._shard, None
+        if shard is not None:
+            await self._run(lambda: (shard.flush(), shard.close()))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._temporary_dir is not None:
+            shutil.rmtree(self._temporary_dir, ignore_errors=True)
+            self._temporary_dir = None
+
+    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> None:
+        await self.upsert_many([entry], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+
+    async def upsert_many(
+        self, entries: Sequence[CacheEntry], vectors: npt.NDArray[np.float32]
+    ) -> None:
+        points = [
+            edge.Point(entry.id, {VECTOR_NAME: _as_list(row)}, to_payload(entry))
+            for entry, row in zip(entries, vectors, strict=True)
+        ]
+        await self._run(lambda: self._shard.update(edge.UpdateOperation.upsert_points(points)))
+
+    async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
+        must: list[Any] = [
+            edge.FieldCondition(TENANT, match=edge.MatchValue(query.tenant)),
+            edge.FieldCondition(SCOPE_KEY, match=edge.MatchValue(query.scope_key)),
+            edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(query.now_ms))),
+        ]
+        if query.max_output_tokens > 0:
+            must.append(
+                edge.FieldCondition(
+                    OUTPUT_TOKENS, range=edge.RangeFloat(lte=float(query.max_output_tokens))
+                )
+            )
+        request = edge.QueryRequest(
+            limit=query.limit,
+            query=edge.Query.Nearest(_as_list(vector), using=VECTOR_NAME),
+            filter=edge.Filter(must=must),
+            with_payload=True,
+        )
+        points = await self._run(lambda: self._shard.query(request))
+        return [Candidate(from_payload(p.id, p.payload), float(p.score)) for p in points]
+
+    async def delete(self, tenant: str, tags: Sequence[str]) -> int:
+        must: list[Any] = [edge.FieldCondition(TENANT, match=edge.MatchValue(tenant))]
+        if tags:
+            must.append(edge.FieldCondition(TAGS, match=edge.MatchAny(list(tags))))
+        removed = await self._run(lambda: self._delete_matching(edge.Filter(must=must)))
+        self._deleted_since_compaction += removed
+        return removed
+
+    async def purge_expired(self, now_ms: int) -> int:
+        expired = edge.Filter(
+            must=[edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(lte=float(now_ms)))]
+        )
+        removed = await self._run(lambda: self._delete_matching(expired))
+        self._deleted_since_compaction += removed
+        return removed
+
+    def _delete_matching(self, condition: Any) -> int:
+        """Delete what matches, counting exactly what was deleted (runs on the shard thread)."""
+        ids: list[Any] = []
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                edge.ScrollRequest(offset=offset, limit=_PAGE, filter=condition, with_payload=False)
+            )
+            ids.extend(r.id for r in records)
+            if offset is None:
+                break
+        for start in range(0, len(ids), _PAGE):
+            self._shard.update(edge.UpdateOperation.delete_points(ids[start : start + _PAGE]))
+        return len(ids)
+
+    async def count(self, tenant: str, now_ms: int) -> int:
+        live = edge.Filter(
+            must=[
+                edge.FieldCondition(TENANT, match=edge.MatchValue(tenant)),
+                edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(now_ms))),
+            ]
+        )
+        return int(await self._run(lambda: self._shard.count(edge.CountRequest(filter=live))))
+
+    async def maintain(self) -> None:
+        """Compact deleted points away once enough have accumulated.
+
+        Compaction holds the GIL while it copies live points, so it runs rarely: after
+        `compact_after_deletes` deletions.
+        """
+        if self._deleted_since_compaction < self._compact_after_deletes:
+            return
+        self._deleted_since_compaction = 0
+        await self._run(lambda: self._shard.optimize())
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("the vector store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+
+def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:
+    values: list[float] = np.asarray(vector, dtype=np.float32).ravel().tolist()
+    return values

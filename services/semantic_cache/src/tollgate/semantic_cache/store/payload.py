@@ -1,0 +1,70 @@
+"""CacheEntry ⇄ the JSON payload stored beside each vector."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from tollgate.semantic_cache.eligibility import Scope
+from tollgate.semantic_cache.store.base import (
+    EXPIRES_AT,
+    OUTPUT_TOKENS,
+    SCOPE_KEY,
+    TAGS,
+    TENANT,
+    CacheEntry,
+)
+
+
+def to_payload(entry: CacheEntry) -> dict[str, Any]:
+    return {
+        TENANT: entry.tenant,
+        SCOPE_KEY: entry.scope.key(),
+        "scope": {
+            "model": entry.scope.model,
+            "system_hash": entry.scope.system_hash,
+            "task": entry.scope.task,
+            "template_version": entry.scope.template_version,
+            "context_digest": entry.scope.context_digest,
+        },
+        TAGS: list(entry.tags),
+        "created_at": entry.created_at_ms,
+        EXPIRES_AT: entry.expires_at_ms,
+        "question": entry.question,
+        "answer": base64.b64encode(entry.answer).decode("ascii"),
+        "usage": {
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "cache_read_input_tokens": entry.cache_read_input_tokens,
+            "cache_creation_input_tokens": entry.cache_creation_input_tokens,
+        },
+        OUTPUT_TOKENS: entry.output_tokens,
+        "embedding_model": entry.embedding_model,
+    }
+
+
+def from_payload(point_id: object, payload: Mapping[str, Any]) -> CacheEntry:
+    scope = payload["scope"]
+    usage = payload.get("usage", {})
+    return CacheEntry(
+        id=str(point_id),
+        tenant=payload[TENANT],
+        scope=Scope(
+            model=scope["model"],
+            system_hash=scope["system_hash"],
+            task=scope["task"],
+            template_version=scope["template_version"],
+            context_digest=scope["context_digest"],
+        ),
+        question=payload["question"],
+        answer=base64.b64decode(payload["answer"]),
+        tags=tuple(payload.get(TAGS, ())),
+        created_at_ms=int(payload["created_at"]),
+        expires_at_ms=int(payload[EXPIRES_AT]),
+        input_tokens=int(usage.get("input_tokens", 0)),
+        output_tokens=int(usage.get("output_tokens", payload.get(OUTPUT_TOKENS, 0))),
+        cache_read_input_tokens=int(usage.get("cache_read_input_tokens", 0)),
+        cache_creation_input_tokens=int(usage.get("cache_creation_input_tokens", 0)),
+        embedding_model=payload.get("embedding_model", ""),
+    )

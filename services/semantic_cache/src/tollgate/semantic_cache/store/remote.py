@@ -1,0 +1,195 @@
+"""The vector store on a Qdrant server, through qdrant-client's AsyncQdrantClient.
+
+Used whenever TOLLGATE_SEMANTIC_CACHE_QDRANT_URL is set. The collection is created on first use
+(several replicas may race to create it; losing the race is fine) with payload indexes on every
+filtered field, the tenant marked as the tenant key so the server co-locates each tenant's points.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_client import AsyncQdrantClient, models
+
+from tollgate.semantic_cache.store.base import (
+    EXPIRES_AT,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    OUTPUT_TOKENS,
+    SCOPE_KEY,
+    TAGS,
+    TENANT,
+    VECTOR_NAME,
+    CacheEntry,
+    Candidate,
+    SearchQuery,
+    StoreUnavailable,
+)
+from tollgate.semantic_cache.store.payload import from_payload, to_payload
+
+log = logging.getLogger("tollgate.semantic_cache.store")
+
+T = TypeVar("T")
+
+_PAGE = 1_000
+
+
+class QdrantVectorStore:
+    def __init__(self, client: AsyncQdrantClient, collection: str, dimension: int) -> None:
+        self._client = client
+        self._collection = collection
+        self._dimension = dimension
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    async def open(self) -> None:
+        if not await self._call(self._client.collection_exists(self._collection)):
+            try:
+                await self._call(
+                    self._client.create_collection(
+                        self._collection,
+                        vectors_config={
+                            VECTOR_NAME: models.VectorParams(
+                                size=self._dimension, distance=models.Distance.COSINE
+                            )
+                        },
+                    )
+                )
+            except StoreUnavailable:
+                # Another replica may have created it meanwhile; anything else is a failure.
+                if not await self._call(self._client.collection_exists(self._collection)):
+                    raise
+        await self._ensure_indexes()
+        log.info("vector store open", extra={"engine": "qdrant", "collection": self._collection})
+
+    async def _ensure_indexes(self) -> None:
+        tenant_index = models.KeywordIndexParams(
+            type=models.KeywordIndexType.KEYWORD, is_tenant=True
+        )
+        schema: list[tuple[str, Any]] = [(TENANT, tenant_index)]
+        schema += [(name, models.PayloadSchemaType.KEYWORD) for name in KEYWORD_FIELDS]
+        schema += [(name, models.PayloadSchemaType.INTEGER) for name in INTEGER_FIELDS]
+        with warnings.catch_warnings():
+            # The client's local mode (tests) warns that it ignores indexes; servers use them.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            for name, field_schema in schema:
+                await self._call(
+                    self._client.create_payload_index(
+                        self._collection, name, field_schema=field_schema, wait=True
+                    )
+                )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> None:
+        await self.upsert_many([entry], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+
+    async def upsert_many(
+        self, entries: Sequence[CacheEntry], vectors: npt.NDArray[np.float32]
+    ) -> None:
+        points = [
+            models.PointStruct(
+                id=entry.id, vector={VECTOR_NAME: _as_list(row)}, payload=to_payload(entry)
+            )
+            for entry, row in zip(entries, vectors, strict=True)
+        ]
+        await self._call(self._client.upsert(self._collection, points=points, wait=True))
+
+    async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
+        must: list[models.Condition] = [
+            models.FieldCondition(key=TENANT, match=models.MatchValue(value=query.tenant)),
+            models.FieldCondition(key=SCOPE_KEY, match=models.MatchValue(value=query.scope_key)),
+            models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)),
+        ]
+        if query.max_output_tokens > 0:
+            must.append(
+                models.FieldCondition(
+                    key=OUTPUT_TOKENS, range=models.Range(lte=query.max_output_tokens)
+                )
+            )
+        response = await self._call(
+            self._client.query_points(
+                self._collection,
+                query=_as_list(vector),
+                using=VECTOR_NAME,
+                query_filter=models.Filter(must=must),
+                limit=query.limit,
+                with_payload=True,
+            )
+        )
+        return [
+            Candidate(from_payload(p.id, p.payload or {}), float(p.score)) for p in response.points
+        ]
+
+    async def delete(self, tenant: str, tags: Sequence[str]) -> int:
+        must: list[models.Condition] = [
+            models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))
+        ]
+        if tags:
+            must.append(models.FieldCondition(key=TAGS, match=models.MatchAny(any=list(tags))))
+        return await self._delete_matching(models.Filter(must=must))
+
+    async def purge_expired(self, now_ms: int) -> int:
+        expired = models.Filter(
+            must=[models.FieldCondition(key=EXPIRES_AT, range=models.Range(lte=now_ms))]
+        )
+        return await self._delete_matching(expired)
+
+    async def _delete_matching(self, condition: models.Filter) -> int:
+        """Delete page by page what matches, returning how many points were deleted."""
+        removed = 0
+        while True:
+            records, _ = await self._call(
+                self._client.scroll(
+                    self._collection,
+                    scroll_filter=condition,
+                    limit=_PAGE,
+                    with_payload=False,
+                    with_vectors=False,
+                )
+            )
+            if not records:
+                return removed
+            await self._call(
+                self._client.delete(
+                    self._collection,
+                    points_selector=models.PointIdsList(points=[r.id for r in records]),
+                    wait=True,
+                )
+            )
+            removed += len(records)
+
+    async def count(self, tenant: str, now_ms: int) -> int:
+        live = models.Filter(
+            must=[
+                models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant)),
+                models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=now_ms)),
+            ]
+        )
+        result = await self._call(
+            self._client.count(self._collection, count_filter=live, exact=True)
+        )
+        return int(result.count)
+
+    async def maintain(self) -> None:
+        # The server compacts and indexes on its own.
+        return None
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except Exception as exc:
+            raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+
+
+def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:
+    values: list[float] = np.asarray(vector, dtype=np.float32).ravel().tolist()
+    return values

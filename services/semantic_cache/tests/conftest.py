@@ -1,0 +1,176 @@
+"""Fixtures of the semantic cache tests: the real embedding model (loaded once), both vector
+stores, and builders of requests and answers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from qdrant_client import AsyncQdrantClient
+
+from tollgate.common.testing import serving
+from tollgate.semantic_cache.cache import SemanticCache
+from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
+from tollgate.semantic_cache.embedding.model import OnnxEmbedder
+from tollgate.semantic_cache.service import build_service
+from tollgate.semantic_cache.settings import Settings
+from tollgate.semantic_cache.store.base import VectorStore, collection_name
+from tollgate.semantic_cache.store.edge import EdgeVectorStore
+from tollgate.semantic_cache.store.remote import QdrantVectorStore
+from tollgate.v1 import common_pb2, semantic_cache_pb2_grpc
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder() -> OnnxEmbedder:
+    settings = Settings()
+    return OnnxEmbedder(settings.resolved_model_path(), max_tokens=256, threads=2)
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> Settings:
+    return Settings(host="127.0.0.1", port=0, data_dir=str(tmp_path / "vectors"))
+
+
+def make_store(kind: str, dimension: int, data_dir: str) -> VectorStore:
+    collection = collection_name("test_semantic", "model", dimension)
+    if kind == "edge":
+        return EdgeVectorStore(collection, dimension, data_dir)
+    return QdrantVectorStore(AsyncQdrantClient(location=":memory:"), collection, dimension)
+
+
+@pytest.fixture(params=["edge", "qdrant-local"])
+async def vector_store(
+    request: pytest.FixtureRequest, onnx_embedder: OnnxEmbedder, tmp_path: Any
+) -> AsyncIterator[VectorStore]:
+    """Each store test runs against the in-process engine and qdrant-client's local mode."""
+    store = make_store(request.param, onnx_embedder.dimension, str(tmp_path / "edge"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+class FakeClock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def semantic_cache(
+    settings: Settings, onnx_embedder: OnnxEmbedder, vector_store: VectorStore, clock: FakeClock
+) -> AsyncIterator[SemanticCache]:
+    """The cache core over each store, with a fake clock."""
+    batching = BatchingEmbedder(onnx_embedder)
+    await batching.start()
+    yield SemanticCache(settings, batching, vector_store, clock=clock)
+    await batching.stop()
+
+
+@dataclass
+class Requests:
+    """Builders of requests, contexts and answers as the gateway sends them."""
+
+    model: str = "claude-sonnet-4-5"
+    system: str = "You are the assistant of a real-estate CRM."
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def context(
+        self,
+        tenant: str = "tenant-a",
+        task: int = common_pb2.TASK_TYPE_CHAT,
+        conversation_id: str = "",
+    ) -> common_pb2.RequestContext:
+        self.counter[0] += 1
+        return common_pb2.RequestContext(
+            tenant_id=tenant,
+            request_id=f"req_{self.counter[0]}",
+            task=task,
+            conversation_id=conversation_id,
+        )
+
+    def question(
+        self,
+        text: str,
+        *,
+        history: tuple[tuple[int, str], ...] = (),
+        max_tokens: int = 1024,
+        system: str | None = None,
+        model: str | None = None,
+    ) -> common_pb2.ClaudeRequest:
+        messages = [common_pb2.Message(role=role, content=[_text(turn)]) for role, turn in history]
+        messages.append(common_pb2.Message(role=common_pb2.ROLE_USER, content=[_text(text)]))
+        return common_pb2.ClaudeRequest(
+            model=self.model if model is None else model,
+            system=[_text(self.system if system is None else system)],
+            messages=messages,
+            max_tokens=max_tokens,
+        )
+
+    def answer(
+        self,
+        text: str,
+        *,
+        output_tokens: int = 40,
+        stop: int = common_pb2.STOP_REASON_END_TURN,
+    ) -> common_pb2.ClaudeResponse:
+        self.counter[0] += 1
+        return common_pb2.ClaudeResponse(
+            id=f"msg_{self.counter[0]}",
+            model=self.model,
+            content=[_text(text)],
+            stop_reason=stop,
+            usage=common_pb2.Usage(input_tokens=120, output_tokens=output_tokens),
+        )
+
+
+def _text(text: str) -> common_pb2.ContentBlock:
+    return common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text))
+
+
+@pytest.fixture
+def requests() -> Requests:
+    return Requests()
+
+
+@dataclass
+class RunningCache:
+    stub: semantic_cache_pb2_grpc.SemanticCacheServiceStub
+    settings: Settings
+
+
+@contextlib.asynccontextmanager
+async def running_cache(
+    settings: Settings, embedder: OnnxEmbedder, store: VectorStore | None = None
+) -> AsyncIterator[RunningCache]:
+    service = await build_service(settings, embedder=embedder, store=store)
+    async with (
+        serving(service, settings) as running,
+        grpc.aio.insecure_channel(running.address) as channel,
+    ):
+        yield RunningCache(semantic_cache_pb2_grpc.SemanticCacheServiceStub(channel), settings)
+
+
+@pytest.fixture
+def start_cache(onnx_embedder: OnnxEmbedder) -> Any:
+    """`async with start_cache(settings[, store]) as cache:` runs the gRPC service in-process."""
+
+    def start(settings: Settings, store: VectorStore | None = None) -> Any:
+        return running_cache(settings, onnx_embedder, store)
+
+    return start

@@ -1,0 +1,222 @@
+"""The vector store contract, run against both implementations: the in-process engine
+(qdrant-edge) and qdrant-client (in its local mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tollgate.semantic_cache.eligibility import Scope
+from tollgate.semantic_cache.settings import Settings
+from tollgate.semantic_cache.store.base import CacheEntry, SearchQuery, VectorStore
+from tollgate.semantic_cache.store.edge import EdgeVectorStore
+from tollgate.semantic_cache.store.factory import build_store
+from tollgate.semantic_cache.store.remote import QdrantVectorStore
+
+NOW = 1_750_000_000_000
+SCOPE = Scope("claude-sonnet-4-5", "sys", "chat", "v1", "")
+OTHER_SCOPE = Scope("claude-sonnet-4-5", "sys", "chat", "v2", "")
+
+
+def unit(seed: int, dimension: int = 384) -> np.ndarray:
+    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def entry(
+    tenant: str = "t1",
+    *,
+    question: str = "Is 12 Oak St pet-friendly?",
+    scope: Scope = SCOPE,
+    tags: tuple[str, ...] = (),
+    expires_at_ms: int = NOW + 60_000,
+    output_tokens: int = 40,
+    answer: bytes = b"\x0a\x05msg_1",
+    entry_id: str | None = None,
+) -> CacheEntry:
+    return CacheEntry(
+        id=entry_id or str(uuid.uuid4()),
+        tenant=tenant,
+        scope=scope,
+        question=question,
+        answer=answer,
+        tags=tags,
+        created_at_ms=NOW - 1_000,
+        expires_at_ms=expires_at_ms,
+        input_tokens=120,
+        output_tokens=output_tokens,
+        cache_read_input_tokens=7,
+        cache_creation_input_tokens=3,
+        embedding_model="all-minilm-l6-v2-test",
+    )
+
+
+def query(tenant: str = "t1", **overrides: Any) -> SearchQuery:
+    options: dict[str, Any] = {
+        "tenant": tenant,
+        "scope_key": SCOPE.key(),
+        "now_ms": NOW,
+        "max_output_tokens": 0,
+        "limit": 5,
+    }
+    options.update(overrides)
+    return SearchQuery(**options)
+
+
+async def test_an_entry_comes_back_whole(vector_store: VectorStore) -> None:
+    stored = entry(tags=("listing:12-oak", "pets"))
+    await vector_store.upsert(stored, unit(1))
+    [found] = await vector_store.search(unit(1), query())
+    assert found.entry == stored
+    assert found.similarity == pytest.approx(1.0, abs=1e-4)
+
+
+async def test_results_are_ordered_by_similarity_and_limited(vector_store: VectorStore) -> None:
+    target = unit(7)
+    for n in range(6):
+        # Mixing in more noise makes an entry less similar to the target.
+        noisy = target + n * 0.3 * unit(100 + n)
+        await vector_store.upsert(entry(question=f"q{n}"), noisy / np.linalg.norm(noisy))
+    found = await vector_store.search(target, query(limit=4))
+    assert [c.entry.question for c in found] == ["q0", "q1", "q2", "q3"]
+    similarities = [c.similarity for c in found]
+    assert similarities == sorted(similarities, reverse=True)
+
+
+async def test_many_entries_are_stored_in_one_call(vector_store: VectorStore) -> None:
+    entries = [entry(question=f"q{n}") for n in range(50)]
+    vectors = np.stack([unit(200 + n) for n in range(50)])
+    await vector_store.upsert_many(entries, vectors)
+    assert await vector_store.count("t1", NOW) == 50
+    [found] = await vector_store.search(unit(217), query(limit=1))
+    assert found.entry.question == "q17"
+
+
+async def test_tenants_never_see_each_others_entries(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry("t1", question="same question"), unit(2))
+    await vector_store.upsert(entry("t2", question="same question"), unit(2))
+    found = await vector_store.search(unit(2), query("t1"))
+    assert [c.entry.tenant for c in found] == ["t1"]
+    assert await vector_store.search(unit(2), query("t3")) == []
+
+
+async def test_search_is_limited_to_the_scope(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(scope=OTHER_SCOPE), unit(3))
+    assert await vector_store.search(unit(3), query()) == []
+    assert len(await vector_store.search(unit(3), query(scope_key=OTHER_SCOPE.key()))) == 1
+
+
+async def test_expired_entries_are_never_found(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(expires_at_ms=NOW), unit(4))
+    assert await vector_store.search(unit(4), query(now_ms=NOW)) == []
+    assert len(await vector_store.search(unit(4), query(now_ms=NOW - 1))) == 1
+
+
+async def test_answers_longer_than_max_tokens_are_not_found(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(output_tokens=500), unit(5))
+    assert await vector_store.search(unit(5), query(max_output_tokens=499)) == []
+    assert len(await vector_store.search(unit(5), query(max_output_tokens=500))) == 1
+    assert len(await vector_store.search(unit(5), query(max_output_tokens=0))) == 1
+
+
+async def test_upserting_the_same_id_replaces_the_entry(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(entry_id="6c1f2f7f-0000-4000-8000-000000000001"), unit(6))
+    await vector_store.upsert(
+        entry(entry_id="6c1f2f7f-0000-4000-8000-000000000001", answer=b"new"), unit(6)
+    )
+    found = await vector_store.search(unit(6), query())
+    assert [c.entry.answer for c in found] == [b"new"]
+    assert await vector_store.count("t1", NOW) == 1
+
+
+async def test_invalidation_by_tag_touches_only_that_tenant(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry("t1", question="a", tags=("listing:1",)), unit(10))
+    await vector_store.upsert(entry("t1", question="b", tags=("listing:2", "pets")), unit(11))
+    await vector_store.upsert(entry("t1", question="c", tags=()), unit(12))
+    await vector_store.upsert(entry("t2", question="a", tags=("listing:1",)), unit(10))
+    assert await vector_store.delete("t1", ["listing:1", "pets"]) == 2
+    assert await vector_store.count("t1", NOW) == 1
+    assert await vector_store.count("t2", NOW) == 1
+    assert await vector_store.delete("t1", ["nothing-has-this"]) == 0
+
+
+async def test_invalidation_without_tags_empties_the_tenant(vector_store: VectorStore) -> None:
+    for n in range(3):
+        await vector_store.upsert(entry("t1", question=f"q{n}"), unit(20 + n))
+    await vector_store.upsert(entry("t2"), unit(30))
+    assert await vector_store.delete("t1", []) == 3
+    assert await vector_store.count("t1", NOW) == 0
+    assert await vector_store.count("t2", NOW) == 1
+
+
+async def test_purge_removes_only_expired_entries(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry("t1", question="old", expires_at_ms=NOW - 1), unit(40))
+    await vector_store.upsert(entry("t2", question="old", expires_at_ms=NOW), unit(41))
+    await vector_store.upsert(entry("t1", question="fresh", expires_at_ms=NOW + 1), unit(42))
+    assert await vector_store.purge_expired(NOW) == 2
+    assert await vector_store.purge_expired(NOW) == 0
+    found = await vector_store.search(unit(42), query(now_ms=NOW - 10))
+    assert [c.entry.question for c in found] == ["fresh"]
+    await vector_store.maintain()
+    assert await vector_store.count("t1", NOW) == 1
+
+
+async def test_count_is_of_live_entries(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(question="live"), unit(50))
+    await vector_store.upsert(entry(question="gone", expires_at_ms=NOW - 5), unit(51))
+    assert await vector_store.count("t1", NOW) == 1
+    assert await vector_store.count("t1", NOW - 10) == 2
+
+
+async def test_in_process_entries_survive_a_restart(tmp_path: Path) -> None:
+    store = EdgeVectorStore("c__m__384", 384, str(tmp_path))
+    await store.open()
+    await store.upsert(entry(question="kept"), unit(60))
+    await store.close()
+    reopened = EdgeVectorStore("c__m__384", 384, str(tmp_path))
+    await reopened.open()
+    try:
+        [found] = await reopened.search(unit(60), query())
+        assert found.entry.question == "kept"
+    finally:
+        await reopened.close()
+
+
+async def test_without_a_data_dir_the_in_process_store_cleans_up() -> None:
+    store = EdgeVectorStore("c__m__384", 384, "")
+    await store.open()
+    folder = store._temporary_dir
+    assert folder is not None
+    assert await asyncio.to_thread(os.path.isdir, folder)
+    await store.close()
+    assert not await asyncio.to_thread(os.path.exists, folder)
+
+
+async def test_in_process_compaction_runs_after_enough_deletions(tmp_path: Path) -> None:
+    store = EdgeVectorStore("c__m__384", 384, str(tmp_path), compact_after_deletes=3)
+    await store.open()
+    try:
+        for n in range(5):
+            await store.upsert(entry(question=f"q{n}", expires_at_ms=NOW - 1), unit(70 + n))
+        await store.upsert(entry(question="live"), unit(80))
+        assert await store.purge_expired(NOW) == 5
+        await store.maintain()
+        assert store._deleted_since_compaction == 0
+        [found] = await store.search(unit(80), query())
+        assert found.entry.question == "live"
+    finally:
+        await store.close()
+
+
+def test_a_qdrant_url_selects_the_qdrant_client_store() -> None:
+    remote = build_store(Settings(qdrant_url="http://qdrant:6333"), "m", 384)
+    assert isinstance(remote, QdrantVectorStore)
+    assert remote.collection == "tollgate_semantic__m__384"
+    local = build_store(Settings(), "m", 384)
+    assert isinstance(local, EdgeVectorStore)
