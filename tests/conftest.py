@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -75,4 +76,124 @@ async def running_suite(emulator: EmulatorServer, workdir: Path) -> AsyncIterato
 @pytest.fixture
 async def suite(emulator: EmulatorServer, tmp_path: Path) -> AsyncIterator[Suite]:
     async with running_suite(emulator, tmp_path) as running:
+        yield running
+
+
+ALL_ON: dict[str, Any] = {
+    "version": 1,
+    "flags": {
+        "exact_cache": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
+        "budget_enforcement": {
+            "enabled": True,
+            "rolloutPercent": 100,
+            "mode": "enforce",
+            "parameters": {"failMode": "closed"},
+        },
+        "prompt_caching": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
+    },
+}
+
+
+@dataclass
+class FullSuite:
+    """Emulator, orchestrator, cache, ledger and gateway, each a real server in this process."""
+
+    emulator: EmulatorServer
+    servers: dict[str, RunningServer]
+    flags_path: Path
+    gateway_settings: GatewaySettings
+
+    @property
+    def gateway(self) -> RunningServer:
+        return self.servers["gateway"]
+
+    def client(self, api_key: str = API_KEY) -> TollgateClient:
+        return TollgateClient(self.gateway.address, api_key)
+
+    def write_flags(self, flags: dict[str, Any]) -> None:
+        self.flags_path.write_text(yaml.safe_dump(flags))
+
+    async def settled(self) -> None:
+        """Wait for the gateway's work after the answer (ledger commits, cache stores)."""
+        await self.gateway.service.registrations[0].servicer.pipeline.background.drain()
+
+    def upstream_calls(self) -> int:
+        return sum(1 for r in self.emulator.stats.requests if r.path == "/v1/messages")
+
+
+@contextlib.asynccontextmanager
+async def running_full_suite(
+    emulator: EmulatorServer,
+    workdir: Path,
+    redis_url: str,
+    redis_prefix: str,
+    postgres_dsn: str,
+    flags: dict[str, Any],
+    **gateway_overrides: Any,
+) -> AsyncIterator[FullSuite]:
+    from tollgate.budget_ledger.service import build_service as build_ledger
+    from tollgate.budget_ledger.settings import Settings as LedgerSettings
+    from tollgate.cache.service import build_service as build_cache
+    from tollgate.cache.settings import Settings as CacheSettings
+
+    flags_path = workdir / "flags.yaml"
+    flags_path.write_text(yaml.safe_dump(flags))
+    local = {"host": "127.0.0.1", "port": 0}
+    servers: dict[str, RunningServer] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        orchestrator_settings = OrchestratorSettings(
+            **local, anthropic_base_url=emulator.base_url, anthropic_api_key="emulator-key"
+        )
+        # Every server and the test's clients share one event loop here, so the cache's
+        # production-tight Redis timeouts would turn a busy loop into misses.
+        cache_settings = CacheSettings(
+            **local,
+            redis_url=redis_url,
+            key_prefix=redis_prefix,
+            lookup_timeout_seconds=2.0,
+            write_timeout_seconds=2.0,
+        )
+        ledger_settings = LedgerSettings(
+            **local, database_url=postgres_dsn, migrate_on_start=True, sweep_interval_seconds=0.5
+        )
+        for name, build, settings in (
+            ("orchestrator", build_orchestrator, orchestrator_settings),
+            ("cache", build_cache, cache_settings),
+            ("budget_ledger", build_ledger, ledger_settings),
+        ):
+            servers[name] = await stack.enter_async_context(
+                serving(await build(settings), settings)  # type: ignore[operator]
+            )
+        gateway_settings = GatewaySettings(
+            **local,
+            api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
+            flags_file=str(flags_path),
+            flags_poll_seconds=0.2,
+            cache_timeout_seconds=2.0,
+            orchestrator_addr=servers["orchestrator"].address,
+            cache_addr=servers["cache"].address,
+            budget_ledger_addr=servers["budget_ledger"].address,
+            # Nothing listens here: these services are skipped (fail open).
+            conversation_optimizer_addr="127.0.0.1:9",
+            semantic_cache_addr="127.0.0.1:9",
+            lead_scoring_addr="127.0.0.1:9",
+            **gateway_overrides,
+        )
+        servers["gateway"] = await stack.enter_async_context(
+            serving(await build_gateway(gateway_settings), gateway_settings)
+        )
+        yield FullSuite(emulator, servers, flags_path, gateway_settings)
+
+
+@pytest.fixture
+async def full_suite(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> AsyncIterator[FullSuite]:
+    async with running_full_suite(
+        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, ALL_ON
+    ) as running:
         yield running

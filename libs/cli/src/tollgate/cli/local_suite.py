@@ -36,9 +36,22 @@ SERVICES: tuple[tuple[str, int], ...] = (
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
 
+
+def _on(**parameters: object) -> dict[str, object]:
+    return {"enabled": True, "rolloutPercent": 100, "mode": "enforce", "parameters": parameters}
+
+
+# Locally every optimization is on; a cluster starts from the chart's values instead.
 DEFAULT_FLAGS = {
     "version": 1,
-    "flags": {},
+    "flags": {
+        "conversation_optimization": _on(),
+        "exact_cache": _on(),
+        "semantic_cache": _on(),
+        "prompt_caching": _on(ttl="5m"),
+        "budget_enforcement": _on(failMode="closed"),
+        "lead_reasoning": _on(),
+    },
     "canaries": {},
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 # Modules that add a subcommand; each exposes register(subparsers) and sets `handler` on it.
@@ -24,7 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_embedded_servers() -> None:
+    """The embedded Postgres starts helper processes while gRPC threads run, and looks for a
+    runtime directory containers rarely have; neither is worth a line on a person's terminal."""
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_embedded_servers()
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

@@ -45,17 +45,37 @@ def decide(config: GatewayConfig, key: str, tenant: str, contact: str) -> FlagDe
 
 
 class FlagsSource:
-    """Holds the config in force; `watch()` reloads the file when its content changes.
+    """Holds the config in force and takes new flags texts from the file and the ConfigMap watch.
 
-    An invalid file is refused with one log line and the last good config stays in force.
+    Each origin's text is applied only when that origin changes, so a file the kubelet has not
+    synced yet never reverts a change the watch already applied. An invalid text is refused with
+    one log line and the last good config stays in force.
     """
 
     def __init__(self, path: str, poll_seconds: float = 1.0) -> None:
         self._path = Path(path) if path else None
         self._poll_seconds = poll_seconds
-        self._text: str | None = None
+        self._seen: dict[str, str] = {}
         self.config: GatewayConfig = DEFAULT_CONFIG
         self._task: asyncio.Task[None] | None = None
+
+    def apply_text(self, text: str, origin: str) -> bool:
+        """Take a new flags text from `origin`; True when a new config took effect."""
+        if self._seen.get(origin) == text:
+            return False
+        self._seen[origin] = text
+        try:
+            config = parse_gateway_config(text)
+        except ValueError as exc:
+            log.error("refused new flags from %s, keeping the last good config: %s", origin, exc)
+            return False
+        if config.source_digest != self.config.source_digest:
+            self.config = config
+            log.info(
+                "flags config in force",
+                extra={"config_version": config.source_digest, "origin": origin},
+            )
+        return True
 
     def load(self) -> bool:
         """Read the file now; True when a new config took effect."""
@@ -64,24 +84,11 @@ class FlagsSource:
         try:
             text = self._path.read_text()
         except OSError as exc:
-            if self._text is not None:
-                log.error("flags file unreadable, keeping the last good config: %s", exc)
-            else:
-                log.warning(
-                    "flags file %s unreadable (%s): every optimization is off", self._path, exc
-                )
+            if "file" not in self._seen:
+                log.warning("flags file %s unreadable (%s): optimizations off", self._path, exc)
+                self._seen["file"] = ""
             return False
-        if text == self._text:
-            return False
-        self._text = text
-        try:
-            config = parse_gateway_config(text)
-        except ValueError as exc:
-            log.error("refused the new flags file, keeping the last good config: %s", exc)
-            return False
-        self.config = config
-        log.info("flags config in force", extra={"config_version": config.source_digest})
-        return True
+        return self.apply_text(text, "file")
 
     async def start(self) -> None:
         self.load()
@@ -95,7 +102,7 @@ class FlagsSource:
                 await self._task
 
     async def _watch(self) -> None:
-        # Polling the content (not the mtime) follows ConfigMap updates, which swap a symlink.
+        # Polling the content (not the mtime) follows ConfigMap volumes, which swap a symlink.
         while True:
             await asyncio.sleep(self._poll_seconds)
             self.load()

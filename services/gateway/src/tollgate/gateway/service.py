@@ -1,25 +1,29 @@
-"""The gateway's gRPC servicer: authenticate, validate, compose the backend services, account."""
+"""The gateway's gRPC servicer: authenticate, validate, then hand over to the pipeline (Complete),
+lead scoring, or the admin calls."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import grpc
 
 from tollgate.common import telemetry
 from tollgate.common.auth import ApiKey, KeyRing
-from tollgate.common.errors import ServiceError
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
-from tollgate.common.server import GrpcService, Registration
-from tollgate.gateway.account import account_for_generation
-from tollgate.gateway.backends import Backends
+from tollgate.common.server import GrpcService, Hook, Registration
+from tollgate.gateway.admin import AdminCalls
+from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.configmap_watch import ConfigMapWatch
+from tollgate.gateway.flags import FlagsSource
+from tollgate.gateway.leads import LeadScoring
+from tollgate.gateway.pipeline import CompletionPipeline
+from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.validation import RequestValidator
-from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, orchestrator_pb2
+from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 log = logging.getLogger("tollgate.gateway")
 
@@ -31,25 +35,22 @@ def _authorization(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def _forward_error(exc: grpc.aio.AioRpcError, backend: str) -> ServiceError:
-    """A backend's status passed on to the caller; its sentence is already meant for people."""
-    code = exc.code()
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
-        message = exc.details() or f"The {backend} is unavailable."
-        if code != grpc.StatusCode.UNAVAILABLE:
-            message = f"The {backend} failed; try again shortly."
-        return ServiceError(message, grpc.StatusCode.UNAVAILABLE)
-    return ServiceError(exc.details() or code.name, code)
-
-
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(
-        self, settings: Settings, keys: KeyRing, prices: PriceTable, backends: Backends
+        self,
+        settings: Settings,
+        keys: KeyRing,
+        validator: RequestValidator,
+        pipeline: CompletionPipeline,
+        leads: LeadScoring,
+        admin: AdminCalls,
     ) -> None:
         self._settings = settings
         self._keys = keys
-        self._validator = RequestValidator(settings, prices)
-        self._backends = backends
+        self._validator = validator
+        self.pipeline = pipeline
+        self._leads = leads
+        self._admin = admin
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> ApiKey:
         key = self._keys.authenticate(_authorization(context))
@@ -57,17 +58,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return key
 
     def _request_context(
-        self, key: ApiKey, completion: gateway_pb2.Completion
+        self, key: ApiKey, completion: gateway_pb2.Completion | None = None
     ) -> common_pb2.RequestContext:
-        request_id = completion.request_id or new_request_id()
+        request_id = (completion.request_id if completion else "") or new_request_id()
         annotate(request_id=request_id)
         return common_pb2.RequestContext(
             tenant_id=key.tenant,
             api_key_id=key.id,
-            contact_id=completion.contact_id,
+            contact_id=completion.contact_id if completion else "",
             request_id=request_id,
-            task=completion.task,
-            conversation_id=completion.conversation_id,
+            task=completion.task if completion else common_pb2.TASK_TYPE_UNSPECIFIED,
+            conversation_id=completion.conversation_id if completion else "",
             trace_id=telemetry.current_trace_id() or new_trace_id(),
         )
 
@@ -76,55 +77,79 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         limit = self._settings.orchestrator_timeout_seconds
         return limit if remaining is None else min(remaining, limit)
 
-    def _spec(
-        self, request_context: common_pb2.RequestContext, completion: gateway_pb2.Completion
-    ) -> orchestrator_pb2.GenerationSpec:
-        return orchestrator_pb2.GenerationSpec(
-            context=request_context,
-            request=completion.request,
-            template_variables=completion.template_variables,
-        )
-
     async def Complete(
         self, request: gateway_pb2.CompleteRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.CompleteResponse:
-        started = time.perf_counter()
         key = self._authenticate(context)
         self._validator.check(request.completion)
         request_context = self._request_context(key, request.completion)
-        spec = self._spec(request_context, request.completion)
-        try:
-            reply = await self._backends.orchestrator.Generate(
-                orchestrator_pb2.GenerateRequest(spec=spec), timeout=self._timeout(context)
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _forward_error(exc, "orchestrator") from exc
-        account = account_for_generation(request_context, reply.result, started)
-        return gateway_pb2.CompleteResponse(response=reply.result.response, account=account)
+        return await self.pipeline.complete(
+            request_context, request.completion, self._timeout(context)
+        )
 
     async def StreamComplete(
         self, request: gateway_pb2.StreamCompleteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
-        started = time.perf_counter()
         key = self._authenticate(context)
         self._validator.check(request.completion)
         request_context = self._request_context(key, request.completion)
-        spec = self._spec(request_context, request.completion)
-        call = self._backends.orchestrator.StreamGenerate(
-            orchestrator_pb2.StreamGenerateRequest(spec=spec), timeout=self._timeout(context)
+        async for item in self.pipeline.stream(
+            request_context, request.completion, self._timeout(context)
+        ):
+            yield item
+
+    async def ScoreLead(
+        self, request: gateway_pb2.ScoreLeadRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ScoreLeadResponse:
+        key = self._authenticate(context)
+        return await self._leads.score_one(
+            self._request_context(key), request, self._timeout(context)
         )
-        try:
-            async for item in call:
-                if item.HasField("event"):
-                    yield gateway_pb2.StreamCompleteResponse(event=item.event)
-                else:
-                    account = account_for_generation(request_context, item.result, started)
-                    yield gateway_pb2.StreamCompleteResponse(account=account)
-        except grpc.aio.AioRpcError as exc:
-            raise _forward_error(exc, "orchestrator") from exc
-        finally:
-            # The caller went away or the stream ended: stop the upstream call either way.
-            call.cancel()
+
+    async def ScoreLeads(
+        self, request: gateway_pb2.ScoreLeadsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
+        key = self._authenticate(context)
+        async for item in self._leads.score_many(
+            self._request_context(key), request, self._timeout(context)
+        ):
+            yield item
+
+    async def GetUsageReport(
+        self, request: gateway_pb2.GetUsageReportRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetUsageReportResponse:
+        return await self._admin.usage_report(self._authenticate(context), request)
+
+    async def GetBudgets(
+        self, request: gateway_pb2.GetBudgetsRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetBudgetsResponse:
+        return await self._admin.budgets(self._authenticate(context), request)
+
+    async def SetBudget(
+        self, request: gateway_pb2.SetBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.SetBudgetResponse:
+        return await self._admin.set_budget(self._authenticate(context), request)
+
+    async def CreateBudgetOverride(
+        self, request: gateway_pb2.CreateBudgetOverrideRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.CreateBudgetOverrideResponse:
+        return await self._admin.create_override(self._authenticate(context), request)
+
+    async def WatchBudgetAlerts(
+        self, request: gateway_pb2.WatchBudgetAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.WatchBudgetAlertsResponse]:
+        async for item in self._admin.watch_alerts(self._authenticate(context), request):
+            yield item
+
+    async def GetEffectiveConfig(
+        self, request: gateway_pb2.GetEffectiveConfigRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetEffectiveConfigResponse:
+        return self._admin.effective_config(self._authenticate(context), request)
+
+    async def InvalidateCache(
+        self, request: gateway_pb2.InvalidateCacheRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.InvalidateCacheResponse:
+        return await self._admin.invalidate_cache(self._authenticate(context), request)
 
 
 def load_keys(settings: Settings) -> KeyRing:
@@ -135,13 +160,32 @@ def load_keys(settings: Settings) -> KeyRing:
 
 
 async def build_service(settings: Settings) -> GrpcService:
-    backends = Backends.connect(settings)
+    router = BackendRouter.connect(settings)
     prices = PriceTable.load(settings.prices_file or None)
-    # RPCs not built yet (lead scoring, reports, budgets, admin) answer UNIMPLEMENTED from the
-    # generated base class.
-    servicer = GatewayServicer(settings, load_keys(settings), prices, backends)  # type: ignore[abstract]
+    flags = FlagsSource(settings.flags_file, settings.flags_poll_seconds)
+    background = BackgroundWork()
+    pipeline = CompletionPipeline(settings, flags, router, prices, background)
+    servicer = GatewayServicer(
+        settings,
+        load_keys(settings),
+        RequestValidator(settings, prices),
+        pipeline,
+        LeadScoring(settings, flags, router, prices, background),
+        AdminCalls(settings, flags, router),
+    )
+    on_start: list[Hook] = [flags.start]
+    on_stop: list[Hook] = [flags.stop, background.drain, router.close]
+    if settings.flags_configmap:
+        watch = ConfigMapWatch(
+            settings.namespace or "default",
+            settings.flags_configmap,
+            settings.flags_configmap_key,
+            flags.apply_text,
+        )
+        on_start.append(watch.start)
+        on_stop.insert(0, watch.stop)
     full_name = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
     registration = Registration(
         full_name, gateway_pb2_grpc.add_GatewayServiceServicer_to_server, servicer
     )
-    return GrpcService("gateway", [registration], on_stop=[backends.close])
+    return GrpcService("gateway", [registration], on_start=on_start, on_stop=on_stop)

@@ -25,6 +25,41 @@ class Settings(ServiceSettings):
     semantic_cache_addr: str = "127.0.0.1:50054"
     budget_ledger_addr: str = "127.0.0.1:50055"
     lead_scoring_addr: str = "127.0.0.1:50057"
+    # Canary deployments; empty: no canary. The weight lives in the flags file.
+    orchestrator_canary_addr: str = ""
+    conversation_optimizer_canary_addr: str = ""
+    cache_canary_addr: str = ""
+    semantic_cache_canary_addr: str = ""
+    budget_ledger_canary_addr: str = ""
+    lead_scoring_canary_addr: str = ""
+
+    # Deadlines of the calls to optimization services: past them the gateway goes on without.
+    cache_timeout_seconds: float = Field(default=0.15, gt=0)
+    semantic_cache_timeout_seconds: float = Field(default=0.5, gt=0)
+    conversation_optimizer_timeout_seconds: float = Field(default=0.5, gt=0)
+    budget_ledger_timeout_seconds: float = Field(default=1.0, gt=0)
+    lead_scoring_timeout_seconds: float = Field(default=60.0, gt=0)
+    # How long an identical request waits for the one already asking Claude (single flight).
+    exact_cache_wait_for_fill_seconds: float = Field(default=30.0, ge=0)
+    # Budget holds: estimated input tokens times this margin, plus max_tokens, priced for the
+    # named model or the dearest of these (the models the orchestrator may route or fall back to).
+    reservation_token_margin: float = Field(default=1.5, ge=1.0)
+    reservation_models: list[str] = Field(
+        default_factory=lambda: ["claude-sonnet-5-5", "claude-haiku-5-5"]
+    )
+    # Lead reasoning holds this much per lead: input and output tokens priced for the model.
+    lead_reasoning_model: str = "claude-sonnet-5-5"
+    lead_reasoning_max_input_tokens: int = Field(default=4000, ge=1)
+    lead_reasoning_max_output_tokens: int = Field(default=600, ge=1)
+    # After this many failures in a row a dependency is skipped for `breaker_open_seconds`.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=5.0, gt=0)
+    # Poll interval of the flags file (a ConfigMap volume updates in place).
+    flags_poll_seconds: float = Field(default=1.0, gt=0)
+    # In a cluster: watch this ConfigMap through the Kubernetes API for instant flag changes.
+    flags_configmap: str = ""
+    flags_configmap_key: str = "flags.yaml"
+    namespace: str = ""
 
     # Longest a call to Claude may take when the caller sets no deadline.
     orchestrator_timeout_seconds: float = Field(default=120.0, gt=0)

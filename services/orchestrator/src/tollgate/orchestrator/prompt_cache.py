@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tollgate.orchestrator.prompt_size import (
+from tollgate.common.token_estimate import (
     estimate_block_tokens,
     estimate_tool_tokens,
 )

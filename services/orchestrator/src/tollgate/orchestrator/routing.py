@@ -7,7 +7,7 @@ fallback chain is the task's configured fallbacks after the chosen model.
 
 from __future__ import annotations
 
-from tollgate.orchestrator.prompt_size import estimate_request_tokens
+from tollgate.common.token_estimate import estimate_request_tokens
 from tollgate.orchestrator.settings import Settings
 from tollgate.v1 import common_pb2
 

@@ -1,7 +1,8 @@
 """A cheap, local estimate of a prompt's size in tokens (no call to count_tokens).
 
-About four characters of English per token; each block adds a few tokens of framing. It only
-decides routing and whether a prefix is worth a cache breakpoint, never what anyone is billed.
+About four characters of English per token; each block adds a few tokens of framing. It decides
+routing, whether a prefix is worth a cache breakpoint, and (with a safety margin) how much to hold
+against a budget before a call; never what anyone is billed, which comes from Claude's usage.
 """
 
 from __future__ import annotations

@@ -1,0 +1,177 @@
+"""Usage reports (any key, own tenant) and the admin calls (admin keys only): budgets, overrides,
+alerts, effective flags and routing, cache invalidation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+
+from tollgate.common.auth import ApiKey
+from tollgate.common.errors import permission_denied, unavailable
+from tollgate.gateway import dependencies
+from tollgate.gateway.dependencies import DependencyDown
+from tollgate.gateway.flags import FlagsSource, decide
+from tollgate.gateway.flags_config import FLAG_KEYS, FlagMode
+from tollgate.gateway.pipeline import forward_error
+from tollgate.gateway.routing import BackendRouter, Track
+from tollgate.gateway.settings import Settings
+from tollgate.v1 import (
+    budget_ledger_pb2,
+    cache_pb2,
+    common_pb2,
+    gateway_pb2,
+    semantic_cache_pb2,
+)
+
+
+def require_admin(key: ApiKey) -> None:
+    if not key.admin:
+        raise permission_denied("This call needs an admin API key.")
+
+
+class AdminCalls:
+    def __init__(self, settings: Settings, flags: FlagsSource, router: BackendRouter) -> None:
+        self._settings = settings
+        self._flags = flags
+        self._router = router
+
+    def _ledger(self, tenant: str) -> Track:
+        return self._router.route("budget_ledger", self._flags.config, tenant, "")
+
+    async def _ledger_call(self, tenant: str, method: str, request: object) -> object:
+        try:
+            return await dependencies.call(
+                self._ledger(tenant), method, request, self._settings.budget_ledger_timeout_seconds
+            )
+        except DependencyDown as exc:
+            raise unavailable("The budget ledger is unavailable; try again shortly.") from exc
+        except grpc.aio.AioRpcError as exc:
+            raise forward_error(exc, "budget ledger") from exc
+
+    async def usage_report(
+        self, key: ApiKey, request: gateway_pb2.GetUsageReportRequest
+    ) -> gateway_pb2.GetUsageReportResponse:
+        tenant = request.tenant_id or key.tenant
+        if tenant != key.tenant:
+            require_admin(key)
+        query = budget_ledger_pb2.QueryUsageRequest(tenant_id=tenant, group_by=request.group_by)
+        if request.HasField("from"):
+            getattr(query, "from").CopyFrom(getattr(request, "from"))
+        if request.HasField("to"):
+            query.to.CopyFrom(request.to)
+        reply = await self._ledger_call(tenant, "QueryUsage", query)
+        assert isinstance(reply, budget_ledger_pb2.QueryUsageResponse)
+        return gateway_pb2.GetUsageReportResponse(report=reply.report)
+
+    async def budgets(
+        self, key: ApiKey, request: gateway_pb2.GetBudgetsRequest
+    ) -> gateway_pb2.GetBudgetsResponse:
+        require_admin(key)
+        tenant = request.tenant_id or key.tenant
+        reply = await self._ledger_call(
+            tenant, "ListBudgetStates", budget_ledger_pb2.ListBudgetStatesRequest(tenant_id=tenant)
+        )
+        assert isinstance(reply, budget_ledger_pb2.ListBudgetStatesResponse)
+        return gateway_pb2.GetBudgetsResponse(states=reply.states)
+
+    async def set_budget(
+        self, key: ApiKey, request: gateway_pb2.SetBudgetRequest
+    ) -> gateway_pb2.SetBudgetResponse:
+        require_admin(key)
+        upsert = budget_ledger_pb2.UpsertBudgetRequest(budget=request.budget, actor=key.id)
+        reply = await self._ledger_call(request.budget.scope.tenant_id, "UpsertBudget", upsert)
+        assert isinstance(reply, budget_ledger_pb2.UpsertBudgetResponse)
+        return gateway_pb2.SetBudgetResponse(state=reply.state)
+
+    async def create_override(
+        self, key: ApiKey, request: gateway_pb2.CreateBudgetOverrideRequest
+    ) -> gateway_pb2.CreateBudgetOverrideResponse:
+        require_admin(key)
+        override = budget_ledger_pb2.BudgetOverride()
+        override.CopyFrom(request.override)
+        override.actor = key.id
+        grant = budget_ledger_pb2.GrantOverrideRequest(override=override)
+        reply = await self._ledger_call(override.scope.tenant_id, "GrantOverride", grant)
+        assert isinstance(reply, budget_ledger_pb2.GrantOverrideResponse)
+        return gateway_pb2.CreateBudgetOverrideResponse(override=reply.override)
+
+    async def watch_alerts(
+        self, key: ApiKey, request: gateway_pb2.WatchBudgetAlertsRequest
+    ) -> AsyncIterator[gateway_pb2.WatchBudgetAlertsResponse]:
+        require_admin(key)
+        track = self._ledger(request.tenant_id)
+        call = track.stub.StreamAlerts(
+            budget_ledger_pb2.StreamAlertsRequest(tenant_id=request.tenant_id)
+        )
+        try:
+            async for item in call:
+                yield gateway_pb2.WatchBudgetAlertsResponse(alert=item.alert)
+        except grpc.aio.AioRpcError as exc:
+            raise forward_error(exc, "budget ledger") from exc
+        finally:
+            call.cancel()
+
+    def effective_config(
+        self, key: ApiKey, request: gateway_pb2.GetEffectiveConfigRequest
+    ) -> gateway_pb2.GetEffectiveConfigResponse:
+        require_admin(key)
+        config = self._flags.config
+        tenant, contact = request.tenant_id or key.tenant, request.contact_id
+        reply = gateway_pb2.GetEffectiveConfigResponse(config_version=config.source_digest)
+        for flag_key in FLAG_KEYS:
+            flag = config.flag(flag_key)
+            decision = decide(config, flag_key, tenant, contact)
+            reply.flags.add(
+                key=flag_key,
+                enabled=flag.enabled,
+                rollout_percent=flag.rollout_percent,
+                mode=common_pb2.FLAG_MODE_SHADOW
+                if flag.mode == FlagMode.SHADOW
+                else common_pb2.FLAG_MODE_ENFORCE,
+                active=decision.active,
+                bucket=decision.bucket,
+                parameters_json=json.dumps(flag.parameters, sort_keys=True),
+            )
+        for name, backend in self._router.backends.items():
+            track = self._router.route(name, config, tenant, contact)
+            reply.routes.add(
+                service=name,
+                track=track.name,
+                address=track.address,
+                canary_weight=config.canary_weight(name) if backend.canary else 0,
+            )
+        return reply
+
+    async def invalidate_cache(
+        self, key: ApiKey, request: gateway_pb2.InvalidateCacheRequest
+    ) -> gateway_pb2.InvalidateCacheResponse:
+        require_admin(key)
+        tenant = request.tenant_id or key.tenant
+        reply = gateway_pb2.InvalidateCacheResponse()
+        config = self._flags.config
+        exact = self._router.route("cache", config, tenant, "")
+        semantic = self._router.route("semantic_cache", config, tenant, "")
+        try:
+            exact_reply = await dependencies.call(
+                exact,
+                "ExactInvalidate",
+                cache_pb2.ExactInvalidateRequest(tenant_id=tenant, tags=request.tags),
+                self._settings.cache_timeout_seconds * 20,
+            )
+            reply.exact_removed = exact_reply.removed
+            semantic_reply = await dependencies.call(
+                semantic,
+                "SemanticInvalidate",
+                semantic_cache_pb2.SemanticInvalidateRequest(tenant_id=tenant, tags=request.tags),
+                self._settings.semantic_cache_timeout_seconds * 4,
+            )
+            reply.semantic_removed = semantic_reply.removed
+        except DependencyDown as exc:
+            raise unavailable(
+                f"Could not invalidate: {exc}. Nothing is reported removed that was not."
+            ) from exc
+        except grpc.aio.AioRpcError as exc:
+            raise forward_error(exc, "cache") from exc
+        return reply

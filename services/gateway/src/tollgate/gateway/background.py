@@ -1,0 +1,53 @@
+"""Work done after the answer is sent (ledger commits, cache stores), kept until it finishes.
+
+A commit must never be lost: shutdown waits for pending work, and commits retry because the
+ledger makes them idempotent by request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("tollgate.gateway.background")
+
+
+class BackgroundWork:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, name: str, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(name, done))
+
+    def _finished(self, name: str, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background %s failed: %s", name, task.exception())
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[Any]], *, tries: int = 5, first_delay: float = 0.1
+) -> Any:
+    """Retry an idempotent call on any failure, with doubling delays."""
+    delay = first_delay
+    for number in range(1, tries + 1):
+        try:
+            return await attempt()
+        except Exception:
+            if number == tries:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
+    return None

@@ -1,0 +1,137 @@
+"""Budget enforcement around a call to Claude: hold the most the request can cost, settle the
+actual afterwards, release on failure.
+
+When the ledger cannot be reached, a tenant's budgets fail closed (refuse with UNAVAILABLE) or
+open (answer unmetered, and say so), by the `budget_enforcement` flag's parameters:
+`failMode: closed|open` and `failOpenTenants: [...]` / `failClosedTenants: [...]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from tollgate.common.errors import ServiceError, unavailable
+from tollgate.gateway import dependencies
+from tollgate.gateway.background import BackgroundWork, with_retries
+from tollgate.gateway.dependencies import DependencyDown
+from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.routing import Track
+from tollgate.v1 import budget_ledger_pb2, common_pb2
+
+log = logging.getLogger("tollgate.gateway.budget")
+
+
+@dataclass
+class Hold:
+    """What the reservation step decided: whether a hold exists and what to report."""
+
+    held: bool
+    report: common_pb2.OptimizationReport
+    snapshot: common_pb2.BudgetSnapshot | None = None
+
+
+def fails_open(decision: FlagDecision, tenant: str) -> bool:
+    parameters = decision.parameters
+    if tenant in parameters.get("failOpenTenants", []):
+        return True
+    if tenant in parameters.get("failClosedTenants", []):
+        return False
+    return str(parameters.get("failMode", "closed")).lower() == "open"
+
+
+def snapshot(states: list[budget_ledger_pb2.BudgetState]) -> common_pb2.BudgetSnapshot | None:
+    """The tightest budget after the call: the scope with the least money left."""
+    if not states:
+        return None
+    tightest = min(states, key=lambda state: state.remaining_micros)
+    scope = tightest.budget.scope
+    kind = budget_ledger_pb2.ScopeKind.Name(scope.kind).removeprefix("SCOPE_KIND_").lower()
+    period = budget_ledger_pb2.BudgetPeriod.Name(tightest.budget.period)
+    period = period.removeprefix("BUDGET_PERIOD_").lower()
+    label = f"{kind}:{scope.subject_id or scope.tenant_id}/{period}"
+    return common_pb2.BudgetSnapshot(
+        scope=label,
+        limit_micros=tightest.budget.limit_micros + tightest.override_micros,
+        remaining_micros=tightest.remaining_micros,
+    )
+
+
+class BudgetGuard:
+    def __init__(self, timeout: float, background: BackgroundWork) -> None:
+        self._timeout = timeout
+        self._background = background
+
+    async def reserve(
+        self,
+        track: Track,
+        decision: FlagDecision,
+        context: common_pb2.RequestContext,
+        amount_micros: int,
+    ) -> Hold:
+        report = common_pb2.OptimizationReport(
+            optimization="budget_enforcement",
+            mode=common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE,
+        )
+        request = budget_ledger_pb2.ReserveRequest(context=context, amount_micros=amount_micros)
+        try:
+            reply = await dependencies.call(track, "Reserve", request, self._timeout)
+        except DependencyDown as exc:
+            if decision.shadow or fails_open(decision, context.tenant_id):
+                report.detail = f"ledger unavailable, answered unmetered ({exc.reason})"
+                log.warning("budget fail-open for %s: %s", context.tenant_id, exc)
+                return Hold(held=False, report=report)
+            raise unavailable(
+                "The budget ledger is unavailable and this tenant's budgets fail closed; "
+                "try again shortly."
+            ) from exc
+        except grpc.aio.AioRpcError as exc:
+            code, message, metadata = dependencies.status_of(exc)
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED and decision.shadow:
+                report.detail = f"would have refused: {message}"
+                return Hold(held=False, report=report)
+            raise ServiceError(message, code, metadata=metadata) from exc
+        report.applied = True
+        report.detail = f"held {amount_micros} micro-dollars"
+        return Hold(held=True, report=report, snapshot=snapshot(list(reply.states)))
+
+    def commit(
+        self,
+        track: Track,
+        context: common_pb2.RequestContext,
+        record: budget_ledger_pb2.UsageRecord,
+        tokens: int,
+    ) -> None:
+        """Post the actual cost off the critical path; retried until it lands (idempotent)."""
+        request = budget_ledger_pb2.CommitRequest(
+            context=context,
+            actual_micros=record.cost.total_micros,
+            actual_tokens=tokens,
+            record=record,
+        )
+        self._background.spawn(
+            "ledger commit",
+            with_retries(lambda: dependencies.call(track, "Commit", request, self._timeout)),
+        )
+
+    def release(self, track: Track, context: common_pb2.RequestContext) -> None:
+        request = budget_ledger_pb2.ReleaseRequest(context=context)
+        self._background.spawn(
+            "ledger release",
+            with_retries(lambda: dependencies.call(track, "Release", request, self._timeout)),
+        )
+
+    def record_usage(
+        self,
+        track: Track,
+        context: common_pb2.RequestContext,
+        record: budget_ledger_pb2.UsageRecord,
+    ) -> None:
+        """A request that cost nothing (a cache hit), for usage and savings reports."""
+        request = budget_ledger_pb2.RecordUsageRequest(context=context, record=record)
+        self._background.spawn(
+            "ledger usage",
+            with_retries(lambda: dependencies.call(track, "RecordUsage", request, self._timeout)),
+        )

@@ -1,0 +1,143 @@
+"""Lead scoring through the gateway, with Claude's reasoning behind the `lead_reasoning` flag and
+charged to the tenant's budget like any other call to Claude."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from tollgate.common.errors import unavailable
+from tollgate.common.pricing import PriceTable
+from tollgate.gateway import dependencies
+from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.budget import BudgetGuard, Hold
+from tollgate.gateway.dependencies import DependencyDown
+from tollgate.gateway.flags import FlagsSource, decide
+from tollgate.gateway.pipeline import forward_error
+from tollgate.gateway.routing import BackendRouter, Track
+from tollgate.gateway.settings import Settings
+from tollgate.v1 import (
+    budget_ledger_pb2,
+    common_pb2,
+    gateway_pb2,
+    lead_scoring_pb2,
+)
+
+
+class LeadScoring:
+    def __init__(
+        self,
+        settings: Settings,
+        flags: FlagsSource,
+        router: BackendRouter,
+        prices: PriceTable,
+        background: BackgroundWork,
+    ) -> None:
+        self._settings = settings
+        self._flags = flags
+        self._router = router
+        self._prices = prices
+        self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
+
+    def _track(self, backend: str, context: common_pb2.RequestContext) -> Track:
+        return self._router.route(backend, self._flags.config, context.tenant_id, "")
+
+    def _reasoning_allowed(self, context: common_pb2.RequestContext, asked: bool) -> bool:
+        decision = decide(self._flags.config, "lead_reasoning", context.tenant_id, "")
+        return asked and decision.enforce
+
+    def _max_reasoning_cost(self) -> int:
+        model = self._settings.lead_reasoning_model
+        return self._prices.max_cost(
+            model,
+            self._settings.lead_reasoning_max_input_tokens,
+            self._settings.lead_reasoning_max_output_tokens,
+        )
+
+    async def _hold(self, context: common_pb2.RequestContext, leads: int) -> Hold | None:
+        decision = decide(self._flags.config, "budget_enforcement", context.tenant_id, "")
+        if not decision.active:
+            return None
+        task_context = common_pb2.RequestContext()
+        task_context.CopyFrom(context)
+        task_context.task = common_pb2.TASK_TYPE_LEAD_ANALYSIS
+        return await self._budget.reserve(
+            self._track("budget_ledger", context),
+            decision,
+            task_context,
+            self._max_reasoning_cost() * leads,
+        )
+
+    def _settle(self, context: common_pb2.RequestContext, hold: Hold | None, micros: int) -> None:
+        if hold is None or not hold.held:
+            return
+        record = budget_ledger_pb2.UsageRecord(
+            model=self._settings.lead_reasoning_model,
+            task=common_pb2.TASK_TYPE_LEAD_ANALYSIS,
+            cost=common_pb2.Cost(total_micros=micros),
+            baseline_cost_micros=micros,
+            cache_status=common_pb2.CACHE_STATUS_MISS,
+        )
+        self._budget.commit(self._track("budget_ledger", context), context, record, 0)
+
+    async def score_one(
+        self,
+        context: common_pb2.RequestContext,
+        request: gateway_pb2.ScoreLeadRequest,
+        timeout: float,
+    ) -> gateway_pb2.ScoreLeadResponse:
+        reasoning = self._reasoning_allowed(context, request.with_reasoning)
+        hold = await self._hold(context, 1) if reasoning else None
+        call = lead_scoring_pb2.ComputeLeadScoreRequest(
+            context=context, lead=request.lead, with_reasoning=reasoning
+        )
+        if request.HasField("as_of"):
+            call.as_of.CopyFrom(request.as_of)
+        try:
+            reply = await dependencies.call(
+                self._track("lead_scoring", context), "ComputeLeadScore", call, timeout
+            )
+        except DependencyDown as exc:
+            self._settle(context, hold, 0)
+            raise unavailable("Lead scoring is unavailable; try again shortly.") from exc
+        except grpc.aio.AioRpcError as exc:
+            self._settle(context, hold, 0)
+            raise forward_error(exc, "lead scoring") from exc
+        self._settle(context, hold, reply.score.reasoning_cost.total_micros)
+        return gateway_pb2.ScoreLeadResponse(score=reply.score)
+
+    async def score_many(
+        self,
+        context: common_pb2.RequestContext,
+        request: gateway_pb2.ScoreLeadsRequest,
+        timeout: float,
+    ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
+        reasoning = self._reasoning_allowed(context, request.with_reasoning)
+        hold = await self._hold(context, len(request.leads)) if reasoning else None
+        call_request = lead_scoring_pb2.ComputeLeadScoresRequest(
+            context=context,
+            leads=request.leads,
+            with_reasoning=reasoning,
+            max_concurrency=request.max_concurrency,
+        )
+        if request.HasField("as_of"):
+            call_request.as_of.CopyFrom(request.as_of)
+        track = self._track("lead_scoring", context)
+        call = track.stub.ComputeLeadScores(call_request, timeout=timeout)
+        spent = 0
+        try:
+            async for item in call:
+                reply = gateway_pb2.ScoreLeadsResponse(index=item.index)
+                if item.HasField("score"):
+                    spent += item.score.reasoning_cost.total_micros
+                    reply.score.CopyFrom(item.score)
+                else:
+                    reply.error = item.error
+                yield reply
+        except grpc.aio.AioRpcError as exc:
+            raise forward_error(exc, "lead scoring") from exc
+        finally:
+            call.cancel()
+            # Whatever was received is charged, even when the stream broke part-way.
+            self._settle(context, hold, spent)

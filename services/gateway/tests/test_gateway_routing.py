@@ -1,0 +1,44 @@
+"""Canary routing: calls split by the weight in the flags file, sticky per tenant and contact."""
+
+from __future__ import annotations
+
+import pytest
+
+from tollgate.gateway.flags_config import parse_gateway_config
+from tollgate.gateway.routing import BackendRouter
+from tollgate.gateway.settings import Settings
+
+
+@pytest.fixture
+async def router() -> BackendRouter:
+    settings = Settings(cache_canary_addr="127.0.0.1:1", orchestrator_canary_addr="127.0.0.1:2")
+    return BackendRouter.connect(settings)
+
+
+@pytest.mark.parametrize("weight", [0, 5, 30, 50, 100])
+async def test_split_is_within_three_points_of_the_weight(
+    router: BackendRouter, weight: int
+) -> None:
+    config = parse_gateway_config(f"canaries:\n  orchestrator: {{canaryWeight: {weight}}}\n")
+    tracks = [
+        router.route("orchestrator", config, f"tenant-{i % 50}", f"contact-{i}").name
+        for i in range(10_000)
+    ]
+    share = tracks.count("canary") / len(tracks) * 100
+    assert abs(share - weight) <= 3
+    await router.close()
+
+
+async def test_the_same_contact_always_gets_the_same_track(router: BackendRouter) -> None:
+    config = parse_gateway_config("canaries:\n  cache: {canaryWeight: 50}\n")
+    first = [router.route("cache", config, "acme", f"c{i}").name for i in range(200)]
+    again = [router.route("cache", config, "acme", f"c{i}").name for i in range(200)]
+    assert first == again
+    assert set(first) == {"stable", "canary"}
+    await router.close()
+
+
+async def test_a_backend_without_a_canary_ignores_the_weight(router: BackendRouter) -> None:
+    config = parse_gateway_config("canaries:\n  budget_ledger: {canaryWeight: 100}\n")
+    assert router.route("budget_ledger", config, "acme", "c").name == "stable"
+    await router.close()

@@ -1,0 +1,91 @@
+"""Budgets through the gateway: a request that does not fit is refused with the budget state, a
+cache hit holds nothing, and the ledger ends exact."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
+from tollgate.client import TollgateError
+from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
+
+REQUEST = {
+    "model": "claude-sonnet-5-5",
+    "messages": [{"role": "user", "content": "Summarise this lead's needs in one line."}],
+    # Large enough that answers end on their own: cut-off answers are not cached.
+    "max_tokens": 1000,
+    "temperature": 0.0,
+}
+
+
+async def _set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
+    async with suite.client(ADMIN_KEY) as admin:
+        budget = budget_ledger_pb2.Budget(
+            scope=budget_ledger_pb2.BudgetScope(
+                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
+            ),
+            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
+            limit_micros=limit_micros,
+        )
+        await admin.stub.SetBudget(
+            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
+        )
+
+
+async def _states(suite: FullSuite) -> list[budget_ledger_pb2.BudgetState]:
+    async with suite.client(ADMIN_KEY) as admin:
+        reply = await admin.stub.GetBudgets(
+            gateway_pb2.GetBudgetsRequest(tenant_id="acme"), metadata=admin.metadata
+        )
+    return list(reply.states)
+
+
+async def _settled(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
+    for _ in range(100):
+        state = (await _states(suite))[0]
+        if state.held_micros == 0:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError("holds never settled")
+
+
+async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
+    full_suite: FullSuite,
+) -> None:
+    await _set_tenant_budget(full_suite, 100)  # 100 micro-dollars: less than any request
+    async with full_suite.client() as client:
+        with pytest.raises(TollgateError) as caught:
+            await client.complete(**REQUEST)
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.metadata["limit_micros"] == "100"
+    assert "remaining_micros" in caught.value.metadata
+    assert full_suite.upstream_calls() == 0
+
+
+async def test_commits_equal_the_cost_of_answers_and_hits_hold_nothing(
+    full_suite: FullSuite,
+) -> None:
+    await _set_tenant_budget(full_suite, 10_000_000)
+    async with full_suite.client() as client:
+        answers = [
+            await client.complete(**{**REQUEST, "messages": [{"role": "user", "content": q}]})
+            for q in ("Budget?", "Timeline?", "Budget?")
+        ]
+    state = await _settled(full_suite)
+    charged = sum(a.account.cost.total_micros for a in answers)
+    assert answers[2].account.cache_status == common_pb2.CACHE_STATUS_EXACT
+    assert answers[2].account.cost.total_micros == 0
+    assert state.spent_micros == charged > 0
+    assert answers[1].account.budget.remaining_micros < 10_000_000
+
+
+async def test_non_admin_keys_cannot_administer_budgets(full_suite: FullSuite) -> None:
+    async with full_suite.client(API_KEY) as client:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.stub.GetBudgets(
+                gateway_pb2.GetBudgetsRequest(tenant_id="acme"), metadata=client.metadata
+            )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,129 @@
+"""With each dependency stopped in turn the gateway still answers; a ledger outage refuses or
+answers unmetered by the tenant's fail mode; shadow mode never changes what Claude is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.conftest import ALL_ON, FullSuite, running_full_suite
+from tollgate.client import TollgateError
+from tollgate.emulator import EmulatorServer
+from tollgate.v1 import common_pb2
+
+EVERYTHING: dict[str, Any] = deepcopy(ALL_ON)
+EVERYTHING["flags"].update(
+    {
+        "semantic_cache": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
+        "conversation_optimization": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
+    }
+)
+
+
+def _request(question: str) -> dict[str, Any]:
+    return {
+        "model": "claude-sonnet-5-5",
+        "messages": [{"role": "user", "content": question}],
+        "max_tokens": 800,
+        "temperature": 0.0,
+    }
+
+
+def _detail(account: common_pb2.Account, key: str) -> str:
+    return next(r.detail for r in account.optimizations if r.optimization == key)
+
+
+@pytest.fixture
+async def everything_on(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> Any:
+    async with running_full_suite(
+        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, EVERYTHING
+    ) as suite:
+        yield suite
+
+
+async def test_optimizer_and_semantic_cache_down_still_answers(everything_on: FullSuite) -> None:
+    # The fixture points both at a port where nothing listens.
+    async with everything_on.client() as client:
+        result = await client.complete(**_request("Any 2-bed condos in Denver?"))
+    assert result.text
+    assert "skipped" in _detail(result.account, "semantic_cache")
+    assert "skipped" in _detail(result.account, "conversation_optimization")
+
+
+async def test_cache_stopped_still_answers(everything_on: FullSuite) -> None:
+    await everything_on.servers["cache"].stop(grace=0)
+    async with everything_on.client() as client:
+        result = await client.complete(**_request("What is the HOA fee?"))
+    assert result.text
+    assert "skipped" in _detail(result.account, "exact_cache")
+
+
+async def test_ledger_stopped_fails_closed_with_a_clear_sentence(everything_on: FullSuite) -> None:
+    await everything_on.servers["budget_ledger"].stop(grace=0)
+    async with everything_on.client() as client:
+        with pytest.raises(TollgateError) as caught:
+            await client.complete(**_request("Schedule a viewing?"))
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "budget ledger is unavailable" in caught.value.message
+    assert everything_on.upstream_calls() == 0
+
+
+async def test_ledger_stopped_fails_open_when_the_tenant_is_configured_so(
+    everything_on: FullSuite,
+) -> None:
+    flags = deepcopy(EVERYTHING)
+    flags["flags"]["budget_enforcement"]["parameters"] = {
+        "failMode": "closed",
+        "failOpenTenants": ["acme"],
+    }
+    everything_on.write_flags(flags)
+    await everything_on.servers["budget_ledger"].stop(grace=0)
+    await asyncio.sleep(0.5)  # the gateway polls the flags file every 0.2 s here
+    async with everything_on.client() as client:
+        result = await client.complete(**_request("Schedule a viewing?"))
+    assert result.text
+    assert "unmetered" in _detail(result.account, "budget_enforcement")
+
+
+async def test_shadow_mode_changes_nothing_sent_to_claude_but_reports_the_saving(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> None:
+    flags = deepcopy(ALL_ON)
+    flags["flags"]["exact_cache"]["mode"] = "shadow"
+    async with (
+        running_full_suite(
+            emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, flags
+        ) as suite,
+        suite.client() as client,
+    ):
+        request = _request("What does a home inspection cover?")
+        first = await client.complete(**request)
+        # Shadow mode still fills the cache, so that it can tell what it would have saved.
+        await suite.settled()
+        shadowed = await client.complete(**request)
+    bodies = [r.body for r in emulator.stats.requests if r.path == "/v1/messages"]
+    assert len(bodies) == 2
+    assert bodies[0] == bodies[1]
+    assert shadowed.text == first.text
+    assert shadowed.account.cache_status == common_pb2.CACHE_STATUS_MISS
+    report = next(r for r in shadowed.account.optimizations if r.optimization == "exact_cache")
+    assert report.mode == common_pb2.FLAG_MODE_SHADOW
+    assert not report.applied
+    assert "would have answered" in report.detail
+    assert report.micros_saved == shadowed.account.cost.total_micros > 0
+    assert shadowed.account.saved_micros == 0
