@@ -90,6 +90,7 @@ ALL_ON: dict[str, Any] = {
             "parameters": {"failMode": "closed"},
         },
         "prompt_caching": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
+        "lead_reasoning": {"enabled": True, "rolloutPercent": 100, "mode": "enforce"},
     },
 }
 
@@ -135,6 +136,10 @@ async def running_full_suite(
     from tollgate.budget_ledger.settings import Settings as LedgerSettings
     from tollgate.cache.service import build_service as build_cache
     from tollgate.cache.settings import Settings as CacheSettings
+    from tollgate.conversation_optimizer.service import build_service as build_optimizer
+    from tollgate.conversation_optimizer.settings import Settings as OptimizerSettings
+    from tollgate.lead_scoring.service import build_service as build_lead_scoring
+    from tollgate.lead_scoring.settings import Settings as LeadScoringSettings
 
     flags_path = workdir / "flags.yaml"
     flags_path.write_text(yaml.safe_dump(flags))
@@ -160,10 +165,17 @@ async def running_full_suite(
             ("orchestrator", build_orchestrator, orchestrator_settings),
             ("cache", build_cache, cache_settings),
             ("budget_ledger", build_ledger, ledger_settings),
+            ("conversation_optimizer", build_optimizer, OptimizerSettings(**local)),
         ):
             servers[name] = await stack.enter_async_context(
                 serving(await build(settings), settings)  # type: ignore[operator]
             )
+        lead_settings = LeadScoringSettings(
+            **local, orchestrator_addr=servers["orchestrator"].address
+        )
+        servers["lead_scoring"] = await stack.enter_async_context(
+            serving(await build_lead_scoring(lead_settings), lead_settings)
+        )
         gateway_settings = GatewaySettings(
             **local,
             api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
@@ -173,10 +185,12 @@ async def running_full_suite(
             orchestrator_addr=servers["orchestrator"].address,
             cache_addr=servers["cache"].address,
             budget_ledger_addr=servers["budget_ledger"].address,
-            # Nothing listens here: these services are skipped (fail open).
-            conversation_optimizer_addr="127.0.0.1:9",
+            conversation_optimizer_addr=servers["conversation_optimizer"].address,
+            # Nothing listens here: the semantic cache is skipped (fail open). Its own tests and
+            # the local suite run it for real; loading the embedding model here would slow
+            # every test that uses this fixture.
             semantic_cache_addr="127.0.0.1:9",
-            lead_scoring_addr="127.0.0.1:9",
+            lead_scoring_addr=servers["lead_scoring"].address,
             **gateway_overrides,
         )
         servers["gateway"] = await stack.enter_async_context(

@@ -53,7 +53,8 @@ async def everything_on(
 
 
 async def test_optimizer_and_semantic_cache_down_still_answers(everything_on: FullSuite) -> None:
-    # The fixture points both at a port where nothing listens.
+    # The fixture points the semantic cache at a port where nothing listens.
+    await everything_on.servers["conversation_optimizer"].stop(grace=0)
     async with everything_on.client() as client:
         result = await client.complete(**_request("Any 2-bed condos in Denver?"))
     assert result.text

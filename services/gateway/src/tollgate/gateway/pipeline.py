@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2
 
 from tollgate.common.errors import ServiceError
 from tollgate.common.pricing import PriceTable
-from tollgate.common.token_estimate import estimate_request_tokens
+from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard, Hold
@@ -86,6 +86,8 @@ class Plan:
     # Shadow-mode hits: what a cache would have answered.
     shadow_hits: list[str] = field(default_factory=list)
     tokens_removed: int = 0
+    # What the optimizer's summaries cost (only with the `summarize` strategy).
+    summary_cost_micros: int = 0
     hold: Hold | None = None
 
     def report(self, key: str, mode: common_pb2.FlagMode) -> common_pb2.OptimizationReport:
@@ -188,9 +190,14 @@ class CompletionPipeline:
         if not decision.active:
             return
         report = plan.report("conversation_optimization", _mode(decision))
-        target = int(decision.parameters.get("targetTokens", 0))
         request = conversation_optimizer_pb2.OptimizeConversationRequest(
-            context=plan.context, request=plan.completion.request, target_tokens=target
+            context=plan.context,
+            request=plan.completion.request,
+            target_tokens=int(decision.parameters.get("targetTokens", 0)),
+            strategies=list(decision.parameters.get("strategies", [])),
+            # Cutting a conversation rewrites Anthropic's prompt cache; with caching on, the
+            # optimizer cuts in larger, rarer steps so that the cached prefix keeps paying off.
+            prompt_caching=plan.decisions["prompt_caching"].enforce,
         )
         try:
             reply = await dependencies.call(
@@ -204,6 +211,7 @@ class CompletionPipeline:
             return
         removed = max(0, reply.original_tokens - reply.optimized_tokens)
         report.tokens_saved = removed
+        plan.summary_cost_micros = reply.summary_cost_micros
         report.detail = (
             f"{reply.original_tokens} → {reply.optimized_tokens} tokens, "
             f"{reply.turns_removed} turns removed"
@@ -254,7 +262,7 @@ class CompletionPipeline:
     def _max_cost(self, request: common_pb2.ClaudeRequest) -> int:
         """The most this request can cost: estimated input (with a safety margin) + max_tokens,
         priced for the named model, else the dearest model the orchestrator may route to."""
-        tokens = int(estimate_request_tokens(request) * self._settings.reservation_token_margin)
+        tokens = int(estimate_request(request) * self._settings.reservation_token_margin)
         models = [request.model] if request.model else self._settings.reservation_models
         known = [m for m in models if self._prices.knows(m)]
         if not known:
@@ -316,7 +324,9 @@ class CompletionPipeline:
         removed_micros = self._savings.input_cost(model, plan.tokens_removed)
         optimizer = plan.reports.get("conversation_optimization")
         if optimizer is not None:
-            optimizer.micros_saved = self._savings.input_cost(model, optimizer.tokens_saved)
+            optimizer.micros_saved = (
+                self._savings.input_cost(model, optimizer.tokens_saved) - plan.summary_cost_micros
+            )
         caching = plan.decisions["prompt_caching"]
         if caching.active:
             report = plan.report("prompt_caching", _mode(caching))

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tollgate.common.token_estimate import (
-    estimate_block_tokens,
-    estimate_tool_tokens,
+    estimate_block,
+    estimate_tool,
 )
 from tollgate.v1 import common_pb2
 
@@ -37,15 +37,15 @@ class _Segment:
 def _segments(request: common_pb2.ClaudeRequest) -> Iterator[_Segment]:
     total = 0
     for i, tool in enumerate(request.tools):
-        total += estimate_tool_tokens(tool)
+        total += estimate_tool(tool)
         yield _Segment(tool, total, "tools" if i == len(request.tools) - 1 else None)
     for i, block in enumerate(request.system):
-        total += estimate_block_tokens(block)
+        total += estimate_block(block)
         yield _Segment(block, total, "system" if i == len(request.system) - 1 else None)
     stable_messages = len(request.messages) - 1  # the newest message changes every call
     for m, message in enumerate(request.messages):
         for b, block in enumerate(message.content):
-            total += estimate_block_tokens(block)
+            total += estimate_block(block)
             last_block = b == len(message.content) - 1
             role = None
             if last_block and m < stable_messages:

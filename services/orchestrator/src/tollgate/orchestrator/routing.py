@@ -7,7 +7,7 @@ fallback chain is the task's configured fallbacks after the chosen model.
 
 from __future__ import annotations
 
-from tollgate.common.token_estimate import estimate_request_tokens
+from tollgate.common.token_estimate import estimate_request
 from tollgate.orchestrator.settings import Settings
 from tollgate.v1 import common_pb2
 
@@ -22,7 +22,7 @@ def task_name(task: int) -> str:
 def is_small(request: common_pb2.ClaudeRequest, settings: Settings) -> bool:
     return (
         request.max_tokens <= settings.small_request_max_output_tokens
-        and estimate_request_tokens(request) <= settings.small_request_tokens
+        and estimate_request(request) <= settings.small_request_tokens
     )
 
 

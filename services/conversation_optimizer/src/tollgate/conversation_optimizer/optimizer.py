@@ -1,0 +1,198 @@
+"""Fitting a conversation into its token target: the strategies composed on one request.
+
+1. Check and split the conversation into exchanges (`conversation`).
+2. Lay out the chunk boundaries (`layout`): sealed chunks, the verbatim tail.
+3. Compress every sealed exchange that may be kept (`compression`), and drop whole chunks, oldest
+   first, from the policy's minimum up to what the target needs (`planner`); the facts of
+   dropped exchanges go into the "facts so far" note (`facts_note`).
+4. Optionally summarise each dropped chunk through the orchestrator (`summarizer`).
+5. Assemble the request: system prompt + note, kept exchanges, verbatim tail.
+
+When nothing changes, the caller's request comes back untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tollgate.conversation_optimizer.conversation import Conversation, parse_conversation
+from tollgate.conversation_optimizer.facts_note import FactsNote
+from tollgate.conversation_optimizer.planner import Plan, Planner, note_block_tokens
+from tollgate.conversation_optimizer.policy import Policy, Strategy
+from tollgate.v1 import common_pb2
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    # One summary per chunk, oldest first.
+    texts: list[str]
+    cost_micros: int
+
+
+class ChunkSummarizer(Protocol):
+    @property
+    def available(self) -> bool: ...
+
+    async def summarize(
+        self,
+        context: common_pb2.RequestContext,
+        chunks: Sequence[Sequence[common_pb2.Message]],
+        max_tokens: int,
+    ) -> SummaryResult | None:
+        """Summaries of `chunks`, or None when they cannot be had right now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request: common_pb2.ClaudeRequest
+    original_tokens: int
+    optimized_tokens: int
+    turns_removed: int
+    facts_note: str
+    strategies_applied: list[str]
+    summary_cost_micros: int = 0
+    # Where the conversation was cut, in exchanges (for diagnostics and tests).
+    sealed_exchanges: int = 0
+    dropped_exchanges: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.strategies_applied)
+
+
+# Planning takes about 70 µs of CPU per turn. Past this many turns it runs in a worker thread,
+# so the event loop goes on serving other calls (health checks, short conversations) meanwhile.
+THREAD_ABOVE_TURNS = 200
+
+
+def _plan(
+    request: common_pb2.ClaudeRequest, policy: Policy, summary_reserve: int
+) -> tuple[Conversation, Planner, Plan]:
+    conversation = parse_conversation(request)
+    planner = Planner(request, conversation, policy)
+    return conversation, planner, planner.plan(summary_reserve)
+
+
+def _unchanged(
+    request: common_pb2.ClaudeRequest, tokens: int, summary_cost_micros: int = 0
+) -> Outcome:
+    return Outcome(request, tokens, tokens, 0, "", [], summary_cost_micros)
+
+
+class ConversationOptimizer:
+    def __init__(self, summarizer: ChunkSummarizer | None = None) -> None:
+        self._summarizer = summarizer
+
+    def _summarizing(self, policy: Policy) -> bool:
+        return (
+            policy.uses(Strategy.SUMMARIZE)
+            and self._summarizer is not None
+            and self._summarizer.available
+        )
+
+    async def optimize(
+        self,
+        request: common_pb2.ClaudeRequest,
+        policy: Policy,
+        context: common_pb2.RequestContext | None = None,
+    ) -> Outcome:
+        """What to send instead of `request` under `policy`; INVALID_ARGUMENT if malformed."""
+        summarizing = self._summarizing(policy)
+        reserve = policy.summary_max_tokens if summarizing else 0
+        if len(request.messages) > THREAD_ABOVE_TURNS:
+            conversation, planner, plan = await asyncio.to_thread(_plan, request, policy, reserve)
+        else:
+            conversation, planner, plan = _plan(request, policy, reserve)
+        summaries: SummaryResult | None = None
+        if summarizing and plan.dropped and self._summarizer is not None:
+            summaries = await self._summarizer.summarize(
+                context or common_pb2.RequestContext(),
+                self._chunks(conversation, plan),
+                policy.summary_max_tokens,
+            )
+        return self._assemble(
+            request, conversation, policy, plan, summaries, planner.original_tokens
+        )
+
+    @staticmethod
+    def _chunks(conversation: Conversation, plan: Plan) -> list[list[common_pb2.Message]]:
+        chunk = plan.layout.chunk
+        return [
+            [
+                m
+                for ex in conversation.exchanges[start : start + chunk]
+                for m in conversation.exchange_messages(ex)
+            ]
+            for start in range(0, plan.dropped, chunk)
+        ]
+
+    @staticmethod
+    def _assemble(
+        request: common_pb2.ClaudeRequest,
+        conversation: Conversation,
+        policy: Policy,
+        plan: Plan,
+        summaries: SummaryResult | None,
+        original_tokens: int,
+    ) -> Outcome:
+        exchanges = conversation.exchanges
+        applied: set[Strategy] = set()
+        turns_removed = sum(ex.size for ex in exchanges[: plan.dropped])
+        if plan.dropped:
+            applied.add(Strategy.KEEP_RECENT)
+        messages: list[common_pb2.Message] = []
+        for exchange in exchanges[plan.dropped : plan.layout.sealed]:
+            compressed = plan.compressed.get(exchange.index)
+            if compressed is None:
+                messages.extend(conversation.exchange_messages(exchange))
+                continue
+            if compressed.removed:
+                turns_removed += exchange.size
+            messages.extend(compressed.messages)
+            if compressed.removed or compressed.shortened:
+                applied.add(Strategy.DROP_LOW_VALUE)
+            if compressed.truncated:
+                applied.add(Strategy.TRUNCATE_TOOL_RESULTS)
+        if not applied:
+            return _unchanged(request, original_tokens)
+        for exchange in exchanges[plan.layout.sealed :]:
+            messages.extend(conversation.exchange_messages(exchange))
+        summary_texts = summaries.texts if summaries is not None else []
+        note_text = ""
+        if plan.note is not None or summary_texts:
+            note = plan.note if plan.note is not None else FactsNote()
+            note_text = note.render(policy.note_max_tokens, [f"- {s}" for s in summary_texts])
+            if note.lines:
+                applied.add(Strategy.FACTS_NOTE)
+            if summary_texts:
+                applied.add(Strategy.SUMMARIZE)
+        optimized = common_pb2.ClaudeRequest()
+        optimized.CopyFrom(request)
+        del optimized.messages[:]
+        optimized.messages.extend(messages)
+        if note_text:
+            optimized.system.append(
+                common_pb2.ContentBlock(text=common_pb2.TextBlock(text=note_text))
+            )
+        summary_cost = summaries.cost_micros if summaries is not None else 0
+        optimized_tokens = (
+            plan.frame_tokens + note_block_tokens(note_text) + plan.kept_tokens + plan.tail_tokens
+        )
+        if optimized_tokens >= original_tokens:
+            # A note longer than what it replaces (a short greeting dropped): not worth sending.
+            return _unchanged(request, original_tokens, summary_cost)
+        return Outcome(
+            request=optimized,
+            original_tokens=original_tokens,
+            optimized_tokens=optimized_tokens,
+            turns_removed=turns_removed,
+            facts_note=note_text,
+            strategies_applied=[s.value for s in Strategy if s in applied],
+            summary_cost_micros=summary_cost,
+            sealed_exchanges=plan.layout.sealed,
+            dropped_exchanges=plan.dropped,
+        )
