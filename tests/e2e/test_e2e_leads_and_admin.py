@@ -3,10 +3,16 @@ flags and routes in force."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+from pathlib import Path
+
 import grpc
 import pytest
 
 from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
+from tollgate.cli import report
+from tollgate.cli.main import build_parser
 from tollgate.v1 import gateway_pb2, lead_scoring_pb2
 
 
@@ -87,3 +93,27 @@ async def test_a_tenant_sees_only_its_own_usage(full_suite: FullSuite) -> None:
                 gateway_pb2.GetUsageReportRequest(tenant_id="globex"), metadata=client.metadata
             )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_tollgate_report_reads_through_the_gateway_with_an_admin_key(
+    full_suite: FullSuite, tmp_path: Path
+) -> None:
+    async with full_suite.client() as client:
+        await client.complete(
+            messages=[{"role": "user", "content": "Hello"}], max_tokens=50, temperature=0.0
+        )
+        await client.complete(
+            messages=[{"role": "user", "content": "Hello"}], max_tokens=50, temperature=0.0
+        )
+    await full_suite.settled()
+    page = tmp_path / "report.html"
+    out = io.StringIO()
+    base = ["report", "--gateway", full_suite.gateway.address, "--tenant", "acme"]
+    args = build_parser().parse_args([*base, "--api-key", ADMIN_KEY, "--html", str(page)])
+    assert await asyncio.to_thread(report.run, args, out) == 0
+    text = out.getvalue()
+    assert "requests 2" in text
+    assert "| exact" in text
+    assert "<svg" in page.read_text()
+    denied = build_parser().parse_args([*base, "--api-key", API_KEY])
+    assert await asyncio.to_thread(report.run, denied, io.StringIO()) == 1

@@ -6,14 +6,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
 
 from tollgate.cli.demo_workload import (
     BUYER_CONVERSATIONS,
     FAQ,
     LEADS,
+    LONG_CONVERSATION,
     PARAPHRASES,
     Call,
     Conversation,
@@ -22,7 +28,9 @@ from tollgate.cli.demo_workload import (
     lead_analysis_call,
     script_call,
 )
-from tollgate.cli.local_suite import local_suite
+from tollgate.cli.local_suite import DEMO_TENANT, local_suite
+from tollgate.cli.report import GatewayReportSource, fetch, print_tables
+from tollgate.cli.report_html import render
 from tollgate.client import TollgateClient
 from tollgate.v1 import common_pb2
 
@@ -92,14 +100,16 @@ async def _send(client: TollgateClient, call: Call, stats: dict[str, ScenarioSta
 async def run_workload(client: TollgateClient) -> dict[str, ScenarioStats]:
     stats: dict[str, ScenarioStats] = defaultdict(ScenarioStats)
 
-    async def converse(conversation: Conversation) -> None:
+    async def converse(conversation: Conversation, scenario: str = "chat (multi-turn)") -> None:
         conversation.messages.clear()
         for turn in conversation.turns:
             conversation.messages.append({"role": "user", "content": turn})
-            answer = await _send(client, chat_call(conversation), stats)
+            call = chat_call(conversation)
+            answer = await _send(client, Call(scenario, call.kwargs), stats)
             conversation.messages.append({"role": "assistant", "content": answer})
 
     await asyncio.gather(*(converse(c) for c in BUYER_CONVERSATIONS))
+    await converse(LONG_CONVERSATION, "chat (20-turn)")
     for round_number in range(3):
         for index, question in enumerate(FAQ):
             await _send(client, faq_call(question, f"lead-30{round_number}{index}"), stats)
@@ -145,7 +155,23 @@ def _row(name: str, row: ScenarioStats) -> str:
     )
 
 
-async def _demo() -> None:
+def _ledger_report(gateway: str, admin_key: str, html: Path) -> None:
+    """The tenant's usage and savings as the ledger recorded them (`tollgate report`)."""
+    end = datetime.now(UTC)
+    with grpc.insecure_channel(gateway) as channel:
+        page, breakdowns = fetch(
+            GatewayReportSource(channel, admin_key),
+            DEMO_TENANT,
+            end - timedelta(hours=1),
+            end,
+            "minute",
+        )
+    print_tables(page, breakdowns, sys.stdout)
+    html.write_text(render(page), encoding="utf-8")
+    print(f"\nHTML report with charts: {html}")
+
+
+async def _demo(report_html: Path) -> None:
     print("Starting Tollgate locally (embedded Redis and Postgres, Anthropic API emulator) ...")
     async with local_suite() as suite:
         print(suite.describe())
@@ -153,14 +179,24 @@ async def _demo() -> None:
         async with TollgateClient(suite.gateway, suite.api_key) as client:
             stats = await run_workload(client)
         print(render_table(stats))
+        # Commits reach the ledger just after each answer; give the last ones a moment.
+        await asyncio.sleep(1.0)
+        print("\n--- tollgate report (through the gateway, admin key) ---\n", flush=True)
+        await asyncio.to_thread(_ledger_report, suite.gateway, suite.admin_key, report_html)
         print("\nStopping ...", flush=True)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    asyncio.run(_demo())
+    asyncio.run(_demo(args.report_html))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the suite and a realistic workload")
+    parser.add_argument(
+        "--report-html",
+        type=Path,
+        default=Path("tollgate-demo-report.html"),
+        help="where to write the usage and savings page (default: ./tollgate-demo-report.html)",
+    )
     parser.set_defaults(handler=_handle)

@@ -75,6 +75,34 @@ BUYER_CONVERSATIONS = [
     ),
 ]
 
+# A long conversation, as a chat widget sends it turn after turn: requirements early on, small
+# talk and acknowledgements in between. The optimizer earns its keep here.
+LONG_CONVERSATION = Conversation(
+    "lead-1004",
+    [
+        "Hi, I'm Dana. We're buying our first home in Portland.",
+        "Our budget is $575,000 and we're pre-approved with Harbor Lending.",
+        "Thanks!",
+        "We need 3 bedrooms and a garage for two cars.",
+        "Great, thank you.",
+        "We'd like to be in the Sellwood or Westmoreland neighbourhoods.",
+        "Ok sounds good.",
+        "Our lease ends on September 30, so we need to close by then.",
+        "Thanks for that.",
+        "We have a golden retriever, so a fenced yard matters.",
+        "Perfect.",
+        "My partner works at OHSU, so a commute under 25 minutes.",
+        "Got it, thanks.",
+        "How competitive is the market there right now?",
+        "Interesting, thanks.",
+        "What inspection contingencies should we keep in our offer?",
+        "Ok.",
+        "Could you check the school ratings near Sellwood Park?",
+        "Thanks a lot.",
+        "Remind me: what budget, areas and deadline did I give you?",
+    ],
+)
+
 FAQ = [
     "What documents do I need to get pre-approved for a mortgage?",
     "How much earnest money is typical for an offer in Texas?",

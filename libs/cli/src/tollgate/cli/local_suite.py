@@ -35,6 +35,7 @@ SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 50051),
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
+DEMO_TENANT = "acme-realty"
 
 
 def _on(**parameters: object) -> dict[str, object]:
@@ -92,7 +93,7 @@ def _write_keys(workdir: Path) -> tuple[str, str, Path]:
     admin_key = "tg_admin_" + secrets.token_urlsafe(18)
     path = workdir / "api-keys.yaml"
     keys = [
-        {"id": "acme-crm", "tenant": "acme-realty", "sha256": hash_api_key(api_key)},
+        {"id": "acme-crm", "tenant": DEMO_TENANT, "sha256": hash_api_key(api_key)},
         {"id": "ops-admin", "tenant": "ops", "sha256": hash_api_key(admin_key), "admin": True},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
