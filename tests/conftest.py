@@ -130,6 +130,7 @@ async def running_full_suite(
     redis_prefix: str,
     postgres_dsn: str,
     flags: dict[str, Any],
+    with_semantic_cache: bool = False,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -170,6 +171,16 @@ async def running_full_suite(
             servers[name] = await stack.enter_async_context(
                 serving(await build(settings), settings)  # type: ignore[operator]
             )
+        semantic_addr = "127.0.0.1:9"  # nothing listens: skipped (fail open) unless asked for
+        if with_semantic_cache:
+            from tollgate.semantic_cache.service import build_service as build_semantic
+            from tollgate.semantic_cache.settings import Settings as SemanticSettings
+
+            semantic_settings = SemanticSettings(**local, data_dir=str(workdir / "vectors"))
+            servers["semantic_cache"] = await stack.enter_async_context(
+                serving(await build_semantic(semantic_settings), semantic_settings)
+            )
+            semantic_addr = servers["semantic_cache"].address
         lead_settings = LeadScoringSettings(
             **local, orchestrator_addr=servers["orchestrator"].address
         )
@@ -186,10 +197,9 @@ async def running_full_suite(
             cache_addr=servers["cache"].address,
             budget_ledger_addr=servers["budget_ledger"].address,
             conversation_optimizer_addr=servers["conversation_optimizer"].address,
-            # Nothing listens here: the semantic cache is skipped (fail open). Its own tests and
-            # the local suite run it for real; loading the embedding model here would slow
-            # every test that uses this fixture.
-            semantic_cache_addr="127.0.0.1:9",
+            # Loading the embedding model takes a while, so only the tests that need the
+            # semantic cache start it; its own tests and the local suite always run it.
+            semantic_cache_addr=semantic_addr,
             lead_scoring_addr=servers["lead_scoring"].address,
             **gateway_overrides,
         )

@@ -1,0 +1,73 @@
+"""The semantic cache through the gateway: a paraphrase is answered from the cache with its
+similarity and saving; a near-miss (another price) and another tenant never are."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ALL_ON, OTHER_TENANT_KEY, running_full_suite
+from tollgate.emulator import EmulatorServer
+from tollgate.v1 import common_pb2
+
+FLAGS: dict[str, Any] = deepcopy(ALL_ON)
+FLAGS["flags"]["semantic_cache"] = {"enabled": True, "rolloutPercent": 100, "mode": "enforce"}
+
+
+def _ask(question: str) -> dict[str, Any]:
+    return {
+        "model": "claude-sonnet-5-5",
+        "system": "You are the assistant of a real-estate CRM.",
+        "messages": [{"role": "user", "content": question}],
+        "max_tokens": 1000,
+        "temperature": 0.0,
+    }
+
+
+async def test_paraphrases_hit_and_near_misses_do_not(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> None:
+    async with (
+        running_full_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            FLAGS,
+            with_semantic_cache=True,
+            semantic_cache_timeout_seconds=10.0,
+        ) as suite,
+        suite.client() as client,
+        suite.client(OTHER_TENANT_KEY) as other,
+    ):
+        original = await client.complete(
+            **_ask("What documents do I need to get pre-approved for a mortgage?")
+        )
+        await suite.settled()
+        paraphrase = await client.complete(
+            **_ask("Which documents are needed to get pre-approved for a mortgage?")
+        )
+        near_miss = await client.complete(**_ask("Show me 3-bed homes in Austin under $600k"))
+        await suite.settled()
+        other_price = await client.complete(**_ask("Show me 3-bed homes in Austin under $500k"))
+        other_tenant = await other.complete(
+            **_ask("Which documents are needed to get pre-approved for a mortgage?")
+        )
+    assert paraphrase.account.cache_status == common_pb2.CACHE_STATUS_SEMANTIC
+    assert paraphrase.text == original.text
+    assert paraphrase.account.similarity >= 0.8
+    assert paraphrase.account.cost.total_micros == 0
+    assert paraphrase.account.saved_micros > 0
+    assert near_miss.account.cache_status == common_pb2.CACHE_STATUS_MISS
+    assert other_price.account.cache_status == common_pb2.CACHE_STATUS_MISS
+    detail = next(
+        r.detail for r in other_price.account.optimizations if r.optimization == "semantic_cache"
+    )
+    assert "differ" in detail
+    assert other_tenant.account.cache_status == common_pb2.CACHE_STATUS_MISS
