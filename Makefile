@@ -8,7 +8,7 @@ PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
 BUF_DIR := .tools/buf
 
-.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench clean
+.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench fuzz faults clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,3 +61,10 @@ bench: install ## Run every benchmark and rewrite docs/benchmarks.md
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache
+
+fuzz: install ## Long randomized fuzz of the gateway API (FUZZ_EXAMPLES cases per target)
+	@TOLLGATE_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} TOLLGATE_FUZZ_LONG=1 \
+	  $(PY) pytest -q -s tests/security/test_security_fuzz.py
+
+faults: install ## Faults under load against the whole suite; rewrites docs/reliability.md
+	@$(PY) python -m tests.faults.harness

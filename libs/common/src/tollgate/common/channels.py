@@ -53,10 +53,17 @@ class _TraceContextInterceptor(
         return await continuation(self._with_trace(details), request)
 
 
-def open_channel(target: str, max_message_bytes: int = 8 * 1024 * 1024) -> grpc.aio.Channel:
-    """An insecure channel to another service of the suite (inside the cluster network)."""
-    return grpc.aio.insecure_channel(
-        target,
-        options=channel_options(max_message_bytes),
-        interceptors=[_TraceContextInterceptor()],
-    )
+def open_channel(
+    target: str,
+    max_message_bytes: int = 8 * 1024 * 1024,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> grpc.aio.Channel:
+    """A channel to another service of the suite: TLS with `credentials`, else plaintext (inside
+    the cluster network; see tollgate.common.tls.channel_credentials)."""
+    options = channel_options(max_message_bytes)
+    interceptors = [_TraceContextInterceptor()]
+    if credentials is not None:
+        return grpc.aio.secure_channel(
+            target, credentials, options=options, interceptors=interceptors
+        )
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)

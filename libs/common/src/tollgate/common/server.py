@@ -24,6 +24,7 @@ from tollgate.common.interceptors import ServerInterceptor
 from tollgate.common.logs import configure_logging
 from tollgate.common.settings import ServiceSettings
 from tollgate.common.telemetry import configure_telemetry
+from tollgate.common.tls import server_credentials
 
 log = logging.getLogger("tollgate.server")
 
@@ -108,13 +109,22 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     names = [r.full_name for r in service.registrations]
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    credentials = server_credentials(settings)
+    bind = f"{settings.host}:{settings.port}"
+    port = (
+        server.add_secure_port(bind, credentials)
+        if credentials is not None
+        else server.add_insecure_port(bind)
+    )
     if port == 0:
         raise RuntimeError(f"{service.name}: could not bind {settings.host}:{settings.port}")
     await server.start()
     for name in ["", *names]:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("listening", extra={"service": service.name, "port": port})
+    log.info(
+        "listening",
+        extra={"service": service.name, "port": port, "tls": credentials is not None},
+    )
     return RunningServer(service, server, health, port)
 
 

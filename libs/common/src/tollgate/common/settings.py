@@ -28,3 +28,14 @@ class ServiceSettings(BaseSettings):
     max_connection_age_grace_seconds: int = Field(default=30, ge=1)
     keepalive_time_seconds: int = Field(default=30, ge=1)
     keepalive_timeout_seconds: int = Field(default=10, ge=1)
+
+    # TLS (see tollgate.common.tls). Empty: plaintext. Certificate and key: serve TLS; with a
+    # client CA as well: require client certificates that CA signed (mutual TLS).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    # Calls to the other services: over TLS, verified with this CA, when set. They present the
+    # client certificate below, else the server one above, for services that require mTLS.
+    tls_ca_file: str = ""
+    tls_client_cert_file: str = ""
+    tls_client_key_file: str = ""

@@ -23,6 +23,11 @@ from tollgate.v1 import budget_ledger_pb2, common_pb2
 
 log = logging.getLogger("tollgate.gateway.budget")
 
+# A commit is money already spent: it keeps retrying through a ledger or database restart
+# (doubling delays from 0.1 s: about 100 s in all). The ledger accepts late commits, even after
+# the hold expired, and commits are idempotent by request id.
+COMMIT_TRIES = 11
+
 
 @dataclass
 class Hold:
@@ -113,7 +118,10 @@ class BudgetGuard:
         )
         self._background.spawn(
             "ledger commit",
-            with_retries(lambda: dependencies.call(track, "Commit", request, self._timeout)),
+            with_retries(
+                lambda: dependencies.call(track, "Commit", request, self._timeout),
+                tries=COMMIT_TRIES,
+            ),
         )
 
     def release(self, track: Track, context: common_pb2.RequestContext) -> None:

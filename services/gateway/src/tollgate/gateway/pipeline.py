@@ -274,9 +274,15 @@ class CompletionPipeline:
         if not decision.active:
             return
         track = self._track(plan, "budget_ledger")
-        plan.hold = await self._budget.reserve(
-            track, decision, plan.context, max(1, self._max_cost(plan.request))
-        )
+        try:
+            plan.hold = await self._budget.reserve(
+                track, decision, plan.context, max(1, self._max_cost(plan.request))
+            )
+        except BaseException:
+            # Refused (over budget, ledger down): identical requests waiting on this one's
+            # exact-cache fill lease must not wait for an answer that will never come.
+            self.release(plan)
+            raise
         plan.reports["budget_enforcement"] = plan.hold.report
 
     def release(self, plan: Plan) -> None:

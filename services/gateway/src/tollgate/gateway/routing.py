@@ -15,6 +15,7 @@ import grpc
 from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.bucketing import bucket
 from tollgate.common.channels import open_channel
+from tollgate.common.tls import channel_credentials
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
@@ -88,6 +89,6 @@ class BackendRouter:
 
 
 def _track(backend: str, name: str, address: str, settings: Settings) -> Track:
-    channel = open_channel(address, settings.max_message_bytes)
+    channel = open_channel(address, settings.max_message_bytes, channel_credentials(settings))
     breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
     return Track(backend, name, address, channel, STUBS[backend](channel), breaker)

@@ -14,12 +14,16 @@ from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
+from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.configmap_watch import ConfigMapWatch
+from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
+from tollgate.gateway.rate_limit import RateLimiter
+from tollgate.gateway.redaction import log_exchange
 from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.validation import RequestValidator
@@ -44,8 +48,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         pipeline: CompletionPipeline,
         leads: LeadScoring,
         admin: AdminCalls,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
+        self._rate_limiter = rate_limiter
         self._keys = keys
         self._validator = validator
         self.pipeline = pipeline
@@ -56,6 +62,15 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         key = self._keys.authenticate(_authorization(context))
         annotate(tenant=key.tenant, api_key_id=key.id)
         return key
+
+    async def _admit(self, key: ApiKey, tokens: int) -> None:
+        if self._rate_limiter is not None:
+            await self._rate_limiter.admit(key.tenant, key.id, tokens)
+
+    async def _admit_completion(self, key: ApiKey, completion: gateway_pb2.Completion) -> None:
+        # The most the request can use: its input (estimated) plus every token it may write.
+        request = completion.request
+        await self._admit(key, estimate_request(request) + request.max_tokens)
 
     def _request_context(
         self, key: ApiKey, completion: gateway_pb2.Completion | None = None
@@ -82,17 +97,24 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.CompleteResponse:
         key = self._authenticate(context)
         self._validator.check(request.completion)
+        await self._admit_completion(key, request.completion)
         request_context = self._request_context(key, request.completion)
-        return await self.pipeline.complete(
+        reply = await self.pipeline.complete(
             request_context, request.completion, self._timeout(context)
         )
+        if self._settings.log_prompts:
+            log_exchange(request.completion.request, reply.response)
+        return reply
 
     async def StreamComplete(
         self, request: gateway_pb2.StreamCompleteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
         key = self._authenticate(context)
         self._validator.check(request.completion)
+        await self._admit_completion(key, request.completion)
         request_context = self._request_context(key, request.completion)
+        if self._settings.log_prompts:
+            log_exchange(request.completion.request, None)
         async for item in self.pipeline.stream(
             request_context, request.completion, self._timeout(context)
         ):
@@ -102,6 +124,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.ScoreLeadRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.ScoreLeadResponse:
         key = self._authenticate(context)
+        await self._admit(key, 0)
         return await self._leads.score_one(
             self._request_context(key), request, self._timeout(context)
         )
@@ -110,6 +133,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.ScoreLeadsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
         key = self._authenticate(context)
+        await self._admit(key, 0)
         async for item in self._leads.score_many(
             self._request_context(key), request, self._timeout(context)
         ):
@@ -165,6 +189,13 @@ async def build_service(settings: Settings) -> GrpcService:
     flags = FlagsSource(settings.flags_file, settings.flags_poll_seconds)
     background = BackgroundWork()
     pipeline = CompletionPipeline(settings, flags, router, prices, background)
+    rate_limiter = RateLimiter(
+        settings.rate_limit_redis_url,
+        settings.rate_limits,
+        settings.rate_limit_tenant_overrides,
+        settings.rate_limit_key_prefix,
+        settings.rate_limit_timeout_seconds,
+    )
     servicer = GatewayServicer(
         settings,
         load_keys(settings),
@@ -172,9 +203,10 @@ async def build_service(settings: Settings) -> GrpcService:
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         AdminCalls(settings, flags, router),
+        rate_limiter,
     )
     on_start: list[Hook] = [flags.start]
-    on_stop: list[Hook] = [flags.stop, background.drain, router.close]
+    on_stop: list[Hook] = [flags.stop, background.drain, router.close, rate_limiter.close]
     if settings.flags_configmap:
         watch = ConfigMapWatch(
             settings.namespace or "default",
@@ -184,8 +216,6 @@ async def build_service(settings: Settings) -> GrpcService:
         )
         on_start.append(watch.start)
         on_stop.insert(0, watch.stop)
-    full_name = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
-    registration = Registration(
-        full_name, gateway_pb2_grpc.add_GatewayServiceServicer_to_server, servicer
-    )
+    descriptor = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
+    registration = Registration(descriptor.full_name, tolerant_adder(descriptor), servicer)
     return GrpcService("gateway", [registration], on_start=on_start, on_stop=on_stop)

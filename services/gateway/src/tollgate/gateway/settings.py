@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tollgate.common.settings import ServiceSettings
+from tollgate.gateway.rate_limit import RateLimits
 
 
 class Settings(ServiceSettings):
@@ -68,3 +69,17 @@ class Settings(ServiceSettings):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_messages: int = Field(default=2000, ge=1)
     max_output_tokens: int = Field(default=64_000, ge=1)
+
+    # Rate limits, shared by every replica through this Redis. Empty: no rate limiting.
+    rate_limit_redis_url: str = ""
+    rate_limit_key_prefix: str = "tollgate:ratelimit"
+    # Past this the limiter lets the request through (fail open) and logs it.
+    rate_limit_timeout_seconds: float = Field(default=0.25, gt=0)
+    # Limits for every tenant (0: unlimited), and whole replacements for some tenants, as JSON:
+    # TOLLGATE_GATEWAY_RATE_LIMIT_TENANT_OVERRIDES='{"acme": {"tenant_requests_per_minute": 600}}'
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    rate_limit_tenant_overrides: dict[str, RateLimits] = Field(default_factory=dict)
+
+    # Prompts and answers are not logged unless this is on; when on, e-mail addresses and phone
+    # numbers are replaced before the line is written.
+    log_prompts: bool = False

@@ -24,10 +24,23 @@ class RequestValidator:
                 "completion",
             )
         request = completion.request
+        self._check_enums(completion)
         self._check_model(request.model)
         self._check_sampling(request)
         self._check_system(request)
         self._check_messages(request)
+
+    @staticmethod
+    def _check_enums(completion: gateway_pb2.Completion) -> None:
+        # Enums are open on the wire: a caller can send a number no version of the API defines.
+        task = completion.task
+        if task not in common_pb2.TaskType.values():
+            raise invalid_argument(f"Unknown task {task}.", "completion.task")
+        choice = completion.request.tool_choice.type
+        if choice not in common_pb2.ToolChoiceType.values():
+            raise invalid_argument(
+                f"Unknown tool_choice type {choice}.", "completion.request.tool_choice.type"
+            )
 
     def _check_model(self, model: str) -> None:
         if model and not self._prices.knows(model):
