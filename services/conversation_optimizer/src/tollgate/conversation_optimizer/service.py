@@ -7,6 +7,7 @@ import grpc
 from tollgate.common.errors import invalid_argument
 from tollgate.common.interceptors import annotate
 from tollgate.common.server import GrpcService, Registration
+from tollgate.common.tls import channel_credentials
 from tollgate.common.token_estimate import estimate_request
 from tollgate.conversation_optimizer.conversation import parse_conversation
 from tollgate.conversation_optimizer.exact_count import ExactTokenCounter
@@ -98,6 +99,7 @@ async def build_service(settings: Settings) -> GrpcService:
         settings.summary_timeout_seconds,
         settings.summary_cache_entries,
         settings.max_message_bytes,
+        credentials=channel_credentials(settings),
     )
     counter = ExactTokenCounter(
         settings.anthropic_api_key.get_secret_value(),

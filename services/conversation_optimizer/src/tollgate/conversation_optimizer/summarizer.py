@@ -84,8 +84,10 @@ class OrchestratorSummarizer:
         timeout_seconds: float,
         cache_entries: int,
         max_message_bytes: int = 8 * 1024 * 1024,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self._address = address
+        self._credentials = credentials
         self._model = model
         self._timeout = timeout_seconds
         self._cache: LruCache[str, str] = LruCache(cache_entries)
@@ -99,7 +101,9 @@ class OrchestratorSummarizer:
 
     async def start(self) -> None:
         if self._address and self._channel is None:
-            self._channel = open_channel(self._address, self._max_message_bytes)
+            self._channel = open_channel(
+                self._address, self._max_message_bytes, credentials=self._credentials
+            )
             self._stub = orchestrator_pb2_grpc.OrchestratorServiceStub(self._channel)
 
     async def close(self) -> None:

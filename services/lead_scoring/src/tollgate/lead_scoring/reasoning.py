@@ -95,8 +95,10 @@ class OrchestratorReasoner:
         max_tokens: int,
         cache_entries: int,
         company: str = "the agency",
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self._target = target
+        self._credentials = credentials
         self._company = company
         self._timeout = timeout_seconds
         self._max_tokens = max_tokens
@@ -107,7 +109,7 @@ class OrchestratorReasoner:
         self._stub: orchestrator_pb2_grpc.OrchestratorServiceStub | None = None
 
     async def start(self) -> None:
-        self._channel = open_channel(self._target)
+        self._channel = open_channel(self._target, credentials=self._credentials)
         self._stub = orchestrator_pb2_grpc.OrchestratorServiceStub(self._channel)
 
     async def close(self) -> None:

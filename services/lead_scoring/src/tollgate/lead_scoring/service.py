@@ -12,6 +12,7 @@ from google.protobuf import timestamp_pb2
 from tollgate.common.errors import invalid_argument
 from tollgate.common.interceptors import annotate
 from tollgate.common.server import GrpcService, Registration
+from tollgate.common.tls import channel_credentials
 from tollgate.lead_scoring.lead_input import seconds_of
 from tollgate.lead_scoring.model import load_model
 from tollgate.lead_scoring.reasoning import OrchestratorReasoner
@@ -100,6 +101,7 @@ async def build_service(settings: Settings) -> GrpcService:
         max_tokens=settings.reasoning_max_tokens,
         cache_entries=settings.reasoning_cache_entries,
         company=settings.company_name,
+        credentials=channel_credentials(settings),
     )
     servicer = LeadScoringServicer(LeadScorer(model, settings, reasoner), settings)
     full_name = lead_scoring_pb2.DESCRIPTOR.services_by_name["LeadScoringService"].full_name
