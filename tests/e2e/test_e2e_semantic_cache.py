@@ -53,6 +53,13 @@ async def test_paraphrases_hit_and_near_misses_do_not(
         paraphrase = await client.complete(
             **_ask("Which documents are needed to get pre-approved for a mortgage?")
         )
+        await suite.settled()
+        # The same paraphrase again: the semantic answer was stored under its exact key too, so
+        # it hits at once rather than waiting on a fill lease nobody will fill.
+        again = await client.complete(
+            **_ask("Which documents are needed to get pre-approved for a mortgage?"),
+            timeout=5.0,
+        )
         near_miss = await client.complete(**_ask("Show me 3-bed homes in Austin under $600k"))
         await suite.settled()
         other_price = await client.complete(**_ask("Show me 3-bed homes in Austin under $500k"))
@@ -64,6 +71,8 @@ async def test_paraphrases_hit_and_near_misses_do_not(
     assert paraphrase.account.similarity >= 0.8
     assert paraphrase.account.cost.total_micros == 0
     assert paraphrase.account.saved_micros > 0
+    assert again.account.cache_status == common_pb2.CACHE_STATUS_EXACT
+    assert again.text == original.text
     assert near_miss.account.cache_status == common_pb2.CACHE_STATUS_MISS
     assert other_price.account.cache_status == common_pb2.CACHE_STATUS_MISS
     detail = next(

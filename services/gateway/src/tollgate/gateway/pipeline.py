@@ -319,7 +319,38 @@ class CompletionPipeline:
         report.micros_saved = baseline
         account = self._account(plan, response, common_pb2.Cost(), baseline)
         self._record_usage(plan, response, account)
+        if plan.cache_status == common_pb2.CACHE_STATUS_SEMANTIC:
+            # This request missed the exact cache and holds its fill lease: store the answer it
+            # got, so identical requests hit at once instead of waiting for a lease that no
+            # call to Claude will ever fill.
+            self._store_exact(plan, response)
         return account
+
+    def _store_exact(self, plan: Plan, response: common_pb2.ClaudeResponse) -> None:
+        """Store the answer under the exact key (and give the fill lease back with it)."""
+        if not plan.exact_key:
+            return
+        store = cache_pb2.ExactStoreRequest(
+            context=plan.context,
+            key=plan.exact_key,
+            response=response,
+            tags=list(plan.completion.tags),
+            fill_lease=plan.exact_lease,
+        )
+        self.background.spawn(
+            "exact store",
+            dependencies.call(
+                plan.tracks["cache"], "ExactStore", store, self._settings.cache_timeout_seconds * 5
+            ),
+        )
+
+    @staticmethod
+    def _semantic_storable(plan: Plan) -> bool:
+        """Only answers a caller asked to be deterministic are worth serving to paraphrases: a
+        sampled answer (temperature above 0) is one draw among many."""
+        request = plan.completion.request
+        deterministic = request.HasField("temperature") and request.temperature == 0.0
+        return deterministic and plan.decisions["semantic_cache"].active
 
     def account_for_generation(
         self, plan: Plan, result: orchestrator_pb2.GenerationResult
@@ -416,24 +447,8 @@ class CompletionPipeline:
             )
             record = self._usage_record(plan, response, account)
             self._budget.commit(plan.tracks["budget_ledger"], plan.context, record, tokens)
-        if plan.exact_key:
-            store = cache_pb2.ExactStoreRequest(
-                context=plan.context,
-                key=plan.exact_key,
-                response=response,
-                tags=list(plan.completion.tags),
-                fill_lease=plan.exact_lease,
-            )
-            self.background.spawn(
-                "exact store",
-                dependencies.call(
-                    plan.tracks["cache"],
-                    "ExactStore",
-                    store,
-                    self._settings.cache_timeout_seconds * 5,
-                ),
-            )
-        if "semantic_cache" in plan.reports and plan.decisions["semantic_cache"].active:
+        self._store_exact(plan, response)
+        if self._semantic_storable(plan):
             semantic = semantic_cache_pb2.SemanticStoreRequest(
                 context=plan.context,
                 request=plan.request,
