@@ -8,7 +8,7 @@ PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
 BUF_DIR := .tools/buf
 
-.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench fuzz faults clean
+.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,11 +56,16 @@ run: install ## Start every service locally (embedded stores, emulator unless AN
 demo: install ## Start the suite, drive a realistic workload through the gateway, print the savings
 	@$(PY) tollgate demo
 
-bench: install ## Run every benchmark and rewrite docs/benchmarks.md
+bench: install ## Run every benchmark and rewrite docs/benchmarks.md (includes a 2-minute soak)
 	@$(PY) python -m bench
+
+soak: install ## The full 10-minute soak (RSS and open fds per service) into docs/soak.md
+	@$(PY) python -m bench.soak --minutes 10 --output docs/soak.md
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache
+
+.PHONY: fuzz faults
 
 fuzz: install ## Long randomized fuzz of the gateway API (FUZZ_EXAMPLES cases per target)
 	@TOLLGATE_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} TOLLGATE_FUZZ_LONG=1 \
