@@ -272,6 +272,12 @@ def store(
     return strict(properties)
 
 
+def tls_secret() -> Schema:
+    """`enabled` and the Secret holding the certificate. An enabled block without a Secret is
+    refused by the chart (tollgate.tlsValidate), whose message says what to set."""
+    return strict({"enabled": BOOL, "secretName": STRING})
+
+
 def values_schema() -> Schema:
     schema = strict(
         {
@@ -315,6 +321,7 @@ def values_schema() -> Schema:
                 {"enabled": BOOL, "namespace": STRING, "labels": LABELS, "annotations": LABELS}
             ),
             "tests": strict({"enabled": BOOL}),
+            "tls": strict({"gateway": tls_secret(), "internal": tls_secret()}),
         }
     )
     return {

@@ -28,6 +28,7 @@ VALUE_SETS: dict[str, Path] = {
     "flags-off": CHART / "ci" / "flags-off-values.yaml",
     "canary": CHART / "ci" / "canary-values.yaml",
     "external-stores": CHART / "ci" / "external-stores-values.yaml",
+    "tls-on": CHART / "ci" / "tls-on-values.yaml",
 }
 # values key -> (module, default gRPC port); the contract every service's settings follow.
 SERVICES: dict[str, tuple[str, int]] = {

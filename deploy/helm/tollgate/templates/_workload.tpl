@@ -32,6 +32,7 @@ calls over them with round_robin (a ClusterIP would pin a long-lived connection 
 {{- $imageRef := include "tollgate.imageRef" (dict "root" $root "image" $image) -}}
 {{- $grace := add (int (ceil $svc.shutdownGraceSeconds)) (int $svc.preStopSleepSeconds) 5 -}}
 {{- $autoscaled := and $svc.autoscaling.enabled (not $canary) -}}
+{{- include "tollgate.tlsValidate" $root -}}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -154,27 +155,24 @@ spec:
               value: {{ . | quote }}
             {{- end }}
             {{- include "tollgate.serviceEnv" (dict "root" $root "svc" $svc) | nindent 12 }}
+            {{- with include "tollgate.tlsEnv" (dict "root" $root "svc" $svc) | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- range $envName, $envValue := $svc.env }}
             - name: {{ $envName }}
               value: {{ $envValue | toString | quote }}
             {{- end }}
           startupProbe:
-            grpc:
-              port: {{ int $svc.port }}
-              service: ""
+            {{- include "tollgate.probeHandler" (dict "root" $root "svc" $svc "track" $track "service" "") | trim | nindent 12 }}
             {{- toYaml $svc.probes.startup | nindent 12 }}
           # Readiness asks for the service's own name: a service reports NOT_SERVING under it
           # while it cannot serve (draining, dependency lost) and leaves the endpoints.
           readinessProbe:
-            grpc:
-              port: {{ int $svc.port }}
-              service: {{ $svc.grpcName }}
+            {{- include "tollgate.probeHandler" (dict "root" $root "svc" $svc "track" $track "service" $svc.grpcName) | trim | nindent 12 }}
             {{- toYaml $svc.probes.readiness | nindent 12 }}
           # Liveness asks for the overall status only: a lost dependency must not restart pods.
           livenessProbe:
-            grpc:
-              port: {{ int $svc.port }}
-              service: ""
+            {{- include "tollgate.probeHandler" (dict "root" $root "svc" $svc "track" $track "service" "") | trim | nindent 12 }}
             {{- toYaml $svc.probes.liveness | nindent 12 }}
           {{- if $svc.preStopSleepSeconds }}
           lifecycle:
@@ -197,6 +195,9 @@ spec:
               mountPath: /etc/tollgate/api-keys
               readOnly: true
             {{- end }}
+            {{- with include "tollgate.tlsVolumeMounts" (dict "root" $root "svc" $svc) | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         # The only writable place: the root filesystem is read-only.
         - name: tmp
@@ -210,6 +211,9 @@ spec:
         - name: api-keys
           secret:
             secretName: {{ include "tollgate.apiKeysSecretName" $root }}
+        {{- end }}
+        {{- with include "tollgate.tlsVolumes" (dict "root" $root "svc" $svc) | trim }}
+        {{- . | nindent 8 }}
         {{- end }}
 {{ end -}}
 
@@ -323,5 +327,17 @@ spec:
     {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 4 }}
 - name: {{ $p }}MIGRATE_ON_START
   value: {{ $svc.migrateOnStart | toString | quote }}
+{{- else if eq $svc.key "leadScoring" }}
+- name: {{ $p }}ORCHESTRATOR_ADDR
+  value: {{ include "tollgate.orchestratorTarget" $root | quote }}
+{{- else if eq $svc.key "conversationOptimizer" }}
+- name: {{ $p }}ORCHESTRATOR_ADDRESS
+  value: {{ include "tollgate.orchestratorTarget" $root | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* The orchestrator's headless Service, for the services that call Claude through it. */}}
+{{- define "tollgate.orchestratorTarget" -}}
+{{- $orchestrator := include "tollgate.service" (dict "root" . "key" "orchestrator") | fromYaml -}}
+dns:///{{ include "tollgate.serviceHost" (dict "root" . "name" $orchestrator.name) }}:{{ int $orchestrator.port }}
 {{- end -}}

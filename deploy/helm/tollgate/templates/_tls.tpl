@@ -1,0 +1,129 @@
+{{/*
+TLS from values `tls.gateway` (the gateway serves TLS to applications) and `tls.internal` (mutual
+TLS between the services). Certificates come from Secrets mounted read-only; the services read
+them through their TLS_* settings (tollgate.common.tls). Kubernetes' native gRPC probes cannot
+speak TLS, so a service that serves TLS is probed by an exec probe running
+`python -m tollgate.common.healthcheck`, which reads the same settings.
+*/}}
+
+{{- define "tollgate.tlsGatewayDir" -}}/etc/tollgate/tls/gateway{{- end -}}
+{{- define "tollgate.tlsInternalDir" -}}/etc/tollgate/tls/internal{{- end -}}
+
+{{/* Fails on an enabled TLS block without its Secret. Args: $ */}}
+{{- define "tollgate.tlsValidate" -}}
+{{- range $part := list "gateway" "internal" -}}
+{{- $tls := index $.Values.tls $part -}}
+{{- if and $tls.enabled (not $tls.secretName) -}}
+{{- fail (printf "tls.%s.enabled is true: set tls.%s.secretName to the Secret holding the certificate" $part $part) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the service's gRPC port serves TLS. Args: dict "root" $ "svc" <tollgate.service> */}}
+{{- define "tollgate.servesTls" -}}
+{{- $tls := .root.Values.tls -}}
+{{- if eq .svc.key "gateway" -}}
+{{- ternary "true" "" (and $tls.gateway.enabled true) -}}
+{{- else -}}
+{{- ternary "true" "" (and $tls.internal.enabled true) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* TLS settings of one service's container. Args: dict "root" $ "svc" <tollgate.service> */}}
+{{- define "tollgate.tlsEnv" -}}
+{{- $tls := .root.Values.tls -}}
+{{- $p := .svc.envPrefix -}}
+{{- $internal := include "tollgate.tlsInternalDir" . -}}
+{{- if eq .svc.key "gateway" }}
+{{- if $tls.gateway.enabled }}
+{{- $gateway := include "tollgate.tlsGatewayDir" . }}
+# Serves TLS to applications; they authenticate with API keys, so no client CA.
+- name: {{ $p }}TLS_CERT_FILE
+  value: {{ $gateway }}/tls.crt
+- name: {{ $p }}TLS_KEY_FILE
+  value: {{ $gateway }}/tls.key
+{{- end }}
+{{- else if $tls.internal.enabled }}
+# Serves mutual TLS: only callers with a certificate from the internal CA get an answer.
+- name: {{ $p }}TLS_CERT_FILE
+  value: {{ $internal }}/tls.crt
+- name: {{ $p }}TLS_KEY_FILE
+  value: {{ $internal }}/tls.key
+- name: {{ $p }}TLS_CLIENT_CA_FILE
+  value: {{ $internal }}/ca.crt
+{{- end }}
+{{- if $tls.internal.enabled }}
+# Calls the other services over mutual TLS with the internal certificate.
+- name: {{ $p }}TLS_CA_FILE
+  value: {{ $internal }}/ca.crt
+- name: {{ $p }}TLS_CLIENT_CERT_FILE
+  value: {{ $internal }}/tls.crt
+- name: {{ $p }}TLS_CLIENT_KEY_FILE
+  value: {{ $internal }}/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* Args: dict "root" $ "svc" <tollgate.service> */}}
+{{- define "tollgate.tlsVolumeMounts" -}}
+{{- $tls := .root.Values.tls -}}
+{{- if and (eq .svc.key "gateway") $tls.gateway.enabled }}
+- name: tls-gateway
+  mountPath: {{ include "tollgate.tlsGatewayDir" . }}
+  readOnly: true
+{{- end }}
+{{- if $tls.internal.enabled }}
+- name: tls-internal
+  mountPath: {{ include "tollgate.tlsInternalDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Mounted as directories (not subPath) so that renewed certificates reach the pods.
+Args: dict "root" $ "svc" <tollgate.service> */}}
+{{- define "tollgate.tlsVolumes" -}}
+{{- $tls := .root.Values.tls -}}
+{{- if and (eq .svc.key "gateway") $tls.gateway.enabled }}
+- name: tls-gateway
+  secret:
+    secretName: {{ $tls.gateway.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- if $tls.internal.enabled }}
+- name: tls-internal
+  secret:
+    secretName: {{ $tls.internal.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{/*
+One probe's handler: native gRPC for a plaintext port, else the exec health check over TLS.
+Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" "service" <health name>
+*/}}
+{{- define "tollgate.probeHandler" -}}
+{{- $svc := .svc -}}
+{{- if eq (include "tollgate.servesTls" .) "true" }}
+exec:
+  command:
+    - python
+    - -m
+    - tollgate.common.healthcheck
+    - --env-prefix
+    - {{ $svc.envPrefix }}
+    - --service
+    - {{ .service | quote }}
+    {{- if eq $svc.key "gateway" }}
+    # The gateway's certificate may come from a public CA: no ca.crt means the public roots.
+    - --ca-file
+    - {{ include "tollgate.tlsGatewayDir" . }}/ca.crt
+    {{- else }}
+    # The name the gateway dials: the probe fails when the certificate does not cover it.
+    - --server-name
+    - {{ include "tollgate.serviceHost" (dict "root" .root "name" (include "tollgate.workloadName" .)) }}
+    {{- end }}
+{{- else }}
+grpc:
+  port: {{ int $svc.port }}
+  service: {{ .service | quote }}
+{{- end }}
+{{- end -}}
