@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv on PATH, else the one pip installs into this Python (run as a module, wherever pip put it).
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := $(UV) run --frozen
 PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
@@ -14,16 +15,16 @@ help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 install: uv ## Create .venv with every package of the workspace and the dev tools
 	@$(UV) sync --frozen --quiet
 
 protos: install ## Regenerate tollgate.v1 from protos/ (committed code)
-	@scripts/gen-protos.sh $(PROTO_OUT)
+	@UV="$(UV)" scripts/gen-protos.sh $(PROTO_OUT)
 
 protos-check: install ## Fail when the committed generated code is stale
-	@tmp=$$(mktemp -d) && scripts/gen-protos.sh $$tmp && \
+	@tmp=$$(mktemp -d) && UV="$(UV)" scripts/gen-protos.sh $$tmp && \
 	  diff -r -q -x __pycache__ $$tmp/tollgate/v1 $(PROTO_OUT)/tollgate/v1 \
 	  || { echo "generated code is stale: run 'make protos' and commit"; exit 1; }
 
