@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2
@@ -145,6 +146,23 @@ class CompletionPipeline:
             await self._semantic_lookup(plan)
         return plan
 
+    async def _optional(
+        self,
+        plan: Plan,
+        report: common_pb2.OptimizationReport,
+        backend: str,
+        method: str,
+        request: Any,
+        timeout: float,
+    ) -> Any:
+        """Call an optimization service; on any failure note it in the report and return None
+        (optimizations fail open: the request goes on without them)."""
+        try:
+            return await dependencies.call(self._track(plan, backend), method, request, timeout)
+        except (DependencyDown, grpc.aio.AioRpcError) as exc:
+            report.detail = f"skipped: {exc}"
+            return None
+
     async def _exact_lookup(self, plan: Plan) -> None:
         decision = plan.decisions["exact_cache"]
         if not decision.active:
@@ -159,15 +177,15 @@ class CompletionPipeline:
                 nanos=int(wait * 1e9) % 1_000_000_000, seconds=int(wait)
             ),
         )
-        try:
-            reply = await dependencies.call(
-                self._track(plan, "cache"),
-                "ExactLookup",
-                request,
-                self._settings.cache_timeout_seconds + wait,
-            )
-        except (DependencyDown, grpc.aio.AioRpcError) as exc:
-            report.detail = f"skipped: {exc}"
+        reply = await self._optional(
+            plan,
+            report,
+            "cache",
+            "ExactLookup",
+            request,
+            self._settings.cache_timeout_seconds + wait,
+        )
+        if reply is None:
             return
         if not reply.cacheable:
             report.detail = f"not cacheable: {reply.reason}"
@@ -199,15 +217,15 @@ class CompletionPipeline:
             # optimizer cuts in larger, rarer steps so that the cached prefix keeps paying off.
             prompt_caching=plan.decisions["prompt_caching"].enforce,
         )
-        try:
-            reply = await dependencies.call(
-                self._track(plan, "conversation_optimizer"),
-                "OptimizeConversation",
-                request,
-                self._settings.conversation_optimizer_timeout_seconds,
-            )
-        except (DependencyDown, grpc.aio.AioRpcError) as exc:
-            report.detail = f"skipped: {exc}"
+        reply = await self._optional(
+            plan,
+            report,
+            "conversation_optimizer",
+            "OptimizeConversation",
+            request,
+            self._settings.conversation_optimizer_timeout_seconds,
+        )
+        if reply is None:
             return
         removed = max(0, reply.original_tokens - reply.optimized_tokens)
         report.tokens_saved = removed
@@ -231,15 +249,15 @@ class CompletionPipeline:
             request=plan.request,
             min_similarity=float(decision.parameters.get("minSimilarity", 0.0)),
         )
-        try:
-            reply = await dependencies.call(
-                self._track(plan, "semantic_cache"),
-                "SemanticLookup",
-                request,
-                self._settings.semantic_cache_timeout_seconds,
-            )
-        except (DependencyDown, grpc.aio.AioRpcError) as exc:
-            report.detail = f"skipped: {exc}"
+        reply = await self._optional(
+            plan,
+            report,
+            "semantic_cache",
+            "SemanticLookup",
+            request,
+            self._settings.semantic_cache_timeout_seconds,
+        )
+        if reply is None:
             return
         if not reply.eligible:
             report.detail = f"not eligible: {reply.ineligible_reason}"
