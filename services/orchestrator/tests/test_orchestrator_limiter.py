@@ -100,7 +100,7 @@ class FakeClock:
 
 def test_the_breaker_opens_after_the_threshold_and_lets_one_probe_through_later() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(threshold=3, open_seconds=10, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=3, open_seconds=10, clock=clock)
     for _ in range(2):
         assert breaker.allow()
         breaker.record_failure()
@@ -124,7 +124,7 @@ def test_the_breaker_opens_after_the_threshold_and_lets_one_probe_through_later(
 
 
 def test_a_success_resets_the_count_of_consecutive_failures() -> None:
-    breaker = CircuitBreaker(threshold=2, open_seconds=10, clock=FakeClock())
+    breaker = CircuitBreaker(failure_threshold=2, open_seconds=10, clock=FakeClock())
     breaker.record_failure()
     breaker.record_success()
     breaker.record_failure()

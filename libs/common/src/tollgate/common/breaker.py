@@ -1,14 +1,23 @@
-"""A circuit breaker for a dependency (a store, a backend service, a model).
+"""A circuit breaker for one dependency (a store, a backend deployment, a model).
 
-When a dependency is down or slow, every call would otherwise wait out its own timeout. After a
-run of failures the breaker opens and calls fail at once for a short while; then one call at a
-time gets through again, and the first success closes it.
+Closed: calls pass; `failure_threshold` failures in a row open it. Open: calls are refused at
+once for `open_seconds`, so callers skip the dependency (or fall back) instead of each waiting
+out its own timeout. Then half-open: one probe call passes; its success closes the circuit, its
+failure opens it again. A probe that never reports (its caller was cancelled) frees the slot
+after another `open_seconds`, so a lost probe cannot keep the circuit shut forever.
 """
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
+
+
+class BreakerState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
 
 
 class CircuitBreaker:
@@ -22,31 +31,47 @@ class CircuitBreaker:
         self._open_seconds = open_seconds
         self._clock = clock
         self._failures = 0
-        self._open_until = 0.0
+        self._opened_at: float | None = None
+        self._probe_started: float | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at < self._open_seconds:
+            return BreakerState.OPEN
+        return BreakerState.HALF_OPEN
 
     @property
     def is_open(self) -> bool:
-        return self._failures >= self._threshold
+        """True while calls are being refused or probed (not closed)."""
+        return self._opened_at is not None
 
     def allow(self) -> bool:
         """True when a call may go to the dependency now."""
-        if self._failures < self._threshold:
+        if self._opened_at is None:
             return True
         now = self._clock()
-        if now < self._open_until:
+        if now - self._opened_at < self._open_seconds:
             return False
-        # Half open: this call probes; the others keep failing fast until it reports.
-        self._open_until = now + self._open_seconds
+        probing = self._probe_started is not None and now - self._probe_started < self._open_seconds
+        if probing:
+            return False
+        self._probe_started = now
         return True
 
     def record_success(self) -> None:
         self._failures = 0
-        self._open_until = 0.0
+        self._opened_at = None
+        self._probe_started = None
 
     def record_failure(self) -> None:
         self._failures += 1
-        # Once tripped, the failure count stays at the threshold: a single failed probe after
-        # the open period opens the breaker again.
-        if self._failures >= self._threshold:
-            self._failures = self._threshold
-            self._open_until = self._clock() + self._open_seconds
+        if self._probe_started is not None or self._failures >= self._threshold:
+            self._opened_at = self._clock()
+        self._probe_started = None
+
+    def record_neutral(self) -> None:
+        """An outcome that says nothing about the dependency's health (e.g. a 400): free the
+        probe slot without closing or opening the circuit."""
+        self._probe_started = None
