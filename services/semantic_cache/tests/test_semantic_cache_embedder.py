@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tollgate.common.lru import LruCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
-from tollgate.semantic_cache.embedding.lru import LruCache
 from tollgate.semantic_cache.embedding.model import ModelLoadError, OnnxEmbedder
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from tollgate.common.anthropic_format import request_to_params
 from tollgate.common.errors import invalid_argument
+from tollgate.common.lru import LruCache
 from tollgate.common.token_estimate import canonical_json
-from tollgate.conversation_optimizer.lru import LruCache
 from tollgate.conversation_optimizer.metrics import optimizer_metrics
 from tollgate.v1 import common_pb2
 

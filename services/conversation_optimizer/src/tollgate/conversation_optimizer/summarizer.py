@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import grpc
 
 from tollgate.common.channels import open_channel
+from tollgate.common.lru import LruCache
 from tollgate.common.token_estimate import canonical_json, struct_to_python
-from tollgate.conversation_optimizer.lru import LruCache
 from tollgate.conversation_optimizer.metrics import optimizer_metrics
 from tollgate.conversation_optimizer.optimizer import SummaryResult
 from tollgate.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc

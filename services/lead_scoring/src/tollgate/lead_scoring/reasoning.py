@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import grpc
 
 from tollgate.common.channels import open_channel
+from tollgate.common.lru import LruCache
 from tollgate.lead_scoring.reasoning_parse import ParsedReasoning, parse_reasoning
 from tollgate.v1 import common_pb2, lead_scoring_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
@@ -102,8 +102,7 @@ class OrchestratorReasoner:
         self._company = company
         self._timeout = timeout_seconds
         self._max_tokens = max_tokens
-        self._cache_entries = cache_entries
-        self._cache: OrderedDict[str, ParsedReasoning] = OrderedDict()
+        self._cache: LruCache[str, ParsedReasoning] = LruCache(max(0, cache_entries))
         self._inflight: dict[str, asyncio.Future[ReasoningOutcome]] = {}
         self._channel: grpc.aio.Channel | None = None
         self._stub: orchestrator_pb2_grpc.OrchestratorServiceStub | None = None
@@ -128,7 +127,6 @@ class OrchestratorReasoner:
         key = cache_key(context.tenant_id, lead)
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return ReasoningAttempt(ReasoningOutcome(cached, common_pb2.Cost(), cached=True))
         shared = self._inflight.get(key)
         try:
@@ -153,16 +151,8 @@ class OrchestratorReasoner:
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.warning("lead analysis failed", extra={"error": repr(exc)})
             return ReasoningAttempt(None, "orchestrator could not be reached")
-        self._remember(key, outcome.parsed)
+        self._cache.put(key, outcome.parsed)
         return ReasoningAttempt(outcome)
-
-    def _remember(self, key: str, parsed: ParsedReasoning) -> None:
-        if self._cache_entries <= 0:
-            return
-        self._cache[key] = parsed
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_entries:
-            self._cache.popitem(last=False)
 
     async def _generate(
         self, context: common_pb2.RequestContext, lead: lead_scoring_pb2.Lead, timeout: float

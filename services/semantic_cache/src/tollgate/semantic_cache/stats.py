@@ -7,7 +7,7 @@ from enum import Enum
 
 from opentelemetry import metrics
 
-from tollgate.semantic_cache.embedding.lru import LruCache
+from tollgate.common.lru import LruCache
 
 
 class Outcome(Enum):

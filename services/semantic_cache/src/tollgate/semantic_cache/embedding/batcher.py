@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry import metrics
 
-from tollgate.semantic_cache.embedding.lru import LruCache
+from tollgate.common.lru import LruCache
 from tollgate.semantic_cache.embedding.model import Embedder, Vectors
 
 log = logging.getLogger("tollgate.semantic_cache.embedding")

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tollgate.semantic_cache.embedding.lru import LruCache
+from tollgate.common.lru import LruCache
 from tollgate.semantic_cache.guard import categories, entities
 from tollgate.semantic_cache.guard.features import QuestionFeatures, extract_features
 from tollgate.semantic_cache.guard.numbers import NumberMention

@@ -1,4 +1,8 @@
-"""A bounded least-recently-used map."""
+"""A bounded least-recently-used map, for results worth keeping between requests.
+
+Used from one event loop (no locking): embeddings, guard features, token counts, summaries,
+lead reasoning.
+"""
 
 from __future__ import annotations
 
