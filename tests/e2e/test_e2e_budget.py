@@ -3,8 +3,6 @@ cache hit holds nothing, and the ledger ends exact."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 
@@ -44,12 +42,10 @@ async def _states(suite: FullSuite) -> list[budget_ledger_pb2.BudgetState]:
 
 
 async def _settled(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
-    for _ in range(100):
-        state = (await _states(suite))[0]
-        if state.held_micros == 0:
-            return state
-        await asyncio.sleep(0.05)
-    raise AssertionError("holds never settled")
+    await suite.settled()
+    state = (await _states(suite))[0]
+    assert state.held_micros == 0, "a hold was left open after every commit landed"
+    return state
 
 
 async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(

@@ -107,41 +107,32 @@ def _flags_file(workdir: Path, flags: dict[str, object] | None) -> Path:
 
 
 async def _spawn(
-    name: str, module: str, env: dict[str, str], workdir: Path
+    name: str, module: str, env: dict[str, str], workdir: Path, *args: str
 ) -> tuple[asyncio.subprocess.Process, Path]:
+    """`python -m module *args` with its output in workdir/<name>.log."""
     log_path = workdir / f"{name}.log"
-    log_file = log_path.open("ab")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        env=env,
-        stdout=log_file,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log_file.close()
+    with log_path.open("ab") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            *args,
+            env=env,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
     return process, log_path
 
 
 async def _start_emulator(workdir: Path, env: dict[str, str]) -> tuple[SuiteProcess, str]:
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tollgate.emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        env=env,
-        stdout=(workdir / "emulator.log").open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
+    process, log_path = await _spawn(
+        "emulator", "tollgate.emulator", env, workdir, "--host", "127.0.0.1", "--port", str(port)
     )
     url = f"http://127.0.0.1:{port}"
     await _wait_for_http(port, timeout=30)
-    return SuiteProcess("anthropic-emulator", url, process, workdir / "emulator.log"), url
+    return SuiteProcess("anthropic-emulator", url, process, log_path), url
 
 
 async def _wait_for_http(port: int, timeout: float) -> None:
