@@ -38,14 +38,19 @@ class BackgroundWork:
 
 
 async def with_retries(
-    attempt: Callable[[], Awaitable[Any]], *, tries: int = 5, first_delay: float = 0.1
+    attempt: Callable[[], Awaitable[Any]],
+    *,
+    retry_on: tuple[type[Exception], ...],
+    tries: int = 5,
+    first_delay: float = 0.1,
 ) -> Any:
-    """Retry an idempotent call on any failure, with doubling delays."""
+    """Retry an idempotent call on the failures a retry can cure, with doubling delays; any
+    other failure (the request itself was refused) ends it at once."""
     delay = first_delay
     for number in range(1, tries + 1):
         try:
             return await attempt()
-        except Exception:
+        except retry_on:
             if number == tries:
                 raise
             await asyncio.sleep(delay)

@@ -120,6 +120,7 @@ class BudgetGuard:
             "ledger commit",
             with_retries(
                 lambda: dependencies.call(track, "Commit", request, self._timeout),
+                retry_on=(DependencyDown,),
                 tries=COMMIT_TRIES,
             ),
         )
@@ -128,7 +129,10 @@ class BudgetGuard:
         request = budget_ledger_pb2.ReleaseRequest(context=context)
         self._background.spawn(
             "ledger release",
-            with_retries(lambda: dependencies.call(track, "Release", request, self._timeout)),
+            with_retries(
+                lambda: dependencies.call(track, "Release", request, self._timeout),
+                retry_on=(DependencyDown,),
+            ),
         )
 
     def record_usage(
@@ -141,5 +145,8 @@ class BudgetGuard:
         request = budget_ledger_pb2.RecordUsageRequest(context=context, record=record)
         self._background.spawn(
             "ledger usage",
-            with_retries(lambda: dependencies.call(track, "RecordUsage", request, self._timeout)),
+            with_retries(
+                lambda: dependencies.call(track, "RecordUsage", request, self._timeout),
+                retry_on=(DependencyDown,),
+            ),
         )
