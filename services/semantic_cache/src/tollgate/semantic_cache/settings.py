@@ -9,9 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from tollgate.common.settings import ServiceSettings
 
-# services/semantic_cache/src/tollgate/semantic_cache/settings.py → the repository root.
-_REPO_ROOT = Path(__file__).resolve().parents[5]
-DEFAULT_MODEL_DIR = _REPO_ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2"
+# The model ships inside this package (int8 all-MiniLM-L6-v2, made by
+# scripts/quantize-embedding-model.py), so a clone, a wheel and an image all carry it.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "embedding" / "all-MiniLM-L6-v2-int8"
 
 # Task names as the thresholds map spells them (TaskType without its prefix, lower case).
 TASK_NAMES = frozenset(
@@ -25,8 +25,7 @@ class Settings(ServiceSettings):
     port: int = 50054
 
     # ---- embedding model ---------------------------------------------------------------------
-    # Folder with model.onnx and tokenizer.json; empty uses DEFAULT_MODEL_DIR,
-    # <repo>/../shared/models/all-MiniLM-L6-v2.
+    # Folder with model.onnx and tokenizer.json; empty uses DEFAULT_MODEL_DIR, the shipped model.
     model_path: str = ""
     # Longest question (in model tokens) the model sees whole; longer ones are not eligible,
     # because the embedding would silently ignore their tail.

@@ -131,5 +131,22 @@ def _model_name(model_dir: Path, model_file: Path) -> str:
     with model_file.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
+    expected = _recorded_digest(model_dir, model_file.name)
+    if expected is not None and expected != digest.hexdigest():
+        raise ModelLoadError(
+            f"{model_file} does not match its checksum in SHA256SUMS (truncated or replaced?)"
+        )
     slug = re.sub(r"[^a-z0-9]+", "-", model_dir.resolve().name.lower()).strip("-") or "model"
     return f"{slug}-{digest.hexdigest()[:8]}"
+
+
+def _recorded_digest(model_dir: Path, file_name: str) -> str | None:
+    """The sha256 that the folder's SHA256SUMS records for `file_name`, if it records one."""
+    sums = model_dir / "SHA256SUMS"
+    if not sums.is_file():
+        return None
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if name.strip() == file_name:
+            return digest.strip()
+    return None
