@@ -96,7 +96,7 @@ class RunningServer:
 
 async def start_server(service: GrpcService, settings: ServiceSettings) -> RunningServer:
     """Start `service` on settings.host:settings.port (port 0 picks a free one)."""
-    configure_telemetry(service.name, settings.metrics_port)
+    configure_telemetry(service.name, settings.metrics_port, settings.host)
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
