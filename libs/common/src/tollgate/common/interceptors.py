@@ -101,8 +101,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     and the tracer and metric attributes are looked up once, not per RPC: measured by
     bench/interceptor.py, the per-call lookups were a third of the interceptor's cost."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, track: str = "stable") -> None:
         self._service = service
+        self._track = track
         self._tracer = telemetry.tracer()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -125,7 +126,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        labels = _MethodLabels(self._service, method)
+        labels = _MethodLabels(self._service, method, self._track)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(labels, handler.unary_unary),
@@ -174,9 +175,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _MethodLabels:
     """Metric attributes of one method, built once: per status code for the counter."""
 
-    def __init__(self, service: str, method: str) -> None:
+    def __init__(self, service: str, method: str, track: str) -> None:
         self.service = service
         self.method = method
+        self.track = track
         # "/tollgate.v1.GatewayService/Complete" → span "tollgate.v1.GatewayService/Complete".
         self.span_name = method.lstrip("/")
         rpc_service, _, rpc_method = self.span_name.partition("/")
@@ -185,13 +187,13 @@ class _MethodLabels:
             "rpc.service": rpc_service,
             "rpc.method": rpc_method,
         }
-        self.duration = {"service": service, "method": method}
+        self.duration = {"service": service, "method": method, "track": track}
         self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
 
     def requests(self, code: grpc.StatusCode) -> dict[str, str]:
         labels = self._by_code.get(code)
         if labels is None:
-            labels = {"service": self.service, "method": self.method, "code": code.name}
+            labels = {**self.duration, "code": code.name}
             self._by_code[code] = labels
         return labels
 

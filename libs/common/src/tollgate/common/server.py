@@ -100,7 +100,8 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(service.name)], options=server_options(settings)
+        interceptors=[ServerInterceptor(service.name, settings.track)],
+        options=server_options(settings),
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
