@@ -147,7 +147,10 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.namespace
-            # Tells stable from canary apart in traces and metrics exported over OTLP.
+            # Tells stable from canary apart: a label on the service's own metrics...
+            - name: {{ $svc.envPrefix }}TRACK
+              value: {{ $track | quote }}
+            # ...and a resource attribute on traces and metrics exported over OTLP.
             - name: OTEL_RESOURCE_ATTRIBUTES
               value: "service.version={{ $image.tag | default $root.Chart.AppVersion }},deployment.track={{ $track }},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"
             {{- with $svc.otlpEndpoint }}

@@ -96,11 +96,12 @@ class RunningServer:
 
 async def start_server(service: GrpcService, settings: ServiceSettings) -> RunningServer:
     """Start `service` on settings.host:settings.port (port 0 picks a free one)."""
-    configure_telemetry(service.name, settings.metrics_port)
+    configure_telemetry(service.name, settings.metrics_port, settings.host)
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(service.name)], options=server_options(settings)
+        interceptors=[ServerInterceptor(service.name, settings.track)],
+        options=server_options(settings),
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

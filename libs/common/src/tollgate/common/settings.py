@@ -6,6 +6,8 @@ so one process environment can configure several services without clashes.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,9 @@ class ServiceSettings(BaseSettings):
     # 0 disables the Prometheus endpoint (tests run many services in one process).
     metrics_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
+    # Which Deployment this process belongs to; a label on its RPC metrics, so a canary's error
+    # rate and latency can be compared with stable's (the chart sets it).
+    track: Literal["stable", "canary"] = "stable"
     # How long SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

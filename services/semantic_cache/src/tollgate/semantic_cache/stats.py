@@ -8,6 +8,7 @@ from enum import Enum
 from opentelemetry import metrics
 
 from tollgate.common.lru import LruCache
+from tollgate.common.telemetry import SIMILARITY_BUCKETS
 
 
 class Outcome(Enum):
@@ -42,6 +43,7 @@ class CacheStats:
         self._similarity = meter.create_histogram(
             "tollgate_semantic_similarity",
             description="Similarity of the closest cached question, per lookup that had one",
+            explicit_bucket_boundaries_advisory=SIMILARITY_BUCKETS,
         )
 
     def counters(self, tenant: str) -> TenantCounters:
