@@ -1,6 +1,8 @@
 """What the gateway exports on its Prometheus endpoint (the dashboard and runbook query these).
 
-Money is counted in integer micro-dollars. Backend-call latency uses explicit second-based
+Money is counted in integer micro-dollars. Counters carry no OpenTelemetry `unit`: the
+Prometheus exporter would append it to the name (`tollgate_cost_micros_micro_USD_total`), and the
+dashboard queries `tollgate_cost_micros_total`. Backend-call latency uses explicit second-based
 buckets, from a cache lookup (a few milliseconds) to a long answer from Claude (minutes).
 """
 
@@ -86,12 +88,11 @@ def instruments() -> GatewayInstruments:
             description="Work after the answer (commits, stores) that failed for good, by kind",
         ),
         cost_micros=meter.create_counter(
-            "tollgate_cost_micros", unit="micro-USD", description="What answers cost, by model"
+            "tollgate_cost_micros", description="What answers cost in micro-dollars, by model"
         ),
         saved_micros=meter.create_counter(
             "tollgate_saved_micros",
-            unit="micro-USD",
-            description="What each optimization saved against the baseline, by optimization",
+            description="Micro-dollars each optimization saved against the baseline",
         ),
         cache_lookups=meter.create_counter(
             "tollgate_gateway_cache_lookups",
