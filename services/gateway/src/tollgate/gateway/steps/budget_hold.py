@@ -64,7 +64,8 @@ class BudgetHoldStep(Step):
         settings = self._services.settings
         prices = self._services.prices
         tokens = int(estimate_request(request) * settings.reservation_token_margin)
-        models = [request.model] if request.model else settings.reservation_models
+        routable = settings.reservation_models or prices.role_models
+        models = [request.model] if request.model else routable
         known = [m for m in models if prices.knows(m)]
         if not known:
             return 0
