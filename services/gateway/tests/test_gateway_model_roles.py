@@ -48,8 +48,8 @@ def test_a_role_naming_an_unpriced_model_is_refused(tmp_path: Any) -> None:
     path = tmp_path / "prices.yaml"
     path.write_text(
         'as_of: "2026-01-01"\nroles: {default: claude-imaginary}\nmodels:\n'
-        "  claude-haiku-5-5: {family: haiku, input: 1, output: 1, cache_write_5m: 1, cache_write_1h: 1,"
-        " cache_read: 1, min_cacheable_tokens: 1}\n"
+        "  claude-haiku-5-5: {family: haiku, input: 1, output: 1, cache_write_5m: 1,"
+        " cache_write_1h: 1, cache_read: 1, min_cacheable_tokens: 1}\n"
     )
     with pytest.raises(ValueError, match="without a price"):
         PriceTable.load(path)
