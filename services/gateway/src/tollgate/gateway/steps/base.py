@@ -20,19 +20,22 @@ skipped step leaves nothing half-done for another to trip on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf import duration_pb2
 
+from tollgate.common.flag_definitions import FlagParameters
 from tollgate.common.pricing import PriceTable
+from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
-from tollgate.gateway.routing import RequestRoutes
+from tollgate.gateway.routing import RequestRoutes, Track
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
@@ -155,6 +158,35 @@ class Step:
         report.detail = f"skipped: {exc}"
         instruments().fail_open.add(1, {"backend": backend, "step": self.key})
         log.warning("%s skipped: %s", self.key, exc)
+
+
+P = TypeVar("P", bound=FlagParameters)
+Reply = TypeVar("Reply")
+
+
+class FlagStep(Step, Generic[P]):
+    """A step switched by one flag, for one request."""
+
+    def __init__(self, request: Request, decision: FlagDecision[P], services: StepServices) -> None:
+        self._request = request
+        self._decision = decision
+        self._services = services
+
+    async def ask(
+        self,
+        report: common_pb2.OptimizationReport,
+        track: Track[Any],
+        method: str,
+        rpc: Callable[..., Awaitable[Reply]],
+        request: Any,
+        timeout: float,
+    ) -> Reply | None:
+        """Call the step's service; None when it failed or refused (fail open, reported)."""
+        try:
+            return await dependencies.call(track, method, rpc, request, timeout)
+        except SKIPPABLE as exc:
+            self.skipped(report, track.backend, exc)
+            return None
 
 
 def record_cache_savings(

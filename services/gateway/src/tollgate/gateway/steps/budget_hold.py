@@ -14,8 +14,8 @@ from tollgate.gateway.steps.base import (
     Answer,
     Draft,
     Effect,
+    FlagStep,
     Request,
-    Step,
     StepServices,
 )
 from tollgate.v1 import budget_ledger_pb2, common_pb2
@@ -44,7 +44,7 @@ def billed_tokens(usage: common_pb2.Usage) -> int:
     )
 
 
-class BudgetHoldStep(Step):
+class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
     key = "budget_enforcement"
 
     def __init__(
@@ -53,9 +53,7 @@ class BudgetHoldStep(Step):
         decision: FlagDecision[BudgetEnforcementParameters],
         services: StepServices,
     ) -> None:
-        self._request = request
-        self._decision = decision
-        self._services = services
+        super().__init__(request, decision, services)
         self.hold: Hold | None = None
 
     def max_cost(self, request: common_pb2.ClaudeRequest) -> int:

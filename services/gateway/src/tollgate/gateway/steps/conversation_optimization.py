@@ -11,22 +11,20 @@ from tollgate.common.flag_definitions import (
     ConversationOptimizationParameters,
     PromptCachingParameters,
 )
-from tollgate.gateway import dependencies
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
-    SKIPPABLE,
     Answer,
     Draft,
     Effect,
+    FlagStep,
     Request,
-    Step,
     StepServices,
 )
 from tollgate.v1 import conversation_optimizer_pb2
 
 
-class ConversationOptimizationStep(Step):
+class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters]):
     key = "conversation_optimization"
 
     def __init__(
@@ -36,10 +34,8 @@ class ConversationOptimizationStep(Step):
         prompt_caching: FlagDecision[PromptCachingParameters],
         services: StepServices,
     ) -> None:
-        self._request = request
-        self._decision = decision
+        super().__init__(request, decision, services)
         self._prompt_caching = prompt_caching
-        self._services = services
         # Tokens taken out of the request actually sent (enforce mode only).
         self.tokens_removed = 0
         self.summary_cost_micros = 0
@@ -61,12 +57,10 @@ class ConversationOptimizationStep(Step):
         )
         track = self._services.routes.conversation_optimizer()
         timeout = self._services.settings.conversation_optimizer_timeout_seconds
-        try:
-            reply = await dependencies.call(
-                track, "OptimizeConversation", track.stub.OptimizeConversation, call, timeout
-            )
-        except SKIPPABLE as exc:
-            self.skipped(report, track.backend, exc)
+        reply = await self.ask(
+            report, track, "OptimizeConversation", track.stub.OptimizeConversation, call, timeout
+        )
+        if reply is None:
             return NO_EFFECT
         removed = max(0, reply.original_tokens - reply.optimized_tokens)
         report.tokens_saved = removed

@@ -13,13 +13,12 @@ from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
-    SKIPPABLE,
     Answer,
     CachedAnswer,
     Draft,
     Effect,
+    FlagStep,
     Request,
-    Step,
     StepServices,
     duration,
     record_cache_savings,
@@ -31,7 +30,7 @@ def _lookup_result(result: str) -> None:
     instruments().cache_lookups.add(1, {"cache": "exact", "result": result})
 
 
-class ExactCacheStep(Step):
+class ExactCacheStep(FlagStep[ExactCacheParameters]):
     key = "exact_cache"
 
     def __init__(
@@ -40,9 +39,7 @@ class ExactCacheStep(Step):
         decision: FlagDecision[ExactCacheParameters],
         services: StepServices,
     ) -> None:
-        self._request = request
-        self._decision = decision
-        self._services = services
+        super().__init__(request, decision, services)
         # Set on a miss: where to store the answer, and the lease that lets this request fill it.
         self._key = ""
         self._lease = ""
@@ -62,16 +59,11 @@ class ExactCacheStep(Step):
             wait_for_fill=duration(wait),
         )
         track = self._services.routes.cache()
-        try:
-            reply = await dependencies.call(
-                track,
-                "ExactLookup",
-                track.stub.ExactLookup,
-                lookup,
-                settings.cache_timeout_seconds + wait,
-            )
-        except SKIPPABLE as exc:
-            self.skipped(report, track.backend, exc)
+        timeout = settings.cache_timeout_seconds + wait
+        reply = await self.ask(
+            report, track, "ExactLookup", track.stub.ExactLookup, lookup, timeout
+        )
+        if reply is None:
             _lookup_result("skipped")
             return NO_EFFECT
         if not reply.cacheable:

@@ -13,13 +13,12 @@ from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
-    SKIPPABLE,
     Answer,
     CachedAnswer,
     Draft,
     Effect,
+    FlagStep,
     Request,
-    Step,
     StepServices,
     record_cache_savings,
 )
@@ -30,7 +29,7 @@ def _lookup_result(result: str) -> None:
     instruments().cache_lookups.add(1, {"cache": "semantic", "result": result})
 
 
-class SemanticCacheStep(Step):
+class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
     key = "semantic_cache"
 
     def __init__(
@@ -39,9 +38,7 @@ class SemanticCacheStep(Step):
         decision: FlagDecision[SemanticCacheParameters],
         services: StepServices,
     ) -> None:
-        self._request = request
-        self._decision = decision
-        self._services = services
+        super().__init__(request, decision, services)
         self.shadow_hit = False
         # The request as looked up, which is also what a new answer is stored under.
         self._sent: common_pb2.ClaudeRequest | None = None
@@ -59,12 +56,10 @@ class SemanticCacheStep(Step):
         )
         track = self._services.routes.semantic_cache()
         timeout = self._services.settings.semantic_cache_timeout_seconds
-        try:
-            reply = await dependencies.call(
-                track, "SemanticLookup", track.stub.SemanticLookup, lookup, timeout
-            )
-        except SKIPPABLE as exc:
-            self.skipped(report, track.backend, exc)
+        reply = await self.ask(
+            report, track, "SemanticLookup", track.stub.SemanticLookup, lookup, timeout
+        )
+        if reply is None:
             _lookup_result("skipped")
             return NO_EFFECT
         if not reply.eligible:
