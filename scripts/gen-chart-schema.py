@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tollgate.common.flag_definitions import FLAGS
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "deploy/helm/tollgate/values.schema.json"
 
 Schema = dict[str, Any]
@@ -211,34 +213,26 @@ def service(name: str) -> Schema:
     return strict(settings)
 
 
-def flag(parameters: dict[str, Schema]) -> Schema:
+def flag(parameters: Schema, description: str) -> Schema:
     return strict(
         {
             "enabled": BOOL,
             "rolloutPercent": PERCENT,
             "mode": {"type": "string", "enum": ["enforce", "shadow"]},
-            "parameters": strict(parameters),
+            "parameters": parameters,
         },
         required=["enabled", "rolloutPercent", "mode"],
+        description=description,
     )
 
 
 def flags() -> Schema:
+    """Each flag's parameters come from its one definition (tollgate.common.flag_definitions),
+    which the gateway parses its flags file with."""
     return strict(
         {
-            "conversationOptimization": flag({"targetTokens": {"type": "integer", "minimum": 1}}),
-            "exactCache": flag({"ttlSeconds": POSITIVE_INT}),
-            "semanticCache": flag(
-                {"minSimilarity": {"type": "number", "minimum": 0, "maximum": 1}}
-            ),
-            "promptCaching": flag({"ttl": {"type": "string", "enum": ["5m", "1h"]}}),
-            "budgetEnforcement": flag(
-                {
-                    "failMode": {"type": "string", "enum": ["closed", "open"]},
-                    "failOpenTenants": {"type": "array", "items": STRING, "uniqueItems": True},
-                }
-            ),
-            "leadReasoning": flag({}),
+            definition.helm_key: flag(definition.parameters_schema(), definition.description)
+            for definition in FLAGS
         }
     )
 

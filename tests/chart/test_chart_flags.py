@@ -33,10 +33,14 @@ def test_default_flags_match_the_values(default_render: Any, chart_values: dict[
     # Spot checks of the mapping itself, so a broken helper cannot pass by symmetry.
     assert config.flags["semantic_cache"].mode is FlagMode.SHADOW
     assert config.flags["semantic_cache"].enabled is False
-    assert config.flags["conversation_optimization"].parameters == {"targetTokens": 6000}
+    assert config.flags["conversation_optimization"].parameters == {
+        "targetTokens": 6000,
+        "strategies": [],
+    }
     assert config.flags["budget_enforcement"].parameters == {
         "failMode": "closed",
         "failOpenTenants": [],
+        "failClosedTenants": [],
     }
     assert config.canaries == {}
 
