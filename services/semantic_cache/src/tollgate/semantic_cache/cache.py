@@ -24,7 +24,7 @@ from tollgate.semantic_cache.eligibility import (
     task_name,
 )
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
-from tollgate.semantic_cache.guard import NearMissGuard
+from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.stats import CacheStats, Outcome, TenantCounters
 from tollgate.semantic_cache.store.base import CacheEntry, Candidate, SearchQuery, VectorStore
@@ -74,7 +74,7 @@ class SemanticCache:
         self._settings = settings
         self._embedder = embedder
         self._store = store
-        self._guard = guard or NearMissGuard()
+        self._guard = guard or NearMissGuard(model_vocabulary(settings.resolved_model_path()))
         self._stats = stats or CacheStats()
         self._clock = clock
         self._policy = EligibilityPolicy(

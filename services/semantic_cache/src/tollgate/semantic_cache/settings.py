@@ -53,7 +53,7 @@ class Settings(ServiceSettings):
 
     # ---- lookup ------------------------------------------------------------------------------
     # Cosine similarity an answer must reach; per task overrides, e.g. {"lead_analysis": 0.9}.
-    default_threshold: float = Field(default=0.80, gt=0, le=1)
+    default_threshold: float = Field(default=0.75, gt=0, le=1)
     task_thresholds: dict[str, float] = Field(default_factory=dict)
     # The near-miss guard; turning it off is for evaluation only.
     guard_enabled: bool = True
