@@ -60,6 +60,30 @@ class Settings(ServiceSettings):
     # Nearest entries examined per lookup: a near-miss at the top must not hide a true match.
     candidates: int = Field(default=5, ge=1, le=50)
 
+    # ---- bounded memory ----------------------------------------------------------------------
+    # Entries kept per tenant; storing past it evicts the tenant's oldest entries. Per tenant
+    # overrides, e.g. {"big-tenant": 50000}.
+    max_entries_per_tenant: int = Field(default=10_000, ge=1)
+    tenant_max_entries: dict[str, int] = Field(default_factory=dict)
+
+    # ---- measured precision (SemanticVerify) ---------------------------------------------------
+    # The lower bound of a tenant's measured precision under which its cache drops to shadow;
+    # per tenant overrides, e.g. {"tenant-a": 0.995}.
+    precision_floor: float = Field(default=0.99, ge=0, lt=1)
+    tenant_precision_floors: dict[str, float] = Field(default_factory=dict)
+    # Confidence of the Wilson interval around the measured precision.
+    precision_confidence: float = Field(default=0.95, gt=0, lt=1)
+    # Verdicts older than this no longer count (and are purged by the sweep).
+    precision_window_days: float = Field(default=30.0, gt=0)
+    # How long a replica trusts its last reading of a tenant's precision.
+    precision_refresh_seconds: float = Field(default=5.0, ge=0)
+    # Fraction of served hits the gateway is asked to verify (would-be hits in shadow: all);
+    # per tenant overrides, e.g. {"tenant-a": 0.05}.
+    verify_sample_rate: float = Field(default=0.01, ge=0, le=1)
+    tenant_verify_sample_rates: dict[str, float] = Field(default_factory=dict)
+    # Two answers whose embeddings are less similar than this disagree.
+    answer_min_similarity: float = Field(default=0.80, gt=0, le=1)
+
     # ---- eligibility -------------------------------------------------------------------------
     # Multi-turn requests are cached with a digest of the prior turns in their scope.
     allow_multi_turn: bool = True
@@ -92,6 +116,36 @@ class Settings(ServiceSettings):
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; known: {sorted(TASK_NAMES)}")
         return normalised
+
+    @field_validator("tenant_precision_floors")
+    @classmethod
+    def _floors(cls, value: dict[str, float]) -> dict[str, float]:
+        for tenant, floor in value.items():
+            if not 0 <= floor < 1 or not tenant:
+                raise ValueError(f"{tenant!r}: a floor must be in [0, 1), got {floor}")
+        return value
+
+    @field_validator("tenant_verify_sample_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for tenant, rate in value.items():
+            if not 0 <= rate <= 1 or not tenant:
+                raise ValueError(f"{tenant!r}: a sample rate must be in [0, 1], got {rate}")
+        return value
+
+    @field_validator("tenant_max_entries")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for tenant, limit in value.items():
+            if limit < 1 or not tenant:
+                raise ValueError(f"{tenant!r}: the entry limit must be at least 1, got {limit}")
+        return value
+
+    def max_entries_for(self, tenant: str) -> int:
+        return self.tenant_max_entries.get(tenant, self.max_entries_per_tenant)
+
+    def verify_rate_for(self, tenant: str) -> float:
+        return self.tenant_verify_sample_rates.get(tenant, self.verify_sample_rate)
 
     def resolved_model_path(self) -> Path:
         return Path(self.model_path) if self.model_path else DEFAULT_MODEL_DIR

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import qdrant_edge as edge
 
 from tollgate.semantic_cache.store.base import (
+    CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -198,6 +199,27 @@ class EdgeVectorStore:
             ]
         )
         return int(await self._run(lambda: self._shard.count(edge.CountRequest(filter=live))))
+
+    async def evict_oldest(self, tenant: str, count: int) -> int:
+        if count <= 0:
+            return 0
+        oldest = edge.ScrollRequest(
+            limit=count,
+            filter=edge.Filter(must=[edge.FieldCondition(TENANT, match=edge.MatchValue(tenant))]),
+            with_payload=False,
+            order_by=edge.OrderBy(CREATED_AT),
+        )
+
+        def delete() -> int:
+            records, _ = self._shard.scroll(oldest)
+            ids = [r.id for r in records]
+            if ids:
+                self._shard.update(edge.UpdateOperation.delete_points(ids))
+            return len(ids)
+
+        removed = await self._run(delete)
+        self._deleted_since_compaction += removed
+        return removed
 
     async def maintain(self) -> None:
         """Compact deleted points away once enough have accumulated.

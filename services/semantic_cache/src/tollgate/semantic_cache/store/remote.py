@@ -17,6 +17,7 @@ import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
 
 from tollgate.semantic_cache.store.base import (
+    CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -178,6 +179,31 @@ class QdrantVectorStore:
             self._client.count(self._collection, count_filter=live, exact=True)
         )
         return int(result.count)
+
+    async def evict_oldest(self, tenant: str, count: int) -> int:
+        if count <= 0:
+            return 0
+        records, _ = await self._call(
+            self._client.scroll(
+                self._collection,
+                scroll_filter=models.Filter(
+                    must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
+                ),
+                limit=count,
+                order_by=models.OrderBy(key=CREATED_AT),
+                with_payload=False,
+                with_vectors=False,
+            )
+        )
+        if records:
+            await self._call(
+                self._client.delete(
+                    self._collection,
+                    points_selector=models.PointIdsList(points=[r.id for r in records]),
+                    wait=True,
+                )
+            )
+        return len(records)
 
     async def maintain(self) -> None:
         # The server compacts and indexes on its own.
