@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -12,6 +14,8 @@ from tollgate.common.settings import ServiceSettings
 # The model ships inside this package (int8 all-MiniLM-L6-v2, made by
 # scripts/quantize-embedding-model.py), so a clone, a wheel and an image all carry it.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "embedding" / "all-MiniLM-L6-v2-int8"
+
+V = TypeVar("V", int, float)
 
 # Task names as the thresholds map spells them (TaskType without its prefix, lower case).
 TASK_NAMES = frozenset(
@@ -120,26 +124,17 @@ class Settings(ServiceSettings):
     @field_validator("tenant_precision_floors")
     @classmethod
     def _floors(cls, value: dict[str, float]) -> dict[str, float]:
-        for tenant, floor in value.items():
-            if not 0 <= floor < 1 or not tenant:
-                raise ValueError(f"{tenant!r}: a floor must be in [0, 1), got {floor}")
-        return value
+        return _per_tenant(value, lambda floor: 0 <= floor < 1, "a floor in [0, 1)")
 
     @field_validator("tenant_verify_sample_rates")
     @classmethod
     def _rates(cls, value: dict[str, float]) -> dict[str, float]:
-        for tenant, rate in value.items():
-            if not 0 <= rate <= 1 or not tenant:
-                raise ValueError(f"{tenant!r}: a sample rate must be in [0, 1], got {rate}")
-        return value
+        return _per_tenant(value, lambda rate: 0 <= rate <= 1, "a sample rate in [0, 1]")
 
     @field_validator("tenant_max_entries")
     @classmethod
-    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
-        for tenant, limit in value.items():
-            if limit < 1 or not tenant:
-                raise ValueError(f"{tenant!r}: the entry limit must be at least 1, got {limit}")
-        return value
+    def _limits(cls, value: dict[str, int]) -> dict[str, int]:
+        return _per_tenant(value, lambda limit: limit >= 1, "an entry limit of at least 1")
 
     def max_entries_for(self, tenant: str) -> int:
         return self.tenant_max_entries.get(tenant, self.max_entries_per_tenant)
@@ -152,3 +147,10 @@ class Settings(ServiceSettings):
 
     def threshold_for(self, task: str) -> float:
         return self.task_thresholds.get(task, self.default_threshold)
+
+
+def _per_tenant(value: dict[str, V], valid: Callable[[V], bool], expected: str) -> dict[str, V]:
+    for tenant, item in value.items():
+        if not tenant or not valid(item):
+            raise ValueError(f"tenant {tenant!r}: expected {expected}, got {item}")
+    return value

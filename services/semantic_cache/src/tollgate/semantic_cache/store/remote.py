@@ -51,41 +51,17 @@ class QdrantVectorStore:
         return self._collection
 
     async def open(self) -> None:
-        if not await self._call(self._client.collection_exists(self._collection)):
-            try:
-                await self._call(
-                    self._client.create_collection(
-                        self._collection,
-                        vectors_config={
-                            VECTOR_NAME: models.VectorParams(
-                                size=self._dimension, distance=models.Distance.COSINE
-                            )
-                        },
-                    )
+        await ensure_collection(
+            self._client,
+            self._collection,
+            {
+                VECTOR_NAME: models.VectorParams(
+                    size=self._dimension, distance=models.Distance.COSINE
                 )
-            except StoreUnavailable:
-                # Another replica may have created it meanwhile; anything else is a failure.
-                if not await self._call(self._client.collection_exists(self._collection)):
-                    raise
-        await self._ensure_indexes()
-        log.info("vector store open", extra={"engine": "qdrant", "collection": self._collection})
-
-    async def _ensure_indexes(self) -> None:
-        tenant_index = models.KeywordIndexParams(
-            type=models.KeywordIndexType.KEYWORD, is_tenant=True
+            },
+            index_schema(KEYWORD_FIELDS, INTEGER_FIELDS),
         )
-        schema: list[tuple[str, Any]] = [(TENANT, tenant_index)]
-        schema += [(name, models.PayloadSchemaType.KEYWORD) for name in KEYWORD_FIELDS]
-        schema += [(name, models.PayloadSchemaType.INTEGER) for name in INTEGER_FIELDS]
-        with warnings.catch_warnings():
-            # The client's local mode (tests) warns that it ignores indexes; servers use them.
-            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for name, field_schema in schema:
-                await self._call(
-                    self._client.create_payload_index(
-                        self._collection, name, field_schema=field_schema, wait=True
-                    )
-                )
+        log.info("vector store open", extra={"engine": "qdrant", "collection": self._collection})
 
     async def close(self) -> None:
         await self._client.close()
@@ -210,10 +186,47 @@ class QdrantVectorStore:
         return None
 
     async def _call(self, call: Awaitable[T]) -> T:
+        return await qdrant_call(call)
+
+
+async def qdrant_call(call: Awaitable[T]) -> T:
+    """Await a client call; any failure is StoreUnavailable (a miss to callers, never INTERNAL)."""
+    try:
+        return await call
+    except Exception as exc:
+        raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+
+
+def index_schema(keyword: Sequence[str], integer: Sequence[str]) -> list[tuple[str, Any]]:
+    """Payload indexes: the tenant as the tenant key, then keyword and integer fields."""
+    tenant_index = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    schema: list[tuple[str, Any]] = [(TENANT, tenant_index)]
+    schema += [(name, models.PayloadSchemaType.KEYWORD) for name in keyword]
+    schema += [(name, models.PayloadSchemaType.INTEGER) for name in integer]
+    return schema
+
+
+async def ensure_collection(
+    client: AsyncQdrantClient,
+    collection: str,
+    vectors: dict[str, models.VectorParams],
+    schema: list[tuple[str, Any]],
+) -> None:
+    """Create the collection unless it exists, then its payload indexes (both idempotent)."""
+    if not await qdrant_call(client.collection_exists(collection)):
         try:
-            return await call
-        except Exception as exc:
-            raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+            await qdrant_call(client.create_collection(collection, vectors_config=vectors))
+        except StoreUnavailable:
+            # Another replica may have created it meanwhile; anything else is a failure.
+            if not await qdrant_call(client.collection_exists(collection)):
+                raise
+    with warnings.catch_warnings():
+        # The client's local mode (tests) warns that it ignores indexes; servers use them.
+        warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+        for name, field_schema in schema:
+            await qdrant_call(
+                client.create_payload_index(collection, name, field_schema=field_schema, wait=True)
+            )
 
 
 def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:

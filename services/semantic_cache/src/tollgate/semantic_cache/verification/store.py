@@ -13,27 +13,23 @@ Points carry a one-dimensional constant vector: the engine requires a vector, no
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
 import uuid
-import warnings
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import qdrant_edge as edge
 from qdrant_client import AsyncQdrantClient, models
 
-from tollgate.semantic_cache.store.base import StoreUnavailable
+from tollgate.semantic_cache.store.base import TENANT
+from tollgate.semantic_cache.store.edge_shard import EdgeShardHost, delete_matching
+from tollgate.semantic_cache.store.remote import ensure_collection, index_schema, qdrant_call
 
 T = TypeVar("T")
 
 _VECTOR = "none"
 _NAMESPACE = uuid.UUID("0d6f3a52-5d0e-4b8c-9a57-2f5e7f0b18c4")
-TENANT, TASK, AGREED, CREATED_AT = "tenant", "task", "agreed", "created_at"
+TASK, AGREED, CREATED_AT = "task", "agreed", "created_at"
 
 
 @dataclass(frozen=True)
@@ -96,44 +92,34 @@ class EdgeVerdictStore:
     """Verdicts in a Qdrant Edge shard under `data_dir` (a temporary folder when empty)."""
 
     def __init__(self, collection: str, data_dir: str = "") -> None:
-        self._collection = collection
-        self._data_dir = data_dir
-        self._temporary_dir: str | None = None
-        self._shard: Any = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._host = EdgeShardHost(
+            collection,
+            data_dir,
+            edge.EdgeConfig(
+                vectors={_VECTOR: edge.EdgeVectorParams(size=1, distance=edge.Distance.Dot)}
+            ),
+            keyword_fields=(TASK,),
+            integer_fields=(AGREED, CREATED_AT),
+            thread_name="qdrant-verdicts",
+        )
 
     async def open(self) -> None:
-        if self._shard is not None:
-            return
-        if self._data_dir:
-            root = Path(self._data_dir)
-        else:
-            self._temporary_dir = tempfile.mkdtemp(prefix="tollgate-verdicts-")
-            root = Path(self._temporary_dir)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-verdicts")
-        self._shard = await self._run(lambda: _open_edge_shard(root / self._collection))
+        await self._host.open()
 
     async def close(self) -> None:
-        shard, self._shard = self._shard, None
-        if shard is not None:
-            await self._run(lambda: (shard.flush(), shard.close()))
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        if self._temporary_dir is not None:
-            shutil.rmtree(self._temporary_dir, ignore_errors=True)
-            self._temporary_dir = None
+        await self._host.close()
 
     async def record(self, verdict: Verdict) -> bool:
         def write() -> bool:
+            shard = self._host.shard
             known = edge.Filter(must=[edge.HasIdCondition({verdict.id})])
-            if self._shard.count(edge.CountRequest(filter=known)):
+            if shard.count(edge.CountRequest(filter=known)):
                 return False
             point = edge.Point(verdict.id, {_VECTOR: [1.0]}, verdict.payload())
-            self._shard.update(edge.UpdateOperation.upsert_points([point]))
+            shard.update(edge.UpdateOperation.upsert_points([point]))
             return True
 
-        return await self._run(write)
+        return await self._host.run(write)
 
     async def tally(self, tenant: str, task: str, since_ms: int) -> Tally:
         def count(agreed: int) -> int:
@@ -145,52 +131,15 @@ class EdgeVerdictStore:
                     edge.FieldCondition(CREATED_AT, range=edge.RangeFloat(gte=float(since_ms))),
                 ]
             )
-            return int(self._shard.count(edge.CountRequest(filter=matching)))
+            return int(self._host.shard.count(edge.CountRequest(filter=matching)))
 
-        return await self._run(lambda: Tally(count(1), count(0)))
+        return await self._host.run(lambda: Tally(count(1), count(0)))
 
     async def purge(self, before_ms: int) -> int:
-        def delete() -> int:
-            old = edge.Filter(
-                must=[edge.FieldCondition(CREATED_AT, range=edge.RangeFloat(lt=float(before_ms)))]
-            )
-            ids: list[Any] = []
-            offset = None
-            while True:
-                records, offset = self._shard.scroll(
-                    edge.ScrollRequest(offset=offset, limit=1000, filter=old, with_payload=False)
-                )
-                ids.extend(r.id for r in records)
-                if offset is None:
-                    break
-            if ids:
-                self._shard.update(edge.UpdateOperation.delete_points(ids))
-            return len(ids)
-
-        return await self._run(delete)
-
-    async def _run(self, call: Callable[[], T]) -> T:
-        if self._executor is None:
-            raise RuntimeError("the verdict store is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-
-def _open_edge_shard(path: Path) -> Any:
-    config = edge.EdgeConfig(
-        vectors={_VECTOR: edge.EdgeVectorParams(size=1, distance=edge.Distance.Dot)}
-    )
-    has_segments = path.is_dir() and any(path.iterdir())
-    shard = edge.EdgeShard.load(str(path), config) if has_segments else None
-    if shard is None:
-        path.mkdir(parents=True, exist_ok=True)
-        shard = edge.EdgeShard.create(str(path), config)
-    shard.update(
-        edge.UpdateOperation.create_field_index(TENANT, edge.KeywordIndexParams(is_tenant=True))
-    )
-    shard.update(edge.UpdateOperation.create_field_index(TASK, edge.PayloadSchemaType.Keyword))
-    for name in (AGREED, CREATED_AT):
-        shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Integer))
-    return shard
+        old = edge.Filter(
+            must=[edge.FieldCondition(CREATED_AT, range=edge.RangeFloat(lt=float(before_ms)))]
+        )
+        return await self._host.run(lambda: delete_matching(self._host.shard, old))
 
 
 class QdrantVerdictStore:
@@ -201,38 +150,12 @@ class QdrantVerdictStore:
         self._collection = collection
 
     async def open(self) -> None:
-        if not await self._call(self._client.collection_exists(self._collection)):
-            try:
-                await self._call(
-                    self._client.create_collection(
-                        self._collection,
-                        vectors_config={
-                            _VECTOR: models.VectorParams(size=1, distance=models.Distance.DOT)
-                        },
-                    )
-                )
-            except StoreUnavailable:
-                # Another replica may have created it meanwhile.
-                if not await self._call(self._client.collection_exists(self._collection)):
-                    raise
-        schema: list[tuple[str, Any]] = [
-            (
-                TENANT,
-                models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
-            ),
-            (TASK, models.PayloadSchemaType.KEYWORD),
-            (AGREED, models.PayloadSchemaType.INTEGER),
-            (CREATED_AT, models.PayloadSchemaType.INTEGER),
-        ]
-        with warnings.catch_warnings():
-            # The client's local mode (tests) warns that it ignores indexes; servers use them.
-            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for name, field_schema in schema:
-                await self._call(
-                    self._client.create_payload_index(
-                        self._collection, name, field_schema=field_schema, wait=True
-                    )
-                )
+        await ensure_collection(
+            self._client,
+            self._collection,
+            {_VECTOR: models.VectorParams(size=1, distance=models.Distance.DOT)},
+            index_schema((TASK,), (AGREED, CREATED_AT)),
+        )
 
     async def close(self) -> None:
         await self._client.close()
@@ -281,7 +204,4 @@ class QdrantVerdictStore:
         return int(found.count)
 
     async def _call(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except Exception as exc:
-            raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+        return await qdrant_call(call)
