@@ -65,7 +65,7 @@ def test_staged_rollout_with_helm_set(helm: Any, percent: int) -> None:
     flag = parse_gateway_config(rendered.flags_file()).flags["semantic_cache"]
     assert (flag.enabled, flag.mode, flag.rollout_percent) == (True, FlagMode.ENFORCE, percent)
     # Parameters are kept when only the percentage changes.
-    assert flag.parameters == {"minSimilarity": 0.9}
+    assert flag.parameters == {"minSimilarity": 0.75}
 
 
 def test_large_and_fractional_parameters_survive_rendering(helm: Any) -> None:
