@@ -87,9 +87,10 @@ class OnnxEmbedder:
         self._dimension = 0
         self._one_at_a_time = False
         self._dimension = int(self.embed(["dimension probe"]).shape[1])
-        # A dynamically quantized model (the shipped int8 one) scales its activations per call,
-        # so a text's vector would depend on the texts batched with it, and one question would
-        # embed differently from one lookup to the next. Such a model is run one text per call.
+        # A dynamically quantized model scales its activations per call, so a text's vector
+        # would depend on the texts batched with it, and one question would embed differently
+        # from one lookup to the next. Such a model is run one text per call. (The shipped int8
+        # model stores int8 weights only and computes in float32, so it batches.)
         self._one_at_a_time = not self._batch_invariant()
 
     @property
