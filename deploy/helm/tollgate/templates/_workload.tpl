@@ -31,6 +31,11 @@ calls over them with round_robin (a ClusterIP would pin a long-lived connection 
 {{- end -}}
 {{- $imageRef := include "tollgate.imageRef" (dict "root" $root "image" $image) -}}
 {{- $grace := add (int (ceil $svc.shutdownGraceSeconds)) (int $svc.preStopSleepSeconds) 5 -}}
+{{- range $setting := list "shutdownGraceSeconds" "connectionAgeGraceSeconds" -}}
+{{- if lt (float64 (index $svc $setting)) (float64 $svc.callDeadlineSeconds) -}}
+{{- fail (printf "services.%s.%s (%v) is shorter than callDeadlineSeconds (%v): rollouts would cut the longest calls" $svc.key $setting (index $svc $setting) $svc.callDeadlineSeconds) -}}
+{{- end -}}
+{{- end -}}
 {{- $autoscaled := and $svc.autoscaling.enabled (not $canary) -}}
 {{- include "tollgate.tlsValidate" $root -}}
 ---
@@ -139,6 +144,10 @@ spec:
               value: {{ $svc.logLevel | quote }}
             - name: {{ $svc.envPrefix }}SHUTDOWN_GRACE_SECONDS
               value: {{ $svc.shutdownGraceSeconds | toString | quote }}
+            - name: {{ $svc.envPrefix }}MAX_CONNECTION_AGE_SECONDS
+              value: {{ int $svc.connectionAgeSeconds | quote }}
+            - name: {{ $svc.envPrefix }}MAX_CONNECTION_AGE_GRACE_SECONDS
+              value: {{ int $svc.connectionAgeGraceSeconds | quote }}
             - name: POD_NAME
               valueFrom:
                 fieldRef:
@@ -270,6 +279,8 @@ spec:
 {{- $svc := .svc -}}
 {{- $p := $svc.envPrefix -}}
 {{- if eq $svc.key "gateway" }}
+- name: {{ $p }}ORCHESTRATOR_TIMEOUT_SECONDS
+  value: {{ $svc.callDeadlineSeconds | toString | quote }}
 - name: {{ $p }}API_KEYS_FILE
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}FLAGS_FILE
