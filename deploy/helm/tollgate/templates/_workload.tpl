@@ -121,6 +121,26 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if and (eq $svc.key "budgetLedger") $svc.migration.enabled (not $svc.migrateOnStart) }}
+      # The migration Job runs beside the release; until it has built the schema the ledger waits
+      # here (and is not ready) instead of crash-looping into back-off.
+      initContainers:
+        - name: wait-for-schema
+          image: {{ $imageRef | quote }}
+          imagePullPolicy: {{ $image.pullPolicy }}
+          command: ["python", "-m", "tollgate.budget_ledger", "wait-for-schema", "--timeout", {{ int $svc.migration.activeDeadlineSeconds | quote }}]
+          env:
+            - name: {{ $svc.envPrefix }}DATABASE_URL
+              valueFrom:
+                {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 16 }}
+          resources:
+            {{- toYaml $svc.migration.resources | nindent 12 }}
+          securityContext:
+            {{- include "tollgate.containerSecurityContext" $user | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      {{- end }}
       containers:
         - name: {{ $svc.component }}
           image: {{ $imageRef | quote }}
