@@ -132,16 +132,18 @@ def default_block() -> Schema:
     return strict(settings)
 
 
-def canary() -> Schema:
-    return strict(
-        {
-            "enabled": BOOL,
-            "replicas": {"type": "integer", "minimum": 0},
-            "weight": PERCENT,
-            "image": strict({"repository": STRING, "tag": STRING}),
-            "resources": resources(),
-        }
-    )
+def canary(weighted: bool = True) -> Schema:
+    """A canary Deployment's values. Backends take a weight (the gateway splits calls by it);
+    the gateway's own canary takes its share of the public Service's pods, so no weight."""
+    properties: dict[str, Schema] = {
+        "enabled": BOOL,
+        "replicas": {"type": "integer", "minimum": 0},
+        "image": strict({"repository": STRING, "tag": STRING}),
+        "resources": resources(),
+    }
+    if weighted:
+        properties["weight"] = PERCENT
+    return strict(properties)
 
 
 def service(name: str) -> Schema:
@@ -186,9 +188,8 @@ def service(name: str) -> Schema:
             }
         )
         settings["flagsWatch"] = BOOL
+        settings["canary"] = canary(weighted=False)
     else:
-        # The gateway splits calls between stable and canary; nothing splits calls to the gateway
-        # itself (that is the job of your ingress or mesh), so it has no canary.
         settings["canary"] = canary()
     if name == "orchestrator":
         settings["anthropic"] = strict(

@@ -279,7 +279,12 @@ spec:
   {{- end }}
   selector:
     {{- include "tollgate.selectorLabels" (dict "root" $root "component" $svc.component) | nindent 4 }}
+    {{- /* The gateway's one public Service fronts both tracks: a gateway canary gets its share of
+    connections by its share of ready pods. A backend's Service per track lets the gateway weigh
+    calls between them exactly. */}}
+    {{- if ne $svc.key "gateway" }}
     track: {{ .track }}
+    {{- end }}
   ports:
     - name: grpc
       port: {{ int $svc.port }}
@@ -318,10 +323,11 @@ spec:
 {{- $backend := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
 - name: {{ $p }}{{ upper $backend.module }}_ADDR
   value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" $backend.name) }}:{{ int $backend.port }}"
-{{- if dig "canary" "enabled" false $backend }}
+{{- /* Always rendered, canary or not, so that turning a canary on or off changes only the
+flags ConfigMap (its weight) and never the gateway's pod template: no gateway restart. The
+gateway sends a canary nothing until it has a weight and answers its health check. */}}
 - name: {{ $p }}{{ upper $backend.module }}_CANARY_ADDR
   value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-canary" $backend.name)) }}:{{ int $backend.port }}"
-{{- end }}
 {{- end }}
 {{- end }}
 {{- else if eq $svc.key "orchestrator" }}
