@@ -99,6 +99,7 @@ def workload_settings() -> dict[str, Schema]:
         "connectionAgeGraceSeconds": POSITIVE_INT,
         "preStopSleepSeconds": {"type": "integer", "minimum": 0, "maximum": 120},
         "metricsPort": PORT,
+        "healthPort": PORT,
         "otlpEndpoint": STRING,
         "env": ENV,
         "resources": resources(),

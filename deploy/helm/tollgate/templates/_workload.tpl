@@ -153,6 +153,11 @@ spec:
             - name: metrics
               containerPort: {{ int $svc.metricsPort }}
               protocol: TCP
+            {{- if eq (include "tollgate.servesTls" (dict "root" $root "svc" $svc)) "true" }}
+            - name: health
+              containerPort: {{ int $svc.healthPort }}
+              protocol: TCP
+            {{- end }}
           env:
             - name: {{ $svc.envPrefix }}HOST
               value: "0.0.0.0"
@@ -160,6 +165,10 @@ spec:
               value: {{ int $svc.port | quote }}
             - name: {{ $svc.envPrefix }}METRICS_PORT
               value: {{ int $svc.metricsPort | quote }}
+            {{- if eq (include "tollgate.servesTls" (dict "root" $root "svc" $svc)) "true" }}
+            - name: {{ $svc.envPrefix }}HEALTH_PORT
+              value: {{ int $svc.healthPort | quote }}
+            {{- end }}
             - name: {{ $svc.envPrefix }}LOG_LEVEL
               value: {{ $svc.logLevel | quote }}
             - name: {{ $svc.envPrefix }}SHUTDOWN_GRACE_SECONDS

@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     # call (a generation may take 120 s), so a rollout drains long answers instead of cutting them.
     shutdown_grace_seconds: float = Field(default=125.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A plaintext port serving only the health service (0: none), for Kubernetes' native gRPC
+    # probes, which cannot speak TLS, when the main port serves TLS.
+    health_port: int = Field(default=0, ge=0, le=65535)
     # Recycle connections so that clients re-resolve and new replicas get traffic.
     max_connection_age_seconds: int = Field(default=300, ge=1)
     # Calls open on a recycled connection get this long to finish: at least the longest call.
