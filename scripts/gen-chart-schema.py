@@ -51,6 +51,8 @@ QUANTITY: Schema = {
     "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
 }
 PULL_POLICY: Schema = {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}
+DIGEST: Schema = {"type": "string", "pattern": "^(sha256:[0-9a-f]{64})?$"}
+DURATION: Schema = {"type": "string", "pattern": "^([0-9]+(ms|s|m|h))*$"}
 # A percentage ("25%") or a pod count, as PodDisruptionBudget accepts.
 INT_OR_PERCENT: Schema = {
     "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}]
@@ -129,7 +131,9 @@ def workload_settings() -> dict[str, Schema]:
 
 def default_block() -> Schema:
     settings = workload_settings()
-    settings["image"] = strict({"registry": STRING, "tag": STRING, "pullPolicy": PULL_POLICY})
+    settings["image"] = strict(
+        {"registry": STRING, "tag": STRING, "digest": DIGEST, "pullPolicy": PULL_POLICY}
+    )
     return strict(settings)
 
 
@@ -139,7 +143,7 @@ def canary(weighted: bool = True) -> Schema:
     properties: dict[str, Schema] = {
         "enabled": BOOL,
         "replicas": {"type": "integer", "minimum": 0},
-        "image": strict({"repository": STRING, "tag": STRING}),
+        "image": strict({"repository": STRING, "tag": STRING, "digest": DIGEST}),
         "resources": resources(),
     }
     if weighted:
@@ -158,6 +162,7 @@ def service(name: str) -> Schema:
                     "registry": STRING,
                     "repository": {"type": "string", "minLength": 1},
                     "tag": STRING,
+                    "digest": DIGEST,
                     "pullPolicy": PULL_POLICY,
                 }
             ),
@@ -294,7 +299,14 @@ def values_schema() -> Schema:
             "default": default_block(),
             "services": strict({name: service(name) for name in SERVICE_NAMES}),
             "flags": flags(),
-            "redis": store({"maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"}}),
+            "redis": store(
+                {
+                    "maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"},
+                    "auth": strict(
+                        {"enabled": BOOL, "password": {"type": "string", "minLength": 1}}
+                    ),
+                }
+            ),
             "postgres": store(
                 {
                     "auth": strict(
@@ -314,7 +326,27 @@ def values_schema() -> Schema:
                 }
             ),
             "networkPolicy": strict(
-                {"enabled": BOOL, "gatewayFrom": OBJECTS, "metricsFrom": OBJECTS}
+                {
+                    "enabled": BOOL,
+                    "gatewayFrom": OBJECTS,
+                    "metricsFrom": OBJECTS,
+                    "egress": strict(
+                        {
+                            "enabled": BOOL,
+                            "anthropicTo": OBJECTS,
+                            "storesTo": OBJECTS,
+                            "collectorTo": OBJECTS,
+                        }
+                    ),
+                }
+            ),
+            "serviceMonitor": strict(
+                {
+                    "enabled": BOOL,
+                    "interval": DURATION,
+                    "scrapeTimeout": DURATION,
+                    "labels": LABELS,
+                }
             ),
             "rbac": strict(
                 {

@@ -74,6 +74,14 @@ spec:
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ int $svc.metricsPort | quote }}
         prometheus.io/path: /metrics
+        {{- /* Settings read once at start from a chart-managed Secret: roll the pods when they
+        change. (TLS certificates reload by themselves.) */}}
+        {{- with index (dict "cache" "redis" "budgetLedger" "postgres" "semanticCache" "qdrant") $svc.key }}
+        checksum/store-url: {{ include "tollgate.storeUrl" (dict "root" $root "store" .) | sha256sum | trunc 16 }}
+        {{- end }}
+        {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
+        checksum/anthropic-key: {{ $svc.anthropic.apiKey | sha256sum | trunc 16 }}
+        {{- end }}
         {{- if and (eq $svc.key "gateway") (not $svc.apiKeys.existingSecret) }}
         # Roll the gateway when its chart-managed API keys change.
         checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
