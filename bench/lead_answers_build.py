@@ -19,10 +19,12 @@ reader was tuned, and checked by `bench.lead_answers_eval`).
 
 from __future__ import annotations
 
+import argparse
 import calendar
 import hashlib
 import json
 import random
+import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -634,16 +636,32 @@ def _write(path: Path, items: list[Item]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def main() -> None:
+def fresh_split(seed: int, known: list[Item]) -> list[Item]:
+    """Items of another seed whose (question, text, day) appear in no earlier split."""
+    seen = {(i["question"], i["text"], i["as_of"]) for i in known}
+    fresh = [i for i in build(seed) if (i["question"], i["text"], i["as_of"]) not in seen]
+    for item in fresh:
+        item["id"] = f"b-{item['id']}"
+    return fresh
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.lead_answers_build")
+    parser.add_argument(
+        "--fresh-seed",
+        type=int,
+        help="also write test_b.jsonl: a second test split from this seed, new items only",
+    )
+    args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
     dev, test = split(build())
-    sums = [
-        f"{_write(DATA / name, part)}  {name}"
-        for name, part in (("dev.jsonl", dev), ("test.jsonl", test))
-    ]
+    parts = [("dev.jsonl", dev), ("test.jsonl", test)]
+    if args.fresh_seed is not None:
+        parts.append(("test_b.jsonl", fresh_split(args.fresh_seed, dev + test)))
+    sums = [f"{_write(DATA / name, part)}  {name}" for name, part in parts]
     (DATA / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
-    print(f"wrote {len(dev)} dev and {len(test)} test items to {DATA}")
+    print(", ".join(f"{len(part)} items in {name}" for name, part in parts))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
