@@ -24,8 +24,12 @@ class Settings(ServiceSettings):
     prices_file: str = ""
     default_model: str = "claude-sonnet-5-5"
     # Task name (chat, lead_analysis, report, script, intervention, classification) → model.
+    # Lead analysis is a short structured reading (a JSON object with a score): the small model.
     task_models: dict[str, str] = Field(
-        default_factory=lambda: {"classification": "claude-haiku-5-5"}
+        default_factory=lambda: {
+            "classification": "claude-haiku-5-5",
+            "lead_analysis": "claude-haiku-5-5",
+        }
     )
     # Upper bound on one upstream call when the caller set no deadline.
     request_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -49,7 +53,7 @@ class Settings(ServiceSettings):
     task_fallbacks: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "chat": ["claude-haiku-5-5"],
-            "lead_analysis": ["claude-haiku-5-5"],
+            "lead_analysis": ["claude-sonnet-5-5"],
             "report": ["claude-haiku-5-5"],
             "script": ["claude-haiku-5-5"],
             "intervention": ["claude-haiku-5-5"],
