@@ -11,7 +11,7 @@ from types import ModuleType
 import grpc
 import pytest
 
-from tollgate.lead_scoring.answer_budget import read_budget
+from tollgate.lead_scoring.answer_budget import BudgetRange, read_budget
 from tollgate.lead_scoring.answer_dates import move_by
 from tollgate.lead_scoring.answer_financing import Financing, read_financing
 from tollgate.lead_scoring.answer_preferences import (
@@ -74,7 +74,7 @@ def test_relative_dates_resolve_against_as_of(text: str, expected: date) -> None
 
 @pytest.mark.parametrize("text", ["I'm not sure", "just looking around", "don't know", "idk"])
 def test_dont_know_is_unknown_everywhere(text: str) -> None:
-    answers = read_answers({q: text for q in ("budget", "timeline", "location")}, DECEMBER)
+    answers = read_answers(dict.fromkeys(("budget", "timeline", "location"), text), DECEMBER)
     assert (answers.budget, answers.move_by, answers.areas) == (None, None, ())
     assert read_financing(text, DECEMBER).financing is Financing.UNKNOWN
     assert not read_contact(text).known
@@ -82,7 +82,7 @@ def test_dont_know_is_unknown_everywhere(text: str) -> None:
 
 
 def test_short_answers_that_state_a_fact_are_read() -> None:
-    assert read_budget("under 500") is not None and read_budget("under 500").high == 500_000  # type: ignore[union-attr]
+    assert read_budget("under 500") == BudgetRange(None, 500_000)
     assert read_property("SFH").types == {PropertyType.SINGLE_FAMILY}
     assert read_property("3 bed 2 bath").bedrooms == 3
     result = score_qualification(
@@ -95,17 +95,19 @@ def test_short_answers_that_state_a_fact_are_read() -> None:
 
 def test_budget_ranges_floors_and_ceilings() -> None:
     assert read_budget("400-450k") == read_budget("between 400 and 450k")
-    assert (read_budget("at least 300k").low, read_budget("at least 300k").high) == (300_000, None)  # type: ignore[union-attr]
-    assert read_budget("no more than $825,000").high == 825_000  # type: ignore[union-attr]
+    assert read_budget("at least 300k") == BudgetRange(300_000, None)
+    assert read_budget("no more than $825,000") == BudgetRange(None, 825_000)
     assert read_budget("3 beds") is None
 
 
 def test_contact_exclusions_are_not_preferences() -> None:
     no_calls = read_contact("no calls")
-    assert no_calls.excluded == {Channel.PHONE} and no_calls.preferred == ()
+    assert no_calls.excluded == {Channel.PHONE}
+    assert no_calls.preferred == ()
     assert no_calls.channel() is Channel.TEXT
     email = read_contact("Don't text, email me")
-    assert email.preferred == (Channel.EMAIL,) and email.excluded == {Channel.TEXT}
+    assert email.preferred == (Channel.EMAIL,)
+    assert email.excluded == {Channel.TEXT}
     assert read_contact("email only").excluded == {Channel.PHONE, Channel.TEXT}
 
 
@@ -162,7 +164,8 @@ def _evaluation() -> ModuleType:
     """bench/lead_answers_eval.py (bench is a folder of scripts, not an installed package)."""
     path = Path(__file__).parents[3] / "bench" / "lead_answers_eval.py"
     spec = importlib.util.spec_from_file_location("lead_answers_eval", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

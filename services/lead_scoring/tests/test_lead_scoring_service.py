@@ -93,10 +93,12 @@ async def test_reasoning_through_the_orchestrator(
     assert dict(sent.template_variables) == {"company": "the agency", "lead_name": "the lead"}
     prompt = sent.request.messages[0].content[0].text.text
     assert "pre-approved at 450k" in prompt
-    assert "Dana" not in prompt and "Reyes" not in prompt
+    assert "Dana" not in prompt
+    assert "Reyes" not in prompt
     # Every event is dated, and so is the day of scoring.
     assert "Today is 2026-09-21." in prompt
-    assert "2026-09-20 reply" in prompt and "2026-09-19 visit" in prompt
+    assert "2026-09-20 reply" in prompt
+    assert "2026-09-19 visit" in prompt
 
 
 async def test_reasoning_is_cached_by_lead_content_and_tenant(

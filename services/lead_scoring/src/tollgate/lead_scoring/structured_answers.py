@@ -4,8 +4,9 @@ and the answers as read sent back in the same shape."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -61,7 +62,7 @@ def _stamp(day: date) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=int(moment.timestamp()))
 
 
-def _enum(value: int, table: dict[int, object], path: str, names: str) -> None:
+def _enum(value: int, table: Mapping[Any, object], path: str, names: str) -> None:
     if value not in table:
         raise invalid_argument(f"{path} must be one of {names}.", path)
 
@@ -160,14 +161,14 @@ def to_proto(read: ReadAnswers) -> pb.StructuredAnswers:
         out.budget_min_micros = (read.budget.low or 0) * MICROS_PER_DOLLAR
         out.budget_max_micros = (read.budget.high or 0) * MICROS_PER_DOLLAR
     if read.financing.financing is not Financing.UNKNOWN:
-        out.financing = _FINANCING_PROTO[read.financing.financing]  # type: ignore[assignment]
+        out.financing = _FINANCING_PROTO[read.financing.financing]
     if read.financing.expires is not None:
         out.financing_expires_at.CopyFrom(_stamp(read.financing.expires))
     if read.move_by is not None:
         out.target_move_date.CopyFrom(_stamp(read.move_by))
     out.areas.extend(read.areas)
-    out.property_types.extend(sorted(_TYPES_PROTO[t] for t in read.property.types))  # type: ignore[arg-type]
+    out.property_types.extend(sorted(_TYPES_PROTO[t] for t in read.property.types))
     out.min_bedrooms = read.property.bedrooms or 0
-    out.preferred_channels.extend(_CHANNELS_PROTO[c] for c in read.contact.preferred)  # type: ignore[misc]
-    out.excluded_channels.extend(sorted(_CHANNELS_PROTO[c] for c in read.contact.excluded))  # type: ignore[arg-type]
+    out.preferred_channels.extend(_CHANNELS_PROTO[c] for c in read.contact.preferred)
+    out.excluded_channels.extend(sorted(_CHANNELS_PROTO[c] for c in read.contact.excluded))
     return out
