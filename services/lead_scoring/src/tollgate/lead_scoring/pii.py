@@ -48,7 +48,7 @@ _PHONE = re.compile(
 _STREET = re.compile(
     r"\b\d{1,6}\s+(?:[A-Za-z][\w'-]*\s+){1,4}"
     r"(?:st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|ct|court|way|pl|place|"
-    r"ter|terrace|cir|circle|pkwy|parkway|hwy|highway)\b\.?",
+    r"ter|terrace|cir|circle|pkwy|parkway|hwy|highway)\b",
     re.IGNORECASE,
 )
 _MIN_NAME_PART = 3
