@@ -134,6 +134,8 @@ class LeadScoring:
         )
         if request.HasField("as_of"):
             call.as_of.CopyFrom(request.as_of)
+        # One lead: at most LEAD_SCORING_TIMEOUT_SECONDS, however long the caller would wait.
+        timeout = min(timeout, self._settings.lead_scoring_timeout_seconds)
         try:
             reply = await dependencies.call(
                 self._track("lead_scoring", context), "ComputeLeadScore", call, timeout
