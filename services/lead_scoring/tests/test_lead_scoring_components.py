@@ -11,7 +11,7 @@ from tollgate.lead_scoring.answers import read_answers
 from tollgate.lead_scoring.blend import LeadClass, Signal, blend, classify
 from tollgate.lead_scoring.churn import ChurnParameters, churn_risk
 from tollgate.lead_scoring.engagement import Event, EventKind, summarise
-from tollgate.lead_scoring.qualification import score_qualification
+from tollgate.lead_scoring.qualification import QualificationResult, score_qualification
 from tollgate.lead_scoring.reasoning_parse import parse_reasoning
 
 from .conftest import FULL_ANSWERS
@@ -19,7 +19,7 @@ from .conftest import FULL_ANSWERS
 TODAY = date(2026, 12, 6)
 
 
-def _qualify(texts: dict[str, str]):  # type: ignore[no-untyped-def]
+def _qualify(texts: dict[str, str]) -> QualificationResult:
     return score_qualification(read_answers(texts, TODAY))
 
 
