@@ -91,6 +91,8 @@ class LeadScorer:
             frequency_half_life_days=settings.frequency_half_life_days,
             frequency_saturation=settings.frequency_saturation,
         )
+        # A lead that told us nothing: what explanations compare a lead's features with.
+        self._reference = feature_vector(lead_facts("", "", {}, [], None, 0.0))
 
     @property
     def model_version(self) -> str:
@@ -101,11 +103,9 @@ class LeadScorer:
         facts = read_lead(lead, as_of, field_path)
         qualification = score_qualification(facts.answers)
         features = feature_vector(facts, qualification.points)
-        # A lead that told us nothing, as of the same moment: what explanations compare with.
-        reference = feature_vector(lead_facts("", "", {}, [], None, as_of))
         probability = self._model.probability(features)
         explanation = conversion_explanation(
-            self._model, facts, features, reference, probability, qualification.answered
+            self._model, facts, features, self._reference, probability, qualification.answered
         )
         return PreparedLead(
             lead=facts,
