@@ -49,6 +49,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             states=convert.budget_states(result.counters),
             replayed=result.replayed,
             status=cast(pb.HoldStatus, int(result.status)),
+            outcome=cast(pb.ReserveOutcome, int(result.outcome)),
         )
 
     async def Commit(
@@ -63,14 +64,15 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             replayed=result.replayed,
             states=convert.budget_states(result.counters),
             late=result.late,
+            held_micros=result.held_micros,
         )
 
     async def Release(
         self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReleaseResponse:
-        who, request_id = validation.requester(request.context)
-        annotate(tenant=who.tenant_id, request_id=request_id)
-        result = await self._ledger.release(who, request_id)
+        checked = validation.release(request)
+        annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
+        result = await self._ledger.release(checked)
         status = int(result.status) if result.status is not None else pb.HOLD_STATUS_UNSPECIFIED
         return pb.ReleaseResponse(released=result.released, status=cast(pb.HoldStatus, status))
 
@@ -119,6 +121,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             request.since,
             request.HasField("since"),
             datetime.now(UTC) - DEFAULT_ALERTS_WINDOW,
+            "since",
         )
         alerts = await self._admin.alerts(tenant, since)
         return pb.ListAlertsResponse(alerts=[convert.alert(a) for a in alerts])
