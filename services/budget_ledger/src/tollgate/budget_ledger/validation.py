@@ -273,7 +273,7 @@ def budget(value: pb.Budget, default_thresholds: list[int]) -> BudgetDefinition:
     tokens = non_negative(value.limit_tokens, "budget.limit_tokens", MAX_TOKENS)
     if len(value.alert_thresholds_percent) > MAX_THRESHOLDS:
         raise invalid_argument(
-            f"a budget may have at most {MAX_THRESHOLDS} alert thresholds.",
+            f"budget.alert_thresholds_percent may list at most {MAX_THRESHOLDS} thresholds.",
             "budget.alert_thresholds_percent",
         )
     thresholds = list(value.alert_thresholds_percent) or default_thresholds
