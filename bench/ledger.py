@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 import grpc
@@ -39,6 +40,7 @@ from tollgate.budget_ledger.settings import Settings
 from tollgate.budget_ledger.validation import CommitInput, ReserveInput
 from tollgate.common.errors import ServiceError
 from tollgate.common.health import wait_until_serving
+from tollgate.common.ledger_client import CoalescingLedgerClient
 from tollgate.common.stores import EmbeddedStores, resolve_postgres_dsn
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc, common_pb2
@@ -48,7 +50,10 @@ TENANT_SPREADS = (1, 100)
 HOLD_MICROS = 5_000
 # What each pair commits: varied, and sometimes above the hold (posted in full, flagged).
 ACTUALS = (4_000, 1_234, 5_000, 6_001, 17)
-GOALS = {"in process": 5_000, "over gRPC": 2_000}
+IN_PROCESS = "in process"
+OVER_GRPC = "over gRPC, one RPC per call"
+COALESCED = "over gRPC, calls coalesced into Settle RPCs"
+GOALS = {IN_PROCESS: 5_000, OVER_GRPC: 2_000, COALESCED: 2_000}
 EDGE_CALLERS = 256
 EDGE_FITS = 100
 
@@ -64,6 +69,25 @@ class Run:
     p50_ms: float
     p99_ms: float
     committed_micros: int
+    # CPU milliseconds per pair of the ledger's process, of the calling process (the same
+    # process in process) and of the Postgres backends serving the ledger.
+    ledger_cpu_ms: float = 0.0
+    caller_cpu_ms: float = 0.0
+    postgres_cpu_ms: float = 0.0
+
+    def capacity(self, in_process: bool, cores: int = 2) -> float:
+        """Pairs/s that `cores` fully available cores could carry at these CPU costs."""
+        caller = 0.0 if in_process else self.caller_cpu_ms
+        return cores * 1000 / (self.ledger_cpu_ms + caller + self.postgres_cpu_ms)
+
+
+@dataclass
+class Calls:
+    """How one path makes a pair or a lone reserve, and reads its ledger process's CPU time."""
+
+    pair: Pair
+    reserve: Reserve
+    ledger_cpu: Callable[[], float]
 
 
 @dataclass
@@ -72,7 +96,14 @@ class Exactness:
     note: str
 
 
-async def measure(callers: int, total: int, tenants: list[str], pair: Pair) -> Run:
+async def measure(
+    callers: int,
+    total: int,
+    tenants: list[str],
+    pair: Pair,
+    ledger_cpu: Callable[[], float],
+    postgres: asyncpg.Connection | None = None,
+) -> Run:
     latencies: list[float] = []
     committed = 0
     remaining = total
@@ -88,11 +119,40 @@ async def measure(callers: int, total: int, tenants: list[str], pair: Pair) -> R
             latencies.append(time.perf_counter() - started)
             n += callers
 
-    began = time.perf_counter()
+    backends = await backend_cpu(postgres)
+    began, cpu, ledger_began = time.perf_counter(), time.process_time(), ledger_cpu()
     await asyncio.gather(*(caller(i) for i in range(callers)))
     elapsed = time.perf_counter() - began
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return Run(len(latencies) / elapsed, quantiles[49] * 1000, quantiles[98] * 1000, committed)
+    ledger_used, caller_used = ledger_cpu() - ledger_began, time.process_time() - cpu
+    backends_after = await backend_cpu(postgres)
+    postgres_used = sum(t - backends.get(pid, 0.0) for pid, t in backends_after.items())
+    n = len(latencies)
+    quantiles = statistics.quantiles(latencies, n=100) if n > 1 else latencies * 99
+    return Run(
+        n / elapsed,
+        quantiles[49] * 1000,
+        quantiles[98] * 1000,
+        committed,
+        ledger_used / n * 1000,
+        caller_used / n * 1000,
+        postgres_used / n * 1000,
+    )
+
+
+async def backend_cpu(conn: asyncpg.Connection | None) -> dict[int, float]:
+    """CPU seconds so far of each Postgres backend connected to the bench's database, except
+    the one asking (it only checks the results)."""
+    if conn is None:
+        return {}
+    pids = await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    used: dict[int, float] = {}
+    for row in pids:
+        with contextlib.suppress(OSError):
+            used[int(row["pid"])] = process_cpu(int(row["pid"]))()
+    return used
 
 
 async def define_budgets(conn: asyncpg.Connection, tenants: list[str], limit: int) -> None:
@@ -119,6 +179,7 @@ async def check_exactness(
         " WHERE b.tenant_id = ANY($1)",
         tenants,
     )
+    assert row is not None  # an aggregate always returns a row
     spent, held, over = int(row["spent"]), int(row["held"]), int(row["over"])
     ok = posted == spent == committed and held == 0 and over <= 0
     return Exactness(
@@ -130,7 +191,7 @@ def tenant_names(cell: str, spread: int) -> list[str]:
     return [f"{cell}-{i}" for i in range(spread)]
 
 
-def in_process_calls(ledger: Ledger) -> tuple[Pair, Reserve]:
+def in_process_calls(ledger: Ledger) -> Calls:
     record = pb.UsageRecord(model="claude-sonnet-4-6")
 
     async def pair(tenant: str, request_id: str) -> int:
@@ -149,19 +210,37 @@ def in_process_calls(ledger: Ledger) -> tuple[Pair, Reserve]:
             return False
         return True
 
-    return pair, reserve
+    return Calls(pair, reserve, time.process_time)
 
 
-def grpc_calls(stub: budget_ledger_pb2_grpc.BudgetLedgerServiceStub) -> tuple[Pair, Reserve]:
+class LedgerCaller(Protocol):
+    async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse: ...
+    async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse: ...
+
+
+class UnaryCaller:
+    """One RPC per call."""
+
+    def __init__(self, stub: budget_ledger_pb2_grpc.BudgetLedgerServiceStub) -> None:
+        self._stub = stub
+
+    async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
+        return await self._stub.Reserve(request)
+
+    async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
+        return await self._stub.Commit(request)
+
+
+def grpc_calls(ledger: LedgerCaller, ledger_cpu: Callable[[], float]) -> Calls:
     async def pair(tenant: str, request_id: str) -> int:
         context = common_pb2.RequestContext(
             tenant_id=tenant, api_key_id="key-1", request_id=request_id
         )
         actual = ACTUALS[hash(request_id) % len(ACTUALS)]
-        reply = await stub.Reserve(pb.ReserveRequest(context=context, amount_micros=HOLD_MICROS))
+        reply = await ledger.reserve(pb.ReserveRequest(context=context, amount_micros=HOLD_MICROS))
         if reply.outcome != pb.RESERVE_OUTCOME_RESERVED:
             raise AssertionError(f"a fresh request id was not reserved: {reply}")
-        await stub.Commit(pb.CommitRequest(context=context, actual_micros=actual))
+        await ledger.commit(pb.CommitRequest(context=context, actual_micros=actual))
         return actual
 
     async def reserve(tenant: str, request_id: str) -> bool:
@@ -169,18 +248,31 @@ def grpc_calls(stub: budget_ledger_pb2_grpc.BudgetLedgerServiceStub) -> tuple[Pa
             tenant_id=tenant, api_key_id="key-1", request_id=request_id
         )
         try:
-            await stub.Reserve(pb.ReserveRequest(context=context, amount_micros=HOLD_MICROS))
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            await ledger.reserve(pb.ReserveRequest(context=context, amount_micros=HOLD_MICROS))
+        except (grpc.aio.AioRpcError, ServiceError) as error:
+            code = error.code() if isinstance(error, grpc.aio.AioRpcError) else error.code
+            if code != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise
             return False
         return True
 
-    return pair, reserve
+    return Calls(pair, reserve, ledger_cpu)
+
+
+def process_cpu(pid: int) -> Callable[[], float]:
+    """CPU seconds (user + system) another process has used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return read
 
 
 @contextlib.asynccontextmanager
-async def in_process(dsn: str, group_commit: bool) -> AsyncIterator[tuple[Pair, Reserve]]:
+async def in_process(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
     settings = Settings(database_url=dsn, group_commit=group_commit)
     database = Database(settings)
     await database.open()
@@ -194,7 +286,26 @@ async def in_process(dsn: str, group_commit: bool) -> AsyncIterator[tuple[Pair, 
 
 
 @contextlib.asynccontextmanager
-async def over_grpc(dsn: str, group_commit: bool) -> AsyncIterator[tuple[Pair, Reserve]]:
+async def over_grpc(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
+    async with ledger_server(dsn, group_commit) as (stub, cpu):
+        yield grpc_calls(UnaryCaller(stub), cpu)
+
+
+@contextlib.asynccontextmanager
+async def over_grpc_coalesced(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
+    async with ledger_server(dsn, group_commit) as (stub, cpu):
+        client = CoalescingLedgerClient(stub)
+        try:
+            yield grpc_calls(client, cpu)
+        finally:
+            await client.close()
+
+
+@contextlib.asynccontextmanager
+async def ledger_server(
+    dsn: str, group_commit: bool
+) -> AsyncIterator[tuple[budget_ledger_pb2_grpc.BudgetLedgerServiceStub, Callable[[], float]]]:
+    """A ledger replica in its own process, with the service's default settings."""
     port = free_port()
     env = {
         **os.environ,
@@ -214,7 +325,7 @@ async def over_grpc(dsn: str, group_commit: bool) -> AsyncIterator[tuple[Pair, R
     try:
         await wait_until_serving(address, timeout=60)
         async with grpc.aio.insecure_channel(address) as channel:
-            yield grpc_calls(budget_ledger_pb2_grpc.BudgetLedgerServiceStub(channel))
+            yield budget_ledger_pb2_grpc.BudgetLedgerServiceStub(channel), process_cpu(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -249,35 +360,36 @@ async def drop_database(server_dsn: str, name: str) -> None:
 async def series(
     path: str,
     group_commit: bool,
-    calls: tuple[Pair, Reserve],
+    calls: Calls,
     conn: asyncpg.Connection,
     pairs: int,
     callers_list: tuple[int, ...],
-) -> tuple[list[str], dict[tuple[int, int], float]]:
-    pair, reserve = calls
+) -> tuple[list[str], dict[tuple[int, int], Run]]:
     mode = "on" if group_commit else "off (baseline)"
     rows: list[str] = []
-    rates: dict[tuple[int, int], float] = {}
+    rates: dict[tuple[int, int], Run] = {}
     warm = tenant_names(f"warm-{path}-{group_commit}", 1)
     await define_budgets(conn, warm, 10**15)
-    await measure(16, 100, warm, pair)
+    await measure(16, 100, warm, calls.pair, calls.ledger_cpu)
     for spread in TENANT_SPREADS:
         for callers in callers_list:
             tenants = tenant_names(secrets.token_hex(3), spread)
             await define_budgets(conn, tenants, 10**15)
-            run = await measure(callers, pairs, tenants, pair)
+            run = await measure(callers, pairs, tenants, calls.pair, calls.ledger_cpu, conn)
             exact = await check_exactness(conn, tenants, run.committed_micros)
-            rates[(spread, callers)] = run.pairs_per_second
+            rates[(spread, callers)] = run
             rows.append(
                 f"| {path} | {mode} | {spread} | {callers} | {run.pairs_per_second:,.0f} | "
-                f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {'yes' if exact.ok else 'NO'} | "
+                f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.ledger_cpu_ms:.2f} | "
+                f"{cpu_of_caller(path, run)} | {run.postgres_cpu_ms:.2f} | "
+                f"{run.capacity(path == IN_PROCESS):,.0f} | {'yes' if exact.ok else 'NO'} | "
                 f"{exact.note} |"
             )
     # The budget edge: more reservations at once than fit; exactly the ones that fit win.
     (tenant,) = tenant_names(secrets.token_hex(3), 1)
     await define_budgets(conn, [tenant], EDGE_FITS * HOLD_MICROS)
     granted = await asyncio.gather(
-        *(reserve(tenant, secrets.token_hex(8)) for _ in range(EDGE_CALLERS * 2))
+        *(calls.reserve(tenant, secrets.token_hex(8)) for _ in range(EDGE_CALLERS * 2))
     )
     held = await conn.fetchval(
         "SELECT held_micros FROM budget_counters c JOIN budgets b ON b.id = c.budget_id "
@@ -286,11 +398,28 @@ async def series(
     )
     edge_ok = sum(granted) == EDGE_FITS and held == EDGE_FITS * HOLD_MICROS
     rows.append(
-        f"| {path} | {mode} | 1 (edge) | {EDGE_CALLERS * 2} | - | - | - | "
+        f"| {path} | {mode} | 1 (edge) | {EDGE_CALLERS * 2} | - | - | - | - | - | - | - | "
         f"{'yes' if edge_ok else 'NO'} | {sum(granted)} of {EDGE_CALLERS * 2} granted, "
         f"{EDGE_FITS} fit; held {held:,} of {EDGE_FITS * HOLD_MICROS:,} |"
     )
     return rows, rates
+
+
+# (path, runner, group commit); group commit off is the baseline (the previous design).
+SERIES: tuple[
+    tuple[str, Callable[[str, bool], contextlib.AbstractAsyncContextManager[Calls]], bool], ...
+] = (
+    (IN_PROCESS, in_process, False),
+    (IN_PROCESS, in_process, True),
+    (OVER_GRPC, over_grpc, False),
+    (OVER_GRPC, over_grpc, True),
+    (COALESCED, over_grpc_coalesced, True),
+)
+
+
+def cpu_of_caller(path: str, run: Run) -> str:
+    # In process the caller is the ledger's own process: its CPU is already counted.
+    return "-" if path == IN_PROCESS else f"{run.caller_cpu_ms:.2f}"
 
 
 async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
@@ -298,23 +427,23 @@ async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
     server_dsn = resolve_postgres_dsn(None, embedded, prefer_local=True)
     name, dsn = await fresh_database(server_dsn)
     rows = [
-        "| path | group commit | tenants | callers | pairs/s | p50 ms | p99 ms | exact | "
-        "committed = entries = spent; held; over limit |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| path | group commit | tenants | callers | pairs/s | p50 ms | p99 ms | "
+        "ledger CPU ms/pair | caller CPU ms/pair | Postgres CPU ms/pair | "
+        "2-core capacity pairs/s | exact | committed = entries = spent; held; over limit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    rates: dict[tuple[str, bool], dict[tuple[int, int], float]] = {}
+    rates: dict[tuple[str, bool], dict[tuple[int, int], Run]] = {}
     try:
         await apply_migrations(dsn)
         conn = await asyncpg.connect(dsn)
         try:
-            for path, runner in (("in process", in_process), ("over gRPC", over_grpc)):
-                for group_commit in (False, True):
-                    async with runner(dsn, group_commit) as calls:
-                        new_rows, new_rates = await series(
-                            path, group_commit, calls, conn, pairs, callers_list
-                        )
-                    rows.extend(new_rows)
-                    rates[(path, group_commit)] = new_rates
+            for path, runner, group_commit in SERIES:
+                async with runner(dsn, group_commit) as calls:
+                    new_rows, new_rates = await series(
+                        path, group_commit, calls, conn, pairs, callers_list
+                    )
+                rows.extend(new_rows)
+                rates[(path, group_commit)] = new_rates
         finally:
             await conn.close()
     finally:
@@ -325,23 +454,31 @@ async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
 
 
 def verdicts(
-    rates: dict[tuple[str, bool], dict[tuple[int, int], float]], callers_list: tuple[int, ...]
+    runs: dict[tuple[str, bool], dict[tuple[int, int], Run]], callers_list: tuple[int, ...]
 ) -> list[str]:
-    lines = [
-        "| goal (issue 22): pairs/s at 64 callers, one hot tenant | measured | baseline (off) "
-        "| speed-up | verdict |",
-        "|---|---:|---:|---:|---|",
-    ]
     if 64 not in callers_list:
         return []
+    lines = [
+        "| goal (issue 22): pairs/s at 64 callers, one hot tenant | measured | baseline (off) "
+        "| speed-up | verdict on this run | 2-core capacity from CPU per pair | verdict on "
+        "capacity |",
+        "|---|---:|---:|---:|---|---:|---|",
+    ]
+    baseline_of = {COALESCED: OVER_GRPC}
     for path, goal in GOALS.items():
-        on = rates[(path, True)][(1, 64)]
-        off = rates[(path, False)][(1, 64)]
-        verdict = "met" if on >= goal else "NOT met"
+        on = runs[(path, True)][(1, 64)]
+        off = runs[(baseline_of.get(path, path), False)][(1, 64)]
+        rate, capacity = on.pairs_per_second, on.capacity(path == IN_PROCESS)
         lines.append(
-            f"| {path} ≥ {goal:,} | {on:,.0f} | {off:,.0f} | {on / off:.1f}x | {verdict} |"
+            f"| {path} ≥ {goal:,} | {rate:,.0f} | {off.pairs_per_second:,.0f} | "
+            f"{rate / off.pairs_per_second:.1f}x | {_verdict(rate, goal)} "
+            f"| {capacity:,.0f} | {_verdict(capacity, goal)} |"
         )
     return lines
+
+
+def _verdict(value: float, goal: int) -> str:
+    return "met" if value >= goal else "NOT met"
 
 
 def main() -> None:

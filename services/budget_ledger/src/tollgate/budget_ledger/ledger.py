@@ -17,7 +17,6 @@ import asyncpg
 
 from tollgate.budget_ledger.alerts import AlertRaiser
 from tollgate.budget_ledger.database import Database, in_transaction
-from tollgate.budget_ledger.group_commit import GroupCommitter
 from tollgate.budget_ledger.metrics import ledger_metrics
 from tollgate.budget_ledger.settlement import (
     BatchResult,
@@ -30,6 +29,7 @@ from tollgate.budget_ledger.settlement import (
 )
 from tollgate.budget_ledger.validation import CommitInput, ReleaseInput, ReserveInput
 from tollgate.common.errors import ServiceError
+from tollgate.common.group_commit import GroupCommitter
 
 __all__ = ["CommitResult", "Ledger", "ReleaseResult", "ReserveResult"]
 

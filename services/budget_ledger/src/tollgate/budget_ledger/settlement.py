@@ -119,13 +119,17 @@ class _Batch:
         self.holds = holds
         self.entries = posted
         self.counters = {counter.key: counter for counter, _ in counters}
-        self._current = [counter for counter, current in counters if current]
+        # This period's counters by tenant: a batch may span many tenants.
+        self._current: dict[str, list[Counter]] = defaultdict(list)
+        for counter, current in counters:
+            if current:
+                self._current[counter.budget.scope.tenant_id].append(counter)
         self.new_entries: list[tuple[RequestKey, entries.NewEntry]] = []
         self.touched: set[CounterKey] = set()
         self.deltas: dict[CounterKey, tuple[int, int, int, int]] = defaultdict(lambda: (0, 0, 0, 0))
 
     def current_of(self, who: Requester) -> list[Counter]:
-        return [c for c in self._current if _applies(c, who)]
+        return [c for c in self._current.get(who.tenant_id, ()) if _applies(c, who)]
 
     def move(
         self, keys: Sequence[CounterKey], *, spent: int, held: int, spent_t: int, held_t: int
@@ -407,9 +411,8 @@ async def _write(conn: asyncpg.Connection, batch: _Batch) -> None:
 
 
 def _applies(counter: Counter, who: Requester) -> bool:
+    """Whether a counter of the requester's tenant is of its tenant, key or contact."""
     scope = counter.budget.scope
-    if scope.tenant_id != who.tenant_id:
-        return False
     if scope.kind is ScopeKind.TENANT:
         return True
     subject = who.api_key_id if scope.kind is ScopeKind.API_KEY else who.contact_id

@@ -1,10 +1,11 @@
-"""Group commit: calls that arrive while a transaction is in flight share the next transaction.
+"""Group commit: calls that arrive while a batch is in flight share the next batch.
 
 A fixed number of workers each take every call waiting (up to a batch size) and hand them to
-one function that settles them in a single transaction. At one caller a batch is one call and
-nothing waits; under load the queue fills while a batch commits, so the cost of a transaction
-(its round trips, its durable commit, the wait for the hot counter's lock) is shared by all the
-calls in it instead of paid by each.
+one function that handles them together — the budget ledger settles a batch in one database
+transaction, its client sends a batch as one `Settle` RPC. At one caller a batch is one call and
+nothing waits; under load the queue fills while a batch is in flight, so the fixed cost of a
+batch (round trips, a durable commit, the wait for a hot row's lock, an RPC) is shared by all
+the calls in it instead of paid by each.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
     def _start(self) -> None:
         self._queue = asyncio.Queue()
         self._tasks = [
-            asyncio.create_task(self._work(), name=f"ledger-group-commit-{i}")
+            asyncio.create_task(self._work(), name=f"group-commit-{i}")
             for i in range(self._workers)
         ]
 
