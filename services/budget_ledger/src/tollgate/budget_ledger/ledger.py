@@ -10,6 +10,7 @@ is locked once per batch instead of once per call.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -33,6 +34,8 @@ from tollgate.common.group_commit import GroupCommitter
 
 __all__ = ["CommitResult", "Ledger", "ReleaseResult", "ReserveResult"]
 
+log = logging.getLogger("tollgate.budget_ledger.ledger")
+
 
 class Ledger:
     def __init__(
@@ -40,8 +43,8 @@ class Ledger:
     ) -> None:
         self._database = database
         self._alerts = alerts
-        self._committer: GroupCommitter[Call, Outcome] = GroupCommitter(
-            self._settle, max_batch=max_batch, workers=workers
+        self._committer: GroupCommitter[Call, Outcome | Exception] = GroupCommitter(
+            self._settle_isolated, max_batch=max_batch, workers=workers
         )
 
     async def stop(self) -> None:
@@ -73,6 +76,28 @@ class Ledger:
     async def release(self, request: ReleaseInput) -> ReleaseResult:
         return _expect(await self._committer.submit(request), ReleaseResult)
 
+    async def _settle_isolated(self, calls: Sequence[Call]) -> list[Outcome | Exception]:
+        """Settle a batch; if it fails unexpectedly, settle each call alone, so that a call the
+        ledger cannot handle fails only its own caller, never the others that shared its batch.
+
+        The database being away (UNAVAILABLE) is every call's failure: it is raised to all.
+        """
+        try:
+            return list(await self._settle(calls))
+        except ServiceError:
+            raise
+        except Exception:
+            if len(calls) == 1:
+                raise
+            log.exception("a batch of %d calls failed; settling each alone", len(calls))
+        outcomes: list[Outcome | Exception] = []
+        for call in calls:
+            try:
+                outcomes.extend(await self._settle([call]))
+            except Exception as exc:  # this call's own failure, raised to its caller only
+                outcomes.append(exc)
+        return outcomes
+
     async def _settle(self, calls: Sequence[Call]) -> list[Outcome]:
         async def work(conn: asyncpg.Connection) -> BatchResult:
             return await settle(conn, calls, self._alerts)
@@ -96,8 +121,8 @@ class Ledger:
 T = TypeVar("T")
 
 
-def _expect(outcome: Outcome, kind: type[T]) -> T:
-    if isinstance(outcome, ServiceError):
+def _expect(outcome: Outcome | Exception, kind: type[T]) -> T:
+    if isinstance(outcome, Exception):
         raise outcome
     if not isinstance(outcome, kind):  # pragma: no cover - settle answers each call in kind
         raise TypeError(f"expected {kind.__name__}, got {type(outcome).__name__}")
