@@ -106,6 +106,7 @@ class Ledger:
         raised = result.raised
         self._alerts.remember(raised)
         metrics = ledger_metrics()
+        metrics.batch_calls.record(len(calls))
         for alert in raised.alerts:
             metrics.alerts.add(
                 1,
