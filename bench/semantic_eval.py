@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.progress import phase
 from bench.semantic_eval_build import Pair, load_pairs
 from tollgate.semantic_cache.embedding.model import OnnxEmbedder
 from tollgate.semantic_cache.guard import NearMissGuard
@@ -139,13 +140,16 @@ def main() -> None:
     default = settings.default_threshold
     thresholds = sorted({float(t) for t in args.thresholds.split(",")} | {default})
 
+    phase("loading the labelled pairs and the embedding model ...")
     pairs = load_pairs()
     embedder = OnnxEmbedder(
         settings.resolved_model_path(),
         max_tokens=settings.model_max_tokens,
         threads=settings.onnx_threads,
     )
+    phase(f"embedding and guarding {len(pairs)} pairs ...")
     items = score(pairs, embedder, NearMissGuard())
+    phase("sweeping thresholds ...")
     positives = sum(p.should_hit for p in pairs)
     print(
         f"Semantic cache evaluation: {len(pairs)} labelled pairs ({positives} should hit, "
