@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,7 @@ class SuiteProcess:
     log_path: Path
     probe: Callable[[], Awaitable[bool]] = field(repr=False)
     env_prefix: str = ""
+    spawned_at: float = field(default_factory=time.monotonic)
 
     def failure(self, what: str, hint: str = "") -> SuiteError:
         """Name this process, say how it ended and why, with the end of its log."""
@@ -261,14 +263,13 @@ async def _embedded(what: str, start: Callable[[], str], progress: Progress) -> 
 
 async def _until_ready(entry: SuiteProcess, timeout: float, progress: Progress) -> None:
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    deadline = started + timeout
+    deadline = loop.time() + timeout
     while True:
         # Exit first: a port that answers may belong to someone else once ours is gone.
         if entry.process.returncode is not None:
             raise entry.failure("exited while starting")
         if await entry.probe():
-            progress(f"  ready: {entry.name} ({loop.time() - started:.1f} s)")
+            progress(f"  ready: {entry.name} ({time.monotonic() - entry.spawned_at:.1f} s)")
             return
         if loop.time() > deadline:
             raise entry.failure(
