@@ -25,7 +25,9 @@ import pytest
 from tollgate.cli.local_suite import SuiteProcess, await_ready
 from tollgate.cli.suite_failure import SuiteError
 
-RUN = [sys.executable, "-m", "tollgate.cli.main", "run", "--free-ports", "--start-timeout", "600"]
+CLI = [sys.executable, "-m", "tollgate.cli.main"]
+RUN = [*CLI, "run", "--free-ports", "--start-timeout", "600"]
+DEMO = [*CLI, "demo", "--start-timeout", "600"]
 # Well inside the ten-minute start timeout above, and above a slow start on a busy machine.
 FAILS_WITHIN_SECONDS = 100
 
@@ -46,10 +48,13 @@ def _env(temp_root: Path, **overrides: str) -> dict[str, str]:
 
 
 def _leftovers(temp_root: Path) -> list[str]:
-    """What a run left in TMPDIR, less two fixed files that libraries keep there for good:
-    onnxruntime's `.ses` and the embedded Postgres' per-user runtime folder (its lock file)."""
-    library_state = {".ses", f"runtime-{os.getuid()}"}
-    return sorted(p.name for p in temp_root.iterdir() if p.name not in library_state)
+    """What a run left in TMPDIR, less what is kept there for good by design: onnxruntime's
+    `.ses`, the embedded Postgres' per-user runtime folder, and the suite's own lock files
+    (reused by the next run; removing one while another process opens it would split the lock)."""
+    kept = {".ses", f"runtime-{os.getuid()}"}
+    return sorted(
+        p.name for p in temp_root.iterdir() if p.name not in kept and not p.name.endswith(".lock")
+    )
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -83,9 +88,10 @@ def _child(process: subprocess.Popen[str], module: str, timeout: float) -> psuti
 
 @pytest.mark.timeout(FAILS_WITHIN_SECONDS + 60)
 @pytest.mark.parametrize(
-    ("setting", "value", "service", "cause"),
+    ("command", "setting", "value", "service", "cause"),
     [
         pytest.param(
+            "demo",
             "TOLLGATE_SEMANTIC_CACHE_MODEL_PATH",
             "/nonexistent/model",
             "semantic_cache",
@@ -93,6 +99,7 @@ def _child(process: subprocess.Popen[str], module: str, timeout: float) -> psuti
             id="missing-model",
         ),
         pytest.param(
+            "run",
             "TOLLGATE_CACHE_SHUTDOWN_GRACE_SECONDS",
             "soon",
             "cache",
@@ -102,10 +109,11 @@ def _child(process: subprocess.Popen[str], module: str, timeout: float) -> psuti
     ],
 )
 def test_a_misconfigured_service_fails_the_start_naming_it(
-    temp_root: Path, setting: str, value: str, service: str, cause: str
+    temp_root: Path, command: str, setting: str, value: str, service: str, cause: str
 ) -> None:
+    argv = RUN if command == "run" else [*DEMO, "--report-html", str(temp_root / "report.html")]
     process = subprocess.Popen(
-        RUN,
+        argv,
         env=_env(temp_root, **{setting: value}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -119,6 +127,7 @@ def test_a_misconfigured_service_fails_the_start_naming_it(
     assert "--keep-workdir keeps them" in stderr
     _assert_reported_without_traceback(stderr)
     assert "Tollgate is running" not in stdout
+    assert "Driving the workload" not in stdout
     assert _leftovers(temp_root) == [], "the work and store folders are removed"
 
 
