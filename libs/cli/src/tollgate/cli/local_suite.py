@@ -233,28 +233,45 @@ async def _spawn_service(
     )
 
 
-async def _store_settings(
-    env: dict[str, str], stores: EmbeddedStores, progress: Progress
-) -> dict[str, str]:
-    """The store URLs the environment does not configure, from embedded servers started now."""
-    starters = {"Redis": stores.redis_url, "Postgres": stores.postgres_dsn}
-    missing = {
-        variable: kind for service, (variable, kind) in STORE_URLS.items() if variable not in env
-    }
-    urls = await asyncio.gather(
-        *(_embedded(kind, starters[kind], progress) for kind in missing.values())
-    )
-    settings = dict(zip(missing, urls, strict=True))
-    if "TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START" not in env:
-        settings["TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START"] = "true"
-    return settings
+@dataclass
+class _Launcher:
+    """Spawns services into `processes`, each then watched until it is ready or fails."""
+
+    env: dict[str, str]
+    workdir: Path
+    ports: dict[str, int]
+    processes: list[SuiteProcess]
+    timeout: float
+    progress: Progress
+
+    async def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        env = {**self.env, **(extra_env or {})}
+        entry = await _spawn_service(name, env, self.workdir, self.ports)
+        self.processes.append(entry)
+        await _until_ready(entry, self.timeout, self.progress)
+
+    async def start_after_store(
+        self, name: str, variable: str, kind: str, start_store: Callable[[], str]
+    ) -> None:
+        """Start the embedded store the service needs (unless configured), then the service."""
+        if variable in self.env:
+            await self.start(name)
+        else:
+            await self.start(name, {variable: await _embedded(kind, start_store, self.progress)})
 
 
 async def _embedded(what: str, start: Callable[[], str], progress: Progress) -> str:
     """Start an embedded store off the event loop; a failure names the store and its cause."""
     progress(f"starting embedded {what} ...")
+    starting = asyncio.ensure_future(asyncio.to_thread(start))
     try:
-        return await asyncio.to_thread(start)
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # A thread cannot be interrupted: let the server come up, so closing the stores stops
+        # it instead of leaving it running.
+        with contextlib.suppress(Exception):
+            await starting
+        raise
     except Exception as error:  # the wheels raise whatever their server printed
         raise SuiteError(
             f"the embedded {what} could not start.", cause=[f"{type(error).__name__}: {error}"]
@@ -281,7 +298,12 @@ async def _until_ready(entry: SuiteProcess, timeout: float, progress: Progress) 
 
 async def await_ready(entries: list[SuiteProcess], timeout: float, progress: Progress) -> None:
     """Every process ready, or the first failure: an exit is reported as soon as it happens."""
-    tasks = [asyncio.ensure_future(_until_ready(e, timeout, progress)) for e in entries]
+    await _first_failure([_until_ready(e, timeout, progress) for e in entries])
+
+
+async def _first_failure(jobs: list[Awaitable[None]]) -> None:
+    """Await every job; the first one to fail cancels the others and its error is raised."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         failures = [t.exception() for t in tasks if t in done and t.exception() is not None]
@@ -375,17 +397,30 @@ async def local_suite(
             env["TOLLGATE_GATEWAY_API_KEYS_FILE"] = str(keys_path)
             env["TOLLGATE_GATEWAY_FLAGS_FILE"] = str(_flags_file(workdir, flags))
             env = _service_env(env, ports)
-            # Services without a store start while Redis and Postgres do: a failure among them
-            # shows seconds sooner, and a start takes the longer of the two, not the sum.
+            env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
+            # In the suite's own folder: a service stopped mid-start cannot clean up after itself.
+            env.setdefault("TOLLGATE_SEMANTIC_CACHE_DATA_DIR", str(stores_dir / "vectors"))
+            # Each service starts as soon as what it needs is there, and is watched from then
+            # on: one that fails is reported while Postgres may still be starting.
+            launcher = _Launcher(env, workdir, ports, suite.processes, start_timeout, progress)
+            starters = {"Redis": stores.redis_url, "Postgres": stores.postgres_dsn}
             progress(f"starting {len(SERVICES)} services ...")
-            for name in SERVICES_WITHOUT_STORES:
-                suite.processes.append(await _spawn_service(name, env, workdir, ports))
-            env.update(await _store_settings(env, stores, progress))
-            for name in STORE_URLS:
-                suite.processes.append(await _spawn_service(name, env, workdir, ports))
-            await await_ready(suite.processes, start_timeout, progress)
+            await _first_failure(
+                [
+                    *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
+                    *(launcher.start(name) for name in SERVICES_WITHOUT_STORES),
+                    *(
+                        launcher.start_after_store(name, variable, kind, starters[kind])
+                        for name, (variable, kind) in STORE_URLS.items()
+                    ),
+                ]
+            )
             suite.gateway = f"127.0.0.1:{ports['gateway']}"
             yield suite
+        except SuiteError as failure:
+            # Said now: stopping the rest takes seconds, and the cause is known already.
+            progress(f"{failure.summary} Stopping everything ...")
+            raise
         finally:
             await _stop_all(suite.processes)
             stores.close()
