@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tollgate.gateway.flags import FlagsSource, layered_text
+from tollgate.common.flag_layers import layered_text
+from tollgate.gateway.flags import FlagsSource
 
 HELM = (
     "version: 1\n"

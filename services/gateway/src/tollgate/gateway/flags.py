@@ -7,9 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-import yaml
+from typing import Generic, TypeVar
 
 from tollgate.common.bucketing import bucket
 from tollgate.common.flag_definitions import (
@@ -21,6 +19,7 @@ from tollgate.common.flag_definitions import (
     PromptCachingParameters,
     SemanticCacheParameters,
 )
+from tollgate.common.flag_layers import layered_text
 from tollgate.gateway.flags_config import (
     DEFAULT_CONFIG,
     FlagMode,
@@ -182,35 +181,3 @@ class FlagsSource:
         while True:
             await asyncio.sleep(self._poll_seconds)
             self.load()
-
-
-def layered_text(base: str, overrides: str) -> str:
-    """One flags document: `overrides` merged over `base`, mapping by mapping.
-
-    Raises ValueError when either is not a YAML mapping. An empty overrides text leaves `base`
-    byte for byte (so its digest, the config version operators see, does not change).
-    """
-    if not overrides.strip():
-        return base
-    merged = _deep_merge(_mapping(base, "flags"), _mapping(overrides, "flag overrides"))
-    return yaml.safe_dump(merged, sort_keys=True)
-
-
-def _mapping(text: str, what: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{what} are not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{what} must be a YAML mapping")
-    return data
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
