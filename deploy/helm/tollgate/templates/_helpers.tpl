@@ -126,6 +126,14 @@ exact image: it wins over the tag, so what runs is what was tested whatever the 
 {{- printf "%s-flags" (include "tollgate.fullname" .) -}}
 {{- end -}}
 
+{{/*
+The runtime overrides ConfigMap (kill switch, `tollgate rollout set-flag`). The chart never renders
+it: only `tollgate rollout` creates and edits it, so Helm upgrades and rollbacks never touch it.
+*/}}
+{{- define "tollgate.flagOverridesConfigMapName" -}}
+{{- printf "%s-flag-overrides" (include "tollgate.fullname" .) -}}
+{{- end -}}
+
 {{- define "tollgate.storesSecretName" -}}
 {{- printf "%s-stores" (include "tollgate.fullname" .) -}}
 {{- end -}}

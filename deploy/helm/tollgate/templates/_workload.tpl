@@ -244,6 +244,9 @@ spec:
             - name: flags
               mountPath: /etc/tollgate/flags
               readOnly: true
+            - name: flag-overrides
+              mountPath: /etc/tollgate/flag-overrides
+              readOnly: true
             - name: api-keys
               mountPath: /etc/tollgate/api-keys
               readOnly: true
@@ -266,6 +269,11 @@ spec:
         - name: flags
           configMap:
             name: {{ include "tollgate.flagsConfigMapName" $root }}
+        # Runtime overrides: created by `tollgate rollout`, never by Helm, so optional.
+        - name: flag-overrides
+          configMap:
+            name: {{ include "tollgate.flagOverridesConfigMapName" $root }}
+            optional: true
         - name: api-keys
           secret:
             secretName: {{ include "tollgate.apiKeysSecretName" $root }}
@@ -344,6 +352,8 @@ spec:
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}FLAGS_FILE
   value: /etc/tollgate/flags/flags.yaml
+- name: {{ $p }}FLAGS_OVERRIDES_FILE
+  value: /etc/tollgate/flag-overrides/overrides.yaml
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:
@@ -351,6 +361,8 @@ spec:
 {{- if eq (include "tollgate.gatewayWatchesFlags" $root) "true" }}
 - name: {{ $p }}FLAGS_CONFIGMAP
   value: {{ include "tollgate.flagsConfigMapName" $root }}
+- name: {{ $p }}FLAGS_OVERRIDES_CONFIGMAP
+  value: {{ include "tollgate.flagOverridesConfigMapName" $root }}
 {{- end }}
 {{- range $key, $values := $root.Values.services }}
 {{- if and (ne $key "gateway") $values.enabled }}

@@ -63,6 +63,11 @@ class Settings(ServiceSettings):
     # In a cluster: watch this ConfigMap through the Kubernetes API for instant flag changes.
     flags_configmap: str = ""
     flags_configmap_key: str = "flags.yaml"
+    # Runtime overrides (kill switch, `tollgate rollout set-flag`), layered over the flags above:
+    # a file (an optional ConfigMap volume) and the ConfigMap to watch. Helm never manages them.
+    flags_overrides_file: str = ""
+    flags_overrides_configmap: str = ""
+    flags_overrides_configmap_key: str = "overrides.yaml"
     namespace: str = ""
 
     # Longest a call to Claude may take when the caller sets no deadline.
