@@ -704,7 +704,7 @@ class Builder:
                 ],
             }
         )
-        results = [
+        results: list[dict[str, Any]] = [
             {
                 "id": f"R{rng.randint(10000, 99999)}",
                 "score": round(rng.uniform(0.4, 0.99), 2),

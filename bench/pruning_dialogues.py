@@ -46,8 +46,10 @@ GATEWAY_TARGET_TOKENS = 6000
 PRICED_MODEL = "claude-sonnet-4-5"
 
 
-def servicer() -> ConversationOptimizerServicer:
+def servicer(overrides: dict[str, Any] | None = None) -> ConversationOptimizerServicer:
     settings = Settings()
+    if overrides:
+        settings = Settings(default_policy=settings.default_policy.model_copy(update=overrides))
     return ConversationOptimizerServicer(
         PolicyBook(settings.default_policy, settings.task_policies),
         ConversationOptimizer(),
@@ -63,6 +65,8 @@ class Setting:
     # Instead of a fixed target: this share of each conversation's original tokens.
     target_share: float = 0.0
     strategies: tuple[str, ...] = ()
+    # Changes to the service's default policy (none: the service as deployed).
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def call(
         self, request: common_pb2.ClaudeRequest, original: int
@@ -79,9 +83,15 @@ class Setting:
         )
 
 
+CUT_REGARDLESS = (("cached_min_prompt_tokens", 0),)
 SETTINGS = [
     Setting("**gateway default** (target 6000, prompt caching on)", True),
     Setting("target 6000, prompt caching off", False),
+    Setting(
+        "caching on, cut even below the cache minimum (`cached_min_prompt_tokens` 0)",
+        True,
+        overrides=CUT_REGARDLESS,
+    ),
     Setting("target 50% of the original, caching on", True, target_share=0.50),
     Setting("target 35% of the original, caching on", True, target_share=0.35),
     Setting("target 25% of the original, caching on", True, target_share=0.25),
@@ -99,31 +109,44 @@ class Row:
     score: Score = field(default_factory=Score)
     met: int = 0
     targeted: int = 0
+    # Misses the service itself reported, with a reason.
+    explained: int = 0
     note_tokens: int = 0
+    # Original and optimized tokens by conversation length (turns).
+    by_length: dict[str, list[int]] = field(default_factory=dict)
 
 
 async def evaluate(conversations: list[dict[str, Any]], setting: Setting) -> Row:
-    service = servicer()
+    service = servicer(dict(setting.overrides))
     row = Row()
     for conversation in conversations:
         params = conversation["request"]
         original = count_request_tokens(params)
         call = setting.call(request_from_params(params), original)
-        reply = await service.OptimizeConversation(call, None)  # type: ignore[arg-type]
+        reply = await service.OptimizeConversation(call, None)
         optimized_params = request_to_params(reply.request)
         optimized = count_request_tokens(optimized_params)
         row.original += original
         row.optimized += optimized
+        totals = row.by_length.setdefault(length_bucket(len(params["messages"])), [0, 0, 0])
+        totals[0] += 1
+        totals[1] += original
+        totals[2] += optimized
         row.per_conversation.append(1 - optimized / original)
         row.score.add(score(conversation, optimized_params))
         if setting.target_share:
             row.targeted += 1
             row.met += int(optimized <= call.target_tokens)
+            row.explained += int(not reply.target_met and bool(reply.target_explanation))
         if reply.facts_note:
             row.note_tokens += count_request_tokens(
                 {"messages": [{"role": "user", "content": reply.facts_note}]}
             )
     return row
+
+
+def length_bucket(turns: int) -> str:
+    return "20-39 turns" if turns < 40 else "40-59 turns" if turns < 60 else "60+ turns"
 
 
 def pct(value: float) -> str:
@@ -136,10 +159,16 @@ async def print_retention(conversations: list[dict[str, Any]]) -> None:
         "| stale value presented as current | target met | note, share of the request |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = []
     for setting in SETTINGS:
         row = await evaluate(conversations, setting)
+        rows.append(row)
         s = row.score
-        met = f"{row.met}/{row.targeted}" if row.targeted else "-"
+        met = (
+            f"{row.met}/{row.targeted} (service reported {row.explained} misses)"
+            if row.targeted
+            else "-"
+        )
         print(
             f"| {setting.label} | {pct(1 - row.optimized / row.original)} | "
             f"{pct(statistics.mean(row.per_conversation))} | "
@@ -148,6 +177,13 @@ async def print_retention(conversations: list[dict[str, Any]]) -> None:
             f"({s.stale}/{s.corrections} corrections) | {met} | "
             f"{pct(row.note_tokens / row.optimized)} |"
         )
+    print("\nFewer input tokens by conversation length:\n")
+    print("| turns | conversations | " + " | ".join(s.label for s in SETTINGS[:3]) + " |")
+    print("|---|---:|" + "---:|" * 3)
+    for bucket in sorted(rows[0].by_length):
+        count = rows[0].by_length[bucket][0]
+        cells = [pct(1 - row.by_length[bucket][2] / row.by_length[bucket][1]) for row in rows[:3]]
+        print(f"| {bucket} | {count} | " + " | ".join(cells) + " |")
 
 
 def with_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +208,7 @@ async def replay(
     setting: Setting | None,
     caching: bool,
 ) -> Replay:
-    service = servicer()
+    service = servicer(dict(setting.overrides) if setting is not None else None)
     prices = PriceTable.load()
     result = Replay()
     for conversation in conversations:
@@ -184,7 +220,7 @@ async def replay(
             request = request_from_params({**params, "messages": messages[:end]})
             if setting is not None:
                 call = setting.call(request, 0)
-                request = (await service.OptimizeConversation(call, None)).request  # type: ignore[arg-type]
+                request = (await service.OptimizeConversation(call, None)).request
             body = request_to_params(request)
             if caching:
                 body = with_breakpoints(body)
@@ -219,6 +255,7 @@ async def print_replay(conversations: list[dict[str, Any]]) -> None:
         ("prompt caching alone", None, True),
         ("optimization alone (target 6000, caching off)", SETTINGS[1], False),
         ("**prompt caching + optimization** (gateway default)", SETTINGS[0], True),
+        ("prompt caching + optimization cutting regardless", SETTINGS[2], True),
     ]
     print(
         "\n| requests sent | requests | input tokens | read from cache | written to cache "
