@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _block_texts(block: dict[str, Any]) -> Iterable[str]:
+def block_texts(block: dict[str, Any]) -> Iterable[str]:
     if block.get("type") == "text":
         yield block["text"]
     elif block.get("type") == "tool_result":
         for inner in block.get("content", []):
-            yield from _block_texts(inner)
+            yield from block_texts(inner)
 
 
 def reading_text(params: dict[str, Any]) -> str:
@@ -29,7 +29,7 @@ def reading_text(params: dict[str, Any]) -> str:
     parts = [block.get("text", "") for block in params.get("system") or []]
     for message in params["messages"]:
         for block in message["content"]:
-            parts.extend(_block_texts(block))
+            parts.extend(block_texts(block))
     return "\n".join(parts)
 
 

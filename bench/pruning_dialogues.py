@@ -30,6 +30,7 @@ import anthropic
 
 from bench.dialogue_scoring import Score, score
 from bench.dialogues import DEV_FILE, load, load_test
+from bench.pruning_eval import with_breakpoints
 from tollgate.common.anthropic_format import request_from_params, request_to_params
 from tollgate.common.pricing import PriceTable
 from tollgate.conversation_optimizer.exact_count import ExactTokenCounter
@@ -184,13 +185,6 @@ async def print_retention(conversations: list[dict[str, Any]]) -> None:
         count = rows[0].by_length[bucket][0]
         cells = [pct(1 - row.by_length[bucket][2] / row.by_length[bucket][1]) for row in rows[:3]]
         print(f"| {bucket} | {count} | " + " | ".join(cells) + " |")
-
-
-def with_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
-    users = [m for m in params["messages"] if m["role"] == "user"]
-    for message in users[-2:]:
-        message["content"][-1]["cache_control"] = {"type": "ephemeral"}
-    return params
 
 
 @dataclass
