@@ -1,0 +1,73 @@
+"""What an HTTP caller sends, as the gateway's own types: the key from `x-api-key` or
+`Authorization: Bearer`, the Messages API body as a `Completion`, and Tollgate's extras from
+`x-tollgate-*` headers (Anthropic's SDKs pass extra headers through unchanged)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tollgate.common.anthropic_format import request_from_params
+from tollgate.common.errors import invalid_argument
+from tollgate.common.tasks import TASK_NAMES
+from tollgate.v1 import common_pb2, gateway_pb2
+
+TASK_HEADER = "x-tollgate-task"
+CONTACT_HEADER = "x-tollgate-contact"
+CONVERSATION_HEADER = "x-tollgate-conversation"
+TAGS_HEADER = "x-tollgate-tags"
+REQUEST_ID_HEADER = "x-tollgate-request-id"
+
+_TASKS_BY_NAME = {name: value for value, name in TASK_NAMES.items()}
+
+
+def authorization(headers: Mapping[str, str]) -> str | None:
+    """The key as the key ring reads it (`Bearer <key>`); `x-api-key` is what the SDKs send."""
+    api_key = headers.get("x-api-key")
+    if api_key:
+        return f"Bearer {api_key}"
+    return headers.get("authorization")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise invalid_argument(f"The request body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise invalid_argument("The request body must be a JSON object.")
+    return body
+
+
+def completion(body: Mapping[str, Any], headers: Mapping[str, str]) -> gateway_pb2.Completion:
+    """A Completion from a Messages API body and the caller's `x-tollgate-*` headers."""
+    for name, kind in (("model", str), ("max_tokens", int), ("messages", list)):
+        if name not in body:
+            raise invalid_argument(f"{name}: Field required.", name)
+        if not isinstance(body[name], kind) or isinstance(body[name], bool):
+            raise invalid_argument(f"{name}: must be a {kind.__name__}.", name)
+    try:
+        request = request_from_params(body)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise invalid_argument(f"The request does not follow the Messages API: {exc}.") from None
+    return gateway_pb2.Completion(
+        request=request,
+        task=_task(headers.get(TASK_HEADER, "")),
+        contact_id=headers.get(CONTACT_HEADER, ""),
+        conversation_id=headers.get(CONVERSATION_HEADER, ""),
+        request_id=headers.get(REQUEST_ID_HEADER, ""),
+        tags=[tag.strip() for tag in headers.get(TAGS_HEADER, "").split(",") if tag.strip()],
+    )
+
+
+def _task(name: str) -> common_pb2.TaskType.ValueType:
+    if not name:
+        return common_pb2.TASK_TYPE_UNSPECIFIED
+    try:
+        return _TASKS_BY_NAME[name.strip().lower()]
+    except KeyError:
+        known = ", ".join(sorted(_TASKS_BY_NAME))
+        raise invalid_argument(
+            f"Unknown task {name!r} in {TASK_HEADER}; known tasks: {known}.", TASK_HEADER
+        ) from None
