@@ -126,7 +126,7 @@ async def test_async_sdk_message_carries_usage_and_the_budget_left(
 async def test_stream_assembles_in_the_sdk_and_the_account_event_is_skipped(
     door: tuple[FullSuite, str],
 ) -> None:
-    suite, base_url = door
+    _, base_url = door
     client = _async(base_url)
     async with client.messages.stream(**ASK) as stream:
         texts = [text async for text in stream.text_stream]
@@ -144,7 +144,9 @@ async def test_stream_assembles_in_the_sdk_and_the_account_event_is_skipped(
         ) as response,
     ):
         body = (await response.aread()).decode()
-    kinds = [line.removeprefix("event: ") for line in body.splitlines() if line.startswith("event:")]
+    kinds = [
+        line.removeprefix("event: ") for line in body.splitlines() if line.startswith("event:")
+    ]
     assert kinds[0] == "message_start"
     assert kinds[-2:] == ["tollgate_account", "message_stop"]
     account_line = body.split("event: tollgate_account\ndata: ")[1].split("\n")[0]
@@ -218,7 +220,7 @@ async def test_each_error_status_reaches_the_sdk_as_its_exception(
     with pytest.raises(anthropic.AuthenticationError) as unauthenticated:
         await _async(base_url, "tg_not_a_key").messages.create(**ASK)
     assert unauthenticated.value.status_code == 401
-    assert unauthenticated.value.body["type"] == "authentication_error"  # type: ignore[index]
+    assert unauthenticated.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     with pytest.raises(anthropic.BadRequestError) as bad:
         await client.messages.create(**{**ASK, "model": "claude-unknown"})
     assert "Unknown model" in bad.value.message

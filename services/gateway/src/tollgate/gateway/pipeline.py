@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -252,7 +252,7 @@ class CompletionPipeline:
 
     async def stream(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion, timeout: float
-    ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
+    ) -> AsyncGenerator[gateway_pb2.StreamCompleteResponse, None]:
         async with contextlib.aclosing(
             self._run(context, completion, timeout, _stream_generate, replay=True)
         ) as items:

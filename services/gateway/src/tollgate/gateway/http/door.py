@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from tollgate.common.anthropic_format import response_to_json
 from tollgate.common.errors import ServiceError
@@ -37,26 +38,26 @@ def error_response(error: errors.HttpError) -> web.Response:
     )
 
 
-@web.middleware
-async def anthropic_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+def anthropic_errors(max_request_bytes: int) -> Middleware:
     """Every refusal in Anthropic's error shape; an unexpected failure is logged with a reference
     and reaches the caller as a 500 with that reference, never a stack trace."""
-    try:
-        return await handler(request)
-    except ServiceError as exc:
-        return error_response(errors.from_service_error(exc))
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(errors.request_too_large(exc.max_size))
-    except web.HTTPNotFound:
-        return error_response(errors.not_found(request.path))
-    except web.HTTPMethodNotAllowed:
-        return error_response(
-            errors.invalid_request(f"{request.method} is not allowed on {request.path}.")
-        )
-    except Exception:
-        reference = new_request_id().replace("req_", "err_")
-        log.exception("unhandled error", extra={"error_reference": reference})
-        return error_response(errors.internal(reference))
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ServiceError as exc:
+            return error_response(errors.from_service_error(exc))
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(errors.request_too_large(max_request_bytes))
+        except web.HTTPException as exc:
+            return error_response(errors.from_http_exception(exc, request.method, request.path))
+        except Exception:
+            reference = new_request_id().replace("req_", "err_")
+            log.exception("unhandled error", extra={"error_reference": reference})
+            return error_response(errors.internal(reference))
+
+    return middleware
 
 
 class HttpDoor:
@@ -69,7 +70,8 @@ class HttpDoor:
 
     def app(self) -> web.Application:
         app = web.Application(
-            middlewares=[anthropic_errors], client_max_size=self._settings.max_request_bytes
+            middlewares=[anthropic_errors(self._settings.max_request_bytes)],
+            client_max_size=self._settings.max_request_bytes,
         )
         app.router.add_post("/v1/messages", self.messages)
         app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
@@ -138,7 +140,9 @@ class HttpDoor:
             try:
                 await _write_events(response, _chain(first, items))
             except ServiceError as exc:
-                await response.write(outbound.sse("error", errors.from_service_error(exc).payload()))
+                await response.write(
+                    outbound.sse("error", errors.from_service_error(exc).payload())
+                )
             await response.write_eof()
             return response
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
+from aiohttp import web
 
 from tollgate.common.errors import ServiceError
 
@@ -26,6 +27,7 @@ _STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout_error"),
 }
 _INTERNAL = (500, "api_error")
+_STATUS_TYPES = dict(_STATUS.values())
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,16 @@ def request_too_large(limit: int) -> HttpError:
     )
 
 
-def not_found(path: str) -> HttpError:
-    return HttpError(404, "not_found_error", f"There is no endpoint {path}.", {})
-
-
-def invalid_request(message: str) -> HttpError:
-    return HttpError(400, "invalid_request_error", message, {})
+def from_http_exception(exc: web.HTTPException, method: str, path: str) -> HttpError:
+    """aiohttp's own refusals (no such route, wrong method) in Anthropic's shape."""
+    if exc.status == 404:
+        return HttpError(404, "not_found_error", f"There is no endpoint {path}.", {})
+    if exc.status == 405:
+        return HttpError(405, "invalid_request_error", f"{method} is not allowed on {path}.", {})
+    kind = _STATUS_TYPES.get(
+        exc.status, "invalid_request_error" if exc.status < 500 else "api_error"
+    )
+    return HttpError(exc.status, kind, exc.reason, {})
 
 
 def internal(reference: str) -> HttpError:
@@ -66,7 +72,9 @@ def from_service_error(error: ServiceError, now: datetime | None = None) -> Http
     status, kind = _STATUS.get(error.code, _INTERNAL)
     # The state behind a refusal (a budget's limit and what remains, ...), as gRPC sends it in
     # ErrorInfo metadata: `limit_micros` → `x-tollgate-limit-micros`.
-    headers = {f"x-tollgate-{key.replace('_', '-')}": value for key, value in error.metadata.items()}
+    headers = {
+        f"x-tollgate-{key.replace('_', '-')}": value for key, value in error.metadata.items()
+    }
     if status in (429, 529):
         retry = _retry_after(error.metadata, now or datetime.now(UTC))
         if retry is not None:

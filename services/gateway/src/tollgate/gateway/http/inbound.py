@@ -19,7 +19,8 @@ CONVERSATION_HEADER = "x-tollgate-conversation"
 TAGS_HEADER = "x-tollgate-tags"
 REQUEST_ID_HEADER = "x-tollgate-request-id"
 
-_TASKS_BY_NAME = {name: value for value, name in TASK_NAMES.items()}
+# Task names ("lead_analysis") → enum names ("TASK_TYPE_LEAD_ANALYSIS"), which protos accept.
+_TASKS_BY_NAME = {name: common_pb2.TaskType.Name(value) for value, name in TASK_NAMES.items()}
 
 
 def authorization(headers: Mapping[str, str]) -> str | None:
@@ -61,9 +62,9 @@ def completion(body: Mapping[str, Any], headers: Mapping[str, str]) -> gateway_p
     )
 
 
-def _task(name: str) -> common_pb2.TaskType.ValueType:
+def _task(name: str) -> str:
     if not name:
-        return common_pb2.TASK_TYPE_UNSPECIFIED
+        return "TASK_TYPE_UNSPECIFIED"
     try:
         return _TASKS_BY_NAME[name.strip().lower()]
     except KeyError:

@@ -64,7 +64,7 @@ def event_bytes(event: common_pb2.StreamEvent) -> bytes:
     kind = event.WhichOneof("event")
     if kind == "message_start":
         start = event.message_start
-        message = {
+        message: dict[str, Any] = {
             "id": start.id,
             "type": "message",
             "role": "assistant",
@@ -90,16 +90,16 @@ def event_bytes(event: common_pb2.StreamEvent) -> bytes:
     if kind == "content_block_stop":
         return sse(kind, {"type": kind, "index": event.content_block_stop.index})
     if kind == "message_delta":
-        delta = event.message_delta
+        ending = event.message_delta
         return sse(
             kind,
             {
                 "type": kind,
                 "delta": {
-                    "stop_reason": STOP_REASON_NAMES.get(delta.stop_reason),
-                    "stop_sequence": delta.stop_sequence or None,
+                    "stop_reason": STOP_REASON_NAMES.get(ending.stop_reason),
+                    "stop_sequence": ending.stop_sequence or None,
                 },
-                "usage": usage_to_json(delta.usage),
+                "usage": usage_to_json(ending.usage),
             },
         )
     return sse("message_stop", {"type": "message_stop"})
@@ -113,4 +113,3 @@ def _empty_block(block: common_pb2.ContentBlock) -> dict[str, Any]:
     elif out["type"] == "tool_use":
         out["input"] = {}
     return out
-
