@@ -35,6 +35,8 @@ SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 50051),
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
+# The gateway's HTTP front door (Anthropic's Messages API) beside its gRPC port.
+HTTP_PORT = 8080
 DEMO_TENANT = "acme-realty"
 
 
@@ -77,6 +79,8 @@ class LocalSuite:
 
     workdir: Path
     gateway: str = ""
+    # Base URL of the HTTP front door, for the Anthropic SDKs' `base_url`.
+    http_url: str = ""
     api_key: str = ""
     admin_key: str = ""
     emulator_url: str = ""
@@ -182,6 +186,9 @@ async def local_suite(
             env[prefix + "PORT"] = str(ports[name])
             if name in BACKENDS:
                 env[f"TOLLGATE_GATEWAY_{name.upper()}_ADDR"] = f"127.0.0.1:{ports[name]}"
+        http_port = HTTP_PORT if default_ports else free_port()
+        env["TOLLGATE_GATEWAY_HTTP_ENABLED"] = "true"
+        env["TOLLGATE_GATEWAY_HTTP_PORT"] = str(http_port)
         for name, _ in SERVICES:
             process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir)
             address = f"127.0.0.1:{ports[name]}"
@@ -194,6 +201,7 @@ async def local_suite(
             )
         )
         suite.gateway = f"127.0.0.1:{ports['gateway']}"
+        suite.http_url = f"http://127.0.0.1:{http_port}"
         yield suite
     finally:
         await _stop_all(suite.processes)
