@@ -138,7 +138,7 @@ def table(tallies: dict[tuple[str, str], Tally], requests: int, rounds: int) -> 
         lines.append(
             f"| {door} | {path} | {len(tally.latencies_ms)} | "
             f"{percentile(tally.latencies_ms, 50):.2f} | {percentile(tally.latencies_ms, 99):.2f} "
-            f"| {tally.cpu_ms_per_request:.3f} | {ratio:.2f}× |"
+            f"| {tally.cpu_ms_per_request:.3f} | {ratio:.2f}x |"
         )
     return "\n".join(lines)
 
