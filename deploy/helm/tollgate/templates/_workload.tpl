@@ -128,6 +128,11 @@ spec:
             - name: metrics
               containerPort: {{ int $svc.metricsPort }}
               protocol: TCP
+            {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+            - name: http
+              containerPort: {{ int $svc.http.port }}
+              protocol: TCP
+            {{- end }}
           env:
             - name: {{ $svc.envPrefix }}HOST
               value: "0.0.0.0"
@@ -262,6 +267,13 @@ spec:
       targetPort: metrics
       protocol: TCP
       appProtocol: http
+    {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+    - name: http
+      port: {{ int $svc.http.port }}
+      targetPort: http
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
 {{ end -}}
 
 {{/* Environment only one service needs. Args: dict "root" $ "svc" <tollgate.service> */}}
@@ -274,6 +286,10 @@ spec:
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}FLAGS_FILE
   value: /etc/tollgate/flags/flags.yaml
+- name: {{ $p }}HTTP_ENABLED
+  value: {{ $svc.http.enabled | quote }}
+- name: {{ $p }}HTTP_PORT
+  value: {{ int $svc.http.port | quote }}
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:
