@@ -14,7 +14,14 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, ALL_ON, API_KEY, FullSuite, running_full_suite
+from tests.conftest import (
+    ADMIN_KEY,
+    ALL_ON,
+    API_KEY,
+    OTHER_TENANT_KEY,
+    FullSuite,
+    running_full_suite,
+)
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 
@@ -276,3 +283,82 @@ async def test_bad_json_and_unknown_paths_answer_in_the_error_shape(
         "error": {"type": "not_found_error", "message": "There is no endpoint /v1/nowhere."},
     }
     assert bearer.status_code == 200
+
+
+async def _ended(
+    client: anthropic.AsyncAnthropic, batch_id: str
+) -> anthropic.types.messages.MessageBatch:
+    for _ in range(200):
+        batch = await client.messages.batches.retrieve(batch_id)
+        if batch.processing_status == "ended":
+            return batch
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} did not end")
+
+
+async def test_a_batch_from_create_to_results_holds_and_settles_at_the_batch_price(
+    door: tuple[FullSuite, str],
+) -> None:
+    suite, base_url = door
+    await _set_tenant_budget(suite, 10_000_000)
+    client = _async(base_url)
+    questions = {"budget": "What is my budget?", "timeline": "When can I move in?"}
+    batch = await client.messages.batches.create(
+        requests=[
+            {
+                "custom_id": custom_id,
+                "params": {
+                    "model": MODEL,
+                    "max_tokens": 200,
+                    "messages": [{"role": "user", "content": question}],
+                },
+            }
+            for custom_id, question in questions.items()
+        ]
+    )
+    assert batch.processing_status in ("in_progress", "ended")
+    ended = await _ended(client, batch.id)
+    assert ended.request_counts.succeeded == 2
+    results = {
+        entry.custom_id: entry async for entry in await client.messages.batches.results(batch.id)
+    }
+    assert set(results) == set(questions)
+    assert all(entry.result.type == "succeeded" for entry in results.values())
+    assert batch.id in [listed.id async for listed in client.messages.batches.list()]
+    await suite.settled()
+    async with suite.client(ADMIN_KEY) as admin:
+        states = await admin.stub.GetBudgets(
+            gateway_pb2.GetBudgetsRequest(tenant_id="acme"), metadata=admin.metadata
+        )
+    state = states.states[0]
+    assert state.held_micros == 0, "the batch's hold was left open after its results were read"
+    assert state.spent_micros > 0
+    # Another tenant sees no such batch.
+    with pytest.raises(anthropic.NotFoundError):
+        await _async(base_url, OTHER_TENANT_KEY).messages.batches.retrieve(batch.id)
+
+
+async def test_a_batch_can_be_canceled(door: tuple[FullSuite, str]) -> None:
+    suite, base_url = door
+    suite.emulator.config.batch_processing_delay_s = 30.0
+    client = _async(base_url)
+    batch = await client.messages.batches.create(
+        requests=[
+            {
+                "custom_id": "one",
+                "params": {
+                    "model": MODEL,
+                    "max_tokens": 50,
+                    "messages": [{"role": "user", "content": "Hello"}],
+                },
+            }
+        ]
+    )
+    canceled = await client.messages.batches.cancel(batch.id)
+    assert canceled.processing_status in ("canceling", "ended")
+    ended = await _ended(client, batch.id)
+    assert ended.request_counts.canceled == 1
+    results = [entry async for entry in await client.messages.batches.results(batch.id)]
+    assert [entry.result.type for entry in results] == ["canceled"]
+    with pytest.raises(anthropic.BadRequestError):
+        await client.messages.batches.create(requests=[])

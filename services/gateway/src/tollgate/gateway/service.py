@@ -17,6 +17,8 @@ from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
 from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.batches import BatchCalls
+from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
@@ -219,7 +221,14 @@ async def build_service(settings: Settings) -> GrpcService:
     on_start: list[Hook] = [flags.start]
     on_stop: list[Hook] = [flags.stop, background.drain, router.close, rate_limiter.close]
     if settings.http_enabled:
-        servicer.http_door = HttpDoor(settings, servicer, prices)
+        batches = BatchCalls(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+        )
+        servicer.http_door = HttpDoor(settings, servicer, prices, batches)
         on_start.append(servicer.http_door.start)
         # Stop hooks run last to first: no new HTTP request starts while the pipeline drains.
         on_stop.append(servicer.http_door.stop)

@@ -17,7 +17,9 @@ from tollgate.common.errors import ServiceError
 from tollgate.common.ids import new_request_id
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_estimate import estimate_request
+from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import errors, inbound, outbound
+from tollgate.gateway.http.batch_routes import BatchRoutes
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -61,10 +63,17 @@ def anthropic_errors(max_request_bytes: int) -> Middleware:
 
 
 class HttpDoor:
-    def __init__(self, settings: Settings, servicer: GatewayServicer, prices: PriceTable) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        servicer: GatewayServicer,
+        prices: PriceTable,
+        batches: BatchCalls,
+    ) -> None:
         self._settings = settings
         self._servicer = servicer
         self._prices = prices
+        self._batch_routes = BatchRoutes(servicer, batches)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -77,6 +86,7 @@ class HttpDoor:
         app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/v1/models/{model_id}", self.model)
+        self._batch_routes.add_to(app)
         return app
 
     async def start(self) -> None:
