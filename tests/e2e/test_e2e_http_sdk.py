@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,14 +14,12 @@ import pytest
 
 from tests.conftest import (
     ADMIN_KEY,
-    ALL_ON,
     API_KEY,
     OTHER_TENANT_KEY,
     FullSuite,
-    running_full_suite,
 )
-from tollgate.emulator import EmulatorServer
-from tollgate.v1 import budget_ledger_pb2, gateway_pb2
+from tests.e2e.conftest import set_tenant_budget
+from tollgate.v1 import gateway_pb2
 
 MODEL = "claude-sonnet-5-5"
 ASK: dict[str, Any] = {
@@ -50,49 +46,12 @@ WEATHER_TOOL = {
 }
 
 
-@pytest.fixture
-async def door(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-) -> AsyncIterator[tuple[FullSuite, str]]:
-    async with running_full_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
-        ALL_ON,
-        http_enabled=True,
-        http_port=0,
-    ) as suite:
-        http_door = suite.gateway.service.registrations[0].servicer.http_door
-        assert http_door is not None
-        yield suite, http_door.base_url
-
-
 def _async(base_url: str, key: str = API_KEY) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(base_url=base_url, api_key=key, max_retries=0)
 
 
 def _sync(base_url: str, key: str = API_KEY) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0)
-
-
-async def _set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
-    async with suite.client(ADMIN_KEY) as admin:
-        budget = budget_ledger_pb2.Budget(
-            scope=budget_ledger_pb2.BudgetScope(
-                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
-            ),
-            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
-            limit_micros=limit_micros,
-        )
-        await admin.stub.SetBudget(
-            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
-        )
 
 
 async def test_sync_sdk_message_then_an_exact_cache_hit_with_the_account_headers(
@@ -118,7 +77,7 @@ async def test_async_sdk_message_carries_usage_and_the_budget_left(
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await _set_tenant_budget(suite, 10_000_000)
+    await set_tenant_budget(suite, 10_000_000)
     raw = await _async(base_url).messages.with_raw_response.create(**ASK)
     message = await raw.parse()
     await suite.settled()
@@ -252,7 +211,7 @@ async def test_a_budget_refusal_is_a_429_with_retry_after_and_the_budget_state(
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await _set_tenant_budget(suite, 100)  # less than any request
+    await set_tenant_budget(suite, 100)  # less than any request
     with pytest.raises(anthropic.RateLimitError) as refused:
         await _async(base_url).messages.create(**ASK)
     headers = refused.value.response.headers
@@ -300,7 +259,7 @@ async def test_a_batch_from_create_to_results_holds_and_settles_at_the_batch_pri
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await _set_tenant_budget(suite, 10_000_000)
+    await set_tenant_budget(suite, 10_000_000)
     client = _async(base_url)
     questions = {"budget": "What is my budget?", "timeline": "When can I move in?"}
     batch = await client.messages.batches.create(
