@@ -121,9 +121,11 @@ class TollgateClient:
         request_id: str = "",
         template_variables: Mapping[str, str] | None = None,
         tags: Iterable[str] = (),
+        cache: gateway_pb2.CachePreference | None = None,
         **params: Any,
     ) -> gateway_pb2.Completion:
-        """A Completion from Anthropic-style arguments (`tools`, `temperature`, ... in params)."""
+        """A Completion from Anthropic-style arguments (`tools`, `temperature`, ... in params).
+        `cache`: bypass or refresh the caches, a TTL, caching a sampled answer."""
         if task not in _TASKS:
             raise ValueError(f"unknown task {task!r}; known: {sorted(_TASKS)}")
         body: dict[str, Any] = {
@@ -142,6 +144,7 @@ class TollgateClient:
             request_id=request_id,
             template_variables=dict(template_variables or {}),
             tags=list(tags),
+            cache=cache,
         )
 
     async def complete(self, *, timeout: float | None = None, **kwargs: Any) -> CompletionResult:

@@ -116,6 +116,8 @@ class RequestRun:
     def _cache_status(self) -> common_pb2.CacheStatus:
         if self.draft.cached is not None:
             return self.draft.cached.status
+        if self.request.completion.cache.mode == gateway_pb2.CACHE_MODE_BYPASS:
+            return common_pb2.CACHE_STATUS_BYPASS
         looked_up = self.exact.report is not None or self.semantic.report is not None
         return common_pb2.CACHE_STATUS_MISS if looked_up else common_pb2.CACHE_STATUS_BYPASS
 

@@ -18,6 +18,16 @@ CONTACT_HEADER = "x-tollgate-contact"
 CONVERSATION_HEADER = "x-tollgate-conversation"
 TAGS_HEADER = "x-tollgate-tags"
 REQUEST_ID_HEADER = "x-tollgate-request-id"
+CACHE_MODE_HEADER = "x-tollgate-cache-mode"
+CACHE_TTL_HEADER = "x-tollgate-cache-ttl"
+CACHE_SAMPLED_HEADER = "x-tollgate-cache-sampled"
+
+_CACHE_MODES = {
+    "default": gateway_pb2.CACHE_MODE_UNSPECIFIED,
+    "bypass": gateway_pb2.CACHE_MODE_BYPASS,
+    "refresh": gateway_pb2.CACHE_MODE_REFRESH,
+}
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 # Task names ("lead_analysis") → enum names ("TASK_TYPE_LEAD_ANALYSIS"), which protos accept.
 _TASKS_BY_NAME = {name: common_pb2.TaskType.Name(value) for value, name in TASK_NAMES.items()}
@@ -59,7 +69,36 @@ def completion(body: Mapping[str, Any], headers: Mapping[str, str]) -> gateway_p
         conversation_id=headers.get(CONVERSATION_HEADER, ""),
         request_id=headers.get(REQUEST_ID_HEADER, ""),
         tags=[tag.strip() for tag in headers.get(TAGS_HEADER, "").split(",") if tag.strip()],
+        cache=cache_preference(headers),
     )
+
+
+def cache_preference(headers: Mapping[str, str]) -> gateway_pb2.CachePreference:
+    """`x-tollgate-cache-mode` (default, bypass, refresh), `x-tollgate-cache-ttl` (seconds) and
+    `x-tollgate-cache-sampled` (true: cache the answer although it was sampled)."""
+    preference = gateway_pb2.CachePreference()
+    mode = headers.get(CACHE_MODE_HEADER, "default").strip().lower()
+    if mode not in _CACHE_MODES:
+        raise invalid_argument(
+            f"{CACHE_MODE_HEADER} must be one of {', '.join(_CACHE_MODES)}; got {mode!r}.",
+            CACHE_MODE_HEADER,
+        )
+    preference.mode = _CACHE_MODES[mode]
+    ttl = headers.get(CACHE_TTL_HEADER, "").strip()
+    if ttl:
+        if not ttl.isdigit() or int(ttl) < 1:
+            raise invalid_argument(
+                f"{CACHE_TTL_HEADER} must be a whole number of seconds above 0; got {ttl!r}.",
+                CACHE_TTL_HEADER,
+            )
+        preference.ttl.seconds = int(ttl)
+    sampled = headers.get(CACHE_SAMPLED_HEADER, "false").strip().lower()
+    if sampled not in _BOOLEANS:
+        raise invalid_argument(
+            f"{CACHE_SAMPLED_HEADER} must be true or false; got {sampled!r}.", CACHE_SAMPLED_HEADER
+        )
+    preference.cache_sampled = _BOOLEANS[sampled]
+    return preference
 
 
 def _task(name: str) -> str:
