@@ -20,6 +20,7 @@ from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import errors, inbound, outbound
 from tollgate.gateway.http.batch_routes import BatchRoutes
+from tollgate.gateway.http.tls import server_ssl_context
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -76,6 +77,7 @@ class HttpDoor:
         self._batch_routes = BatchRoutes(servicer, batches)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.scheme = "http"
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -92,7 +94,11 @@ class HttpDoor:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.http_port)
+        ssl_context = server_ssl_context(self._settings)
+        self.scheme = "https" if ssl_context else "http"
+        site = web.TCPSite(
+            self._runner, self._settings.host, self._settings.http_port, ssl_context=ssl_context
+        )
         await site.start()
         self.port = self._runner.addresses[0][1]
         log.info("HTTP front door listening", extra={"port": self.port})
@@ -104,7 +110,7 @@ class HttpDoor:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     async def _completion(
         self, request: web.Request
