@@ -43,9 +43,7 @@ async def semantic_door(
         http_enabled=True,
         http_port=0,
     ) as suite:
-        http_door = suite.gateway.service.registrations[0].servicer.http_door
-        assert http_door is not None
-        yield suite, http_door.base_url
+        yield suite, suite.http_url
 
 
 def _ask(question: str) -> str:

@@ -36,9 +36,7 @@ async def tls_gateway(
     async with running_full_suite(
         emulator, workdir, redis_url, prefix, dsn, ALL_ON, http_enabled=True, http_port=0, **tls
     ) as suite:
-        http_door = suite.gateway.service.registrations[0].servicer.http_door
-        assert http_door is not None
-        yield suite, http_door.base_url
+        yield suite, suite.http_url
 
 
 @pytest.fixture
