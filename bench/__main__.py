@@ -54,6 +54,11 @@ BENCHMARKS = (
         full=("--minutes", str(BENCH_SOAK_MINUTES)),
         quick=("--minutes", "1"),
     ),
+    Benchmark(
+        "http_door",
+        "The two doors: HTTP (Messages API) beside gRPC",
+        quick=("--requests", "100", "--rounds", "2"),
+    ),
     Benchmark("interceptor", "Shared server interceptor cost per RPC", quick=("--calls", "1000")),
     Benchmark("cache_lookup", "Exact-cache lookup", quick=("--calls", "500")),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),

@@ -178,6 +178,8 @@ def service(name: str) -> Schema:
                 "annotations": LABELS,
             }
         )
+        # The HTTP front door (Anthropic's Messages API) beside gRPC.
+        settings["http"] = strict({"enabled": BOOL, "port": PORT})
         settings["apiKeys"] = strict(
             {
                 "existingSecret": STRING,

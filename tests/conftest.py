@@ -111,6 +111,13 @@ class FullSuite:
     def client(self, api_key: str = API_KEY) -> TollgateClient:
         return TollgateClient(self.gateway.address, api_key)
 
+    @property
+    def http_url(self) -> str:
+        """Base URL of the gateway's HTTP door (a suite started with http_enabled=True)."""
+        door = self.gateway.service.registrations[0].servicer.http_door
+        assert door is not None, "the HTTP door is off: start the suite with http_enabled=True"
+        return str(door.base_url)
+
     def write_flags(self, flags: dict[str, Any]) -> None:
         self.flags_path.write_text(yaml.safe_dump(flags))
 

@@ -166,6 +166,11 @@ spec:
               containerPort: {{ int $svc.healthPort }}
               protocol: TCP
             {{- end }}
+            {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+            - name: http
+              containerPort: {{ int $svc.http.port }}
+              protocol: TCP
+            {{- end }}
           env:
             - name: {{ $svc.envPrefix }}HOST
               value: "0.0.0.0"
@@ -334,6 +339,13 @@ spec:
       targetPort: metrics
       protocol: TCP
       appProtocol: http
+    {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+    - name: http
+      port: {{ int $svc.http.port }}
+      targetPort: http
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
 {{ end -}}
 
 {{/* Environment only one service needs. Args: dict "root" $ "svc" <tollgate.service> */}}
@@ -350,6 +362,10 @@ spec:
   value: /etc/tollgate/flags/flags.yaml
 - name: {{ $p }}FLAGS_OVERRIDES_FILE
   value: /etc/tollgate/flag-overrides/overrides.yaml
+- name: {{ $p }}HTTP_ENABLED
+  value: {{ $svc.http.enabled | quote }}
+- name: {{ $p }}HTTP_PORT
+  value: {{ int $svc.http.port | quote }}
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:

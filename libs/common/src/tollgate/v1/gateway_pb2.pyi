@@ -1,10 +1,12 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import budget_ledger_pb2 as _budget_ledger_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from tollgate.v1 import lead_scoring_pb2 as _lead_scoring_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -12,8 +14,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CACHE_MODE_UNSPECIFIED: _ClassVar[CacheMode]
+    CACHE_MODE_BYPASS: _ClassVar[CacheMode]
+    CACHE_MODE_REFRESH: _ClassVar[CacheMode]
+CACHE_MODE_UNSPECIFIED: CacheMode
+CACHE_MODE_BYPASS: CacheMode
+CACHE_MODE_REFRESH: CacheMode
+
 class Completion(_message.Message):
-    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags")
+    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags", "cache")
     class TemplateVariablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +39,7 @@ class Completion(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VARIABLES_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     request: _common_pb2.ClaudeRequest
     task: _common_pb2.TaskType
     contact_id: str
@@ -35,7 +47,18 @@ class Completion(_message.Message):
     conversation_id: str
     template_variables: _containers.ScalarMap[str, str]
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    cache: CachePreference
+    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ..., cache: _Optional[_Union[CachePreference, _Mapping]] = ...) -> None: ...
+
+class CachePreference(_message.Message):
+    __slots__ = ("mode", "ttl", "cache_sampled")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    mode: CacheMode
+    ttl: _duration_pb2.Duration
+    cache_sampled: bool
+    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_sampled: _Optional[bool] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("completion",)

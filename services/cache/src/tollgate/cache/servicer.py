@@ -69,7 +69,9 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         except MalformedRequestError as exc:
             raise invalid_argument(str(exc), f"request.{exc.field}") from None
 
-        verdict = self._policy.request_verdict(request.request, tenant_id, task)
+        verdict = self._policy.request_verdict(
+            request.request, tenant_id, task, request.cache_sampled
+        )
         if not verdict.cacheable:
             _count_lookup("bypass")
             return cache_pb2.ExactLookupResponse(cacheable=False, reason=verdict.reason)

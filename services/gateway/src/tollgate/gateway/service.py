@@ -17,9 +17,12 @@ from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
 from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.batches import BatchCalls
+from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
+from tollgate.gateway.http.door import HttpDoor
 from tollgate.gateway.key_file import KeyFile
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
@@ -58,11 +61,25 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        # Set when the HTTP front door is on (build_service).
+        self.http_door: HttpDoor | None = None
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> ApiKey:
-        key = self._keys.authenticate(_authorization(context))
+        return self.authenticate(_authorization(context))
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        """The key of an `authorization` value (`Bearer <key>`), from gRPC or the HTTP door."""
+        key = self._keys.authenticate(authorization)
         annotate(tenant=key.tenant, api_key_id=key.id)
         return key
+
+    async def accept(
+        self, key: ApiKey, completion: gateway_pb2.Completion
+    ) -> common_pb2.RequestContext:
+        """Validate and admit a completion (both doors), and the context it runs under."""
+        self._validator.check(completion)
+        await self._admit_completion(key, completion)
+        return self._request_context(key, completion)
 
     async def _admit(self, key: ApiKey, tokens: int) -> None:
         if self._rate_limiter is not None:
@@ -97,9 +114,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.CompleteRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.CompleteResponse:
         key = self._authenticate(context)
-        self._validator.check(request.completion)
-        await self._admit_completion(key, request.completion)
-        request_context = self._request_context(key, request.completion)
+        request_context = await self.accept(key, request.completion)
         reply = await self.pipeline.complete(
             request_context, request.completion, self._timeout(context)
         )
@@ -111,9 +126,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.StreamCompleteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
         key = self._authenticate(context)
-        self._validator.check(request.completion)
-        await self._admit_completion(key, request.completion)
-        request_context = self._request_context(key, request.completion)
+        request_context = await self.accept(key, request.completion)
         if self._settings.log_prompts:
             log_exchange(request.completion.request, None)
         async for item in self.pipeline.stream(
@@ -210,6 +223,18 @@ async def build_service(settings: Settings) -> GrpcService:
         router.close,
         rate_limiter.close,
     ]
+    if settings.http_enabled:
+        batches = BatchCalls(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+        )
+        servicer.http_door = HttpDoor(settings, servicer, prices, batches)
+        on_start.append(servicer.http_door.start)
+        # Stop hooks run last to first: no new HTTP request starts while the pipeline drains.
+        on_stop.append(servicer.http_door.stop)
     for origin, name, key in (
         ("configmap", settings.flags_configmap, settings.flags_configmap_key),
         (

@@ -14,6 +14,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOLLGATE_GATEWAY_", extra="ignore")
 
     port: int = 50051
+    # The HTTP front door (Anthropic's Messages API, tollgate.gateway.http) on `http_port`
+    # beside gRPC, in the same process; 0 picks a free port.
+    http_enabled: bool = False
+    http_port: int = Field(default=8080, ge=0, le=65535)
     # YAML of hashed API keys (see tollgate.common.auth). Without it every call is refused.
     api_keys_file: str = ""
     # The flags file (the Helm ConfigMap). Without it every optimization is off.
