@@ -30,7 +30,7 @@ def write_keys_file(path: Path) -> Path:
     keys = [
         {"id": "acme-app", "tenant": "acme", "sha256": hash_api_key(API_KEY)},
         {"id": "globex-app", "tenant": "globex", "sha256": hash_api_key(OTHER_TENANT_KEY)},
-        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "admin": True},
+        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "role": "operator"},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return path
