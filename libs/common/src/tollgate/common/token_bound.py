@@ -63,9 +63,7 @@ def upper_bound_request(request: common_pb2.ClaudeRequest) -> int:
     return token_estimate.estimate_request(request, upper_bound_text)
 
 
-def upper_bound_template_variables(
-    variables: Mapping[str, str], uses_per_variable: int = 1
-) -> int:
+def upper_bound_template_variables(variables: Mapping[str, str], uses_per_variable: int = 1) -> int:
     """Tokens the variables can add to a rendered template: each value as often as the template
     uses it, plus a merge at each splice. The template's own text is counted by the caller."""
     return uses_per_variable * sum(
