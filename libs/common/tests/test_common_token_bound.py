@@ -22,8 +22,19 @@ from tollgate.v1 import common_pb2
 
 # Characters from every class the bound tells apart, so short examples mix them densely.
 _ALPHABET = st.sampled_from(
-    list("aZq \t\n\r\x0b09.,{}\"'")
-    + ["é", "ß", "中", "文", "😀", "👍", "\U0001f3fd", "\u3000", "\x85", "٣"]
+    [
+        *"aZq \t\n\r\x0b09.,{}\"'",
+        "é",
+        "ß",
+        "中",
+        "文",
+        "😀",
+        "👍",
+        "\U0001f3fd",
+        "\u3000",
+        "\x85",
+        "٣",
+    ]
 )
 
 

@@ -62,7 +62,7 @@ def status_details(error: ServiceError) -> bytes:
     return status.SerializeToString()
 
 
-async def _abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+async def abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(
         error.code, error.message, trailing_metadata=((STATUS_DETAILS_KEY, status_details(error)),)
     )
@@ -83,8 +83,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     and the tracer and metric attributes are looked up once, not per RPC: measured by
     bench/interceptor.py, the per-call lookups were a third of the interceptor's cost."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, trust_caller_trace_context: bool = True) -> None:
         self._service = service
+        self._trust_trace = trust_caller_trace_context
         self._tracer = telemetry.tracer()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -107,7 +108,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        labels = _MethodLabels(self._service, method)
+        labels = _MethodLabels(self._service, method, self._trust_trace)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(labels, handler.unary_unary),
@@ -156,9 +157,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _MethodLabels:
     """Metric attributes of one method, built once: per status code for the counter."""
 
-    def __init__(self, service: str, method: str) -> None:
+    def __init__(self, service: str, method: str, trust_trace: bool = True) -> None:
         self.service = service
         self.method = method
+        # Whether a caller's traceparent/baggage is continued, or a new trace is started.
+        self.trust_trace = trust_trace
         self.duration = {"service": service, "method": method}
         self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
 
@@ -207,7 +210,11 @@ class _RpcScope:
         # One context switch instead of two: the remote parent and the server span together.
         self._span = self._tracer.start_span(
             self._labels.method,
-            context=(parent := _parent_context(metadata)),
+            context=(
+                parent := _parent_context(metadata)
+                if self._labels.trust_trace
+                else otel_context.Context()
+            ),
             kind=SpanKind.SERVER,
             attributes={"rpc.system": "grpc"},
         )
@@ -222,13 +229,13 @@ class _RpcScope:
         if isinstance(exc, ServiceError):
             self._code = exc.code
             self._fields["error"] = exc.message
-            await _abort_with(self._context, exc)
+            await abort_with(self._context, exc)
         reference = new_request_id().replace("req_", "err_")
         self._code = grpc.StatusCode.INTERNAL
         log.exception(
             "unhandled error", extra={"method": self._labels.method, "error_reference": reference}
         )
-        await _abort_with(
+        await abort_with(
             self._context,
             ServiceError(f"Internal error; quote reference {reference} when reporting it."),
         )

@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     # How long SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Per HTTP/2 connection, and across the whole server (0: no limit).
+    max_concurrent_streams: int = Field(default=100, ge=1)
+    max_concurrent_rpcs: int = Field(default=0, ge=0)
+    # Continue the caller's trace (W3C traceparent, tracestate, baggage from the metadata). On for
+    # the internal services, whose callers are the suite's own; the gateway turns it off.
+    trust_caller_trace_context: bool = True
     # Recycle connections so that clients re-resolve and new replicas get traffic.
     max_connection_age_seconds: int = Field(default=300, ge=1)
     max_connection_age_grace_seconds: int = Field(default=30, ge=1)

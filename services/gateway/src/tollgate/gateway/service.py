@@ -16,6 +16,7 @@ from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
+from tollgate.gateway.auth_gate import AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
@@ -196,9 +197,10 @@ async def build_service(settings: Settings) -> GrpcService:
         settings.rate_limit_key_prefix,
         settings.rate_limit_timeout_seconds,
     )
+    keys = load_keys(settings)
     servicer = GatewayServicer(
         settings,
-        load_keys(settings),
+        keys,
         RequestValidator(settings, prices),
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
@@ -217,5 +219,14 @@ async def build_service(settings: Settings) -> GrpcService:
         on_start.append(watch.start)
         on_stop.insert(0, watch.stop)
     descriptor = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-    registration = Registration(descriptor.full_name, tolerant_adder(descriptor), servicer)
-    return GrpcService("gateway", [registration], on_start=on_start, on_stop=on_stop)
+    large = settings.max_request_bytes + 1024  # a Completion and its envelope
+    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
+    adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
+    registration = Registration(descriptor.full_name, adder, servicer)
+    return GrpcService(
+        "gateway",
+        [registration],
+        on_start=on_start,
+        on_stop=on_stop,
+        interceptors=[AuthenticationGate(keys)],
+    )
