@@ -6,6 +6,8 @@ total. Tests marked xfail(strict) describe a fix that lands in the gateway's req
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable
 from typing import Any
 
 import grpc
@@ -18,6 +20,15 @@ from tollgate.client import TollgateError
 from tollgate.v1 import gateway_pb2
 
 PIPELINE = "pipeline fix pending: "
+
+
+async def _outcome(call: Awaitable[Any]) -> grpc.StatusCode:
+    """OK, or the code the call was refused with."""
+    try:
+        await call
+    except TollgateError as refused:
+        return refused.code
+    return grpc.StatusCode.OK
 
 
 async def _globex_answers(suite: FullSuite, ask: Any, count: int) -> list[int]:
@@ -73,10 +84,9 @@ async def test_f2_reusing_a_request_id_gets_no_free_answers(
 ) -> None:
     async with full_suite.client(API_KEY) as acme:
         for i in range(10):
-            try:
+            # Refusing the repeat is a fine answer too.
+            with contextlib.suppress(TollgateError):
                 await acme.complete(**ask(f"Different question {i}.", request_id="req-reused"))
-            except TollgateError:
-                pass  # refusing the repeat is a fine answer too
     requests, cost = await read_usage(full_suite, "acme")
     # Whatever Claude was asked is in the ledger, to the micro-dollar.
     assert cost == upstream_cost_micros(full_suite)
@@ -116,14 +126,14 @@ async def test_f4_template_variables_are_inside_the_hold(
     limit = 20_000
     await set_tenant_budget(full_suite, "acme", limit)
     async with full_suite.client(API_KEY) as acme:
-        try:
-            # ~50k tokens rendered into the chat template's {{company}}: about 100,000 µ$.
-            await acme.complete(
+        # ~50k tokens rendered into the chat template's {{company}}: about 100,000 µ$.
+        code = await _outcome(
+            acme.complete(
                 **ask("Say hello.", max_tokens=50),
                 template_variables={"company": "x" * 200_000},
             )
-        except TollgateError as refused:
-            assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        )
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED)
     _, cost = await read_usage(full_suite, "acme")
     assert cost == upstream_cost_micros(full_suite)
     assert cost <= limit
@@ -143,10 +153,8 @@ async def test_f4_text_crafted_against_the_estimate_cannot_overspend(
     limit = 15_000
     await set_tenant_budget(full_suite, "acme", limit)
     async with full_suite.client(API_KEY) as acme:
-        try:
-            await acme.complete(**ask("a\t" * 5_000, max_tokens=50))
-        except TollgateError as refused:
-            assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        code = await _outcome(acme.complete(**ask("a\t" * 5_000, max_tokens=50)))
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED)
     _, cost = await read_usage(full_suite, "acme")
     assert cost == upstream_cost_micros(full_suite)
     assert cost <= limit
