@@ -70,6 +70,10 @@ async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
             for i in range(50)
         ]
         await asyncio.gather(*calls, return_exceptions=True)
+    # One id, one call to Claude at most (the rest replayed or refused) ...
+    acme_calls = full_suite.upstream_calls()
+    assert acme_calls <= 1
+    # ... and none of it opened anything that stops globex.
     costs = await _globex_answers(full_suite, ask, 5)
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 

@@ -18,7 +18,7 @@ from tests.gateway_process import GatewayProcess, start_gateway_process
 from tests.security.raw_http2 import raw_grpc_call
 from tollgate.client import TollgateError
 from tollgate.common.logs import GRPC_DECODER_LOGGER
-from tollgate.v1 import gateway_pb2
+from tollgate.v1 import common_pb2, gateway_pb2
 
 MIB = 1024 * 1024
 # The chart's memory limit for the gateway (deploy/helm/tollgate/values.yaml).
@@ -39,20 +39,36 @@ async def test_f6_unauthenticated_large_requests_do_not_exhaust_the_gateways_mem
     gateway_process: GatewayProcess,
 ) -> None:
     # 60 concurrent 7.9 MB requests without a key took the gateway to 572 MB.
-    payload = bytes(7_900_000)
+    # A well-formed CompleteRequest, so that a gateway reading it would also parse it.
+    text = "Tell me everything about the listing. " * 207_000
+    payload = gateway_pb2.CompleteRequest(
+        completion=gateway_pb2.Completion(
+            request=common_pb2.ClaudeRequest(
+                max_tokens=10,
+                messages=[
+                    common_pb2.Message(
+                        role=common_pb2.ROLE_USER,
+                        content=[common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text))],
+                    )
+                ],
+            )
+        )
+    ).SerializeToString()
+    assert 7_800_000 < len(payload) < 8 * MIB
     options = [("grpc.max_send_message_length", 16 * MIB)]
     async with grpc.aio.insecure_channel(gateway_process.address, options=options) as channel:
         complete = channel.unary_unary(COMPLETE)
         outcomes = await asyncio.gather(
             *(complete(payload, timeout=60) for _ in range(60)), return_exceptions=True
         )
-    codes = {o.code() for o in outcomes if isinstance(o, grpc.aio.AioRpcError)}
-    assert codes, "every call must be refused"
-    assert codes <= {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
-    assert gateway_process.process.poll() is None
     peak = gateway_process.peak_rss_bytes()
     print(f"gateway peak RSS under the attack: {peak / MIB:.0f} MiB")
+    assert gateway_process.process.poll() is None
     assert peak < CHART_MEMORY_LIMIT
+    codes = {o.code() for o in outcomes if isinstance(o, grpc.aio.AioRpcError)}
+    assert len(codes) == 1, codes
+    # Refused for the missing key, before the body was read or parsed.
+    assert codes == {grpc.StatusCode.UNAUTHENTICATED}
 
 
 def _key_with_a_stray_byte() -> bytes:
@@ -176,7 +192,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
         ("image/png", b"", "no data"),
         ("image/png", b"iVBORw0KGgo=", "not a image/png file"),  # base64 text, not bytes
         ("image/jpeg", PNG, "not a image/jpeg file"),
-        ("image/png", b"\x89PNG\r\n\x1a\n" + bytes(4 * MIB), "the limit is"),
+        # Past the image limit (3.75 MiB of bytes), inside the request limit (4 MiB).
+        ("image/png", b"\x89PNG\r\n\x1a\n" + bytes(3_990_000), "the limit is"),
     ],
 )
 async def test_f9_images_are_validated(
