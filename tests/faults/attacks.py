@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -101,17 +102,47 @@ def shared_request_ids(address: str, attacker_key: str) -> Attack:
     return Attack(run)
 
 
-def memory_flood(address: str) -> Attack:
-    text = "Tell me everything about the listing. " * 207_000
-    payload = _question(text).SerializeToString()
+async def _flood(address: str) -> None:
+    """Waves of 60 concurrent 7.9 MB completions without a key, until the process is stopped."""
+    payload = _question("Tell me everything about the listing. " * 207_000).SerializeToString()
+    options = [("grpc.max_send_message_length", 16 * MIB)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        complete = channel.unary_unary(COMPLETE)
+        while True:
+            await asyncio.gather(
+                *(complete(payload, timeout=30) for _ in range(60)), return_exceptions=True
+            )
 
-    async def run(stop: asyncio.Event) -> None:
-        options = [("grpc.max_send_message_length", 16 * MIB)]
-        async with grpc.aio.insecure_channel(address, options=options) as channel:
-            complete = channel.unary_unary(COMPLETE)
-            while not stop.is_set():
-                await asyncio.gather(
-                    *(complete(payload, timeout=30) for _ in range(60)), return_exceptions=True
-                )
 
-    return Attack(run)
+class ProcessAttack:
+    """An attacker in a process of its own: serialising and sending 474 MB per wave would
+    otherwise stall the event loop the measured load (and the gateway) run on, and the figure
+    would measure the attacker's client, not the gateway."""
+
+    def __init__(self, *args: str) -> None:
+        self._args = args
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def inject(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.faults.attacks",
+            *self._args,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    async def heal(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+
+
+def memory_flood(address: str) -> ProcessAttack:
+    return ProcessAttack("memory", address)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["memory"]:
+        asyncio.run(_flood(sys.argv[2]))
