@@ -127,6 +127,14 @@ def _authority(folder: Path, name: str) -> None:
     )  # fmt: skip
 
 
+def issue_certificate(certificates: Certificates, name: str) -> tuple[Path, Path]:
+    """(certificate, key) for `name` (its common name), signed by the test CA."""
+    folder = certificates.ca.parent
+    if not (folder / f"{name}.pem").exists():
+        _issue(folder, name, certificates.ca.stem)
+    return folder / f"{name}.pem", folder / f"{name}.key"
+
+
 @pytest.fixture(scope="session")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     folder = tmp_path_factory.mktemp("tls")

@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from tollgate.common.callers import CallerAllowlist
 from tollgate.common.interceptors import ServerInterceptor
 from tollgate.common.logs import configure_logging, hide_metadata_values_in_grpc_logs
 from tollgate.common.settings import ServiceSettings
@@ -69,6 +70,18 @@ def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
     ]
 
 
+def caller_allowlist(settings: ServiceSettings) -> list[grpc.aio.ServerInterceptor]:
+    """The allowlist of calling services, when configured (it needs mutual TLS to name them)."""
+    if not settings.allowed_callers:
+        return []
+    if not settings.tls_client_ca_file:
+        raise RuntimeError(
+            "allowed_callers needs mutual TLS (tls_client_ca_file): without a verified client "
+            "certificate no caller has a name to check"
+        )
+    return [CallerAllowlist(settings.allowed_callers)]
+
+
 class RunningServer:
     """A started server: its bound port, its health servicer, and a graceful stop."""
 
@@ -108,6 +121,7 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     server = grpc.aio.server(
         interceptors=[
             *service.interceptors,
+            *caller_allowlist(settings),
             ServerInterceptor(service.name, settings.trust_caller_trace_context),
         ],
         options=server_options(settings),

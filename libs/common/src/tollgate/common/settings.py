@@ -45,3 +45,6 @@ class ServiceSettings(BaseSettings):
     tls_ca_file: str = ""
     tls_client_cert_file: str = ""
     tls_client_key_file: str = ""
+    # Serve only callers whose client certificate names one of these (CN or DNS SAN); needs
+    # mutual TLS (tls_client_ca_file). Empty: any caller the TLS settings admit.
+    allowed_callers: list[str] = Field(default_factory=list)
