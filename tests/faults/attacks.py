@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 import grpc
 from google.protobuf import timestamp_pb2
 
-from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from tollgate.client import TollgateClient
+from tollgate.v1 import gateway_pb2, gateway_pb2_grpc
 
 BAD_REPORTS = "attack: malformed usage reports"
 SHARED_IDS = "attack: 50 concurrent requests sharing a request id"
@@ -30,21 +31,13 @@ MIB = 1024 * 1024
 
 
 def _question(text: str, request_id: str = "") -> gateway_pb2.CompleteRequest:
-    return gateway_pb2.CompleteRequest(
-        completion=gateway_pb2.Completion(
-            request_id=request_id,
-            request=common_pb2.ClaudeRequest(
-                model="claude-haiku-5-5",
-                max_tokens=100,
-                messages=[
-                    common_pb2.Message(
-                        role=common_pb2.ROLE_USER,
-                        content=[common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text))],
-                    )
-                ],
-            ),
-        )
+    completion = TollgateClient.completion(
+        model="claude-haiku-5-5",
+        max_tokens=100,
+        messages=[{"role": "user", "content": text}],
+        request_id=request_id,
     )
+    return gateway_pb2.CompleteRequest(completion=completion)
 
 
 class Attack:

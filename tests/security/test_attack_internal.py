@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from tests.security.conftest import Certificates, issue_certificate
+from tollgate.client import TollgateClient
 from tollgate.common.server import RunningServer
 from tollgate.common.testing import serving
 from tollgate.emulator import EmulatorServer
@@ -48,19 +49,11 @@ def _channel(address: str, certificates: Certificates, name: str) -> grpc.aio.Ch
 
 
 def _generate() -> orchestrator_pb2.GenerateRequest:
-    spec = orchestrator_pb2.GenerationSpec(
-        context=common_pb2.RequestContext(tenant_id="acme", request_id="req-internal-1"),
-        request=common_pb2.ClaudeRequest(
-            model="claude-haiku-5-5",
-            max_tokens=20,
-            messages=[
-                common_pb2.Message(
-                    role=common_pb2.ROLE_USER,
-                    content=[common_pb2.ContentBlock(text=common_pb2.TextBlock(text="Hi"))],
-                )
-            ],
-        ),
+    completion = TollgateClient.completion(
+        model="claude-haiku-5-5", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]
     )
+    context = common_pb2.RequestContext(tenant_id="acme", request_id="req-internal-1")
+    spec = orchestrator_pb2.GenerationSpec(context=context, request=completion.request)
     return orchestrator_pb2.GenerateRequest(spec=spec)
 
 

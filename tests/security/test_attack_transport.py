@@ -16,9 +16,9 @@ import pytest
 from tests.conftest import API_KEY, FullSuite
 from tests.gateway_process import GatewayProcess, start_gateway_process
 from tests.security.raw_http2 import raw_grpc_call
-from tollgate.client import TollgateError
+from tollgate.client import TollgateClient, TollgateError
 from tollgate.common.logs import GRPC_DECODER_LOGGER
-from tollgate.v1 import common_pb2, gateway_pb2
+from tollgate.v1 import gateway_pb2
 
 MIB = 1024 * 1024
 # The chart's memory limit for the gateway (deploy/helm/tollgate/values.yaml).
@@ -41,19 +41,10 @@ async def test_f6_unauthenticated_large_requests_do_not_exhaust_the_gateways_mem
     # 60 concurrent 7.9 MB requests without a key took the gateway to 572 MB.
     # A well-formed CompleteRequest, so that a gateway reading it would also parse it.
     text = "Tell me everything about the listing. " * 207_000
-    payload = gateway_pb2.CompleteRequest(
-        completion=gateway_pb2.Completion(
-            request=common_pb2.ClaudeRequest(
-                max_tokens=10,
-                messages=[
-                    common_pb2.Message(
-                        role=common_pb2.ROLE_USER,
-                        content=[common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text))],
-                    )
-                ],
-            )
-        )
-    ).SerializeToString()
+    completion = TollgateClient.completion(
+        max_tokens=10, messages=[{"role": "user", "content": text}]
+    )
+    payload = gateway_pb2.CompleteRequest(completion=completion).SerializeToString()
     assert 7_800_000 < len(payload) < 8 * MIB
     options = [("grpc.max_send_message_length", 16 * MIB)]
     async with grpc.aio.insecure_channel(gateway_process.address, options=options) as channel:

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from tollgate.common.errors import permission_denied
-from tollgate.common.interceptors import abort_with
+from tollgate.common.interceptors import Continuation, abort_with
 
 _OPEN_METHOD_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _NAME_PROPERTIES = ("x509_common_name", "x509_subject_alternative_name")
@@ -51,7 +51,7 @@ class CallerAllowlist(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)

@@ -29,6 +29,9 @@ _log_fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("to
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
+# What a server interceptor's intercept_service is handed to reach the next one.
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+
 
 def annotate(**fields: Any) -> None:
     """Add fields (tenant, request id, ...) to the current RPC's access-log line."""
@@ -91,7 +94,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)

@@ -14,14 +14,14 @@ key's tenant and role); the hash of a key is cheap.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
 from tollgate.common.auth import KeyRing
 from tollgate.common.errors import ServiceError
-from tollgate.common.interceptors import abort_with
+from tollgate.common.interceptors import Continuation, abort_with
 
 log = logging.getLogger("tollgate.access")
 
@@ -65,7 +65,7 @@ class AuthenticationGate(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
