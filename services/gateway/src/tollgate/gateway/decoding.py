@@ -39,8 +39,8 @@ class Undecodable:
 def _refusal(request: Undecodable) -> ServiceError:
     if request.limit:
         return invalid_argument(
-            f"The {request.type_name} is {request.size:,} bytes; this method takes at most "
-            f"{request.limit:,}."
+            f"The {request.type_name} is {request.size:,} bytes; the limit is "
+            f"{request.limit:,} bytes for this method."
         )
     return invalid_argument(
         f"The request could not be decoded as {request.type_name}: strings must be valid UTF-8, "

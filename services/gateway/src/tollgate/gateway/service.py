@@ -219,7 +219,9 @@ async def build_service(settings: Settings) -> GrpcService:
         on_start.append(watch.start)
         on_stop.insert(0, watch.stop)
     descriptor = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-    large = settings.max_request_bytes + 1024  # a Completion and its envelope
+    # Completions and lead batches are held to max_request_bytes by the validator, which names
+    # the field; here they get gRPC's own limit, and every other method a small one.
+    large = settings.max_message_bytes
     limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
     adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
     registration = Registration(descriptor.full_name, adder, servicer)

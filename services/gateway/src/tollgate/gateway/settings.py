@@ -67,10 +67,10 @@ class Settings(ServiceSettings):
 
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    # The server's receive limit: a completion of max_request_bytes and its envelope; smaller
-    # methods have their own limits (tollgate.gateway.decoding). The chart's 512 MiB memory
-    # limit is sized for max_concurrent_rpcs in-flight requests well under this size.
-    max_message_bytes: int = Field(default=4 * 1024 * 1024 + 64 * 1024, ge=1024)
+    # Calls in progress at once; past it new calls get RESOURCE_EXHAUSTED. The server's receive
+    # limit stays the common 8 MiB so that a request between max_request_bytes and it is told
+    # the limit in a sentence; unauthenticated bodies are never read (tollgate.gateway.auth_gate)
+    # and each method has its own limit on the raw bytes (tollgate.gateway.decoding).
     max_concurrent_rpcs: int = Field(default=500, ge=0)
     # Admin, report and lead calls (a batch of leads is larger, see service.py).
     max_small_request_bytes: int = Field(default=64 * 1024, ge=1024)
