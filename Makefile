@@ -9,7 +9,7 @@ PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
 BUF_DIR := .tools/buf
 
-.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only run demo bench soak clean
+.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only unit run demo bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,12 @@ chart-test: install helm ## Lint, render, validate (Kubernetes 1.29/1.35) and po
 
 test: lint protos-check helm ## The whole suite: lint, contracts, chart, unit, service, end-to-end
 	@$(PY) pytest -q
+
+# Fast tests: no servers, stores or Helm (fakes behind the real call path); seconds, not minutes.
+UNIT_TESTS := services/gateway/tests libs/common/tests libs/cli/tests
+
+unit: install ## The fast unit tests alone (gateway steps, savings, call path, flags, CLI)
+	@$(PY) pytest -q $(UNIT_TESTS)
 
 test-only: install ## Tests without the lint step
 	@$(PY) pytest -q

@@ -30,6 +30,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from tollgate.common.flag_definitions import FLAG_KEYS, definition
 
 FLAGS_FILE_KEY = "flags.yaml"
 FLAG_MODES = ("enforce", "shadow")
@@ -195,8 +198,11 @@ class FlagsFile:
     def check(self) -> None:
         """Refuse a document the gateway would refuse, before it is written anywhere."""
         for key, flag in self.data["flags"].items():
+            if key not in FLAG_KEYS:
+                raise RolloutError(f"unknown flag {key} (known: {', '.join(FLAG_KEYS)})")
             if not isinstance(flag, dict):
                 raise RolloutError(f"flag {key} is not a mapping")
+            _check_parameters(key, flag.get("parameters") or {})
             if not isinstance(flag.get("enabled", False), bool):
                 raise RolloutError(f"flag {key}: enabled must be true or false")
             percent = flag.get("rolloutPercent", 0)
@@ -212,9 +218,39 @@ class FlagsFile:
         return yaml.safe_dump(self.data, sort_keys=False, default_flow_style=False)
 
 
+def _check_parameters(key: str, parameters: Any) -> None:
+    """The flag's parameters, checked with its one definition (as the gateway checks them)."""
+    try:
+        definition(key).parameters.model_validate(parameters)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'parameters'}: {err['msg']}"
+            for err in error.errors()
+        )
+        raise RolloutError(f"flag {key}: parameters refused: {problems}", EXIT_USAGE) from None
+
+
 def _helm_literal(value: Any) -> str:
     """How `helm --set` spells a value: true, 10, shadow."""
     return json.dumps(value) if isinstance(value, bool | int) else str(value)
+
+
+def _helm_parameter(value: Any) -> str:
+    """A list as `helm --set` spells it: {a,b}."""
+    if isinstance(value, list):
+        return "{" + ",".join(str(item) for item in value) + "}"
+    return _helm_literal(value)
+
+
+def parameter_assignment(text: str) -> tuple[str, Any]:
+    """`--parameter ttlSeconds=600` -> ("ttlSeconds", 600); the value is read as YAML."""
+    name, separator, value = text.partition("=")
+    if not separator or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not valid YAML") from error
 
 
 @dataclass(frozen=True)
@@ -225,6 +261,8 @@ class FlagChange:
     enabled: bool | None = None
     rollout_percent: int | None = None
     mode: str | None = None
+    # Parameter name -> new value; names and values are checked against the flag's definition.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         wanted = {
@@ -235,8 +273,9 @@ class FlagChange:
         return {name: value for name, value in wanted.items() if value is not None}
 
     def describe(self) -> str:
+        changes = {**self.fields(), **{f"parameters.{k}": v for k, v in self.parameters.items()}}
         return f"{self.flag} " + " ".join(
-            f"{name}={json.dumps(value)}" for name, value in self.fields().items()
+            f"{name}={json.dumps(value)}" for name, value in changes.items()
         )
 
     def apply(self, document: FlagsFile) -> None:
@@ -247,10 +286,21 @@ class FlagChange:
                 f"no flag named {self.flag} in the flags file (known: {known})", EXIT_USAGE
             )
         flags[self.flag].update(self.fields())
+        if self.parameters:
+            merged = {**(flags[self.flag].get("parameters") or {}), **self.parameters}
+            _check_parameters(self.flag, merged)
+            flags[self.flag]["parameters"] = merged
 
     def helm_values(self) -> list[str]:
         prefix = f"flags.{camel_case(self.flag)}"
-        return [f"{prefix}.{name}={_helm_literal(value)}" for name, value in self.fields().items()]
+        values = [
+            f"{prefix}.{name}={_helm_literal(value)}" for name, value in self.fields().items()
+        ]
+        values += [
+            f"{prefix}.parameters.{name}={_helm_parameter(value)}"
+            for name, value in self.parameters.items()
+        ]
+        return values
 
 
 @dataclass(frozen=True)
@@ -637,6 +687,14 @@ def register(subparsers: Any) -> None:
     set_flag.add_argument(
         "--mode", choices=FLAG_MODES, help="enforce, or shadow: compute and report, don't act"
     )
+    set_flag.add_argument(
+        "--parameter",
+        type=parameter_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one of the flag's parameters, e.g. ttlSeconds=600 or failOpenTenants=[acme]",
+    )
     set_flag.add_argument("--dry-run", action="store_true", help="print the result, write nothing")
     set_flag.set_defaults(handler=run_set_flag)
 
@@ -710,10 +768,12 @@ def run_set_flag(args: argparse.Namespace) -> int:
         enabled=args.enabled,
         rollout_percent=args.rollout_percent,
         mode=args.mode,
+        parameters=dict(args.parameter),
     )
-    if not change.fields():
+    if not change.fields() and not change.parameters:
         raise RolloutError(
-            "nothing to change: give --off, --on, --rollout-percent or --mode", EXIT_USAGE
+            "nothing to change: give --off, --on, --rollout-percent, --mode or --parameter",
+            EXIT_USAGE,
         )
     return _run_edit(args, change)
 

@@ -27,10 +27,10 @@ def ledger_metrics() -> LedgerMetrics:
             description="Reservations by outcome: granted, denied or replayed",
         ),
         reserved_micros=meter.create_counter(
-            "tollgate_budget_reserved_micros", unit="micro-USD", description="Amounts held"
+            "tollgate_budget_reserved_micros", description="Amounts held"
         ),
         committed_micros=meter.create_counter(
-            "tollgate_budget_committed_micros", unit="micro-USD", description="Amounts posted"
+            "tollgate_budget_committed_micros", description="Amounts posted"
         ),
         over_hold_commits=meter.create_counter(
             "tollgate_budget_over_hold_commits",

@@ -7,9 +7,18 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
 from tollgate.common.bucketing import bucket
+from tollgate.common.flag_definitions import (
+    BudgetEnforcementParameters,
+    ConversationOptimizationParameters,
+    ExactCacheParameters,
+    FlagParameters,
+    LeadReasoningParameters,
+    PromptCachingParameters,
+    SemanticCacheParameters,
+)
 from tollgate.gateway.flags_config import (
     DEFAULT_CONFIG,
     FlagMode,
@@ -17,16 +26,18 @@ from tollgate.gateway.flags_config import (
     parse_gateway_config,
 )
 
+P = TypeVar("P", bound=FlagParameters)
+
 log = logging.getLogger("tollgate.gateway.flags")
 
 
 @dataclass(frozen=True)
-class FlagDecision:
+class FlagDecision(Generic[P]):
     key: str
     active: bool
     mode: FlagMode
     bucket: int
-    parameters: dict[str, Any]
+    parameters: P
 
     @property
     def enforce(self) -> bool:
@@ -37,11 +48,48 @@ class FlagDecision:
         return self.active and self.mode == FlagMode.SHADOW
 
 
-def decide(config: GatewayConfig, key: str, tenant: str, contact: str) -> FlagDecision:
+def decide_typed(
+    config: GatewayConfig, key: str, kind: type[P], tenant: str, contact: str
+) -> FlagDecision[P]:
+    """Whether flag `key` applies to this tenant and contact, with its parameters as `kind`."""
     flag = config.flag(key)
     position = bucket(key, tenant, contact)
     active = flag.enabled and position < flag.rollout_percent
-    return FlagDecision(key, active, flag.mode, position, dict(flag.parameters))
+    return FlagDecision(key, active, flag.mode, position, config.parameters(key, kind))
+
+
+def decide(
+    config: GatewayConfig, key: str, tenant: str, contact: str
+) -> FlagDecision[FlagParameters]:
+    return decide_typed(config, key, FlagParameters, tenant, contact)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Every flag decided for one request, each with its own parameter type."""
+
+    conversation_optimization: FlagDecision[ConversationOptimizationParameters]
+    exact_cache: FlagDecision[ExactCacheParameters]
+    semantic_cache: FlagDecision[SemanticCacheParameters]
+    prompt_caching: FlagDecision[PromptCachingParameters]
+    budget_enforcement: FlagDecision[BudgetEnforcementParameters]
+    lead_reasoning: FlagDecision[LeadReasoningParameters]
+
+    @classmethod
+    def evaluate(cls, config: GatewayConfig, tenant: str, contact: str) -> Decisions:
+        def one(key: str, kind: type[P]) -> FlagDecision[P]:
+            return decide_typed(config, key, kind, tenant, contact)
+
+        return cls(
+            conversation_optimization=one(
+                "conversation_optimization", ConversationOptimizationParameters
+            ),
+            exact_cache=one("exact_cache", ExactCacheParameters),
+            semantic_cache=one("semantic_cache", SemanticCacheParameters),
+            prompt_caching=one("prompt_caching", PromptCachingParameters),
+            budget_enforcement=one("budget_enforcement", BudgetEnforcementParameters),
+            lead_reasoning=one("lead_reasoning", LeadReasoningParameters),
+        )
 
 
 class FlagsSource:

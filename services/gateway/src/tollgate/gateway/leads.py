@@ -3,17 +3,19 @@ charged to the tenant's budget like any other call to Claude."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 import grpc
 
 from tollgate.common.errors import unavailable
+from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.dependencies import DependencyDown
-from tollgate.gateway.flags import FlagsSource, decide
+from tollgate.gateway.flags import FlagsSource, decide, decide_typed
 from tollgate.gateway.pipeline import forward_error
 from tollgate.gateway.routing import BackendRouter, Track
 from tollgate.gateway.settings import Settings
@@ -40,7 +42,7 @@ class LeadScoring:
         self._prices = prices
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
 
-    def _track(self, backend: str, context: common_pb2.RequestContext) -> Track:
+    def _track(self, backend: str, context: common_pb2.RequestContext) -> Track[Any]:
         return self._router.route(backend, self._flags.config, context.tenant_id, "")
 
     def _reasoning_allowed(self, context: common_pb2.RequestContext, asked: bool) -> bool:
@@ -56,7 +58,13 @@ class LeadScoring:
         )
 
     async def _hold(self, context: common_pb2.RequestContext, leads: int) -> Hold | None:
-        decision = decide(self._flags.config, "budget_enforcement", context.tenant_id, "")
+        decision = decide_typed(
+            self._flags.config,
+            "budget_enforcement",
+            BudgetEnforcementParameters,
+            context.tenant_id,
+            "",
+        )
         if not decision.active:
             return None
         task_context = common_pb2.RequestContext()
@@ -94,9 +102,10 @@ class LeadScoring:
         )
         if request.HasField("as_of"):
             call.as_of.CopyFrom(request.as_of)
+        track = self._track("lead_scoring", context)
         try:
             reply = await dependencies.call(
-                self._track("lead_scoring", context), "ComputeLeadScore", call, timeout
+                track, "ComputeLeadScore", track.stub.ComputeLeadScore, call, timeout
             )
         except DependencyDown as exc:
             self._settle(context, hold, 0)
@@ -124,10 +133,14 @@ class LeadScoring:
         if request.HasField("as_of"):
             call_request.as_of.CopyFrom(request.as_of)
         track = self._track("lead_scoring", context)
-        call = track.stub.ComputeLeadScores(call_request, timeout=timeout)
+        items: AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse, None] = (
+            dependencies.stream(
+                track, "ComputeLeadScores", track.stub.ComputeLeadScores, call_request, timeout
+            )
+        )
         spent = 0
         try:
-            async for item in call:
+            async for item in items:
                 reply = gateway_pb2.ScoreLeadsResponse(index=item.index)
                 if item.HasField("score"):
                     spent += item.score.reasoning_cost.total_micros
@@ -135,9 +148,13 @@ class LeadScoring:
                 else:
                     reply.error = item.error
                 yield reply
+        except DependencyDown as exc:
+            if exc.error is None:
+                raise unavailable("Lead scoring is unavailable; try again shortly.") from exc
+            raise forward_error(exc.error, "lead scoring") from exc
         except grpc.aio.AioRpcError as exc:
             raise forward_error(exc, "lead scoring") from exc
         finally:
-            call.cancel()
+            await items.aclose()
             # Whatever was received is charged, even when the stream broke part-way.
             self._settle(context, hold, spent)

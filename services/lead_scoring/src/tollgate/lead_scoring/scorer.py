@@ -27,9 +27,12 @@ from tollgate.v1 import common_pb2, lead_scoring_pb2
 log = logging.getLogger("tollgate.lead_scoring")
 
 _meter = metrics.get_meter("tollgate")
-_scored = _meter.create_counter("lead_scoring_leads_scored", description="Leads scored, by class")
+_scored = _meter.create_counter(
+    "tollgate_lead_scoring_leads_scored", description="Leads scored, by class"
+)
 _reasoning_calls = _meter.create_counter(
-    "lead_scoring_reasoning", description="Reasoning requests, by outcome (called/cached/failed)"
+    "tollgate_lead_scoring_reasoning",
+    description="Reasoning requests, by outcome (called/cached/failed)",
 )
 
 _PROTO_CLASS = {
