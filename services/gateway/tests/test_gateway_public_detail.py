@@ -22,11 +22,9 @@ def _rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), RAW, RAW)
 
 
-def _down(cause: BaseException | None, reason: str) -> DependencyDown:
+def _down(error: grpc.aio.AioRpcError | None, reason: str) -> DependencyDown:
     track: Any = _Track()
-    down = DependencyDown(track, reason)
-    down.__cause__ = cause
-    return down
+    return DependencyDown(track, reason, error)
 
 
 @pytest.mark.parametrize(

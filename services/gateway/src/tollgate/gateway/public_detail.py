@@ -23,7 +23,7 @@ def _service_name(backend: str) -> str:
 
 def skipped_detail(backend: str, exc: BaseException) -> str:
     """`OptimizationReport.detail` for an optimization skipped because `backend` failed."""
-    cause = exc.__cause__ if isinstance(exc, DependencyDown) else exc
+    cause = exc.error if isinstance(exc, DependencyDown) else exc
     if isinstance(cause, grpc.aio.AioRpcError):
         kind = _KINDS.get(cause.code(), "it failed")
     elif isinstance(exc, DependencyDown):
