@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,10 @@ from tests.conftest import API_KEY, FullSuite
 from tests.gateway_process import GatewayProcess, start_gateway_process
 from tests.security.raw_http2 import raw_grpc_call
 from tollgate.client import TollgateClient, TollgateError
+from tollgate.common import telemetry
+from tollgate.common.interceptors import ServerInterceptor
 from tollgate.common.logs import GRPC_DECODER_LOGGER
+from tollgate.common.settings import ServiceSettings
 from tollgate.v1 import gateway_pb2
 
 MIB = 1024 * 1024
@@ -217,22 +221,59 @@ async def test_f9_a_prompt_past_the_models_context_window_is_refused_before_forw
     assert await read_usage(full_suite, "acme") == (0, 0)
 
 
-async def test_f9_a_callers_trace_context_and_baggage_are_not_continued(
-    full_suite: FullSuite,
-) -> None:
-    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    metadata = (
-        ("authorization", f"Bearer {API_KEY}"),
-        ("traceparent", f"00-{caller_trace}-00f067aa0ba902b7-01"),
-        ("baggage", "tenant=globex,role=operator"),
+async def _what_a_backend_would_receive(keep_caller_baggage: bool) -> dict[str, str]:
+    """Serve one call through the shared server interceptor, configured as the gateway (False)
+    or a backend (True), with a caller's traceparent and baggage; return the metadata the
+    handler's own calls to other services would carry (what `open_channel` injects)."""
+
+    async def handler(_request: bytes, _context: grpc.aio.ServicerContext) -> bytes:
+        return json.dumps(dict(telemetry.inject_metadata())).encode()
+
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor("probe", keep_caller_baggage=keep_caller_baggage)]
     )
-    async with full_suite.client(API_KEY) as acme:
-        request = acme.completion(**_question("Hello there."))
-        reply = await acme.stub.Complete(
-            gateway_pb2.CompleteRequest(completion=request), metadata=metadata
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "probe.Probe", {"Call": grpc.unary_unary_rpc_method_handler(handler)}
+            ),
         )
-    assert reply.account.trace_id
-    assert reply.account.trace_id != caller_trace
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = await channel.unary_unary("/probe.Probe/Call")(
+                b"",
+                metadata=(
+                    ("traceparent", f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"),
+                    ("baggage", "tenant=globex,role=operator"),
+                ),
+                timeout=10,
+            )
+    finally:
+        await server.stop(None)
+    return dict(json.loads(reply))
+
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_f9_a_callers_baggage_does_not_reach_the_backends() -> None:
+    at_gateway = await _what_a_backend_would_receive(keep_caller_baggage=False)
+    assert "baggage" not in at_gateway
+    # The trace is continued all the same: one trace from the caller down to Claude.
+    assert CALLER_TRACE in at_gateway["traceparent"]
+    # A backend keeps what the gateway sends it (the test sees the difference).
+    at_backend = await _what_a_backend_would_receive(keep_caller_baggage=True)
+    assert "tenant=globex" in at_backend["baggage"]
+
+
+def test_f9_the_gateway_drops_caller_baggage_by_default() -> None:
+    from tollgate.gateway.settings import Settings as GatewaySettings
+
+    assert GatewaySettings().keep_caller_baggage is False
+    assert ServiceSettings().keep_caller_baggage is True
 
 
 @pytest.mark.xfail(

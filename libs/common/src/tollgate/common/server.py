@@ -130,7 +130,7 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
         interceptors=[
             *service.interceptors,
             *caller_allowlist(settings),
-            ServerInterceptor(service.name, settings.track, settings.trust_caller_trace_context),
+            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
         ],
         options=server_options(settings),
         # Calls in progress across all connections; past it new calls get RESOURCE_EXHAUSTED

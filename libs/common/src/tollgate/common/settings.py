@@ -32,9 +32,10 @@ class ServiceSettings(BaseSettings):
     # Per HTTP/2 connection, and across the whole server (0: no limit).
     max_concurrent_streams: int = Field(default=100, ge=1)
     max_concurrent_rpcs: int = Field(default=0, ge=0)
-    # Continue the caller's trace (W3C traceparent, tracestate, baggage from the metadata). On for
-    # the internal services, whose callers are the suite's own; the gateway turns it off.
-    trust_caller_trace_context: bool = True
+    # Keep the caller's W3C baggage, which then rides along to every service this one calls. On
+    # for the internal services, whose callers are the suite's own; off at the gateway. The trace
+    # itself (traceparent) is always continued.
+    keep_caller_baggage: bool = True
     # A plaintext port serving only the health service (0: none), for Kubernetes' native gRPC
     # probes, which cannot speak TLS, when the main port serves TLS.
     health_port: int = Field(default=0, ge=0, le=65535)

@@ -87,9 +87,9 @@ class Settings(ServiceSettings):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     rate_limit_tenant_overrides: dict[str, RateLimits] = Field(default_factory=dict)
 
-    # The gateway's callers are outside the suite: their trace context (traceparent, tracestate,
-    # baggage) is ignored unless this is turned on, so their baggage never reaches a backend.
-    trust_caller_trace_context: bool = False
+    # The gateway's callers are outside the suite: their W3C baggage (arbitrary key-values) is
+    # dropped unless this is turned on, so it never reaches a backend. Their trace is continued.
+    keep_caller_baggage: bool = False
 
     # Prompts and answers are not logged unless this is on; when on, e-mail addresses and phone
     # numbers are replaced before the line is written.
