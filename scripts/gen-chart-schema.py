@@ -347,6 +347,14 @@ def values_schema() -> Schema:
                     ),
                 }
             ),
+            "prometheusRule": strict(
+                {
+                    "enabled": BOOL,
+                    "labels": LABELS,
+                    "failOpenPerSecond": NON_NEGATIVE,
+                    "serverErrorRatio": {"type": "number", "minimum": 0, "maximum": 1},
+                }
+            ),
             "serviceMonitor": strict(
                 {
                     "enabled": BOOL,

@@ -28,6 +28,7 @@ from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "deploy/helm/tollgate/dashboards/tollgate-overview.json"
 RUNBOOK = REPO / "docs/operations.md"
+ALERT_RULES = REPO / "deploy/helm/tollgate/templates/prometheusrule.yaml"
 METRIC = re.compile(r"\btollgate_[a-z_]+\b")
 FLAGS: dict[str, Any] = deepcopy(ALL_ON)
 FLAGS["flags"]["semantic_cache"] = {"enabled": True, "rolloutPercent": 100, "mode": "enforce"}
@@ -150,11 +151,12 @@ async def test_dashboard_and_runbook_query_only_what_the_suite_exports(
             problems.append(f"{query}: labels {sorted(unknown)} not on {sorted(metrics)}")
     assert problems == [], "\n".join(problems) + "\nexported: " + " ".join(sorted(exported))
 
-    runbook = set(METRIC.findall(RUNBOOK.read_text()))
-    assert runbook, "the runbook names no metric"
     suffixes = ("", "_total", "_bucket", "_count", "_sum")
-    absent = {m for m in runbook if not any(m + s in exported for s in suffixes)}
-    assert absent == set()
+    for document in (RUNBOOK, ALERT_RULES):
+        named = set(METRIC.findall(document.read_text()))
+        assert named, f"{document.name} names no metric"
+        absent = {m for m in named if not any(m + s in exported for s in suffixes)}
+        assert absent == set(), f"{document.name} names metrics nothing exports"
 
     # The workload moved the money metrics: cost, savings by optimization, budget use.
     assert {"tollgate_cost_micros_total", "tollgate_saved_micros_total"} <= set(exported)
