@@ -197,7 +197,7 @@ def service(name: str) -> Schema:
             }
         )
     if name == "semanticCache":
-        settings["modelPath"] = {"type": "string", "minLength": 1}
+        settings["modelPath"] = STRING
     if name == "budgetLedger":
         settings["migrateOnStart"] = BOOL
         settings["migration"] = strict(
