@@ -42,13 +42,16 @@ rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
 
 echo "building base image $image: debootstrap $suite from $mirror" >&2
+# Progress: debootstrap's phases, without its line per package.
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" \
+  | { grep --line-buffered -vE '^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) ' || true; } \
   | sed -u 's/^/  debootstrap: /' >&2
 # The host's own certificate authorities (a TLS-inspecting proxy's, a company's), so builds on
 # this base reach the package index exactly as the host does.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
-  chroot "$rootfs" update-ca-certificates >/dev/null
+  # (It warns that the bundle file is not a single certificate: expected, and harmless.)
+  chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
 fi
 # What a container never needs: package lists and caches, documentation, manuals.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
