@@ -7,55 +7,26 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DOCKERFILE = REPO / "Dockerfile"
+from tests.dockerfile_replay import (
+    DOCKERFILE,
+    REPO,
+    ReplayError,
+    Stage,
+    copies,
+    env_of,
+    parse_dockerfile,
+    replay_service_build,
+)
+
 MODULES = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
 CHART_UID = 10001  # the chart's runAsUser for Tollgate containers (tollgate.appUser)
-
-
-@dataclass
-class Stage:
-    name: str
-    base: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-
-def parse_dockerfile(path: Path) -> list[Stage]:
-    """Instructions per stage, with line continuations joined and comments dropped."""
-    logical: list[str] = []
-    pending = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    stages: list[Stage] = []
-    for line in logical:
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            words = rest.split()
-            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(stages))
-            stages.append(Stage(name=name, base=words[0]))
-        elif stages:
-            stages[-1].instructions.append((keyword, rest.strip()))
-    return stages
 
 
 def dockerignore_patterns() -> list[tuple[bool, re.Pattern[str]]]:
@@ -109,30 +80,6 @@ def workspace_members() -> list[str]:
     for pattern in root["tool"]["uv"]["workspace"]["members"]:
         members += [str(p.parent.relative_to(REPO)) for p in REPO.glob(f"{pattern}/pyproject.toml")]
     return sorted(members)
-
-
-def copies(stage: Stage, module: str) -> list[tuple[list[str], str]]:
-    """(sources, destination) of the stage's COPY instructions from the main context, as the
-    build of `module` (--build-arg SERVICE=module) sees them."""
-    result = []
-    for keyword, rest in stage.instructions:
-        if keyword != "COPY" or "--from=" in rest:
-            continue
-        words = [
-            w.replace("${SERVICE}", module) for w in shlex.split(rest) if not w.startswith("--")
-        ]
-        result.append((words[:-1], words[-1]))
-    return result
-
-
-def env_of(stage: Stage) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for keyword, rest in stage.instructions:
-        if keyword == "ENV":
-            for word in shlex.split(rest):
-                name, _, value = word.partition("=")
-                env[name] = value
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -251,55 +198,16 @@ def test_dockerignore_keeps_the_context_small() -> None:
         assert in_build_context(included), included
 
 
-def _replay_copies(stage: Stage, module: str, context: Path) -> None:
-    for sources, destination in copies(stage, module):
-        for source in sources:
-            target = context / destination
-            if destination.endswith("/"):
-                target = target / Path(source).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if (REPO / source).is_dir():
-                shutil.copytree(REPO / source, target, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(REPO / source, target)
-
-
-def test_image_install_steps_work_with_only_the_copied_files(
-    stages: dict[str, Stage], module: str, tmp_path: Path
-) -> None:
+def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_path: Path) -> None:
     """Replays the build: COPY into an empty context, run the service stage's steps, then import
     the service with the resulting interpreter. No Docker engine needed, nothing else visible.
     (The deps stage only fills uv's cache; this machine's cache stands in for it.)"""
-    context = tmp_path / "src"
-    context.mkdir()
-    venv = tmp_path / "venv"
-    env = {**os.environ, **env_of(stages["deps"]), **env_of(stages["build"]), "SERVICE": module}
     # Faster than the image's settings, same result: links from the cache, no bytecode.
-    env.update(
-        {
-            "UV_PROJECT_ENVIRONMENT": str(venv),
-            "UV_LINK_MODE": "hardlink",
-            "UV_COMPILE_BYTECODE": "0",
-            "PATH": os.environ["PATH"],
-        }
-    )
-    for name in ("VIRTUAL_ENV", "UV_CACHE_DIR", "UV_OFFLINE"):
-        env.pop(name, None)
-    _replay_copies(stages["deps"], module, context)
-    for keyword, rest in stages["build"].instructions:
-        if keyword == "COPY":
-            _replay_copies(Stage("one", "", [(keyword, rest)]), module, context)
-        elif keyword == "RUN":
-            result = subprocess.run(
-                ["sh", "-c", rest.replace("/opt/venv", str(venv))],
-                cwd=context,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr
+    fast = {"UV_LINK_MODE": "hardlink", "UV_COMPILE_BYTECODE": "0"}
+    try:
+        venv = replay_service_build(module, tmp_path, fast)
+    except ReplayError as error:
+        pytest.fail(str(error))
     launcher = (venv / "bin" / "tollgate-service").read_text()
     assert launcher.splitlines()[-1] == f'exec python -m tollgate.{module} "$@"'
     probe = subprocess.run(

@@ -22,13 +22,13 @@ import grpc
 import pytest
 import yaml
 
-from tests.conftest import ADMIN_KEY, API_KEY, write_keys_file
+from tests.conftest import ADMIN_KEY, API_KEY, set_tenant_budget, write_keys_file
 from tests.containers.docker import SKIP_REASON, Containers, engine_answers
 from tollgate.cli.local_suite import DEFAULT_FLAGS, SERVICES, free_port
 from tollgate.client import TollgateClient, TollgateError
 from tollgate.common.health import wait_until_serving
 from tollgate.emulator import EmulatorServer
-from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
+from tollgate.v1 import common_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = 10.0
@@ -36,8 +36,8 @@ GRACE_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 120.0
 REQUEST = {
     "model": "claude-sonnet-5-5",
-    "system": "You are the assistant of a real-estate CRM.",
-    "messages": [{"role": "user", "content": "What documents do I need for pre-approval?"}],
+    "system": "You answer questions about mortgages for a brokerage.",
+    "messages": [{"role": "user", "content": "How long is a rate lock valid?"}],
     "max_tokens": 120,
     "temperature": 0.0,
 }
@@ -147,16 +147,7 @@ async def suite(
 
 async def _set_tenant_budget(gateway: str, limit_micros: int) -> None:
     async with TollgateClient(gateway, ADMIN_KEY) as admin:
-        budget = budget_ledger_pb2.Budget(
-            scope=budget_ledger_pb2.BudgetScope(
-                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
-            ),
-            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
-            limit_micros=limit_micros,
-        )
-        await admin.stub.SetBudget(
-            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
-        )
+        await set_tenant_budget(admin, "acme", limit_micros)
 
 
 def upstream_calls(emulator: EmulatorServer) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
+from tests.conftest import ADMIN_KEY, API_KEY, FullSuite, set_tenant_budget
 from tollgate.client import TollgateError
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
@@ -21,16 +21,7 @@ REQUEST = {
 
 async def _set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
     async with suite.client(ADMIN_KEY) as admin:
-        budget = budget_ledger_pb2.Budget(
-            scope=budget_ledger_pb2.BudgetScope(
-                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
-            ),
-            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
-            limit_micros=limit_micros,
-        )
-        await admin.stub.SetBudget(
-            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
-        )
+        await set_tenant_budget(admin, "acme", limit_micros)
 
 
 async def _states(suite: FullSuite) -> list[budget_ledger_pb2.BudgetState]:
