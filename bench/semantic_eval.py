@@ -1,59 +1,99 @@
-"""Evaluation of the semantic cache's decision: similarity threshold and near-miss guard.
+"""Evaluation of the semantic cache's decision (similarity threshold + near-miss guard) on the
+labelled corpus of bench/data/semantic_corpus (built by `bench.semantic_corpus_build`).
 
-    uv run python -m bench.semantic_eval [--thresholds 0.6,0.7,...]
+    uv run python -m bench.semantic_eval                       # frozen test split, defaults
+    uv run python -m bench.semantic_eval --split train         # the split used for tuning
+    uv run python -m bench.semantic_eval --compare-model DIR   # the shipped model next to DIR's
 
-Reads the labelled pairs of bench/data/semantic_eval_pairs.jsonl (built from templates by
-`bench.semantic_eval_build`; see docs/semantic_cache.md for the rules): each pair is a cached
-question and a new question, labelled "should hit" (a paraphrase) or "must not hit" (a near-miss:
-other price, bedrooms, city, date, house number, street, lead, negation, comparison, or another
-question about the same thing). Both are embedded with the service's model; a pair is served from
-the cache when the similarity reaches the threshold and, with the guard, the guard lets it pass —
-the same decision SemanticCache.lookup makes for its best candidate.
+Each pair is a cached question and a new one, labelled "should hit" (a paraphrase) or "must not
+hit" (a near-miss). Both are embedded with the model; the pair is served when the similarity
+reaches the threshold and (guard on) the guard explains every difference — the decision
+SemanticCache.lookup makes for a candidate. The split's SHA-256 is checked against the frozen
+SHA256SUMS first: figures are never reported for an edited test split.
 
-Figures are ratios within this run: precision = correct hits / hits, recall = correct hits /
-pairs that should hit, false-hit rate = hits on must-not-hit pairs / must-not-hit pairs.
+Rates are ratios within this run: recall = served paraphrases / paraphrases; false-hit rate =
+served near-misses / near-misses; precision = correct hits / hits.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bench.semantic_eval_build import Pair, load_pairs
+from bench.progress import phase
 from tollgate.semantic_cache.embedding.model import OnnxEmbedder
-from tollgate.semantic_cache.guard import NearMissGuard
-from tollgate.semantic_cache.settings import Settings
+from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
+from tollgate.semantic_cache.settings import DEFAULT_MODEL_DIR, Settings
 
-DEFAULT_THRESHOLDS = (0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90, 0.95)
+CORPUS_DIR = Path(__file__).resolve().parent / "data" / "semantic_corpus"
+DEFAULT_THRESHOLDS = (0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90)
+_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Pair:
+    cached: str
+    asked: str
+    should_hit: bool
+    kind: str
+    source: str
 
 
 @dataclass(frozen=True)
 class Scored:
     pair: Pair
     similarity: float
-    # The guard's reason for refusing, or "" when it lets the pair through.
+    # The guard's reason for refusing, or "" when it explains every difference.
     rejection: str
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Rates:
     precision: float
     recall: float
     false_hit_rate: float
     hits: int
     false_hits: int
+    paraphrases: int
+    near_misses: int
+
+
+def load_split(split: str, corpus_dir: Path = CORPUS_DIR) -> list[Pair]:
+    """The split's pairs, after checking the file against the frozen checksum."""
+    path = corpus_dir / f"{split}.jsonl"
+    frozen: dict[str, str] = {}
+    for line in (corpus_dir / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        frozen[name] = digest
+    if frozen.get(path.name) != hashlib.sha256(path.read_bytes()).hexdigest():
+        raise SystemExit(f"{path.name} does not match its frozen SHA-256 in SHA256SUMS")
+    pairs = []
+    for line in path.read_text().splitlines():
+        raw = json.loads(line)
+        pairs.append(
+            Pair(raw["cached"], raw["asked"], raw["should_hit"], raw["kind"], raw["source"])
+        )
+    return pairs
+
+
+def embed_all(texts: list[str], embedder: OnnxEmbedder) -> dict[str, np.ndarray]:
+    vectors = {}
+    for start in range(0, len(texts), _BATCH):
+        batch = texts[start : start + _BATCH]
+        for text, vector in zip(batch, embedder.embed(batch), strict=True):
+            vectors[text] = vector
+    return vectors
 
 
 def score(pairs: list[Pair], embedder: OnnxEmbedder, guard: NearMissGuard) -> list[Scored]:
-    texts = sorted({t for p in pairs for t in (p.cached, p.asked)})
-    vectors = {}
-    for start in range(0, len(texts), 32):
-        batch = texts[start : start + 32]
-        for text, vector in zip(batch, embedder.embed(batch), strict=True):
-            vectors[text] = vector
+    vectors = embed_all(sorted({t for p in pairs for t in (p.cached, p.asked)}), embedder)
     out = []
     for pair in pairs:
         similarity = float(np.dot(vectors[pair.cached], vectors[pair.asked]))
@@ -66,97 +106,137 @@ def served(item: Scored, threshold: float, with_guard: bool) -> bool:
     return item.similarity >= threshold and not (with_guard and item.rejection)
 
 
-def metrics(items: list[Scored], threshold: float, with_guard: bool) -> Metrics:
+def rates(items: list[Scored], threshold: float, with_guard: bool) -> Rates:
     positives = [i for i in items if i.pair.should_hit]
     negatives = [i for i in items if not i.pair.should_hit]
     true_hits = sum(served(i, threshold, with_guard) for i in positives)
     false_hits = sum(served(i, threshold, with_guard) for i in negatives)
     hits = true_hits + false_hits
-    return Metrics(
+    return Rates(
         precision=true_hits / hits if hits else 1.0,
         recall=true_hits / len(positives) if positives else 0.0,
         false_hit_rate=false_hits / len(negatives) if negatives else 0.0,
         hits=hits,
         false_hits=false_hits,
+        paraphrases=len(positives),
+        near_misses=len(negatives),
     )
 
 
 def print_sweep(items: list[Scored], thresholds: list[float], default: float) -> None:
-    print("| threshold | guard | precision | recall | false-hit rate | hits | false hits |")
+    print("| threshold | guard | recall | false-hit rate | precision | hits | false hits |")
     print("|---:|:---|---:|---:|---:|---:|---:|")
     for threshold in thresholds:
         for with_guard in (False, True):
-            m = metrics(items, threshold, with_guard)
+            r = rates(items, threshold, with_guard)
             mark = " (default)" if with_guard and abs(threshold - default) < 1e-9 else ""
             print(
-                f"| {threshold:.2f}{mark} | {'on' if with_guard else 'off'} | "
-                f"{m.precision:.1%} | {m.recall:.1%} | {m.false_hit_rate:.1%} | "
-                f"{m.hits} | {m.false_hits} |"
+                f"| {threshold:.2f}{mark} | {'on' if with_guard else 'off'} | {r.recall:.1%} | "
+                f"{r.false_hit_rate:.1%} | {r.precision:.1%} | {r.hits} | {r.false_hits} |"
             )
 
 
-def print_categories(items: list[Scored], threshold: float) -> None:
+def print_kinds(items: list[Scored], threshold: float) -> None:
+    """Served pairs per kind, guard off and on, at one threshold."""
     groups: dict[str, list[Scored]] = defaultdict(list)
     for item in items:
-        groups[item.pair.category].append(item)
-    print("| category | pairs | label | served, guard off | served, guard on | mean similarity |")
-    print("|:---|---:|:---|---:|---:|---:|")
-    for category in sorted(groups, key=lambda c: (c != "paraphrase", c)):
-        members = groups[category]
+        groups[item.pair.kind].append(item)
+    print("| kind | label | pairs | served, guard off | served, guard on | mean similarity |")
+    print("|:---|:---|---:|---:|---:|---:|")
+    order = sorted(groups, key=lambda k: (not groups[k][0].pair.should_hit, k))
+    for kind in order:
+        members = groups[kind]
         label = "should hit" if members[0].pair.should_hit else "must not hit"
         off = sum(served(i, threshold, False) for i in members)
         on = sum(served(i, threshold, True) for i in members)
         mean = sum(i.similarity for i in members) / len(members)
         print(
-            f"| {category} | {len(members)} | {label} | {off} ({off / len(members):.0%}) | "
-            f"{on} ({on / len(members):.0%}) | {mean:.3f} |"
+            f"| {kind} | {label} | {len(members)} | {off} ({off / len(members):.1%}) | "
+            f"{on} ({on / len(members):.1%}) | {mean:.3f} |"
+        )
+    for with_guard in (False, True):
+        r = rates(items, threshold, with_guard)
+        print(
+            f"| **all, guard {'on' if with_guard else 'off'}** | | {len(items)} | "
+            f"recall {r.recall:.1%} ({r.paraphrases} paraphrases) | "
+            f"false hits {r.false_hits} of {r.near_misses} ({r.false_hit_rate:.1%}) | "
+            f"precision {r.precision:.1%} |"
         )
 
 
 def print_errors(items: list[Scored], threshold: float, limit: int) -> None:
     false_hits = [i for i in items if not i.pair.should_hit and served(i, threshold, True)]
     refused = [i for i in items if i.pair.should_hit and i.similarity >= threshold and i.rejection]
-    print(f"False hits at the default settings ({len(false_hits)}):")
+    print(f"\nFalse hits at the default settings ({len(false_hits)}):")
     for item in false_hits[:limit]:
-        print(
-            f"- [{item.pair.category}] {item.similarity:.3f} "
-            f"{item.pair.cached!r} → {item.pair.asked!r}"
+        print(f"  [{item.pair.kind}] {item.pair.cached!r} / {item.pair.asked!r}")
+    print(f"Paraphrases above the threshold the guard refused ({len(refused)}):")
+    for item in refused[:limit]:
+        print(f"  {item.pair.asked!r}: {item.rejection}")
+
+
+def embedding_rate(embedder: OnnxEmbedder, texts: list[str], rounds: int) -> float:
+    """Questions embedded per second, in batches of 32, best of `rounds` passes."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        embed_all(texts, embedder)
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def compare_models(
+    pairs: list[Pair], other: Path, threshold: float, guard: NearMissGuard, rounds: int
+) -> None:
+    models = [("shipped int8", DEFAULT_MODEL_DIR), ("fp32", other)]
+    texts = sorted({t for p in pairs for t in (p.cached, p.asked)})
+    print(f"\nModels side by side ({len(texts)} distinct questions, threshold {threshold:.2f}):")
+    print(
+        "| model | file MB | questions/s | speed x fp32 | recall (guard on) | "
+        "false-hit rate (guard on) | false-hit rate (guard off) |"
+    )
+    print("|:---|---:|---:|---:|---:|---:|---:|")
+    rows = []
+    for name, path in models:
+        embedder = OnnxEmbedder(path, threads=1)
+        rate = embedding_rate(embedder, texts, rounds)
+        items = score(pairs, embedder, guard)
+        size = (path / "model.onnx").stat().st_size / 1e6
+        rows.append(
+            (name, size, rate, rates(items, threshold, True), rates(items, threshold, False))
         )
-    print(f"\nParaphrases above the threshold refused by the guard ({len(refused)}), by reason:")
-    reasons: dict[str, int] = defaultdict(int)
-    for item in refused:
-        reasons[item.rejection.split(":")[0]] += 1
-    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-        print(f"- {reason}: {count}")
+    fp32_rate = rows[-1][2]
+    for name, size, rate, on, off in rows:
+        print(
+            f"| {name} | {size:.0f} | {rate:.0f} | {rate / fp32_rate:.2f} | {on.recall:.1%} | "
+            f"{on.false_hit_rate:.1%} | {off.false_hit_rate:.1%} |"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description="Semantic cache precision and recall")
+    parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in DEFAULT_THRESHOLDS))
-    parser.add_argument("--errors", type=int, default=10, help="false hits to list")
+    parser.add_argument("--errors", type=int, default=0, help="print this many errors of each")
+    parser.add_argument("--compare-model", type=Path, help="a second model folder to compare")
+    parser.add_argument("--rounds", type=int, default=3, help="timing passes per model")
     args = parser.parse_args()
     settings = Settings()
     default = settings.default_threshold
-    thresholds = sorted({float(t) for t in args.thresholds.split(",")} | {default})
-
-    pairs = load_pairs()
-    embedder = OnnxEmbedder(
-        settings.resolved_model_path(),
-        max_tokens=settings.model_max_tokens,
-        threads=settings.onnx_threads,
-    )
-    items = score(pairs, embedder, NearMissGuard())
-    positives = sum(p.should_hit for p in pairs)
-    print(
-        f"Semantic cache evaluation: {len(pairs)} labelled pairs ({positives} should hit, "
-        f"{len(pairs) - positives} must not), model {embedder.name}, default threshold "
-        f"{default:.2f}\n"
-    )
-    print_sweep(items, thresholds, default)
-    print(f"\nBy category at the default threshold {default:.2f}:\n")
-    print_categories(items, default)
+    model_dir = settings.resolved_model_path()
+    phase("loading the labelled pairs and the embedding model ...")
+    pairs = load_split(args.split)
+    guard = NearMissGuard(model_vocabulary(model_dir))
+    phase(f"embedding and guarding {len(pairs)} pairs ...")
+    items = score(pairs, OnnxEmbedder(model_dir, threads=1), guard)
+    print(f"Split {args.split}: {len(pairs)} pairs, model {model_dir.name}\n")
+    print_kinds(items, default)
     print()
-    print_errors(items, default, args.errors)
+    print_sweep(items, [float(t) for t in args.thresholds.split(",")], default)
+    if args.errors:
+        print_errors(items, default, args.errors)
+    if args.compare_model:
+        compare_models(pairs, args.compare_model, default, guard, args.rounds)
 
 
 if __name__ == "__main__":

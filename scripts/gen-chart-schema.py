@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tollgate.common.flag_definitions import FLAGS
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "deploy/helm/tollgate/values.schema.json"
 
 Schema = dict[str, Any]
@@ -51,6 +53,8 @@ QUANTITY: Schema = {
     "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
 }
 PULL_POLICY: Schema = {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}
+DIGEST: Schema = {"type": "string", "pattern": "^(sha256:[0-9a-f]{64})?$"}
+DURATION: Schema = {"type": "string", "pattern": "^([0-9]+(ms|s|m|h))*$"}
 # A percentage ("25%") or a pod count, as PodDisruptionBudget accepts.
 INT_OR_PERCENT: Schema = {
     "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}]
@@ -93,9 +97,13 @@ def workload_settings() -> dict[str, Schema]:
         },
         "replicas": {"type": "integer", "minimum": 0},
         "logLevel": {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+        "callDeadlineSeconds": POSITIVE_INT,
         "shutdownGraceSeconds": NON_NEGATIVE,
+        "connectionAgeSeconds": POSITIVE_INT,
+        "connectionAgeGraceSeconds": POSITIVE_INT,
         "preStopSleepSeconds": {"type": "integer", "minimum": 0, "maximum": 120},
         "metricsPort": PORT,
+        "healthPort": PORT,
         "otlpEndpoint": STRING,
         "env": ENV,
         "resources": resources(),
@@ -125,20 +133,24 @@ def workload_settings() -> dict[str, Schema]:
 
 def default_block() -> Schema:
     settings = workload_settings()
-    settings["image"] = strict({"registry": STRING, "tag": STRING, "pullPolicy": PULL_POLICY})
+    settings["image"] = strict(
+        {"registry": STRING, "tag": STRING, "digest": DIGEST, "pullPolicy": PULL_POLICY}
+    )
     return strict(settings)
 
 
-def canary() -> Schema:
-    return strict(
-        {
-            "enabled": BOOL,
-            "replicas": {"type": "integer", "minimum": 0},
-            "weight": PERCENT,
-            "image": strict({"repository": STRING, "tag": STRING}),
-            "resources": resources(),
-        }
-    )
+def canary(weighted: bool = True) -> Schema:
+    """A canary Deployment's values. Backends take a weight (the gateway splits calls by it);
+    the gateway's own canary takes its share of the public Service's pods, so no weight."""
+    properties: dict[str, Schema] = {
+        "enabled": BOOL,
+        "replicas": {"type": "integer", "minimum": 0},
+        "image": strict({"repository": STRING, "tag": STRING, "digest": DIGEST}),
+        "resources": resources(),
+    }
+    if weighted:
+        properties["weight"] = PERCENT
+    return strict(properties)
 
 
 def service(name: str) -> Schema:
@@ -152,6 +164,7 @@ def service(name: str) -> Schema:
                     "registry": STRING,
                     "repository": {"type": "string", "minLength": 1},
                     "tag": STRING,
+                    "digest": DIGEST,
                     "pullPolicy": PULL_POLICY,
                 }
             ),
@@ -183,9 +196,8 @@ def service(name: str) -> Schema:
             }
         )
         settings["flagsWatch"] = BOOL
+        settings["canary"] = canary(weighted=False)
     else:
-        # The gateway splits calls between stable and canary; nothing splits calls to the gateway
-        # itself (that is the job of your ingress or mesh), so it has no canary.
         settings["canary"] = canary()
     if name == "orchestrator":
         settings["anthropic"] = strict(
@@ -198,6 +210,16 @@ def service(name: str) -> Schema:
         )
     if name == "semanticCache":
         settings["modelPath"] = STRING
+    if name == "leadScoring":
+        settings["model"] = strict(
+            {
+                "json": STRING,
+                "existingConfigMap": STRING,
+                "existingConfigMapKey": {"type": "string", "minLength": 1},
+            }
+        )
+        names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+        settings["pii"] = strict({"fields": names, "allowFields": names})
     if name == "budgetLedger":
         settings["migrateOnStart"] = BOOL
         settings["migration"] = strict(
@@ -211,34 +233,26 @@ def service(name: str) -> Schema:
     return strict(settings)
 
 
-def flag(parameters: dict[str, Schema]) -> Schema:
+def flag(parameters: Schema, description: str) -> Schema:
     return strict(
         {
             "enabled": BOOL,
             "rolloutPercent": PERCENT,
             "mode": {"type": "string", "enum": ["enforce", "shadow"]},
-            "parameters": strict(parameters),
+            "parameters": parameters,
         },
         required=["enabled", "rolloutPercent", "mode"],
+        description=description,
     )
 
 
 def flags() -> Schema:
+    """Each flag's parameters come from its one definition (tollgate.common.flag_definitions),
+    which the gateway parses its flags file with."""
     return strict(
         {
-            "conversationOptimization": flag({"targetTokens": {"type": "integer", "minimum": 1}}),
-            "exactCache": flag({"ttlSeconds": POSITIVE_INT}),
-            "semanticCache": flag(
-                {"minSimilarity": {"type": "number", "minimum": 0, "maximum": 1}}
-            ),
-            "promptCaching": flag({"ttl": {"type": "string", "enum": ["5m", "1h"]}}),
-            "budgetEnforcement": flag(
-                {
-                    "failMode": {"type": "string", "enum": ["closed", "open"]},
-                    "failOpenTenants": {"type": "array", "items": STRING, "uniqueItems": True},
-                }
-            ),
-            "leadReasoning": flag({}),
+            definition.helm_key: flag(definition.parameters_schema(), definition.description)
+            for definition in FLAGS
         }
     )
 
@@ -289,7 +303,14 @@ def values_schema() -> Schema:
             "default": default_block(),
             "services": strict({name: service(name) for name in SERVICE_NAMES}),
             "flags": flags(),
-            "redis": store({"maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"}}),
+            "redis": store(
+                {
+                    "maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"},
+                    "auth": strict(
+                        {"enabled": BOOL, "password": {"type": "string", "minLength": 1}}
+                    ),
+                }
+            ),
             "postgres": store(
                 {
                     "auth": strict(
@@ -309,7 +330,27 @@ def values_schema() -> Schema:
                 }
             ),
             "networkPolicy": strict(
-                {"enabled": BOOL, "gatewayFrom": OBJECTS, "metricsFrom": OBJECTS}
+                {
+                    "enabled": BOOL,
+                    "gatewayFrom": OBJECTS,
+                    "metricsFrom": OBJECTS,
+                    "egress": strict(
+                        {
+                            "enabled": BOOL,
+                            "anthropicTo": OBJECTS,
+                            "storesTo": OBJECTS,
+                            "collectorTo": OBJECTS,
+                        }
+                    ),
+                }
+            ),
+            "serviceMonitor": strict(
+                {
+                    "enabled": BOOL,
+                    "interval": DURATION,
+                    "scrapeTimeout": DURATION,
+                    "labels": LABELS,
+                }
             ),
             "rbac": strict(
                 {

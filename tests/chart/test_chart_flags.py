@@ -33,10 +33,14 @@ def test_default_flags_match_the_values(default_render: Any, chart_values: dict[
     # Spot checks of the mapping itself, so a broken helper cannot pass by symmetry.
     assert config.flags["semantic_cache"].mode is FlagMode.SHADOW
     assert config.flags["semantic_cache"].enabled is False
-    assert config.flags["conversation_optimization"].parameters == {"targetTokens": 6000}
+    assert config.flags["conversation_optimization"].parameters == {
+        "targetTokens": 6000,
+        "strategies": [],
+    }
     assert config.flags["budget_enforcement"].parameters == {
         "failMode": "closed",
         "failOpenTenants": [],
+        "failClosedTenants": [],
     }
     assert config.canaries == {}
 
@@ -61,7 +65,7 @@ def test_staged_rollout_with_helm_set(helm: Any, percent: int) -> None:
     flag = parse_gateway_config(rendered.flags_file()).flags["semantic_cache"]
     assert (flag.enabled, flag.mode, flag.rollout_percent) == (True, FlagMode.ENFORCE, percent)
     # Parameters are kept when only the percentage changes.
-    assert flag.parameters == {"minSimilarity": 0.9}
+    assert flag.parameters == {"minSimilarity": 0.75}
 
 
 def test_large_and_fractional_parameters_survive_rendering(helm: Any) -> None:

@@ -145,41 +145,60 @@ def test_semantic_cache_loads_the_model_shipped_in_its_package_unless_told(
     assert mounted.env("Deployment", name)["TOLLGATE_SEMANTIC_CACHE_MODEL_PATH"] == "/models/x"
 
 
-def migration(rendered: Any, facts: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    name = f"{facts.resource_name('budgetLedger')}-migrate"
-    return rendered.get("Job", name), rendered.find("Secret", name)
+def migration(rendered: Any, facts: Any) -> dict[str, Any]:
+    prefix = f"{facts.resource_name('budgetLedger')}-migrate-"
+    jobs = [job for job in rendered.of_kind("Job") if job["metadata"]["name"].startswith(prefix)]
+    assert len(jobs) == 1
+    return dict(jobs[0])
 
 
-def test_migration_job_runs_after_install_with_the_bundled_postgres(
+def test_migration_job_is_an_ordinary_job_reading_the_release_dsn(
     default_render: Any, facts: Any
 ) -> None:
-    job, secret = migration(default_render, facts)
-    annotations = job["metadata"]["annotations"]
-    # The bundled database is created by the release itself, so it cannot run before install.
-    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
-    assert secret is not None
-    assert secret["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
-    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-        annotations["helm.sh/hook-weight"]
-    )
+    job = migration(default_render, facts)
+    # Not a hook: nothing in `helm upgrade` waits behind it, and `helm install --wait` finishes.
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["containers"][0]["command"] == ["python", "-m", "tollgate.budget_ledger", "migrate"]
     assert pod["initContainers"][0]["name"] == "wait-for-postgres"
-    dsn_ref = {"secretKeyRef": {"name": secret["metadata"]["name"], "key": "url"}}
+    dsn_ref = {"secretKeyRef": {"name": f"{facts.fullname}-stores", "key": "postgres-url"}}
     env = {e["name"]: e.get("valueFrom") for e in pod["containers"][0]["env"]}
     assert env["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"] == dsn_ref
-    assert secret_value(default_render, secret["metadata"]["name"], "url") == secret_value(
-        default_render, f"{facts.fullname}-stores", "postgres-url"
-    )
 
 
-def test_migration_job_runs_before_install_and_upgrade_with_an_external_postgres(
+def test_migrations_run_only_when_the_image_changes_never_on_a_flag_change(
     helm: Any, facts: Any
 ) -> None:
-    job, secret = migration(helm.render("external-stores"), facts)
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert secret is None  # the user's Secret exists before the release
+    before = migration(helm.render("default"), facts)["metadata"]["name"]
+    flags_only = helm.render(
+        "default", values={"flags.semanticCache": {"enabled": True, "rolloutPercent": 50}}
+    )
+    assert migration(flags_only, facts)["metadata"]["name"] == before
+    fail_open = helm.render(
+        "default",
+        values={"flags.budgetEnforcement": {"enabled": True, "parameters": {"failMode": "open"}}},
+    )
+    assert migration(fail_open, facts)["metadata"]["name"] == before
+    new_image = helm.render("default", values={"services.budgetLedger.image.tag": "0.2.0"})
+    assert migration(new_image, facts)["metadata"]["name"] != before
+
+
+def test_ledger_pods_wait_for_the_schema_instead_of_crash_looping(
+    default_render: Any, facts: Any
+) -> None:
+    pod = default_render.get("Deployment", facts.resource_name("budgetLedger"))["spec"]["template"]
+    init = pod["spec"]["initContainers"]
+    assert [c["name"] for c in init] == ["wait-for-schema"]
+    assert init[0]["command"][:4] == ["python", "-m", "tollgate.budget_ledger", "wait-for-schema"]
+    env = {e["name"]: e.get("valueFrom") for e in init[0]["env"]}
+    assert env["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"] == {
+        "secretKeyRef": {"name": f"{facts.fullname}-stores", "key": "postgres-url"}
+    }
+
+
+def test_migration_job_reads_an_external_postgres_secret(helm: Any, facts: Any) -> None:
+    job = migration(helm.render("external-stores"), facts)
     env = {
         e["name"]: e.get("valueFrom")
         for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -187,19 +206,6 @@ def test_migration_job_runs_before_install_and_upgrade_with_an_external_postgres
     assert env["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"] == {
         "secretKeyRef": {"name": "tollgate-ledger-db", "key": "dsn"}
     }
-    with_url = helm.render(
-        "default",
-        values={
-            "postgres": {"enabled": False, "external": {"url": "postgresql://db.internal/ledger"}}
-        },
-    )
-    job, secret = migration(with_url, facts)
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert secret is not None
-    assert (
-        secret_value(with_url, secret["metadata"]["name"], "url")
-        == "postgresql://db.internal/ledger"
-    )
 
 
 def test_helm_test_pod_checks_the_gateway_health(default_render: Any, facts: Any) -> None:
@@ -278,7 +284,7 @@ def test_network_policies_let_only_each_store_s_service_in(helm: Any, facts: Any
     assert "from" not in gateway["spec"]["ingress"][0]
 
 
-def test_rollout_operator_role_can_read_deployments_and_patch_only_the_flags(
+def test_rollout_operator_role_reads_helms_flags_and_edits_only_the_overrides(
     helm: Any, facts: Any
 ) -> None:
     rendered = helm.render("external-stores")
@@ -289,8 +295,16 @@ def test_rollout_operator_role_can_read_deployments_and_patch_only_the_flags(
             "apiGroups": [""],
             "resources": ["configmaps"],
             "resourceNames": [f"{facts.fullname}-flags"],
-            "verbs": ["get", "patch"],
+            "verbs": ["get"],
         },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [f"{facts.fullname}-flag-overrides"],
+            "verbs": ["get", "patch", "update", "delete"],
+        },
+        # Kubernetes cannot limit `create` to a name.
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
     ]
     binding = rendered.get("RoleBinding", f"{facts.fullname}-rollout-operator")
     assert binding["subjects"] == [

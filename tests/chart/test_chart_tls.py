@@ -1,10 +1,9 @@
 """TLS values: the gateway's TLS (`tls.gateway`) and mutual TLS between services (`tls.internal`)
-render the services' TLS settings, read-only Secret mounts and exec probes over TLS; with TLS off
-the chart renders exactly what it rendered before."""
+render the services' TLS settings, read-only Secret mounts and native probes on a plaintext
+health-only port; with TLS off the chart renders exactly what it rendered before."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -72,7 +71,7 @@ def test_tls_settings_the_chart_sets_are_settings_the_services_read(facts: Any) 
     fields = set(ServiceSettings.model_fields)
     for name in {*SERVES_MTLS, *CALLS_MTLS, *SERVES_GATEWAY_TLS}:
         assert name.lower() in fields
-    assert importlib.util.find_spec("tollgate.common.healthcheck") is not None
+    assert "health_port" in fields
 
 
 def test_with_tls_on_every_service_serves_and_calls_over_tls(helm: Any, facts: Any) -> None:
@@ -105,49 +104,34 @@ def test_with_tls_on_every_container_mounts_its_secrets_read_only(helm: Any, fac
                 assert volume["secret"]["defaultMode"] == 0o440
 
 
-def test_with_tls_on_every_probe_is_an_exec_health_check_over_tls(helm: Any, facts: Any) -> None:
+def test_with_tls_on_every_probe_is_native_on_the_plaintext_health_port(
+    helm: Any, facts: Any
+) -> None:
     rendered = helm.render("tls-on")
-    for key, (module, port) in facts.services.items():
+    for key in facts.services:
         name = facts.resource_name(key)
         container = rendered.container("Deployment", name)
+        health = next(p for p in container["ports"] if p["name"] == "health")
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env[f"{prefix_of(key)}HEALTH_PORT"] == str(health["containerPort"])
         for probe in PROBES:
             handler = container[probe]
-            assert "grpc" not in handler
-            command = handler["exec"]["command"]
-            assert command[:3] == ["python", "-m", "tollgate.common.healthcheck"]
-            args = dict(zip(command[3::2], command[4::2], strict=True))
-            assert args["--env-prefix"] == prefix_of(key)
+            assert "exec" not in handler  # no Python process per probe
+            assert handler["grpc"]["port"] == health["containerPort"]
             expected_service = (
                 f"tollgate.v1.{key[0].upper()}{key[1:]}Service" if probe == "readinessProbe" else ""
             )
-            assert args["--service"] == expected_service
-            if key == "gateway":
-                assert args["--ca-file"] == f"{GATEWAY_DIR}/ca.crt"
-            else:
-                # The probe checks the certificate against the name the gateway dials.
-                assert args["--server-name"] == f"{name}.{facts.namespace}.svc.cluster.local"
-                gateway_env = rendered.env("Deployment", facts.resource_name("gateway"))
-                address = gateway_env[f"TOLLGATE_GATEWAY_{module.upper()}_ADDR"]
-                assert address == f"dns:///{args['--server-name']}:{port}"
+            assert handler["grpc"]["service"] == expected_service
         # Timings stay those of the values.
         assert container["readinessProbe"]["periodSeconds"] == 5
         assert container["livenessProbe"]["timeoutSeconds"] == 3
-
-
-def test_a_canary_is_probed_under_its_own_service_name(helm: Any, facts: Any) -> None:
-    rendered = helm.render("canary", values=tls(gateway=False, internal=True))
-    name = f"{facts.resource_name('orchestrator')}-canary"
-    command = rendered.container("Deployment", name)["readinessProbe"]["exec"]["command"]
-    assert command[command.index("--server-name") + 1] == (
-        f"{name}.{facts.namespace}.svc.cluster.local"
-    )
 
 
 def test_gateway_tls_alone_leaves_the_backends_in_plaintext(helm: Any, facts: Any) -> None:
     rendered = helm.render("default", values=tls(gateway=True, internal=False))
     gateway = facts.resource_name("gateway")
     assert tls_env(rendered, gateway, "gateway") == SERVES_GATEWAY_TLS
-    assert "exec" in rendered.container("Deployment", gateway)["livenessProbe"]
+    assert rendered.container("Deployment", gateway)["livenessProbe"]["grpc"]["port"] == 8086
     for key in facts.services:
         if key == "gateway":
             continue

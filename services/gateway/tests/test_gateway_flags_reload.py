@@ -136,7 +136,10 @@ async def test_a_configmap_change_seen_through_the_watch_applies_within_a_second
     )
     await watch.start()
     try:
-        await _wait_until(lambda: "configmap" in source._seen, timeout=5)
+        # The first sync includes the watch thread's first use of the Kubernetes client, which
+        # imports hundreds of model classes (seconds on a busy machine); the promise timed below
+        # is how fast a change applies once the watch is up.
+        await _wait_until(lambda: "configmap" in source._seen, timeout=30)
         api.update(ON)
         elapsed = await _wait_until(lambda: source.config.flag("exact_cache").enabled, timeout=1.0)
         assert elapsed < 1.0

@@ -21,6 +21,7 @@ from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.store.base import VectorStore, collection_name
 from tollgate.semantic_cache.store.edge import EdgeVectorStore
 from tollgate.semantic_cache.store.remote import QdrantVectorStore
+from tollgate.semantic_cache.verification.store import VerdictStore
 from tollgate.v1 import common_pb2, semantic_cache_pb2_grpc
 
 
@@ -156,9 +157,12 @@ class RunningCache:
 
 @contextlib.asynccontextmanager
 async def running_cache(
-    settings: Settings, embedder: OnnxEmbedder, store: VectorStore | None = None
+    settings: Settings,
+    embedder: OnnxEmbedder,
+    store: VectorStore | None = None,
+    verdicts: VerdictStore | None = None,
 ) -> AsyncIterator[RunningCache]:
-    service = await build_service(settings, embedder=embedder, store=store)
+    service = await build_service(settings, embedder=embedder, store=store, verdicts=verdicts)
     async with (
         serving(service, settings) as running,
         grpc.aio.insecure_channel(running.address) as channel,
@@ -168,9 +172,12 @@ async def running_cache(
 
 @pytest.fixture
 def start_cache(onnx_embedder: OnnxEmbedder) -> Any:
-    """`async with start_cache(settings[, store]) as cache:` runs the gRPC service in-process."""
+    """`async with start_cache(settings[, store, verdicts]) as cache:` runs the gRPC service
+    in-process."""
 
-    def start(settings: Settings, store: VectorStore | None = None) -> Any:
-        return running_cache(settings, onnx_embedder, store)
+    def start(
+        settings: Settings, store: VectorStore | None = None, verdicts: VerdictStore | None = None
+    ) -> Any:
+        return running_cache(settings, onnx_embedder, store, verdicts)
 
     return start

@@ -109,3 +109,8 @@ def test_lru_keeps_the_most_recently_used() -> None:
     assert cache.get("a") == 1
     assert cache.get("c") == 3
     assert len(cache) == 2
+
+
+def test_the_shipped_int8_model_is_run_one_text_per_call(onnx_embedder: OnnxEmbedder) -> None:
+    # Its activations are quantized per call: batching would make vectors depend on neighbours.
+    assert not onnx_embedder.batches

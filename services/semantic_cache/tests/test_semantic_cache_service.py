@@ -96,7 +96,7 @@ async def test_a_near_miss_reports_why(settings: Settings, start_cache: Any, req
             lookup_request(requests, "Show me 3-bedroom homes under $500k in Dallas")
         )
         assert not near.hit
-        assert near.rejection == "names differ: Dallas vs Austin"
+        assert near.rejection == "unexplained difference: dallas vs austin"
         assert near.matched_question == AUSTIN
         stats = await cache.stub.SemanticStats(pb.SemanticStatsRequest(tenant_id="tenant-a"))
         assert stats.rejected_near_misses == 1

@@ -191,7 +191,7 @@ async def test_in_process_entries_survive_a_restart(tmp_path: Path) -> None:
 async def test_without_a_data_dir_the_in_process_store_cleans_up() -> None:
     store = EdgeVectorStore("c__m__384", 384, "")
     await store.open()
-    folder = store._temporary_dir
+    folder = store.temporary_folder
     assert folder is not None
     assert await asyncio.to_thread(os.path.isdir, folder)
     await store.close()

@@ -87,13 +87,20 @@ Use as: $svc := include "tollgate.service" (dict "root" $ "key" "semanticCache")
 {{- toYaml $svc -}}
 {{- end -}}
 
-{{/* Args: dict "root" $ "image" {registry, repository, tag} */}}
+{{/*
+Args: dict "root" $ "image" {registry, repository, tag, digest}. A digest (sha256:...) pins the
+exact image: it wins over the tag, so what runs is what was tested whatever the tag points at.
+*/}}
 {{- define "tollgate.imageRef" -}}
 {{- $tag := .image.tag | default .root.Chart.AppVersion -}}
+{{- $repository := .image.repository -}}
 {{- if .image.registry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" .image.registry) .image.repository $tag -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .image.registry) .image.repository -}}
+{{- end -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $repository .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
+{{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 {{- end -}}
 
@@ -102,8 +109,29 @@ Use as: $svc := include "tollgate.service" (dict "root" $ "key" "semanticCache")
 {{- printf "%s.%s.svc.%s" .name .root.Release.Namespace .root.Values.clusterDomain -}}
 {{- end -}}
 
+{{/* The ConfigMap holding lead scoring's trained model, or nothing for the shipped one. */}}
+{{- define "tollgate.leadModelConfigMap" -}}
+{{- $model := .Values.services.leadScoring.model -}}
+{{- if and $model.json $model.existingConfigMap -}}
+{{- fail "services.leadScoring.model: set json or existingConfigMap, not both" -}}
+{{- end -}}
+{{- if $model.json -}}
+{{- printf "%s-lead-scoring-model" (include "tollgate.fullname" .) -}}
+{{- else if $model.existingConfigMap -}}
+{{- $model.existingConfigMap -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "tollgate.flagsConfigMapName" -}}
 {{- printf "%s-flags" (include "tollgate.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The runtime overrides ConfigMap (kill switch, `tollgate rollout set-flag`). The chart never renders
+it: only `tollgate rollout` creates and edits it, so Helm upgrades and rollbacks never touch it.
+*/}}
+{{- define "tollgate.flagOverridesConfigMapName" -}}
+{{- printf "%s-flag-overrides" (include "tollgate.fullname" .) -}}
 {{- end -}}
 
 {{- define "tollgate.storesSecretName" -}}
@@ -133,7 +161,11 @@ the external URL. Args: dict "root" $ "store" "redis"|"postgres"|"qdrant"
 {{- $host := include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-%s" (include "tollgate.fullname" $root) .store)) -}}
 {{- if $values.enabled -}}
 {{- if eq .store "redis" -}}
+{{- if $values.auth.enabled -}}
+{{- printf "redis://:%s@%s:6379/0" (urlquery $values.auth.password) $host -}}
+{{- else -}}
 {{- printf "redis://%s:6379/0" $host -}}
+{{- end -}}
 {{- else if eq .store "postgres" -}}
 {{- $auth := $values.auth -}}
 {{- printf "postgresql://%s:%s@%s:5432/%s" (urlquery $auth.username) (urlquery $auth.password) $host $auth.database -}}

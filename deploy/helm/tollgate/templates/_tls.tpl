@@ -2,8 +2,8 @@
 TLS from values `tls.gateway` (the gateway serves TLS to applications) and `tls.internal` (mutual
 TLS between the services). Certificates come from Secrets mounted read-only; the services read
 them through their TLS_* settings (tollgate.common.tls). Kubernetes' native gRPC probes cannot
-speak TLS, so a service that serves TLS is probed by an exec probe running
-`python -m tollgate.common.healthcheck`, which reads the same settings.
+speak TLS, so a service that serves TLS also serves the health service alone on a plaintext
+`healthPort`, and its probes ask that port.
 */}}
 
 {{- define "tollgate.tlsGatewayDir" -}}/etc/tollgate/tls/gateway{{- end -}}
@@ -102,28 +102,13 @@ Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" "service"
 */}}
 {{- define "tollgate.probeHandler" -}}
 {{- $svc := .svc -}}
-{{- if eq (include "tollgate.servesTls" .) "true" }}
-exec:
-  command:
-    - python
-    - -m
-    - tollgate.common.healthcheck
-    - --env-prefix
-    - {{ $svc.envPrefix }}
-    - --service
-    - {{ .service | quote }}
-    {{- if eq $svc.key "gateway" }}
-    # The gateway's certificate may come from a public CA: no ca.crt means the public roots.
-    - --ca-file
-    - {{ include "tollgate.tlsGatewayDir" . }}/ca.crt
-    {{- else }}
-    # The name the gateway dials: the probe fails when the certificate does not cover it.
-    - --server-name
-    - {{ include "tollgate.serviceHost" (dict "root" .root "name" (include "tollgate.workloadName" .)) }}
-    {{- end }}
-{{- else }}
 grpc:
+  {{- if eq (include "tollgate.servesTls" .) "true" }}
+  # The service serves TLS, which native gRPC probes cannot speak: they ask its plaintext
+  # health-only port, which reports the same status.
+  port: {{ int $svc.healthPort }}
+  {{- else }}
   port: {{ int $svc.port }}
+  {{- end }}
   service: {{ .service | quote }}
-{{- end }}
 {{- end -}}

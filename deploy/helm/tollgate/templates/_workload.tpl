@@ -31,6 +31,11 @@ calls over them with round_robin (a ClusterIP would pin a long-lived connection 
 {{- end -}}
 {{- $imageRef := include "tollgate.imageRef" (dict "root" $root "image" $image) -}}
 {{- $grace := add (int (ceil $svc.shutdownGraceSeconds)) (int $svc.preStopSleepSeconds) 5 -}}
+{{- range $setting := list "shutdownGraceSeconds" "connectionAgeGraceSeconds" -}}
+{{- if lt (float64 (index $svc $setting)) (float64 $svc.callDeadlineSeconds) -}}
+{{- fail (printf "services.%s.%s (%v) is shorter than callDeadlineSeconds (%v): rollouts would cut the longest calls" $svc.key $setting (index $svc $setting) $svc.callDeadlineSeconds) -}}
+{{- end -}}
+{{- end -}}
 {{- $autoscaled := and $svc.autoscaling.enabled (not $canary) -}}
 {{- include "tollgate.tlsValidate" $root -}}
 ---
@@ -69,9 +74,21 @@ spec:
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ int $svc.metricsPort | quote }}
         prometheus.io/path: /metrics
+        {{- /* Settings read once at start from a chart-managed Secret: roll the pods when they
+        change. (TLS certificates reload by themselves.) */}}
+        {{- with index (dict "cache" "redis" "budgetLedger" "postgres" "semanticCache" "qdrant") $svc.key }}
+        checksum/store-url: {{ include "tollgate.storeUrl" (dict "root" $root "store" .) | sha256sum | trunc 16 }}
+        {{- end }}
+        {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
+        checksum/anthropic-key: {{ $svc.anthropic.apiKey | sha256sum | trunc 16 }}
+        {{- end }}
         {{- if and (eq $svc.key "gateway") (not $svc.apiKeys.existingSecret) }}
         # Roll the gateway when its chart-managed API keys change.
         checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
+        {{- end }}
+        {{- if and (eq $svc.key "leadScoring") $svc.model.json }}
+        # Roll lead scoring when the chart-managed model changes (it is read at start).
+        checksum/lead-model: {{ $svc.model.json | sha256sum }}
         {{- end }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
@@ -116,6 +133,26 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if and (eq $svc.key "budgetLedger") $svc.migration.enabled (not $svc.migrateOnStart) }}
+      # The migration Job runs beside the release; until it has built the schema the ledger waits
+      # here (and is not ready) instead of crash-looping into back-off.
+      initContainers:
+        - name: wait-for-schema
+          image: {{ $imageRef | quote }}
+          imagePullPolicy: {{ $image.pullPolicy }}
+          command: ["python", "-m", "tollgate.budget_ledger", "wait-for-schema", "--timeout", {{ int $svc.migration.activeDeadlineSeconds | quote }}]
+          env:
+            - name: {{ $svc.envPrefix }}DATABASE_URL
+              valueFrom:
+                {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 16 }}
+          resources:
+            {{- toYaml $svc.migration.resources | nindent 12 }}
+          securityContext:
+            {{- include "tollgate.containerSecurityContext" $user | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      {{- end }}
       containers:
         - name: {{ $svc.component }}
           image: {{ $imageRef | quote }}
@@ -128,6 +165,11 @@ spec:
             - name: metrics
               containerPort: {{ int $svc.metricsPort }}
               protocol: TCP
+            {{- if eq (include "tollgate.servesTls" (dict "root" $root "svc" $svc)) "true" }}
+            - name: health
+              containerPort: {{ int $svc.healthPort }}
+              protocol: TCP
+            {{- end }}
           env:
             - name: {{ $svc.envPrefix }}HOST
               value: "0.0.0.0"
@@ -135,10 +177,18 @@ spec:
               value: {{ int $svc.port | quote }}
             - name: {{ $svc.envPrefix }}METRICS_PORT
               value: {{ int $svc.metricsPort | quote }}
+            {{- if eq (include "tollgate.servesTls" (dict "root" $root "svc" $svc)) "true" }}
+            - name: {{ $svc.envPrefix }}HEALTH_PORT
+              value: {{ int $svc.healthPort | quote }}
+            {{- end }}
             - name: {{ $svc.envPrefix }}LOG_LEVEL
               value: {{ $svc.logLevel | quote }}
             - name: {{ $svc.envPrefix }}SHUTDOWN_GRACE_SECONDS
               value: {{ $svc.shutdownGraceSeconds | toString | quote }}
+            - name: {{ $svc.envPrefix }}MAX_CONNECTION_AGE_SECONDS
+              value: {{ int $svc.connectionAgeSeconds | quote }}
+            - name: {{ $svc.envPrefix }}MAX_CONNECTION_AGE_GRACE_SECONDS
+              value: {{ int $svc.connectionAgeGraceSeconds | quote }}
             - name: POD_NAME
               valueFrom:
                 fieldRef:
@@ -147,7 +197,10 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.namespace
-            # Tells stable from canary apart in traces and metrics exported over OTLP.
+            # Tells stable from canary apart: a label on the service's own metrics...
+            - name: {{ $svc.envPrefix }}TRACK
+              value: {{ $track | quote }}
+            # ...and a resource attribute on traces and metrics exported over OTLP.
             - name: OTEL_RESOURCE_ATTRIBUTES
               value: "service.version={{ $image.tag | default $root.Chart.AppVersion }},deployment.track={{ $track }},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"
             {{- with $svc.otlpEndpoint }}
@@ -191,8 +244,16 @@ spec:
             - name: flags
               mountPath: /etc/tollgate/flags
               readOnly: true
+            - name: flag-overrides
+              mountPath: /etc/tollgate/flag-overrides
+              readOnly: true
             - name: api-keys
               mountPath: /etc/tollgate/api-keys
+              readOnly: true
+            {{- end }}
+            {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+            - name: lead-model
+              mountPath: /etc/tollgate/lead-model
               readOnly: true
             {{- end }}
             {{- with include "tollgate.tlsVolumeMounts" (dict "root" $root "svc" $svc) | trim }}
@@ -208,9 +269,22 @@ spec:
         - name: flags
           configMap:
             name: {{ include "tollgate.flagsConfigMapName" $root }}
+        # Runtime overrides: created by `tollgate rollout`, never by Helm, so optional.
+        - name: flag-overrides
+          configMap:
+            name: {{ include "tollgate.flagOverridesConfigMapName" $root }}
+            optional: true
         - name: api-keys
           secret:
             secretName: {{ include "tollgate.apiKeysSecretName" $root }}
+        {{- end }}
+        {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+        - name: lead-model
+          configMap:
+            name: {{ include "tollgate.leadModelConfigMap" $root }}
+            items:
+              - key: {{ ternary "model.json" $svc.model.existingConfigMapKey (ne $svc.model.json "") }}
+                path: model.json
         {{- end }}
         {{- with include "tollgate.tlsVolumes" (dict "root" $root "svc" $svc) | trim }}
         {{- . | nindent 8 }}
@@ -247,7 +321,12 @@ spec:
   {{- end }}
   selector:
     {{- include "tollgate.selectorLabels" (dict "root" $root "component" $svc.component) | nindent 4 }}
+    {{- /* The gateway's one public Service fronts both tracks: a gateway canary gets its share of
+    connections by its share of ready pods. A backend's Service per track lets the gateway weigh
+    calls between them exactly. */}}
+    {{- if ne $svc.key "gateway" }}
     track: {{ .track }}
+    {{- end }}
   ports:
     - name: grpc
       port: {{ int $svc.port }}
@@ -267,10 +346,14 @@ spec:
 {{- $svc := .svc -}}
 {{- $p := $svc.envPrefix -}}
 {{- if eq $svc.key "gateway" }}
+- name: {{ $p }}ORCHESTRATOR_TIMEOUT_SECONDS
+  value: {{ $svc.callDeadlineSeconds | toString | quote }}
 - name: {{ $p }}API_KEYS_FILE
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}FLAGS_FILE
   value: /etc/tollgate/flags/flags.yaml
+- name: {{ $p }}FLAGS_OVERRIDES_FILE
+  value: /etc/tollgate/flag-overrides/overrides.yaml
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:
@@ -278,16 +361,19 @@ spec:
 {{- if eq (include "tollgate.gatewayWatchesFlags" $root) "true" }}
 - name: {{ $p }}FLAGS_CONFIGMAP
   value: {{ include "tollgate.flagsConfigMapName" $root }}
+- name: {{ $p }}FLAGS_OVERRIDES_CONFIGMAP
+  value: {{ include "tollgate.flagOverridesConfigMapName" $root }}
 {{- end }}
 {{- range $key, $values := $root.Values.services }}
 {{- if and (ne $key "gateway") $values.enabled }}
 {{- $backend := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
 - name: {{ $p }}{{ upper $backend.module }}_ADDR
   value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" $backend.name) }}:{{ int $backend.port }}"
-{{- if dig "canary" "enabled" false $backend }}
+{{- /* Always rendered, canary or not, so that turning a canary on or off changes only the
+flags ConfigMap (its weight) and never the gateway's pod template: no gateway restart. The
+gateway sends a canary nothing until it has a weight and answers its health check. */}}
 - name: {{ $p }}{{ upper $backend.module }}_CANARY_ADDR
   value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-canary" $backend.name)) }}:{{ int $backend.port }}"
-{{- end }}
 {{- end }}
 {{- end }}
 {{- else if eq $svc.key "orchestrator" }}
@@ -332,6 +418,18 @@ spec:
 {{- else if eq $svc.key "leadScoring" }}
 - name: {{ $p }}ORCHESTRATOR_ADDR
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}
+{{- if include "tollgate.leadModelConfigMap" $root }}
+- name: {{ $p }}MODEL_FILE
+  value: /etc/tollgate/lead-model/model.json
+{{- end }}
+{{- with $svc.pii.fields }}
+- name: {{ $p }}PII_FIELDS
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with $svc.pii.allowFields }}
+- name: {{ $p }}PII_ALLOW_FIELDS
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- else if eq $svc.key "conversationOptimizer" }}
 - name: {{ $p }}ORCHESTRATOR_ADDRESS
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}

@@ -11,7 +11,7 @@ import grpc
 
 from tollgate.client.errors import TollgateError
 from tollgate.common.anthropic_format import request_from_params
-from tollgate.common.channels import channel_options
+from tollgate.common.channels import channel_options, client_interceptors
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 
@@ -70,7 +70,10 @@ _TASKS = {
 
 class TollgateClient:
     def __init__(self, target: str, api_key: str, *, timeout: float = 120.0) -> None:
-        self._channel = grpc.aio.insecure_channel(target, options=channel_options())
+        # A client span per call, carrying the caller's trace context to the gateway.
+        self._channel = grpc.aio.insecure_channel(
+            target, options=channel_options(), interceptors=client_interceptors()
+        )
         self._stub = gateway_pb2_grpc.GatewayServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
@@ -97,6 +100,13 @@ class TollgateClient:
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
+
+    def call_metadata(self, request_id: str = "") -> tuple[tuple[str, str], ...]:
+        """The key and the request id, so the gateway logs the id even when it refuses the
+        request. (The channel adds the caller's trace context to every call.)"""
+        if not request_id:
+            return self._metadata
+        return (*self._metadata, ("x-request-id", request_id))
 
     @staticmethod
     def completion(
@@ -137,9 +147,10 @@ class TollgateClient:
     async def complete(self, *, timeout: float | None = None, **kwargs: Any) -> CompletionResult:
         """One answer and its account. Arguments as for `completion(...)`."""
         request = gateway_pb2.CompleteRequest(completion=self.completion(**kwargs))
+        metadata = self.call_metadata(request.completion.request_id)
         try:
             reply = await self._stub.Complete(
-                request, metadata=self._metadata, timeout=timeout or self._timeout
+                request, metadata=metadata, timeout=timeout or self._timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise TollgateError.from_rpc_error(exc) from exc
@@ -149,6 +160,8 @@ class TollgateClient:
         """A streamed answer. Arguments as for `completion(...)`."""
         request = gateway_pb2.StreamCompleteRequest(completion=self.completion(**kwargs))
         call = self._stub.StreamComplete(
-            request, metadata=self._metadata, timeout=timeout or self._timeout
+            request,
+            metadata=self.call_metadata(request.completion.request_id),
+            timeout=timeout or self._timeout,
         )
         return CompletionStream(call)

@@ -1,13 +1,16 @@
 """Client channels between services: round-robin over every resolved address, keepalive,
-message-size limits, and the current trace context on every call."""
+message-size limits, and a client span with the trace context on every call."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import grpc
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tollgate.common import telemetry
 
@@ -28,29 +31,96 @@ def channel_options(max_message_bytes: int = 8 * 1024 * 1024) -> list[tuple[str,
     ]
 
 
-class _TraceContextInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-):
-    """Adds W3C traceparent metadata so spans join up across services."""
+class _ClientSpan:
+    """A CLIENT span around one outgoing call, with the trace context in its metadata.
+
+    grpc.aio files an interceptor object under the first call type it implements, so each call
+    type has its own class below; all of them share this one piece. The span ends when the call
+    does (for a stream: when its last message or its status arrives), so a streamed call's span
+    covers the whole stream and the callee's spans are its children.
+    """
 
     @staticmethod
-    def _with_trace(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = list(details.metadata or ())
-        metadata.extend(telemetry.inject_metadata())
-        return grpc.aio.ClientCallDetails(
+    def start(details: grpc.aio.ClientCallDetails) -> tuple[Span, grpc.aio.ClientCallDetails]:
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        name = method.lstrip("/")
+        rpc_service, _, rpc_method = name.partition("/")
+        span = telemetry.tracer().start_span(
+            name,
+            kind=SpanKind.CLIENT,
+            attributes={"rpc.system": "grpc", "rpc.service": rpc_service, "rpc.method": rpc_method},
+        )
+        with trace.use_span(span, end_on_exit=False):
+            metadata = [*(details.metadata or ()), *telemetry.inject_metadata()]
+        return span, grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+    @staticmethod
+    def end_when_done(span: Span, call: Any) -> Any:
+        def done(finished: Any) -> None:
+            # grpc.aio's `code()` is a coroutine even once the call is over.
+            task = asyncio.ensure_future(_ClientSpan._finish(span, finished))
+            _finishing.add(task)
+            task.add_done_callback(_finishing.discard)
+
+        call.add_done_callback(done)
+        return call
+
+    @staticmethod
+    async def _finish(span: Span, call: Any) -> None:
+        code = grpc.StatusCode.CANCELLED if call.cancelled() else await call.code()
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in telemetry.SERVER_ERROR_CODES:
+            span.set_status(Status(StatusCode.ERROR, code.name))
+        span.end()
+
+
+# Span-ending tasks in flight, held so they are not collected before they run.
+_finishing: set[asyncio.Future[None]] = set()
+
+
+class _UnaryUnarySpan(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._with_trace(details), request)
+        span, details = _ClientSpan.start(details)
+        return _ClientSpan.end_when_done(span, await continuation(details, request))
 
+
+class _UnaryStreamSpan(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._with_trace(details), request)
+        span, details = _ClientSpan.start(details)
+        return _ClientSpan.end_when_done(span, await continuation(details, request))
+
+
+class _StreamUnarySpan(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        span, details = _ClientSpan.start(details)
+        return _ClientSpan.end_when_done(span, await continuation(details, request_iterator))
+
+
+class _StreamStreamSpan(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        span, details = _ClientSpan.start(details)
+        return _ClientSpan.end_when_done(span, await continuation(details, request_iterator))
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """One tracing interceptor per call type (see _ClientSpan)."""
+    return [_UnaryUnarySpan(), _UnaryStreamSpan(), _StreamUnarySpan(), _StreamStreamSpan()]
 
 
 def open_channel(
@@ -61,7 +131,7 @@ def open_channel(
     """A channel to another service of the suite: TLS with `credentials`, else plaintext (inside
     the cluster network; see tollgate.common.tls.channel_credentials)."""
     options = channel_options(max_message_bytes)
-    interceptors = [_TraceContextInterceptor()]
+    interceptors = client_interceptors()
     if credentials is not None:
         return grpc.aio.secure_channel(
             target, credentials, options=options, interceptors=interceptors

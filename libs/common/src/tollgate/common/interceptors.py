@@ -2,12 +2,18 @@
 
 Handlers raise `ServiceError` for failures the caller should see; this layer turns them into a
 status with a sentence and `google.rpc` details. Any other exception is logged with its traceback
-and reaches the caller only as INTERNAL with a reference id, never as a stack trace.
+and reaches the caller only as INTERNAL with a reference id, never as a stack trace. Every error
+response carries the request id and the trace id in its trailing metadata, so a caller can quote
+them.
+
+Spans follow OpenTelemetry's RPC conventions: named `package.Service/Method`, with `rpc.system`,
+`rpc.service`, `rpc.method` and `rpc.grpc.status_code`. A caller's mistake (INVALID_ARGUMENT,
+UNAUTHENTICATED, a budget refusal, ...) is not a server error: only the codes that mean the server
+failed mark the span ERROR, and its status carries the message, never a stack trace.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,19 +28,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_i
 from tollgate.common import telemetry
 from tollgate.common.errors import ServiceError
 from tollgate.common.ids import new_request_id
+from tollgate.common.logs import annotate, request_fields, trace_fields
+
+__all__ = ["STATUS_DETAILS_KEY", "ServerInterceptor", "annotate", "status_details"]
 
 log = logging.getLogger("tollgate.access")
 
-_log_fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("tollgate_log_fields")
-
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-
-
-def annotate(**fields: Any) -> None:
-    """Add fields (tenant, request id, ...) to the current RPC's access-log line."""
-    current = _log_fields.get(None)
-    if current is not None:
-        current.update({k: v for k, v in fields.items() if v not in (None, "")})
+REQUEST_ID_KEY = "x-request-id"
+TRACE_ID_KEY = "x-trace-id"
 
 
 def status_details(error: ServiceError) -> bytes:
@@ -62,9 +64,25 @@ def status_details(error: ServiceError) -> bytes:
     return status.SerializeToString()
 
 
+def _correlation_metadata() -> tuple[tuple[str, str], ...]:
+    """The current request id and trace id, for an error's trailing metadata."""
+    pairs = []
+    request_id = str(request_fields.get({}).get("request_id") or "")
+    # Metadata values must be printable ASCII; a hostile id is left out rather than breaking the
+    # error response itself.
+    if request_id and request_id.isascii() and request_id.isprintable():
+        pairs.append((REQUEST_ID_KEY, request_id))
+    trace_id = telemetry.current_trace_id()
+    if trace_id:
+        pairs.append((TRACE_ID_KEY, trace_id))
+    return tuple(pairs)
+
+
 async def _abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(
-        error.code, error.message, trailing_metadata=((STATUS_DETAILS_KEY, status_details(error)),)
+        error.code,
+        error.message,
+        trailing_metadata=((STATUS_DETAILS_KEY, status_details(error)), *_correlation_metadata()),
     )
 
 
@@ -83,8 +101,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     and the tracer and metric attributes are looked up once, not per RPC: measured by
     bench/interceptor.py, the per-call lookups were a third of the interceptor's cost."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, track: str = "stable") -> None:
         self._service = service
+        self._track = track
         self._tracer = telemetry.tracer()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -107,7 +126,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        labels = _MethodLabels(self._service, method)
+        labels = _MethodLabels(self._service, method, self._track)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(labels, handler.unary_unary),
@@ -156,16 +175,25 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _MethodLabels:
     """Metric attributes of one method, built once: per status code for the counter."""
 
-    def __init__(self, service: str, method: str) -> None:
+    def __init__(self, service: str, method: str, track: str) -> None:
         self.service = service
         self.method = method
-        self.duration = {"service": service, "method": method}
+        self.track = track
+        # "/tollgate.v1.GatewayService/Complete" → span "tollgate.v1.GatewayService/Complete".
+        self.span_name = method.lstrip("/")
+        rpc_service, _, rpc_method = self.span_name.partition("/")
+        self.span_attributes = {
+            "rpc.system": "grpc",
+            "rpc.service": rpc_service,
+            "rpc.method": rpc_method,
+        }
+        self.duration = {"service": service, "method": method, "track": track}
         self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
 
     def requests(self, code: grpc.StatusCode) -> dict[str, str]:
         labels = self._by_code.get(code)
         if labels is None:
-            labels = {"service": self.service, "method": self.method, "code": code.name}
+            labels = {**self.duration, "code": code.name}
             self._by_code[code] = labels
         return labels
 
@@ -201,15 +229,15 @@ class _RpcScope:
             for key, value in (self._context.invocation_metadata() or ())
             if isinstance(value, str)
         ]
-        request_id = next((value for key, value in metadata if key == "x-request-id"), "")
-        self._fields = {"request_id": request_id}
-        self._fields_token = _log_fields.set(self._fields)
+        request_id = next((value for key, value in metadata if key == REQUEST_ID_KEY), "")
+        self._fields = {"request_id": request_id} if request_id else {}
+        self._fields_token = request_fields.set(self._fields)
         # One context switch instead of two: the remote parent and the server span together.
         self._span = self._tracer.start_span(
-            self._labels.method,
+            self._labels.span_name,
             context=(parent := _parent_context(metadata)),
             kind=SpanKind.SERVER,
-            attributes={"rpc.system": "grpc"},
+            attributes=self._labels.span_attributes,
         )
         self._otel_token = otel_context.attach(set_span_in_context(self._span, parent))
         return self
@@ -225,6 +253,10 @@ class _RpcScope:
             await _abort_with(self._context, exc)
         reference = new_request_id().replace("req_", "err_")
         self._code = grpc.StatusCode.INTERNAL
+        self._fields["error"] = f"unhandled {type(exc).__name__} ({reference})"
+        if self._span.is_recording():
+            # The traceback goes on the span as an exception event, not into its status.
+            self._span.record_exception(exc)
         log.exception(
             "unhandled error", extra={"method": self._labels.method, "error_reference": reference}
         )
@@ -243,14 +275,13 @@ class _RpcScope:
             )
         code = self._code
         span = self._span
+        correlation = trace_fields()
         otel_context.detach(self._otel_token)
-        if isinstance(exc, Exception) and span.is_recording():
-            # As `start_as_current_span` would: the exception as an event, and an error status.
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        if code in telemetry.SERVER_ERROR_CODES and span.is_recording():
+            span.set_status(Status(StatusCode.ERROR, self._fields.get("error") or code.name))
         span.set_attribute("rpc.grpc.status_code", code.value[0])
         span.end()
-        _log_fields.reset(self._fields_token)
+        request_fields.reset(self._fields_token)
         labels = self._labels
         instruments = telemetry.rpc_instruments()
         instruments.requests.add(1, labels.requests(code))
@@ -263,5 +294,6 @@ class _RpcScope:
                 "code": code.name,
                 "duration_ms": round(duration * 1000, 3),
                 **self._fields,
+                **correlation,
             }
             log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "rpc", (), None, extra=fields))

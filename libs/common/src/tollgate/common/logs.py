@@ -1,15 +1,47 @@
-"""Structured JSON logs on stdout, one object per line."""
+"""Structured JSON logs on stdout, one object per line.
+
+A line written while a request is being handled (in the RPC itself or in work it spawned) carries
+that request's fields (request id, tenant, ...) and the active span's `trace_id` and `span_id`,
+so an operator can go from a trace to its log lines in every service and back.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 # Attributes every LogRecord has; anything else passed via `extra=` is emitted as a field.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+# Fields of the request being handled. Tasks copy the context they were created in, so background
+# work started by a request logs with that request's fields too.
+request_fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "tollgate_request_fields"
+)
+
+
+def annotate(**fields: Any) -> None:
+    """Add fields (tenant, request id, ...) to every later log line of the current request."""
+    current = request_fields.get(None)
+    if current is not None:
+        current.update({k: v for k, v in fields.items() if v not in (None, "")})
+
+
+def trace_fields() -> dict[str, str]:
+    """`trace_id` and `span_id` of the active span, or nothing outside a recorded span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +57,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(request_fields.get({}))
+        entry.update(trace_fields())
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

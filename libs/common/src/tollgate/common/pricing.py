@@ -8,6 +8,7 @@ up to the total a caller sees.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -87,11 +88,19 @@ def _component(tokens: int, price_per_million: int, discount_percent: int) -> in
 
 class PriceTable:
     def __init__(
-        self, prices: dict[str, ModelPrice], as_of: str, batch_discount_percent: int
+        self,
+        prices: dict[str, ModelPrice],
+        as_of: str,
+        batch_discount_percent: int,
+        roles: dict[str, str] | None = None,
     ) -> None:
         self._prices = prices
         self.as_of = as_of
         self.batch_discount_percent = batch_discount_percent
+        self._roles = dict(roles or {})
+        unpriced = sorted(model for model in self._roles.values() if model not in prices)
+        if unpriced:
+            raise ValueError(f"roles name models without a price: {unpriced}")
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> PriceTable:
@@ -102,7 +111,26 @@ class PriceTable:
             text = resources.files("tollgate.common").joinpath("prices.yaml").read_text()
         data = yaml.safe_load(text)
         prices = {name: _model_price(name, entry) for name, entry in data["models"].items()}
-        return cls(prices, str(data["as_of"]), int(data.get("batch_discount_percent", 50)))
+        return cls(
+            prices,
+            str(data["as_of"]),
+            int(data.get("batch_discount_percent", 50)),
+            {str(role): str(model) for role, model in (data.get("roles") or {}).items()},
+        )
+
+    def role(self, name: str) -> str:
+        """The model that plays `name` (default, small) by default."""
+        try:
+            return self._roles[name]
+        except KeyError:
+            raise KeyError(
+                f"no model has the role {name!r}; roles: {sorted(self._roles)}"
+            ) from None
+
+    @property
+    def role_models(self) -> list[str]:
+        """Every model with a role: what a request naming no model may be routed to."""
+        return sorted(set(self._roles.values()))
 
     @property
     def models(self) -> list[str]:
@@ -156,3 +184,9 @@ class PriceTable:
         return _component(input_tokens, worst_input, 0) + _component(
             max_output_tokens, price.output, 0
         )
+
+
+@functools.cache
+def shipped_prices() -> PriceTable:
+    """The price table shipped with Tollgate, loaded once (defaults of settings derive from it)."""
+    return PriceTable.load()

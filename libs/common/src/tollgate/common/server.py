@@ -68,12 +68,18 @@ class RunningServer:
     """A started server: its bound port, its health servicer, and a graceful stop."""
 
     def __init__(
-        self, service: GrpcService, server: grpc.aio.Server, health: HealthServicer, port: int
+        self,
+        service: GrpcService,
+        server: grpc.aio.Server,
+        health: HealthServicer,
+        port: int,
+        health_server: grpc.aio.Server | None = None,
     ) -> None:
         self.service = service
         self.server = server
         self.health = health
         self.port = port
+        self.health_server = health_server
         self._stopped = False
 
     @property
@@ -87,6 +93,8 @@ class RunningServer:
         self._stopped = True
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(None)
         for hook in reversed(self.service.on_stop):
             try:
                 await hook()
@@ -96,11 +104,12 @@ class RunningServer:
 
 async def start_server(service: GrpcService, settings: ServiceSettings) -> RunningServer:
     """Start `service` on settings.host:settings.port (port 0 picks a free one)."""
-    configure_telemetry(service.name, settings.metrics_port)
+    configure_telemetry(service.name, settings.metrics_port, settings.host)
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(service.name)], options=server_options(settings)
+        interceptors=[ServerInterceptor(service.name, settings.track)],
+        options=server_options(settings),
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -119,13 +128,32 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     if port == 0:
         raise RuntimeError(f"{service.name}: could not bind {settings.host}:{settings.port}")
     await server.start()
+    health_server = await _start_health_port(health, settings)
     for name in ["", *names]:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
         "listening",
         extra={"service": service.name, "port": port, "tls": credentials is not None},
     )
-    return RunningServer(service, server, health, port)
+    return RunningServer(service, server, health, port, health_server)
+
+
+async def _start_health_port(
+    health: HealthServicer, settings: ServiceSettings
+) -> grpc.aio.Server | None:
+    """A plaintext port that serves the health service and nothing else, when `health_port` is
+    set: Kubernetes' native gRPC probes cannot speak TLS, and this lets a TLS service be probed
+    natively instead of by starting a Python process per probe. It reports the same status as
+    the main port (one health servicer) and exposes no other method."""
+    if not settings.health_port:
+        return None
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    bind = f"{settings.host}:{settings.health_port}"
+    if server.add_insecure_port(bind) == 0:
+        raise RuntimeError(f"could not bind the health port {bind}")
+    await server.start()
+    return server
 
 
 async def serve(service: GrpcService, settings: ServiceSettings) -> None:

@@ -6,6 +6,8 @@ so one process environment can configure several services without clashes.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,12 +22,20 @@ class ServiceSettings(BaseSettings):
     # 0 disables the Prometheus endpoint (tests run many services in one process).
     metrics_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
-    # How long SIGTERM waits for in-flight calls before cancelling them.
-    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    # Which Deployment this process belongs to; a label on its RPC metrics, so a canary's error
+    # rate and latency can be compared with stable's (the chart sets it).
+    track: Literal["stable", "canary"] = "stable"
+    # How long SIGTERM waits for in-flight calls before cancelling them: at least the longest
+    # call (a generation may take 120 s), so a rollout drains long answers instead of cutting them.
+    shutdown_grace_seconds: float = Field(default=125.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A plaintext port serving only the health service (0: none), for Kubernetes' native gRPC
+    # probes, which cannot speak TLS, when the main port serves TLS.
+    health_port: int = Field(default=0, ge=0, le=65535)
     # Recycle connections so that clients re-resolve and new replicas get traffic.
     max_connection_age_seconds: int = Field(default=300, ge=1)
-    max_connection_age_grace_seconds: int = Field(default=30, ge=1)
+    # Calls open on a recycled connection get this long to finish: at least the longest call.
+    max_connection_age_grace_seconds: int = Field(default=125, ge=1)
     keepalive_time_seconds: int = Field(default=30, ge=1)
     keepalive_timeout_seconds: int = Field(default=10, ge=1)
 

@@ -1,8 +1,14 @@
 """OpenTelemetry traces and metrics, set up once per process.
 
-Metrics are exported on a Prometheus endpoint (the service's metrics port) and, like traces, over
-OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Several services may share one process (tests, the
-local runner's in-process mode), so setup is idempotent and instruments are created once.
+Metrics are exported on a Prometheus endpoint (the service's metrics port, bound to the service's
+own host) and, like traces, over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, with the protocol
+`OTEL_EXPORTER_OTLP_PROTOCOL` names (`grpc`, the default, or `http/protobuf`). Several services may
+share one process (tests, the local runner's in-process mode), so setup is idempotent and
+instruments are created once.
+
+Every histogram is created with explicit bucket boundaries in the unit it records: the SDK's
+defaults (0, 5, 10 … 10000) suit milliseconds, and every latency in seconds would land in the
+first bucket or two.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
@@ -24,8 +32,39 @@ _configured = False
 _metrics_ports: set[int] = set()
 
 
-def configure_telemetry(service: str, metrics_port: int = 0) -> None:
-    """Install tracer and meter providers (first call wins) and serve /metrics on `metrics_port`."""
+# Bucket boundaries by what a histogram records. Latencies run from sub-millisecond cache hits to
+# two-minute generations.
+SECONDS_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+)  # fmt: skip
+# Cosine similarities: the decision happens between 0.7 and 1.0, so that range is finest.
+SIMILARITY_BUCKETS: tuple[float, ...] = (
+    0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98, 0.99, 1.0,
+)  # fmt: skip
+# Counts of items (batch sizes).
+COUNT_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+
+# The status codes that mean a server (or what it depends on) failed, as OpenTelemetry's RPC
+# conventions define them. Every other code is the caller's business (bad input, no credentials,
+# no budget, gone away): it is recorded on the span but does not mark it ERROR.
+SERVER_ERROR_CODES = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def configure_telemetry(service: str, metrics_port: int = 0, metrics_host: str = "") -> None:
+    """Install tracer and meter providers (first call wins) and serve /metrics on `metrics_port`,
+    bound to `metrics_host` (the service's own bind address; empty means all interfaces)."""
     global _configured
     with _lock:
         if not _configured:
@@ -34,8 +73,24 @@ def configure_telemetry(service: str, metrics_port: int = 0) -> None:
         if metrics_port and metrics_port not in _metrics_ports:
             from prometheus_client import start_http_server
 
-            start_http_server(metrics_port)
+            start_http_server(metrics_port, addr=metrics_host or "0.0.0.0")
             _metrics_ports.add(metrics_port)
+
+
+def otlp_protocol() -> str:
+    """The OTLP protocol the environment asks for; a value we cannot honour is refused loudly
+    rather than silently exporting nothing."""
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "grpc"
+    ).strip()
+    if protocol not in OTLP_PROTOCOLS:
+        raise ValueError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported; use one of "
+            + ", ".join(OTLP_PROTOCOLS)
+        )
+    return protocol
 
 
 def _install_providers(service: str) -> None:
@@ -46,13 +101,39 @@ def _install_providers(service: str) -> None:
     tracer_provider = TracerProvider(resource=resource)
     readers: list[MetricReader] = [PrometheusMetricReader()]
     if otlp:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        span_exporter, metric_exporter = _otlp_exporters(otlp_protocol())
+        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        readers.append(PeriodicExportingMetricReader(metric_exporter))
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+
+
+def _otlp_exporters(protocol: str) -> tuple[Any, Any]:
+    """Span and metric exporters for `protocol`; both read the standard OTEL_EXPORTER_OTLP_*
+    variables (endpoint, headers, timeout, certificate) themselves."""
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpSpanExporter,
+        )
+
+        return HttpSpanExporter(), HttpMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(), OTLPMetricExporter()
+
+
+def seconds_histogram(meter: metrics.Meter, name: str, description: str) -> metrics.Histogram:
+    """A latency histogram in seconds with SECONDS_BUCKETS."""
+    return meter.create_histogram(
+        name,
+        unit="s",
+        description=description,
+        explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+    )
 
 
 @dataclass(frozen=True)
@@ -73,9 +154,7 @@ def rpc_instruments() -> RpcInstruments:
             requests=meter.create_counter(
                 "tollgate_rpc_requests", description="RPCs handled, by method and status code"
             ),
-            duration=meter.create_histogram(
-                "tollgate_rpc_duration_seconds", unit="s", description="RPC handling time"
-            ),
+            duration=seconds_histogram(meter, "tollgate_rpc_duration_seconds", "RPC handling time"),
         )
     return _instruments
 

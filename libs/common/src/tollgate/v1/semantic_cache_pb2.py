@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tollgate/v1/semantic_cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tollgate/v1/common.proto\"\xa4\x01\n\x15SemanticLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x16\n\x0emin_similarity\x18\x04 \x01(\x02\"\x96\x02\n\x16SemanticLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\x12\x18\n\x10matched_question\x18\x04 \x01(\t\x12\x11\n\trejection\x18\x05 \x01(\t\x12\x10\n\x08\x65ligible\x18\x06 \x01(\x08\x12\x19\n\x11ineligible_reason\x18\x07 \x01(\t\x12\x11\n\tthreshold\x18\x08 \x01(\x02\x12\x10\n\x08\x65ntry_id\x18\t \x01(\t\x12-\n\tcached_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf0\x01\n\x14SemanticStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12-\n\x08response\x18\x04 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x06 \x03(\t\"y\n\x15SemanticStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x19SemanticInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"-\n\x1aSemanticInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\")\n\x14SemanticStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\x88\x01\n\x15SemanticStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x1c\n\x14rejected_near_misses\x18\x03 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x03\x12\x12\n\nineligible\x18\x05 \x01(\x03\x12\x0e\n\x06stores\x18\x06 \x01(\x03\x32\x88\x03\n\x14SemanticCacheService\x12Y\n\x0eSemanticLookup\x12\".tollgate.v1.SemanticLookupRequest\x1a#.tollgate.v1.SemanticLookupResponse\x12V\n\rSemanticStore\x12!.tollgate.v1.SemanticStoreRequest\x1a\".tollgate.v1.SemanticStoreResponse\x12\x65\n\x12SemanticInvalidate\x12&.tollgate.v1.SemanticInvalidateRequest\x1a\'.tollgate.v1.SemanticInvalidateResponse\x12V\n\rSemanticStats\x12!.tollgate.v1.SemanticStatsRequest\x1a\".tollgate.v1.SemanticStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tollgate/v1/semantic_cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tollgate/v1/common.proto\"\xa4\x01\n\x15SemanticLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x16\n\x0emin_similarity\x18\x04 \x01(\x02\"\xff\x02\n\x16SemanticLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\x12\x18\n\x10matched_question\x18\x04 \x01(\t\x12\x11\n\trejection\x18\x05 \x01(\t\x12\x10\n\x08\x65ligible\x18\x06 \x01(\x08\x12\x19\n\x11ineligible_reason\x18\x07 \x01(\t\x12\x11\n\tthreshold\x18\x08 \x01(\x02\x12\x10\n\x08\x65ntry_id\x18\t \x01(\t\x12-\n\tcached_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06shadow\x18\x0b \x01(\x08\x12\x11\n\twould_hit\x18\x0c \x01(\x08\x12\x34\n\x0fshadow_response\x18\r \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0e\n\x06verify\x18\x0e \x01(\x08\"\xf0\x01\n\x14SemanticStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12-\n\x08response\x18\x04 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x06 \x03(\t\"y\n\x15SemanticStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x19SemanticInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"-\n\x1aSemanticInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\")\n\x14SemanticStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xf6\x01\n\x15SemanticStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x1c\n\x14rejected_near_misses\x18\x03 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x03\x12\x12\n\nineligible\x18\x05 \x01(\x03\x12\x0e\n\x06stores\x18\x06 \x01(\x03\x12\x13\n\x0bmax_entries\x18\x07 \x01(\x03\x12\x0f\n\x07\x65victed\x18\x08 \x01(\x03\x12\x13\n\x0bshadow_hits\x18\t \x01(\x03\x12\x31\n\tprecision\x18\n \x03(\x0b\x32\x1e.tollgate.v1.SemanticPrecision\"\xb8\x01\n\x11SemanticPrecision\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x12\n\nagreements\x18\x02 \x01(\x03\x12\x15\n\rdisagreements\x18\x03 \x01(\x03\x12\x11\n\tprecision\x18\x04 \x01(\x01\x12\x13\n\x0blower_bound\x18\x05 \x01(\x01\x12\x13\n\x0bupper_bound\x18\x06 \x01(\x01\x12\r\n\x05\x66loor\x18\x07 \x01(\x01\x12\x0e\n\x06shadow\x18\x08 \x01(\x08\x12\x0e\n\x06reason\x18\t \x01(\t\"\xd2\x01\n\x15SemanticVerifyRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x34\n\x0f\x63\x61\x63hed_response\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x33\n\x0e\x66resh_response\x18\x04 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0e\n\x06shadow\x18\x05 \x01(\x08\"\x9e\x01\n\x16SemanticVerifyResponse\x12\x0e\n\x06\x61greed\x18\x01 \x01(\x08\x12\x14\n\x0c\x64isagreement\x18\x02 \x01(\t\x12\x19\n\x11\x61nswer_similarity\x18\x03 \x01(\x02\x12\x31\n\tprecision\x18\x04 \x01(\x0b\x32\x1e.tollgate.v1.SemanticPrecision\x12\x10\n\x08recorded\x18\x05 \x01(\x08\x32\xe3\x03\n\x14SemanticCacheService\x12Y\n\x0eSemanticLookup\x12\".tollgate.v1.SemanticLookupRequest\x1a#.tollgate.v1.SemanticLookupResponse\x12V\n\rSemanticStore\x12!.tollgate.v1.SemanticStoreRequest\x1a\".tollgate.v1.SemanticStoreResponse\x12\x65\n\x12SemanticInvalidate\x12&.tollgate.v1.SemanticInvalidateRequest\x1a\'.tollgate.v1.SemanticInvalidateResponse\x12V\n\rSemanticStats\x12!.tollgate.v1.SemanticStatsRequest\x1a\".tollgate.v1.SemanticStatsResponse\x12Y\n\x0eSemanticVerify\x12\".tollgate.v1.SemanticVerifyRequest\x1a#.tollgate.v1.SemanticVerifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,19 +37,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEMANTICLOOKUPREQUEST']._serialized_start=141
   _globals['_SEMANTICLOOKUPREQUEST']._serialized_end=305
   _globals['_SEMANTICLOOKUPRESPONSE']._serialized_start=308
-  _globals['_SEMANTICLOOKUPRESPONSE']._serialized_end=586
-  _globals['_SEMANTICSTOREREQUEST']._serialized_start=589
-  _globals['_SEMANTICSTOREREQUEST']._serialized_end=829
-  _globals['_SEMANTICSTORERESPONSE']._serialized_start=831
-  _globals['_SEMANTICSTORERESPONSE']._serialized_end=952
-  _globals['_SEMANTICINVALIDATEREQUEST']._serialized_start=954
-  _globals['_SEMANTICINVALIDATEREQUEST']._serialized_end=1014
-  _globals['_SEMANTICINVALIDATERESPONSE']._serialized_start=1016
-  _globals['_SEMANTICINVALIDATERESPONSE']._serialized_end=1061
-  _globals['_SEMANTICSTATSREQUEST']._serialized_start=1063
-  _globals['_SEMANTICSTATSREQUEST']._serialized_end=1104
-  _globals['_SEMANTICSTATSRESPONSE']._serialized_start=1107
-  _globals['_SEMANTICSTATSRESPONSE']._serialized_end=1243
-  _globals['_SEMANTICCACHESERVICE']._serialized_start=1246
-  _globals['_SEMANTICCACHESERVICE']._serialized_end=1638
+  _globals['_SEMANTICLOOKUPRESPONSE']._serialized_end=691
+  _globals['_SEMANTICSTOREREQUEST']._serialized_start=694
+  _globals['_SEMANTICSTOREREQUEST']._serialized_end=934
+  _globals['_SEMANTICSTORERESPONSE']._serialized_start=936
+  _globals['_SEMANTICSTORERESPONSE']._serialized_end=1057
+  _globals['_SEMANTICINVALIDATEREQUEST']._serialized_start=1059
+  _globals['_SEMANTICINVALIDATEREQUEST']._serialized_end=1119
+  _globals['_SEMANTICINVALIDATERESPONSE']._serialized_start=1121
+  _globals['_SEMANTICINVALIDATERESPONSE']._serialized_end=1166
+  _globals['_SEMANTICSTATSREQUEST']._serialized_start=1168
+  _globals['_SEMANTICSTATSREQUEST']._serialized_end=1209
+  _globals['_SEMANTICSTATSRESPONSE']._serialized_start=1212
+  _globals['_SEMANTICSTATSRESPONSE']._serialized_end=1458
+  _globals['_SEMANTICPRECISION']._serialized_start=1461
+  _globals['_SEMANTICPRECISION']._serialized_end=1645
+  _globals['_SEMANTICVERIFYREQUEST']._serialized_start=1648
+  _globals['_SEMANTICVERIFYREQUEST']._serialized_end=1858
+  _globals['_SEMANTICVERIFYRESPONSE']._serialized_start=1861
+  _globals['_SEMANTICVERIFYRESPONSE']._serialized_end=2019
+  _globals['_SEMANTICCACHESERVICE']._serialized_start=2022
+  _globals['_SEMANTICCACHESERVICE']._serialized_end=2505
 # @@protoc_insertion_point(module_scope)

@@ -24,7 +24,7 @@ class SemanticLookupRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., min_similarity: _Optional[float] = ...) -> None: ...
 
 class SemanticLookupResponse(_message.Message):
-    __slots__ = ("hit", "response", "similarity", "matched_question", "rejection", "eligible", "ineligible_reason", "threshold", "entry_id", "cached_at")
+    __slots__ = ("hit", "response", "similarity", "matched_question", "rejection", "eligible", "ineligible_reason", "threshold", "entry_id", "cached_at", "shadow", "would_hit", "shadow_response", "verify")
     HIT_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,10 @@ class SemanticLookupResponse(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     CACHED_AT_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    WOULD_HIT_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    VERIFY_FIELD_NUMBER: _ClassVar[int]
     hit: bool
     response: _common_pb2.ClaudeResponse
     similarity: float
@@ -45,7 +49,11 @@ class SemanticLookupResponse(_message.Message):
     threshold: float
     entry_id: str
     cached_at: _timestamp_pb2.Timestamp
-    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., similarity: _Optional[float] = ..., matched_question: _Optional[str] = ..., rejection: _Optional[str] = ..., eligible: _Optional[bool] = ..., ineligible_reason: _Optional[str] = ..., threshold: _Optional[float] = ..., entry_id: _Optional[str] = ..., cached_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    shadow: bool
+    would_hit: bool
+    shadow_response: _common_pb2.ClaudeResponse
+    verify: bool
+    def __init__(self, hit: _Optional[bool] = ..., response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., similarity: _Optional[float] = ..., matched_question: _Optional[str] = ..., rejection: _Optional[str] = ..., eligible: _Optional[bool] = ..., ineligible_reason: _Optional[str] = ..., threshold: _Optional[float] = ..., entry_id: _Optional[str] = ..., cached_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shadow: _Optional[bool] = ..., would_hit: _Optional[bool] = ..., shadow_response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., verify: _Optional[bool] = ...) -> None: ...
 
 class SemanticStoreRequest(_message.Message):
     __slots__ = ("context", "request", "template_version", "response", "ttl", "tags")
@@ -96,17 +104,75 @@ class SemanticStatsRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
 
 class SemanticStatsResponse(_message.Message):
-    __slots__ = ("hits", "misses", "rejected_near_misses", "entries", "ineligible", "stores")
+    __slots__ = ("hits", "misses", "rejected_near_misses", "entries", "ineligible", "stores", "max_entries", "evicted", "shadow_hits", "precision")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MISSES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_NEAR_MISSES_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     INELIGIBLE_FIELD_NUMBER: _ClassVar[int]
     STORES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_HITS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
     hits: int
     misses: int
     rejected_near_misses: int
     entries: int
     ineligible: int
     stores: int
-    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., rejected_near_misses: _Optional[int] = ..., entries: _Optional[int] = ..., ineligible: _Optional[int] = ..., stores: _Optional[int] = ...) -> None: ...
+    max_entries: int
+    evicted: int
+    shadow_hits: int
+    precision: _containers.RepeatedCompositeFieldContainer[SemanticPrecision]
+    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., rejected_near_misses: _Optional[int] = ..., entries: _Optional[int] = ..., ineligible: _Optional[int] = ..., stores: _Optional[int] = ..., max_entries: _Optional[int] = ..., evicted: _Optional[int] = ..., shadow_hits: _Optional[int] = ..., precision: _Optional[_Iterable[_Union[SemanticPrecision, _Mapping]]] = ...) -> None: ...
+
+class SemanticPrecision(_message.Message):
+    __slots__ = ("task", "agreements", "disagreements", "precision", "lower_bound", "upper_bound", "floor", "shadow", "reason")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENTS_FIELD_NUMBER: _ClassVar[int]
+    DISAGREEMENTS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    UPPER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    agreements: int
+    disagreements: int
+    precision: float
+    lower_bound: float
+    upper_bound: float
+    floor: float
+    shadow: bool
+    reason: str
+    def __init__(self, task: _Optional[str] = ..., agreements: _Optional[int] = ..., disagreements: _Optional[int] = ..., precision: _Optional[float] = ..., lower_bound: _Optional[float] = ..., upper_bound: _Optional[float] = ..., floor: _Optional[float] = ..., shadow: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SemanticVerifyRequest(_message.Message):
+    __slots__ = ("context", "entry_id", "cached_response", "fresh_response", "shadow")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHED_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    FRESH_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    entry_id: str
+    cached_response: _common_pb2.ClaudeResponse
+    fresh_response: _common_pb2.ClaudeResponse
+    shadow: bool
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., entry_id: _Optional[str] = ..., cached_response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., fresh_response: _Optional[_Union[_common_pb2.ClaudeResponse, _Mapping]] = ..., shadow: _Optional[bool] = ...) -> None: ...
+
+class SemanticVerifyResponse(_message.Message):
+    __slots__ = ("agreed", "disagreement", "answer_similarity", "precision", "recorded")
+    AGREED_FIELD_NUMBER: _ClassVar[int]
+    DISAGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    agreed: bool
+    disagreement: str
+    answer_similarity: float
+    precision: SemanticPrecision
+    recorded: bool
+    def __init__(self, agreed: _Optional[bool] = ..., disagreement: _Optional[str] = ..., answer_similarity: _Optional[float] = ..., precision: _Optional[_Union[SemanticPrecision, _Mapping]] = ..., recorded: _Optional[bool] = ...) -> None: ...

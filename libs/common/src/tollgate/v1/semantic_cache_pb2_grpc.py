@@ -54,6 +54,11 @@ class SemanticCacheServiceStub:
                 request_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsResponse.FromString,
                 _registered_method=True)
+        self.SemanticVerify = channel.unary_unary(
+                '/tollgate.v1.SemanticCacheService/SemanticVerify',
+                request_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.FromString,
+                _registered_method=True)
 
 
 class SemanticCacheServiceServicer:
@@ -83,6 +88,15 @@ class SemanticCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SemanticVerify(self, request, context):
+        """The gateway reports a verified hit: the answer the cache gave (or would have given, in
+        shadow) and a fresh answer from Claude to the same request. The service compares them and
+        keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SemanticCacheServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +119,11 @@ def add_SemanticCacheServiceServicer_to_server(servicer, server):
                     servicer.SemanticStats,
                     request_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsResponse.SerializeToString,
+            ),
+            'SemanticVerify': grpc.unary_unary_rpc_method_handler(
+                    servicer.SemanticVerify,
+                    request_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +234,33 @@ class SemanticCacheService:
             '/tollgate.v1.SemanticCacheService/SemanticStats',
             tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsRequest.SerializeToString,
             tollgate_dot_v1_dot_semantic__cache__pb2.SemanticStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SemanticVerify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.SemanticCacheService/SemanticVerify',
+            tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.SerializeToString,
+            tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,11 @@ class SemanticCacheServiceStub:
     SemanticStore: _grpc.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticStoreRequest, _semantic_cache_pb2.SemanticStoreResponse]
     SemanticInvalidate: _grpc.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticInvalidateRequest, _semantic_cache_pb2.SemanticInvalidateResponse]
     SemanticStats: _grpc.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticStatsRequest, _semantic_cache_pb2.SemanticStatsResponse]
+    SemanticVerify: _grpc.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticVerifyRequest, _semantic_cache_pb2.SemanticVerifyResponse]
+    """The gateway reports a verified hit: the answer the cache gave (or would have given, in
+    shadow) and a fresh answer from Claude to the same request. The service compares them and
+    keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+    """
 
 @_typing.type_check_only
 class SemanticCacheServiceAsyncStub(SemanticCacheServiceStub):
@@ -45,6 +50,11 @@ class SemanticCacheServiceAsyncStub(SemanticCacheServiceStub):
     SemanticStore: _aio.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticStoreRequest, _semantic_cache_pb2.SemanticStoreResponse]  # type: ignore[assignment]
     SemanticInvalidate: _aio.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticInvalidateRequest, _semantic_cache_pb2.SemanticInvalidateResponse]  # type: ignore[assignment]
     SemanticStats: _aio.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticStatsRequest, _semantic_cache_pb2.SemanticStatsResponse]  # type: ignore[assignment]
+    SemanticVerify: _aio.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticVerifyRequest, _semantic_cache_pb2.SemanticVerifyResponse]  # type: ignore[assignment]
+    """The gateway reports a verified hit: the answer the cache gave (or would have given, in
+    shadow) and a fresh answer from Claude to the same request. The service compares them and
+    keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+    """
 
 class SemanticCacheServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -74,5 +84,16 @@ class SemanticCacheServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _semantic_cache_pb2.SemanticStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_semantic_cache_pb2.SemanticStatsResponse, _abc.Awaitable[_semantic_cache_pb2.SemanticStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SemanticVerify(
+        self,
+        request: _semantic_cache_pb2.SemanticVerifyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_semantic_cache_pb2.SemanticVerifyResponse, _abc.Awaitable[_semantic_cache_pb2.SemanticVerifyResponse]]:
+        """The gateway reports a verified hit: the answer the cache gave (or would have given, in
+        shadow) and a fresh answer from Claude to the same request. The service compares them and
+        keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+        """
 
 def add_SemanticCacheServiceServicer_to_server(servicer: SemanticCacheServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,7 @@ class LedgerMetrics:
     over_hold_commits: metrics.Counter
     holds_expired: metrics.Counter
     alerts: metrics.Counter
+    batch_calls: metrics.Histogram
 
 
 @cache
@@ -27,10 +28,10 @@ def ledger_metrics() -> LedgerMetrics:
             description="Reservations by outcome: granted, denied or replayed",
         ),
         reserved_micros=meter.create_counter(
-            "tollgate_budget_reserved_micros", unit="micro-USD", description="Amounts held"
+            "tollgate_budget_reserved_micros", description="Amounts held"
         ),
         committed_micros=meter.create_counter(
-            "tollgate_budget_committed_micros", unit="micro-USD", description="Amounts posted"
+            "tollgate_budget_committed_micros", description="Amounts posted"
         ),
         over_hold_commits=meter.create_counter(
             "tollgate_budget_over_hold_commits",
@@ -42,5 +43,9 @@ def ledger_metrics() -> LedgerMetrics:
         alerts=meter.create_counter(
             "tollgate_budget_alerts",
             description="Budget alerts raised, by scope kind, period and threshold",
+        ),
+        batch_calls=meter.create_histogram(
+            "tollgate_budget_batch_calls",
+            description="Reserve, Commit and Release calls settled per group-commit transaction",
         ),
     )

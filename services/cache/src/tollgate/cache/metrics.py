@@ -7,6 +7,8 @@ from functools import cache
 
 from opentelemetry import metrics
 
+from tollgate.common.telemetry import seconds_histogram
+
 
 @dataclass(frozen=True)
 class CacheInstruments:
@@ -34,9 +36,9 @@ def instruments() -> CacheInstruments:
             "tollgate_cache_redis_failures",
             description="Redis calls that failed or timed out (the caller saw a miss or a skip)",
         ),
-        fill_wait=meter.create_histogram(
+        fill_wait=seconds_histogram(
+            meter,
             "tollgate_cache_fill_wait_seconds",
-            unit="s",
-            description="Time lookups waited for another caller's fill, by outcome",
+            "Time lookups waited for another caller's fill, by outcome",
         ),
     )

@@ -43,7 +43,7 @@ class AdminCalls:
 
     async def _ledger_call(self, tenant: str, method: str, request: object) -> Any:
         try:
-            return await dependencies.call(
+            return await dependencies.call_by_name(
                 self._ledger(tenant), method, request, self._settings.budget_ledger_timeout_seconds
             )
         except DependencyDown as exc:
@@ -151,14 +151,14 @@ class AdminCalls:
         exact = self._router.route("cache", config, tenant, "")
         semantic = self._router.route("semantic_cache", config, tenant, "")
         try:
-            exact_reply = await dependencies.call(
+            exact_reply = await dependencies.call_by_name(
                 exact,
                 "ExactInvalidate",
                 cache_pb2.ExactInvalidateRequest(tenant_id=tenant, tags=request.tags),
                 self._settings.cache_timeout_seconds * 20,
             )
             reply.exact_removed = exact_reply.removed
-            semantic_reply = await dependencies.call(
+            semantic_reply = await dependencies.call_by_name(
                 semantic,
                 "SemanticInvalidate",
                 semantic_cache_pb2.SemanticInvalidateRequest(tenant_id=tenant, tags=request.tags),

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tollgate.gateway.metrics import instruments
+
 log = logging.getLogger("tollgate.gateway.background")
 
 
@@ -26,6 +28,7 @@ class BackgroundWork:
     def _finished(self, name: str, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
+            instruments().background_failures.add(1, {"kind": name})
             log.error("background %s failed: %s", name, task.exception())
 
     async def drain(self, timeout: float = 10.0) -> None:

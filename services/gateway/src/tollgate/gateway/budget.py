@@ -3,17 +3,20 @@ actual afterwards, release on failure.
 
 When the ledger cannot be reached, a tenant's budgets fail closed (refuse with UNAVAILABLE) or
 open (answer unmetered, and say so), by the `budget_enforcement` flag's parameters:
-`failMode: closed|open` and `failOpenTenants: [...]` / `failClosedTenants: [...]`.
+`failMode: closed|open` and `failOpenTenants: [...]` / `failClosedTenants: [...]`
+(tollgate.common.flag_definitions.BudgetEnforcementParameters).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from tollgate.common.errors import ServiceError, unavailable
+from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork, with_retries
 from tollgate.gateway.dependencies import DependencyDown
@@ -36,15 +39,6 @@ class Hold:
     held: bool
     report: common_pb2.OptimizationReport
     snapshot: common_pb2.BudgetSnapshot | None = None
-
-
-def fails_open(decision: FlagDecision, tenant: str) -> bool:
-    parameters = decision.parameters
-    if tenant in parameters.get("failOpenTenants", []):
-        return True
-    if tenant in parameters.get("failClosedTenants", []):
-        return False
-    return str(parameters.get("failMode", "closed")).lower() == "open"
 
 
 def snapshot(states: list[budget_ledger_pb2.BudgetState]) -> common_pb2.BudgetSnapshot | None:
@@ -71,8 +65,8 @@ class BudgetGuard:
 
     async def reserve(
         self,
-        track: Track,
-        decision: FlagDecision,
+        track: Track[Any],
+        decision: FlagDecision[BudgetEnforcementParameters],
         context: common_pb2.RequestContext,
         amount_micros: int,
     ) -> Hold:
@@ -82,9 +76,11 @@ class BudgetGuard:
         )
         request = budget_ledger_pb2.ReserveRequest(context=context, amount_micros=amount_micros)
         try:
-            reply = await dependencies.call(track, "Reserve", request, self._timeout)
+            reply = await dependencies.call(
+                track, "Reserve", track.stub.Reserve, request, self._timeout
+            )
         except DependencyDown as exc:
-            if decision.shadow or fails_open(decision, context.tenant_id):
+            if decision.shadow or decision.parameters.fails_open(context.tenant_id):
                 report.detail = f"ledger unavailable, answered unmetered ({exc.reason})"
                 log.warning("budget fail-open for %s: %s", context.tenant_id, exc)
                 return Hold(held=False, report=report)
@@ -104,7 +100,7 @@ class BudgetGuard:
 
     def commit(
         self,
-        track: Track,
+        track: Track[Any],
         context: common_pb2.RequestContext,
         record: budget_ledger_pb2.UsageRecord,
         tokens: int,
@@ -119,25 +115,29 @@ class BudgetGuard:
         self._background.spawn(
             "ledger commit",
             with_retries(
-                lambda: dependencies.call(track, "Commit", request, self._timeout),
+                lambda: dependencies.call(
+                    track, "Commit", track.stub.Commit, request, self._timeout
+                ),
                 retry_on=(DependencyDown,),
                 tries=COMMIT_TRIES,
             ),
         )
 
-    def release(self, track: Track, context: common_pb2.RequestContext) -> None:
+    def release(self, track: Track[Any], context: common_pb2.RequestContext) -> None:
         request = budget_ledger_pb2.ReleaseRequest(context=context)
         self._background.spawn(
             "ledger release",
             with_retries(
-                lambda: dependencies.call(track, "Release", request, self._timeout),
+                lambda: dependencies.call(
+                    track, "Release", track.stub.Release, request, self._timeout
+                ),
                 retry_on=(DependencyDown,),
             ),
         )
 
     def record_usage(
         self,
-        track: Track,
+        track: Track[Any],
         context: common_pb2.RequestContext,
         record: budget_ledger_pb2.UsageRecord,
     ) -> None:
@@ -146,7 +146,9 @@ class BudgetGuard:
         self._background.spawn(
             "ledger usage",
             with_retries(
-                lambda: dependencies.call(track, "RecordUsage", request, self._timeout),
+                lambda: dependencies.call(
+                    track, "RecordUsage", track.stub.RecordUsage, request, self._timeout
+                ),
                 retry_on=(DependencyDown,),
             ),
         )

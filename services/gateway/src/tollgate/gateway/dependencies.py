@@ -1,19 +1,25 @@
-"""Calls to backend services with a deadline and the track's circuit breaker.
+"""The one way the gateway calls a backend: the track's circuit breaker, a deadline, metrics.
 
-An infrastructure failure (unreachable, too slow, not built, crashed) raises DependencyDown so the
-caller can decide to go on without the dependency; a status that is the request's own fault
-passes through unchanged.
+Only failures of the dependency itself (unreachable, too slow, not built, crashed) count against
+its breaker and raise DependencyDown, so the caller can go on without it or refuse with
+UNAVAILABLE. A status that is the request's own fault (INVALID_ARGUMENT, NOT_FOUND,
+ALREADY_EXISTS, FAILED_PRECONDITION, PERMISSION_DENIED, a budget's RESOURCE_EXHAUSTED, ...) says
+nothing about the dependency's health: it leaves the breaker as it was and passes through
+unchanged, so a caller sending bad requests can neither open nor hold closed a circuit.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
+from tollgate.gateway.metrics import BREAKER_LEVEL, instruments
 from tollgate.gateway.routing import Track
 
-_INFRASTRUCTURE_FAILURES = frozenset(
+INFRASTRUCTURE_FAILURES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -23,27 +29,115 @@ _INFRASTRUCTURE_FAILURES = frozenset(
     }
 )
 
+Reply = TypeVar("Reply")
+Item = TypeVar("Item")
+
 
 class DependencyDown(Exception):
-    def __init__(self, track: Track, reason: str) -> None:
+    """The backend could not answer. `error` is its status, or None when the circuit is open."""
+
+    def __init__(self, track: Track[Any], reason: str, error: grpc.aio.AioRpcError | None) -> None:
         super().__init__(f"{track.backend} ({track.name}): {reason}")
         self.track = track
         self.reason = reason
+        self.error = error
 
 
-async def call(track: Track, method: str, request: Any, timeout: float) -> Any:
-    if not track.breaker.allow():
-        raise DependencyDown(track, "circuit open")
+class _Outcome:
+    """Records one call's outcome on the breaker and in the metrics, exactly once."""
+
+    def __init__(self, track: Track[Any], method: str) -> None:
+        if not track.breaker.allow():
+            _count(track, method, "CIRCUIT_OPEN")
+            raise DependencyDown(track, "circuit open", None)
+        self._track = track
+        self._method = method
+        self._started = time.perf_counter()
+
+    def ok(self) -> None:
+        self._track.breaker.record_success()
+        self._finish("OK")
+
+    def failed(self, exc: grpc.aio.AioRpcError) -> Exception:
+        """The exception to raise for `exc`: DependencyDown, or `exc` itself."""
+        code = exc.code()
+        if code in INFRASTRUCTURE_FAILURES:
+            self._track.breaker.record_failure()
+            self._finish(code.name)
+            return DependencyDown(self._track, f"{code.name.lower()}: {exc.details()}", exc)
+        self._track.breaker.record_neutral()
+        self._finish(code.name)
+        return exc
+
+    def abandoned(self) -> None:
+        """The caller went away mid-call: nothing is known about the dependency's health."""
+        self._track.breaker.record_neutral()
+        self._finish("CANCELLED")
+
+    def _finish(self, code: str) -> None:
+        track = self._track
+        labels = {"backend": track.backend, "track": track.name, "method": self._method}
+        instruments().call_duration.record(time.perf_counter() - self._started, labels)
+        _count(track, self._method, code)
+
+
+def _count(track: Track[Any], method: str, code: str) -> None:
+    tools = instruments()
+    labels = {"backend": track.backend, "track": track.name}
+    tools.calls.add(1, {**labels, "method": method, "code": code})
+    tools.breaker_state.set(BREAKER_LEVEL[track.breaker.state], labels)
+
+
+async def call(
+    track: Track[Any],
+    method: str,
+    rpc: Callable[..., Awaitable[Reply]],
+    request: Any,
+    timeout: float,
+) -> Reply:
+    """`rpc(request)` (the typed stub method `track.stub.<method>`) through the track's
+    breaker; `method` names it in the metrics."""
+    outcome = _Outcome(track, method)
     try:
-        reply = await getattr(track.stub, method)(request, timeout=timeout)
+        reply = await rpc(request, timeout=timeout)
     except grpc.aio.AioRpcError as exc:
-        if exc.code() in _INFRASTRUCTURE_FAILURES:
-            track.breaker.record_failure()
-            raise DependencyDown(track, f"{exc.code().name.lower()}: {exc.details()}") from exc
-        track.breaker.record_success()
+        raise outcome.failed(exc) from exc
+    except BaseException:
+        outcome.abandoned()
         raise
-    track.breaker.record_success()
+    outcome.ok()
     return reply
+
+
+async def stream(
+    track: Track[Any],
+    method: str,
+    rpc: Callable[..., Any],
+    request: Any,
+    timeout: float,
+) -> AsyncGenerator[Item, None]:
+    """A server-streaming `rpc(request)` through the track's breaker; the call is cancelled
+    when the consumer stops early."""
+    outcome = _Outcome(track, method)
+    call = rpc(request, timeout=timeout)
+    finished = False
+    try:
+        async for item in call:
+            yield item
+        finished = True
+    except grpc.aio.AioRpcError as exc:
+        finished = True
+        raise outcome.failed(exc) from exc
+    finally:
+        call.cancel()
+        if not finished:
+            outcome.abandoned()
+    outcome.ok()
+
+
+async def call_by_name(track: Track[Any], method: str, request: Any, timeout: float) -> Any:
+    """call() for code that names the method as a string (untyped reply)."""
+    return await call(track, method, getattr(track.stub, method), request, timeout)
 
 
 def status_of(exc: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, dict[str, str]]:

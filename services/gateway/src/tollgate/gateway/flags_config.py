@@ -9,25 +9,30 @@ values; flag names are snake_case. Unknown keys are refused so that a typo in an
       exact_cache: {enabled: true, rolloutPercent: 100, mode: enforce, parameters: {ttlSeconds: 60}}
     canaries:
       orchestrator: {canaryWeight: 10}
+
+Each flag's parameters are checked against its definition (tollgate.common.flag_definitions).
 """
 
 from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-FLAG_KEYS = (
-    "conversation_optimization",
-    "exact_cache",
-    "semantic_cache",
-    "prompt_caching",
-    "budget_enforcement",
-    "lead_reasoning",
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+
+from tollgate.common.flag_definitions import FLAG_KEYS, FlagParameters, definition
+
+P = TypeVar("P", bound=FlagParameters)
 BACKENDS = (
     "orchestrator",
     "conversation_optimizer",
@@ -64,6 +69,8 @@ class GatewayConfig(_Strict):
     canaries: dict[str, CanaryConfig] = Field(default_factory=dict)
     # Content hash of the source text, to tell which file is in force.
     source_digest: str = Field(default="", exclude=True)
+    # Each flag's parameters, parsed once with the flag's own model.
+    _parameters: dict[str, FlagParameters] = PrivateAttr(default_factory=dict)
 
     @field_validator("version")
     @classmethod
@@ -89,6 +96,28 @@ class GatewayConfig(_Strict):
                 f"unknown service(s) {unknown} under canaries; known: {list(BACKENDS)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _typed_parameters(self) -> GatewayConfig:
+        parsed: dict[str, FlagParameters] = {}
+        for key in FLAG_KEYS:
+            raw = self.flags[key].parameters if key in self.flags else {}
+            try:
+                parsed[key] = definition(key).parameters.model_validate(raw)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+                )
+                raise ValueError(f"flags.{key}.parameters: {problems}") from None
+        self._parameters = parsed
+        return self
+
+    def parameters(self, key: str, kind: type[P]) -> P:
+        """The flag's parameters as its definition's model (defaults for a missing flag)."""
+        parameters = self._parameters.get(key) or definition(key).parameters()
+        if not isinstance(parameters, kind):
+            raise TypeError(f"flag {key} has {type(parameters).__name__}, not {kind.__name__}")
+        return parameters
 
     def flag(self, key: str) -> FlagConfig:
         """The flag's config; a flag missing from the file is off."""

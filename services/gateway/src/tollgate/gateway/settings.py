@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from tollgate.common.pricing import shipped_prices
 from tollgate.common.settings import ServiceSettings
 from tollgate.gateway.rate_limit import RateLimits
 
@@ -43,15 +44,17 @@ class Settings(ServiceSettings):
     # How long an identical request waits for the one already asking Claude (single flight).
     exact_cache_wait_for_fill_seconds: float = Field(default=30.0, ge=0)
     # Budget holds: estimated input tokens times this margin, plus max_tokens, priced for the
-    # named model or the dearest of these (the models the orchestrator may route or fall back to).
+    # named model or the dearest the orchestrator may route or fall back to. Empty: the models
+    # with a role in the price table (its `roles`, which the orchestrator's defaults also use).
     reservation_token_margin: float = Field(default=1.5, ge=1.0)
-    reservation_models: list[str] = Field(
-        default_factory=lambda: ["claude-sonnet-5-5", "claude-haiku-5-5"]
-    )
+    reservation_models: list[str] = Field(default_factory=list)
     # Lead reasoning holds this much per lead: input and output tokens priced for the model.
-    lead_reasoning_model: str = "claude-sonnet-5-5"
+    # Lead analysis is routed to the small model, but falls back to the default one when that is
+    # overloaded, so the hold is priced for the default (the dearer of the two).
+    lead_reasoning_model: str = Field(default_factory=lambda: shipped_prices().role("default"))
     lead_reasoning_max_input_tokens: int = Field(default=4000, ge=1)
-    lead_reasoning_max_output_tokens: int = Field(default=600, ge=1)
+    # Lead scoring asks for at most this many (its REASONING_MAX_TOKENS).
+    lead_reasoning_max_output_tokens: int = Field(default=512, ge=1)
     # After this many failures in a row a dependency is skipped for `breaker_open_seconds`.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=5.0, gt=0)
@@ -60,6 +63,11 @@ class Settings(ServiceSettings):
     # In a cluster: watch this ConfigMap through the Kubernetes API for instant flag changes.
     flags_configmap: str = ""
     flags_configmap_key: str = "flags.yaml"
+    # Runtime overrides (kill switch, `tollgate rollout set-flag`), layered over the flags above:
+    # a file (an optional ConfigMap volume) and the ConfigMap to watch. Helm never manages them.
+    flags_overrides_file: str = ""
+    flags_overrides_configmap: str = ""
+    flags_overrides_configmap_key: str = "overrides.yaml"
     namespace: str = ""
 
     # Longest a call to Claude may take when the caller sets no deadline.

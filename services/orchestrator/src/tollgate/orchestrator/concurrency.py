@@ -20,10 +20,12 @@ from tollgate.common.errors import deadline_exceeded
 
 _meter = metrics.get_meter("tollgate")
 _limit_gauge = _meter.create_up_down_counter(
-    "orchestrator_concurrency_limit_changes", description="Changes of the AIMD limit per model"
+    "tollgate_orchestrator_concurrency_limit_changes",
+    description="Changes of the AIMD limit per model",
 )
 _queue_timeouts = _meter.create_counter(
-    "orchestrator_queue_deadline_exceeded", description="Callers whose deadline passed in queue"
+    "tollgate_orchestrator_queue_deadline_exceeded",
+    description="Callers whose deadline passed in queue",
 )
 
 

@@ -37,10 +37,10 @@ T = TypeVar("T")
 
 _meter = metrics.get_meter("tollgate")
 _attempts_counter = _meter.create_counter(
-    "orchestrator_upstream_attempts", description="Calls to the Anthropic API, by model and outcome"
+    "tollgate_upstream_attempts", description="Calls to the Anthropic API, by model and outcome"
 )
 _fallbacks_counter = _meter.create_counter(
-    "orchestrator_fallbacks", description="Generations answered by a fallback model"
+    "tollgate_upstream_fallbacks", description="Generations answered by a fallback model"
 )
 
 # Failures that say something about the model's health (a 429 is about our pace, not its health).

@@ -7,16 +7,10 @@ fallback chain is the task's configured fallbacks after the chosen model.
 
 from __future__ import annotations
 
+from tollgate.common.tasks import task_name
 from tollgate.common.token_estimate import estimate_request
 from tollgate.orchestrator.settings import Settings
 from tollgate.v1 import common_pb2
-
-
-def task_name(task: int) -> str:
-    """`TASK_TYPE_LEAD_ANALYSIS` → "lead_analysis"; unspecified counts as chat."""
-    if task == common_pb2.TASK_TYPE_UNSPECIFIED:
-        return "chat"
-    return common_pb2.TaskType.Name(task).removeprefix("TASK_TYPE_").lower()
 
 
 def is_small(request: common_pb2.ClaudeRequest, settings: Settings) -> bool:

@@ -16,6 +16,7 @@ from tollgate.orchestrator.batches import BatchService
 from tollgate.orchestrator.breaker import CircuitBreakers
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
+from tollgate.orchestrator.http_tracing import TracingTransport
 from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import BackoffPolicy
 from tollgate.orchestrator.settings import Settings
@@ -102,6 +103,7 @@ def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
         api_key=settings.anthropic_api_key or "unset",
         base_url=settings.anthropic_base_url or None,
         max_retries=0,
+        http_client=anthropic.DefaultAsyncHttpxClient(transport=TracingTransport()),
     )
 
 

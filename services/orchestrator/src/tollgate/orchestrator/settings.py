@@ -5,7 +5,12 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from tollgate.common.pricing import shipped_prices
 from tollgate.common.settings import ServiceSettings
+
+
+def _role(name: str) -> str:
+    return shipped_prices().role(name)
 
 
 class Settings(ServiceSettings):
@@ -22,10 +27,12 @@ class Settings(ServiceSettings):
     anthropic_base_url: str = ""
     # Empty: the price table shipped with Tollgate.
     prices_file: str = ""
-    default_model: str = "claude-sonnet-5-5"
+    # Defaults come from the model roles in the shipped price table (tollgate/common/prices.yaml).
+    default_model: str = Field(default_factory=lambda: _role("default"))
     # Task name (chat, lead_analysis, report, script, intervention, classification) → model.
+    # Lead analysis is a short structured reading (a JSON object with a score): the small model.
     task_models: dict[str, str] = Field(
-        default_factory=lambda: {"classification": "claude-haiku-5-5"}
+        default_factory=lambda: {"classification": _role("small"), "lead_analysis": _role("small")}
     )
     # Upper bound on one upstream call when the caller set no deadline.
     request_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -48,19 +55,16 @@ class Settings(ServiceSettings):
     # Task name → models tried in order when the routed model is overloaded or its circuit open.
     task_fallbacks: dict[str, list[str]] = Field(
         default_factory=lambda: {
-            "chat": ["claude-haiku-5-5"],
-            "lead_analysis": ["claude-haiku-5-5"],
-            "report": ["claude-haiku-5-5"],
-            "script": ["claude-haiku-5-5"],
-            "intervention": ["claude-haiku-5-5"],
-            "classification": ["claude-sonnet-5-5"],
+            **{task: [_role("small")] for task in ("chat", "report", "script", "intervention")},
+            "lead_analysis": [_role("default")],
+            "classification": [_role("default")],
         }
     )
 
     # Size routing: a request of these tasks whose prompt is at most `small_request_tokens`
     # (estimated) and whose max_tokens is at most `small_request_max_output_tokens` goes to
     # `small_request_model`, unless it names its own model.
-    small_request_model: str = "claude-haiku-5-5"
+    small_request_model: str = Field(default_factory=lambda: _role("small"))
     small_request_tokens: int = Field(default=1000, ge=0)
     small_request_max_output_tokens: int = Field(default=512, ge=0)
     size_routed_tasks: list[str] = Field(

@@ -8,8 +8,11 @@ examined because a near-miss ("under $600k") may sit closer than the true paraph
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,10 +27,11 @@ from tollgate.semantic_cache.eligibility import (
     task_name,
 )
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
-from tollgate.semantic_cache.guard import NearMissGuard
+from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.stats import CacheStats, Outcome, TenantCounters
 from tollgate.semantic_cache.store.base import CacheEntry, Candidate, SearchQuery, VectorStore
+from tollgate.semantic_cache.verification.precision import PrecisionMonitor
 from tollgate.v1 import common_pb2
 
 log = logging.getLogger("tollgate.semantic_cache")
@@ -50,6 +54,12 @@ class LookupResult:
     matched_question: str = ""
     rejection: str = ""
     threshold: float = 0.0
+    # The tenant's cache for this task is in shadow: the match is a would-be hit, not served.
+    shadow: bool = False
+    would_hit: bool = False
+    shadow_response: common_pb2.ClaudeResponse | None = None
+    # The gateway should verify this (would-be) hit against a fresh answer.
+    verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,13 +79,16 @@ class SemanticCache:
         *,
         guard: NearMissGuard | None = None,
         stats: CacheStats | None = None,
+        precision: PrecisionMonitor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
         self._store = store
-        self._guard = guard or NearMissGuard()
+        self._guard = guard or NearMissGuard(model_vocabulary(settings.resolved_model_path()))
         self._stats = stats or CacheStats()
+        # None: precision is not measured here; nothing is ever shadowed or sent to verify.
+        self._precision = precision
         self._clock = clock
         self._policy = EligibilityPolicy(
             count_tokens=embedder.count_tokens,
@@ -119,12 +132,37 @@ class SemanticCache:
         result = self._choose(question, sorted(candidates, key=lambda c: -c.similarity), threshold)
         if candidates:
             self._stats.record_similarity(max(c.similarity for c in candidates))
-        if result.hit:
-            outcome = Outcome.HIT
-        else:
+        if not result.hit:
             outcome = Outcome.REJECTED if result.rejection_by_guard else Outcome.MISS
-        self._stats.record_lookup(tenant, task, outcome)
-        return result.lookup
+            self._stats.record_lookup(tenant, task, outcome)
+            return result.lookup
+        if self._precision is not None and await self._precision.in_shadow(tenant, task):
+            self._stats.record_lookup(tenant, task, Outcome.SHADOW_HIT)
+            hit = result.lookup
+            return dataclasses.replace(
+                hit,
+                hit=False,
+                response=None,
+                shadow=True,
+                would_hit=True,
+                shadow_response=hit.response,
+                verify=True,
+            )
+        self._stats.record_lookup(tenant, task, Outcome.HIT)
+        return dataclasses.replace(result.lookup, verify=self._sampled(tenant, context.request_id))
+
+    def _sampled(self, tenant: str, request_id: str) -> bool:
+        """Whether this served hit is among the tenant's fraction to verify; decided by the
+        request id, so a retried lookup gets the same answer."""
+        if self._precision is None:
+            return False
+        rate = self._settings.verify_rate_for(tenant)
+        if rate <= 0 or rate >= 1:
+            return rate >= 1
+        if not request_id:
+            return random.random() < rate
+        digest = hashlib.sha256(f"{tenant}\x1f{request_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
     def _choose(
         self, question: Question, candidates: Sequence[Candidate], threshold: float
@@ -222,7 +260,18 @@ class SemanticCache:
         vector = await self._embedder.embed(question.text)
         await self._store.upsert(entry, vector)
         self._stats.record_store(tenant, stored=True)
+        await self._keep_within_limit(tenant)
         return StoreResult(stored=True, entry_id=entry.id, expires_at_ms=entry.expires_at_ms)
+
+    async def _keep_within_limit(self, tenant: str) -> None:
+        """Evict the tenant's oldest entries past its limit (expired ones count: they are the
+        oldest, and still take space until the sweep purges them)."""
+        limit = self._settings.max_entries_for(tenant)
+        excess = await self._store.count(tenant, 0) - limit
+        if excess > 0:
+            evicted = await self._store.evict_oldest(tenant, excess)
+            self._stats.record_evictions(tenant, evicted)
+            log.info("evicted", extra={"tenant": tenant, "evicted": evicted, "limit": limit})
 
     async def invalidate(self, tenant: str, tags: Sequence[str]) -> int:
         removed = await self._store.delete(tenant, tags)

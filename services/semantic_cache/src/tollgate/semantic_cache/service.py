@@ -9,11 +9,16 @@ from tollgate.common.server import GrpcService, Registration
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.embedding.model import Embedder, OnnxEmbedder
+from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
+from tollgate.semantic_cache.guard.lexicon import load_lexicon
 from tollgate.semantic_cache.servicer import SemanticCacheServicer
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.store.base import VectorStore
-from tollgate.semantic_cache.store.factory import build_store
+from tollgate.semantic_cache.store.factory import build_store, build_verdict_store
 from tollgate.semantic_cache.sweeper import Sweeper
+from tollgate.semantic_cache.verification.precision import PrecisionMonitor, PrecisionPolicy
+from tollgate.semantic_cache.verification.store import VerdictStore
+from tollgate.semantic_cache.verification.verifier import Verifier
 from tollgate.v1 import semantic_cache_pb2, semantic_cache_pb2_grpc
 
 log = logging.getLogger("tollgate.semantic_cache")
@@ -36,8 +41,10 @@ async def build_service(
     *,
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
+    verdicts: VerdictStore | None = None,
 ) -> GrpcService:
-    """The service; `embedder` and `store` replace the configured ones (tests share a model)."""
+    """The service; `embedder`, `store` and `verdicts` replace the configured ones (tests share
+    a model, or a store between two instances to play two replicas)."""
     model = embedder or await load_embedder(settings)
     batching = BatchingEmbedder(
         model,
@@ -46,11 +53,26 @@ async def build_service(
         cache_size=settings.embed_cache_size,
     )
     vectors = store or build_store(settings, model.name, model.dimension)
-    cache = SemanticCache(settings, batching, vectors)
-    sweeper = Sweeper(cache, settings.sweep_interval_seconds)
+    verdict_store = verdicts or build_verdict_store(settings)
+    lexicon = load_lexicon()
+    monitor = PrecisionMonitor(
+        verdict_store,
+        PrecisionPolicy(
+            default_floor=settings.precision_floor,
+            tenant_floors=settings.tenant_precision_floors,
+            confidence=settings.precision_confidence,
+            window_seconds=settings.precision_window_days * 86_400,
+        ),
+        refresh_seconds=settings.precision_refresh_seconds,
+    )
+    guard = NearMissGuard(model_vocabulary(settings.resolved_model_path()), lexicon)
+    cache = SemanticCache(settings, batching, vectors, guard=guard, precision=monitor)
+    verifier = Verifier(batching, monitor, lexicon, settings.answer_min_similarity)
+    sweeper = Sweeper(cache, settings.sweep_interval_seconds, monitor)
 
     async def open_resources() -> None:
         await vectors.open()
+        await verdict_store.open()
         await batching.start()
         await sweeper.start()
         log.info(
@@ -61,9 +83,10 @@ async def build_service(
     async def close_resources() -> None:
         await sweeper.stop()
         await batching.stop()
+        await verdict_store.close()
         await vectors.close()
 
-    servicer = SemanticCacheServicer(settings, cache)
+    servicer = SemanticCacheServicer(settings, cache, verifier)
     registration = Registration(
         SERVICE_NAME, semantic_cache_pb2_grpc.add_SemanticCacheServiceServicer_to_server, servicer
     )

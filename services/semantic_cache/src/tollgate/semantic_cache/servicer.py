@@ -12,8 +12,10 @@ from google.protobuf import timestamp_pb2
 from tollgate.common.errors import invalid_argument, unavailable
 from tollgate.common.interceptors import annotate
 from tollgate.semantic_cache.cache import LookupResult, SemanticCache
-from tollgate.semantic_cache.settings import Settings
+from tollgate.semantic_cache.settings import TASK_NAMES, Settings
 from tollgate.semantic_cache.store.base import StoreUnavailable
+from tollgate.semantic_cache.verification.precision import Precision
+from tollgate.semantic_cache.verification.verifier import Verifier, answer_text
 from tollgate.v1 import common_pb2, semantic_cache_pb2, semantic_cache_pb2_grpc
 
 T = TypeVar("T")
@@ -22,9 +24,10 @@ _MAX_ID_CHARS = 256
 
 
 class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer):
-    def __init__(self, settings: Settings, cache: SemanticCache) -> None:
+    def __init__(self, settings: Settings, cache: SemanticCache, verifier: Verifier) -> None:
         self._settings = settings
         self._cache = cache
+        self._verifier = verifier
 
     async def SemanticLookup(
         self, request: semantic_cache_pb2.SemanticLookupRequest, context: grpc.aio.ServicerContext
@@ -88,7 +91,12 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self, request: semantic_cache_pb2.SemanticStatsRequest, context: grpc.aio.ServicerContext
     ) -> semantic_cache_pb2.SemanticStatsResponse:
         _check_tenant(request.tenant_id, "tenant_id")
-        counters, entries = await _available(self._cache.stats(request.tenant_id))
+        tenant = request.tenant_id
+        counters, entries = await _available(self._cache.stats(tenant))
+        monitor = self._verifier.monitor
+        measured = [
+            await _available(monitor.precision(tenant, task)) for task in sorted(TASK_NAMES)
+        ]
         return semantic_cache_pb2.SemanticStatsResponse(
             hits=counters.hits,
             misses=counters.misses,
@@ -96,6 +104,41 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
             entries=entries,
             ineligible=counters.ineligible,
             stores=counters.stores,
+            max_entries=self._settings.max_entries_for(tenant),
+            evicted=counters.evicted,
+            shadow_hits=counters.shadow_hits,
+            precision=[_precision_message(p) for p in measured if p.verified or p.shadow],
+        )
+
+    async def SemanticVerify(
+        self, request: semantic_cache_pb2.SemanticVerifyRequest, context: grpc.aio.ServicerContext
+    ) -> semantic_cache_pb2.SemanticVerifyResponse:
+        _check_context(request.context)
+        if not request.context.request_id.strip():
+            raise invalid_argument(
+                "context.request_id is required: a verification is counted once per request.",
+                "context.request_id",
+            )
+        _check_text(request.context.request_id, "context.request_id")
+        _check_text(request.entry_id, "entry_id")
+        for field in ("cached_response", "fresh_response"):
+            if not answer_text(getattr(request, field)).strip():
+                raise invalid_argument(f"{field} is required and must hold a text answer.", field)
+        result = await _available(
+            self._verifier.verify(
+                request.context,
+                request.entry_id,
+                request.cached_response,
+                request.fresh_response,
+                request.shadow,
+            )
+        )
+        return semantic_cache_pb2.SemanticVerifyResponse(
+            agreed=result.comparison.agreed,
+            disagreement=result.comparison.disagreement,
+            answer_similarity=result.comparison.similarity,
+            precision=_precision_message(result.precision),
+            recorded=result.recorded,
         )
 
     def _check_tags(self, tags: Sequence[str]) -> None:
@@ -162,13 +205,32 @@ def _lookup_response(result: LookupResult) -> semantic_cache_pb2.SemanticLookupR
         eligible=result.eligible,
         ineligible_reason=result.ineligible_reason,
         threshold=result.threshold,
+        shadow=result.shadow,
+        would_hit=result.would_hit,
+        verify=result.verify,
     )
     if result.response is not None:
         out.response.CopyFrom(result.response)
+    if result.shadow_response is not None:
+        out.shadow_response.CopyFrom(result.shadow_response)
     if result.entry is not None:
         out.entry_id = result.entry.id
         out.cached_at.CopyFrom(_timestamp(result.entry.created_at_ms))
     return out
+
+
+def _precision_message(found: Precision) -> semantic_cache_pb2.SemanticPrecision:
+    return semantic_cache_pb2.SemanticPrecision(
+        task=found.task,
+        agreements=found.agreements,
+        disagreements=found.disagreements,
+        precision=found.precision,
+        lower_bound=found.lower_bound,
+        upper_bound=found.upper_bound,
+        floor=found.floor,
+        shadow=found.shadow,
+        reason=found.reason,
+    )
 
 
 def _timestamp(epoch_ms: int) -> timestamp_pb2.Timestamp:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -12,6 +14,8 @@ from tollgate.common.settings import ServiceSettings
 # The model ships inside this package (int8 all-MiniLM-L6-v2, made by
 # scripts/quantize-embedding-model.py), so a clone, a wheel and an image all carry it.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "embedding" / "all-MiniLM-L6-v2-int8"
+
+V = TypeVar("V", int, float)
 
 # Task names as the thresholds map spells them (TaskType without its prefix, lower case).
 TASK_NAMES = frozenset(
@@ -53,12 +57,36 @@ class Settings(ServiceSettings):
 
     # ---- lookup ------------------------------------------------------------------------------
     # Cosine similarity an answer must reach; per task overrides, e.g. {"lead_analysis": 0.9}.
-    default_threshold: float = Field(default=0.80, gt=0, le=1)
+    default_threshold: float = Field(default=0.75, gt=0, le=1)
     task_thresholds: dict[str, float] = Field(default_factory=dict)
     # The near-miss guard; turning it off is for evaluation only.
     guard_enabled: bool = True
     # Nearest entries examined per lookup: a near-miss at the top must not hide a true match.
     candidates: int = Field(default=5, ge=1, le=50)
+
+    # ---- bounded memory ----------------------------------------------------------------------
+    # Entries kept per tenant; storing past it evicts the tenant's oldest entries. Per tenant
+    # overrides, e.g. {"big-tenant": 50000}.
+    max_entries_per_tenant: int = Field(default=10_000, ge=1)
+    tenant_max_entries: dict[str, int] = Field(default_factory=dict)
+
+    # ---- measured precision (SemanticVerify) ---------------------------------------------------
+    # The lower bound of a tenant's measured precision under which its cache drops to shadow;
+    # per tenant overrides, e.g. {"tenant-a": 0.995}.
+    precision_floor: float = Field(default=0.99, ge=0, lt=1)
+    tenant_precision_floors: dict[str, float] = Field(default_factory=dict)
+    # Confidence of the Wilson interval around the measured precision.
+    precision_confidence: float = Field(default=0.95, gt=0, lt=1)
+    # Verdicts older than this no longer count (and are purged by the sweep).
+    precision_window_days: float = Field(default=30.0, gt=0)
+    # How long a replica trusts its last reading of a tenant's precision.
+    precision_refresh_seconds: float = Field(default=5.0, ge=0)
+    # Fraction of served hits the gateway is asked to verify (would-be hits in shadow: all);
+    # per tenant overrides, e.g. {"tenant-a": 0.05}.
+    verify_sample_rate: float = Field(default=0.01, ge=0, le=1)
+    tenant_verify_sample_rates: dict[str, float] = Field(default_factory=dict)
+    # Two answers whose embeddings are less similar than this disagree.
+    answer_min_similarity: float = Field(default=0.80, gt=0, le=1)
 
     # ---- eligibility -------------------------------------------------------------------------
     # Multi-turn requests are cached with a digest of the prior turns in their scope.
@@ -93,8 +121,36 @@ class Settings(ServiceSettings):
             raise ValueError(f"unknown tasks {unknown}; known: {sorted(TASK_NAMES)}")
         return normalised
 
+    @field_validator("tenant_precision_floors")
+    @classmethod
+    def _floors(cls, value: dict[str, float]) -> dict[str, float]:
+        return _per_tenant(value, lambda floor: 0 <= floor < 1, "a floor in [0, 1)")
+
+    @field_validator("tenant_verify_sample_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        return _per_tenant(value, lambda rate: 0 <= rate <= 1, "a sample rate in [0, 1]")
+
+    @field_validator("tenant_max_entries")
+    @classmethod
+    def _limits(cls, value: dict[str, int]) -> dict[str, int]:
+        return _per_tenant(value, lambda limit: limit >= 1, "an entry limit of at least 1")
+
+    def max_entries_for(self, tenant: str) -> int:
+        return self.tenant_max_entries.get(tenant, self.max_entries_per_tenant)
+
+    def verify_rate_for(self, tenant: str) -> float:
+        return self.tenant_verify_sample_rates.get(tenant, self.verify_sample_rate)
+
     def resolved_model_path(self) -> Path:
         return Path(self.model_path) if self.model_path else DEFAULT_MODEL_DIR
 
     def threshold_for(self, task: str) -> float:
         return self.task_thresholds.get(task, self.default_threshold)
+
+
+def _per_tenant(value: dict[str, V], valid: Callable[[V], bool], expected: str) -> dict[str, V]:
+    for tenant, item in value.items():
+        if not tenant or not valid(item):
+            raise ValueError(f"tenant {tenant!r}: expected {expected}, got {item}")
+    return value

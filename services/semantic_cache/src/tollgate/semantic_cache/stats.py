@@ -8,6 +8,7 @@ from enum import Enum
 from opentelemetry import metrics
 
 from tollgate.common.lru import LruCache
+from tollgate.common.telemetry import SIMILARITY_BUCKETS
 
 
 class Outcome(Enum):
@@ -16,6 +17,8 @@ class Outcome(Enum):
     # A miss whose closest candidates were similar enough but refused by the guard.
     REJECTED = "rejected"
     INELIGIBLE = "ineligible"
+    # A match not served because the tenant's cache for the task is in shadow.
+    SHADOW_HIT = "shadow_hit"
 
 
 @dataclass
@@ -25,6 +28,8 @@ class TenantCounters:
     rejected_near_misses: int = 0
     ineligible: int = 0
     stores: int = 0
+    shadow_hits: int = 0
+    evicted: int = 0
 
 
 class CacheStats:
@@ -39,9 +44,14 @@ class CacheStats:
         self._stores = meter.create_counter(
             "tollgate_semantic_stores", description="Semantic cache stores by result"
         )
+        self._evictions = meter.create_counter(
+            "tollgate_semantic_evictions",
+            description="Entries evicted to keep tenants within their entry limit",
+        )
         self._similarity = meter.create_histogram(
             "tollgate_semantic_similarity",
             description="Similarity of the closest cached question, per lookup that had one",
+            explicit_bucket_boundaries_advisory=SIMILARITY_BUCKETS,
         )
 
     def counters(self, tenant: str) -> TenantCounters:
@@ -61,6 +71,8 @@ class CacheStats:
             counters.hits += 1
         elif outcome is Outcome.INELIGIBLE:
             counters.ineligible += 1
+        elif outcome is Outcome.SHADOW_HIT:
+            counters.shadow_hits += 1
         else:
             counters.misses += 1
             if outcome is Outcome.REJECTED:
@@ -69,6 +81,10 @@ class CacheStats:
 
     def record_similarity(self, similarity: float) -> None:
         self._similarity.record(similarity)
+
+    def record_evictions(self, tenant: str, evicted: int) -> None:
+        self.counters(tenant).evicted += evicted
+        self._evictions.add(evicted)
 
     def record_store(self, tenant: str, stored: bool) -> None:
         if stored:

@@ -1,4 +1,5 @@
-"""Background sweep: purges expired entries and lets the store compact now and then.
+"""Background sweep: purges expired entries (and verdicts past the precision window) and lets
+the store compact now and then.
 
 Expired entries are already invisible to lookups (every search filters on expires_at); the sweep
 only reclaims their space.
@@ -11,13 +12,20 @@ import contextlib
 import logging
 
 from tollgate.semantic_cache.cache import SemanticCache
+from tollgate.semantic_cache.verification.precision import PrecisionMonitor
 
 log = logging.getLogger("tollgate.semantic_cache.sweeper")
 
 
 class Sweeper:
-    def __init__(self, cache: SemanticCache, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        cache: SemanticCache,
+        interval_seconds: float,
+        precision: PrecisionMonitor | None = None,
+    ) -> None:
         self._cache = cache
+        self._precision = precision
         self._interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
         self.purged_total = 0
@@ -39,6 +47,9 @@ class Sweeper:
         if purged:
             log.info("expired entries purged", extra={"purged": purged})
         await self._cache.vector_store.maintain()
+        if self._precision is not None:
+            # Verdicts past the measurement window no longer count; reclaim their space.
+            await self._precision.purge()
         return purged
 
     async def _loop(self) -> None:

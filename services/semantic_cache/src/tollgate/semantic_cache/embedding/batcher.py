@@ -22,6 +22,7 @@ import numpy.typing as npt
 from opentelemetry import metrics
 
 from tollgate.common.lru import LruCache
+from tollgate.common.telemetry import COUNT_BUCKETS, seconds_histogram
 from tollgate.semantic_cache.embedding.model import Embedder, Vectors
 
 log = logging.getLogger("tollgate.semantic_cache.embedding")
@@ -65,10 +66,12 @@ class BatchingEmbedder:
         self.stats = BatchingStats()
         meter = metrics.get_meter("tollgate")
         self._batch_size = meter.create_histogram(
-            "tollgate_semantic_embedding_batch_size", description="Texts per model call"
+            "tollgate_semantic_embedding_batch_size",
+            description="Texts per model call",
+            explicit_bucket_boundaries_advisory=COUNT_BUCKETS,
         )
-        self._model_seconds = meter.create_histogram(
-            "tollgate_semantic_embedding_seconds", unit="s", description="Time per model call"
+        self._model_seconds = seconds_histogram(
+            meter, "tollgate_semantic_embedding_seconds", "Time per model call"
         )
 
     @property

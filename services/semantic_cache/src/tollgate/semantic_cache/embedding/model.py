@@ -85,7 +85,13 @@ class OnnxEmbedder:
             raise ModelLoadError(f"{model_file} lacks the inputs {missing}")
         self._wants_token_types = "token_type_ids" in inputs
         self._dimension = 0
+        self._one_at_a_time = False
         self._dimension = int(self.embed(["dimension probe"]).shape[1])
+        # A dynamically quantized model scales its activations per call, so a text's vector
+        # would depend on the texts batched with it, and one question would embed differently
+        # from one lookup to the next. Such a model is run one text per call. (The shipped int8
+        # model stores int8 weights only and computes in float32, so it batches.)
+        self._one_at_a_time = not self._batch_invariant()
 
     @property
     def name(self) -> str:
@@ -103,10 +109,26 @@ class OnnxEmbedder:
         """Tokens the model would see, [CLS] and [SEP] included, before any truncation."""
         return len(self._counting_tokenizer.encode(text).ids)
 
+    @property
+    def batches(self) -> bool:
+        """Whether texts share a model call (False for a model whose output depends on it)."""
+        return not self._one_at_a_time
+
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One L2-normalised row per text, in order."""
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        if self._one_at_a_time and len(texts) > 1:
+            return np.concatenate([self._embed_batch([t]) for t in texts])
+        return self._embed_batch(texts)
+
+    def _batch_invariant(self) -> bool:
+        probe = ["Hi", "Find 3 bed houses in Denver below $450,000 with a two-car garage"]
+        together = self._embed_batch(probe)
+        alone = np.concatenate([self._embed_batch([t]) for t in probe])
+        return bool(np.allclose(together, alone, atol=1e-5))
+
+    def _embed_batch(self, texts: Sequence[str]) -> Vectors:
         encodings = self._batch_tokenizer.encode_batch(list(texts))
         ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)

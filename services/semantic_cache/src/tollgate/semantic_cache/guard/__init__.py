@@ -1,6 +1,5 @@
-"""The near-miss guard: refuses a cached answer whose question differs in what decides it."""
+"""The near-miss guard: refuses a cached answer unless every difference is explained."""
 
-from tollgate.semantic_cache.guard.features import QuestionFeatures, extract_features
-from tollgate.semantic_cache.guard.guard import NearMissGuard, Rejection
+from tollgate.semantic_cache.guard.guard import NearMissGuard, Rejection, model_vocabulary
 
-__all__ = ["NearMissGuard", "QuestionFeatures", "Rejection", "extract_features"]
+__all__ = ["NearMissGuard", "Rejection", "model_vocabulary"]

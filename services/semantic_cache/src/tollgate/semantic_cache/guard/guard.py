@@ -1,139 +1,91 @@
-"""The near-miss guard: two similar questions may share an answer only if they agree on what
-decides it — numbers and amounts, dates, names, negation, direction words and domain slots.
+"""The near-miss guard: a cached answer may serve a new question only when every difference
+between the two questions is explained as meaning-preserving.
 
-An embedding says "3-bed homes under $500k in Austin" and "...under $600k..." are 98% alike; the
-guard reads both and refuses, with a reason a person understands ("numbers differ: $600k vs
-$500k", the asked question first).
+An embedding says "rent per month" and "rent per year", "Oak Street" and "Oak Avenue", "accept the
+offer" and "reject the offer" are 95% alike; no list of categories can name every way two
+questions differ. So the guard does not look for known kinds of difference: it aligns the two
+questions (`explain.py`) and refuses unless each difference is an inflection, a change of word
+order, an ignorable word (function word, politeness, request verb), a known equivalence (the data
+files of guard/lexicons/) or a typo. The reason names what was left unexplained, the asked
+question's side first: "unexplained difference: per year vs per month".
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from tollgate.common.lru import LruCache
-from tollgate.semantic_cache.guard import categories, entities
-from tollgate.semantic_cache.guard.features import QuestionFeatures, extract_features
-from tollgate.semantic_cache.guard.numbers import NumberMention
+from tollgate.semantic_cache.guard.explain import (
+    Term,
+    correct_typos,
+    differences,
+    read_terms,
+    read_words,
+)
+from tollgate.semantic_cache.guard.lexicon import Lexicon, load_lexicon
+from tollgate.semantic_cache.guard.words import Word
 
 
 @dataclass(frozen=True)
 class Rejection:
-    # "numbers", "dates", "names", "negation", "comparison" or "attributes".
     kind: str
     reason: str
 
 
 class NearMissGuard:
-    """Compares an asked question with a cached one; features of questions are cached."""
+    """Compares an asked question with a cached one; the terms of questions are cached.
 
-    def __init__(self, cache_size: int = 4096) -> None:
-        self._features: LruCache[str, QuestionFeatures] = LruCache(cache_size)
+    `vocabulary` is the set of known words that tells a typo ("bedrom") from another word
+    ("bedroom" vs "bathroom" are both known, so never a typo): the embedding model's word list.
+    """
 
-    def features(self, question: str) -> QuestionFeatures:
-        found = self._features.get(question)
+    def __init__(
+        self,
+        vocabulary: Collection[str],
+        lexicon: Lexicon | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self._vocabulary = frozenset(vocabulary)
+        self._lexicon = lexicon or load_lexicon()
+        self._words: LruCache[str, tuple[Word, ...]] = LruCache(cache_size)
+
+    def words(self, question: str) -> tuple[Word, ...]:
+        found = self._words.get(question)
         if found is None:
-            found = extract_features(question)
-            self._features.put(question, found)
+            found = read_words(question, self._lexicon)
+            self._words.put(question, found)
         return found
+
+    def terms(self, question: str) -> tuple[Term, ...]:
+        """The question's terms on its own (without typo correction against another)."""
+        return read_terms(self.words(question), self._lexicon)
 
     def check(self, asked: str, cached: str) -> Rejection | None:
         """None when the cached answer may serve the asked question, else why not."""
-        a, b = self.features(asked), self.features(cached)
-        for compare in _CHECKS:
-            rejection = compare(a, b)
-            if rejection is not None:
-                return rejection
-        return None
+        words_asked, words_cached = self.words(asked), self.words(cached)
+        vocabulary, lexicon = self._vocabulary, self._lexicon
+        # One side at a time: a word already corrected is matched and stays as it is.
+        words_asked = correct_typos(words_asked, words_cached, vocabulary, lexicon)
+        words_cached = correct_typos(words_cached, words_asked, vocabulary, lexicon)
+        found = differences(read_terms(words_asked, lexicon), read_terms(words_cached, lexicon))
+        if not found:
+            return None
+        said_asked = _join(found.only_asked)
+        said_cached = _join(found.only_cached)
+        return Rejection("difference", f"unexplained difference: {said_asked} vs {said_cached}")
 
 
-def _numbers(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    values_a = Counter(m.value for m in a.numbers)
-    values_b = Counter(m.value for m in b.numbers)
-    if values_a != values_b:
-        only_a = _surfaces([m for m in a.numbers if values_a[m.value] > values_b[m.value]])
-        only_b = _surfaces([m for m in b.numbers if values_b[m.value] > values_a[m.value]])
-        return Rejection("numbers", f"numbers differ: {only_a} vs {only_b}")
-    for value in values_a:
-        units_a = Counter(m.unit for m in a.numbers if m.value == value and m.unit)
-        units_b = Counter(m.unit for m in b.numbers if m.value == value and m.unit)
-        # A unit the text leaves unsaid ("500k" vs "$500k") matches any.
-        if units_a and units_b and units_a != units_b:
-            said_a = _join([f"{m.surface} ({m.unit})" for m in a.numbers if m.value == value])
-            said_b = _join([f"{m.surface} ({m.unit})" for m in b.numbers if m.value == value])
-            return Rejection("numbers", f"numbers count different things: {said_a} vs {said_b}")
-    return None
+def model_vocabulary(model_dir: Path) -> frozenset[str]:
+    """The whole words of the model's WordPiece vocabulary (tokenizer.json), lower case."""
+    data = json.loads((model_dir / "tokenizer.json").read_text())
+    vocab = data["model"]["vocab"]
+    return frozenset(w for w in vocab if w.isalpha())
 
 
-def _dates(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    tokens_a = Counter(t for d in a.dates for t in d.tokens)
-    tokens_b = Counter(t for d in b.dates for t in d.tokens)
-    if tokens_a == tokens_b:
-        return None
-    only_a = [d.surface for d in a.dates if any(tokens_a[t] > tokens_b[t] for t in d.tokens)]
-    only_b = [d.surface for d in b.dates if any(tokens_b[t] > tokens_a[t] for t in d.tokens)]
-    return Rejection("dates", f"dates differ: {_join(only_a)} vs {_join(only_b)}")
-
-
-def _names(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    only_a, only_b = entities.unmatched(a.entities, b.entities)
-    if not only_a and not only_b:
-        return None
-    return Rejection("names", f"names differ: {_join(only_a)} vs {_join(only_b)}")
-
-
-def _swapped_words(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    # Last of the checks: the loosest one, and the others explain their refusals better.
-    swapped = entities.substitution(a.entities, b.entities)
-    if swapped is None:
-        return None
-    return Rejection("names", f"names differ: {swapped[0]} vs {swapped[1]}")
-
-
-def _negation(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    if a.polarity.negations == b.polarity.negations:
-        return None
-    said_a = _join(list(a.polarity.negation_surfaces))
-    said_b = _join(list(b.polarity.negation_surfaces))
-    return Rejection("negation", f"negation differs: {said_a} vs {said_b}")
-
-
-def _comparison(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    if a.polarity.directions == b.polarity.directions:
-        return None
-    only_a = a.polarity.directions - b.polarity.directions
-    only_b = b.polarity.directions - a.polarity.directions
-    said_a = _join([a.polarity.direction_surfaces[d] for d in only_a])
-    said_b = _join([b.polarity.direction_surfaces[d] for d in only_b])
-    return Rejection("comparison", f"comparison differs: {said_a} vs {said_b}")
-
-
-def _attributes(a: QuestionFeatures, b: QuestionFeatures) -> Rejection | None:
-    found = categories.conflicts(a.categories, b.categories)
-    if not found:
-        return None
-    group, classes_a, classes_b = found[0]
-    return Rejection(
-        "attributes",
-        f"{group} differs: {_join(sorted(classes_a))} vs {_join(sorted(classes_b))}",
-    )
-
-
-_CHECKS: tuple[Callable[[QuestionFeatures, QuestionFeatures], Rejection | None], ...] = (
-    _numbers,
-    _dates,
-    _names,
-    _negation,
-    _comparison,
-    _attributes,
-    _swapped_words,
-)
-
-
-def _surfaces(mentions: list[NumberMention]) -> str:
-    return _join([m.surface for m in mentions])
-
-
-def _join(items: list[str]) -> str:
-    return ", ".join(items) if items else "none"
+def _join(terms: tuple[Term, ...]) -> str:
+    # Values were read from the text ("$500k" → #500000); show them without their marks.
+    shown = [" ".join(w.lstrip("#@") for w in t.surface.split()) for t in terms]
+    return ", ".join(shown) if shown else "nothing"

@@ -1,145 +1,122 @@
-"""Word lists the near-miss guard reads. Hand-written for a real-estate CRM, documented in
-docs/semantic_cache.md; each list says what it is for.
+"""The guard's lexicons, read from the data files in guard/lexicons/ (see its README.md).
 
-No named-entity model or gazetteer is available offline, so names are found by their shape
-(capitals, possessives, street suffixes, words after "in"/"near"/"named"...). To tell a name from
-an ordinary word when the shape is ambiguous — a capitalised first word, or a lower-case word
-after "in" — the guard asks whether the word is in COMMON_WORDS: function words, the verbs people
-start requests with, and the everyday vocabulary of property, leads and sales. A word outside the
-list in those positions is treated as a name. Too small a list costs recall (paraphrases refused),
-never safety.
+Every phrase of a file is read through the same steps as a question (tokenize, stem, number
+words), so a lexicon line matches the question's words whatever their inflection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+from tollgate.semantic_cache.guard.words import stem, tokenize
+
+LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+
+# The phrase table's value for a phrase that may be dropped.
+IGNORABLE = ""
 
 
-# Function words: never names, never the content a question hinges on.
-FUNCTION_WORDS = _words(
-    """
-    a an the this that these those there here some any all each every both either neither
-    no none not nor only own same so than too very just also even still yet already again
-    i me my mine myself we us our ours ourselves you your yours yourself yourselves he him his
-    himself she her hers herself it its itself they them their theirs themselves one ones
-    who whom whose which what whatever whichever whoever when where why how
-    am is are was were be been being have has had having do does did doing done
-    will would shall should can could may might must ought
-    i'm i've i'd i'll you're you've you'd you'll he's she's it's we're we've we'd we'll
-    they're they've they'd they'll that's there's here's what's who's where's when's how's
-    let's isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't
-    wouldn't shan't shouldn't can't cannot couldn't mustn't mightn't needn't
-    of in on at by for with about against between into through during before after above below
-    to from up down out off over under again further then once across along among around
-    behind beside besides beyond inside near nearby outside past since toward towards upon
-    via within without per plus minus like unlike versus vs
-    and but or because as until while if unless whether though although whereas
-    please thanks thank hi hello hey ok okay yes yeah sure well
-    more most less least much many few fewer lot lots several enough such other another else
-    """
-)
+class LexiconError(ValueError):
+    """A lexicon file contradicts itself (a phrase with two meanings) or is malformed."""
 
-# Verbs people open a request with, and other frequent verbs (all inflections that matter).
-COMMON_VERBS = _words(
-    """
-    show find list give tell get send draft write compose create make generate prepare build
-    summarize summarise summary explain describe compare analyze analyse assess evaluate
-    estimate calculate compute check review recommend suggest propose rank sort filter
-    schedule book set arrange plan remind follow help need want like love know think see
-    look search browse pull fetch lookup look-up identify flag highlight note update add
-    remove delete change edit rewrite rephrase shorten expand translate format outline
-    call email text message reach contact ping notify invite confirm cancel reschedule
-    buy sell rent lease list purchase afford offer negotiate counter close move relocate
-    visit tour view showing shown open host price priced pricing value valued appraise
-    qualify qualified score scored rate rated predict forecast project track report
-    keep stay go come take bring put use try start stop begin end finish continue wait
-    say said ask asked answer reply respond mean means include includes including included
-    allow allows allowed permit permitted accept accepts accepted require requires required
-    cost costs pay pays paid spend spent save saves saved earn owe borrow lend finance
-    sold bought rented leased listed offered closed moved sent written made given told
-    found shown got gotten taken seen known thought wanted needed liked built renovated
-    happen happened happens work works worked seem seems seemed feel feels felt become
-    interested interest interests respond responded engage engaged convert converted
-    going doing getting looking trying asking selling buying renting listing moving
-    """
-)
 
-# Everyday nouns, adjectives and adverbs of property, leads and sales.
-COMMON_DOMAIN_WORDS = _words(
-    """
-    home homes house houses property properties listing listings place places unit units
-    condo condos condominium apartment apartments apt flat flats townhouse townhouses
-    townhome townhomes duplex triplex land lot lots acre acres acreage parcel building
-    room rooms bedroom bedrooms bed beds bath baths bathroom bathrooms kitchen garage yard
-    backyard garden pool basement attic roof floor floors story stories level levels
-    fireplace patio deck balcony view views porch driveway fence parking space storage
-    square feet foot sqft footage size area neighborhood neighbourhood neighborhoods
-    district community street streets block city cities town towns county state region
-    suburb suburbs suburban downtown uptown midtown school schools district zone zoning
-    market markets price prices budget range cost costs fee fees tax taxes hoa insurance
-    mortgage loan loans rate rates interest payment payments down deposit closing escrow
-    appraisal inspection inspections offer offers contract contracts commission commissions
-    agent agents broker brokers realtor realtors buyer buyers seller sellers owner owners
-    landlord landlords tenant tenants renter renters investor investors client clients
-    customer customers lead leads prospect prospects contact contacts person people family
-    team manager office company account accounts pipeline deal deals sale sales
-    email emails text texts message messages call calls phone voicemail note notes meeting
-    meetings appointment appointments showing showings tour tours open visit visits
-    follow follow-up followup feedback response responses reply replies question questions
-    answer answers update updates report reports summary summaries script scripts template
-    history activity activities status stage stages score scores rating ratings reason
-    reasons step steps action actions task tasks plan plans strategy idea ideas tip tips
-    option options choice choices chance chances risk risks issue issues problem problems
-    time times day days week weeks weekend month months year years quarter date dates hour
-    hours minute minutes morning afternoon evening night tonight today tomorrow yesterday
-    now soon later recently lately currently usually often always never sometimes ever
-    new old newer older newest oldest recent latest current previous next last first second
-    good great best better bad worse worst nice big bigger biggest small smaller smallest
-    large larger largest high higher highest low lower lowest cheap cheaper cheapest
-    expensive affordable pricey luxury modern updated renovated move-in ready quiet safe
-    close closer closest far near nearest walkable friendly pet pets pet-friendly dog dogs
-    cat cats kid kids child children parent parents husband wife partner spouse
-    available vacant occupied active pending sold off-market market-ready
-    hot warm cold likely unlikely possible ready interested qualified unqualified
-    average median total number count percent percentage amount value worth equity
-    trend trends data stats statistics comparison comparables comps analysis overview
-    detail details info information list way ways thing things kind type types sort
-    main top bottom key important quick short long brief full whole entire general
-    single family single-family multi multi-family commercial residential rental rentals
-    investment investments cash financing financed pre-approval preapproval approval
-    approved pre-approved first-time move moving relocation relocating downsizing
-    upsizing school-district commute transit highway park parks shopping restaurants
-    water electric utilities hvac ac heating cooling solar appliances repairs repair
-    condition inspection staging photos photo video description descriptions headline
-    ad ads campaign campaigns social post posts newsletter website page
-    """
-)
+@dataclass(frozen=True)
+class Lexicon:
+    contractions: dict[str, str]
+    irregular: dict[str, str]
+    # Number phrases (as stems) → value key ("#500000").
+    numbers: dict[tuple[str, ...], str]
+    # Phrases (as stems) → canonical key, or IGNORABLE.
+    phrases: dict[tuple[str, ...], str]
+    binding: frozenset[str]
+    longest_phrase: int
 
-# Capitalised words that are not names even in the middle of a sentence.
-CAPITALISED_COMMON = _words("i i'm i've i'd i'll ok okay")
+    @property
+    def longest_number(self) -> int:
+        return max((len(k) for k in self.numbers), default=0)
 
-# All-caps tokens that are abbreviations of ordinary words rather than names or programmes.
-UPPERCASE_COMMON = _words("ok asap faq fyi eta tbd ps am pm tldr")
+    def keys(self, phrase: str) -> tuple[str, ...]:
+        """`phrase` as the stems and values a question's words become."""
+        stems = tuple(
+            w.key if w.is_value or w.key in "$%" else stem(w.key, self.irregular)
+            for w in tokenize(phrase, self.contractions)
+        )
+        return replace_numbers(stems, self.numbers)
 
-COMMON_WORDS = FUNCTION_WORDS | COMMON_VERBS | COMMON_DOMAIN_WORDS
 
-# A lower-case word right after one of these is read as a name unless it is a common word:
-# "homes in austin", "email to sarah", "the lead named okafor".
-ENTITY_CUES = _words(
-    """
-    in near around at from to for with about by called named
-    mr mrs ms miss dr lead client buyer seller contact prospect customer agent owner
-    """
-)
+def phrase_spans(
+    keys: Sequence[str], table: Mapping[tuple[str, ...], str], longest: int
+) -> Iterator[tuple[int, int, str | None]]:
+    """(start, end, meaning) covering `keys` left to right, the longest phrase of `table` first
+    at each position; meaning is None for a word no phrase covers."""
+    index = 0
+    while index < len(keys):
+        for size in range(min(longest, len(keys) - index), 0, -1):
+            meaning = table.get(tuple(keys[index : index + size]))
+            if meaning is not None:
+                yield index, index + size, meaning
+                index += size
+                break
+        else:
+            yield index, index + 1, None
+            index += 1
 
-# Street suffixes. The word before one is a street name whatever its case ("oak st").
-STREET_SUFFIXES = _words(
-    """
-    street st avenue ave road rd boulevard blvd lane ln parkway pkwy highway hwy terrace
-    """
-)
-# These are ordinary words too ("test drive", "no way"), so they mark a street only after a
-# capitalised word or a house number.
-AMBIGUOUS_STREET_SUFFIXES = _words("drive dr court ct way place pl circle cir trail crescent")
+
+def replace_numbers(keys: tuple[str, ...], numbers: dict[tuple[str, ...], str]) -> tuple[str, ...]:
+    """Number words and phrases ("half a million", "three") replaced by their values."""
+    longest = max((len(k) for k in numbers), default=0)
+    return tuple(
+        meaning if meaning is not None else keys[start]
+        for start, _, meaning in phrase_spans(keys, numbers, longest)
+    )
+
+
+def _lines(name: str, directory: Path) -> Iterator[str]:
+    for raw in (directory / name).read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+
+def _pairs(name: str, directory: Path) -> Iterator[tuple[str, str]]:
+    for line in _lines(name, directory):
+        left, sep, right = line.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise LexiconError(f"{name}: expected 'a = b', got {line!r}")
+        yield left.strip().lower(), right.strip().lower()
+
+
+def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
+    contractions = dict(_pairs("contractions.txt", directory))
+    irregular = dict(_pairs("irregular.txt", directory))
+    base = Lexicon(contractions, irregular, {}, {}, frozenset(), 0)
+    numbers: dict[tuple[str, ...], str] = {}
+    for words, value in _pairs("numbers.txt", directory):
+        numbers[base.keys(words)] = f"#{value}"
+    with_numbers = Lexicon(contractions, irregular, numbers, {}, frozenset(), 0)
+    phrases: dict[tuple[str, ...], str] = {}
+
+    def add(variant: tuple[str, ...], meaning: str, source: str) -> None:
+        known = phrases.get(variant)
+        if known is not None and known != meaning:
+            shown = " ".join(variant)
+            raise LexiconError(f"{source}: {shown!r} means both {known!r} and {meaning!r}")
+        phrases[variant] = meaning
+
+    for phrase in _lines("ignorable.txt", directory):
+        add(with_numbers.keys(phrase), IGNORABLE, "ignorable.txt")
+    for canonical, variants in _pairs("equivalences.txt", directory):
+        canonical_keys = with_numbers.keys(canonical)
+        meaning = " ".join(canonical_keys)
+        for variant in [canonical, *variants.split("|")]:
+            keys = with_numbers.keys(variant.strip())
+            if keys:
+                # An equivalence naming an ignorable word ("dollar") keeps it ignorable.
+                add(keys, phrases.get(canonical_keys, meaning), "equivalences.txt")
+    binding = frozenset(
+        stem(w, irregular) for w in _lines("binding.txt", directory) if " " not in w
+    )
+    longest = max(len(k) for k in phrases)
+    return Lexicon(contractions, irregular, numbers, phrases, binding, longest)

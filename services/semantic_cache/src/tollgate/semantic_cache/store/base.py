@@ -19,8 +19,9 @@ SCOPE_KEY = "scope_key"
 TAGS = "tags"
 EXPIRES_AT = "expires_at"
 OUTPUT_TOKENS = "output_tokens"
+CREATED_AT = "created_at"
 KEYWORD_FIELDS = (SCOPE_KEY, TAGS)
-INTEGER_FIELDS = (EXPIRES_AT, OUTPUT_TOKENS)
+INTEGER_FIELDS = (EXPIRES_AT, OUTPUT_TOKENS, CREATED_AT)
 
 
 class StoreUnavailable(RuntimeError):
@@ -92,7 +93,11 @@ class VectorStore(Protocol):
     async def purge_expired(self, now_ms: int) -> int: ...
 
     async def count(self, tenant: str, now_ms: int) -> int:
-        """The tenant's live entries."""
+        """The tenant's live entries (all of them, expired or not, when now_ms is 0)."""
+        ...
+
+    async def evict_oldest(self, tenant: str, count: int) -> int:
+        """Remove the tenant's `count` oldest entries (by creation); returns how many."""
         ...
 
     async def maintain(self) -> None:

@@ -13,13 +13,8 @@ interleaved writes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,6 +22,7 @@ import numpy.typing as npt
 import qdrant_edge as edge
 
 from tollgate.semantic_cache.store.base import (
+    CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -39,13 +35,13 @@ from tollgate.semantic_cache.store.base import (
     Candidate,
     SearchQuery,
 )
+from tollgate.semantic_cache.store.edge_shard import EdgeShardHost, delete_matching
 from tollgate.semantic_cache.store.payload import from_payload, to_payload
 
 log = logging.getLogger("tollgate.semantic_cache.store")
 
 T = TypeVar("T")
 
-_PAGE = 1_000
 # Plain segments only: an indexing threshold (in kB) no segment reaches.
 _NEVER_INDEX_KB = 1 << 40
 
@@ -60,71 +56,45 @@ class EdgeVectorStore:
         compact_after_deletes: int = 10_000,
     ) -> None:
         self._collection = collection
-        self._dimension = dimension
-        self._data_dir = data_dir
         self._compact_after_deletes = compact_after_deletes
         self._deleted_since_compaction = 0
-        self._temporary_dir: str | None = None
-        self._shard: Any = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._host = EdgeShardHost(
+            collection,
+            data_dir,
+            edge.EdgeConfig(
+                vectors={
+                    VECTOR_NAME: edge.EdgeVectorParams(
+                        size=dimension, distance=edge.Distance.Cosine
+                    )
+                },
+                optimizers=edge.EdgeOptimizersConfig(indexing_threshold=_NEVER_INDEX_KB),
+            ),
+            keyword_fields=KEYWORD_FIELDS,
+            integer_fields=INTEGER_FIELDS,
+            thread_name="qdrant-edge",
+        )
 
     @property
     def collection(self) -> str:
         return self._collection
 
+    @property
+    def temporary_folder(self) -> str | None:
+        return self._host.temporary_folder
+
+    @property
+    def _shard(self) -> Any:
+        return self._host.shard
+
     async def open(self) -> None:
-        if self._shard is not None:
-            return
-        if self._data_dir:
-            root = Path(self._data_dir)
-        else:
-            self._temporary_dir = tempfile.mkdtemp(prefix="tollgate-semantic-")
-            root = Path(self._temporary_dir)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-edge")
-        self._shard = await self._run(lambda: self._open_shard(root / self._collection))
+        root = await self._host.open()
         log.info(
             "vector store open",
             extra={"engine": "qdrant-edge", "collection": self._collection, "path": str(root)},
         )
 
-    def _open_shard(self, path: Path) -> Any:
-        config = edge.EdgeConfig(
-            vectors={
-                VECTOR_NAME: edge.EdgeVectorParams(
-                    size=self._dimension, distance=edge.Distance.Cosine
-                )
-            },
-            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=_NEVER_INDEX_KB),
-        )
-        has_segments = path.is_dir() and any(path.iterdir())
-        shard = edge.EdgeShard.load(str(path), config) if has_segments else None
-        if shard is None:
-            path.mkdir(parents=True, exist_ok=True)
-            shard = edge.EdgeShard.create(str(path), config)
-        # Creating an index that exists is a no-op, so this also upgrades older shards.
-        shard.update(
-            edge.UpdateOperation.create_field_index(TENANT, edge.KeywordIndexParams(is_tenant=True))
-        )
-        for name in KEYWORD_FIELDS:
-            shard.update(
-                edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword)
-            )
-        for name in INTEGER_FIELDS:
-            shard.update(
-                edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Integer)
-            )
-        return shard
-
     async def close(self) -> None:
-        shard, self._shard = self._shard, None
-        if shard is not None:
-            await self._run(lambda: (shard.flush(), shard.close()))
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        if self._temporary_dir is not None:
-            shutil.rmtree(self._temporary_dir, ignore_errors=True)
-            self._temporary_dir = None
+        await self._host.close()
 
     async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> None:
         await self.upsert_many([entry], np.asarray(vector, dtype=np.float32).reshape(1, -1))
@@ -176,19 +146,7 @@ class EdgeVectorStore:
         return removed
 
     def _delete_matching(self, condition: Any) -> int:
-        """Delete what matches, counting exactly what was deleted (runs on the shard thread)."""
-        ids: list[Any] = []
-        offset = None
-        while True:
-            records, offset = self._shard.scroll(
-                edge.ScrollRequest(offset=offset, limit=_PAGE, filter=condition, with_payload=False)
-            )
-            ids.extend(r.id for r in records)
-            if offset is None:
-                break
-        for start in range(0, len(ids), _PAGE):
-            self._shard.update(edge.UpdateOperation.delete_points(ids[start : start + _PAGE]))
-        return len(ids)
+        return delete_matching(self._shard, condition)
 
     async def count(self, tenant: str, now_ms: int) -> int:
         live = edge.Filter(
@@ -198,6 +156,27 @@ class EdgeVectorStore:
             ]
         )
         return int(await self._run(lambda: self._shard.count(edge.CountRequest(filter=live))))
+
+    async def evict_oldest(self, tenant: str, count: int) -> int:
+        if count <= 0:
+            return 0
+        oldest = edge.ScrollRequest(
+            limit=count,
+            filter=edge.Filter(must=[edge.FieldCondition(TENANT, match=edge.MatchValue(tenant))]),
+            with_payload=False,
+            order_by=edge.OrderBy(CREATED_AT),
+        )
+
+        def delete() -> int:
+            records, _ = self._shard.scroll(oldest)
+            ids = [r.id for r in records]
+            if ids:
+                self._shard.update(edge.UpdateOperation.delete_points(ids))
+            return len(ids)
+
+        removed = await self._run(delete)
+        self._deleted_since_compaction += removed
+        return removed
 
     async def maintain(self) -> None:
         """Compact deleted points away once enough have accumulated.
@@ -211,9 +190,7 @@ class EdgeVectorStore:
         await self._run(lambda: self._shard.optimize())
 
     async def _run(self, call: Callable[[], T]) -> T:
-        if self._executor is None:
-            raise RuntimeError("the vector store is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await self._host.run(call)
 
 
 def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tollgate.semantic_cache.eligibility import Scope
 from tollgate.semantic_cache.store.base import (
+    CREATED_AT,
     EXPIRES_AT,
     OUTPUT_TOKENS,
     SCOPE_KEY,
@@ -29,7 +30,7 @@ def to_payload(entry: CacheEntry) -> dict[str, Any]:
             "context_digest": entry.scope.context_digest,
         },
         TAGS: list(entry.tags),
-        "created_at": entry.created_at_ms,
+        CREATED_AT: entry.created_at_ms,
         EXPIRES_AT: entry.expires_at_ms,
         "question": entry.question,
         "answer": base64.b64encode(entry.answer).decode("ascii"),
@@ -60,7 +61,7 @@ def from_payload(point_id: object, payload: Mapping[str, Any]) -> CacheEntry:
         question=payload["question"],
         answer=base64.b64decode(payload["answer"]),
         tags=tuple(payload.get(TAGS, ())),
-        created_at_ms=int(payload["created_at"]),
+        created_at_ms=int(payload[CREATED_AT]),
         expires_at_ms=int(payload[EXPIRES_AT]),
         input_tokens=int(usage.get("input_tokens", 0)),
         output_tokens=int(usage.get("output_tokens", payload.get(OUTPUT_TOKENS, 0))),

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
 
 from tollgate.semantic_cache.store.base import (
+    CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -50,41 +51,17 @@ class QdrantVectorStore:
         return self._collection
 
     async def open(self) -> None:
-        if not await self._call(self._client.collection_exists(self._collection)):
-            try:
-                await self._call(
-                    self._client.create_collection(
-                        self._collection,
-                        vectors_config={
-                            VECTOR_NAME: models.VectorParams(
-                                size=self._dimension, distance=models.Distance.COSINE
-                            )
-                        },
-                    )
+        await ensure_collection(
+            self._client,
+            self._collection,
+            {
+                VECTOR_NAME: models.VectorParams(
+                    size=self._dimension, distance=models.Distance.COSINE
                 )
-            except StoreUnavailable:
-                # Another replica may have created it meanwhile; anything else is a failure.
-                if not await self._call(self._client.collection_exists(self._collection)):
-                    raise
-        await self._ensure_indexes()
-        log.info("vector store open", extra={"engine": "qdrant", "collection": self._collection})
-
-    async def _ensure_indexes(self) -> None:
-        tenant_index = models.KeywordIndexParams(
-            type=models.KeywordIndexType.KEYWORD, is_tenant=True
+            },
+            index_schema(KEYWORD_FIELDS, INTEGER_FIELDS),
         )
-        schema: list[tuple[str, Any]] = [(TENANT, tenant_index)]
-        schema += [(name, models.PayloadSchemaType.KEYWORD) for name in KEYWORD_FIELDS]
-        schema += [(name, models.PayloadSchemaType.INTEGER) for name in INTEGER_FIELDS]
-        with warnings.catch_warnings():
-            # The client's local mode (tests) warns that it ignores indexes; servers use them.
-            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for name, field_schema in schema:
-                await self._call(
-                    self._client.create_payload_index(
-                        self._collection, name, field_schema=field_schema, wait=True
-                    )
-                )
+        log.info("vector store open", extra={"engine": "qdrant", "collection": self._collection})
 
     async def close(self) -> None:
         await self._client.close()
@@ -179,15 +156,77 @@ class QdrantVectorStore:
         )
         return int(result.count)
 
+    async def evict_oldest(self, tenant: str, count: int) -> int:
+        if count <= 0:
+            return 0
+        records, _ = await self._call(
+            self._client.scroll(
+                self._collection,
+                scroll_filter=models.Filter(
+                    must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
+                ),
+                limit=count,
+                order_by=models.OrderBy(key=CREATED_AT),
+                with_payload=False,
+                with_vectors=False,
+            )
+        )
+        if records:
+            await self._call(
+                self._client.delete(
+                    self._collection,
+                    points_selector=models.PointIdsList(points=[r.id for r in records]),
+                    wait=True,
+                )
+            )
+        return len(records)
+
     async def maintain(self) -> None:
         # The server compacts and indexes on its own.
         return None
 
     async def _call(self, call: Awaitable[T]) -> T:
+        return await qdrant_call(call)
+
+
+async def qdrant_call(call: Awaitable[T]) -> T:
+    """Await a client call; any failure is StoreUnavailable (a miss to callers, never INTERNAL)."""
+    try:
+        return await call
+    except Exception as exc:
+        raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+
+
+def index_schema(keyword: Sequence[str], integer: Sequence[str]) -> list[tuple[str, Any]]:
+    """Payload indexes: the tenant as the tenant key, then keyword and integer fields."""
+    tenant_index = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    schema: list[tuple[str, Any]] = [(TENANT, tenant_index)]
+    schema += [(name, models.PayloadSchemaType.KEYWORD) for name in keyword]
+    schema += [(name, models.PayloadSchemaType.INTEGER) for name in integer]
+    return schema
+
+
+async def ensure_collection(
+    client: AsyncQdrantClient,
+    collection: str,
+    vectors: dict[str, models.VectorParams],
+    schema: list[tuple[str, Any]],
+) -> None:
+    """Create the collection unless it exists, then its payload indexes (both idempotent)."""
+    if not await qdrant_call(client.collection_exists(collection)):
         try:
-            return await call
-        except Exception as exc:
-            raise StoreUnavailable(f"Qdrant request failed: {exc}") from exc
+            await qdrant_call(client.create_collection(collection, vectors_config=vectors))
+        except StoreUnavailable:
+            # Another replica may have created it meanwhile; anything else is a failure.
+            if not await qdrant_call(client.collection_exists(collection)):
+                raise
+    with warnings.catch_warnings():
+        # The client's local mode (tests) warns that it ignores indexes; servers use them.
+        warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+        for name, field_schema in schema:
+            await qdrant_call(
+                client.create_payload_index(collection, name, field_schema=field_schema, wait=True)
+            )
 
 
 def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:

@@ -1,0 +1,85 @@
+{{/*
+Egress rules of one service's NetworkPolicy (networkPolicy.egress.enabled).
+Args: dict "root" $ "key" <services key>
+*/}}
+{{- define "tollgate.serviceEgress" -}}
+{{- $root := .root -}}
+{{- $key := .key -}}
+{{- $egress := $root.Values.networkPolicy.egress -}}
+# Name resolution, wherever the cluster's DNS runs.
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- $callees := list -}}
+{{- if eq $key "gateway" -}}
+{{- range $other, $values := $root.Values.services -}}
+{{- if and (ne $other "gateway") $values.enabled -}}
+{{- $callees = append $callees $other -}}
+{{- end -}}
+{{- end -}}
+{{- else if and (has $key (list "leadScoring" "conversationOptimizer")) $root.Values.services.orchestrator.enabled -}}
+{{- $callees = list "orchestrator" -}}
+{{- end }}
+{{- range $callee := $callees }}
+# Calls to {{ $callee }}, stable and canary.
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "tollgate.selectorLabels" (dict "root" $root "component" (include "tollgate.service" (dict "root" $root "key" $callee) | fromYaml).component) | nindent 10 }}
+  ports:
+    - port: grpc
+      protocol: TCP
+{{- end }}
+{{- if and (eq $key "gateway") (eq (include "tollgate.gatewayWatchesFlags" $root) "true") }}
+# The flags ConfigMap watch: the Kubernetes API server, whose address the cluster decides.
+- ports:
+    - port: 443
+      protocol: TCP
+    - port: 6443
+      protocol: TCP
+{{- end }}
+{{- if eq $key "orchestrator" }}
+# The Anthropic API.
+- ports:
+    - port: 443
+      protocol: TCP
+  {{- with $egress.anthropicTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- $stores := dict "cache" (list "redis" 6379) "budgetLedger" (list "postgres" 5432) "semanticCache" (list "qdrant" 6333 6334) -}}
+{{- with index $stores $key }}
+{{- $store := first . }}
+# Its store, {{ $store }}.
+- ports:
+    {{- range $port := rest . }}
+    - port: {{ $port }}
+      protocol: TCP
+    {{- end }}
+  {{- if (index $root.Values $store).enabled }}
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "tollgate.selectorLabels" (dict "root" $root "component" $store) | nindent 10 }}
+  {{- else if $egress.storesTo }}
+  to:
+    {{- toYaml $egress.storesTo | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- $svc := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
+{{- if $svc.otlpEndpoint }}
+# The OTLP collector.
+- ports:
+    - port: 4317
+      protocol: TCP
+    - port: 4318
+      protocol: TCP
+  {{- with $egress.collectorTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end -}}

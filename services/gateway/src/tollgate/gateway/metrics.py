@@ -1,0 +1,109 @@
+"""What the gateway exports on its Prometheus endpoint (the dashboard and runbook query these).
+
+Money is counted in integer micro-dollars. Counters carry no OpenTelemetry `unit`: the
+Prometheus exporter would append it to the name (`tollgate_cost_micros_micro_USD_total`), and the
+dashboard queries `tollgate_cost_micros_total`. Backend-call latency uses explicit second-based
+buckets, from a cache lookup (a few milliseconds) to a long answer from Claude (minutes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from opentelemetry import metrics
+
+from tollgate.common.breaker import BreakerState
+
+CALL_SECONDS_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+)
+# The breaker gauge's values, so that `max by (backend)` shows the worst track.
+BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+@dataclass(frozen=True)
+class GatewayInstruments:
+    # backend, track, method; seconds
+    call_duration: metrics.Histogram
+    # backend, track, method, code (a gRPC status name, or CIRCUIT_OPEN)
+    calls: metrics.Counter
+    # backend, track: 0 closed, 1 half-open, 2 open
+    breaker_state: metrics._Gauge
+    # backend, step: an optimization skipped because its service failed (fail-open)
+    fail_open: metrics.Counter
+    # kind: ledger commit, exact store, ... (work after the answer that failed for good)
+    background_failures: metrics.Counter
+    # model: what answered requests cost (cache hits cost 0 and add nothing)
+    cost_micros: metrics.Counter
+    # optimization: what each optimization took off the baseline (enforce mode only)
+    saved_micros: metrics.Counter
+    # cache (exact, semantic), result (hit, miss, shadow_hit, skipped, ineligible)
+    cache_lookups: metrics.Counter
+    # model, code: the outcome of each call to Claude as the orchestrator reported it
+    upstream_responses: metrics.Counter
+    # tenant, scope: spent / limit of the tightest budget after a hold
+    budget_used: metrics._Gauge
+
+
+@cache
+def instruments() -> GatewayInstruments:
+    meter = metrics.get_meter("tollgate")
+    return GatewayInstruments(
+        call_duration=meter.create_histogram(
+            "tollgate_gateway_backend_call_duration_seconds",
+            unit="s",
+            description="Calls from the gateway to its backends, by backend, track and method",
+            explicit_bucket_boundaries_advisory=list(CALL_SECONDS_BUCKETS),
+        ),
+        calls=meter.create_counter(
+            "tollgate_gateway_backend_calls",
+            description="Calls from the gateway to its backends, by outcome (gRPC status)",
+        ),
+        breaker_state=meter.create_gauge(
+            "tollgate_gateway_breaker_state",
+            description="Circuit breaker per backend track: 0 closed, 1 half-open, 2 open",
+        ),
+        fail_open=meter.create_counter(
+            "tollgate_gateway_fail_open",
+            description="Optimizations skipped because their service failed (fail-open)",
+        ),
+        background_failures=meter.create_counter(
+            "tollgate_gateway_background_failures",
+            description="Work after the answer (commits, stores) that failed for good, by kind",
+        ),
+        cost_micros=meter.create_counter(
+            "tollgate_cost_micros", description="What answers cost in micro-dollars, by model"
+        ),
+        saved_micros=meter.create_counter(
+            "tollgate_saved_micros",
+            description="Micro-dollars each optimization saved against the baseline",
+        ),
+        cache_lookups=meter.create_counter(
+            "tollgate_gateway_cache_lookups",
+            description="Cache lookups as the gateway saw them, by cache and result",
+        ),
+        upstream_responses=meter.create_counter(
+            "tollgate_upstream_responses",
+            description="Calls to Claude through the orchestrator, by model and status code",
+        ),
+        budget_used=meter.create_gauge(
+            "tollgate_budget_used_ratio",
+            description="Share of the tightest budget spent, after each hold, by tenant and scope",
+        ),
+    )

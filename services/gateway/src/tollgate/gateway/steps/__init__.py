@@ -1,0 +1,1 @@
+"""The optimization steps of a Complete request, one module each (see base.py)."""

@@ -1,0 +1,108 @@
+"""Budget enforcement as a step: hold the most the request can cost before Claude, commit what
+it cost after, release the hold when no answer comes. A cache hit costs nothing but is recorded
+for the usage and savings reports."""
+
+from __future__ import annotations
+
+from tollgate.common.flag_definitions import BudgetEnforcementParameters
+from tollgate.common.token_estimate import estimate_request
+from tollgate.gateway.budget import Hold
+from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.metrics import instruments
+from tollgate.gateway.steps.base import (
+    NO_EFFECT,
+    Answer,
+    Draft,
+    Effect,
+    FlagStep,
+    Request,
+    StepServices,
+)
+from tollgate.v1 import budget_ledger_pb2, common_pb2
+
+
+def usage_record(
+    request: Request, response: common_pb2.ClaudeResponse, account: common_pb2.Account
+) -> budget_ledger_pb2.UsageRecord:
+    return budget_ledger_pb2.UsageRecord(
+        model=response.model,
+        task=request.context.task,
+        usage=account.usage,
+        cost=account.cost,
+        baseline_cost_micros=account.baseline_cost_micros,
+        cache_status=account.cache_status,
+        optimizations=account.optimizations,
+    )
+
+
+def billed_tokens(usage: common_pb2.Usage) -> int:
+    return (
+        usage.input_tokens
+        + usage.output_tokens
+        + usage.cache_read_input_tokens
+        + usage.cache_creation_input_tokens
+    )
+
+
+class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
+    key = "budget_enforcement"
+
+    def __init__(
+        self,
+        request: Request,
+        decision: FlagDecision[BudgetEnforcementParameters],
+        services: StepServices,
+    ) -> None:
+        super().__init__(request, decision, services)
+        self.hold: Hold | None = None
+
+    def max_cost(self, request: common_pb2.ClaudeRequest) -> int:
+        """The most this request can cost: estimated input (with a safety margin) + max_tokens,
+        priced for the named model, else the dearest model the orchestrator may route to."""
+        settings = self._services.settings
+        prices = self._services.prices
+        tokens = int(estimate_request(request) * settings.reservation_token_margin)
+        routable = settings.reservation_models or prices.role_models
+        models = [request.model] if request.model else routable
+        known = [m for m in models if prices.knows(m)]
+        if not known:
+            return 0
+        return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
+
+    async def before(self, draft: Draft) -> Effect:
+        if not self._decision.active:
+            return NO_EFFECT
+        context = self._request.context
+        self.hold = await self._services.budget.reserve(
+            self._services.routes.budget_ledger(),
+            self._decision,
+            context,
+            max(1, self.max_cost(draft.request)),
+        )
+        self.report = self.hold.report
+        snapshot = self.hold.snapshot
+        if snapshot is not None and snapshot.limit_micros > 0:
+            spent = snapshot.limit_micros - snapshot.remaining_micros
+            instruments().budget_used.set(
+                spent / snapshot.limit_micros,
+                {"tenant": context.tenant_id, "scope": snapshot.scope},
+            )
+        return NO_EFFECT
+
+    def on_answer(self, answer: Answer, account: common_pb2.Account) -> None:
+        if not self._decision.active:
+            return
+        budget = self._services.budget
+        record = usage_record(self._request, answer.response, account)
+        track = self._services.routes.budget_ledger()
+        if answer.from_cache:
+            budget.record_usage(track, self._request.context, record)
+        elif self.hold is not None and self.hold.held:
+            tokens = billed_tokens(answer.response.usage)
+            budget.commit(track, self._request.context, record, tokens)
+
+    def on_failure(self) -> None:
+        if self.hold is not None and self.hold.held:
+            self._services.budget.release(
+                self._services.routes.budget_ledger(), self._request.context
+            )

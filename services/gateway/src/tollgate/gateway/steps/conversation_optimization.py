@@ -1,0 +1,87 @@
+"""Conversation optimization: send Claude a shorter conversation that keeps what matters.
+
+Its saving is the input tokens it removed, priced for the model that answered, less what the
+optimizer's summaries cost. In shadow mode the request goes unchanged and the report says what
+would have been saved.
+"""
+
+from __future__ import annotations
+
+from tollgate.common.flag_definitions import (
+    ConversationOptimizationParameters,
+    PromptCachingParameters,
+)
+from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.steps.base import (
+    NO_EFFECT,
+    Answer,
+    Draft,
+    Effect,
+    FlagStep,
+    Request,
+    StepServices,
+)
+from tollgate.v1 import conversation_optimizer_pb2
+
+
+class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters]):
+    key = "conversation_optimization"
+
+    def __init__(
+        self,
+        request: Request,
+        decision: FlagDecision[ConversationOptimizationParameters],
+        prompt_caching: FlagDecision[PromptCachingParameters],
+        services: StepServices,
+    ) -> None:
+        super().__init__(request, decision, services)
+        self._prompt_caching = prompt_caching
+        # Tokens taken out of the request actually sent (enforce mode only).
+        self.tokens_removed = 0
+        self.summary_cost_micros = 0
+
+    async def before(self, draft: Draft) -> Effect:
+        decision = self._decision
+        if not decision.active:
+            return NO_EFFECT
+        report = self.start_report(decision)
+        parameters = decision.parameters
+        call = conversation_optimizer_pb2.OptimizeConversationRequest(
+            context=self._request.context,
+            request=self._request.completion.request,
+            target_tokens=parameters.target_tokens,
+            strategies=list(parameters.strategies),
+            # Cutting a conversation rewrites Anthropic's prompt cache; with caching on, the
+            # optimizer cuts in larger, rarer steps so that the cached prefix keeps paying off.
+            prompt_caching=self._prompt_caching.enforce,
+        )
+        track = self._services.routes.conversation_optimizer()
+        timeout = self._services.settings.conversation_optimizer_timeout_seconds
+        reply = await self.ask(
+            report, track, "OptimizeConversation", track.stub.OptimizeConversation, call, timeout
+        )
+        if reply is None:
+            return NO_EFFECT
+        removed = max(0, reply.original_tokens - reply.optimized_tokens)
+        report.tokens_saved = removed
+        self.summary_cost_micros = reply.summary_cost_micros
+        report.detail = (
+            f"{reply.original_tokens} → {reply.optimized_tokens} tokens, "
+            f"{reply.turns_removed} turns removed"
+        )
+        if decision.enforce and removed > 0:
+            self.tokens_removed = removed
+            report.applied = True
+            return Effect(request=reply.request)
+        return NO_EFFECT
+
+    def savings(self, answer: Answer) -> int:
+        report = self.report
+        if report is None or answer.from_cache:
+            return 0
+        model = answer.response.model
+        calculator = self._services.savings
+        report.micros_saved = (
+            calculator.input_cost(model, report.tokens_saved) - self.summary_cost_micros
+        )
+        return calculator.input_cost(model, self.tokens_removed)

@@ -1,0 +1,126 @@
+"""The exact cache: answer a request identical to an earlier one, and store new answers.
+
+On a miss in enforce mode the lookup takes the key's fill lease, so identical requests arriving
+meanwhile wait for this one's answer instead of each calling Claude (single flight). The lease is
+given back with the stored answer, or released when no answer comes.
+"""
+
+from __future__ import annotations
+
+from tollgate.common.flag_definitions import ExactCacheParameters
+from tollgate.gateway import dependencies
+from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.metrics import instruments
+from tollgate.gateway.steps.base import (
+    NO_EFFECT,
+    Answer,
+    CachedAnswer,
+    Draft,
+    Effect,
+    FlagStep,
+    Request,
+    StepServices,
+    duration,
+    record_cache_savings,
+)
+from tollgate.v1 import cache_pb2, common_pb2
+
+
+def _lookup_result(result: str) -> None:
+    instruments().cache_lookups.add(1, {"cache": "exact", "result": result})
+
+
+class ExactCacheStep(FlagStep[ExactCacheParameters]):
+    key = "exact_cache"
+
+    def __init__(
+        self,
+        request: Request,
+        decision: FlagDecision[ExactCacheParameters],
+        services: StepServices,
+    ) -> None:
+        super().__init__(request, decision, services)
+        # Set on a miss: where to store the answer, and the lease that lets this request fill it.
+        self._key = ""
+        self._lease = ""
+        self.shadow_hit = False
+
+    async def before(self, draft: Draft) -> Effect:
+        decision = self._decision
+        if not decision.active:
+            return NO_EFFECT
+        report = self.start_report(decision)
+        settings = self._services.settings
+        wait = settings.exact_cache_wait_for_fill_seconds if decision.enforce else 0.0
+        lookup = cache_pb2.ExactLookupRequest(
+            context=self._request.context,
+            request=self._request.completion.request,
+            acquire_fill_lease=decision.enforce,
+            wait_for_fill=duration(wait),
+        )
+        track = self._services.routes.cache()
+        timeout = settings.cache_timeout_seconds + wait
+        reply = await self.ask(
+            report, track, "ExactLookup", track.stub.ExactLookup, lookup, timeout
+        )
+        if reply is None:
+            _lookup_result("skipped")
+            return NO_EFFECT
+        if not reply.cacheable:
+            report.detail = f"not cacheable: {reply.reason}"
+            _lookup_result("ineligible")
+            return NO_EFFECT
+        if reply.hit:
+            if decision.enforce:
+                report.applied = True
+                _lookup_result("hit")
+                return Effect(answer=CachedAnswer(reply.response, common_pb2.CACHE_STATUS_EXACT))
+            self.shadow_hit = True
+            report.detail = "would have answered from the exact cache"
+            _lookup_result("shadow_hit")
+            return NO_EFFECT
+        self._key = reply.key
+        self._lease = reply.fill_lease
+        report.detail = "miss"
+        _lookup_result("miss")
+        return NO_EFFECT
+
+    def savings(self, answer: Answer) -> int:
+        record_cache_savings(self.report, answer, common_pb2.CACHE_STATUS_EXACT, self.shadow_hit)
+        return 0
+
+    def on_answer(self, answer: Answer, account: common_pb2.Account) -> None:
+        """Store the answer under the exact key (giving the fill lease back with it). An answer
+        from the semantic cache is stored too: identical requests waiting on this one's lease
+        then hit at once instead of waiting for a lease no call to Claude will fill."""
+        if not self._key:
+            return
+        store = cache_pb2.ExactStoreRequest(
+            context=self._request.context,
+            key=self._key,
+            response=answer.response,
+            tags=list(self._request.completion.tags),
+            fill_lease=self._lease,
+        )
+        ttl_seconds = self._decision.parameters.ttl_seconds
+        if ttl_seconds:
+            store.ttl.CopyFrom(duration(ttl_seconds))
+        track = self._services.routes.cache()
+        timeout = self._services.settings.cache_timeout_seconds * 5
+        self._services.background.spawn(
+            "exact store",
+            dependencies.call(track, "ExactStore", track.stub.ExactStore, store, timeout),
+        )
+
+    def on_failure(self) -> None:
+        if not self._lease:
+            return
+        release = cache_pb2.ExactReleaseRequest(
+            context=self._request.context, key=self._key, fill_lease=self._lease
+        )
+        track = self._services.routes.cache()
+        timeout = self._services.settings.cache_timeout_seconds
+        self._services.background.spawn(
+            "cache release",
+            dependencies.call(track, "ExactRelease", track.stub.ExactRelease, release, timeout),
+        )

@@ -1,0 +1,110 @@
+"""The semantic cache: answer a question that means the same as an earlier one.
+
+It looks up the request as it will be sent (after optimization), and stores only answers the
+caller asked to be deterministic: a sampled answer (temperature above 0) is one draw among many
+and not worth serving to paraphrases.
+"""
+
+from __future__ import annotations
+
+from tollgate.common.flag_definitions import SemanticCacheParameters
+from tollgate.gateway import dependencies
+from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.metrics import instruments
+from tollgate.gateway.steps.base import (
+    NO_EFFECT,
+    Answer,
+    CachedAnswer,
+    Draft,
+    Effect,
+    FlagStep,
+    Request,
+    StepServices,
+    record_cache_savings,
+)
+from tollgate.v1 import common_pb2, semantic_cache_pb2
+
+
+def _lookup_result(result: str) -> None:
+    instruments().cache_lookups.add(1, {"cache": "semantic", "result": result})
+
+
+class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
+    key = "semantic_cache"
+
+    def __init__(
+        self,
+        request: Request,
+        decision: FlagDecision[SemanticCacheParameters],
+        services: StepServices,
+    ) -> None:
+        super().__init__(request, decision, services)
+        self.shadow_hit = False
+        # The request as looked up, which is also what a new answer is stored under.
+        self._sent: common_pb2.ClaudeRequest | None = None
+
+    async def before(self, draft: Draft) -> Effect:
+        decision = self._decision
+        if not decision.active:
+            return NO_EFFECT
+        report = self.start_report(decision)
+        self._sent = draft.request
+        lookup = semantic_cache_pb2.SemanticLookupRequest(
+            context=self._request.context,
+            request=draft.request,
+            min_similarity=decision.parameters.min_similarity,
+        )
+        track = self._services.routes.semantic_cache()
+        timeout = self._services.settings.semantic_cache_timeout_seconds
+        reply = await self.ask(
+            report, track, "SemanticLookup", track.stub.SemanticLookup, lookup, timeout
+        )
+        if reply is None:
+            _lookup_result("skipped")
+            return NO_EFFECT
+        if not reply.eligible:
+            report.detail = f"not eligible: {reply.ineligible_reason}"
+            _lookup_result("ineligible")
+            return NO_EFFECT
+        if not reply.hit:
+            report.detail = f"miss{': ' + reply.rejection if reply.rejection else ''}"
+            _lookup_result("miss")
+            return NO_EFFECT
+        if decision.enforce:
+            report.applied = True
+            report.detail = f"similar to {reply.matched_question!r} ({reply.similarity:.3f})"
+            _lookup_result("hit")
+            return Effect(
+                answer=CachedAnswer(
+                    reply.response, common_pb2.CACHE_STATUS_SEMANTIC, reply.similarity
+                )
+            )
+        self.shadow_hit = True
+        report.detail = f"would have answered ({reply.similarity:.3f})"
+        _lookup_result("shadow_hit")
+        return NO_EFFECT
+
+    def savings(self, answer: Answer) -> int:
+        record_cache_savings(self.report, answer, common_pb2.CACHE_STATUS_SEMANTIC, self.shadow_hit)
+        return 0
+
+    def _storable(self) -> bool:
+        request = self._request.completion.request
+        deterministic = request.HasField("temperature") and request.temperature == 0.0
+        return deterministic and self._decision.active and self._sent is not None
+
+    def on_answer(self, answer: Answer, account: common_pb2.Account) -> None:
+        if answer.from_cache or not self._storable():
+            return
+        store = semantic_cache_pb2.SemanticStoreRequest(
+            context=self._request.context,
+            request=self._sent,
+            response=answer.response,
+            tags=list(self._request.completion.tags),
+        )
+        track = self._services.routes.semantic_cache()
+        timeout = self._services.settings.semantic_cache_timeout_seconds * 4
+        self._services.background.spawn(
+            "semantic store",
+            dependencies.call(track, "SemanticStore", track.stub.SemanticStore, store, timeout),
+        )
