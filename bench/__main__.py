@@ -63,6 +63,11 @@ BENCHMARKS = (
     Benchmark("lead_scoring", "Lead scoring", quick=("--leads", "2000", "--reasoning-leads", "20")),
     Benchmark("optimizer", "Conversation optimizer latency", quick=("--iterations", "200")),
     Benchmark("pruning_eval", "Conversation optimizer: token reduction and fact retention"),
+    Benchmark(
+        "pruning_dialogues",
+        "Conversation optimizer on the frozen test split: facts, corrections, targets, cost replay",
+    ),
+    Benchmark("pruning_summaries", "Conversation optimizer: Claude summaries vs local strategies"),
     Benchmark("token_estimate", "Token estimate accuracy"),
     Benchmark("delivery", "Images: build context and installed environment"),
 )

@@ -175,11 +175,17 @@ async def running_full_suite(
         ledger_settings = LedgerSettings(
             **local, database_url=postgres_dsn, migrate_on_start=True, sweep_interval_seconds=0.5
         )
+        servers["orchestrator"] = await stack.enter_async_context(
+            serving(await build_orchestrator(orchestrator_settings), orchestrator_settings)
+        )
+        # The optimizer's optional `summarize` strategy asks Claude through the orchestrator.
+        optimizer_settings = OptimizerSettings(
+            **local, orchestrator_address=servers["orchestrator"].address
+        )
         for name, build, settings in (
-            ("orchestrator", build_orchestrator, orchestrator_settings),
             ("cache", build_cache, cache_settings),
             ("budget_ledger", build_ledger, ledger_settings),
-            ("conversation_optimizer", build_optimizer, OptimizerSettings(**local)),
+            ("conversation_optimizer", build_optimizer, optimizer_settings),
         ):
             servers[name] = await stack.enter_async_context(
                 serving(await build(settings), settings)  # type: ignore[operator]

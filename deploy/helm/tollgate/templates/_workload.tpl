@@ -82,10 +82,6 @@ spec:
         {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
         checksum/anthropic-key: {{ $svc.anthropic.apiKey | sha256sum | trunc 16 }}
         {{- end }}
-        {{- if and (eq $svc.key "gateway") (not $svc.apiKeys.existingSecret) }}
-        # Roll the gateway when its chart-managed API keys change.
-        checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
-        {{- end }}
         {{- if and (eq $svc.key "leadScoring") $svc.model.json }}
         # Roll lead scoring when the chart-managed model changes (it is read at start).
         checksum/lead-model: {{ $svc.model.json | sha256sum }}

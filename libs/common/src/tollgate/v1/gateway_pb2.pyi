@@ -187,16 +187,20 @@ class EffectiveFlag(_message.Message):
     def __init__(self, key: _Optional[str] = ..., enabled: _Optional[bool] = ..., rollout_percent: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.FlagMode, str]] = ..., active: _Optional[bool] = ..., bucket: _Optional[int] = ..., parameters_json: _Optional[str] = ...) -> None: ...
 
 class EffectiveRoute(_message.Message):
-    __slots__ = ("service", "track", "address", "canary_weight")
+    __slots__ = ("service", "track", "address", "canary_weight", "canary_ready", "effective_canary_weight")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     TRACK_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CANARY_READY_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     service: str
     track: str
     address: str
     canary_weight: int
-    def __init__(self, service: _Optional[str] = ..., track: _Optional[str] = ..., address: _Optional[str] = ..., canary_weight: _Optional[int] = ...) -> None: ...
+    canary_ready: bool
+    effective_canary_weight: int
+    def __init__(self, service: _Optional[str] = ..., track: _Optional[str] = ..., address: _Optional[str] = ..., canary_weight: _Optional[int] = ..., canary_ready: _Optional[bool] = ..., effective_canary_weight: _Optional[int] = ...) -> None: ...
 
 class GetEffectiveConfigRequest(_message.Message):
     __slots__ = ("tenant_id", "contact_id")

@@ -138,6 +138,8 @@ class AdminCalls:
                 track=track.name,
                 address=track.address,
                 canary_weight=config.canary_weight(name) if backend.canary else 0,
+                canary_ready=backend.canary_ready,
+                effective_canary_weight=self._router.effective_canary_weight(name, config),
             )
         return reply
 

@@ -121,7 +121,11 @@ class RequestRun:
 
     def _account(self, answer: Answer, baseline: int) -> common_pb2.Account:
         hold = self.budget.hold
-        cost = answer.cost
+        cost = common_pb2.Cost()
+        cost.CopyFrom(answer.cost)
+        # The optimizer's summaries were Claude calls made for this request: charged with it.
+        cost.summary_micros = self.optimize.summary_cost_micros
+        cost.total_micros += cost.summary_micros
         return common_pb2.Account(
             request_id=self.request.context.request_id,
             trace_id=self.request.context.trace_id,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from tollgate.common import telemetry
-from tollgate.common.auth import ApiKey, KeyRing
+from tollgate.common.auth import ApiKey
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
@@ -20,6 +20,7 @@ from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
+from tollgate.gateway.key_file import KeyFile
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import RateLimiter
@@ -43,7 +44,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(
         self,
         settings: Settings,
-        keys: KeyRing,
+        keys: KeyFile,
         validator: RequestValidator,
         pipeline: CompletionPipeline,
         leads: LeadScoring,
@@ -176,16 +177,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return await self._admin.invalidate_cache(self._authenticate(context), request)
 
 
-def load_keys(settings: Settings) -> KeyRing:
-    if not settings.api_keys_file:
-        log.warning("no API keys file configured: every call will be refused")
-        return KeyRing([])
-    return KeyRing.from_file(settings.api_keys_file)
-
-
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
     prices = PriceTable.load(settings.prices_file or None)
+    keys = KeyFile(settings.api_keys_file, settings.flags_poll_seconds)
     flags = FlagsSource(
         settings.flags_file, settings.flags_poll_seconds, settings.flags_overrides_file
     )
@@ -200,15 +195,21 @@ async def build_service(settings: Settings) -> GrpcService:
     )
     servicer = GatewayServicer(
         settings,
-        load_keys(settings),
+        keys,
         RequestValidator(settings, prices),
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         AdminCalls(settings, flags, router),
         rate_limiter,
     )
-    on_start: list[Hook] = [flags.start]
-    on_stop: list[Hook] = [flags.stop, background.drain, router.close, rate_limiter.close]
+    on_start: list[Hook] = [flags.start, router.start, keys.start]
+    on_stop: list[Hook] = [
+        keys.stop,
+        flags.stop,
+        background.drain,
+        router.close,
+        rate_limiter.close,
+    ]
     for origin, name, key in (
         ("configmap", settings.flags_configmap, settings.flags_configmap_key),
         (
