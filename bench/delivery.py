@@ -3,24 +3,24 @@ against the whole repository and the full development environment, measured in o
 
     uv run python -m bench.delivery
 
-Per service it replays the image's build stage without a Docker engine (the files the
-Dockerfile copies, then its `uv sync --frozen --no-dev --no-editable --package ...`) into a
-temporary directory and measures the resulting environment; the baseline is the workspace's own
-.venv (every package, development tools included). The build context is measured by applying
-.dockerignore to the working tree; its baseline is the working tree without .dockerignore.
+Per service it replays the image's service stage without a Docker engine
+(tests/dockerfile_replay.py: the files the Dockerfile copies, then its `uv sync` steps with
+SERVICE set) into a temporary directory and measures the resulting environment; the baseline is
+the workspace's own .venv (every package, development tools included). The build context is
+measured by applying .dockerignore to the working tree; its baseline is the working tree without
+.dockerignore.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.dockerfile_replay import replay_service_build
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,39 +87,12 @@ def build_context() -> tuple[Size, Size]:
 
 
 def image_environment(module: str, workdir: Path) -> Size:
-    """Replays the Dockerfile's build stage and measures /opt/venv."""
-    context, venv = workdir / "src", workdir / "venv"
-    context.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env.update({"UV_PROJECT_ENVIRONMENT": str(venv), "UV_COMPILE_BYTECODE": "1"})
-    lines = (REPO / "services" / module / "Dockerfile").read_text().replace("\\\n", " ")
-    in_build = False
-    for line in lines.splitlines():
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        if words[0] == "FROM":
-            in_build = words[-1] == "build"
-        elif in_build and words[0] == "COPY" and not any(w.startswith("--") for w in words):
-            *sources, destination = words[1:]
-            for source in sources:
-                target = context / destination
-                if destination.endswith("/"):
-                    target = target / Path(source).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if (REPO / source).is_dir():
-                    ignore = shutil.ignore_patterns("__pycache__")
-                    shutil.copytree(REPO / source, target, ignore=ignore)
-                else:
-                    shutil.copy2(REPO / source, target)
-        elif in_build and words[0] == "RUN" and "uv sync" in line:
-            command = [w for w in shlex.split(line)[1:] if not w.startswith("--mount")]
-            subprocess.run(command, cwd=context, env=env, check=True, capture_output=True)
-    return measure(tree(venv))
+    """Replays the Dockerfile's service stage for `module` and measures its /opt/venv."""
+    return measure(tree(replay_service_build(module, workdir)))
 
 
 def main() -> int:
-    modules = sorted(p.parent.name for p in (REPO / "services").glob("*/Dockerfile"))
+    modules = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
     baseline = measure(tree(REPO / ".venv"))
     sent, everything = build_context()
     print("## Build context (.dockerignore)\n")

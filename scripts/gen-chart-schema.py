@@ -212,7 +212,7 @@ def service(name: str) -> Schema:
             }
         )
     if name == "semanticCache":
-        settings["modelPath"] = {"type": "string", "minLength": 1}
+        settings["modelPath"] = STRING
     if name == "leadScoring":
         settings["model"] = strict(
             {

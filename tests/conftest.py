@@ -20,6 +20,7 @@ from tollgate.gateway.service import build_service as build_gateway
 from tollgate.gateway.settings import Settings as GatewaySettings
 from tollgate.orchestrator.service import build_service as build_orchestrator
 from tollgate.orchestrator.settings import Settings as OrchestratorSettings
+from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 
 API_KEY = "tg_test_app_key_0123456789"
 ADMIN_KEY = "tg_test_admin_key_0123456789"
@@ -42,6 +43,18 @@ def write_keys_file(path: Path) -> Path:
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return path
+
+
+async def set_tenant_budget(admin: TollgateClient, tenant: str, limit_micros: int) -> None:
+    """A monthly budget for `tenant`, set through the gateway's admin API."""
+    budget = budget_ledger_pb2.Budget(
+        scope=budget_ledger_pb2.BudgetScope(
+            kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id=tenant
+        ),
+        period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
+        limit_micros=limit_micros,
+    )
+    await admin.stub.SetBudget(gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata)
 
 
 @dataclass

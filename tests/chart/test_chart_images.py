@@ -1,59 +1,32 @@
-"""The services' Dockerfiles and .dockerignore, proven without a Docker engine: the build context
-holds what the Dockerfiles copy, the image installs from the lock with only those files, the
-result imports the service, and the runtime stage matches what the chart expects."""
+"""The one Dockerfile and .dockerignore, proven without a Docker engine: the build context holds
+what the Dockerfile copies for each service, the image installs from the lock with only those
+files, the result imports the service, and the runtime stage matches what the chart expects.
+(tests/containers builds and runs the images for real when an engine answers.)"""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-MODULES = sorted(p.parent.name for p in (REPO / "services").glob("*/Dockerfile"))
+from tests.dockerfile_replay import (
+    DOCKERFILE,
+    REPO,
+    ReplayError,
+    Stage,
+    copies,
+    env_of,
+    parse_dockerfile,
+    replay_service_build,
+)
+
+MODULES = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
 CHART_UID = 10001  # the chart's runAsUser for Tollgate containers (tollgate.appUser)
-
-
-@dataclass
-class Stage:
-    name: str
-    base: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-
-def parse_dockerfile(path: Path) -> list[Stage]:
-    """Instructions per stage, with line continuations joined and comments dropped."""
-    logical: list[str] = []
-    pending = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    stages: list[Stage] = []
-    for line in logical:
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            words = rest.split()
-            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(stages))
-            stages.append(Stage(name=name, base=words[0]))
-        elif stages:
-            stages[-1].instructions.append((keyword, rest.strip()))
-    return stages
 
 
 def dockerignore_patterns() -> list[tuple[bool, re.Pattern[str]]]:
@@ -109,25 +82,9 @@ def workspace_members() -> list[str]:
     return sorted(members)
 
 
-def copies(stage: Stage) -> list[tuple[list[str], str]]:
-    """(sources, destination) of the stage's COPY instructions from the main context."""
-    result = []
-    for keyword, rest in stage.instructions:
-        if keyword != "COPY" or "--from=" in rest:
-            continue
-        words = [w for w in shlex.split(rest) if not w.startswith("--")]
-        result.append((words[:-1], words[-1]))
-    return result
-
-
-def env_of(stage: Stage) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for keyword, rest in stage.instructions:
-        if keyword == "ENV":
-            for word in shlex.split(rest):
-                name, _, value = word.partition("=")
-                env[name] = value
-    return env
+@pytest.fixture(scope="module")
+def stages() -> dict[str, Stage]:
+    return {stage.name: stage for stage in parse_dockerfile(DOCKERFILE)}
 
 
 @pytest.fixture(scope="module", params=MODULES)
@@ -135,57 +92,76 @@ def module(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_every_service_has_a_dockerfile() -> None:
-    assert (
-        sorted(p.name for p in (REPO / "services").iterdir() if (p / "pyproject.toml").exists())
-        == MODULES
-    )
+def test_one_dockerfile_builds_every_service() -> None:
+    services = [p.name for p in (REPO / "services").iterdir() if (p / "src" / "tollgate").is_dir()]
+    assert sorted(services) == MODULES
+    # No per-service copies to drift apart.
+    assert not list(REPO.glob("services/*/Dockerfile"))
+    assert re.search(r"^ARG SERVICE$", DOCKERFILE.read_text(), re.M)
 
 
-def test_dockerfile_is_multi_stage_slim_and_non_root(module: str) -> None:
-    stages = parse_dockerfile(REPO / "services" / module / "Dockerfile")
-    build = next(s for s in stages if s.name == "build")
-    runtime = stages[-1]
-    assert runtime.name == "runtime"
-    # The venv's interpreter links into the base image: both stages must use the same one.
-    assert build.base == runtime.base == "${PYTHON_IMAGE}"
-    text = (REPO / "services" / module / "Dockerfile").read_text()
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", text, re.M)
+def test_dockerfile_is_multi_stage_slim_and_non_root(stages: dict[str, Stage]) -> None:
+    assert list(stages) == ["deps", "build", "runtime"]
+    deps, build, runtime = stages["deps"], stages["build"], stages["runtime"]
+    # The venv's interpreter links into the base image: build and runtime use the same one.
+    assert deps.base == runtime.base == "${BASE_IMAGE}"
+    assert build.base == "deps"
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim-bookworm$", DOCKERFILE.read_text(), re.M)
     users = [rest for keyword, rest in runtime.instructions if keyword == "USER"]
     assert users == [f"{CHART_UID}:{CHART_UID}"]
     entrypoint = [rest for keyword, rest in runtime.instructions if keyword == "ENTRYPOINT"]
-    assert entrypoint == [f'["python", "-m", "tollgate.{module}"]']
-    # Only the virtual environment (and for the semantic cache, the model) reach the runtime.
+    assert entrypoint == ['["tollgate-service"]']
+    # Only the virtual environment reaches the runtime (the model is package data inside it).
     runtime_copies = [rest for keyword, rest in runtime.instructions if keyword == "COPY"]
-    assert all("--from=" in rest for rest in runtime_copies)
+    assert runtime_copies == ["--from=build /opt/venv /opt/venv"]
     assert env_of(runtime)["PYTHONDONTWRITEBYTECODE"] == "1"
-    assert env_of(build)["UV_COMPILE_BYTECODE"] == "1"
+    assert env_of(deps)["UV_COMPILE_BYTECODE"] == "1"
+    assert [r for k, r in runtime.instructions if k == "WORKDIR"] == ["/tmp"]
 
 
-def test_dockerfile_installs_from_the_lock(module: str) -> None:
-    build = next(
-        s for s in parse_dockerfile(REPO / "services" / module / "Dockerfile") if s.name == "build"
+def test_layers_before_the_service_argument_are_shared_by_all_services(
+    stages: dict[str, Stage],
+) -> None:
+    """What the seven builds share must not depend on SERVICE, or each build redoes it."""
+    deps = stages["deps"]
+    assert not [i for i in deps.instructions if "SERVICE" in i[1] and i[0] != "ENV"]
+    # The shared step downloads every service's wheels.
+    (warm,) = [r for k, r in deps.instructions if k == "RUN" and "uv sync" in r]
+    for flag in ("--frozen", "--no-dev", "--no-install-workspace"):
+        assert flag in warm
+    assert sorted(re.findall(r"--package (\S+)", warm)) == sorted(
+        f"tollgate-{m.replace('_', '-')}" for m in MODULES
     )
+    for stage in (stages["build"], stages["runtime"]):
+        uses = [i for i, (k, r) in enumerate(stage.instructions) if "SERVICE" in r and k != "ARG"]
+        assert stage.instructions.index(("ARG", "SERVICE")) < min(uses)
+
+
+def test_dockerfile_installs_from_the_lock_without_downloading(stages: dict[str, Stage]) -> None:
+    build = stages["build"]
     syncs = [rest for keyword, rest in build.instructions if keyword == "RUN" and "uv sync" in rest]
-    package = f"tollgate-{module.replace('_', '-')}"
     assert len(syncs) == 2
     for command in syncs:
         assert "--frozen" in command
         assert "--no-dev" in command
-        assert f"--package {package}" in command
+        # Everything comes from the cache the shared deps stage filled.
+        assert "--offline" in command
+        assert '--package "tollgate-$(echo "${SERVICE}" | tr _ -)"' in command
     assert "--no-install-workspace" in syncs[0]
     assert "--no-editable" in syncs[1]
 
 
-def test_dockerfile_copies_every_workspace_pyproject_and_only_context_files(module: str) -> None:
-    build = next(
-        s for s in parse_dockerfile(REPO / "services" / module / "Dockerfile") if s.name == "build"
-    )
-    sources = [src for sources, _ in copies(build) for src in sources]
+def test_dockerfile_copies_every_workspace_pyproject_and_only_context_files(
+    stages: dict[str, Stage], module: str
+) -> None:
+    sources = [
+        src for stage in stages.values() for sources, _ in copies(stage, module) for src in sources
+    ]
     pyprojects = sorted(
         s.removesuffix("/pyproject.toml") for s in sources if s.endswith("/pyproject.toml")
     )
     assert pyprojects == workspace_members()
+    assert f"services/{module}/src" in sources
     for source in sources:
         path = REPO / source
         assert path.exists(), source
@@ -207,6 +183,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
         "deploy/helm/tollgate/values.yaml",
         ".tools/bin/helm",
         "services/cache/tests/x.py",
+        "libs/cli/tests/test_x.py",
         "libs/common/src/tollgate/common/__pycache__/server.cpython-311.pyc",
     ):
         assert not in_build_context(excluded), excluded
@@ -214,57 +191,25 @@ def test_dockerignore_keeps_the_context_small() -> None:
         "uv.lock",
         "pyproject.toml",
         "services/cache/src/tollgate/cache/service.py",
+        "services/semantic_cache/src/tollgate/semantic_cache/embedding/"
+        "all-MiniLM-L6-v2-int8/model.onnx",
         "libs/common/pyproject.toml",
     ):
         assert in_build_context(included), included
 
 
 def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_path: Path) -> None:
-    """Replays the build stage: COPY into an empty context, run its `uv sync` steps, then import
-    the service with the resulting interpreter. No Docker engine needed, nothing else visible."""
-    build = next(
-        s for s in parse_dockerfile(REPO / "services" / module / "Dockerfile") if s.name == "build"
-    )
-    context = tmp_path / "src"
-    context.mkdir()
-    venv = tmp_path / "venv"
-    env = {**os.environ, **env_of(build)}
+    """Replays the build: COPY into an empty context, run the service stage's steps, then import
+    the service with the resulting interpreter. No Docker engine needed, nothing else visible.
+    (The deps stage only fills uv's cache; this machine's cache stands in for it.)"""
     # Faster than the image's settings, same result: links from the cache, no bytecode.
-    env.update(
-        {
-            "UV_PROJECT_ENVIRONMENT": str(venv),
-            "UV_LINK_MODE": "hardlink",
-            "UV_COMPILE_BYTECODE": "0",
-        }
-    )
-    env.pop("VIRTUAL_ENV", None)
-    for keyword, rest in build.instructions:
-        if keyword == "COPY":
-            words = [w for w in shlex.split(rest) if not w.startswith("--")]
-            *sources, destination = words
-            for source in sources:
-                target = context / destination
-                if destination.endswith("/"):
-                    target = target / Path(source).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if (REPO / source).is_dir():
-                    shutil.copytree(
-                        REPO / source, target, ignore=shutil.ignore_patterns("__pycache__")
-                    )
-                else:
-                    shutil.copy2(REPO / source, target)
-        elif keyword == "RUN" and "uv sync" in rest:
-            command = [w for w in shlex.split(rest) if not w.startswith("--mount")]
-            result = subprocess.run(
-                command,
-                cwd=context,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr
+    fast = {"UV_LINK_MODE": "hardlink", "UV_COMPILE_BYTECODE": "0"}
+    try:
+        venv = replay_service_build(module, tmp_path, fast)
+    except ReplayError as error:
+        pytest.fail(str(error))
+    launcher = (venv / "bin" / "tollgate-service").read_text()
+    assert launcher.splitlines()[-1] == f'exec python -m tollgate.{module} "$@"'
     probe = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -281,7 +226,7 @@ def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_pa
     )
     assert probe.returncode == 0, probe.stderr
     # Everything in the packages' source trees ships, data files included (SQL migrations,
-    # prompt templates, model files, the price table).
+    # prompt templates, the embedding model, the price table).
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
     for source_root in (REPO / "libs" / "common" / "src", REPO / "services" / module / "src"):
         for file in source_root.rglob("*"):
@@ -296,32 +241,22 @@ def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_pa
     assert f"tollgate_{module}" in installed
 
 
-def test_semantic_cache_image_bakes_in_the_model_the_chart_points_at(
+def test_metrics_port_matches_the_chart(
+    stages: dict[str, Stage], chart_values: dict[str, Any]
+) -> None:
+    runtime = stages["runtime"]
+    exposed = next(r for k, r in runtime.instructions if k == "EXPOSE").split()
+    metrics = str(chart_values["default"]["metricsPort"])
+    assert exposed == [metrics]
+    launcher = next(r for k, r in stages["build"].instructions if k == "RUN" and "printf" in r)
+    assert f"_METRICS_PORT:-{metrics}}}" in launcher
+
+
+def test_semantic_cache_uses_the_shipped_model_unless_the_chart_says_otherwise(
     chart_values: dict[str, Any],
 ) -> None:
-    path = REPO / "services" / "semantic_cache" / "Dockerfile"
-    stages = parse_dockerfile(path)
-    models = next(s for s in stages if s.name == "models")
-    # Without --build-context models=... the build stops with an explanation.
-    assert any(
-        k == "RUN" and "exit 1" in r and "--build-context models=" in r
-        for k, r in models.instructions
-    )
-    runtime = stages[-1]
-    copy = next(r for k, r in runtime.instructions if k == "COPY" and "--from=models" in r)
-    source, destination = shlex.split(copy)[1:]
-    assert destination == chart_values["services"]["semanticCache"]["modelPath"]
-    assert env_of(runtime)["TOLLGATE_SEMANTIC_CACHE_MODEL_PATH"] == destination
-    model = REPO.parent / "shared" / "models" / source
-    assert (model / "model.onnx").is_file()
-    assert (model / "tokenizer.json").is_file()
+    assert chart_values["services"]["semanticCache"]["modelPath"] == ""
+    from tollgate.semantic_cache.settings import DEFAULT_MODEL_DIR
 
-
-def test_exposed_ports_match_the_chart(module: str, chart_values: dict[str, Any]) -> None:
-    runtime = parse_dockerfile(REPO / "services" / module / "Dockerfile")[-1]
-    exposed = next(r for k, r in runtime.instructions if k == "EXPOSE").split()
-    key = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), module)
-    assert exposed == [
-        str(chart_values["services"][key]["port"]),
-        str(chart_values["default"]["metricsPort"]),
-    ]
+    assert (DEFAULT_MODEL_DIR / "model.onnx").is_file()
+    assert REPO / "services" / "semantic_cache" / "src" in DEFAULT_MODEL_DIR.parents

@@ -134,11 +134,15 @@ def test_anthropic_key_comes_from_a_secret(helm: Any, facts: Any) -> None:
     assert default.find("Secret", f"{facts.fullname}-anthropic") is None
 
 
-def test_semantic_cache_loads_the_model_baked_into_its_image(
-    default_render: Any, facts: Any
+def test_semantic_cache_loads_the_model_shipped_in_its_package_unless_told(
+    default_render: Any, helm: Any, facts: Any
 ) -> None:
-    env = default_render.env("Deployment", facts.resource_name("semanticCache"))
-    assert env["TOLLGATE_SEMANTIC_CACHE_MODEL_PATH"] == "/opt/models/all-MiniLM-L6-v2"
+    name = facts.resource_name("semanticCache")
+    assert "TOLLGATE_SEMANTIC_CACHE_MODEL_PATH" not in default_render.env("Deployment", name)
+    mounted = helm.render(
+        "default", values={"services": {"semanticCache": {"modelPath": "/models/x"}}}
+    )
+    assert mounted.env("Deployment", name)["TOLLGATE_SEMANTIC_CACHE_MODEL_PATH"] == "/models/x"
 
 
 def migration(rendered: Any, facts: Any) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite
+from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite, set_tenant_budget
 from tollgate.emulator import EmulatorServer
-from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 
 
 @pytest.fixture
@@ -33,15 +32,7 @@ async def door(
         yield suite, suite.http_url
 
 
-async def set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
+async def set_acme_budget(suite: FullSuite, limit_micros: int) -> None:
+    """A monthly budget for tenant acme (the default test key's), through the admin API."""
     async with suite.client(ADMIN_KEY) as admin:
-        budget = budget_ledger_pb2.Budget(
-            scope=budget_ledger_pb2.BudgetScope(
-                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
-            ),
-            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
-            limit_micros=limit_micros,
-        )
-        await admin.stub.SetBudget(
-            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
-        )
+        await set_tenant_budget(admin, "acme", limit_micros)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
-from tests.e2e.conftest import set_tenant_budget
+from tests.conftest import ADMIN_KEY, API_KEY, FullSuite, set_tenant_budget
 from tollgate.client import TollgateError
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
@@ -18,6 +17,11 @@ REQUEST = {
     "max_tokens": 1000,
     "temperature": 0.0,
 }
+
+
+async def _set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
+    async with suite.client(ADMIN_KEY) as admin:
+        await set_tenant_budget(admin, "acme", limit_micros)
 
 
 async def _states(suite: FullSuite) -> list[budget_ledger_pb2.BudgetState]:

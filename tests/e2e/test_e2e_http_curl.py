@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ALL_ON, API_KEY, FullSuite, running_full_suite
-from tests.e2e.conftest import set_tenant_budget
+from tests.e2e.conftest import set_acme_budget
 from tollgate.emulator import EmulatorServer
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
@@ -89,7 +89,7 @@ async def test_curl_sees_a_miss_an_exact_hit_a_semantic_hit_and_a_budget_refusal
     semantic_door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = semantic_door
-    await set_tenant_budget(suite, 10_000_000)
+    await set_acme_budget(suite, 10_000_000)
     question = "What documents do I need to get pre-approved for a mortgage?"
     paraphrase = "Which documents are needed to get pre-approved for a mortgage?"
     status, miss, first = await curl(base_url, _ask(question))
@@ -108,7 +108,7 @@ async def test_curl_sees_a_miss_an_exact_hit_a_semantic_hit_and_a_budget_refusal
     assert int(semantic["x-tollgate-saved-micros"]) > 0
     assert similar["content"] == first["content"]
     await suite.settled()
-    await set_tenant_budget(suite, 100)
+    await set_acme_budget(suite, 100)
     status, refused, error = await curl(base_url, _ask("Show me 3-bed homes in Austin."))
     assert status == 429
     assert int(refused["retry-after"]) > 0

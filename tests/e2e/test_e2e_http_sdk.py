@@ -18,7 +18,7 @@ from tests.conftest import (
     OTHER_TENANT_KEY,
     FullSuite,
 )
-from tests.e2e.conftest import set_tenant_budget
+from tests.e2e.conftest import set_acme_budget
 from tollgate.v1 import gateway_pb2
 
 MODEL = "claude-sonnet-5-5"
@@ -77,7 +77,7 @@ async def test_async_sdk_message_carries_usage_and_the_budget_left(
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await set_tenant_budget(suite, 10_000_000)
+    await set_acme_budget(suite, 10_000_000)
     raw = await _async(base_url).messages.with_raw_response.create(**ASK)
     message = await raw.parse()
     await suite.settled()
@@ -211,7 +211,7 @@ async def test_a_budget_refusal_is_a_429_with_retry_after_and_the_budget_state(
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await set_tenant_budget(suite, 100)  # less than any request
+    await set_acme_budget(suite, 100)  # less than any request
     with pytest.raises(anthropic.RateLimitError) as refused:
         await _async(base_url).messages.create(**ASK)
     headers = refused.value.response.headers
@@ -259,7 +259,7 @@ async def test_a_batch_from_create_to_results_holds_and_settles_at_the_batch_pri
     door: tuple[FullSuite, str],
 ) -> None:
     suite, base_url = door
-    await set_tenant_budget(suite, 10_000_000)
+    await set_acme_budget(suite, 10_000_000)
     client = _async(base_url)
     questions = {"budget": "What is my budget?", "timeline": "When can I move in?"}
     batch = await client.messages.batches.create(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import API_KEY, FullSuite
-from tests.e2e.conftest import set_tenant_budget
+from tests.e2e.conftest import set_acme_budget
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("http_sdk_scenarios.mjs")
@@ -93,7 +93,7 @@ async def test_typescript_sdk_scenarios(door: tuple[FullSuite, str], sdk_dir: Pa
     assert overloaded["status"] == 529
     assert overloaded["type"] == "overloaded_error"
 
-    await set_tenant_budget(suite, 100)  # less than any request
+    await set_acme_budget(suite, 100)  # less than any request
     refused = (await _run(sdk_dir, base_url, "refused"))["refused"]
     assert refused["status"] == 429
     assert refused["class"] == "RateLimitError"

@@ -409,8 +409,10 @@ gateway sends a canary nothing until it has a weight and answers its health chec
 - name: {{ $p }}QDRANT_URL
   valueFrom:
     {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "qdrant" "for" "the semantic cache service") | nindent 4 }}
+{{- with $svc.modelPath }}
 - name: {{ $p }}MODEL_PATH
-  value: {{ $svc.modelPath | quote }}
+  value: {{ . | quote }}
+{{- end }}
 {{- $qdrant := $root.Values.qdrant }}
 {{- if and (not $qdrant.enabled) $qdrant.external.apiKeySecret.name }}
 - name: {{ $p }}QDRANT_API_KEY
