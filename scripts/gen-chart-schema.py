@@ -189,6 +189,7 @@ def service(name: str) -> Schema:
                             "tenant": {"type": "string", "minLength": 1},
                             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                             "admin": BOOL,
+                            "role": {"type": "string", "enum": ["app", "admin", "operator"]},
                         },
                         required=["id", "tenant", "sha256"],
                     ),

@@ -24,13 +24,21 @@ from tollgate.orchestrator.settings import Settings as OrchestratorSettings
 API_KEY = "tg_test_app_key_0123456789"
 ADMIN_KEY = "tg_test_admin_key_0123456789"
 OTHER_TENANT_KEY = "tg_test_other_key_0123456789"
+# An admin of tenant acme only (role admin), unlike ADMIN_KEY (role operator: every tenant).
+TENANT_ADMIN_KEY = "tg_test_acme_admin_key_0123456789"
 
 
 def write_keys_file(path: Path) -> Path:
     keys = [
         {"id": "acme-app", "tenant": "acme", "sha256": hash_api_key(API_KEY)},
         {"id": "globex-app", "tenant": "globex", "sha256": hash_api_key(OTHER_TENANT_KEY)},
-        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "admin": True},
+        {
+            "id": "acme-admin",
+            "tenant": "acme",
+            "sha256": hash_api_key(TENANT_ADMIN_KEY),
+            "role": "admin",
+        },
+        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "role": "operator"},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return path

@@ -238,7 +238,12 @@ def test_api_keys_render_into_a_secret_the_gateway_key_ring_reads(
 
     keys = [
         {"id": "crm", "tenant": "acme", "sha256": hash_api_key("tg_live_crm_secret")},
-        {"id": "ops", "tenant": "ops", "sha256": hash_api_key("tg_live_ops_secret"), "admin": True},
+        {
+            "id": "ops",
+            "tenant": "ops",
+            "sha256": hash_api_key("tg_live_ops_secret"),
+            "role": "operator",
+        },
     ]
     rendered = helm.render("default", values={"services.gateway.apiKeys.keys": keys})
     secret = rendered.get("Secret", f"{facts.fullname}-api-keys")
@@ -247,7 +252,7 @@ def test_api_keys_render_into_a_secret_the_gateway_key_ring_reads(
     ring = KeyRing.from_file(keys_file)
     assert len(ring) == 2
     assert ring.authenticate("Bearer tg_live_crm_secret").tenant == "acme"
-    assert ring.authenticate("Bearer tg_live_ops_secret").admin is True
+    assert ring.authenticate("Bearer tg_live_ops_secret").operator is True
     # Changing the keys rolls the gateway (a new checksum), without touching other services.
     before = helm.render("default")
     gateway = facts.resource_name("gateway")

@@ -165,7 +165,7 @@ def _write_keys(workdir: Path) -> tuple[str, str, Path]:
     path = workdir / "api-keys.yaml"
     keys = [
         {"id": "acme-crm", "tenant": DEMO_TENANT, "sha256": hash_api_key(api_key)},
-        {"id": "ops-admin", "tenant": "ops", "sha256": hash_api_key(admin_key), "admin": True},
+        {"id": "ops-admin", "tenant": "ops", "sha256": hash_api_key(admin_key), "role": "operator"},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return api_key, admin_key, path

@@ -38,6 +38,9 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 REQUEST_ID_KEY = "x-request-id"
 TRACE_ID_KEY = "x-trace-id"
 
+# What a server interceptor's intercept_service is handed to reach the next one.
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+
 
 def status_details(error: ServiceError) -> bytes:
     """`google.rpc.Status` with BadRequest / ErrorInfo details, serialized for trailing metadata."""
@@ -78,7 +81,7 @@ def _correlation_metadata() -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-async def _abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+async def abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(
         error.code,
         error.message,
@@ -101,15 +104,18 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     and the tracer and metric attributes are looked up once, not per RPC: measured by
     bench/interceptor.py, the per-call lookups were a third of the interceptor's cost."""
 
-    def __init__(self, service: str, track: str = "stable") -> None:
+    def __init__(
+        self, service: str, track: str = "stable", trust_caller_trace_context: bool = True
+    ) -> None:
         self._service = service
         self._track = track
+        self._trust_trace = trust_caller_trace_context
         self._tracer = telemetry.tracer()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
@@ -126,7 +132,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        labels = _MethodLabels(self._service, method, self._track)
+        labels = _MethodLabels(self._service, method, self._track, self._trust_trace)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(labels, handler.unary_unary),
@@ -175,10 +181,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _MethodLabels:
     """Metric attributes of one method, built once: per status code for the counter."""
 
-    def __init__(self, service: str, method: str, track: str) -> None:
+    def __init__(self, service: str, method: str, track: str, trust_trace: bool = True) -> None:
         self.service = service
         self.method = method
         self.track = track
+        # Whether a caller's traceparent/baggage is continued, or a new trace is started.
+        self.trust_trace = trust_trace
         # "/tollgate.v1.GatewayService/Complete" → span "tollgate.v1.GatewayService/Complete".
         self.span_name = method.lstrip("/")
         rpc_service, _, rpc_method = self.span_name.partition("/")
@@ -235,7 +243,11 @@ class _RpcScope:
         # One context switch instead of two: the remote parent and the server span together.
         self._span = self._tracer.start_span(
             self._labels.span_name,
-            context=(parent := _parent_context(metadata)),
+            context=(
+                parent := _parent_context(metadata)
+                if self._labels.trust_trace
+                else otel_context.Context()
+            ),
             kind=SpanKind.SERVER,
             attributes=self._labels.span_attributes,
         )
@@ -250,7 +262,7 @@ class _RpcScope:
         if isinstance(exc, ServiceError):
             self._code = exc.code
             self._fields["error"] = exc.message
-            await _abort_with(self._context, exc)
+            await abort_with(self._context, exc)
         reference = new_request_id().replace("req_", "err_")
         self._code = grpc.StatusCode.INTERNAL
         self._fields["error"] = f"unhandled {type(exc).__name__} ({reference})"
@@ -260,7 +272,7 @@ class _RpcScope:
         log.exception(
             "unhandled error", extra={"method": self._labels.method, "error_reference": reference}
         )
-        await _abort_with(
+        await abort_with(
             self._context,
             ServiceError(f"Internal error; quote reference {reference} when reporting it."),
         )
