@@ -56,11 +56,6 @@ async def test_f1_a_malformed_usage_report_is_refused_and_stops_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a repeated request id is refused or replayed without calling Claude, and "
-    "breakers count only dependency failures, per tenant",
-)
 async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -78,11 +73,6 @@ async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a repeated request id replays the first answer or is refused "
-    "(the ledger's outcome for a repeated Reserve), never calls Claude again",
-)
 async def test_f2_reusing_a_request_id_gets_no_free_answers(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
