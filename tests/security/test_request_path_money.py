@@ -72,4 +72,5 @@ async def test_another_key_cannot_settle_a_live_hold(
     assert full_suite.upstream_calls() == 1
     # The first caller's hold was committed at its cost, not released by the other key.
     assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))
-    assert account is not None and account.cost.total_micros == upstream_cost_micros(full_suite)
+    assert account is not None
+    assert account.cost.total_micros == upstream_cost_micros(full_suite)
