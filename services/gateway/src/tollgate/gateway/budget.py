@@ -21,6 +21,7 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork, with_retries
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import Track
 from tollgate.v1 import budget_ledger_pb2, common_pb2
 
@@ -99,7 +100,7 @@ class BudgetGuard:
             )
         except DependencyDown as exc:
             if decision.shadow or decision.parameters.fails_open(context.tenant_id):
-                report.detail = f"ledger unavailable, answered unmetered ({exc.reason})"
+                report.detail = f"{skipped_detail('budget_ledger', exc)}; answered unmetered"
                 log.warning("budget fail-open for %s: %s", context.tenant_id, exc)
                 return Hold(held=False, report=report)
             raise unavailable(

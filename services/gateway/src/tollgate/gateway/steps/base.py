@@ -35,6 +35,7 @@ from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import RequestRoutes, Track
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.settings import Settings
@@ -155,7 +156,7 @@ class Step:
 
     def skipped(self, report: common_pb2.OptimizationReport, backend: str, exc: Exception) -> None:
         """The step's service failed or refused: go on without it (fail open), and say so."""
-        report.detail = f"skipped: {exc}"
+        report.detail = skipped_detail(backend, exc)
         instruments().fail_open.add(1, {"backend": backend, "step": self.key})
         log.warning("%s skipped: %s", self.key, exc)
 
