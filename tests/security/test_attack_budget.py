@@ -109,11 +109,6 @@ async def test_f3_an_abandoned_stream_is_billed_for_what_claude_produced(
     assert requests == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "the hold covers the rendered request: template variables counted with "
-    "tollgate.common.token_bound.upper_bound_template_variables",
-)
 async def test_f4_template_variables_are_inside_the_hold(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -133,11 +128,6 @@ async def test_f4_template_variables_are_inside_the_hold(
     assert cost <= limit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "the hold uses tollgate.common.token_bound.upper_bound_request, "
-    "not the calibrated estimate",
-)
 async def test_f4_text_crafted_against_the_estimate_cannot_overspend(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:

@@ -5,6 +5,7 @@ on the ledger's exact total against what the emulator billed."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import grpc
@@ -74,3 +75,51 @@ async def test_another_key_cannot_settle_a_live_hold(
     assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))
     assert account is not None
     assert account.cost.total_micros == upstream_cost_micros(full_suite)
+
+
+def _held_micros(account: Any) -> int:
+    detail = next(r.detail for r in account.optimizations if r.optimization == "budget_enforcement")
+    match = re.fullmatch(r"held (\d+) micro-dollars", detail)
+    assert match, detail
+    return int(match.group(1))
+
+
+async def test_a_large_template_variable_is_held_at_its_cost(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    async with full_suite.client(API_KEY) as acme:
+        answer = await acme.complete(
+            **ask("Say hello.", max_tokens=50), template_variables={"company": "x" * 300_000}
+        )
+    cost = answer.account.cost.total_micros
+    assert 0 < cost <= _held_micros(answer.account)
+    assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))
+
+
+async def test_a_megabyte_template_variable_is_refused_before_claude(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    async with full_suite.client(API_KEY) as acme:
+        with pytest.raises(TollgateError) as refused:
+            await acme.complete(
+                **ask("Say hello.", max_tokens=50), template_variables={"company": "x" * 1_000_000}
+            )
+    assert refused.value.code in (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    )
+    assert full_suite.upstream_calls() == 0
+    assert await read_usage(full_suite, "acme") == (0, 0)
+
+
+async def test_crafted_text_across_the_long_prompt_tier_never_costs_more_than_its_hold(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    # "a\\t" is 2 tokens per pair for the emulator: 120,000 tokens, past claude-haiku-5-5's
+    # 100,000-token threshold, where every token is priced at the long-prompt rates.
+    async with full_suite.client(API_KEY) as acme:
+        answer = await acme.complete(**ask("a\t" * 60_000, max_tokens=50, model="claude-haiku-5-5"))
+    assert answer.response.usage.input_tokens > 100_000
+    cost = answer.account.cost.total_micros
+    assert 0 < cost <= _held_micros(answer.account)
+    assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))

@@ -5,7 +5,7 @@ for the usage and savings reports."""
 from __future__ import annotations
 
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
-from tollgate.common.token_estimate import estimate_request
+from tollgate.common.token_bound import upper_bound_request, upper_bound_template_variables
 from tollgate.gateway.budget import Hold
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
@@ -56,12 +56,25 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
         super().__init__(request, decision, services)
         self.hold: Hold | None = None
 
+    def input_tokens(self, request: common_pb2.ClaudeRequest) -> int:
+        """At least the input tokens of the request as Claude gets it: the messages, system and
+        tools, and, with template variables, the task template rendered with them."""
+        settings = self._services.settings
+        tokens = upper_bound_request(request)
+        variables = self._request.completion.template_variables
+        if variables:
+            tokens += settings.reservation_template_tokens + upper_bound_template_variables(
+                variables, settings.reservation_template_variable_uses
+            )
+        return tokens
+
     def max_cost(self, request: common_pb2.ClaudeRequest) -> int:
-        """The most this request can cost: estimated input (with a safety margin) + max_tokens,
-        priced for the named model, else the dearest model the orchestrator may route to."""
+        """The most this request can cost: its input tokens (an upper bound, times the margin) +
+        max_tokens, priced for the named model, else the dearest model the orchestrator may
+        route to."""
         settings = self._services.settings
         prices = self._services.prices
-        tokens = int(estimate_request(request) * settings.reservation_token_margin)
+        tokens = int(self.input_tokens(request) * settings.reservation_token_margin)
         routable = settings.reservation_models or prices.role_models
         models = [request.model] if request.model else routable
         known = [m for m in models if prices.knows(m)]

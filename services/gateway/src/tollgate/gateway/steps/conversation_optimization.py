@@ -81,7 +81,7 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             return 0
         model = answer.response.model
         calculator = self._services.savings
-        report.micros_saved = (
-            calculator.input_cost(model, report.tokens_saved) - self.summary_cost_micros
+        report.micros_saved = max(
+            0, calculator.input_cost(model, report.tokens_saved) - self.summary_cost_micros
         )
         return calculator.input_cost(model, self.tokens_removed)
