@@ -87,11 +87,6 @@ async def test_f2_reusing_a_request_id_gets_no_free_answers(
     assert requests == full_suite.upstream_calls()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a stream the caller abandons is committed at the usage the orchestrator "
-    "saw, not released",
-)
 async def test_f3_an_abandoned_stream_is_billed_for_what_claude_produced(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
