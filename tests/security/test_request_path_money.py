@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from typing import Any
 
 import grpc
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
 import pytest
 
 from tests.conftest import API_KEY, TENANT_ADMIN_KEY, FullSuite
 from tests.security.conftest import set_tenant_budget, upstream_cost_micros
 from tollgate.client import TollgateError
+from tollgate.v1 import gateway_pb2
 
 
 async def test_fifty_concurrent_requests_under_one_id_never_spend_past_the_budget(
@@ -123,3 +130,66 @@ async def test_crafted_text_across_the_long_prompt_tier_never_costs_more_than_it
     cost = answer.account.cost.total_micros
     assert 0 < cost <= _held_micros(answer.account)
     assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))
+
+
+def _read_then_reset(port: int, api_key: str, completion: gateway_pb2.Completion) -> int:
+    """StreamComplete over HTTP/2 with a 256-byte flow-control window, reset (RST_STREAM
+    CANCEL) right after the first content_block_stop, before the account. Returns the number
+    of events read."""
+    body = gateway_pb2.StreamCompleteRequest(completion=completion).SerializeToString()
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    connection.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 256})
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        stream = connection.get_next_available_stream_id()
+        connection.send_headers(
+            stream,
+            [
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":path", "/tollgate.v1.GatewayService/StreamComplete"),
+                (":authority", "localhost"),
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("authorization", f"Bearer {api_key}"),
+            ],
+        )
+        connection.send_data(stream, b"\x00" + len(body).to_bytes(4, "big") + body, True)
+        sock.sendall(connection.data_to_send())
+        buffer, events = b"", 0
+        while data := sock.recv(65536):
+            for event in connection.receive_data(data):
+                if not isinstance(event, h2.events.DataReceived):
+                    continue
+                connection.acknowledge_received_data(event.flow_controlled_length, stream)
+                buffer += event.data
+                while len(buffer) >= 5 and len(buffer) >= 5 + int.from_bytes(buffer[1:5]):
+                    size = int.from_bytes(buffer[1:5])
+                    reply = gateway_pb2.StreamCompleteResponse.FromString(buffer[5 : 5 + size])
+                    buffer = buffer[5 + size :]
+                    assert not reply.HasField("account"), "the account came before the reset"
+                    events += 1
+                    if reply.event.WhichOneof("event") == "content_block_stop":
+                        connection.reset_stream(stream, h2.errors.ErrorCodes.CANCEL)
+                        sock.sendall(connection.data_to_send())
+                        return events
+            sock.sendall(connection.data_to_send())
+    raise AssertionError("the stream ended before content_block_stop")
+
+
+async def test_streams_reset_after_content_are_billed_for_what_claude_produced(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    async with full_suite.client(API_KEY) as acme:
+        completions = [
+            acme.completion(**ask(f"Write a long listing description number {i}."))
+            for i in range(5)
+        ]
+    for completion in completions:
+        assert await asyncio.to_thread(
+            _read_then_reset, full_suite.gateway.port, API_KEY, completion
+        )
+    await full_suite.settled()
+    assert full_suite.upstream_calls() == 5
+    # Five entries, each at what the emulator billed; no hold was given back for free.
+    assert await read_usage(full_suite, "acme") == (5, upstream_cost_micros(full_suite))
