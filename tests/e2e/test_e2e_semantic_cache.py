@@ -7,9 +7,9 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ALL_ON, OTHER_TENANT_KEY, running_full_suite
+from tests.conftest import ADMIN_KEY, ALL_ON, OTHER_TENANT_KEY, running_full_suite
 from tollgate.emulator import EmulatorServer
-from tollgate.v1 import common_pb2
+from tollgate.v1 import common_pb2, gateway_pb2
 
 FLAGS: dict[str, Any] = deepcopy(ALL_ON)
 FLAGS["flags"]["semantic_cache"] = {"enabled": True, "rolloutPercent": 100, "mode": "enforce"}
@@ -80,3 +80,50 @@ async def test_paraphrases_hit_and_near_misses_do_not(
     )
     assert "differ" in detail
     assert other_tenant.account.cache_status == common_pb2.CACHE_STATUS_MISS
+
+
+async def test_a_paraphrase_for_another_contact_never_gets_an_answer_built_from_variables(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> None:
+    async with (
+        running_full_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            FLAGS,
+            with_semantic_cache=True,
+            semantic_cache_timeout_seconds=10.0,
+        ) as suite,
+        suite.client() as client,
+    ):
+        dana = await client.complete(
+            **_ask("Write the follow-up e-mail about the offer."),
+            contact_id="contact-dana",
+            template_variables={"company": "Dana Reyes <dana@example.com>, offer $410,000"},
+        )
+        await suite.settled()
+        carol = await client.complete(
+            **_ask("Please write the follow-up e-mail about the offer."),
+            contact_id="contact-carol",
+            template_variables={"company": "Carol Diaz <carol@example.com>, offer $385,000"},
+        )
+        await suite.settled()
+        async with suite.client(ADMIN_KEY) as admin:
+            usage = await admin.stub.GetUsageReport(
+                gateway_pb2.GetUsageReportRequest(tenant_id="acme"), metadata=admin.metadata
+            )
+    assert carol.account.cache_status == common_pb2.CACHE_STATUS_MISS
+    detail = next(
+        r.detail for r in carol.account.optimizations if r.optimization == "semantic_cache"
+    )
+    assert "template variables" in detail
+    assert suite.upstream_calls() == 2
+    costs = dana.account.cost.total_micros + carol.account.cost.total_micros
+    totals = usage.report.totals
+    assert (totals.requests, totals.cost_micros) == (2, costs)

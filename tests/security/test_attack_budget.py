@@ -1,7 +1,6 @@
 """Attacks on the money: no tenant stops another's completions, no answer goes unbilled, no
 caller spends past its budget (issue 17, findings 1-4). Each test ends on the ledger's exact
-total. Tests marked xfail(strict) describe a fix that lands in the gateway's request path
-(pipeline); they fail today, and the mark turns into a failure the moment the fix lands."""
+total."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from collections.abc import Awaitable
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import timestamp_pb2
 
 from tests.conftest import API_KEY, OTHER_TENANT_KEY, FullSuite

@@ -235,11 +235,6 @@ async def test_f9_a_callers_trace_context_and_baggage_are_not_continued(
     assert reply.account.trace_id != caller_trace
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline fix pending: OptimizationReport.detail comes from "
-    "tollgate.gateway.public_detail.skipped_detail, not the raw error",
-)
 async def test_f9_an_account_never_shows_a_backends_address_or_raw_error(
     full_suite: FullSuite,
 ) -> None:

@@ -11,7 +11,8 @@ A step lives for one request. Its hooks, in the order the pipeline calls them:
 - `on_answer(answer, account)`: the step's work after the answer (store it, commit the cost),
   off the critical path.
 - `on_failure()`: no answer will come (Claude failed, the budget refused, the caller left before
-  Claude was asked): give back what the step holds (a budget hold, a cache fill lease) so nothing waits for it.
+  Claude was asked): give back what the step holds (a budget hold, a cache fill lease) so
+  nothing waits for it.
 
 Like the before/after hooks of a plugin chain, each step owns both halves of what it does, so a
 skipped step leaves nothing half-done for another to trip on.

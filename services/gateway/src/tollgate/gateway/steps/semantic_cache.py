@@ -48,6 +48,12 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         if not decision.active:
             return NO_EFFECT
         report = self.start_report(decision)
+        if self._request.completion.template_variables:
+            # A paraphrase match knows nothing of the variables rendered into the prompt, so an
+            # answer built from them is never shared (nor stored: _sent stays None).
+            report.detail = "not eligible: answers built from template variables are not shared"
+            _lookup_result("ineligible")
+            return NO_EFFECT
         self._sent = draft.request
         lookup = semantic_cache_pb2.SemanticLookupRequest(
             context=self._request.context,
