@@ -4,6 +4,7 @@ answers unmetered by the tenant's fail mode; shadow mode never changes what Clau
 from __future__ import annotations
 
 import asyncio
+import re
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,24 @@ async def test_shadow_mode_changes_nothing_sent_to_claude_but_reports_the_saving
     assert "would have answered" in report.detail
     assert report.micros_saved == shadowed.account.cost.total_micros > 0
     assert shadowed.account.saved_micros == 0
+
+
+async def test_account_details_never_show_a_backends_address_or_raw_error(
+    everything_on: FullSuite,
+) -> None:
+    flags = deepcopy(EVERYTHING)
+    flags["flags"]["budget_enforcement"]["parameters"] = {"failOpenTenants": ["acme"]}
+    everything_on.write_flags(flags)
+    for backend in ("cache", "conversation_optimizer", "budget_ledger"):
+        await everything_on.servers[backend].stop(grace=0)
+    await asyncio.sleep(0.5)  # the gateway polls the flags file every 0.2 s here
+    async with everything_on.client() as client:
+        result = await client.complete(**_request("Is parking included?"))
+    details = {r.optimization: r.detail for r in result.account.optimizations}
+    for key in ("exact_cache", "conversation_optimization", "semantic_cache", "budget_enforcement"):
+        assert details[key].startswith("skipped: the "), details
+    assert "answered unmetered" in details["budget_enforcement"]
+    for detail in details.values():
+        for leak in ("127.0.0.1", "ipv4", "ipv6", "StatusCode", "failed to connect", "stable"):
+            assert leak not in detail, detail
+        assert not re.search(r":\d{2,5}\b", detail), detail

@@ -1,7 +1,6 @@
 """Attacks on the money: no tenant stops another's completions, no answer goes unbilled, no
 caller spends past its budget (issue 17, findings 1-4). Each test ends on the ledger's exact
-total. Tests marked xfail(strict) describe a fix that lands in the gateway's request path
-(pipeline); they fail today, and the mark turns into a failure the moment the fix lands."""
+total."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from collections.abc import Awaitable
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import timestamp_pb2
 
 from tests.conftest import API_KEY, OTHER_TENANT_KEY, FullSuite
@@ -56,11 +54,6 @@ async def test_f1_a_malformed_usage_report_is_refused_and_stops_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a repeated request id is refused or replayed without calling Claude, and "
-    "breakers count only dependency failures, per tenant",
-)
 async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -78,11 +71,6 @@ async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a repeated request id replays the first answer or is refused "
-    "(the ledger's outcome for a repeated Reserve), never calls Claude again",
-)
 async def test_f2_reusing_a_request_id_gets_no_free_answers(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -97,11 +85,6 @@ async def test_f2_reusing_a_request_id_gets_no_free_answers(
     assert requests == full_suite.upstream_calls()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "a stream the caller abandons is committed at the usage the orchestrator "
-    "saw, not released",
-)
 async def test_f3_an_abandoned_stream_is_billed_for_what_claude_produced(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -119,11 +102,6 @@ async def test_f3_an_abandoned_stream_is_billed_for_what_claude_produced(
     assert requests == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "the hold covers the rendered request: template variables counted with "
-    "tollgate.common.token_bound.upper_bound_template_variables",
-)
 async def test_f4_template_variables_are_inside_the_hold(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -143,11 +121,6 @@ async def test_f4_template_variables_are_inside_the_hold(
     assert cost <= limit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=PIPELINE + "the hold uses tollgate.common.token_bound.upper_bound_request, "
-    "not the calibrated estimate",
-)
 async def test_f4_text_crafted_against_the_estimate_cannot_overspend(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:

@@ -28,11 +28,6 @@ from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 EXACT = common_pb2.CACHE_STATUS_EXACT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline fix pending: the gateway passes template_version, template_variables and "
-    "contact_scope to ExactLookup (the cache keys on them already)",
-)
 async def test_f5_an_answer_built_from_one_contacts_data_is_not_served_to_another(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:

@@ -276,11 +276,6 @@ def test_f9_the_gateway_drops_caller_baggage_by_default() -> None:
     assert ServiceSettings().keep_caller_baggage is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline fix pending: OptimizationReport.detail comes from "
-    "tollgate.gateway.public_detail.skipped_detail, not the raw error",
-)
 async def test_f9_an_account_never_shows_a_backends_address_or_raw_error(
     full_suite: FullSuite,
 ) -> None:

@@ -288,7 +288,9 @@ async def test_a_hold_is_committed_after_an_answer_and_released_after_a_failure(
     flags = helpers.on("budget_enforcement")
     ledger = fakes.stubs["budget_ledger"]
     ledger.replies.update(
-        Reserve=budget_ledger_pb2.ReserveResponse(),
+        Reserve=budget_ledger_pb2.ReserveResponse(
+            outcome=budget_ledger_pb2.RESERVE_OUTCOME_RESERVED
+        ),
         Commit=budget_ledger_pb2.CommitResponse(),
         Release=budget_ledger_pb2.ReleaseResponse(),
     )
@@ -307,3 +309,30 @@ async def test_a_hold_is_committed_after_an_answer_and_released_after_a_failure(
     await fakes.background.drain()
     assert [c.actual_tokens for c in ledger.asked("Commit")] == [1050]
     assert len(ledger.asked("Release")) == 1
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_HELD,
+        budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_COMMITTED,
+        budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_RELEASED,
+        budget_ledger_pb2.RESERVE_OUTCOME_UNSPECIFIED,
+    ],
+)
+async def test_a_reserve_that_made_no_new_hold_is_refused_and_releases_nothing(
+    fakes: Any, helpers: Any, outcome: budget_ledger_pb2.ReserveOutcome
+) -> None:
+    flags = helpers.on("budget_enforcement")
+    ledger = fakes.stubs["budget_ledger"]
+    ledger.replies["Reserve"] = budget_ledger_pb2.ReserveResponse(outcome=outcome)
+    request = helpers.request()
+    step = BudgetHoldStep(request, fakes.decisions(flags).budget_enforcement, fakes.services())
+    with pytest.raises(ServiceError) as refused:
+        await step.before(Draft(request.completion.request))
+    assert refused.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert "new request_id" in refused.value.message
+    step.on_failure()
+    await fakes.background.drain()
+    # The hold is someone else's (or settled): it is neither released nor committed here.
+    assert ledger.asked("Release") == []

@@ -32,8 +32,14 @@ class BackgroundWork:
             log.error("background %s failed: %s", name, task.exception())
 
     async def drain(self, timeout: float = 10.0) -> None:
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        """Wait for pending work, and for the work it spawns (a finished read spawns a commit),
+        up to `timeout` seconds in all."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._tasks:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.wait(list(self._tasks), timeout=left)
 
     @property
     def pending(self) -> int:

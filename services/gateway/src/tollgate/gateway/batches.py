@@ -58,7 +58,10 @@ class BatchCalls:
 
     def hold_micros(self, completions: list[gateway_pb2.Completion]) -> int:
         """The most the whole batch can cost, at the batch discount."""
-        full = sum(max_cost(self._settings, self._prices, c.request) for c in completions)
+        full = sum(
+            max_cost(self._settings, self._prices, c.request, c.template_variables)
+            for c in completions
+        )
         return math.ceil(full * (100 - self._prices.batch_discount_percent) / 100)
 
     async def _call(self, method: str, request: Any) -> Any:

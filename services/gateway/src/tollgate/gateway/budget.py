@@ -21,6 +21,7 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork, with_retries
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
+from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import Track
 from tollgate.v1 import budget_ledger_pb2, common_pb2
 
@@ -58,6 +59,24 @@ def snapshot(states: list[budget_ledger_pb2.BudgetState]) -> common_pb2.BudgetSn
     )
 
 
+_REUSED = {
+    budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_HELD: "is still being answered",
+    budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_COMMITTED: "was already answered and billed",
+    budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_RELEASED: "was already used by a request that failed",
+}
+
+
+def request_id_used(request_id: str, outcome: budget_ledger_pb2.ReserveOutcome) -> ServiceError:
+    """A Reserve that made no new hold: the request id was used before, so Claude is not asked
+    again under it (that answer would go unbilled). Refused, never replayed."""
+    state = _REUSED.get(outcome, "was already used")
+    return ServiceError(
+        f"The request id {request_id!r} {state}; send each new request with a new request_id.",
+        grpc.StatusCode.ALREADY_EXISTS,
+        metadata={"request_id": request_id},
+    )
+
+
 class BudgetGuard:
     def __init__(self, timeout: float, background: BackgroundWork) -> None:
         self._timeout = timeout
@@ -81,7 +100,7 @@ class BudgetGuard:
             )
         except DependencyDown as exc:
             if decision.shadow or decision.parameters.fails_open(context.tenant_id):
-                report.detail = f"ledger unavailable, answered unmetered ({exc.reason})"
+                report.detail = f"{skipped_detail('budget_ledger', exc)}; answered unmetered"
                 log.warning("budget fail-open for %s: %s", context.tenant_id, exc)
                 return Hold(held=False, report=report)
             raise unavailable(
@@ -94,6 +113,8 @@ class BudgetGuard:
                 report.detail = f"would have refused: {message}"
                 return Hold(held=False, report=report)
             raise ServiceError(message, code, metadata=metadata) from exc
+        if reply.outcome != budget_ledger_pb2.RESERVE_OUTCOME_RESERVED:
+            raise request_id_used(context.request_id, reply.outcome)
         report.applied = True
         report.detail = f"held {amount_micros} micro-dollars"
         return Hold(held=True, report=report, snapshot=snapshot(list(reply.states)))

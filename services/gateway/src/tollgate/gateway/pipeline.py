@@ -29,6 +29,7 @@ from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import Decisions, FlagsSource
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.relay import Relay
 from tollgate.gateway.replay import replay_events
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.savings import SavingsCalculator
@@ -216,22 +217,23 @@ class CompletionPipeline:
             )
             yield Final(cached.response, run.settle(answer))
             return
-        settled = False
         try:
             await run.hold()
-            items = upstream(run.services.routes, run.spec(), timeout)
-            async with contextlib.aclosing(items):
-                async for item in items:
-                    if isinstance(item, orchestrator_pb2.GenerationResult):
-                        settled = True
-                        yield Final(item.response, run.settle(self._generated(item)))
-                    else:
-                        yield item
-        finally:
-            # Refused, failed, or the caller went away before the result: give back the hold
-            # and the fill lease, so nothing waits for an answer that will never come.
-            if not settled:
-                run.fail()
+            spec = run.spec()
+        except BaseException:
+            # Refused or failed before Claude: give back the hold and the fill lease, so
+            # nothing waits for an answer that will never come.
+            run.fail()
+            raise
+        # Read to the end even when the caller leaves: what Claude produced is billed.
+        relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
+            upstream(run.services.routes, spec, timeout),
+            orchestrator_pb2.GenerationResult,
+            lambda result: Final(result.response, run.settle(self._generated(result))),
+            run.fail,
+        )
+        async for item in relay.start(self.background):
+            yield item
 
     def _generated(self, result: orchestrator_pb2.GenerationResult) -> Answer:
         response = result.response

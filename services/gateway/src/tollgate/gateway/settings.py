@@ -47,11 +47,18 @@ class Settings(ServiceSettings):
     lead_scoring_timeout_seconds: float = Field(default=60.0, gt=0)
     # How long an identical request waits for the one already asking Claude (single flight).
     exact_cache_wait_for_fill_seconds: float = Field(default=30.0, ge=0)
-    # Budget holds: estimated input tokens times this margin, plus max_tokens, priced for the
+    # Budget holds: an upper bound of the rendered request's input tokens (never below the true
+    # count; tollgate.common.token_bound) times this margin, plus max_tokens, priced for the
     # named model or the dearest the orchestrator may route or fall back to. Empty: the models
     # with a role in the price table (its `roles`, which the orchestrator's defaults also use).
-    reservation_token_margin: float = Field(default=1.5, ge=1.0)
+    reservation_token_margin: float = Field(default=1.0, ge=1.0)
     reservation_models: list[str] = Field(default_factory=list)
+    # A request with template variables gets the orchestrator's task template as a system block:
+    # the hold adds this many tokens for the template's own text (at least the upper bound of the
+    # largest template; the shipped ones are under 400 bytes) and each variable's value as many
+    # times as a template may use it (the shipped ones use each once).
+    reservation_template_tokens: int = Field(default=1024, ge=0)
+    reservation_template_variable_uses: int = Field(default=1, ge=1)
     # Lead reasoning holds this much per lead: input and output tokens priced for the model.
     # Lead analysis is routed to the small model, but falls back to the default one when that is
     # overloaded, so the hold is priced for the default (the dearer of the two).

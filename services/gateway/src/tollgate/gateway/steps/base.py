@@ -10,8 +10,9 @@ A step lives for one request. Its hooks, in the order the pipeline calls them:
   which the baseline adds back.
 - `on_answer(answer, account)`: the step's work after the answer (store it, commit the cost),
   off the critical path.
-- `on_failure()`: no answer will come (Claude failed, the budget refused, the caller left): give
-  back what the step holds (a budget hold, a cache fill lease) so nothing waits for it.
+- `on_failure()`: no answer will come (Claude failed, the budget refused, the caller left before
+  Claude was asked): give back what the step holds (a budget hold, a cache fill lease) so
+  nothing waits for it.
 
 Like the before/after hooks of a plugin chain, each step owns both halves of what it does, so a
 skipped step leaves nothing half-done for another to trip on.
@@ -35,6 +36,7 @@ from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import RequestRoutes, Track
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.settings import Settings
@@ -155,7 +157,7 @@ class Step:
 
     def skipped(self, report: common_pb2.OptimizationReport, backend: str, exc: Exception) -> None:
         """The step's service failed or refused: go on without it (fail open), and say so."""
-        report.detail = f"skipped: {exc}"
+        report.detail = skipped_detail(backend, exc)
         instruments().fail_open.add(1, {"backend": backend, "step": self.key})
         log.warning("%s skipped: %s", self.key, exc)
 

@@ -4,9 +4,11 @@ for the usage and savings reports."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
-from tollgate.common.token_estimate import estimate_request
+from tollgate.common.token_bound import upper_bound_request, upper_bound_template_variables
 from tollgate.gateway.budget import Hold
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
@@ -46,10 +48,33 @@ def billed_tokens(usage: common_pb2.Usage) -> int:
     )
 
 
-def max_cost(settings: Settings, prices: PriceTable, request: common_pb2.ClaudeRequest) -> int:
-    """The most a request can cost: estimated input (with a safety margin) + max_tokens, priced
-    for the named model, else the dearest model the orchestrator may route to."""
-    tokens = int(estimate_request(request) * settings.reservation_token_margin)
+def input_tokens(
+    settings: Settings,
+    request: common_pb2.ClaudeRequest,
+    template_variables: Mapping[str, str] | None = None,
+) -> int:
+    """At least the input tokens of the request as Claude gets it: the messages, system and
+    tools, and, with template variables, the task template rendered with them."""
+    tokens = upper_bound_request(request)
+    if template_variables:
+        tokens += settings.reservation_template_tokens + upper_bound_template_variables(
+            template_variables, settings.reservation_template_variable_uses
+        )
+    return tokens
+
+
+def max_cost(
+    settings: Settings,
+    prices: PriceTable,
+    request: common_pb2.ClaudeRequest,
+    template_variables: Mapping[str, str] | None = None,
+) -> int:
+    """The most a request can cost: its input tokens (an upper bound, times the margin) +
+    max_tokens, priced for the named model, else the dearest model the orchestrator may route
+    to."""
+    tokens = int(
+        input_tokens(settings, request, template_variables) * settings.reservation_token_margin
+    )
     routable = settings.reservation_models or prices.role_models
     models = [request.model] if request.model else routable
     known = [m for m in models if prices.knows(m)]
@@ -71,7 +96,12 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
         self.hold: Hold | None = None
 
     def max_cost(self, request: common_pb2.ClaudeRequest) -> int:
-        return max_cost(self._services.settings, self._services.prices, request)
+        return max_cost(
+            self._services.settings,
+            self._services.prices,
+            request,
+            self._request.completion.template_variables,
+        )
 
     async def before(self, draft: Draft) -> Effect:
         if not self._decision.active:

@@ -67,6 +67,10 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             acquire_fill_lease=fill,
             wait_for_fill=duration(wait),
             cache_sampled=preference.cache_sampled,
+            # Rendered into the prompt: an answer built from one contact's variables is keyed by
+            # them. The shipped templates read no contact data beyond their variables, so no
+            # contact scope is sent.
+            template_variables=self._request.completion.template_variables,
         )
         track = self._services.routes.cache()
         timeout = settings.cache_timeout_seconds + wait

@@ -30,8 +30,10 @@ class PromptCachingStep(Step):
         report = self.start_report(self._decision)
         report.applied = self._decision.enforce and answer.cache_breakpoints > 0
         report.tokens_saved = usage.cache_read_input_tokens
+        # A cache write costs more than plain input: that request saved nothing (never a
+        # negative saving, which the ledger refuses along with the commit carrying it).
         report.micros_saved = (
-            answer.uncached_micros - answer.cost.total_micros if report.applied else 0
+            max(0, answer.uncached_micros - answer.cost.total_micros) if report.applied else 0
         )
         report.detail = (
             f"{answer.cache_breakpoints} breakpoints, "

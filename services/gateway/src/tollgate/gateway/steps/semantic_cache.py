@@ -52,6 +52,12 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         if mode == gateway_pb2.CACHE_MODE_BYPASS:
             report.detail = "bypassed by the request"
             return NO_EFFECT
+        if self._request.completion.template_variables:
+            # A paraphrase match knows nothing of the variables rendered into the prompt, so an
+            # answer built from them is never shared (nor stored: _sent stays None).
+            report.detail = "not eligible: answers built from template variables are not shared"
+            _lookup_result("ineligible")
+            return NO_EFFECT
         self._sent = draft.request
         if mode == gateway_pb2.CACHE_MODE_REFRESH:
             report.detail = "refresh: asked Claude, the answer is stored"
