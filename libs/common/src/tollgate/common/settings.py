@@ -29,8 +29,11 @@ class ServiceSettings(BaseSettings):
     # call (a generation may take 120 s), so a rollout drains long answers instead of cutting them.
     shutdown_grace_seconds: float = Field(default=125.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    # Per HTTP/2 connection, and across the whole server (0: no limit).
-    max_concurrent_streams: int = Field(default=100, ge=1)
+    # Per HTTP/2 connection, and across the whole server (0: no limit). Internal services take
+    # every call of a gateway replica on one connection per pod, so their per-connection limit is
+    # high (a low one refuses streams in bursts, before the client has seen the limit); the
+    # gateway, facing callers it does not know, sets its own low limit.
+    max_concurrent_streams: int = Field(default=4096, ge=1)
     max_concurrent_rpcs: int = Field(default=0, ge=0)
     # Keep the caller's W3C baggage, which then rides along to every service this one calls. On
     # for the internal services, whose callers are the suite's own; off at the gateway. The trace
