@@ -42,7 +42,7 @@ async def _settled(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
 async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
     full_suite: FullSuite,
 ) -> None:
-    await set_tenant_budget(full_suite, 100)  # 100 micro-dollars: less than any request
+    await _set_tenant_budget(full_suite, 100)  # 100 micro-dollars: less than any request
     async with full_suite.client() as client:
         with pytest.raises(TollgateError) as caught:
             await client.complete(**REQUEST)
@@ -55,7 +55,7 @@ async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
 async def test_commits_equal_the_cost_of_answers_and_hits_hold_nothing(
     full_suite: FullSuite,
 ) -> None:
-    await set_tenant_budget(full_suite, 10_000_000)
+    await _set_tenant_budget(full_suite, 10_000_000)
     async with full_suite.client() as client:
         answers = [
             await client.complete(**{**REQUEST, "messages": [{"role": "user", "content": q}]})
