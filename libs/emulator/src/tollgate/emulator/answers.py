@@ -246,8 +246,8 @@ def _tool_answer(
     return Answer(content, "tool_use", None, preface_tokens + call_tokens)
 
 
-def compose_answer(request: MessageRequest) -> Answer:
-    """The assistant's reply to a validated request."""
+def compose_answer(request: MessageRequest, scripted: str | None = None) -> Answer:
+    """The assistant's reply to a validated request; `scripted` replaces the composed text."""
     digest = prompt_digest(request.body)
     rng = random.Random(digest)
     words = key_words(last_user_text(request.body))
@@ -255,7 +255,7 @@ def compose_answer(request: MessageRequest) -> Answer:
     if tool is not None:
         return _tool_answer(request, tool, rng, words)
     target = MIN_ANSWER_TOKENS + int.from_bytes(digest[:4], "big") % ANSWER_TOKEN_SPREAD
-    full = compose_text(words, rng, target)
+    full = scripted or compose_text(words, rng, target)
     text, stop_reason, stop_sequence, spent = _limit_text(
         full, request.max_tokens, request.stop_sequences
     )
