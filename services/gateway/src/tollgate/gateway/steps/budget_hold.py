@@ -35,6 +35,20 @@ def usage_record(
     )
 
 
+def max_cost(services: StepServices, request: common_pb2.ClaudeRequest) -> int:
+    """The most this request can cost: estimated input (with a safety margin) + max_tokens,
+    priced for the named model, else the dearest model the orchestrator may route to."""
+    settings = services.settings
+    prices = services.prices
+    tokens = int(estimate_request(request) * settings.reservation_token_margin)
+    routable = settings.reservation_models or prices.role_models
+    models = [request.model] if request.model else routable
+    known = [m for m in models if prices.knows(m)]
+    if not known:
+        return 0
+    return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
+
+
 def billed_tokens(usage: common_pb2.Usage) -> int:
     return (
         usage.input_tokens
@@ -57,17 +71,7 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
         self.hold: Hold | None = None
 
     def max_cost(self, request: common_pb2.ClaudeRequest) -> int:
-        """The most this request can cost: estimated input (with a safety margin) + max_tokens,
-        priced for the named model, else the dearest model the orchestrator may route to."""
-        settings = self._services.settings
-        prices = self._services.prices
-        tokens = int(estimate_request(request) * settings.reservation_token_margin)
-        routable = settings.reservation_models or prices.role_models
-        models = [request.model] if request.model else routable
-        known = [m for m in models if prices.knows(m)]
-        if not known:
-            return 0
-        return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
+        return max_cost(self._services, request)
 
     async def before(self, draft: Draft) -> Effect:
         if not self._decision.active:
