@@ -6,7 +6,8 @@ gets different text, and generation limits (``max_tokens``, ``stop_sequences``)
 only cut that text short -- so a test can read an answer once and predict how
 a limit will cut it. Text is plain English built from CRM-flavoured templates
 that echo key words of the last user message; its length comes from the
-prompt's hash.
+prompt's hash. A config's ``scripted_answers`` can fix the text for questions containing a
+phrase (e.g. to answer two near-identical questions differently).
 """
 
 from __future__ import annotations
