@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import ALL_ON, FullSuite, running_full_suite
+from tests.e2e.test_e2e_semantic_cache import _ask as ask
 from tollgate.client import CompletionResult, TollgateClient
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
@@ -31,14 +32,7 @@ SECOND = "Which documents are needed to get pre-approved for a mortgage?"
 
 
 def _ask(question: str, request_id: str = "") -> dict[str, Any]:
-    return {
-        "model": "claude-sonnet-5-5",
-        "system": "You are the assistant of a real-estate CRM.",
-        "messages": [{"role": "user", "content": question}],
-        "max_tokens": 1000,
-        "temperature": 0.0,
-        "request_id": request_id,
-    }
+    return {**ask(question), "request_id": request_id}
 
 
 async def _script(emulator: EmulatorServer, answers: dict[str, str]) -> None:
