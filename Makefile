@@ -15,10 +15,14 @@ help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 uv:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || { echo "make: installing uv with pip ..."; \
+	  python3 -m pip install --quiet uv; }
 
+# Silent when .venv is already in sync; otherwise says so and shows uv's own progress.
 install: uv ## Create .venv with every package of the workspace and the dev tools
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --check --quiet >/dev/null 2>&1 || { \
+	  echo "make: installing the workspace and its dev tools into .venv (uv sync --frozen) ..."; \
+	  $(UV) sync --frozen && echo "make: .venv is ready"; }
 
 protos: install ## Regenerate tollgate.v1 from protos/ (committed code)
 	@UV="$(UV)" scripts/gen-protos.sh $(PROTO_OUT)
@@ -29,6 +33,7 @@ protos-check: install ## Fail when the committed generated code is stale
 	  || { echo "generated code is stale: run 'make protos' and commit"; exit 1; }
 
 $(BUF_DIR)/node_modules/.bin/buf:
+	@echo "make: installing buf 1.75.0 from npm into $(BUF_DIR) ..."
 	@mkdir -p $(BUF_DIR) && npm install --silent --prefix $(BUF_DIR) @bufbuild/buf@1.75.0 >/dev/null
 
 buf-lint: $(BUF_DIR)/node_modules/.bin/buf ## buf lint (STANDARD) on the contracts

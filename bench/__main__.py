@@ -14,9 +14,11 @@ and the runner exits non-zero after writing everything else.
 from __future__ import annotations
 
 import argparse
+import collections
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,24 +77,40 @@ class Outcome:
     failed: bool
 
 
-def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
+def run_one(benchmark: Benchmark, quick: bool, position: str) -> Outcome:
+    """Run one benchmark; its stderr (progress, then any error) shows as it comes."""
     arguments = benchmark.arguments(quick)
     command = " ".join(["uv run python -m", f"bench.{benchmark.module}", *arguments])
-    print(f"running: {command}", file=sys.stderr, flush=True)
+    print(f"[{position}] {benchmark.title}: {command}", file=sys.stderr, flush=True)
     started = time.monotonic()
-    completed = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", f"bench.{benchmark.module}", *arguments],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    assert process.stdout is not None  # a pipe, as asked
+    assert process.stderr is not None
+    out, err = process.stdout, process.stderr
+    # stdout is read on a thread so neither pipe can fill up while the other is read.
+    stdout: list[str] = []
+    reader = threading.Thread(target=lambda: stdout.append(out.read()))
+    reader.start()
+    recent_errors: collections.deque[str] = collections.deque(maxlen=15)
+    for line in err:
+        print(line, end="", file=sys.stderr, flush=True)
+        recent_errors.append(line.rstrip("\n"))
+    returncode = process.wait()
+    reader.join()
     seconds = time.monotonic() - started
-    if completed.returncode != 0:
-        tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
-        output = f"**Failed** (exit {completed.returncode}):\n\n```\n{tail}\n```"
+    if returncode != 0:
+        print(f"[{position}] failed after {seconds:.0f} s", file=sys.stderr, flush=True)
+        tail = "\n".join(recent_errors)
+        output = f"**Failed** (exit {returncode}):\n\n```\n{tail}\n```"
         return Outcome(benchmark, command, seconds, output, True)
-    return Outcome(benchmark, command, seconds, completed.stdout.strip(), False)
+    print(f"[{position}] done in {seconds:.0f} s", file=sys.stderr, flush=True)
+    return Outcome(benchmark, command, seconds, "".join(stdout).strip(), False)
 
 
 def machine() -> list[str]:
@@ -158,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         for b in BENCHMARKS
         if (ROOT / "bench" / f"{b.module}.py").exists() and (not args.only or b.module in args.only)
     ]
-    outcomes = [run_one(benchmark, args.quick) for benchmark in selected]
+    outcomes = [
+        run_one(benchmark, args.quick, f"{index}/{len(selected)}")
+        for index, benchmark in enumerate(selected, start=1)
+    ]
     args.output.write_text(document(outcomes, args.quick, argv))
     print(f"wrote {args.output}", file=sys.stderr)
     failed = [o.benchmark.module for o in outcomes if o.failed]

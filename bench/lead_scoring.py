@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import time
 from collections.abc import Sequence
 
@@ -27,23 +26,23 @@ from tollgate.lead_scoring.scorer import LeadScorer
 from tollgate.lead_scoring.service import build_service
 from tollgate.lead_scoring.settings import Settings
 from tollgate.lead_scoring.synthetic import synthetic_rows
+from tollgate.lead_scoring.training_data import parse_events, parse_time
 from tollgate.orchestrator.service import build_service as build_orchestrator
 from tollgate.orchestrator.settings import Settings as OrchestratorSettings
 from tollgate.v1 import common_pb2, lead_scoring_pb2, lead_scoring_pb2_grpc
 
 DAY = 86_400
 _EVENT_KINDS = {
-    "messages_30d": lead_scoring_pb2.ENGAGEMENT_TYPE_MESSAGE,
-    "replies_30d": lead_scoring_pb2.ENGAGEMENT_TYPE_REPLY,
-    "opens_30d": lead_scoring_pb2.ENGAGEMENT_TYPE_OPEN,
-    "visits_30d": lead_scoring_pb2.ENGAGEMENT_TYPE_VISIT,
+    "message": lead_scoring_pb2.ENGAGEMENT_TYPE_MESSAGE,
+    "reply": lead_scoring_pb2.ENGAGEMENT_TYPE_REPLY,
+    "open": lead_scoring_pb2.ENGAGEMENT_TYPE_OPEN,
+    "visit": lead_scoring_pb2.ENGAGEMENT_TYPE_VISIT,
 }
 _QUESTIONS = [f.name for f in lead_scoring_pb2.QualificationAnswers.DESCRIPTOR.fields]
 
 
 def bench_leads(count: int, as_of: int, seed: int = 42) -> list[lead_scoring_pb2.Lead]:
     """Synthetic leads with answers, dated engagement events and a short conversation."""
-    rng = random.Random(seed)
     leads = []
     for i, row in enumerate(synthetic_rows(count, seed)):
         lead = lead_scoring_pb2.Lead(
@@ -52,10 +51,13 @@ def bench_leads(count: int, as_of: int, seed: int = 42) -> list[lead_scoring_pb2
             ),
             answers=lead_scoring_pb2.QualificationAnswers(**{q: row[q] for q in _QUESTIONS}),
         )
-        lead.profile.created_at.seconds = as_of - rng.randint(5, 120) * DAY
-        for column, kind in _EVENT_KINDS.items():
-            for _ in range(int(row[column])):
-                lead.events.add(type=kind).at.seconds = as_of - rng.randint(0, 29 * DAY)
+        # The synthetic row's history, moved so that its snapshot is `as_of`.
+        snapshot = parse_time(row["snapshot_at"], "snapshot_at")
+        lead.profile.created_at.seconds = int(
+            as_of - (snapshot - parse_time(row["created_at"], ""))
+        )
+        for kind, at in parse_events(row["events"]):
+            lead.events.add(type=_EVENT_KINDS[kind.value]).at.seconds = int(as_of - (snapshot - at))
         for role, text in (
             (common_pb2.ROLE_USER, f"Hi, I'm looking at {row['property_type'] or 'homes'}."),
             (common_pb2.ROLE_ASSISTANT, "Great, what budget and timeline do you have in mind?"),

@@ -25,6 +25,7 @@ from typing import Any
 
 import anthropic
 
+from bench.progress import phase
 from bench.suite_tools import SETUPS, percentile, set_emulator_latency
 from tollgate.cli.demo_workload import FAQ
 from tollgate.cli.local_suite import LocalSuite, local_suite
@@ -313,7 +314,8 @@ def goal_lines(figures: list[SetupFigures]) -> list[str]:
 
 async def run(quick: bool, setups: list[str]) -> str:
     figures = []
-    for name in setups:
+    for number, name in enumerate(setups, start=1):
+        phase(f"setup {number} of {len(setups)}: {name} ...")
         figures.append(await measure_setup(name, SETUPS[name], quick))
     return render(figures, quick)
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.crm_conversations import LONG_DATA_FILE, generate, generate_long, load
+from bench.progress import phase
 from tollgate.common.anthropic_format import request_from_params, request_to_params
 from tollgate.common.pricing import PriceTable
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
@@ -267,7 +268,8 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     default_buckets: dict[str, Row] = {}
-    for config in CONFIGS:
+    for number, config in enumerate(CONFIGS, start=1):
+        phase(f"configuration {number} of {len(CONFIGS)}: {config.label} ...")
         row, buckets = await evaluate(conversations, config)
         if config.policy == DEFAULT:
             default_buckets = buckets
@@ -292,6 +294,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"{pct(row.retained / row.facts)} | {pct(row.frame / row.original)} |"
         )
     for label, data in (("main set", conversations), ("long set", load(LONG_DATA_FILE))):
+        phase(f"replaying the {label} turn by turn ...")
         await print_replay(label, data)
 
 

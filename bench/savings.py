@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.progress import phase
 from bench.suite_tools import EVERYTHING_OFF, EVERYTHING_ON
 from tollgate.cli.demo import ScenarioStats, run_workload
 from tollgate.cli.demo_workload import FAQ, PARAPHRASES
@@ -220,8 +221,11 @@ def render(off: WorkloadRun, on: WorkloadRun, semantic: SemanticCheck, retention
 
 
 async def run() -> str:
+    phase("the demo workload with every optimization off (a fresh local suite) ...")
     off = await drive(EVERYTHING_OFF)
+    phase("the demo workload with every optimization on (a fresh local suite) ...")
     on = await drive(EVERYTHING_ON)
+    phase("fact retention of the conversation optimizer ...")
     return render(off, on, check_semantic_hits(on), await fact_retention())
 
 

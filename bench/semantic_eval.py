@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.progress import phase
 from tollgate.semantic_cache.embedding.model import OnnxEmbedder
 from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
 from tollgate.semantic_cache.settings import DEFAULT_MODEL_DIR, Settings
@@ -223,8 +224,10 @@ def main() -> None:
     settings = Settings()
     default = settings.default_threshold
     model_dir = settings.resolved_model_path()
+    phase("loading the labelled pairs and the embedding model ...")
     pairs = load_split(args.split)
     guard = NearMissGuard(model_vocabulary(model_dir))
+    phase(f"embedding and guarding {len(pairs)} pairs ...")
     items = score(pairs, OnnxEmbedder(model_dir, threads=1), guard)
     print(f"Split {args.split}: {len(pairs)} pairs, model {model_dir.name}\n")
     print_kinds(items, default)

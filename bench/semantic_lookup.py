@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.progress import phase
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.eligibility import EligibilityPolicy, Question
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
@@ -227,6 +228,7 @@ async def main() -> None:
         f"{settings.onnx_threads}, {os.cpu_count()} CPUs\n"
     )
 
+    phase("embedding throughput ...")
     texts = questions(args.texts, seed=1)
     embedder.embed(texts[:8])  # warm-up
     rates = await throughput(embedder, texts)
@@ -248,6 +250,7 @@ async def main() -> None:
     queries = questions(args.queries, seed=2)
     for size in (int(s) for s in args.sizes.split(",")):
         for tenants in (1, 100):
+            phase(f"lookup latency: {size:,} entries, {tenants} tenant(s) ...")
             figures = await measure_lookups(embedder, size, tenants, queries)
             print(
                 f"| {figures.entries:,} | {figures.layout} | {figures.p50_ms:.2f} | "

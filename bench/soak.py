@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.progress import phase
 from bench.suite_tools import (
     EVERYTHING_ON,
     ProcessSample,
@@ -234,6 +235,7 @@ async def run(minutes: float, rate: float) -> str:
         traffic = Traffic()
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(processes, series, stop))
+        phase(f"suite up; {minutes:g} minutes of traffic at {rate:g} requests/s ...")
         started = time.monotonic()
         async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
             await drive(client, rate, seconds, traffic)

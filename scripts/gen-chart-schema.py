@@ -210,6 +210,16 @@ def service(name: str) -> Schema:
         )
     if name == "semanticCache":
         settings["modelPath"] = {"type": "string", "minLength": 1}
+    if name == "leadScoring":
+        settings["model"] = strict(
+            {
+                "json": STRING,
+                "existingConfigMap": STRING,
+                "existingConfigMapKey": {"type": "string", "minLength": 1},
+            }
+        )
+        names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+        settings["pii"] = strict({"fields": names, "allowFields": names})
     if name == "budgetLedger":
         settings["migrateOnStart"] = BOOL
         settings["migration"] = strict(

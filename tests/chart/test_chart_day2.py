@@ -138,3 +138,18 @@ def test_egress_mode_lets_each_service_reach_only_what_it_needs(helm: Any, facts
     for backend in ("orchestrator", "cache", "budget-ledger", "semantic-cache"):
         assert f"{backend}:grpc" in gateway
     assert "anywhere:443,6443" in gateway  # the flags watch
+
+
+def test_runtime_overrides_live_in_a_configmap_helm_never_renders(
+    rendered: Any, facts: Any
+) -> None:
+    overrides = f"{facts.fullname}-flag-overrides"
+    # Not in Helm's manifest, in any value set: upgrades and rollbacks cannot touch it.
+    assert rendered.find("ConfigMap", overrides) is None
+    pod = rendered.get("Deployment", facts.resource_name("gateway"))["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "flag-overrides")
+    # Optional: the gateway starts before anyone has set an override.
+    assert volume["configMap"] == {"name": overrides, "optional": True}
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "flag-overrides")
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["TOLLGATE_GATEWAY_FLAGS_OVERRIDES_FILE"].startswith(mount["mountPath"] + "/")

@@ -174,15 +174,16 @@ def test_every_service_has_a_disruption_budget_covering_its_pods(
         assert "track" not in pdb["spec"]["selector"]["matchLabels"]
 
 
-def test_gateway_may_read_only_its_flags_configmap(rendered: Any, facts: Any) -> None:
+def test_gateway_may_read_only_its_flags_configmaps(rendered: Any, facts: Any) -> None:
     gateway = facts.resource_name("gateway")
     flags = f"{facts.fullname}-flags"
+    overrides = f"{facts.fullname}-flag-overrides"
     role = rendered.get("Role", f"{gateway}-flags")
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["configmaps"],
-            "resourceNames": [flags],
+            "resourceNames": [flags, overrides],
             "verbs": ["get", "list", "watch"],
         }
     ]
@@ -199,6 +200,7 @@ def test_gateway_may_read_only_its_flags_configmap(rendered: Any, facts: Any) ->
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == gateway
     env = rendered.env("Deployment", gateway)
     assert env["TOLLGATE_GATEWAY_FLAGS_CONFIGMAP"] == flags
+    assert env["TOLLGATE_GATEWAY_FLAGS_OVERRIDES_CONFIGMAP"] == overrides
     assert env["TOLLGATE_GATEWAY_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 

@@ -1,25 +1,34 @@
-"""`tollgate rollout` and the chart agree: the CLI finds the flags ConfigMap in the rendered
-gateway, its edits still load in the gateway, and the `helm --set` it prints to reconcile makes
-Helm render exactly what the CLI wrote."""
+"""`tollgate rollout` and the chart agree: the CLI finds both flag ConfigMaps of the rendered
+gateway, and an override it writes, layered over what Helm renders, loads in the gateway and
+survives a re-render of Helm's values (an upgrade or a rollback)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
-from tollgate.cli.rollout import CanaryChange, FlagChange, FlagsFile, flags_configmap_name
+from tollgate.cli.rollout import (
+    CanaryChange,
+    FlagChange,
+    FlagsFile,
+    flags_configmap_name,
+    overrides_configmap_name,
+)
+from tollgate.common.flag_layers import layered_text
 from tollgate.gateway.flags_config import parse_gateway_config
 
 
-def test_cli_finds_the_flags_configmap_of_the_rendered_gateway(
+def test_cli_finds_both_flag_configmaps_of_the_rendered_gateway(
     default_render: Any, facts: Any
 ) -> None:
     gateway = k8s.V1Deployment.from_dict(
         default_render.get("Deployment", facts.resource_name("gateway"))
     )
     assert flags_configmap_name(gateway) == f"{facts.fullname}-flags"
+    assert overrides_configmap_name(gateway, "ignored") == f"{facts.fullname}-flag-overrides"
 
 
 @pytest.mark.parametrize(
@@ -33,15 +42,22 @@ def test_cli_finds_the_flags_configmap_of_the_rendered_gateway(
     ],
     ids=lambda c: c.describe(),
 )
-def test_printed_helm_values_reproduce_the_cli_edit(helm: Any, change: Any) -> None:
-    rendered = helm.render("canary")
-    document = FlagsFile.parse(rendered.flags_file(), "rendered")
-    change.apply(document)
-    edited = parse_gateway_config(document.render())  # the gateway loads the CLI's output
-    values = {}
-    for assignment in change.helm_values():
-        key, _, raw = assignment.partition("=")
-        values[key] = {"true": True, "false": False}.get(raw, int(raw) if raw.isdigit() else raw)
-    reconciled = parse_gateway_config(helm.render("canary", values=values).flags_file())
-    assert reconciled.flags == edited.flags
-    assert reconciled.canaries == edited.canaries
+def test_an_override_survives_any_helm_render(helm: Any, change: Any) -> None:
+    overrides: dict[str, Any] = {}
+    change.apply(overrides, FlagsFile.parse(helm.render("canary").flags_file(), "rendered"))
+    text = yaml.safe_dump(overrides)
+    # Whatever Helm renders next (a staged rollout step, a rollback to other values), the
+    # override is what the gateway applies for the fields it names.
+    for values in (
+        {},
+        {"flags.semanticCache.rolloutPercent": 100},
+        {"flags.exactCache.enabled": False},
+    ):
+        rendered = helm.render("canary", values=values).flags_file()
+        config = parse_gateway_config(layered_text(rendered, text))
+        for key, fields in (overrides.get("flags") or {}).items():
+            flag = config.flag(key)
+            assert flag.enabled == fields.get("enabled", flag.enabled)
+            assert flag.rollout_percent == fields.get("rolloutPercent", flag.rollout_percent)
+        for backend, entry in (overrides.get("canaries") or {}).items():
+            assert config.canary_weight(backend) == entry["canaryWeight"]

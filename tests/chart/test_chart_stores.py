@@ -280,7 +280,7 @@ def test_network_policies_let_only_each_store_s_service_in(helm: Any, facts: Any
     assert "from" not in gateway["spec"]["ingress"][0]
 
 
-def test_rollout_operator_role_can_read_deployments_and_patch_only_the_flags(
+def test_rollout_operator_role_reads_helms_flags_and_edits_only_the_overrides(
     helm: Any, facts: Any
 ) -> None:
     rendered = helm.render("external-stores")
@@ -291,8 +291,16 @@ def test_rollout_operator_role_can_read_deployments_and_patch_only_the_flags(
             "apiGroups": [""],
             "resources": ["configmaps"],
             "resourceNames": [f"{facts.fullname}-flags"],
-            "verbs": ["get", "patch"],
+            "verbs": ["get"],
         },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [f"{facts.fullname}-flag-overrides"],
+            "verbs": ["get", "patch", "update", "delete"],
+        },
+        # Kubernetes cannot limit `create` to a name.
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
     ]
     binding = rendered.get("RoleBinding", f"{facts.fullname}-rollout-operator")
     assert binding["subjects"] == [

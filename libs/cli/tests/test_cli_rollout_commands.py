@@ -18,11 +18,13 @@ import pytest
 import yaml
 
 from tollgate.cli.main import main
+from tollgate.common.flag_layers import layered_text
 from tollgate.gateway.flags_config import parse_gateway_config
 
 NAMESPACE = "tollgate"
 TOKEN = "test-token"
 FLAGS_CONFIGMAP = "tollgate-flags"
+OVERRIDES_CONFIGMAP = "tollgate-flag-overrides"
 
 # The flags file as the chart renders it (helm template of deploy/helm/tollgate, canary on).
 FLAGS_FILE = """\
@@ -94,7 +96,13 @@ def deployment(
     }
     pod_spec: dict[str, Any] = {"containers": [{"name": component, "image": image}]}
     if component == "gateway":
-        pod_spec["volumes"] = [{"name": "flags", "configMap": {"name": FLAGS_CONFIGMAP}}]
+        pod_spec["volumes"] = [
+            {"name": "flags", "configMap": {"name": FLAGS_CONFIGMAP}},
+            {
+                "name": "flag-overrides",
+                "configMap": {"name": OVERRIDES_CONFIGMAP, "optional": True},
+            },
+        ]
     conditions = [{"type": "Available", "status": "True"}]
     if deadline_exceeded:
         conditions.append(
@@ -149,6 +157,7 @@ class FakeKubernetes:
     configmaps: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     patches: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[tuple[str, str]] = field(default_factory=list)
     forbidden: bool = False
     # Called before a PATCH is applied: lets a test change the object "concurrently".
     before_patch: Callable[[FakeKubernetes], None] | None = None
@@ -164,6 +173,14 @@ class FakeKubernetes:
 
     def flags_text(self, name: str = FLAGS_CONFIGMAP) -> str:
         return str(self.configmaps[name]["data"]["flags.yaml"])
+
+    def overrides_text(self) -> str:
+        configmap = self.configmaps.get(OVERRIDES_CONFIGMAP)
+        return str(configmap["data"]["overrides.yaml"]) if configmap else ""
+
+    def gateway_config(self) -> Any:
+        """What the gateway applies: Helm's flags with the overrides layered over them."""
+        return parse_gateway_config(layered_text(self.flags_text(), self.overrides_text()))
 
     def helm_renders(self, text: str, name: str = FLAGS_CONFIGMAP) -> None:
         """What `helm upgrade` does to the ConfigMap: new data, annotations left alone."""
@@ -199,6 +216,8 @@ class FakeKubernetes:
                 "metadata": {},
                 "items": items,
             }
+        if method == "POST" and parts[:2] == ["api", "v1"] and parts[4:] == ["configmaps"]:
+            return self._create(parts[3], json.loads(body))
         if parts[:2] == ["api", "v1"] and len(parts) == 6 and parts[4] == "configmaps":
             namespace, name = parts[3], parts[5]
             configmap = self.configmaps.get(name)
@@ -207,8 +226,30 @@ class FakeKubernetes:
             if method == "GET":
                 return 200, configmap
             if method == "PATCH":
+                self.writes.append(("PATCH", name))
                 return self._patch(configmap, body, headers)
+            if method == "DELETE":
+                return self._delete(name, configmap, json.loads(body or b"{}"))
         return 404, status_body(404, "NotFound", f"no route for {method} {url.path}")
+
+    def _create(self, namespace: str, manifest: dict[str, Any]) -> tuple[int, Any]:
+        name = manifest["metadata"]["name"]
+        self.writes.append(("POST", name))
+        if self.before_patch is not None:
+            self.before_patch(self)
+        if name in self.configmaps:
+            return 409, status_body(409, "AlreadyExists", f'configmaps "{name}" already exists')
+        manifest["metadata"].update({"namespace": namespace, "resourceVersion": "1"})
+        self.configmaps[name] = manifest
+        return 201, manifest
+
+    def _delete(self, name: str, configmap: dict[str, Any], options: Any) -> tuple[int, Any]:
+        self.writes.append(("DELETE", name))
+        expected = (options.get("preconditions") or {}).get("resourceVersion")
+        if expected is not None and expected != configmap["metadata"]["resourceVersion"]:
+            return 409, status_body(409, "Conflict", "the object has been modified")
+        del self.configmaps[name]
+        return 200, status_body(200, "Success", "deleted")
 
     def _patch(self, configmap: dict[str, Any], body: bytes, headers: Any) -> tuple[int, Any]:
         if headers.get("Content-Type") != "application/merge-patch+json":
@@ -256,7 +297,7 @@ def serve(fake: FakeKubernetes) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_PATCH = _respond
+        do_GET = do_PATCH = do_POST = do_DELETE = _respond
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -363,9 +404,10 @@ def test_status_shows_deployments_images_weights_and_flags(cli: Any, fake: FakeK
         "10%",
         "shadow",
         "minSimilarity=0.9",
+        "-",
     ]
     assert row(out, "exact_cache")[:4] == ["exact_cache", "yes", "100%", "enforce"]
-    assert "outside Helm" not in out
+    assert "Runtime overrides in force" not in out
     # It found the ConfigMap through the gateway's flags volume and read only what it needed.
     assert ("GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/{FLAGS_CONFIGMAP}") in fake.requests
     assert not [r for r in fake.requests if r[0] != "GET"]
@@ -443,47 +485,74 @@ def test_missing_kubeconfig_is_reported(tmp_path: Path, capsys: Any) -> None:
 # ---- set-flag ----------------------------------------------------------------------------------
 
 
-def test_kill_switch_turns_a_flag_off_in_the_live_configmap(cli: Any, fake: FakeKubernetes) -> None:
-    before = parse_gateway_config(fake.flags_text())
+def test_kill_switch_is_an_override_helms_configmap_is_never_edited(
+    cli: Any, fake: FakeKubernetes
+) -> None:
+    before = fake.gateway_config()
     code, out, err = cli("set-flag", "semanticCache", "--off")
     assert (code, err) == (0, "")
-    after = parse_gateway_config(fake.flags_text())  # the gateway's own loader accepts it
+    assert fake.flags_text() == FLAGS_FILE  # Helm's ConfigMap: read, never written
+    assert [name for _, name in fake.writes] == [OVERRIDES_CONFIGMAP]
+    after = fake.gateway_config()  # the gateway's own loader accepts the layering
     assert after.flags["semantic_cache"].enabled is False
-    # Nothing else changed.
+    # Only what the switch names is overridden.
+    assert yaml.safe_load(fake.overrides_text()) == {
+        "flags": {"semantic_cache": {"enabled": False}}
+    }
     assert after.flags["semantic_cache"].rollout_percent == 10
     for key in before.flags:
         if key != "semantic_cache":
             assert after.flags[key] == before.flags[key]
     assert after.canaries == before.canaries
-    annotations = fake.configmaps[FLAGS_CONFIGMAP]["metadata"]["annotations"]
-    assert annotations["tollgate/cli-edit"] == "semantic_cache enabled=false"
-    assert "helm upgrade tollgate <chart> -n tollgate --reuse-values" in out
-    assert "--set flags.semanticCache.enabled=false" in out
-    # The patch was conditional on the version it read.
-    assert fake.patches[0]["metadata"]["resourceVersion"] == "100"
+    overrides = fake.configmaps[OVERRIDES_CONFIGMAP]["metadata"]
+    assert overrides["annotations"]["tollgate/cli-edit"] == "semantic_cache enabled=false"
+    # Nothing in the release renders it: Helm's ownership labels are not on it.
+    assert overrides["labels"]["app.kubernetes.io/managed-by"] == "tollgate-rollout"
+    assert "Helm upgrades and rollbacks keep this override" in out
+    assert "clear-overrides" in out
 
 
-def test_status_flags_a_cli_edit_until_helm_renders_again(cli: Any, fake: FakeKubernetes) -> None:
-    cli("set-flag", "semantic_cache", "--rollout-percent", "50", "--mode", "enforce")
-    _, out, _ = cli("status")
-    assert row(out, "semantic_cache")[:4] == ["semantic_cache", "yes", "50%", "enforce"]
-    assert "Changed outside Helm by `tollgate rollout`" in out
-    assert 'semantic_cache rolloutPercent=50 mode="enforce"' in out
+def test_a_helm_upgrade_or_rollback_never_undoes_an_override(
+    cli: Any, fake: FakeKubernetes
+) -> None:
+    cli("set-flag", "semantic_cache", "--off")
+    # `helm upgrade --set flags.semanticCache.rolloutPercent=50`, then `helm rollback`.
+    fake.helm_renders(FLAGS_FILE.replace("rolloutPercent: 10\n", "rolloutPercent: 50\n"))
+    assert fake.gateway_config().flags["semantic_cache"].enabled is False
+    assert fake.gateway_config().flags["semantic_cache"].rollout_percent == 50
     fake.helm_renders(FLAGS_FILE)
+    assert fake.gateway_config().flags["semantic_cache"].enabled is False
     _, out, _ = cli("status")
-    assert row(out, "semantic_cache")[:4] == ["semantic_cache", "yes", "10%", "shadow"]
-    assert "outside Helm" not in out
+    assert row(out, "semantic_cache")[:4] == ["semantic_cache", "no", "10%", "shadow"]
+    assert row(out, "semantic_cache")[-1] == "enabled"
+    assert "Runtime overrides in force: flag semantic_cache" in out
+    assert "semantic_cache enabled=false" in out
 
 
-def test_set_flag_prints_every_helm_value_to_reconcile(cli: Any) -> None:
-    code, out, _ = cli(
-        "set-flag", "exact-cache", "--on", "--rollout-percent", "25", "--mode", "shadow"
-    )
+def test_clear_overrides_hands_control_back_to_helm(cli: Any, fake: FakeKubernetes) -> None:
+    cli("set-flag", "semantic_cache", "--off")
+    cli("set-canary-weight", "cache", "0")
+    code, out, _ = cli("clear-overrides", "--flag", "semantic_cache")
     assert code == 0
-    assert (
-        "--set flags.exactCache.enabled=true --set flags.exactCache.rolloutPercent=25 "
-        "--set flags.exactCache.mode=shadow" in out
-    )
+    assert "cleared the overrides of flag semantic_cache" in out
+    assert fake.gateway_config().flags["semantic_cache"].enabled is True
+    assert fake.gateway_config().canary_weight("cache") == 0  # not named: kept
+    code, _, _ = cli("clear-overrides")
+    assert code == 0
+    assert OVERRIDES_CONFIGMAP not in fake.configmaps  # nothing left: deleted
+    assert fake.gateway_config().canary_weight("cache") == 10
+    code, _, err = cli("clear-overrides", "--flag", "exact_cache")
+    assert code == 2
+    assert "no override of exact_cache" in err
+
+
+def test_overrides_accumulate(cli: Any, fake: FakeKubernetes) -> None:
+    cli("set-flag", "exact-cache", "--on", "--rollout-percent", "25", "--mode", "shadow")
+    cli("set-flag", "exact_cache", "--parameter", "ttlSeconds=600")
+    config = fake.gateway_config()
+    assert config.flags["exact_cache"].rollout_percent == 25
+    assert config.flags["exact_cache"].parameters == {"ttlSeconds": 600}
+    assert [method for method, _ in fake.writes] == ["POST", "PATCH"]
 
 
 @pytest.mark.parametrize(
@@ -503,7 +572,14 @@ def test_unknown_flag_is_refused_and_nothing_is_written(cli: Any, fake: FakeKube
     assert code == 2
     assert "no flag named turbo_mode" in err
     assert "semantic_cache" in err  # the known ones are listed
-    assert fake.patches == []
+    assert fake.writes == []
+
+
+def test_a_parameter_the_gateway_would_refuse_is_refused(cli: Any, fake: FakeKubernetes) -> None:
+    code, _, err = cli("set-flag", "exact_cache", "--parameter", "ttlSeconds=-5")
+    assert code == 2
+    assert "ttlSeconds" in err
+    assert fake.writes == []
 
 
 def test_set_flag_without_a_change_is_refused(cli: Any, fake: FakeKubernetes) -> None:
@@ -516,34 +592,39 @@ def test_set_flag_without_a_change_is_refused(cli: Any, fake: FakeKubernetes) ->
 def test_dry_run_writes_nothing(cli: Any, fake: FakeKubernetes) -> None:
     code, out, _ = cli("set-flag", "exact_cache", "--off", "--dry-run")
     assert code == 0
-    assert "would hold" in out
-    assert (
-        parse_gateway_config(out.split("would hold:", 1)[1]).flags["exact_cache"].enabled is False
-    )
-    assert fake.patches == []
-    assert fake.flags_text() == FLAGS_FILE
+    assert "the gateway would apply" in out
+    document = out.split(":\n\n", 1)[1]
+    assert parse_gateway_config(document).flags["exact_cache"].enabled is False
+    assert fake.writes == []
 
 
 def test_a_concurrent_edit_is_kept_not_overwritten(cli: Any, fake: FakeKubernetes) -> None:
-    """Someone else writes between our read and our patch: the API refuses our stale patch
-    (409), the CLI reads again and applies its change on top of theirs."""
+    """Someone else writes the overrides between our read and our write: the API refuses our
+    stale patch (409), the CLI reads again and applies its change on top of theirs."""
+    cli("set-canary-weight", "cache", "5")
 
     def someone_else_writes(api: FakeKubernetes) -> None:
         api.before_patch = None
-        api.helm_renders(FLAGS_FILE.replace("ttlSeconds: 3600", "ttlSeconds: 600"))
+        configmap = api.configmaps[OVERRIDES_CONFIGMAP]
+        configmap["data"]["overrides.yaml"] = "canaries:\n  cache: {canaryWeight: 0}\n"
+        metadata = configmap["metadata"]
+        metadata["resourceVersion"] = str(int(metadata["resourceVersion"]) + 1)
 
     fake.before_patch = someone_else_writes
     code, _, err = cli("set-flag", "semantic_cache", "--off")
     assert (code, err) == (0, "")
     assert len(fake.patches) == 2
-    config = parse_gateway_config(fake.flags_text())
+    config = fake.gateway_config()
     assert config.flags["semantic_cache"].enabled is False
-    assert config.flags["exact_cache"].parameters == {"ttlSeconds": 600}
+    assert config.canary_weight("cache") == 0
 
 
-def test_gives_up_cleanly_when_the_configmap_keeps_changing(cli: Any, fake: FakeKubernetes) -> None:
+def test_gives_up_cleanly_when_the_overrides_keep_changing(cli: Any, fake: FakeKubernetes) -> None:
+    cli("set-canary-weight", "cache", "5")
+    written = fake.overrides_text()
+
     def always_someone_else(api: FakeKubernetes) -> None:
-        metadata = api.configmaps[FLAGS_CONFIGMAP]["metadata"]
+        metadata = api.configmaps[OVERRIDES_CONFIGMAP]["metadata"]
         metadata["resourceVersion"] = str(int(metadata["resourceVersion"]) + 1)
 
     fake.before_patch = always_someone_else
@@ -551,7 +632,7 @@ def test_gives_up_cleanly_when_the_configmap_keeps_changing(cli: Any, fake: Fake
     assert code == 3
     assert "kept changing" in err
     assert "nothing was written" in err
-    assert fake.flags_text() == FLAGS_FILE
+    assert fake.overrides_text() == written
 
 
 def test_a_broken_flags_file_is_reported_and_left_alone(cli: Any, fake: FakeKubernetes) -> None:
@@ -559,17 +640,23 @@ def test_a_broken_flags_file_is_reported_and_left_alone(cli: Any, fake: FakeKube
     code, _, err = cli("set-flag", "semantic_cache", "--off")
     assert code == 3
     assert f"ConfigMap {FLAGS_CONFIGMAP} does not hold valid YAML" in err
-    assert fake.patches == []
+    assert fake.writes == []
 
 
-def test_explicit_configmap_name_is_used(cli: Any, fake: FakeKubernetes) -> None:
+def test_explicit_configmap_names_are_used(cli: Any, fake: FakeKubernetes) -> None:
     fake.add_configmap("custom-flags", FLAGS_FILE)
-    code, _, _ = cli("set-flag", "exact_cache", "--off", "--configmap", "custom-flags")
-    assert code == 0
-    assert (
-        parse_gateway_config(fake.flags_text("custom-flags")).flags["exact_cache"].enabled is False
+    code, _, _ = cli(
+        "set-flag",
+        "exact_cache",
+        "--off",
+        "--configmap",
+        "custom-flags",
+        "--overrides-configmap",
+        "custom-overrides",
     )
-    assert fake.flags_text() == FLAGS_FILE
+    assert code == 0
+    assert "custom-overrides" in fake.configmaps
+    assert OVERRIDES_CONFIGMAP not in fake.configmaps
     code, _, err = cli("set-flag", "exact_cache", "--off", "--configmap", "absent")
     assert code == 3
     assert "cannot read ConfigMap absent: it does not exist in namespace tollgate" in err
@@ -579,10 +666,10 @@ def test_explicit_configmap_name_is_used(cli: Any, fake: FakeKubernetes) -> None
 
 
 def test_canary_weight_zero_stops_canary_traffic(cli: Any, fake: FakeKubernetes) -> None:
-    code, out, _ = cli("set-canary-weight", "cache", "0")
+    code, _, _ = cli("set-canary-weight", "cache", "0")
     assert code == 0
-    assert parse_gateway_config(fake.flags_text()).canary_weight("cache") == 0
-    assert "--set services.cache.canary.weight=0" in out
+    assert fake.gateway_config().canary_weight("cache") == 0
+    assert fake.flags_text() == FLAGS_FILE
     _, out, _ = cli("status")
     assert row(out, "cache", "canary")[5] == "0%"
     assert row(out, "cache", "stable")[5] == "100%"
@@ -593,7 +680,7 @@ def test_canary_weight_needs_a_deployed_canary(cli: Any, fake: FakeKubernetes) -
     assert code == 2
     assert "no canary of semantic_cache is deployed (canaries deployed: cache)" in err
     assert "services.semanticCache.canary.enabled" in err
-    assert fake.patches == []
+    assert fake.writes == []
     with pytest.raises(SystemExit):
         cli("set-canary-weight", "cache", "101")
 

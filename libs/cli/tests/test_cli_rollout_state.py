@@ -114,29 +114,24 @@ def flags_file(**overrides: Any) -> FlagsFile:
     return FlagsFile.parse(yaml.safe_dump(data), "test")
 
 
-def test_flag_change_touches_only_the_fields_given() -> None:
-    document = flags_file()
-    FlagChange("exact_cache", rollout_percent=30).apply(document)
-    assert document.flags["exact_cache"] == {
-        "enabled": True,
-        "rolloutPercent": 30,
-        "mode": "enforce",
+def test_flag_change_overrides_only_the_fields_given() -> None:
+    overrides: dict[str, Any] = {}
+    FlagChange("exact_cache", rollout_percent=30).apply(overrides, flags_file())
+    assert overrides == {"flags": {"exact_cache": {"rolloutPercent": 30}}}
+    FlagChange("exact_cache", enabled=False, mode="shadow").apply(overrides, flags_file())
+    assert overrides == {
+        "flags": {"exact_cache": {"rolloutPercent": 30, "enabled": False, "mode": "shadow"}}
     }
     change = FlagChange("exact_cache", enabled=False, mode="shadow")
-    assert change.helm_values() == [
-        "flags.exactCache.enabled=false",
-        "flags.exactCache.mode=shadow",
-    ]
     assert change.describe() == 'exact_cache enabled=false mode="shadow"'
 
 
 def test_canary_change() -> None:
-    document = flags_file()
-    CanaryChange("orchestrator", 0).apply(document)
-    assert document.canaries == {"orchestrator": 0}
-    assert CanaryChange("lead_scoring", 5).helm_values() == ["services.leadScoring.canary.weight=5"]
+    overrides: dict[str, Any] = {}
+    CanaryChange("orchestrator", 0).apply(overrides, flags_file())
+    assert overrides == {"canaries": {"orchestrator": {"canaryWeight": 0}}}
     with pytest.raises(RolloutError, match="no canary of lead_scoring"):
-        CanaryChange("lead_scoring", 5).apply(document)
+        CanaryChange("lead_scoring", 5).apply(overrides, flags_file())
 
 
 @pytest.mark.parametrize(

@@ -3,73 +3,58 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pytest
 
-from tollgate.lead_scoring.answers import budget_amount, is_pre_approved, timeline_months
+from tollgate.lead_scoring.answers import read_answers
 from tollgate.lead_scoring.blend import LeadClass, Signal, blend, classify
 from tollgate.lead_scoring.churn import ChurnParameters, churn_risk
 from tollgate.lead_scoring.engagement import Event, EventKind, summarise
-from tollgate.lead_scoring.qualification import score_qualification
+from tollgate.lead_scoring.qualification import QualificationResult, score_qualification
 from tollgate.lead_scoring.reasoning_parse import parse_reasoning
 
 from .conftest import FULL_ANSWERS
 
+TODAY = date(2026, 12, 6)
+
+
+def _qualify(texts: dict[str, str]) -> QualificationResult:
+    return score_qualification(read_answers(texts, TODAY))
+
 
 def test_every_specific_answer_scores_full_marks() -> None:
-    result = score_qualification(FULL_ANSWERS)
+    result = _qualify(FULL_ANSWERS)
     assert (result.points, result.value, result.answered, result.specific) == (7.0, 100.0, 7, 7)
 
 
 def test_no_answers_score_zero() -> None:
-    result = score_qualification({})
+    result = _qualify({})
     assert (result.points, result.value, result.answered) == (0.0, 0.0, 0)
-    assert "missing: budget" in result.explanation
+    assert "still to ask: budget" in result.explanation
 
 
-def test_vague_answers_earn_half_a_point() -> None:
-    answers = {"budget": "not sure", "timeline": "flexible", "location": "anywhere"}
-    result = score_qualification(answers)
+def test_answers_that_say_nothing_earn_half_a_point() -> None:
+    answers = {"budget": "not sure", "timeline": "just looking around", "location": "anywhere"}
+    result = _qualify(answers)
     assert result.points == 1.5
     assert result.value == pytest.approx(1.5 / 7 * 100)
     assert result.specific == 0
-    assert "vague: budget, timeline, location" in result.explanation
+    assert "no real answer yet on: budget, timeline, location" in result.explanation
 
 
-def test_mixed_answers_follow_the_rules() -> None:
+def test_short_specific_answers_earn_full_credit() -> None:
+    # Each of these was read as vague before; each states a fact.
     answers = {
-        "budget": "$450k",  # specific: an amount
-        "timeline": "soonish",  # vague: no time expression
-        "motivation": "moving",  # vague: fewer than three words
-        "property_type": "condo",  # specific
-        "contact_preference": "email",  # specific
-        "pre_approval": "not yet",  # specific: a clear no
+        "budget": "under 500",
+        "motivation": "investment",
+        "property_type": "3 bed 2 bath",
+        "contact_preference": "no calls",
+        "timeline": "I'm not sure",  # says nothing: half a point, not full credit
     }
-    result = score_qualification(answers)
-    assert result.points == 1 + 0.5 + 0.5 + 1 + 1 + 1
-    assert result.answered == 6
-
-
-@pytest.mark.parametrize(
-    ("text", "amount"),
-    [("$450k", 450_000), ("around 600,000", 600_000), ("up to $1.2M", 1_200_000), ("3 beds", None)],
-)
-def test_budget_amounts(text: str, amount: int | None) -> None:
-    assert budget_amount(text) == amount
-
-
-@pytest.mark.parametrize(
-    ("text", "months"),
-    [("asap", 0.5), ("within 3 months", 3.0), ("2 weeks", 0.5), ("next year", 6.0), ("hmm", None)],
-)
-def test_timeline_months(text: str, months: float | None) -> None:
-    assert timeline_months(text) == months
-
-
-def test_pre_approval_reads_negation() -> None:
-    assert is_pre_approved("yes, pre-approved")
-    assert is_pre_approved("cash buyer")
-    assert not is_pre_approved("not approved yet")
+    result = _qualify(answers)
+    assert result.points == 4 + 0.5
+    assert result.specific == 4
 
 
 PARAMS = ChurnParameters(
@@ -79,7 +64,7 @@ PARAMS = ChurnParameters(
 
 def test_churn_follows_recency_and_frequency_decay() -> None:
     events = [Event(EventKind.REPLY, 30.0), Event(EventKind.VISIT, 60.0), Event(EventKind.OPEN, 0)]
-    result = churn_risk(events, None, PARAMS)
+    result = churn_risk(events, PARAMS)
     # Weights reply 1, visit 1.5, open 0.3; one and two frequency half-lives ago, and now.
     activity = 1.0 * 0.5 + 1.5 * 0.25 + 0.3 * 1.0
     recency = 1.0  # the open was just now
@@ -90,21 +75,25 @@ def test_churn_follows_recency_and_frequency_decay() -> None:
 
 
 def test_one_recency_half_life_halves_recency() -> None:
-    result = churn_risk([Event(EventKind.REPLY, 14.0)], None, PARAMS)
+    result = churn_risk([Event(EventKind.REPLY, 14.0)], PARAMS)
     assert result.recency == pytest.approx(0.5)
     assert result.days_since_last == 14.0
 
 
-def test_outbound_messages_do_not_count_as_engagement() -> None:
-    result = churn_risk([Event(EventKind.MESSAGE, 0.0)], 28.0, PARAMS)
+def test_a_lead_who_never_answered_is_measured_from_our_first_contact() -> None:
+    events = [Event(EventKind.MESSAGE, 28.0), Event(EventKind.MESSAGE, 1.0)]
+    result = churn_risk(events, PARAMS)
     assert result.available
     assert result.decayed_activity == 0.0
-    assert result.recency == pytest.approx(0.25)  # measured from creation, two half-lives
+    assert result.recency == pytest.approx(0.25)  # first contact two half-lives ago
     assert result.risk == pytest.approx(100 * (1 - 0.5 * 0.25))
+    assert "since we first reached out 28 days ago" in result.explanation
 
 
-def test_churn_is_unknown_without_events_or_creation_date() -> None:
-    assert not churn_risk([], None, PARAMS).available
+def test_a_new_lead_with_no_contact_has_no_churn_risk_yet() -> None:
+    result = churn_risk([], PARAMS)
+    assert not result.available
+    assert "New lead" in result.explanation
 
 
 def test_summary_counts_the_recent_window() -> None:
@@ -112,6 +101,13 @@ def test_summary_counts_the_recent_window() -> None:
         [Event(EventKind.REPLY, 3), Event(EventKind.REPLY, 45), Event(EventKind.MESSAGE, 1)]
     )
     assert (summary.replies_30d, summary.messages_30d, summary.days_since_last) == (1, 1, 3)
+    assert summary.days_since_first_contact == 45
+
+
+def test_no_history_is_new_not_silent() -> None:
+    summary = summarise([])
+    assert not summary.contacted
+    assert summary.quiet_days == 0.0
 
 
 def _signal(name: str, value: float, weight: float, available: bool = True) -> Signal:

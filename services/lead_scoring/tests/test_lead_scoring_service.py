@@ -68,7 +68,7 @@ async def test_score_without_reasoning(
     assert _component(score, "qualification").value == 100.0
     assert score.confidence == 1.0
     assert score.lead_class == LEAD_CLASS_HOT
-    assert score.next_best_action == "Reach out today by text to book showings."
+    assert score.next_best_action == "Reach out today by text to book showings in North Denver."
     assert not score.HasField("reasoning")
     assert fake_orchestrator[0].requests == []
 
@@ -89,8 +89,16 @@ async def test_reasoning_through_the_orchestrator(
     sent = orchestrator.requests[0].spec
     assert sent.context.task == common_pb2.TASK_TYPE_LEAD_ANALYSIS
     assert sent.context.tenant_id == TENANT
-    assert dict(sent.template_variables) == {"company": "the agency", "lead_name": "Dana Reyes"}
-    assert "pre-approved at 450k" in sent.request.messages[0].content[0].text.text
+    # The lead's name is personal: the template gets a neutral stand-in unless allowed.
+    assert dict(sent.template_variables) == {"company": "the agency", "lead_name": "the lead"}
+    prompt = sent.request.messages[0].content[0].text.text
+    assert "pre-approved at 450k" in prompt
+    assert "Dana" not in prompt
+    assert "Reyes" not in prompt
+    # Every event is dated, and so is the day of scoring.
+    assert "Today is 2026-09-21." in prompt
+    assert "2026-09-20 reply" in prompt
+    assert "2026-09-19 visit" in prompt
 
 
 async def test_reasoning_is_cached_by_lead_content_and_tenant(
@@ -116,7 +124,7 @@ async def test_non_json_answer_becomes_the_narrative(
     score = (await scoring.ComputeLeadScore(_request(_keen_lead(), True))).score
     assert score.reasoning.narrative == "A keen buyer; call her tonight."
     assert not _component(score, "reasoning").available
-    assert score.next_best_action == "Reach out today by text to book showings."
+    assert score.next_best_action == "Reach out today by text to book showings in North Denver."
 
 
 async def test_orchestrator_failure_still_scores_with_lower_confidence(
@@ -244,4 +252,5 @@ async def test_events_after_as_of_are_ignored(scoring: Stub) -> None:
     lead = make_lead(events=[(ENGAGEMENT_TYPE_REPLY, -3)], created_days_ago=10)
     score = (await scoring.ComputeLeadScore(_request(lead))).score
     churn = _component(score, "churn_risk")
-    assert "never engaged" in churn.explanation
+    assert not churn.available
+    assert "New lead" in churn.explanation

@@ -113,6 +113,17 @@ def test_short_classification_goes_to_the_small_model_and_long_to_the_task_model
     assert choose_model(_request("Hot or cold?", 4000), task, settings) == "claude-sonnet-5-5"
 
 
+def test_lead_analysis_goes_to_the_small_model_by_default_whatever_its_size() -> None:
+    settings = Settings()
+    task = common_pb2.TASK_TYPE_LEAD_ANALYSIS
+    long_text = "The lead wrote a very long message. " * 400
+    assert choose_model(_request(long_text, 600), task, settings) == "claude-haiku-5-5"
+    assert model_chain(_request("Lead", 512), task, settings) == [
+        "claude-haiku-5-5",
+        "claude-sonnet-5-5",
+    ]
+
+
 def test_a_named_model_wins_and_chat_is_not_size_routed() -> None:
     settings = Settings()
     task = common_pb2.TASK_TYPE_CLASSIFICATION

@@ -109,8 +109,29 @@ exact image: it wins over the tag, so what runs is what was tested whatever the 
 {{- printf "%s.%s.svc.%s" .name .root.Release.Namespace .root.Values.clusterDomain -}}
 {{- end -}}
 
+{{/* The ConfigMap holding lead scoring's trained model, or nothing for the shipped one. */}}
+{{- define "tollgate.leadModelConfigMap" -}}
+{{- $model := .Values.services.leadScoring.model -}}
+{{- if and $model.json $model.existingConfigMap -}}
+{{- fail "services.leadScoring.model: set json or existingConfigMap, not both" -}}
+{{- end -}}
+{{- if $model.json -}}
+{{- printf "%s-lead-scoring-model" (include "tollgate.fullname" .) -}}
+{{- else if $model.existingConfigMap -}}
+{{- $model.existingConfigMap -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "tollgate.flagsConfigMapName" -}}
 {{- printf "%s-flags" (include "tollgate.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The runtime overrides ConfigMap (kill switch, `tollgate rollout set-flag`). The chart never renders
+it: only `tollgate rollout` creates and edits it, so Helm upgrades and rollbacks never touch it.
+*/}}
+{{- define "tollgate.flagOverridesConfigMapName" -}}
+{{- printf "%s-flag-overrides" (include "tollgate.fullname" .) -}}
 {{- end -}}
 
 {{- define "tollgate.storesSecretName" -}}

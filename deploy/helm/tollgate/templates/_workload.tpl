@@ -86,6 +86,10 @@ spec:
         # Roll the gateway when its chart-managed API keys change.
         checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
         {{- end }}
+        {{- if and (eq $svc.key "leadScoring") $svc.model.json }}
+        # Roll lead scoring when the chart-managed model changes (it is read at start).
+        checksum/lead-model: {{ $svc.model.json | sha256sum }}
+        {{- end }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -240,8 +244,16 @@ spec:
             - name: flags
               mountPath: /etc/tollgate/flags
               readOnly: true
+            - name: flag-overrides
+              mountPath: /etc/tollgate/flag-overrides
+              readOnly: true
             - name: api-keys
               mountPath: /etc/tollgate/api-keys
+              readOnly: true
+            {{- end }}
+            {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+            - name: lead-model
+              mountPath: /etc/tollgate/lead-model
               readOnly: true
             {{- end }}
             {{- with include "tollgate.tlsVolumeMounts" (dict "root" $root "svc" $svc) | trim }}
@@ -257,9 +269,22 @@ spec:
         - name: flags
           configMap:
             name: {{ include "tollgate.flagsConfigMapName" $root }}
+        # Runtime overrides: created by `tollgate rollout`, never by Helm, so optional.
+        - name: flag-overrides
+          configMap:
+            name: {{ include "tollgate.flagOverridesConfigMapName" $root }}
+            optional: true
         - name: api-keys
           secret:
             secretName: {{ include "tollgate.apiKeysSecretName" $root }}
+        {{- end }}
+        {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+        - name: lead-model
+          configMap:
+            name: {{ include "tollgate.leadModelConfigMap" $root }}
+            items:
+              - key: {{ ternary "model.json" $svc.model.existingConfigMapKey (ne $svc.model.json "") }}
+                path: model.json
         {{- end }}
         {{- with include "tollgate.tlsVolumes" (dict "root" $root "svc" $svc) | trim }}
         {{- . | nindent 8 }}
@@ -327,6 +352,8 @@ spec:
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}FLAGS_FILE
   value: /etc/tollgate/flags/flags.yaml
+- name: {{ $p }}FLAGS_OVERRIDES_FILE
+  value: /etc/tollgate/flag-overrides/overrides.yaml
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:
@@ -334,6 +361,8 @@ spec:
 {{- if eq (include "tollgate.gatewayWatchesFlags" $root) "true" }}
 - name: {{ $p }}FLAGS_CONFIGMAP
   value: {{ include "tollgate.flagsConfigMapName" $root }}
+- name: {{ $p }}FLAGS_OVERRIDES_CONFIGMAP
+  value: {{ include "tollgate.flagOverridesConfigMapName" $root }}
 {{- end }}
 {{- range $key, $values := $root.Values.services }}
 {{- if and (ne $key "gateway") $values.enabled }}
@@ -387,6 +416,18 @@ gateway sends a canary nothing until it has a weight and answers its health chec
 {{- else if eq $svc.key "leadScoring" }}
 - name: {{ $p }}ORCHESTRATOR_ADDR
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}
+{{- if include "tollgate.leadModelConfigMap" $root }}
+- name: {{ $p }}MODEL_FILE
+  value: /etc/tollgate/lead-model/model.json
+{{- end }}
+{{- with $svc.pii.fields }}
+- name: {{ $p }}PII_FIELDS
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with $svc.pii.allowFields }}
+- name: {{ $p }}PII_ALLOW_FIELDS
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- else if eq $svc.key "conversationOptimizer" }}
 - name: {{ $p }}ORCHESTRATOR_ADDRESS
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,9 +30,17 @@ from tollgate.cli.demo_workload import (
     lead_analysis_call,
     script_call,
 )
-from tollgate.cli.local_suite import DEMO_TENANT, local_suite
+from tollgate.cli.local_suite import DEMO_TENANT, LocalSuite, local_suite
 from tollgate.cli.report import GatewayReportSource, fetch, print_tables
 from tollgate.cli.report_html import render
+from tollgate.cli.suite_command import (
+    add_suite_arguments,
+    run_suite_command,
+    say,
+    suite_options,
+)
+from tollgate.cli.suite_failure import SuiteError
+from tollgate.cli.suite_lock import exclusive
 from tollgate.client import TollgateClient
 from tollgate.v1 import common_pb2
 
@@ -97,8 +107,19 @@ async def _send(client: TollgateClient, call: Call, stats: dict[str, ScenarioSta
     return text
 
 
-async def run_workload(client: TollgateClient) -> dict[str, ScenarioStats]:
+def _no_progress(_: str) -> None:
+    """Benchmarks drive the same workload without narration."""
+
+
+async def run_workload(
+    client: TollgateClient, progress: Callable[[str], None] = _no_progress
+) -> dict[str, ScenarioStats]:
     stats: dict[str, ScenarioStats] = defaultdict(ScenarioStats)
+    started = time.perf_counter()
+
+    def phase(text: str) -> None:
+        done = sum(row.requests for row in stats.values())
+        progress(f"  [{time.perf_counter() - started:5.1f} s, {done:>2} requests] {text}")
 
     async def converse(conversation: Conversation, scenario: str = "chat (multi-turn)") -> None:
         conversation.messages.clear()
@@ -108,18 +129,25 @@ async def run_workload(client: TollgateClient) -> dict[str, ScenarioStats]:
             answer = await _send(client, Call(scenario, call.kwargs), stats)
             conversation.messages.append({"role": "assistant", "content": answer})
 
+    phase(f"{len(BUYER_CONVERSATIONS)} multi-turn buyer chats, side by side ...")
     await asyncio.gather(*(converse(c) for c in BUYER_CONVERSATIONS))
+    phase(f"a {len(LONG_CONVERSATION.turns)}-turn conversation (the optimizer trims it) ...")
     await converse(LONG_CONVERSATION, "chat (20-turn)")
     for round_number in range(3):
+        phase(f"FAQ round {round_number + 1} of 3 ({len(FAQ)} questions; repeats hit the cache)")
         for index, question in enumerate(FAQ):
             await _send(client, faq_call(question, f"lead-30{round_number}{index}"), stats)
+    phase(f"{len(PARAPHRASES)} paraphrased FAQs (the semantic cache) ...")
     for question, _original in PARAPHRASES:
         call = faq_call(question, "lead-3999")
         await _send(client, Call("FAQ (paraphrased)", call.kwargs), stats)
+    phase(f"{len(LEADS) + 2} lead analyses ...")
     for lead_id, name, facts in [*LEADS, *LEADS[:2]]:
         await _send(client, lead_analysis_call(lead_id, name, facts), stats)
+    phase(f"{len(LEADS)} streamed call scripts ...")
     for lead_id, name, _ in LEADS:
         await _send(client, script_call(lead_id, name), stats)
+    phase("done.")
     return stats
 
 
@@ -171,24 +199,43 @@ def _ledger_report(gateway: str, admin_key: str, html: Path) -> None:
     print(f"\nHTML report with charts: {html}")
 
 
-async def _demo(report_html: Path) -> None:
-    print("Starting Tollgate locally (embedded Redis and Postgres, Anthropic API emulator) ...")
-    async with local_suite() as suite:
-        print(suite.describe())
-        print(f"\nDriving the workload through the gateway at {suite.gateway} ...\n", flush=True)
-        async with TollgateClient(suite.gateway, suite.api_key) as client:
-            stats = await run_workload(client)
-        print(render_table(stats))
-        # Commits reach the ledger just after each answer; give the last ones a moment.
-        await asyncio.sleep(1.0)
-        print("\n--- tollgate report (through the gateway, admin key) ---\n", flush=True)
-        await asyncio.to_thread(_ledger_report, suite.gateway, suite.admin_key, report_html)
-        print("\nStopping ...", flush=True)
+async def _drive(suite: LocalSuite, report_html: Path) -> None:
+    print(f"\nDriving the workload through the gateway at {suite.gateway} ...", flush=True)
+    async with TollgateClient(suite.gateway, suite.api_key) as client:
+        stats = await run_workload(client, say)
+    print()
+    print(render_table(stats))
+    # Commits reach the ledger just after each answer; give the last ones a moment.
+    await asyncio.sleep(1.0)
+    print("\n--- tollgate report (through the gateway, admin key) ---\n", flush=True)
+    await asyncio.to_thread(_ledger_report, suite.gateway, suite.admin_key, report_html)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    report_html = args.report_html.resolve()
+    # Two demos could run side by side (each picks free ports), but not into the same report.
+    digest = hashlib.sha256(str(report_html).encode()).hexdigest()[:12]
+    with exclusive(
+        f"demo-{digest}",
+        f"tollgate demo writing {report_html}",
+        "Wait for it to finish, or write elsewhere: tollgate demo --report-html PATH.",
+    ):
+        print("Starting Tollgate locally (embedded Redis and Postgres, Anthropic API emulator)")
+        async with local_suite(**suite_options(args)) as suite:
+            print(suite.describe())
+            try:
+                await suite.run_until_exit(_drive(suite, report_html))
+            except grpc.RpcError as error:
+                raise SuiteError(
+                    "the gateway refused a call of the demo workload.",
+                    cause=[f"{error.code().name}: {error.details()}"],
+                ) from None
+            print("\nStopping ...", flush=True)
+    return 0
 
 
 def _handle(args: argparse.Namespace) -> int:
-    asyncio.run(_demo(args.report_html))
-    return 0
+    return run_suite_command(lambda: _demo(args), args)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -199,4 +246,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Path("tollgate-demo-report.html"),
         help="where to write the usage and savings page (default: ./tollgate-demo-report.html)",
     )
+    add_suite_arguments(parser)
     parser.set_defaults(handler=_handle)

@@ -10,21 +10,32 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
-import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 
+from tollgate.cli.suite_failure import (
+    CAUSE_SEARCH_LINES,
+    LOG_TAIL_LINES,
+    SuiteError,
+    exit_description,
+    failure_cause,
+    log_tail,
+)
+from tollgate.cli.suite_lock import exclusive, ports_in_use
 from tollgate.common.auth import hash_api_key
-from tollgate.common.health import wait_until_serving
-from tollgate.common.stores import EmbeddedStores
+from tollgate.common.health import is_serving
+from tollgate.common.stores import EmbeddedStores, short_temp_dir
 
-# (module, default port), in start order: the gateway last, once what it calls is up.
+# (module, default port). Nothing waits on anything else to start: callers retry and fail open.
 SERVICES: tuple[tuple[str, int], ...] = (
     ("orchestrator", 50056),
     ("conversation_optimizer", 50052),
@@ -35,7 +46,22 @@ SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 50051),
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
+# The services that need a store, with the variable that holds its URL and the embedded kind.
+STORE_URLS = {
+    "cache": ("TOLLGATE_CACHE_REDIS_URL", "Redis"),
+    "budget_ledger": ("TOLLGATE_BUDGET_LEDGER_DATABASE_URL", "Postgres"),
+}
+SERVICES_WITHOUT_STORES = [name for name, _ in SERVICES if name not in STORE_URLS]
 DEMO_TENANT = "acme-realty"
+START_TIMEOUT_SECONDS = 60.0
+# After a call through the gateway fails, how long to look for a process exit that explains it.
+EXIT_EXPLAINS_FAILURE_SECONDS = 1.0
+T = TypeVar("T")
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """The default progress sink: benchmarks and tests start suites without narration."""
 
 
 def _on(**parameters: object) -> dict[str, object]:
@@ -65,10 +91,31 @@ def free_port() -> int:
 
 @dataclass
 class SuiteProcess:
+    """One child process of the suite, with how to tell it is ready to take calls."""
+
     name: str
     address: str
     process: asyncio.subprocess.Process
     log_path: Path
+    probe: Callable[[], Awaitable[bool]] = field(repr=False)
+    env_prefix: str = ""
+    spawned_at: float = field(default_factory=time.monotonic)
+
+    def failure(self, what: str, hint: str = "") -> SuiteError:
+        """Name this process, say how it ended and why, with the end of its log."""
+        recent = log_tail(self.log_path, CAUSE_SEARCH_LINES)
+        lines = recent[-LOG_TAIL_LINES:]
+        status = exit_description(self.process.returncode)
+        summary = f"{self.name} {what}" + (
+            f" ({status})." if self.process.returncode is not None else "."
+        )
+        return SuiteError(
+            summary,
+            cause=failure_cause(recent, self.env_prefix),
+            log_path=self.log_path,
+            log_lines=tuple(lines),
+            hint=hint,
+        )
 
 
 @dataclass
@@ -81,10 +128,34 @@ class LocalSuite:
     admin_key: str = ""
     emulator_url: str = ""
     processes: list[SuiteProcess] = field(default_factory=list)
+    kept_folders: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [f"{p.name:<24} {p.address:<26} log: {p.log_path}" for p in self.processes]
         return "\n".join(lines)
+
+    async def run_until_exit(self, work: Awaitable[T]) -> T:
+        """Await `work` while watching every process: the first one to exit ends it all.
+
+        When `work` fails (a call through a gateway whose backend just died, say), a process
+        exit found within a moment is the better explanation and is raised instead.
+        """
+        exits: dict[asyncio.Future[Any], SuiteProcess] = {
+            asyncio.ensure_future(p.process.wait()): p for p in self.processes
+        }
+        job = asyncio.ensure_future(work)
+        try:
+            done, _ = await asyncio.wait([job, *exits], return_when=asyncio.FIRST_COMPLETED)
+            if job in done and job.exception() is not None:
+                done, _ = await asyncio.wait(exits, timeout=EXIT_EXPLAINS_FAILURE_SECONDS)
+            exited = [exits[task] for task in done if task in exits]
+            if exited:
+                raise exited[0].failure("stopped unexpectedly; the suite was shut down")
+            return job.result()
+        finally:
+            for task in [job, *exits]:
+                task.cancel()
+            await asyncio.gather(job, *exits, return_exceptions=True)
 
 
 def _write_keys(workdir: Path) -> tuple[str, str, Path]:
@@ -125,27 +196,163 @@ async def _spawn(
     return process, log_path
 
 
-async def _start_emulator(workdir: Path, env: dict[str, str]) -> tuple[SuiteProcess, str]:
+async def _listens(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+async def _start_emulator(workdir: Path, env: dict[str, str]) -> SuiteProcess:
     port = free_port()
     process, log_path = await _spawn(
         "emulator", "tollgate.emulator", env, workdir, "--host", "127.0.0.1", "--port", str(port)
     )
     url = f"http://127.0.0.1:{port}"
-    await _wait_for_http(port, timeout=30)
-    return SuiteProcess("anthropic-emulator", url, process, log_path), url
+    return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: _listens(port))
 
 
-async def _wait_for_http(port: int, timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+def _grpc_probe(address: str) -> Callable[[], Awaitable[bool]]:
+    return lambda: is_serving(address)
+
+
+async def _spawn_service(
+    name: str, env: dict[str, str], workdir: Path, ports: dict[str, int]
+) -> SuiteProcess:
+    process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir)
+    address = f"127.0.0.1:{ports[name]}"
+    return SuiteProcess(
+        name,
+        address,
+        process,
+        log_path,
+        _grpc_probe(address),
+        env_prefix=f"TOLLGATE_{name.upper()}_",
+    )
+
+
+@dataclass
+class _Launcher:
+    """Spawns services into `processes`, each then watched until it is ready or fails."""
+
+    env: dict[str, str]
+    workdir: Path
+    ports: dict[str, int]
+    processes: list[SuiteProcess]
+    timeout: float
+    progress: Progress
+
+    async def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        env = {**self.env, **(extra_env or {})}
+        entry = await _spawn_service(name, env, self.workdir, self.ports)
+        self.processes.append(entry)
+        await _until_ready(entry, self.timeout, self.progress)
+
+    async def start_after_store(
+        self, name: str, variable: str, kind: str, start_store: Callable[[], str]
+    ) -> None:
+        """Start the embedded store the service needs (unless configured), then the service."""
+        if variable in self.env:
+            await self.start(name)
+        else:
+            await self.start(name, {variable: await _embedded(kind, start_store, self.progress)})
+
+
+async def _embedded(what: str, start: Callable[[], str], progress: Progress) -> str:
+    """Start an embedded store off the event loop; a failure names the store and its cause."""
+    progress(f"starting embedded {what} ...")
+    starting = asyncio.ensure_future(asyncio.to_thread(start))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # A thread cannot be interrupted: let the server come up, so closing the stores stops
+        # it instead of leaving it running.
+        with contextlib.suppress(Exception):
+            await starting
+        raise
+    except Exception as error:  # the wheels raise whatever their server printed
+        raise SuiteError(
+            f"the embedded {what} could not start.", cause=[f"{type(error).__name__}: {error}"]
+        ) from None
+
+
+async def _until_ready(entry: SuiteProcess, timeout: float, progress: Progress) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
+        # Exit first: a port that answers may belong to someone else once ours is gone.
+        if entry.process.returncode is not None:
+            raise entry.failure("exited while starting")
+        if await entry.probe():
+            progress(f"  ready: {entry.name} ({time.monotonic() - entry.spawned_at:.1f} s)")
             return
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"emulator did not listen on {port} within {timeout}s") from None
-            await asyncio.sleep(0.05)
+        if loop.time() > deadline:
+            raise entry.failure(
+                f"did not become ready within {timeout:g} s",
+                hint="A busy machine may need more time: --start-timeout SECONDS.",
+            )
+        await asyncio.sleep(0.1)
+
+
+async def await_ready(entries: list[SuiteProcess], timeout: float, progress: Progress) -> None:
+    """Every process ready, or the first failure: an exit is reported as soon as it happens."""
+    await _first_failure([_until_ready(e, timeout, progress) for e in entries])
+
+
+async def _first_failure(jobs: list[Awaitable[None]]) -> None:
+    """Await every job; the first one to fail cancels the others and its error is raised."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        failures = [t.exception() for t in tasks if t in done and t.exception() is not None]
+        if failures:
+            raise failures[0]  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _service_ports(default_ports: bool) -> dict[str, int]:
+    if not default_ports:
+        return {name: free_port() for name, _ in SERVICES}
+    ports = dict(SERVICES)
+    busy = ports_in_use(ports)
+    if busy:
+        taken = ", ".join(f"{port} ({name})" for name, port in busy)
+        raise SuiteError(
+            f"port {taken} on 127.0.0.1 is already in use by another program.",
+            cause=[],
+            hint="Stop it, or start the suite on free ports: tollgate run --free-ports.",
+        )
+    return ports
+
+
+@contextlib.contextmanager
+def _default_ports_lock(default_ports: bool) -> Iterator[None]:
+    if not default_ports:
+        yield
+        return
+    with exclusive(
+        f"ports-{SERVICES[-1][1]}",
+        "local suite on ports 50051-50057",
+        "Stop it (Ctrl-C in its terminal), or start this one on free ports: "
+        "tollgate run --free-ports.",
+    ):
+        yield
+
+
+def _service_env(base: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
+    env = dict(base)
+    for name, _ in SERVICES:
+        prefix = f"TOLLGATE_{name.upper()}_"
+        env[prefix + "HOST"] = "127.0.0.1"
+        env[prefix + "PORT"] = str(ports[name])
+        if name in BACKENDS:
+            env[f"TOLLGATE_GATEWAY_{name.upper()}_ADDR"] = f"127.0.0.1:{ports[name]}"
+    return env
 
 
 @contextlib.asynccontextmanager
@@ -154,50 +361,74 @@ async def local_suite(
     default_ports: bool = False,
     flags: dict[str, object] | None = None,
     workdir: Path | None = None,
+    keep_workdir: bool = False,
+    start_timeout: float = START_TIMEOUT_SECONDS,
+    progress: Progress = _quiet,
 ) -> AsyncIterator[LocalSuite]:
-    """Start everything, wait until every service is SERVING, and stop it all on exit."""
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="tollgate-local-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    stores = EmbeddedStores(workdir=workdir / "stores")
-    suite = LocalSuite(workdir=workdir)
-    try:
-        base_env = dict(os.environ)
-        base_env.setdefault("PYTHONUNBUFFERED", "1")
-        env = dict(base_env)
-        if not env.get("ANTHROPIC_API_KEY"):
-            emulator, suite.emulator_url = await _start_emulator(workdir, base_env)
-            suite.processes.append(emulator)
-            env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_BASE_URL"] = suite.emulator_url
-            env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_API_KEY"] = "local-emulator-key"
-        env.setdefault("TOLLGATE_CACHE_REDIS_URL", stores.redis_url())
-        env.setdefault("TOLLGATE_BUDGET_LEDGER_DATABASE_URL", stores.postgres_dsn())
-        env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
-        suite.api_key, suite.admin_key, keys_path = _write_keys(workdir)
-        env["TOLLGATE_GATEWAY_API_KEYS_FILE"] = str(keys_path)
-        env["TOLLGATE_GATEWAY_FLAGS_FILE"] = str(_flags_file(workdir, flags))
-        ports = {name: port if default_ports else free_port() for name, port in SERVICES}
-        for name, _ in SERVICES:
-            prefix = f"TOLLGATE_{name.upper()}_"
-            env[prefix + "HOST"] = "127.0.0.1"
-            env[prefix + "PORT"] = str(ports[name])
-            if name in BACKENDS:
-                env[f"TOLLGATE_GATEWAY_{name.upper()}_ADDR"] = f"127.0.0.1:{ports[name]}"
-        for name, _ in SERVICES:
-            process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir)
-            address = f"127.0.0.1:{ports[name]}"
-            suite.processes.append(SuiteProcess(name, address, process, log_path))
-        await asyncio.gather(
-            *(
-                wait_until_serving(p.address, timeout=60)
-                for p in suite.processes
-                if p.name != "anthropic-emulator"
+    """Start everything, wait until every process is ready, and stop it all on exit.
+
+    Raises SuiteError, naming the process, when one exits or is not ready in time. Folders made
+    here (logs, keys, store data) are removed on exit unless `keep_workdir`; a `workdir` given
+    by the caller is the caller's to keep.
+    """
+    with _default_ports_lock(default_ports):
+        ports = _service_ports(default_ports)
+        owned: list[Path] = []
+        if workdir is None:
+            workdir = short_temp_dir("tollgate-local-")
+            owned.append(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        # Store data (and the embedded Postgres socket) under a short path, whatever workdir is.
+        stores_dir = short_temp_dir("tollgate-stores-")
+        owned.append(stores_dir)
+        stores = EmbeddedStores(workdir=stores_dir)
+        suite = LocalSuite(workdir=workdir, kept_folders=owned if keep_workdir else [])
+        try:
+            env = dict(os.environ)
+            env.setdefault("PYTHONUNBUFFERED", "1")
+            if not env.get("ANTHROPIC_API_KEY"):
+                progress("starting the Anthropic API emulator ...")
+                emulator = await _start_emulator(workdir, env)
+                suite.processes.append(emulator)
+                suite.emulator_url = emulator.address
+                env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_BASE_URL"] = suite.emulator_url
+                env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_API_KEY"] = "local-emulator-key"
+            suite.api_key, suite.admin_key, keys_path = _write_keys(workdir)
+            env["TOLLGATE_GATEWAY_API_KEYS_FILE"] = str(keys_path)
+            env["TOLLGATE_GATEWAY_FLAGS_FILE"] = str(_flags_file(workdir, flags))
+            env = _service_env(env, ports)
+            env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
+            # In the suite's own folder: a service stopped mid-start cannot clean up after itself.
+            env.setdefault("TOLLGATE_SEMANTIC_CACHE_DATA_DIR", str(stores_dir / "vectors"))
+            # Each service starts as soon as what it needs is there, and is watched from then
+            # on: one that fails is reported while Postgres may still be starting.
+            launcher = _Launcher(env, workdir, ports, suite.processes, start_timeout, progress)
+            starters = {"Redis": stores.redis_url, "Postgres": stores.postgres_dsn}
+            progress(f"starting {len(SERVICES)} services ...")
+            await _first_failure(
+                [
+                    *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
+                    *(launcher.start(name) for name in SERVICES_WITHOUT_STORES),
+                    *(
+                        launcher.start_after_store(name, variable, kind, starters[kind])
+                        for name, (variable, kind) in STORE_URLS.items()
+                    ),
+                ]
             )
-        )
-        suite.gateway = f"127.0.0.1:{ports['gateway']}"
-        yield suite
-    finally:
-        await _stop_all(suite.processes)
-        stores.close()
+            suite.gateway = f"127.0.0.1:{ports['gateway']}"
+            yield suite
+        except SuiteError as failure:
+            # Said now: stopping the rest takes seconds, and the cause is known already.
+            progress(f"{failure.summary} Stopping everything ...")
+            raise
+        finally:
+            await _stop_all(suite.processes)
+            stores.close()
+            if keep_workdir:
+                progress("kept (logs, keys, store data): " + "  ".join(map(str, owned)))
+            else:
+                for folder in owned:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _stop_all(processes: list[SuiteProcess], grace: float = 15.0) -> None:

@@ -2,13 +2,16 @@
 
   status             each service's Deployment rollout state, stable and canary images with the
                      share of calls each gets, and the flags in force (read from the cluster)
-  set-flag FLAG      switch a flag off or on, or change its rollout percentage or mode, by
-                     patching the gateway's flags ConfigMap: the gateway applies it within
-                     seconds, no restart, no Helm run
+  set-flag FLAG      switch a flag off or on, or change its rollout percentage, mode or
+                     parameters: the gateway applies it within seconds, no restart, no Helm run
   set-canary-weight  change the share of calls a backend's canary gets (0 stops it at once)
+  clear-overrides    hand a flag, a canary or everything back to Helm's values
 
-Both switches last until the next `helm upgrade`, which renders the ConfigMap from Helm values
-again; each prints the `helm upgrade --reuse-values --set ...` that makes Helm agree.
+The switches are runtime overrides, kept in a ConfigMap of their own that Helm never renders
+(`<release>-tollgate-flag-overrides`). The gateway layers them over Helm's flags, field by field,
+so `helm upgrade` and `helm rollback` change what lies under an override but never undo it, and
+Helm's own ConfigMap is never edited: no conflict with server-side apply, no drift for Helm to
+fight. An override stays until `clear-overrides` removes it.
 
 Connects with your kubeconfig (--kubeconfig, --context), or in-cluster credentials in a pod.
 """
@@ -16,7 +19,6 @@ Connects with your kubeconfig (--kubeconfig, --context), or in-cluster credentia
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -33,14 +35,13 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from tollgate.common.flag_definitions import FLAG_KEYS, definition
+from tollgate.common.flag_layers import OVERRIDES_FILE_KEY, layered_text, yaml_mapping
 
 FLAGS_FILE_KEY = "flags.yaml"
 FLAG_MODES = ("enforce", "shadow")
-# Annotations `set-flag` and `set-canary-weight` leave on the ConfigMap, so that `status` can say
-# the live flags were changed outside Helm, and whether Helm has rendered them again since.
+# Annotations the switches leave on the overrides ConfigMap: the last change and when.
 EDIT_ANNOTATION = "tollgate/cli-edit"
 EDIT_TIME_ANNOTATION = "tollgate/cli-edit-at"
-EDIT_DIGEST_ANNOTATION = "tollgate/cli-edit-sha256"
 CONFLICT_RETRIES = 3
 REQUEST_TIMEOUT_SECONDS = 15.0
 
@@ -144,17 +145,30 @@ def deployment_state(deployment: k8s.V1Deployment) -> DeploymentState:
     )
 
 
-def flags_configmap_name(gateway: k8s.V1Deployment) -> str | None:
-    """The ConfigMap the gateway reads its flags from: its `flags` volume, else its env."""
+def _gateway_configmap(gateway: k8s.V1Deployment, volume_name: str, env_name: str) -> str | None:
     pod = _pod_spec(gateway)
     for volume in pod.volumes or []:
-        if volume.name == "flags" and volume.config_map is not None:
+        if volume.name == volume_name and volume.config_map is not None:
             return str(volume.config_map.name)
     for container in pod.containers:
         for env in container.env or []:
-            if env.name == "TOLLGATE_GATEWAY_FLAGS_CONFIGMAP" and env.value:
+            if env.name == env_name and env.value:
                 return str(env.value)
     return None
+
+
+def flags_configmap_name(gateway: k8s.V1Deployment) -> str | None:
+    """The ConfigMap the gateway reads Helm's flags from: its `flags` volume, else its env."""
+    return _gateway_configmap(gateway, "flags", "TOLLGATE_GATEWAY_FLAGS_CONFIGMAP")
+
+
+def overrides_configmap_name(gateway: k8s.V1Deployment, flags_configmap: str) -> str:
+    """The ConfigMap the gateway reads runtime overrides from (the chart's name when the gateway
+    does not say: `<fullname>-flag-overrides` next to `<fullname>-flags`)."""
+    found = _gateway_configmap(
+        gateway, "flag-overrides", "TOLLGATE_GATEWAY_FLAGS_OVERRIDES_CONFIGMAP"
+    )
+    return found or re.sub(r"-flags$", "", flags_configmap) + "-flag-overrides"
 
 
 # ---- the flags file ----------------------------------------------------------------------------
@@ -230,18 +244,6 @@ def _check_parameters(key: str, parameters: Any) -> None:
         raise RolloutError(f"flag {key}: parameters refused: {problems}", EXIT_USAGE) from None
 
 
-def _helm_literal(value: Any) -> str:
-    """How `helm --set` spells a value: true, 10, shadow."""
-    return json.dumps(value) if isinstance(value, bool | int) else str(value)
-
-
-def _helm_parameter(value: Any) -> str:
-    """A list as `helm --set` spells it: {a,b}."""
-    if isinstance(value, list):
-        return "{" + ",".join(str(item) for item in value) + "}"
-    return _helm_literal(value)
-
-
 def parameter_assignment(text: str) -> tuple[str, Any]:
     """`--parameter ttlSeconds=600` -> ("ttlSeconds", 600); the value is read as YAML."""
     name, separator, value = text.partition("=")
@@ -278,29 +280,17 @@ class FlagChange:
             f"{name}={json.dumps(value)}" for name, value in changes.items()
         )
 
-    def apply(self, document: FlagsFile) -> None:
-        flags = document.data["flags"]
-        if self.flag not in flags:
-            known = ", ".join(sorted(flags)) or "none"
+    def apply(self, overrides: dict[str, Any], helm: FlagsFile) -> None:
+        """Record the change in the overrides document (only the fields it names)."""
+        if self.flag not in helm.flags:
+            known = ", ".join(sorted(helm.flags)) or "none"
             raise RolloutError(
                 f"no flag named {self.flag} in the flags file (known: {known})", EXIT_USAGE
             )
-        flags[self.flag].update(self.fields())
+        entry = overrides.setdefault("flags", {}).setdefault(self.flag, {})
+        entry.update(self.fields())
         if self.parameters:
-            merged = {**(flags[self.flag].get("parameters") or {}), **self.parameters}
-            _check_parameters(self.flag, merged)
-            flags[self.flag]["parameters"] = merged
-
-    def helm_values(self) -> list[str]:
-        prefix = f"flags.{camel_case(self.flag)}"
-        values = [
-            f"{prefix}.{name}={_helm_literal(value)}" for name, value in self.fields().items()
-        ]
-        values += [
-            f"{prefix}.parameters.{name}={_helm_parameter(value)}"
-            for name, value in self.parameters.items()
-        ]
-        return values
+            entry["parameters"] = {**(entry.get("parameters") or {}), **self.parameters}
 
 
 @dataclass(frozen=True)
@@ -311,22 +301,50 @@ class CanaryChange:
     def describe(self) -> str:
         return f"canary {self.service} canaryWeight={self.weight}"
 
-    def apply(self, document: FlagsFile) -> None:
-        canaries = document.data.setdefault("canaries", {})
-        if self.service not in canaries:
-            deployed = ", ".join(sorted(canaries)) or "none"
+    def apply(self, overrides: dict[str, Any], helm: FlagsFile) -> None:
+        if self.service not in helm.canaries:
+            deployed = ", ".join(sorted(helm.canaries)) or "none"
             raise RolloutError(
                 f"no canary of {self.service} is deployed (canaries deployed: {deployed}); "
                 f"enable one with services.{camel_case(self.service)}.canary.enabled",
                 EXIT_USAGE,
             )
-        canaries[self.service] = {**(canaries[self.service] or {}), "canaryWeight": self.weight}
+        overrides.setdefault("canaries", {})[self.service] = {"canaryWeight": self.weight}
 
-    def helm_values(self) -> list[str]:
-        return [f"services.{camel_case(self.service)}.canary.weight={self.weight}"]
+
+@dataclass(frozen=True)
+class ClearOverrides:
+    """Hand a flag, a canary, or everything (neither named) back to Helm's values."""
+
+    flag: str | None = None
+    canary: str | None = None
+
+    def describe(self) -> str:
+        named = [f"flag {self.flag}"] if self.flag else []
+        named += [f"canary {self.canary}"] if self.canary else []
+        return "cleared the overrides of " + (" and ".join(named) or "every flag and canary")
+
+    def apply(self, overrides: dict[str, Any], helm: FlagsFile) -> None:
+        if not self.flag and not self.canary:
+            overrides.clear()
+            return
+        for section, name in (("flags", self.flag), ("canaries", self.canary)):
+            if name:
+                entries = overrides.get(section) or {}
+                if name not in entries:
+                    raise RolloutError(f"there is no override of {name} to clear", EXIT_USAGE)
+                del entries[name]
 
 
 # ---- the cluster -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlagConfigMaps:
+    """Helm's flags ConfigMap and the runtime overrides ConfigMap ("" = find it)."""
+
+    helm: str = ""
+    overrides: str = ""
 
 
 @dataclass
@@ -352,21 +370,28 @@ class Cluster:
         )
         return list(reply.items)
 
-    def flags_configmap(self, override: str | None) -> str:
-        """The flags ConfigMap's name: given, or read from the release's gateway Deployment."""
-        if override:
-            return override
-        return self.flags_configmap_of(self.deployments())
+    def flag_configmaps(
+        self, deployments: list[k8s.V1Deployment] | None, names: FlagConfigMaps
+    ) -> FlagConfigMaps:
+        """Helm's flags ConfigMap and the overrides ConfigMap: as given, else as the release's
+        gateway Deployment mounts them."""
+        if names.helm and names.overrides:
+            return names
+        gateway = self._gateway(self.deployments() if deployments is None else deployments)
+        helm = names.helm or flags_configmap_name(gateway)
+        if not helm:
+            raise RolloutError(
+                f"the gateway of release {self.release} mounts no flags ConfigMap: pass --configmap"
+            )
+        return FlagConfigMaps(helm, names.overrides or overrides_configmap_name(gateway, helm))
 
-    def flags_configmap_of(self, deployments: list[k8s.V1Deployment]) -> str:
+    def _gateway(self, deployments: list[k8s.V1Deployment]) -> k8s.V1Deployment:
         for deployment in deployments:
             labels = _meta(deployment).labels or {}
             if labels.get("app.kubernetes.io/component") == "gateway" and (
                 labels.get("track", "stable") == "stable"
             ):
-                name = flags_configmap_name(deployment)
-                if name:
-                    return name
+                return deployment
         raise RolloutError(
             f"found no Tollgate gateway of release {self.release} in namespace {self.namespace} "
             "to read the flags ConfigMap name from: check --release and --namespace, or pass "
@@ -378,6 +403,40 @@ class Cluster:
             f"read ConfigMap {name}",
             lambda: k8s.CoreV1Api(self.api).read_namespaced_config_map(
                 name, self.namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+            ),
+        )
+
+    def find_configmap(self, name: str) -> k8s.V1ConfigMap | None:
+        """The ConfigMap, or None when it does not exist (yet)."""
+        try:
+            return self.read_configmap(name)
+        except RolloutError as error:
+            if isinstance(error.__cause__, ApiException) and error.__cause__.status == 404:
+                return None
+            raise
+
+    def create_configmap(self, name: str, body: dict[str, Any]) -> k8s.V1ConfigMap:
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap", **body}
+        manifest["metadata"] = {**body.get("metadata", {}), "name": name}
+        return self._call(
+            f"create ConfigMap {name}",
+            lambda: k8s.CoreV1Api(self.api).create_namespaced_config_map(
+                self.namespace,
+                manifest,  # type: ignore[arg-type]  # the client takes a plain mapping as well
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            ),
+        )
+
+    def delete_configmap(self, name: str, resource_version: str | None) -> None:
+        self._call(
+            f"delete ConfigMap {name}",
+            lambda: k8s.CoreV1Api(self.api).delete_namespaced_config_map(
+                name,
+                self.namespace,
+                body=k8s.V1DeleteOptions(
+                    preconditions=k8s.V1Preconditions(resource_version=resource_version)
+                ),
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
             ),
         )
 
@@ -461,10 +520,14 @@ class Status:
     release: str
     namespace: str
     configmap: str
+    overrides_configmap: str
     deployments: list[DeploymentState]
+    # What the gateway applies: Helm's flags with the overrides layered over them.
     flags: dict[str, dict[str, Any]]
     canaries: dict[str, int]
-    cli_edit: dict[str, str] = field(default_factory=dict)
+    # The overrides document as written by the switches ({} when there is none).
+    overrides: dict[str, Any] = field(default_factory=dict)
+    last_edit: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -477,47 +540,85 @@ class Status:
             return None
         return weight if deployment.track == "canary" else 100 - weight
 
+    def overridden(self, flag: str) -> list[str]:
+        """The fields of `flag` an override sets."""
+        entry = (self.overrides.get("flags") or {}).get(flag) or {}
+        return sorted(entry)
 
-def read_status(cluster: Cluster, configmap_override: str | None) -> Status:
+
+@dataclass
+class FlagDocuments:
+    """Helm's flags, the overrides over them, and the ConfigMap holding the overrides."""
+
+    helm: FlagsFile
+    helm_text: str
+    overrides: dict[str, Any]
+    overrides_configmap: k8s.V1ConfigMap | None
+
+    def effective(self, source: str) -> FlagsFile:
+        """The layered document, as the gateway computes it, checked as the gateway would."""
+        overrides_text = yaml.safe_dump(self.overrides) if self.overrides else ""
+        try:
+            text = layered_text(self.helm_text, overrides_text)
+        except ValueError as error:
+            raise RolloutError(f"{source}: {error}") from error
+        return FlagsFile.parse(text, source)
+
+
+def read_documents(cluster: Cluster, names: FlagConfigMaps) -> FlagDocuments:
+    configmap = cluster.read_configmap(names.helm)
+    text = (configmap.data or {}).get(FLAGS_FILE_KEY)
+    if text is None:
+        raise RolloutError(f"ConfigMap {names.helm} has no {FLAGS_FILE_KEY}")
+    helm = FlagsFile.parse(text, f"ConfigMap {names.helm}")
+    overrides_configmap = cluster.find_configmap(names.overrides)
+    overrides_text = ((overrides_configmap and overrides_configmap.data) or {}).get(
+        OVERRIDES_FILE_KEY, ""
+    )
+    try:
+        overrides = yaml_mapping(overrides_text, f"ConfigMap {names.overrides}")
+    except ValueError as error:
+        raise RolloutError(str(error)) from error
+    return FlagDocuments(helm, text, overrides, overrides_configmap)
+
+
+def read_status(cluster: Cluster, names: FlagConfigMaps) -> Status:
     deployments = cluster.deployments()
     if not deployments:
         raise RolloutError(
             f"no Deployments of Tollgate release {cluster.release} in namespace "
             f"{cluster.namespace}: check --release and --namespace"
         )
-    configmap_name = configmap_override or cluster.flags_configmap_of(deployments)
-    configmap = cluster.read_configmap(configmap_name)
-    text = (configmap.data or {}).get(FLAGS_FILE_KEY)
-    if text is None:
-        raise RolloutError(f"ConfigMap {configmap_name} has no {FLAGS_FILE_KEY}")
-    document = FlagsFile.parse(text, f"ConfigMap {configmap_name}")
+    names = cluster.flag_configmaps(deployments, names)
+    documents = read_documents(cluster, names)
+    effective = documents.effective(f"ConfigMaps {names.helm} + {names.overrides}")
     states = sorted(
         (deployment_state(d) for d in deployments), key=lambda s: (s.service, s.track != "stable")
+    )
+    annotations = (
+        _meta(documents.overrides_configmap).annotations or {}
+        if documents.overrides_configmap is not None
+        else {}
+    )
+    last_edit = (
+        {
+            "change": annotations.get(EDIT_ANNOTATION, ""),
+            "at": annotations.get(EDIT_TIME_ANNOTATION, ""),
+        }
+        if documents.overrides and EDIT_ANNOTATION in annotations
+        else {}
     )
     return Status(
         release=cluster.release,
         namespace=cluster.namespace,
-        configmap=configmap_name,
+        configmap=names.helm,
+        overrides_configmap=names.overrides,
         deployments=states,
-        flags=document.flags,
-        canaries=document.canaries,
-        cli_edit=_cli_edit_in_force(configmap, text),
+        flags=effective.flags,
+        canaries=effective.canaries,
+        overrides=documents.overrides,
+        last_edit=last_edit,
     )
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _cli_edit_in_force(configmap: k8s.V1ConfigMap, text: str) -> dict[str, str]:
-    """The last CLI edit, if the ConfigMap still holds what it wrote (Helm has not re-rendered)."""
-    annotations = _meta(configmap).annotations or {}
-    if annotations.get(EDIT_DIGEST_ANNOTATION) != _digest(text):
-        return {}
-    return {
-        "change": annotations.get(EDIT_ANNOTATION, ""),
-        "at": annotations.get(EDIT_TIME_ANNOTATION, ""),
-    }
 
 
 def _table(rows: list[list[str]], out: TextIO) -> None:
@@ -549,8 +650,11 @@ def print_status(status: Status, out: TextIO) -> None:
             ]
         )
     _table(rows, out)
-    out.write(f"\nFlags in force (ConfigMap {status.configmap}):\n")
-    flag_rows = [["FLAG", "ENABLED", "ROLLOUT", "MODE", "PARAMETERS"]]
+    out.write(
+        f"\nFlags in force (Helm's ConfigMap {status.configmap}, "
+        f"overrides from {status.overrides_configmap}):\n"
+    )
+    flag_rows = [["FLAG", "ENABLED", "ROLLOUT", "MODE", "PARAMETERS", "OVERRIDDEN"]]
     for key, flag in sorted(status.flags.items()):
         flag_rows.append(
             [
@@ -559,71 +663,101 @@ def print_status(status: Status, out: TextIO) -> None:
                 f"{flag.get('rolloutPercent', 0)}%",
                 str(flag.get("mode", "enforce")),
                 _parameters(flag),
+                ",".join(status.overridden(key)) or "-",
             ]
         )
     _table(flag_rows, out)
-    if status.cli_edit:
+    canaries = status.overrides.get("canaries") or {}
+    if status.overrides:
+        overridden = [f"flag {k}" for k in status.overrides.get("flags") or {}]
+        overridden += [f"canary {k}" for k in canaries]
         out.write(
-            f"\nChanged outside Helm by `tollgate rollout` at {status.cli_edit['at']}: "
-            f"{status.cli_edit['change']}.\nThe next `helm upgrade` renders the flags from Helm "
-            "values again: set the same values there to keep this change.\n"
+            f"\nRuntime overrides in force: {', '.join(overridden)}"
+            + (
+                f" (last: {status.last_edit['change']} at {status.last_edit['at']})"
+                if status.last_edit
+                else ""
+            )
+            + ".\nHelm upgrades and rollbacks keep them; `tollgate rollout clear-overrides` "
+            "hands control back to Helm's values.\n"
         )
 
 
 # ---- edits -------------------------------------------------------------------------------------
 
 
+Change = FlagChange | CanaryChange | ClearOverrides
+
+
 def apply_edit(
     cluster: Cluster,
-    change: FlagChange | CanaryChange,
-    configmap_override: str | None,
+    change: Change,
+    names: FlagConfigMaps,
     dry_run: bool,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> tuple[str, FlagsFile]:
-    """Read, change and write the flags ConfigMap; retried when someone else wrote in between.
+) -> tuple[FlagConfigMaps, FlagsFile]:
+    """Record `change` in the overrides ConfigMap (created on first use, deleted when it holds
+    nothing); Helm's ConfigMap is only read. Retried when someone else wrote in between.
 
-    The patch carries the resourceVersion it was computed from, so the API server refuses it
-    (409) if the ConfigMap changed since it was read: a concurrent edit is never overwritten.
+    Writes carry the resourceVersion they were computed from, so the API server refuses them
+    (409) if the overrides changed since they were read: a concurrent edit is never overwritten.
     """
-    name = cluster.flags_configmap(configmap_override)
+    names = cluster.flag_configmaps(None, names)
     for _attempt in range(CONFLICT_RETRIES):
-        configmap = cluster.read_configmap(name)
-        text = (configmap.data or {}).get(FLAGS_FILE_KEY)
-        if text is None:
-            raise RolloutError(f"ConfigMap {name} has no {FLAGS_FILE_KEY}")
-        document = FlagsFile.parse(text, f"ConfigMap {name}")
-        change.apply(document)
-        document.check()
+        documents = read_documents(cluster, names)
+        change.apply(documents.overrides, documents.helm)
+        effective = documents.effective("the flags with this change")
         if dry_run:
-            return name, document
-        new_text = document.render()
-        patch = {
-            "metadata": {
-                "resourceVersion": _meta(configmap).resource_version,
-                "annotations": {
-                    EDIT_ANNOTATION: change.describe(),
-                    EDIT_TIME_ANNOTATION: now().isoformat(timespec="seconds"),
-                    EDIT_DIGEST_ANNOTATION: _digest(new_text),
-                },
-            },
-            "data": {FLAGS_FILE_KEY: new_text},
-        }
+            return names, effective
         try:
-            cluster.patch_configmap(name, patch)
+            _write_overrides(cluster, names.overrides, documents, change, now())
         except RolloutError as error:
             if isinstance(error.__cause__, ApiException) and error.__cause__.status == 409:
                 continue
             raise
-        return name, document
+        return names, effective
     raise RolloutError(
-        f"ConfigMap {name} kept changing while it was being edited ({CONFLICT_RETRIES} tries); "
-        "nothing was written: run the command again"
+        f"ConfigMap {names.overrides} kept changing while it was being edited "
+        f"({CONFLICT_RETRIES} tries); nothing was written: run the command again"
     )
 
 
-def helm_reconcile_command(cluster: Cluster, change: FlagChange | CanaryChange) -> str:
-    sets = " ".join(f"--set {value}" for value in change.helm_values())
-    return f"helm upgrade {cluster.release} <chart> -n {cluster.namespace} --reuse-values {sets}"
+def _write_overrides(
+    cluster: Cluster, name: str, documents: FlagDocuments, change: Change, at: datetime
+) -> None:
+    existing = documents.overrides_configmap
+    overrides = {k: v for k, v in documents.overrides.items() if v}
+    if not overrides:
+        if existing is not None:
+            cluster.delete_configmap(name, _meta(existing).resource_version)
+        return
+    annotations = {
+        EDIT_ANNOTATION: change.describe(),
+        EDIT_TIME_ANNOTATION: at.isoformat(timespec="seconds"),
+    }
+    data = {OVERRIDES_FILE_KEY: yaml.safe_dump(overrides, sort_keys=True)}
+    if existing is None:
+        labels = {
+            "app.kubernetes.io/instance": cluster.release,
+            "app.kubernetes.io/part-of": "tollgate",
+            "app.kubernetes.io/component": "flag-overrides",
+            # Not Helm's: nothing in the release renders this object.
+            "app.kubernetes.io/managed-by": "tollgate-rollout",
+        }
+        cluster.create_configmap(
+            name, {"metadata": {"labels": labels, "annotations": annotations}, "data": data}
+        )
+        return
+    cluster.patch_configmap(
+        name,
+        {
+            "metadata": {
+                "resourceVersion": _meta(existing).resource_version,
+                "annotations": annotations,
+            },
+            "data": data,
+        },
+    )
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -656,7 +790,11 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube)")
         sub.add_argument("--context", help="kubeconfig context (default: the current one)")
         sub.add_argument(
-            "--configmap", help="flags ConfigMap (default: the one the gateway mounts)"
+            "--configmap", help="Helm's flags ConfigMap (default: the one the gateway mounts)"
+        )
+        sub.add_argument(
+            "--overrides-configmap",
+            help="the runtime overrides ConfigMap (default: the one the gateway mounts)",
         )
 
     status = commands.add_parser("status", help="Deployments, images, canary weights, flags")
@@ -666,9 +804,9 @@ def register(subparsers: Any) -> None:
 
     set_flag = commands.add_parser(
         "set-flag",
-        help="change a flag in the live flags ConfigMap (kill switch)",
-        description="Change a flag in the live flags ConfigMap. Example, the kill switch:\n"
-        "  tollgate rollout set-flag semantic_cache --off",
+        help="override a flag at runtime (kill switch)",
+        description="Override a flag at runtime; Helm upgrades and rollbacks keep the override.\n"
+        "Example, the kill switch:\n  tollgate rollout set-flag semantic_cache --off",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common(set_flag)
@@ -709,6 +847,17 @@ def register(subparsers: Any) -> None:
     )
     set_canary.set_defaults(handler=run_set_canary_weight)
 
+    clear = commands.add_parser(
+        "clear-overrides",
+        help="hand a flag, a canary or everything back to Helm's values",
+        description="Remove runtime overrides. With neither --flag nor --canary: all of them.",
+    )
+    common(clear)
+    clear.add_argument("--flag", help="the flag whose override to remove")
+    clear.add_argument("--canary", help="the backend whose canary weight override to remove")
+    clear.add_argument("--dry-run", action="store_true", help="print the result, write nothing")
+    clear.set_defaults(handler=run_clear_overrides)
+
 
 def _cluster(args: argparse.Namespace) -> Cluster:
     api, namespace = connect(args.kubeconfig, args.context)
@@ -730,7 +879,7 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 def run_status(args: argparse.Namespace) -> int:
     cluster = _cluster(args)
     try:
-        status = read_status(cluster, args.configmap)
+        status = read_status(cluster, _names(args))
     finally:
         cluster.api.close()
     if args.output == "json":
@@ -743,21 +892,28 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_FAILED_ROLLOUT if status.failed else EXIT_OK
 
 
-def _run_edit(args: argparse.Namespace, change: FlagChange | CanaryChange) -> int:
+def _names(args: argparse.Namespace) -> FlagConfigMaps:
+    return FlagConfigMaps(args.configmap or "", args.overrides_configmap or "")
+
+
+def _run_edit(args: argparse.Namespace, change: Change) -> int:
     cluster = _cluster(args)
     try:
-        name, document = apply_edit(cluster, change, args.configmap, args.dry_run)
+        names, document = apply_edit(cluster, change, _names(args), args.dry_run)
     finally:
         cluster.api.close()
     if args.dry_run:
-        print(f"Dry run: ConfigMap {name} would hold:\n")
+        print(f"Dry run: the gateway would apply these flags ({change.describe()}):\n")
         print(document.render())
         return EXIT_OK
-    print(f"ConfigMap {name}: {change.describe()}. The gateway applies it within seconds.")
     print(
-        "This lasts until the next `helm upgrade`. To make Helm agree, run (with your chart):\n"
-        f"  {helm_reconcile_command(cluster, change)}"
+        f"{change.describe()} (ConfigMap {names.overrides}). The gateway applies it within seconds."
     )
+    if not isinstance(change, ClearOverrides):
+        print(
+            "Helm upgrades and rollbacks keep this override; remove it with "
+            "`tollgate rollout clear-overrides` to hand control back to Helm's values."
+        )
     return EXIT_OK
 
 
@@ -781,3 +937,14 @@ def run_set_flag(args: argparse.Namespace) -> int:
 @_guarded
 def run_set_canary_weight(args: argparse.Namespace) -> int:
     return _run_edit(args, CanaryChange(service=snake_case(args.service), weight=args.weight))
+
+
+@_guarded
+def run_clear_overrides(args: argparse.Namespace) -> int:
+    return _run_edit(
+        args,
+        ClearOverrides(
+            flag=snake_case(args.flag) if args.flag else None,
+            canary=snake_case(args.canary) if args.canary else None,
+        ),
+    )

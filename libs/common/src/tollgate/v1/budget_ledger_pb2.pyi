@@ -27,6 +27,14 @@ class HoldStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HOLD_STATUS_RELEASED: _ClassVar[HoldStatus]
     HOLD_STATUS_EXPIRED: _ClassVar[HoldStatus]
 
+class ReserveOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESERVE_OUTCOME_UNSPECIFIED: _ClassVar[ReserveOutcome]
+    RESERVE_OUTCOME_RESERVED: _ClassVar[ReserveOutcome]
+    RESERVE_OUTCOME_ALREADY_HELD: _ClassVar[ReserveOutcome]
+    RESERVE_OUTCOME_ALREADY_COMMITTED: _ClassVar[ReserveOutcome]
+    RESERVE_OUTCOME_ALREADY_RELEASED: _ClassVar[ReserveOutcome]
+
 class BudgetPeriod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BUDGET_PERIOD_UNSPECIFIED: _ClassVar[BudgetPeriod]
@@ -54,6 +62,11 @@ HOLD_STATUS_HELD: HoldStatus
 HOLD_STATUS_COMMITTED: HoldStatus
 HOLD_STATUS_RELEASED: HoldStatus
 HOLD_STATUS_EXPIRED: HoldStatus
+RESERVE_OUTCOME_UNSPECIFIED: ReserveOutcome
+RESERVE_OUTCOME_RESERVED: ReserveOutcome
+RESERVE_OUTCOME_ALREADY_HELD: ReserveOutcome
+RESERVE_OUTCOME_ALREADY_COMMITTED: ReserveOutcome
+RESERVE_OUTCOME_ALREADY_RELEASED: ReserveOutcome
 BUDGET_PERIOD_UNSPECIFIED: BudgetPeriod
 BUDGET_PERIOD_DAY: BudgetPeriod
 BUDGET_PERIOD_MONTH: BudgetPeriod
@@ -145,18 +158,20 @@ class ReserveRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
-    __slots__ = ("hold_id", "expires_at", "states", "replayed", "status")
+    __slots__ = ("hold_id", "expires_at", "states", "replayed", "status", "outcome")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     expires_at: _timestamp_pb2.Timestamp
     states: _containers.RepeatedCompositeFieldContainer[BudgetState]
     replayed: bool
     status: HoldStatus
-    def __init__(self, hold_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., replayed: _Optional[bool] = ..., status: _Optional[_Union[HoldStatus, str]] = ...) -> None: ...
+    outcome: ReserveOutcome
+    def __init__(self, hold_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., replayed: _Optional[bool] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., outcome: _Optional[_Union[ReserveOutcome, str]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
     __slots__ = ("context", "actual_micros", "actual_tokens", "record")
@@ -171,18 +186,20 @@ class CommitRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., actual_micros: _Optional[int] = ..., actual_tokens: _Optional[int] = ..., record: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ("entry_id", "over_hold", "replayed", "states", "late")
+    __slots__ = ("entry_id", "over_hold", "replayed", "states", "late", "held_micros")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     OVER_HOLD_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     LATE_FIELD_NUMBER: _ClassVar[int]
+    HELD_MICROS_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     over_hold: bool
     replayed: bool
     states: _containers.RepeatedCompositeFieldContainer[BudgetState]
     late: bool
-    def __init__(self, entry_id: _Optional[str] = ..., over_hold: _Optional[bool] = ..., replayed: _Optional[bool] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., late: _Optional[bool] = ...) -> None: ...
+    held_micros: int
+    def __init__(self, entry_id: _Optional[str] = ..., over_hold: _Optional[bool] = ..., replayed: _Optional[bool] = ..., states: _Optional[_Iterable[_Union[BudgetState, _Mapping]]] = ..., late: _Optional[bool] = ..., held_micros: _Optional[int] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("context",)
@@ -197,6 +214,59 @@ class ReleaseResponse(_message.Message):
     released: bool
     status: HoldStatus
     def __init__(self, released: _Optional[bool] = ..., status: _Optional[_Union[HoldStatus, str]] = ...) -> None: ...
+
+class LedgerCall(_message.Message):
+    __slots__ = ("reserve", "commit", "release")
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    reserve: ReserveRequest
+    commit: CommitRequest
+    release: ReleaseRequest
+    def __init__(self, reserve: _Optional[_Union[ReserveRequest, _Mapping]] = ..., commit: _Optional[_Union[CommitRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ...) -> None: ...
+
+class LedgerCallError(_message.Message):
+    __slots__ = ("code", "message", "reason", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    reason: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LedgerCallResult(_message.Message):
+    __slots__ = ("reserve", "commit", "release", "error")
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    reserve: ReserveResponse
+    commit: CommitResponse
+    release: ReleaseResponse
+    error: LedgerCallError
+    def __init__(self, reserve: _Optional[_Union[ReserveResponse, _Mapping]] = ..., commit: _Optional[_Union[CommitResponse, _Mapping]] = ..., release: _Optional[_Union[ReleaseResponse, _Mapping]] = ..., error: _Optional[_Union[LedgerCallError, _Mapping]] = ...) -> None: ...
+
+class SettleRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[LedgerCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[LedgerCall, _Mapping]]] = ...) -> None: ...
+
+class SettleResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[LedgerCallResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[LedgerCallResult, _Mapping]]] = ...) -> None: ...
 
 class RecordUsageRequest(_message.Message):
     __slots__ = ("context", "record")

@@ -49,6 +49,11 @@ class BudgetLedgerServiceStub:
                 request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseResponse.FromString,
                 _registered_method=True)
+        self.Settle = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/Settle',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.SettleRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.SettleResponse.FromString,
+                _registered_method=True)
         self.RecordUsage = channel.unary_unary(
                 '/tollgate.v1.BudgetLedgerService/RecordUsage',
                 request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.RecordUsageRequest.SerializeToString,
@@ -98,13 +103,25 @@ class BudgetLedgerServiceServicer:
 
     def Commit(self, request, context):
         """Post the actual cost of a held request and release the rest. Idempotent by request id.
+        Only the API key that made the hold may commit it (else PERMISSION_DENIED); a second commit
+        of the request id with another cost is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Release(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Return a hold. Only the API key that made it may release it (else PERMISSION_DENIED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Settle(self, request, context):
+        """Several Reserve, Commit and Release calls in one RPC, for a client that coalesces the calls
+        of concurrent requests: each call is settled exactly as if it were sent alone (in order,
+        with its own answer or error), and one call's refusal does not affect the others.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -171,6 +188,11 @@ def add_BudgetLedgerServiceServicer_to_server(servicer, server):
                     servicer.Release,
                     request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseResponse.SerializeToString,
+            ),
+            'Settle': grpc.unary_unary_rpc_method_handler(
+                    servicer.Settle,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.SettleRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.SettleResponse.SerializeToString,
             ),
             'RecordUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordUsage,
@@ -289,6 +311,33 @@ class BudgetLedgerService:
             '/tollgate.v1.BudgetLedgerService/Release',
             tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseRequest.SerializeToString,
             tollgate_dot_v1_dot_budget__ledger__pb2.ReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Settle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/Settle',
+            tollgate_dot_v1_dot_budget__ledger__pb2.SettleRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.SettleResponse.FromString,
             options,
             channel_credentials,
             insecure,

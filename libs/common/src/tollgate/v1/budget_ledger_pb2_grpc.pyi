@@ -36,8 +36,17 @@ class BudgetLedgerServiceStub:
     Reserve: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.ReserveRequest, _budget_ledger_pb2.ReserveResponse]
     """Hold an amount against every scope of the request at once, or fail with RESOURCE_EXHAUSTED."""
     Commit: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.CommitRequest, _budget_ledger_pb2.CommitResponse]
-    """Post the actual cost of a held request and release the rest. Idempotent by request id."""
+    """Post the actual cost of a held request and release the rest. Idempotent by request id.
+    Only the API key that made the hold may commit it (else PERMISSION_DENIED); a second commit
+    of the request id with another cost is ALREADY_EXISTS.
+    """
     Release: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.ReleaseRequest, _budget_ledger_pb2.ReleaseResponse]
+    """Return a hold. Only the API key that made it may release it (else PERMISSION_DENIED)."""
+    Settle: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.SettleRequest, _budget_ledger_pb2.SettleResponse]
+    """Several Reserve, Commit and Release calls in one RPC, for a client that coalesces the calls
+    of concurrent requests: each call is settled exactly as if it were sent alone (in order,
+    with its own answer or error), and one call's refusal does not affect the others.
+    """
     RecordUsage: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.RecordUsageRequest, _budget_ledger_pb2.RecordUsageResponse]
     """Record a request that cost nothing to hold (a cache hit) for usage and savings reports."""
     ListBudgetStates: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListBudgetStatesRequest, _budget_ledger_pb2.ListBudgetStatesResponse]
@@ -55,8 +64,17 @@ class BudgetLedgerServiceAsyncStub(BudgetLedgerServiceStub):
     Reserve: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.ReserveRequest, _budget_ledger_pb2.ReserveResponse]  # type: ignore[assignment]
     """Hold an amount against every scope of the request at once, or fail with RESOURCE_EXHAUSTED."""
     Commit: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.CommitRequest, _budget_ledger_pb2.CommitResponse]  # type: ignore[assignment]
-    """Post the actual cost of a held request and release the rest. Idempotent by request id."""
+    """Post the actual cost of a held request and release the rest. Idempotent by request id.
+    Only the API key that made the hold may commit it (else PERMISSION_DENIED); a second commit
+    of the request id with another cost is ALREADY_EXISTS.
+    """
     Release: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.ReleaseRequest, _budget_ledger_pb2.ReleaseResponse]  # type: ignore[assignment]
+    """Return a hold. Only the API key that made it may release it (else PERMISSION_DENIED)."""
+    Settle: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.SettleRequest, _budget_ledger_pb2.SettleResponse]  # type: ignore[assignment]
+    """Several Reserve, Commit and Release calls in one RPC, for a client that coalesces the calls
+    of concurrent requests: each call is settled exactly as if it were sent alone (in order,
+    with its own answer or error), and one call's refusal does not affect the others.
+    """
     RecordUsage: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.RecordUsageRequest, _budget_ledger_pb2.RecordUsageResponse]  # type: ignore[assignment]
     """Record a request that cost nothing to hold (a cache hit) for usage and savings reports."""
     ListBudgetStates: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListBudgetStatesRequest, _budget_ledger_pb2.ListBudgetStatesResponse]  # type: ignore[assignment]
@@ -83,14 +101,29 @@ class BudgetLedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _budget_ledger_pb2.CommitRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_budget_ledger_pb2.CommitResponse, _abc.Awaitable[_budget_ledger_pb2.CommitResponse]]:
-        """Post the actual cost of a held request and release the rest. Idempotent by request id."""
+        """Post the actual cost of a held request and release the rest. Idempotent by request id.
+        Only the API key that made the hold may commit it (else PERMISSION_DENIED); a second commit
+        of the request id with another cost is ALREADY_EXISTS.
+        """
 
     @_abc_1.abstractmethod
     def Release(
         self,
         request: _budget_ledger_pb2.ReleaseRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_budget_ledger_pb2.ReleaseResponse, _abc.Awaitable[_budget_ledger_pb2.ReleaseResponse]]: ...
+    ) -> _typing.Union[_budget_ledger_pb2.ReleaseResponse, _abc.Awaitable[_budget_ledger_pb2.ReleaseResponse]]:
+        """Return a hold. Only the API key that made it may release it (else PERMISSION_DENIED)."""
+
+    @_abc_1.abstractmethod
+    def Settle(
+        self,
+        request: _budget_ledger_pb2.SettleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.SettleResponse, _abc.Awaitable[_budget_ledger_pb2.SettleResponse]]:
+        """Several Reserve, Commit and Release calls in one RPC, for a client that coalesces the calls
+        of concurrent requests: each call is settled exactly as if it were sent alone (in order,
+        with its own answer or error), and one call's refusal does not affect the others.
+        """
 
     @_abc_1.abstractmethod
     def RecordUsage(

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etollgate/v1/lead_scoring.proto\x12\x0btollgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tollgate/v1/common.proto\"\xa7\x01\n\x14QualificationAnswers\x12\x0e\n\x06\x62udget\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x14\n\x0cpre_approval\x18\x04 \x01(\t\x12\x12\n\nmotivation\x18\x05 \x01(\t\x12\x15\n\rproperty_type\x18\x06 \x01(\t\x12\x1a\n\x12\x63ontact_preference\x18\x07 \x01(\t\"d\n\x0f\x45ngagementEvent\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.tollgate.v1.EngagementType\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x01\n\x0bLeadProfile\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\nattributes\x18\x05 \x03(\x0b\x32(.tollgate.v1.LeadProfile.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x04Lead\x12)\n\x07profile\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.LeadProfile\x12\x32\n\x07\x61nswers\x18\x02 \x01(\x0b\x32!.tollgate.v1.QualificationAnswers\x12,\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1c.tollgate.v1.EngagementEvent\x12*\n\x0c\x63onversation\x18\x04 \x03(\x0b\x32\x14.tollgate.v1.Message\"{\n\x0eScoreComponent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x0e\n\x06weight\x18\x04 \x01(\x01\x12\x14\n\x0c\x63ontribution\x18\x05 \x01(\x01\x12\x13\n\x0b\x65xplanation\x18\x06 \x01(\t\"N\n\rLeadReasoning\x12\x11\n\tnarrative\x18\x01 \x01(\t\x12\x10\n\x08insights\x18\x02 \x03(\t\x12\x18\n\x10next_best_action\x18\x03 \x01(\t\"\xa7\x02\n\tLeadScore\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12*\n\nlead_class\x18\x04 \x01(\x0e\x32\x16.tollgate.v1.LeadClass\x12/\n\ncomponents\x18\x05 \x03(\x0b\x32\x1b.tollgate.v1.ScoreComponent\x12\x18\n\x10next_best_action\x18\x06 \x01(\t\x12-\n\treasoning\x18\x07 \x01(\x0b\x32\x1a.tollgate.v1.LeadReasoning\x12)\n\x0ereasoning_cost\x18\x08 \x01(\x0b\x32\x11.tollgate.v1.Cost\x12\x15\n\rmodel_version\x18\t \x01(\t\"\xab\x01\n\x17\x43omputeLeadScoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x1f\n\x04lead\x18\x02 \x01(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x03 \x01(\x08\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x18\x43omputeLeadScoreResponse\x12%\n\x05score\x18\x01 \x01(\x0b\x32\x16.tollgate.v1.LeadScore\"\xc6\x01\n\x18\x43omputeLeadScoresRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12 \n\x05leads\x18\x02 \x03(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x03 \x01(\x08\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmax_concurrency\x18\x05 \x01(\r\"o\n\x19\x43omputeLeadScoresResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x05score\x18\x02 \x01(\x0b\x32\x16.tollgate.v1.LeadScoreH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome*\x9e\x01\n\x0e\x45ngagementType\x12\x1f\n\x1b\x45NGAGEMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NGAGEMENT_TYPE_MESSAGE\x10\x01\x12\x19\n\x15\x45NGAGEMENT_TYPE_REPLY\x10\x02\x12\x18\n\x14\x45NGAGEMENT_TYPE_OPEN\x10\x03\x12\x19\n\x15\x45NGAGEMENT_TYPE_VISIT\x10\x04*e\n\tLeadClass\x12\x1a\n\x16LEAD_CLASS_UNSPECIFIED\x10\x00\x12\x12\n\x0eLEAD_CLASS_HOT\x10\x01\x12\x13\n\x0fLEAD_CLASS_WARM\x10\x02\x12\x13\n\x0fLEAD_CLASS_COLD\x10\x03\x32\xdb\x01\n\x12LeadScoringService\x12_\n\x10\x43omputeLeadScore\x12$.tollgate.v1.ComputeLeadScoreRequest\x1a%.tollgate.v1.ComputeLeadScoreResponse\x12\x64\n\x11\x43omputeLeadScores\x12%.tollgate.v1.ComputeLeadScoresRequest\x1a&.tollgate.v1.ComputeLeadScoresResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etollgate/v1/lead_scoring.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tollgate/v1/common.proto\"\xa7\x01\n\x14QualificationAnswers\x12\x0e\n\x06\x62udget\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x14\n\x0cpre_approval\x18\x04 \x01(\t\x12\x12\n\nmotivation\x18\x05 \x01(\t\x12\x15\n\rproperty_type\x18\x06 \x01(\t\x12\x1a\n\x12\x63ontact_preference\x18\x07 \x01(\t\"d\n\x0f\x45ngagementEvent\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.tollgate.v1.EngagementType\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x01\n\x0bLeadProfile\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\nattributes\x18\x05 \x03(\x0b\x32(.tollgate.v1.LeadProfile.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb0\x02\n\x04Lead\x12)\n\x07profile\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.LeadProfile\x12\x32\n\x07\x61nswers\x18\x02 \x01(\x0b\x32!.tollgate.v1.QualificationAnswers\x12,\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1c.tollgate.v1.EngagementEvent\x12*\n\x0c\x63onversation\x18\x04 \x03(\x0b\x32\x14.tollgate.v1.Message\x12:\n\x12structured_answers\x18\x05 \x01(\x0b\x32\x1e.tollgate.v1.StructuredAnswers\x12\x33\n\x0f\x63onversation_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xad\x03\n\x11StructuredAnswers\x12\x19\n\x11\x62udget_min_micros\x18\x01 \x01(\x03\x12\x19\n\x11\x62udget_max_micros\x18\x02 \x01(\x03\x12)\n\tfinancing\x18\x03 \x01(\x0e\x32\x16.tollgate.v1.Financing\x12\x38\n\x14\x66inancing_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10target_move_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61reas\x18\x06 \x03(\t\x12\x31\n\x0eproperty_types\x18\x07 \x03(\x0e\x32\x19.tollgate.v1.PropertyType\x12\x14\n\x0cmin_bedrooms\x18\x08 \x01(\r\x12\x37\n\x12preferred_channels\x18\t \x03(\x0e\x32\x1b.tollgate.v1.ContactChannel\x12\x36\n\x11\x65xcluded_channels\x18\n \x03(\x0e\x32\x1b.tollgate.v1.ContactChannel\"{\n\x0eScoreComponent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x0e\n\x06weight\x18\x04 \x01(\x01\x12\x14\n\x0c\x63ontribution\x18\x05 \x01(\x01\x12\x13\n\x0b\x65xplanation\x18\x06 \x01(\t\"N\n\rLeadReasoning\x12\x11\n\tnarrative\x18\x01 \x01(\t\x12\x10\n\x08insights\x18\x02 \x03(\t\x12\x18\n\x10next_best_action\x18\x03 \x01(\t\"o\n\x11RecommendedAction\x12\x0c\n\x04rank\x18\x01 \x01(\r\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12,\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1b.tollgate.v1.ContactChannel\"r\n\x10\x45xpectedTimeline\x12+\n\x07move_by\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x01\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x04 \x01(\t\"i\n\x0cScoreTimings\x12+\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\treasoning\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xdf\x04\n\tLeadScore\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12*\n\nlead_class\x18\x04 \x01(\x0e\x32\x16.tollgate.v1.LeadClass\x12/\n\ncomponents\x18\x05 \x03(\x0b\x32\x1b.tollgate.v1.ScoreComponent\x12\x18\n\x10next_best_action\x18\x06 \x01(\t\x12-\n\treasoning\x18\x07 \x01(\x0b\x32\x1a.tollgate.v1.LeadReasoning\x12)\n\x0ereasoning_cost\x18\x08 \x01(\x0b\x32\x11.tollgate.v1.Cost\x12\x15\n\rmodel_version\x18\t \x01(\t\x12\x19\n\x11\x64\x61ta_completeness\x18\n \x01(\x01\x12;\n\x13recommended_actions\x18\x0b \x03(\x0b\x32\x1e.tollgate.v1.RecommendedAction\x12\x38\n\x11\x65xpected_timeline\x18\x0c \x01(\x0b\x32\x1d.tollgate.v1.ExpectedTimeline\x12*\n\x07timings\x18\r \x01(\x0b\x32\x19.tollgate.v1.ScoreTimings\x12\x19\n\x11reasoning_skipped\x18\x0e \x01(\t\x12\x34\n\x0c\x61nswers_read\x18\x0f \x01(\x0b\x32\x1e.tollgate.v1.StructuredAnswers\x12\'\n\x1fmodel_trained_on_synthetic_data\x18\x10 \x01(\x08\"3\n\x12ReasoningAllowance\x12\r\n\x05leads\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xab\x01\n\x17\x43omputeLeadScoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x1f\n\x04lead\x18\x02 \x01(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x03 \x01(\x08\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x18\x43omputeLeadScoreResponse\x12%\n\x05score\x18\x01 \x01(\x0b\x32\x16.tollgate.v1.LeadScore\"\x84\x02\n\x18\x43omputeLeadScoresRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12 \n\x05leads\x18\x02 \x03(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x03 \x01(\x08\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmax_concurrency\x18\x05 \x01(\r\x12<\n\x13reasoning_allowance\x18\x06 \x01(\x0b\x32\x1f.tollgate.v1.ReasoningAllowance\"o\n\x19\x43omputeLeadScoresResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x05score\x18\x02 \x01(\x0b\x32\x16.tollgate.v1.LeadScoreH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome*\x9e\x01\n\x0e\x45ngagementType\x12\x1f\n\x1b\x45NGAGEMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NGAGEMENT_TYPE_MESSAGE\x10\x01\x12\x19\n\x15\x45NGAGEMENT_TYPE_REPLY\x10\x02\x12\x18\n\x14\x45NGAGEMENT_TYPE_OPEN\x10\x03\x12\x19\n\x15\x45NGAGEMENT_TYPE_VISIT\x10\x04*\x87\x01\n\tFinancing\x12\x19\n\x15\x46INANCING_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46INANCING_CASH\x10\x01\x12\x1a\n\x16\x46INANCING_PRE_APPROVED\x10\x02\x12\x1b\n\x17\x46INANCING_PRE_QUALIFIED\x10\x03\x12\x12\n\x0e\x46INANCING_NONE\x10\x04*\xdb\x01\n\x0cPropertyType\x12\x1d\n\x19PROPERTY_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPROPERTY_TYPE_SINGLE_FAMILY\x10\x01\x12\x17\n\x13PROPERTY_TYPE_CONDO\x10\x02\x12\x1b\n\x17PROPERTY_TYPE_TOWNHOUSE\x10\x03\x12\x1e\n\x1aPROPERTY_TYPE_MULTI_FAMILY\x10\x04\x12\x16\n\x12PROPERTY_TYPE_LAND\x10\x05\x12\x1d\n\x19PROPERTY_TYPE_MOBILE_HOME\x10\x06*\x81\x01\n\x0e\x43ontactChannel\x12\x1f\n\x1b\x43ONTACT_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_CHANNEL_PHONE\x10\x01\x12\x18\n\x14\x43ONTACT_CHANNEL_TEXT\x10\x02\x12\x19\n\x15\x43ONTACT_CHANNEL_EMAIL\x10\x03*e\n\tLeadClass\x12\x1a\n\x16LEAD_CLASS_UNSPECIFIED\x10\x00\x12\x12\n\x0eLEAD_CLASS_HOT\x10\x01\x12\x13\n\x0fLEAD_CLASS_WARM\x10\x02\x12\x13\n\x0fLEAD_CLASS_COLD\x10\x03\x32\xdb\x01\n\x12LeadScoringService\x12_\n\x10\x43omputeLeadScore\x12$.tollgate.v1.ComputeLeadScoreRequest\x1a%.tollgate.v1.ComputeLeadScoreResponse\x12\x64\n\x11\x43omputeLeadScores\x12%.tollgate.v1.ComputeLeadScoresRequest\x1a&.tollgate.v1.ComputeLeadScoresResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +36,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEADPROFILE_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_LEADPROFILE_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_ENGAGEMENTTYPE']._serialized_start=1855
-  _globals['_ENGAGEMENTTYPE']._serialized_end=2013
-  _globals['_LEADCLASS']._serialized_start=2015
-  _globals['_LEADCLASS']._serialized_end=2116
-  _globals['_QUALIFICATIONANSWERS']._serialized_start=107
-  _globals['_QUALIFICATIONANSWERS']._serialized_end=274
-  _globals['_ENGAGEMENTEVENT']._serialized_start=276
-  _globals['_ENGAGEMENTEVENT']._serialized_end=376
-  _globals['_LEADPROFILE']._serialized_start=379
-  _globals['_LEADPROFILE']._serialized_end=600
-  _globals['_LEADPROFILE_ATTRIBUTESENTRY']._serialized_start=551
-  _globals['_LEADPROFILE_ATTRIBUTESENTRY']._serialized_end=600
-  _globals['_LEAD']._serialized_start=603
-  _globals['_LEAD']._serialized_end=794
-  _globals['_SCORECOMPONENT']._serialized_start=796
-  _globals['_SCORECOMPONENT']._serialized_end=919
-  _globals['_LEADREASONING']._serialized_start=921
-  _globals['_LEADREASONING']._serialized_end=999
-  _globals['_LEADSCORE']._serialized_start=1002
-  _globals['_LEADSCORE']._serialized_end=1297
-  _globals['_COMPUTELEADSCOREREQUEST']._serialized_start=1300
-  _globals['_COMPUTELEADSCOREREQUEST']._serialized_end=1471
-  _globals['_COMPUTELEADSCORERESPONSE']._serialized_start=1473
-  _globals['_COMPUTELEADSCORERESPONSE']._serialized_end=1538
-  _globals['_COMPUTELEADSCORESREQUEST']._serialized_start=1541
-  _globals['_COMPUTELEADSCORESREQUEST']._serialized_end=1739
-  _globals['_COMPUTELEADSCORESRESPONSE']._serialized_start=1741
-  _globals['_COMPUTELEADSCORESRESPONSE']._serialized_end=1852
-  _globals['_LEADSCORINGSERVICE']._serialized_start=2119
-  _globals['_LEADSCORINGSERVICE']._serialized_end=2338
+  _globals['_ENGAGEMENTTYPE']._serialized_start=3195
+  _globals['_ENGAGEMENTTYPE']._serialized_end=3353
+  _globals['_FINANCING']._serialized_start=3356
+  _globals['_FINANCING']._serialized_end=3491
+  _globals['_PROPERTYTYPE']._serialized_start=3494
+  _globals['_PROPERTYTYPE']._serialized_end=3713
+  _globals['_CONTACTCHANNEL']._serialized_start=3716
+  _globals['_CONTACTCHANNEL']._serialized_end=3845
+  _globals['_LEADCLASS']._serialized_start=3847
+  _globals['_LEADCLASS']._serialized_end=3948
+  _globals['_QUALIFICATIONANSWERS']._serialized_start=139
+  _globals['_QUALIFICATIONANSWERS']._serialized_end=306
+  _globals['_ENGAGEMENTEVENT']._serialized_start=308
+  _globals['_ENGAGEMENTEVENT']._serialized_end=408
+  _globals['_LEADPROFILE']._serialized_start=411
+  _globals['_LEADPROFILE']._serialized_end=632
+  _globals['_LEADPROFILE_ATTRIBUTESENTRY']._serialized_start=583
+  _globals['_LEADPROFILE_ATTRIBUTESENTRY']._serialized_end=632
+  _globals['_LEAD']._serialized_start=635
+  _globals['_LEAD']._serialized_end=939
+  _globals['_STRUCTUREDANSWERS']._serialized_start=942
+  _globals['_STRUCTUREDANSWERS']._serialized_end=1371
+  _globals['_SCORECOMPONENT']._serialized_start=1373
+  _globals['_SCORECOMPONENT']._serialized_end=1496
+  _globals['_LEADREASONING']._serialized_start=1498
+  _globals['_LEADREASONING']._serialized_end=1576
+  _globals['_RECOMMENDEDACTION']._serialized_start=1578
+  _globals['_RECOMMENDEDACTION']._serialized_end=1689
+  _globals['_EXPECTEDTIMELINE']._serialized_start=1691
+  _globals['_EXPECTEDTIMELINE']._serialized_end=1805
+  _globals['_SCORETIMINGS']._serialized_start=1807
+  _globals['_SCORETIMINGS']._serialized_end=1912
+  _globals['_LEADSCORE']._serialized_start=1915
+  _globals['_LEADSCORE']._serialized_end=2522
+  _globals['_REASONINGALLOWANCE']._serialized_start=2524
+  _globals['_REASONINGALLOWANCE']._serialized_end=2575
+  _globals['_COMPUTELEADSCOREREQUEST']._serialized_start=2578
+  _globals['_COMPUTELEADSCOREREQUEST']._serialized_end=2749
+  _globals['_COMPUTELEADSCORERESPONSE']._serialized_start=2751
+  _globals['_COMPUTELEADSCORERESPONSE']._serialized_end=2816
+  _globals['_COMPUTELEADSCORESREQUEST']._serialized_start=2819
+  _globals['_COMPUTELEADSCORESREQUEST']._serialized_end=3079
+  _globals['_COMPUTELEADSCORESRESPONSE']._serialized_start=3081
+  _globals['_COMPUTELEADSCORESRESPONSE']._serialized_end=3192
+  _globals['_LEADSCORINGSERVICE']._serialized_start=3951
+  _globals['_LEADSCORINGSERVICE']._serialized_end=4170
 # @@protoc_insertion_point(module_scope)

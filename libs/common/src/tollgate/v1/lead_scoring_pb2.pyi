@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -19,6 +20,31 @@ class EngagementType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENGAGEMENT_TYPE_OPEN: _ClassVar[EngagementType]
     ENGAGEMENT_TYPE_VISIT: _ClassVar[EngagementType]
 
+class Financing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINANCING_UNSPECIFIED: _ClassVar[Financing]
+    FINANCING_CASH: _ClassVar[Financing]
+    FINANCING_PRE_APPROVED: _ClassVar[Financing]
+    FINANCING_PRE_QUALIFIED: _ClassVar[Financing]
+    FINANCING_NONE: _ClassVar[Financing]
+
+class PropertyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROPERTY_TYPE_UNSPECIFIED: _ClassVar[PropertyType]
+    PROPERTY_TYPE_SINGLE_FAMILY: _ClassVar[PropertyType]
+    PROPERTY_TYPE_CONDO: _ClassVar[PropertyType]
+    PROPERTY_TYPE_TOWNHOUSE: _ClassVar[PropertyType]
+    PROPERTY_TYPE_MULTI_FAMILY: _ClassVar[PropertyType]
+    PROPERTY_TYPE_LAND: _ClassVar[PropertyType]
+    PROPERTY_TYPE_MOBILE_HOME: _ClassVar[PropertyType]
+
+class ContactChannel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONTACT_CHANNEL_UNSPECIFIED: _ClassVar[ContactChannel]
+    CONTACT_CHANNEL_PHONE: _ClassVar[ContactChannel]
+    CONTACT_CHANNEL_TEXT: _ClassVar[ContactChannel]
+    CONTACT_CHANNEL_EMAIL: _ClassVar[ContactChannel]
+
 class LeadClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     LEAD_CLASS_UNSPECIFIED: _ClassVar[LeadClass]
@@ -30,6 +56,22 @@ ENGAGEMENT_TYPE_MESSAGE: EngagementType
 ENGAGEMENT_TYPE_REPLY: EngagementType
 ENGAGEMENT_TYPE_OPEN: EngagementType
 ENGAGEMENT_TYPE_VISIT: EngagementType
+FINANCING_UNSPECIFIED: Financing
+FINANCING_CASH: Financing
+FINANCING_PRE_APPROVED: Financing
+FINANCING_PRE_QUALIFIED: Financing
+FINANCING_NONE: Financing
+PROPERTY_TYPE_UNSPECIFIED: PropertyType
+PROPERTY_TYPE_SINGLE_FAMILY: PropertyType
+PROPERTY_TYPE_CONDO: PropertyType
+PROPERTY_TYPE_TOWNHOUSE: PropertyType
+PROPERTY_TYPE_MULTI_FAMILY: PropertyType
+PROPERTY_TYPE_LAND: PropertyType
+PROPERTY_TYPE_MOBILE_HOME: PropertyType
+CONTACT_CHANNEL_UNSPECIFIED: ContactChannel
+CONTACT_CHANNEL_PHONE: ContactChannel
+CONTACT_CHANNEL_TEXT: ContactChannel
+CONTACT_CHANNEL_EMAIL: ContactChannel
 LEAD_CLASS_UNSPECIFIED: LeadClass
 LEAD_CLASS_HOT: LeadClass
 LEAD_CLASS_WARM: LeadClass
@@ -83,16 +125,44 @@ class LeadProfile(_message.Message):
     def __init__(self, lead_id: _Optional[str] = ..., name: _Optional[str] = ..., source: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Lead(_message.Message):
-    __slots__ = ("profile", "answers", "events", "conversation")
+    __slots__ = ("profile", "answers", "events", "conversation", "structured_answers", "conversation_at")
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     ANSWERS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    STRUCTURED_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_AT_FIELD_NUMBER: _ClassVar[int]
     profile: LeadProfile
     answers: QualificationAnswers
     events: _containers.RepeatedCompositeFieldContainer[EngagementEvent]
     conversation: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
-    def __init__(self, profile: _Optional[_Union[LeadProfile, _Mapping]] = ..., answers: _Optional[_Union[QualificationAnswers, _Mapping]] = ..., events: _Optional[_Iterable[_Union[EngagementEvent, _Mapping]]] = ..., conversation: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ...) -> None: ...
+    structured_answers: StructuredAnswers
+    conversation_at: _timestamp_pb2.Timestamp
+    def __init__(self, profile: _Optional[_Union[LeadProfile, _Mapping]] = ..., answers: _Optional[_Union[QualificationAnswers, _Mapping]] = ..., events: _Optional[_Iterable[_Union[EngagementEvent, _Mapping]]] = ..., conversation: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., structured_answers: _Optional[_Union[StructuredAnswers, _Mapping]] = ..., conversation_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StructuredAnswers(_message.Message):
+    __slots__ = ("budget_min_micros", "budget_max_micros", "financing", "financing_expires_at", "target_move_date", "areas", "property_types", "min_bedrooms", "preferred_channels", "excluded_channels")
+    BUDGET_MIN_MICROS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_MAX_MICROS_FIELD_NUMBER: _ClassVar[int]
+    FINANCING_FIELD_NUMBER: _ClassVar[int]
+    FINANCING_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MOVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    AREAS_FIELD_NUMBER: _ClassVar[int]
+    PROPERTY_TYPES_FIELD_NUMBER: _ClassVar[int]
+    MIN_BEDROOMS_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    budget_min_micros: int
+    budget_max_micros: int
+    financing: Financing
+    financing_expires_at: _timestamp_pb2.Timestamp
+    target_move_date: _timestamp_pb2.Timestamp
+    areas: _containers.RepeatedScalarFieldContainer[str]
+    property_types: _containers.RepeatedScalarFieldContainer[PropertyType]
+    min_bedrooms: int
+    preferred_channels: _containers.RepeatedScalarFieldContainer[ContactChannel]
+    excluded_channels: _containers.RepeatedScalarFieldContainer[ContactChannel]
+    def __init__(self, budget_min_micros: _Optional[int] = ..., budget_max_micros: _Optional[int] = ..., financing: _Optional[_Union[Financing, str]] = ..., financing_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_move_date: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., areas: _Optional[_Iterable[str]] = ..., property_types: _Optional[_Iterable[_Union[PropertyType, str]]] = ..., min_bedrooms: _Optional[int] = ..., preferred_channels: _Optional[_Iterable[_Union[ContactChannel, str]]] = ..., excluded_channels: _Optional[_Iterable[_Union[ContactChannel, str]]] = ...) -> None: ...
 
 class ScoreComponent(_message.Message):
     __slots__ = ("name", "available", "value", "weight", "contribution", "explanation")
@@ -120,8 +190,40 @@ class LeadReasoning(_message.Message):
     next_best_action: str
     def __init__(self, narrative: _Optional[str] = ..., insights: _Optional[_Iterable[str]] = ..., next_best_action: _Optional[str] = ...) -> None: ...
 
+class RecommendedAction(_message.Message):
+    __slots__ = ("rank", "action", "reason", "channel")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    action: str
+    reason: str
+    channel: ContactChannel
+    def __init__(self, rank: _Optional[int] = ..., action: _Optional[str] = ..., reason: _Optional[str] = ..., channel: _Optional[_Union[ContactChannel, str]] = ...) -> None: ...
+
+class ExpectedTimeline(_message.Message):
+    __slots__ = ("move_by", "days", "source", "explanation")
+    MOVE_BY_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    move_by: _timestamp_pb2.Timestamp
+    days: float
+    source: str
+    explanation: str
+    def __init__(self, move_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., days: _Optional[float] = ..., source: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class ScoreTimings(_message.Message):
+    __slots__ = ("analysis", "reasoning")
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_FIELD_NUMBER: _ClassVar[int]
+    analysis: _duration_pb2.Duration
+    reasoning: _duration_pb2.Duration
+    def __init__(self, analysis: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reasoning: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
 class LeadScore(_message.Message):
-    __slots__ = ("lead_id", "score", "confidence", "lead_class", "components", "next_best_action", "reasoning", "reasoning_cost", "model_version")
+    __slots__ = ("lead_id", "score", "confidence", "lead_class", "components", "next_best_action", "reasoning", "reasoning_cost", "model_version", "data_completeness", "recommended_actions", "expected_timeline", "timings", "reasoning_skipped", "answers_read", "model_trained_on_synthetic_data")
     LEAD_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +233,13 @@ class LeadScore(_message.Message):
     REASONING_FIELD_NUMBER: _ClassVar[int]
     REASONING_COST_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_COMPLETENESS_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_READ_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TRAINED_ON_SYNTHETIC_DATA_FIELD_NUMBER: _ClassVar[int]
     lead_id: str
     score: float
     confidence: float
@@ -140,7 +249,22 @@ class LeadScore(_message.Message):
     reasoning: LeadReasoning
     reasoning_cost: _common_pb2.Cost
     model_version: str
-    def __init__(self, lead_id: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., lead_class: _Optional[_Union[LeadClass, str]] = ..., components: _Optional[_Iterable[_Union[ScoreComponent, _Mapping]]] = ..., next_best_action: _Optional[str] = ..., reasoning: _Optional[_Union[LeadReasoning, _Mapping]] = ..., reasoning_cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., model_version: _Optional[str] = ...) -> None: ...
+    data_completeness: float
+    recommended_actions: _containers.RepeatedCompositeFieldContainer[RecommendedAction]
+    expected_timeline: ExpectedTimeline
+    timings: ScoreTimings
+    reasoning_skipped: str
+    answers_read: StructuredAnswers
+    model_trained_on_synthetic_data: bool
+    def __init__(self, lead_id: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., lead_class: _Optional[_Union[LeadClass, str]] = ..., components: _Optional[_Iterable[_Union[ScoreComponent, _Mapping]]] = ..., next_best_action: _Optional[str] = ..., reasoning: _Optional[_Union[LeadReasoning, _Mapping]] = ..., reasoning_cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., model_version: _Optional[str] = ..., data_completeness: _Optional[float] = ..., recommended_actions: _Optional[_Iterable[_Union[RecommendedAction, _Mapping]]] = ..., expected_timeline: _Optional[_Union[ExpectedTimeline, _Mapping]] = ..., timings: _Optional[_Union[ScoreTimings, _Mapping]] = ..., reasoning_skipped: _Optional[str] = ..., answers_read: _Optional[_Union[StructuredAnswers, _Mapping]] = ..., model_trained_on_synthetic_data: _Optional[bool] = ...) -> None: ...
+
+class ReasoningAllowance(_message.Message):
+    __slots__ = ("leads", "reason")
+    LEADS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    leads: int
+    reason: str
+    def __init__(self, leads: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ComputeLeadScoreRequest(_message.Message):
     __slots__ = ("context", "lead", "with_reasoning", "as_of")
@@ -161,18 +285,20 @@ class ComputeLeadScoreResponse(_message.Message):
     def __init__(self, score: _Optional[_Union[LeadScore, _Mapping]] = ...) -> None: ...
 
 class ComputeLeadScoresRequest(_message.Message):
-    __slots__ = ("context", "leads", "with_reasoning", "as_of", "max_concurrency")
+    __slots__ = ("context", "leads", "with_reasoning", "as_of", "max_concurrency", "reasoning_allowance")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     LEADS_FIELD_NUMBER: _ClassVar[int]
     WITH_REASONING_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REASONING_ALLOWANCE_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     leads: _containers.RepeatedCompositeFieldContainer[Lead]
     with_reasoning: bool
     as_of: _timestamp_pb2.Timestamp
     max_concurrency: int
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., leads: _Optional[_Iterable[_Union[Lead, _Mapping]]] = ..., with_reasoning: _Optional[bool] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
+    reasoning_allowance: ReasoningAllowance
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., leads: _Optional[_Iterable[_Union[Lead, _Mapping]]] = ..., with_reasoning: _Optional[bool] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., reasoning_allowance: _Optional[_Union[ReasoningAllowance, _Mapping]] = ...) -> None: ...
 
 class ComputeLeadScoresResponse(_message.Message):
     __slots__ = ("index", "score", "error")

@@ -11,6 +11,7 @@ from typing import TypeVar, cast
 
 import asyncpg
 
+from tollgate.budget_ledger.batch_store import BatchConflict
 from tollgate.budget_ledger.settings import Settings
 from tollgate.common.errors import unavailable
 from tollgate.common.stores import EmbeddedStores
@@ -19,9 +20,10 @@ log = logging.getLogger("tollgate.budget_ledger.database")
 
 T = TypeVar("T")
 
-# Lock waits are ordered (see ledger.py), so these are rare; they are safe to retry because the
-# failed transaction rolled back entirely.
-_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# Lock waits are ordered (see batch_store.py), so these are rare; they are safe to retry because
+# the failed transaction rolled back entirely. A batch that found a row it meant to create
+# written meanwhile by another replica is retried the same way, and decides again.
+_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, BatchConflict)
 _MAX_ATTEMPTS = 5
 
 

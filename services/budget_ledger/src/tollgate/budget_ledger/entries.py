@@ -6,6 +6,7 @@ entry already there and never posts twice. A trigger refuses any UPDATE or DELET
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -13,29 +14,45 @@ import asyncpg
 from tollgate.budget_ledger.model import Requester
 from tollgate.v1 import budget_ledger_pb2 as pb
 
-# The entry and its optimizations in one statement; no row when the request id already has one.
+# Entries and their optimizations in one statement; a request id that already has an entry
+# inserts nothing and returns no row.
 _INSERT = """
     WITH entry AS (
       INSERT INTO ledger_entries (
         tenant_id, request_id, api_key_id, contact_id, kind, model, task, cache_status,
         held_micros, cost_micros, tokens, baseline_cost_micros, input_tokens, output_tokens,
         cache_read_tokens, cache_write_tokens, over_hold, late, record)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-              $19)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::text[], $7::smallint[], $8::smallint[], $9::bigint[],
+                           $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+                           $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[], $18::bool[],
+                           $19::bytea[])
       ON CONFLICT (tenant_id, request_id) DO NOTHING
-      RETURNING id
+      RETURNING id, tenant_id, request_id
     ), optimizations AS (
       INSERT INTO ledger_entry_optimizations (entry_id, position, optimization, mode, applied,
                                               tokens_saved, micros_saved)
-      SELECT entry.id, o.* FROM entry,
-        unnest($20::smallint[], $21::text[], $22::smallint[], $23::bool[], $24::bigint[],
-               $25::bigint[]) AS o
+      SELECT entry.id, o.position, o.optimization, o.mode, o.applied, o.tokens_saved,
+             o.micros_saved
+      FROM entry JOIN unnest($20::text[], $21::text[], $22::smallint[], $23::text[],
+                             $24::smallint[], $25::bool[], $26::bigint[], $27::bigint[])
+        AS o(tenant_id, request_id, position, optimization, mode, applied, tokens_saved,
+             micros_saved)
+        ON o.tenant_id = entry.tenant_id AND o.request_id = entry.request_id
     )
-    SELECT id FROM entry
+    SELECT id, tenant_id, request_id FROM entry
 """
 
 _FIND = """
-    SELECT id, kind, over_hold, late FROM ledger_entries WHERE tenant_id = $1 AND request_id = $2
+    SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late
+    FROM ledger_entries WHERE tenant_id = $1 AND request_id = $2
+"""
+
+_FIND_MANY = """
+    SELECT e.id, e.tenant_id, e.request_id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late
+    FROM ledger_entries e
+    JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, request_id)
+      ON e.tenant_id = k.tenant_id AND e.request_id = k.request_id
 """
 
 
@@ -56,6 +73,8 @@ class NewEntry:
 class PostedEntry:
     id: int
     kind: str
+    cost_micros: int
+    tokens: int
     over_hold: bool
     late: bool
 
@@ -70,46 +89,88 @@ def entry_id(value: int) -> str:
 
 async def post(conn: asyncpg.Connection, entry: NewEntry) -> int | None:
     """Insert the entry and its optimizations; None when the request id already has an entry."""
-    record = entry.record
-    usage = record.usage
-    # Without a baseline the request saved nothing: its baseline is what it cost.
-    baseline = record.baseline_cost_micros or entry.cost_micros
-    optimizations = list(record.optimizations)
-    new_id = await conn.fetchval(
-        _INSERT,
-        entry.requester.tenant_id,
-        entry.request_id,
-        entry.requester.api_key_id,
-        entry.requester.contact_id,
-        entry.kind,
-        record.model,
-        int(record.task),
-        int(record.cache_status),
-        entry.held_micros,
-        entry.cost_micros,
-        entry.tokens,
-        baseline,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        entry.over_hold,
-        entry.late,
-        record.SerializeToString(),
-        list(range(len(optimizations))),
-        [o.optimization for o in optimizations],
-        [int(o.mode) for o in optimizations],
-        [o.applied for o in optimizations],
-        [o.tokens_saved for o in optimizations],
-        [o.micros_saved for o in optimizations],
-    )
-    if new_id is None:
-        return None
-    return int(new_id)
+    posted = await post_many(conn, [entry])
+    return posted.get((entry.requester.tenant_id, entry.request_id))
+
+
+async def post_many(
+    conn: asyncpg.Connection, new: Sequence[NewEntry]
+) -> dict[tuple[str, str], int]:
+    """Insert entries in one statement; returns the id of each (tenant, request id) inserted.
+
+    A request id that already has an entry is skipped and absent from the answer.
+    """
+    if not new:
+        return {}
+    columns: list[list[object]] = [[] for _ in range(19)]
+    optimizations: list[list[object]] = [[] for _ in range(8)]
+    for entry in new:
+        record = entry.record
+        usage = record.usage
+        # Without a baseline the request saved nothing: its baseline is what it cost.
+        baseline = record.baseline_cost_micros or entry.cost_micros
+        who = entry.requester
+        values = (
+            who.tenant_id,
+            entry.request_id,
+            who.api_key_id,
+            who.contact_id,
+            entry.kind,
+            record.model,
+            int(record.task),
+            int(record.cache_status),
+            entry.held_micros,
+            entry.cost_micros,
+            entry.tokens,
+            baseline,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            entry.over_hold,
+            entry.late,
+            record.SerializeToString(),
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+        for position, report in enumerate(record.optimizations):
+            row = (
+                who.tenant_id,
+                entry.request_id,
+                position,
+                report.optimization,
+                int(report.mode),
+                report.applied,
+                report.tokens_saved,
+                report.micros_saved,
+            )
+            for column, value in zip(optimizations, row, strict=True):
+                column.append(value)
+    rows = await conn.fetch(_INSERT, *columns, *optimizations)
+    return {(row["tenant_id"], row["request_id"]): int(row["id"]) for row in rows}
 
 
 async def find(conn: asyncpg.Connection, tenant_id: str, request_id: str) -> PostedEntry | None:
     row = await conn.fetchrow(_FIND, tenant_id, request_id)
-    if row is None:
-        return None
-    return PostedEntry(int(row["id"]), row["kind"], row["over_hold"], row["late"])
+    return None if row is None else _posted(row)
+
+
+async def find_many(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], PostedEntry]:
+    """The entries already posted for these (tenant, request id) keys."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(_FIND_MANY, [k[0] for k in keys], [k[1] for k in keys])
+    return {(row["tenant_id"], row["request_id"]): _posted(row) for row in rows}
+
+
+def _posted(row: asyncpg.Record) -> PostedEntry:
+    return PostedEntry(
+        int(row["id"]),
+        row["kind"],
+        int(row["cost_micros"]),
+        int(row["tokens"]),
+        row["over_hold"],
+        row["late"],
+    )

@@ -16,6 +16,7 @@ class LedgerMetrics:
     over_hold_commits: metrics.Counter
     holds_expired: metrics.Counter
     alerts: metrics.Counter
+    batch_calls: metrics.Histogram
 
 
 @cache
@@ -42,5 +43,9 @@ def ledger_metrics() -> LedgerMetrics:
         alerts=meter.create_counter(
             "tollgate_budget_alerts",
             description="Budget alerts raised, by scope kind, period and threshold",
+        ),
+        batch_calls=meter.create_histogram(
+            "tollgate_budget_batch_calls",
+            description="Reserve, Commit and Release calls settled per group-commit transaction",
         ),
     )

@@ -40,6 +40,13 @@ class HoldStatus(IntEnum):
     EXPIRED = pb.HOLD_STATUS_EXPIRED
 
 
+class ReserveOutcome(IntEnum):
+    RESERVED = pb.RESERVE_OUTCOME_RESERVED
+    ALREADY_HELD = pb.RESERVE_OUTCOME_ALREADY_HELD
+    ALREADY_COMMITTED = pb.RESERVE_OUTCOME_ALREADY_COMMITTED
+    ALREADY_RELEASED = pb.RESERVE_OUTCOME_ALREADY_RELEASED
+
+
 @dataclass(frozen=True)
 class Scope:
     kind: ScopeKind

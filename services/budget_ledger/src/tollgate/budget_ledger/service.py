@@ -25,7 +25,8 @@ SERVICE_NAME = budget_ledger_pb2.DESCRIPTOR.services_by_name["BudgetLedgerServic
 async def build_service(settings: Settings) -> GrpcService:
     database = Database(settings)
     raiser = AlertRaiser()
-    ledger = Ledger(database, raiser)
+    max_batch, workers = settings.batching
+    ledger = Ledger(database, raiser, max_batch=max_batch, workers=workers)
     admin = BudgetAdmin(database, raiser)
     usage = UsageBook(database)
     sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size)
@@ -44,6 +45,7 @@ async def build_service(settings: Settings) -> GrpcService:
         await sweeper.start()
 
     async def close_database() -> None:
+        await ledger.stop()
         await sweeper.stop()
         await hub.stop()
         await database.close()

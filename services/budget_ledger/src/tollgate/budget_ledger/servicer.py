@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -14,12 +15,13 @@ from tollgate.budget_ledger.budgets import BudgetAdmin
 from tollgate.budget_ledger.ledger import Ledger
 from tollgate.budget_ledger.settings import Settings
 from tollgate.budget_ledger.usage import UsageBook
-from tollgate.common.errors import resource_exhausted
+from tollgate.common.errors import ServiceError, invalid_argument, resource_exhausted
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc
 
 DEFAULT_ALERTS_WINDOW = timedelta(days=31)
+MAX_SETTLE_CALLS = 1000
 
 
 class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
@@ -40,6 +42,55 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
     async def Reserve(
         self, request: pb.ReserveRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReserveResponse:
+        return await self._reserve(request)
+
+    async def Commit(
+        self, request: pb.CommitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CommitResponse:
+        return await self._commit(request)
+
+    async def Release(
+        self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReleaseResponse:
+        return await self._release(request)
+
+    async def Settle(
+        self, request: pb.SettleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SettleResponse:
+        if len(request.calls) > MAX_SETTLE_CALLS:
+            raise invalid_argument(
+                f"calls may hold at most {MAX_SETTLE_CALLS} calls (got {len(request.calls)}).",
+                "calls",
+            )
+        # Submitted together, the calls share the ledger's next group commit.
+        results = await asyncio.gather(
+            *(self._settle_one(index, call) for index, call in enumerate(request.calls))
+        )
+        return pb.SettleResponse(results=results)
+
+    async def _settle_one(self, index: int, call: pb.LedgerCall) -> pb.LedgerCallResult:
+        kind = call.WhichOneof("call")
+        try:
+            if kind == "reserve":
+                return pb.LedgerCallResult(reserve=await self._reserve(call.reserve))
+            if kind == "commit":
+                return pb.LedgerCallResult(commit=await self._commit(call.commit))
+            if kind == "release":
+                return pb.LedgerCallResult(release=await self._release(call.release))
+            raise invalid_argument(
+                f"calls[{index}] names no call: set reserve, commit or release.", f"calls[{index}]"
+            )
+        except ServiceError as error:
+            return pb.LedgerCallResult(
+                error=pb.LedgerCallError(
+                    code=error.code.value[0],
+                    message=error.message,
+                    reason=error.reason,
+                    metadata=error.metadata,
+                )
+            )
+
+    async def _reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
         checked = validation.reserve(request, self._settings)
         annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
         result = await self._ledger.reserve(checked)
@@ -49,11 +100,10 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             states=convert.budget_states(result.counters),
             replayed=result.replayed,
             status=cast(pb.HoldStatus, int(result.status)),
+            outcome=cast(pb.ReserveOutcome, int(result.outcome)),
         )
 
-    async def Commit(
-        self, request: pb.CommitRequest, context: grpc.aio.ServicerContext
-    ) -> pb.CommitResponse:
+    async def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         checked = validation.commit(request)
         annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
         result = await self._ledger.commit(checked)
@@ -63,14 +113,13 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             replayed=result.replayed,
             states=convert.budget_states(result.counters),
             late=result.late,
+            held_micros=result.held_micros,
         )
 
-    async def Release(
-        self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ReleaseResponse:
-        who, request_id = validation.requester(request.context)
-        annotate(tenant=who.tenant_id, request_id=request_id)
-        result = await self._ledger.release(who, request_id)
+    async def _release(self, request: pb.ReleaseRequest) -> pb.ReleaseResponse:
+        checked = validation.release(request)
+        annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
+        result = await self._ledger.release(checked)
         status = int(result.status) if result.status is not None else pb.HOLD_STATUS_UNSPECIFIED
         return pb.ReleaseResponse(released=result.released, status=cast(pb.HoldStatus, status))
 
@@ -119,6 +168,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
             request.since,
             request.HasField("since"),
             datetime.now(UTC) - DEFAULT_ALERTS_WINDOW,
+            "since",
         )
         alerts = await self._admin.alerts(tenant, since)
         return pb.ListAlertsResponse(alerts=[convert.alert(a) for a in alerts])

@@ -22,6 +22,12 @@ class Settings(ServiceSettings):
     migrate_on_start: bool = False
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
+    # Group commit: Reserve, Commit and Release calls that arrive while a transaction is in
+    # flight are settled together in the next one (up to this many per transaction), by this
+    # many concurrent transactions. Off: one transaction per call, as many as the pool allows.
+    group_commit: bool = True
+    group_commit_max_batch: int = Field(default=256, ge=1)
+    group_commit_workers: int = Field(default=2, ge=1)
     # A statement that waits longer than this is cancelled and the call fails UNAVAILABLE.
     statement_timeout_seconds: float = Field(default=10.0, gt=0)
     # How long a hold lives when the request names no TTL, and the longest TTL allowed.
@@ -34,3 +40,10 @@ class Settings(ServiceSettings):
     alert_subscriber_queue: int = Field(default=1000, ge=1)
     # Alert thresholds of a budget created without any.
     default_alert_thresholds_percent: list[int] = Field(default_factory=lambda: [50, 80, 100])
+
+    @property
+    def batching(self) -> tuple[int, int]:
+        """(calls per transaction, concurrent transactions) of the ledger's group commit."""
+        if self.group_commit:
+            return self.group_commit_max_batch, self.group_commit_workers
+        return 1, self.pool_max_size

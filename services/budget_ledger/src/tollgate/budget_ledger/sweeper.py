@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
+from tollgate.budget_ledger import batch_store
 from tollgate.budget_ledger import counters as counter_store
 from tollgate.budget_ledger.database import Database, in_transaction
 from tollgate.budget_ledger.metrics import ledger_metrics
@@ -30,19 +31,6 @@ _CLAIM_EXPIRED = """
     FOR UPDATE SKIP LOCKED
 """
 
-_THEIR_COUNTERS = """
-    SELECT hc.tenant_id, hc.request_id, hc.budget_id, hc.period_start
-    FROM hold_counters hc
-    JOIN unnest($1::text[], $2::text[]) AS h(tenant_id, request_id)
-      ON hc.tenant_id = h.tenant_id AND hc.request_id = h.request_id
-"""
-
-_EXPIRE = """
-    UPDATE holds SET status = $3, settled_at = now()
-    FROM unnest($1::text[], $2::text[]) AS h(tenant_id, request_id)
-    WHERE holds.tenant_id = h.tenant_id AND holds.request_id = h.request_id
-"""
-
 
 async def sweep_once(database: Database, batch_size: int) -> int:
     """Release up to `batch_size` expired holds in one transaction; returns how many."""
@@ -51,26 +39,24 @@ async def sweep_once(database: Database, batch_size: int) -> int:
         holds = await conn.fetch(_CLAIM_EXPIRED, batch_size)
         if not holds:
             return 0
-        tenants = [h["tenant_id"] for h in holds]
-        requests = [h["request_id"] for h in holds]
         amounts = {(h["tenant_id"], h["request_id"]): h for h in holds}
         deltas: dict[tuple[int, datetime], tuple[int, int, int, int]] = defaultdict(
             lambda: (0, 0, 0, 0)
         )
-        for link in await conn.fetch(_THEIR_COUNTERS, tenants, requests):
-            hold = amounts[(link["tenant_id"], link["request_id"])]
-            key = (int(link["budget_id"]), link["period_start"])
-            spent, held, spent_tokens, held_tokens = deltas[key]
-            deltas[key] = (
-                spent,
-                held - int(hold["amount_micros"]),
-                spent_tokens,
-                held_tokens - int(hold["tokens"]),
-            )
+        for hold_key, counter_keys in (await batch_store.links_of(conn, list(amounts))).items():
+            hold = amounts[hold_key]
+            for key in counter_keys:
+                spent, held, spent_tokens, held_tokens = deltas[key]
+                deltas[key] = (
+                    spent,
+                    held - int(hold["amount_micros"]),
+                    spent_tokens,
+                    held_tokens - int(hold["tokens"]),
+                )
         # Lock in the global counter order before touching them (see counters.py).
         await counter_store.lock_keys(conn, deltas.keys())
         await counter_store.apply_per_counter_deltas(conn, dict(deltas))
-        await conn.execute(_EXPIRE, tenants, requests, int(HoldStatus.EXPIRED))
+        await batch_store.settle_holds(conn, dict.fromkeys(amounts, HoldStatus.EXPIRED))
         return len(holds)
 
     return await in_transaction(database.pool, work)

@@ -23,12 +23,14 @@ class ConfigMapWatch:
         name: str,
         key: str,
         on_text: Callable[[str, str], object],
+        origin: str = "configmap",
         api_client: Any = None,
     ) -> None:
         self._namespace = namespace
         self._name = name
         self._key = key
         self._on_text = on_text
+        self._origin = origin
         self._api_client = api_client
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,9 +77,16 @@ class ConfigMapWatch:
                 backoff = min(backoff * 2, 30.0)
 
     def _deliver(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> None:
-        if event.get("type") not in ("ADDED", "MODIFIED"):
+        kind = event.get("type")
+        if kind == "DELETED":
+            # A deleted overrides ConfigMap means no overrides; a deleted base keeps the last
+            # good config (the mounted file decides).
+            if self._origin.startswith("overrides"):
+                loop.call_soon_threadsafe(self._on_text, "", self._origin)
+            return
+        if kind not in ("ADDED", "MODIFIED"):
             return
         data = getattr(event["object"], "data", None) or {}
         text = data.get(self._key)
         if text is not None:
-            loop.call_soon_threadsafe(self._on_text, text, "configmap")
+            loop.call_soon_threadsafe(self._on_text, text, self._origin)

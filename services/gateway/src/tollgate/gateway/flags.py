@@ -19,6 +19,7 @@ from tollgate.common.flag_definitions import (
     PromptCachingParameters,
     SemanticCacheParameters,
 )
+from tollgate.common.flag_layers import layered_text
 from tollgate.gateway.flags_config import (
     DEFAULT_CONFIG,
     FlagMode,
@@ -93,30 +94,51 @@ class Decisions:
 
 
 class FlagsSource:
-    """Holds the config in force and takes new flags texts from the file and the ConfigMap watch.
+    """Holds the config in force: Helm's flags layered under the operators' runtime overrides.
+
+    Two layers, each fed by a mounted file and optionally a ConfigMap watch:
+    - **base**: the flags ConfigMap Helm renders from its values;
+    - **overrides**: a second ConfigMap Helm never renders or touches, written by `tollgate
+      rollout` (kill switch, set-flag, set-canary-weight). Its fields win over the base's, key by
+      key, so a `helm upgrade` or `helm rollback` changes what is under an override, never the
+      override itself.
 
     Each origin's text is applied only when that origin changes, so a file the kubelet has not
-    synced yet never reverts a change the watch already applied. An invalid text is refused with
-    one log line and the last good config stays in force.
+    synced yet never reverts a change the watch already applied. An invalid text (or a layering
+    that gives an invalid config) is refused with one log line and the last good config stays.
     """
 
-    def __init__(self, path: str, poll_seconds: float = 1.0) -> None:
-        self._path = Path(path) if path else None
+    def __init__(self, path: str, poll_seconds: float = 1.0, overrides_path: str = "") -> None:
+        self._paths = {
+            origin: Path(file)
+            for origin, file in (("file", path), ("overrides-file", overrides_path))
+            if file
+        }
         self._poll_seconds = poll_seconds
         self._seen: dict[str, str] = {}
+        self._layers: dict[str, str] = {"base": "", "overrides": ""}
         self.config: GatewayConfig = DEFAULT_CONFIG
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def overrides_text(self) -> str:
+        """The override layer in force ("" when there is none)."""
+        return self._layers["overrides"]
+
     def apply_text(self, text: str, origin: str) -> bool:
-        """Take a new flags text from `origin`; True when a new config took effect."""
+        """Take a new text from `origin` (`file`/`configmap` for the base layer,
+        `overrides-file`/`overrides-configmap` for the overrides); True when it took effect."""
         if self._seen.get(origin) == text:
             return False
         self._seen[origin] = text
+        layer = "overrides" if origin.startswith("overrides") else "base"
+        layers = {**self._layers, layer: text}
         try:
-            config = parse_gateway_config(text)
+            config = parse_gateway_config(layered_text(layers["base"], layers["overrides"]))
         except ValueError as exc:
             log.error("refused new flags from %s, keeping the last good config: %s", origin, exc)
             return False
+        self._layers = layers
         if config.source_digest != self.config.source_digest:
             self.config = config
             log.info(
@@ -126,21 +148,26 @@ class FlagsSource:
         return True
 
     def load(self) -> bool:
-        """Read the file now; True when a new config took effect."""
-        if self._path is None:
-            return False
-        try:
-            text = self._path.read_text()
-        except OSError as exc:
-            if "file" not in self._seen:
-                log.warning("flags file %s unreadable (%s): optimizations off", self._path, exc)
-                self._seen["file"] = ""
-            return False
-        return self.apply_text(text, "file")
+        """Read the files now; True when a new config took effect."""
+        changed = False
+        for origin, path in self._paths.items():
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                # The overrides ConfigMap is optional: absent means no overrides.
+                if origin == "overrides-file":
+                    text = ""
+                else:
+                    if origin not in self._seen:
+                        log.warning("flags file %s unreadable (%s): optimizations off", path, exc)
+                        self._seen[origin] = ""
+                    continue
+            changed = self.apply_text(text, origin) or changed
+        return changed
 
     async def start(self) -> None:
         self.load()
-        if self._path is not None:
+        if self._paths:
             self._task = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:

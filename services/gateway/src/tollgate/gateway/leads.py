@@ -1,5 +1,11 @@
 """Lead scoring through the gateway, with Claude's reasoning behind the `lead_reasoning` flag and
-charged to the tenant's budget like any other call to Claude."""
+charged to the tenant's budget like any other call to Claude.
+
+Asking for reasoning when the tenant's flag does not allow it is refused (FAILED_PRECONDITION),
+not silently dropped. A batch whose reasoning the budget cannot cover in full is not refused:
+the first leads the budget covers get reasoning, the others are scored without it and each says
+why in `reasoning_skipped`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from tollgate.common.errors import unavailable
+from tollgate.common.errors import ServiceError, failed_precondition, unavailable
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
@@ -46,8 +52,15 @@ class LeadScoring:
         return self._router.route(backend, self._flags.config, context.tenant_id, "")
 
     def _reasoning_allowed(self, context: common_pb2.RequestContext, asked: bool) -> bool:
+        if not asked:
+            return False
         decision = decide(self._flags.config, "lead_reasoning", context.tenant_id, "")
-        return asked and decision.enforce
+        if not decision.enforce:
+            raise failed_precondition(
+                "with_reasoning is not enabled for this tenant (the lead_reasoning flag is off "
+                "for it); send with_reasoning=false, or ask an administrator to enable it."
+            )
+        return True
 
     def _max_reasoning_cost(self) -> int:
         model = self._settings.lead_reasoning_model
@@ -77,6 +90,33 @@ class LeadScoring:
             self._max_reasoning_cost() * leads,
         )
 
+    async def _batch_hold(
+        self, context: common_pb2.RequestContext, leads: int
+    ) -> tuple[Hold | None, lead_scoring_pb2.ReasoningAllowance | None]:
+        """A hold for as many leads' reasoning as the budget covers, and the allowance to send
+        when that is not all of them."""
+        try:
+            return await self._hold(context, leads), None
+        except ServiceError as exc:
+            refusal = exc
+        per_lead = max(1, self._max_reasoning_cost())
+        covered = leads
+        # The ledger says what is left; a few tries absorb other budgets and concurrent spend.
+        for _ in range(4):
+            if refusal.code != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise refusal
+            left = int(refusal.metadata.get("remaining_micros", "0") or 0)
+            covered = min(covered - 1, left // per_lead)
+            if covered <= 0:
+                break
+            try:
+                hold = await self._hold(context, covered)
+            except ServiceError as exc:
+                refusal = exc
+                continue
+            return hold, _allowance(covered, leads, refusal.message)
+        return None, _allowance(0, leads, refusal.message)
+
     def _settle(self, context: common_pb2.RequestContext, hold: Hold | None, micros: int) -> None:
         if hold is None or not hold.held:
             return
@@ -103,6 +143,8 @@ class LeadScoring:
         if request.HasField("as_of"):
             call.as_of.CopyFrom(request.as_of)
         track = self._track("lead_scoring", context)
+        # One lead: at most LEAD_SCORING_TIMEOUT_SECONDS, however long the caller would wait.
+        timeout = min(timeout, self._settings.lead_scoring_timeout_seconds)
         try:
             reply = await dependencies.call(
                 track, "ComputeLeadScore", track.stub.ComputeLeadScore, call, timeout
@@ -123,13 +165,17 @@ class LeadScoring:
         timeout: float,
     ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
         reasoning = self._reasoning_allowed(context, request.with_reasoning)
-        hold = await self._hold(context, len(request.leads)) if reasoning else None
+        hold, allowance = None, None
+        if reasoning:
+            hold, allowance = await self._batch_hold(context, len(request.leads))
         call_request = lead_scoring_pb2.ComputeLeadScoresRequest(
             context=context,
             leads=request.leads,
             with_reasoning=reasoning,
             max_concurrency=request.max_concurrency,
         )
+        if allowance is not None:
+            call_request.reasoning_allowance.CopyFrom(allowance)
         if request.HasField("as_of"):
             call_request.as_of.CopyFrom(request.as_of)
         track = self._track("lead_scoring", context)
@@ -158,3 +204,10 @@ class LeadScoring:
             await items.aclose()
             # Whatever was received is charged, even when the stream broke part-way.
             self._settle(context, hold, spent)
+
+
+def _allowance(covered: int, leads: int, refusal: str) -> lead_scoring_pb2.ReasoningAllowance:
+    return lead_scoring_pb2.ReasoningAllowance(
+        leads=covered,
+        reason=f"the budget covers Claude's reasoning for {covered} of {leads} leads ({refusal})",
+    )

@@ -186,7 +186,9 @@ def load_keys(settings: Settings) -> KeyRing:
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
     prices = PriceTable.load(settings.prices_file or None)
-    flags = FlagsSource(settings.flags_file, settings.flags_poll_seconds)
+    flags = FlagsSource(
+        settings.flags_file, settings.flags_poll_seconds, settings.flags_overrides_file
+    )
     background = BackgroundWork()
     pipeline = CompletionPipeline(settings, flags, router, prices, background)
     rate_limiter = RateLimiter(
@@ -207,13 +209,17 @@ async def build_service(settings: Settings) -> GrpcService:
     )
     on_start: list[Hook] = [flags.start]
     on_stop: list[Hook] = [flags.stop, background.drain, router.close, rate_limiter.close]
-    if settings.flags_configmap:
-        watch = ConfigMapWatch(
-            settings.namespace or "default",
-            settings.flags_configmap,
-            settings.flags_configmap_key,
-            flags.apply_text,
-        )
+    for origin, name, key in (
+        ("configmap", settings.flags_configmap, settings.flags_configmap_key),
+        (
+            "overrides-configmap",
+            settings.flags_overrides_configmap,
+            settings.flags_overrides_configmap_key,
+        ),
+    ):
+        if not name:
+            continue
+        watch = ConfigMapWatch(settings.namespace or "default", name, key, flags.apply_text, origin)
         on_start.append(watch.start)
         on_stop.insert(0, watch.stop)
     descriptor = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]

@@ -49,9 +49,12 @@ class Settings(ServiceSettings):
     reservation_token_margin: float = Field(default=1.5, ge=1.0)
     reservation_models: list[str] = Field(default_factory=list)
     # Lead reasoning holds this much per lead: input and output tokens priced for the model.
+    # Lead analysis is routed to the small model, but falls back to the default one when that is
+    # overloaded, so the hold is priced for the default (the dearer of the two).
     lead_reasoning_model: str = Field(default_factory=lambda: shipped_prices().role("default"))
     lead_reasoning_max_input_tokens: int = Field(default=4000, ge=1)
-    lead_reasoning_max_output_tokens: int = Field(default=600, ge=1)
+    # Lead scoring asks for at most this many (its REASONING_MAX_TOKENS).
+    lead_reasoning_max_output_tokens: int = Field(default=512, ge=1)
     # After this many failures in a row a dependency is skipped for `breaker_open_seconds`.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=5.0, gt=0)
@@ -60,6 +63,11 @@ class Settings(ServiceSettings):
     # In a cluster: watch this ConfigMap through the Kubernetes API for instant flag changes.
     flags_configmap: str = ""
     flags_configmap_key: str = "flags.yaml"
+    # Runtime overrides (kill switch, `tollgate rollout set-flag`), layered over the flags above:
+    # a file (an optional ConfigMap volume) and the ConfigMap to watch. Helm never manages them.
+    flags_overrides_file: str = ""
+    flags_overrides_configmap: str = ""
+    flags_overrides_configmap_key: str = "overrides.yaml"
     namespace: str = ""
 
     # Longest a call to Claude may take when the caller sets no deadline.

@@ -1,15 +1,31 @@
-"""Reading the free-text answers to the seven qualification questions.
+"""The seven qualification answers, read into facts the scores use.
 
-Agents type what the lead said, so answers are short free text ("$450k", "within 3 months",
-"yes, pre-approved with Chase"). These helpers pull out the few facts the scores depend on; they
-are deliberately conservative: an answer counts as specific only when a rule recognises it.
+A CRM may send the answers as structured fields (budget range, financing, move date, areas,
+property types, contact channels); a field that is set is used as is. Otherwise the free text of
+its question is read by the readers in `answer_*.py`, against the day of scoring (`as_of`) for
+dates. An answer that says nothing ("not sure", "just looking") leaves the fact unknown.
+
+Each question earns 1 point when its fact is known, ½ when answered but unknown, 0 when not
+answered; motivation has no structured form and is specific unless it says nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+
+from tollgate.lead_scoring.answer_budget import BudgetRange, read_budget
+from tollgate.lead_scoring.answer_dates import move_by
+from tollgate.lead_scoring.answer_financing import Financing, FinancingState, read_financing
+from tollgate.lead_scoring.answer_preferences import (
+    ContactWish,
+    PropertyWish,
+    read_areas,
+    read_contact,
+    read_property,
+)
+from tollgate.lead_scoring.answer_text import says_nothing
 
 QUESTIONS: tuple[str, ...] = (
     "budget",
@@ -21,90 +37,6 @@ QUESTIONS: tuple[str, ...] = (
     "contact_preference",
 )
 
-# Answers that say nothing; they count as answered but never as specific.
-_VAGUE = re.compile(
-    r"^\s*(n/?a|none|unknown|not sure|unsure|don'?t know|idk|no idea|maybe|tbd|\?+|-+|"
-    r"anywhere|whatever|any|flexible|not yet decided|undecided)\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
-_AMOUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k|m|mm|thousand|million)?\b", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(day|week|month|year|yr|mo)s?\b", re.IGNORECASE)
-_NOW_WORDS = re.compile(
-    r"\b(asap|immediately|right away|now|this month|next month|urgent|this week)\b", re.IGNORECASE
-)
-_LATER_WORDS = re.compile(
-    r"\b(next year|this year|spring|summer|fall|autumn|winter|end of (the )?year|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december)\b",
-    re.IGNORECASE,
-)
-_YES_APPROVED = re.compile(
-    r"\b(yes|yep|approved|pre-?approved|preapproved|cash|have (a )?letter)\b", re.IGNORECASE
-)
-_NO_WORDS = re.compile(r"\b(no|not|haven'?t|never|nope)\b", re.IGNORECASE)
-_PROPERTY_TYPES = re.compile(
-    r"\b(house|home|single[- ]family|condo|condominium|apartment|townhouse|townhome|duplex|"
-    r"triplex|multi[- ]family|land|lot|loft|studio|bungalow|ranch|villa|cottage|penthouse|"
-    r"mobile home|farm|commercial)\b",
-    re.IGNORECASE,
-)
-_CHANNELS = re.compile(
-    r"\b(phone|call|calls|text|texts|sms|email|e-mail|whatsapp|mornings?|evenings?|afternoons?|"
-    r"weekends?|\d{1,2}\s*(am|pm))\b",
-    re.IGNORECASE,
-)
-
-
-def answered(text: str) -> bool:
-    return bool(text.strip())
-
-
-def is_vague(text: str) -> bool:
-    return bool(_VAGUE.match(text))
-
-
-def budget_amount(text: str) -> int | None:
-    """The largest dollar amount named, in whole dollars ("450k" → 450000), or None."""
-    best: int | None = None
-    for number, unit in _AMOUNT.findall(text):
-        value = float(number.replace(",", ""))
-        unit = unit.lower()
-        if unit in ("k", "thousand"):
-            value *= 1_000
-        elif unit in ("m", "mm", "million"):
-            value *= 1_000_000
-        # Bare small numbers ("2 bedrooms") are not budgets.
-        if value >= 10_000 and (best is None or value > best):
-            best = int(value)
-    return best
-
-
-def timeline_months(text: str) -> float | None:
-    """How many months until the lead means to move, when the answer says; else None."""
-    if _NOW_WORDS.search(text):
-        return 0.5
-    match = _DURATION.search(text)
-    if match:
-        amount = float(match.group(1))
-        unit = match.group(2).lower()
-        per_month = {"day": 1 / 30, "week": 0.25, "month": 1.0, "mo": 1.0, "year": 12.0}
-        return amount * per_month.get(unit, 12.0)
-    if _LATER_WORDS.search(text):
-        return 6.0
-    return None
-
-
-def is_pre_approved(text: str) -> bool:
-    """A yes (or cash buyer) that is not negated ("not approved yet" is a no)."""
-    return bool(_YES_APPROVED.search(text)) and not _NO_WORDS.search(text)
-
-
-def names_property_type(text: str) -> bool:
-    return bool(_PROPERTY_TYPES.search(text))
-
-
-def names_contact_channel(text: str) -> bool:
-    return bool(_CHANNELS.search(text))
-
 
 @dataclass(frozen=True)
 class AnswerAssessment:
@@ -114,40 +46,64 @@ class AnswerAssessment:
 
     @property
     def points(self) -> float:
-        """1 for a specific answer, 0.5 for a vague one, 0 when unanswered."""
+        """1 for a specific answer, 0.5 for one that says nothing, 0 when unanswered."""
         if not self.answered:
             return 0.0
         return 1.0 if self.specific else 0.5
 
 
-def _specific(question: str, text: str) -> bool:
-    if is_vague(text):
-        return False
-    if question == "budget":
-        return budget_amount(text) is not None
-    if question == "timeline":
-        return timeline_months(text) is not None
-    if question == "location":
-        # A place name: at least three letters.
-        return len(re.findall(r"[A-Za-z]", text)) >= 3
-    if question == "pre_approval":
-        # Either way is a clear answer; "maybe"-like answers were caught as vague above.
-        return bool(_YES_APPROVED.search(text) or _NO_WORDS.search(text))
-    if question == "motivation":
-        # A reason, not a word: "relocating for a new job", "growing family".
-        return len(text.split()) >= 3
-    if question == "property_type":
-        return names_property_type(text)
-    if question == "contact_preference":
-        return names_contact_channel(text)
-    raise ValueError(f"unknown question {question!r}")
+@dataclass(frozen=True)
+class ReadAnswers:
+    """What the lead told us, as facts. `structured` names the questions given as fields."""
+
+    budget: BudgetRange | None = None
+    financing: FinancingState = field(default_factory=lambda: FinancingState(Financing.UNKNOWN))
+    move_by: date | None = None
+    areas: tuple[str, ...] = ()
+    property: PropertyWish = field(default_factory=PropertyWish)
+    contact: ContactWish = field(default_factory=ContactWish)
+    motivation: str = ""
+    texts: Mapping[str, str] = field(default_factory=dict)
+    structured: frozenset[str] = frozenset()
+
+    def known(self, question: str) -> bool:
+        if question == "budget":
+            return self.budget is not None
+        if question == "timeline":
+            return self.move_by is not None
+        if question == "location":
+            return bool(self.areas)
+        if question == "pre_approval":
+            return self.financing.financing is not Financing.UNKNOWN
+        if question == "motivation":
+            return bool(self.motivation.strip()) and not says_nothing(self.motivation)
+        if question == "property_type":
+            return self.property.known
+        if question == "contact_preference":
+            return self.contact.known
+        raise ValueError(f"unknown question {question!r}")
+
+    def assess(self) -> list[AnswerAssessment]:
+        """One assessment per question, in the order of QUESTIONS."""
+        result = []
+        for question in QUESTIONS:
+            given = question in self.structured or bool(self.texts.get(question, "").strip())
+            result.append(AnswerAssessment(question, given, given and self.known(question)))
+        return result
+
+    def days_to_move(self, as_of: date) -> float | None:
+        return None if self.move_by is None else float((self.move_by - as_of).days)
 
 
-def assess(answers: Mapping[str, str]) -> list[AnswerAssessment]:
-    """One assessment per question, in the order of QUESTIONS."""
-    result = []
-    for question in QUESTIONS:
-        text = answers.get(question, "")
-        given = answered(text)
-        result.append(AnswerAssessment(question, given, given and _specific(question, text)))
-    return result
+def read_answers(texts: Mapping[str, str], as_of: date) -> ReadAnswers:
+    """The free-text answers read against `as_of`."""
+    return ReadAnswers(
+        budget=read_budget(texts.get("budget", "")),
+        financing=read_financing(texts.get("pre_approval", ""), as_of),
+        move_by=move_by(texts.get("timeline", ""), as_of),
+        areas=read_areas(texts.get("location", "")),
+        property=read_property(texts.get("property_type", "")),
+        contact=read_contact(texts.get("contact_preference", "")),
+        motivation=texts.get("motivation", ""),
+        texts=dict(texts),
+    )

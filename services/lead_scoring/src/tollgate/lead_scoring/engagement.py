@@ -1,4 +1,8 @@
-"""Engagement events reduced to what the scores use: ages, counts in a recent window."""
+"""Engagement events reduced to what the scores use: ages, counts in a recent window.
+
+The lead's own messages in the conversation arrive here as replies (see lead_input), so a lead
+who answered every question in chat a minute ago is engaged, not silent.
+"""
 
 from __future__ import annotations
 
@@ -33,22 +37,35 @@ class EngagementSummary:
     replies_30d: int = 0
     opens_30d: int = 0
     visits_30d: int = 0
-    # None when there has never been any engagement.
+    # Days since the lead last did something (reply, open, visit); None if never.
     days_since_last: float | None = None
+    # Days since the first contact of any kind, ours included; None when there was none.
+    days_since_first_contact: float | None = None
+
+    @property
+    def contacted(self) -> bool:
+        return self.days_since_first_contact is not None
 
     @property
     def quiet_days(self) -> float:
-        if self.days_since_last is None:
-            return MAX_QUIET_DAYS
-        return min(self.days_since_last, MAX_QUIET_DAYS)
+        """Days the lead has been silent: since their last touch, else since we first reached
+        out; 0 for a lead with no contact yet (new, not silent)."""
+        if self.days_since_last is not None:
+            return min(self.days_since_last, MAX_QUIET_DAYS)
+        if self.days_since_first_contact is not None:
+            return min(self.days_since_first_contact, MAX_QUIET_DAYS)
+        return 0.0
 
 
 def summarise(events: Iterable[Event]) -> EngagementSummary:
     counts = dict.fromkeys(EventKind, 0)
     last: float | None = None
+    first: float | None = None
     for event in events:
         if event.age_days <= RECENT_WINDOW_DAYS:
             counts[event.kind] += 1
+        if first is None or event.age_days > first:
+            first = event.age_days
         # Our own outbound messages say nothing about the lead's interest.
         if event.kind is not EventKind.MESSAGE and (last is None or event.age_days < last):
             last = event.age_days
@@ -58,4 +75,5 @@ def summarise(events: Iterable[Event]) -> EngagementSummary:
         opens_30d=counts[EventKind.OPEN],
         visits_30d=counts[EventKind.VISIT],
         days_since_last=last,
+        days_since_first_contact=first,
     )

@@ -56,21 +56,27 @@ class LogisticModel:
         ez = math.exp(z)
         return ez / (1.0 + ez)
 
-    def strongest_drivers(self, features: list[float], count: int = 2) -> list[tuple[str, float]]:
-        """The features that moved this lead's logit most, with their signed effect."""
+    @property
+    def trained_on_synthetic_data(self) -> bool:
+        return bool(self.training.get("synthetic", False))
+
+    def effects(self, features: list[float], reference: list[float]) -> list[tuple[str, float]]:
+        """Each feature's push on the logit compared with `reference` (a lead that told us
+        nothing), strongest first: what this lead's own facts did, not how it differs from an
+        average of the training data."""
         effects = [
-            (name, coefficient * (x - mean) / scale)
-            for name, x, mean, scale, coefficient in zip(
+            (name, coefficient * (x - base) / scale)
+            for name, x, base, scale, coefficient in zip(
                 self.feature_names,
                 features,
-                self.means,
+                reference,
                 self.scales,
                 self.coefficients,
                 strict=True,
             )
         ]
         effects.sort(key=lambda item: abs(item[1]), reverse=True)
-        return effects[:count]
+        return effects
 
     def to_json(self) -> str:
         data = asdict(self)

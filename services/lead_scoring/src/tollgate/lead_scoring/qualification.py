@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tollgate.lead_scoring.answers import QUESTIONS, AnswerAssessment, assess
+from tollgate.lead_scoring.answers import QUESTIONS, AnswerAssessment, ReadAnswers
 
 
 @dataclass(frozen=True)
 class QualificationResult:
-    # 0..7: one point per specific answer, half a point per vague one.
+    # 0..7: one point per specific answer, half a point per answer that says nothing.
     points: float
     # points / 7 on a 0..100 scale.
     value: float
@@ -19,22 +18,25 @@ class QualificationResult:
     assessments: tuple[AnswerAssessment, ...]
 
     @property
+    def missing(self) -> list[str]:
+        return [a.question for a in self.assessments if not a.answered]
+
+    @property
     def explanation(self) -> str:
-        missing = [a.question for a in self.assessments if not a.answered]
         vague = [a.question for a in self.assessments if a.answered and not a.specific]
         parts = [
-            f"{self.answered} of {len(QUESTIONS)} questions answered, "
-            f"{self.specific} specifically ({self.points:g}/7 points)"
+            f"Answered {self.answered} of {len(QUESTIONS)} questions, "
+            f"{self.specific} with a usable answer ({self.points:g}/7 points)"
         ]
-        if missing:
-            parts.append("missing: " + ", ".join(missing))
+        if self.missing:
+            parts.append("still to ask: " + ", ".join(q.replace("_", " ") for q in self.missing))
         if vague:
-            parts.append("vague: " + ", ".join(vague))
+            parts.append("no real answer yet on: " + ", ".join(q.replace("_", " ") for q in vague))
         return "; ".join(parts) + "."
 
 
-def score_qualification(answers: Mapping[str, str]) -> QualificationResult:
-    assessments = tuple(assess(answers))
+def score_qualification(answers: ReadAnswers) -> QualificationResult:
+    assessments = tuple(answers.assess())
     points = sum(a.points for a in assessments)
     return QualificationResult(
         points=points,

@@ -1,9 +1,11 @@
 """Claude's reading of a lead, through the orchestrator (task lead_analysis), cached in process.
 
-The cache key is a hash of the tenant and the lead's content, so the same lead is analysed once
-until anything about it changes, and one tenant never sees another's analysis. Identical leads
-asked for at the same time share one call. A failure is reported, never raised: the score is
-still computed without this signal.
+The prompt carries no personal data (see pii.py) and dates every event, with the day of scoring,
+so Claude can tell a reply from yesterday from one from last spring. The cache key is a hash of
+the tenant, the lead's content and the day of scoring, so the same lead is analysed once until
+anything about it changes, and one tenant never sees another's analysis; an entry also expires
+after `REASONING_CACHE_TTL_SECONDS`. Identical leads asked for at the same time share one call.
+A failure is reported, never raised: the score is still computed without this signal.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import grpc
 
 from tollgate.common.channels import open_channel
 from tollgate.common.lru import LruCache
+from tollgate.lead_scoring.pii import PiiFilter, Scrubber
 from tollgate.lead_scoring.reasoning_parse import ParsedReasoning, parse_reasoning
 from tollgate.v1 import common_pb2, lead_scoring_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
@@ -32,6 +38,8 @@ SYSTEM_PROMPT = (
 )
 # Keep the transcript within a predictable prompt size; the latest turns matter most.
 MAX_TRANSCRIPT_CHARS = 12_000
+# The newest events listed one by one with their dates; older ones are only counted.
+MAX_LISTED_EVENTS = 40
 _ROLE_NAMES = {common_pb2.ROLE_USER: "Lead", common_pb2.ROLE_ASSISTANT: "Agent"}
 
 
@@ -50,38 +58,60 @@ class ReasoningAttempt:
     failure: str = ""
 
 
-def lead_summary(lead: lead_scoring_pb2.Lead) -> str:
+def _day(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
+
+
+def lead_summary(lead: lead_scoring_pb2.Lead, scrub: Scrubber, pii: PiiFilter, as_of: float) -> str:
+    """The lead as the prompt states it: no personal fields, every event dated."""
     profile = lead.profile
-    lines = [f"Lead {profile.lead_id}" + (f" ({profile.name})" if profile.name else "")]
+    lines = [f"Today is {_day(as_of)}.", f"Lead {scrub(profile.lead_id)}"]
+    if profile.name and pii.allows("name"):
+        lines[-1] += f" ({profile.name})"
     if profile.source:
-        lines.append(f"Source: {profile.source}")
+        lines.append(f"Source: {scrub(profile.source)}")
+    if profile.HasField("created_at"):
+        lines.append(f"Created: {_day(profile.created_at.seconds)}")
     for key in sorted(profile.attributes):
-        lines.append(f"{key}: {profile.attributes[key]}")
+        if not pii.is_personal(key):
+            lines.append(f"{scrub(key)}: {scrub(profile.attributes[key])}")
     for field in lead_scoring_pb2.QualificationAnswers.DESCRIPTOR.fields:
         value = getattr(lead.answers, field.name)
-        lines.append(f"{field.name.replace('_', ' ')}: {value or '(not answered)'}")
-    counts: dict[str, int] = {}
-    for event in lead.events:
-        name = lead_scoring_pb2.EngagementType.Name(event.type).removeprefix("ENGAGEMENT_TYPE_")
-        counts[name.lower()] = counts.get(name.lower(), 0) + 1
-    if counts:
-        lines.append("Engagement: " + ", ".join(f"{n} {k}s" for k, n in sorted(counts.items())))
+        lines.append(
+            f"{field.name.replace('_', ' ')}: {scrub(value) if value else '(not answered)'}"
+        )
+    events = sorted(
+        ((e.at.seconds, lead_scoring_pb2.EngagementType.Name(e.type)) for e in lead.events),
+        reverse=True,
+    )
+    events = [
+        (at, kind.removeprefix("ENGAGEMENT_TYPE_").lower()) for at, kind in events if at <= as_of
+    ]
+    if events:
+        listed = "; ".join(f"{_day(at)} {kind}" for at, kind in events[:MAX_LISTED_EVENTS])
+        lines.append(f"Engagement, newest first ({len(events)} events): {listed}")
+        if len(events) > MAX_LISTED_EVENTS:
+            lines.append(f"... and {len(events) - MAX_LISTED_EVENTS} older events")
+    else:
+        lines.append("Engagement: no events recorded")
     return "\n".join(lines)
 
 
-def transcript(lead: lead_scoring_pb2.Lead) -> str:
+def transcript(lead: lead_scoring_pb2.Lead, scrub: Scrubber) -> str:
     turns = []
     for message in lead.conversation:
         text = " ".join(b.text.text for b in message.content if b.HasField("text")).strip()
         if text:
-            turns.append(f"{_ROLE_NAMES.get(message.role, 'Unknown')}: {text}")
+            turns.append(f"{_ROLE_NAMES.get(message.role, 'Unknown')}: {scrub(text)}")
     joined = "\n".join(turns)
     return joined[-MAX_TRANSCRIPT_CHARS:]
 
 
-def cache_key(tenant_id: str, lead: lead_scoring_pb2.Lead) -> str:
+def cache_key(tenant_id: str, lead: lead_scoring_pb2.Lead, as_of: float) -> str:
     digest = hashlib.sha256()
     digest.update(tenant_id.encode())
+    digest.update(b"\x00")
+    digest.update(_day(as_of).encode())
     digest.update(b"\x00")
     digest.update(lead.SerializeToString(deterministic=True))
     return digest.hexdigest()
@@ -96,13 +126,20 @@ class OrchestratorReasoner:
         cache_entries: int,
         company: str = "the agency",
         credentials: grpc.ChannelCredentials | None = None,
+        pii: PiiFilter | None = None,
+        cache_ttl_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._pii = pii or PiiFilter()
+        self._ttl = cache_ttl_seconds
+        self._clock = clock
         self._target = target
         self._credentials = credentials
         self._company = company
         self._timeout = timeout_seconds
         self._max_tokens = max_tokens
-        self._cache: LruCache[str, ParsedReasoning] = LruCache(max(0, cache_entries))
+        # (when stored, the answer): an entry older than the TTL is asked again.
+        self._cache: LruCache[str, tuple[float, ParsedReasoning]] = LruCache(max(0, cache_entries))
         self._inflight: dict[str, asyncio.Future[ReasoningOutcome]] = {}
         self._channel: grpc.aio.Channel | None = None
         self._stub: orchestrator_pb2_grpc.OrchestratorServiceStub | None = None
@@ -122,12 +159,15 @@ class OrchestratorReasoner:
         context: common_pb2.RequestContext,
         lead: lead_scoring_pb2.Lead,
         time_left: float | None = None,
+        as_of: float | None = None,
     ) -> ReasoningAttempt:
-        """`time_left`: seconds until the caller's deadline, if it set one."""
-        key = cache_key(context.tenant_id, lead)
+        """`time_left`: seconds until the caller's deadline, if it set one; `as_of`: the moment
+        of scoring (epoch seconds; now when None)."""
+        as_of = time.time() if as_of is None else as_of
+        key = cache_key(context.tenant_id, lead, as_of)
         cached = self._cache.get(key)
-        if cached is not None:
-            return ReasoningAttempt(ReasoningOutcome(cached, common_pb2.Cost(), cached=True))
+        if cached is not None and self._clock() - cached[0] <= self._ttl:
+            return ReasoningAttempt(ReasoningOutcome(cached[1], common_pb2.Cost(), cached=True))
         shared = self._inflight.get(key)
         try:
             if shared is not None:
@@ -139,7 +179,7 @@ class OrchestratorReasoner:
                 timeout = min(timeout, time_left - max(0.1, 0.1 * time_left))
                 if timeout <= 0:
                     return ReasoningAttempt(None, "no time left before the caller's deadline")
-            call = asyncio.ensure_future(self._generate(context, lead, timeout))
+            call = asyncio.ensure_future(self._generate(context, lead, timeout, as_of))
             self._inflight[key] = call
             try:
                 outcome = await asyncio.shield(call)
@@ -151,15 +191,22 @@ class OrchestratorReasoner:
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.warning("lead analysis failed", extra={"error": repr(exc)})
             return ReasoningAttempt(None, "orchestrator could not be reached")
-        self._cache.put(key, outcome.parsed)
+        self._cache.put(key, (self._clock(), outcome.parsed))
         return ReasoningAttempt(outcome)
 
     async def _generate(
-        self, context: common_pb2.RequestContext, lead: lead_scoring_pb2.Lead, timeout: float
+        self,
+        context: common_pb2.RequestContext,
+        lead: lead_scoring_pb2.Lead,
+        timeout: float,
+        as_of: float,
     ) -> ReasoningOutcome:
         if self._stub is None:
             raise RuntimeError("the reasoner is not started")
-        summary, conversation = lead_summary(lead), transcript(lead)
+        profile = lead.profile
+        scrub = self._pii.scrubber(profile.name, dict(profile.attributes))
+        summary = lead_summary(lead, scrub, self._pii, as_of)
+        conversation = transcript(lead, scrub)
         call_context = common_pb2.RequestContext()
         call_context.CopyFrom(context)
         call_context.task = common_pb2.TASK_TYPE_LEAD_ANALYSIS
@@ -182,8 +229,12 @@ class OrchestratorReasoner:
                 ),
                 # The orchestrator's lead_analysis template takes exactly these two.
                 template_variables={
-                    "company": lead.profile.attributes.get("company") or self._company,
-                    "lead_name": lead.profile.name or lead.profile.lead_id,
+                    "company": self._company
+                    if self._pii.is_personal("company")
+                    else scrub(profile.attributes.get("company") or self._company),
+                    "lead_name": profile.name
+                    if profile.name and self._pii.allows("name")
+                    else "the lead",
                 },
             )
         )

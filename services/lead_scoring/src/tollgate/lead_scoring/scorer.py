@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
+from google.protobuf import duration_pb2, timestamp_pb2
 from opentelemetry import metrics
 
 from tollgate.common.errors import ServiceError
 from tollgate.common.ids import new_request_id
+from tollgate.lead_scoring.answers import ReadAnswers
 from tollgate.lead_scoring.blend import Blend, LeadClass, Signal, blend
 from tollgate.lead_scoring.churn import ChurnParameters, ChurnResult, churn_risk
-from tollgate.lead_scoring.engagement import summarise
-from tollgate.lead_scoring.features import LeadFacts, feature_vector
-from tollgate.lead_scoring.lead_input import LeadInput, read_lead
+from tollgate.lead_scoring.explain import conversion_explanation
+from tollgate.lead_scoring.features import feature_vector
+from tollgate.lead_scoring.lead_input import LeadInput, lead_facts, read_lead
 from tollgate.lead_scoring.model import LogisticModel
-from tollgate.lead_scoring.next_action import rule_based_action
+from tollgate.lead_scoring.next_action import Action, recommended_actions, suggestion_fits
 from tollgate.lead_scoring.qualification import QualificationResult, score_qualification
 from tollgate.lead_scoring.reasoning import ReasoningAttempt
 from tollgate.lead_scoring.settings import Settings
+from tollgate.lead_scoring.structured_answers import to_proto
 from tollgate.v1 import common_pb2, lead_scoring_pb2
 
 log = logging.getLogger("tollgate.lead_scoring")
@@ -40,17 +45,10 @@ _PROTO_CLASS = {
     LeadClass.WARM: lead_scoring_pb2.LEAD_CLASS_WARM,
     LeadClass.COLD: lead_scoring_pb2.LEAD_CLASS_COLD,
 }
-_DRIVER_NAMES = {
-    "qualification_points": "qualification answers",
-    "pre_approved": "pre-approval",
-    "budget_stated": "a stated budget",
-    "urgent_timeline": "an urgent timeline",
-    "referral_source": "a referral source",
-    "log_replies_30d": "replies in the last 30 days",
-    "log_visits_30d": "visits in the last 30 days",
-    "log_opens_30d": "opens in the last 30 days",
-    "log_messages_30d": "our messages in the last 30 days",
-    "quiet_days": "days since the last touch",
+_PROTO_CHANNEL = {
+    "phone": lead_scoring_pb2.CONTACT_CHANNEL_PHONE,
+    "text": lead_scoring_pb2.CONTACT_CHANNEL_TEXT,
+    "email": lead_scoring_pb2.CONTACT_CHANNEL_EMAIL,
 }
 
 
@@ -60,6 +58,7 @@ class Reasoner(Protocol):
         context: common_pb2.RequestContext,
         lead: lead_scoring_pb2.Lead,
         time_left: float | None = None,
+        as_of: float | None = None,
     ) -> ReasoningAttempt: ...
 
 
@@ -72,6 +71,17 @@ class PreparedLead:
     churn: ChurnResult
     conversion: float
     conversion_explanation: str
+    # Seconds spent reading the lead and computing these signals.
+    analysis_seconds: float
+
+
+@dataclass(frozen=True)
+class ReasoningRun:
+    """What happened to reasoning for one lead: the attempt, how long it waited, or why skipped."""
+
+    attempt: ReasoningAttempt | None = None
+    seconds: float = 0.0
+    skipped: str = ""
 
 
 class LeadScorer:
@@ -84,30 +94,29 @@ class LeadScorer:
             frequency_half_life_days=settings.frequency_half_life_days,
             frequency_saturation=settings.frequency_saturation,
         )
+        # A lead that told us nothing: what explanations compare a lead's features with.
+        self._reference = feature_vector(lead_facts("", "", {}, [], None, 0.0))
 
     @property
     def model_version(self) -> str:
         return self._model.version
 
     def prepare(self, lead: lead_scoring_pb2.Lead, as_of: float, field_path: str) -> PreparedLead:
-        facts_in = read_lead(lead, as_of, field_path)
-        qualification = score_qualification(facts_in.answers)
-        facts = LeadFacts(facts_in.source, facts_in.answers, summarise(facts_in.events))
+        started = time.perf_counter()
+        facts = read_lead(lead, as_of, field_path)
+        qualification = score_qualification(facts.answers)
         features = feature_vector(facts, qualification.points)
         probability = self._model.probability(features)
-        drivers = ", ".join(
-            f"{_DRIVER_NAMES.get(name, name)} ({'+' if effect >= 0 else '-'})"
-            for name, effect in self._model.strongest_drivers(features)
+        explanation = conversion_explanation(
+            self._model, facts, features, self._reference, probability, qualification.answered
         )
         return PreparedLead(
-            lead=facts_in,
+            lead=facts,
             qualification=qualification,
-            churn=churn_risk(facts_in.events, facts_in.age_days, self._churn),
+            churn=churn_risk(facts.events, self._churn),
             conversion=probability,
-            conversion_explanation=(
-                f"Conversion probability {probability:.1%} from model {self._model.version}; "
-                f"strongest drivers: {drivers}."
-            ),
+            conversion_explanation=explanation,
+            analysis_seconds=time.perf_counter() - started,
         )
 
     def score_offline(
@@ -124,21 +133,26 @@ class LeadScorer:
         as_of: float,
         field_path: str = "lead",
         deadline: float | None = None,
+        skip_reasoning: str = "",
     ) -> lead_scoring_pb2.LeadScore:
-        """`deadline`: the caller's deadline on the event loop's clock, if it set one."""
+        """`deadline`: the caller's deadline on the event loop's clock, if it set one.
+        `skip_reasoning`: why this lead gets no reasoning although it was asked for."""
         prepared = self.prepare(lead, as_of, field_path)
         if not with_reasoning:
             return self._assemble(prepared, None)
+        if skip_reasoning:
+            return self._assemble(prepared, ReasoningRun(skipped=skip_reasoning))
+        started = time.perf_counter()
         if self._reasoner is None:
             attempt = ReasoningAttempt(None, "reasoning is not configured")
         else:
             time_left = None if deadline is None else deadline - asyncio.get_running_loop().time()
-            attempt = await self._reasoner.analyse(context, lead, time_left)
+            attempt = await self._reasoner.analyse(context, lead, time_left, as_of)
         if attempt.outcome is None:
             _reasoning_calls.add(1, {"outcome": "failed"})
         else:
             _reasoning_calls.add(1, {"outcome": "cached" if attempt.outcome.cached else "called"})
-        return self._assemble(prepared, attempt)
+        return self._assemble(prepared, ReasoningRun(attempt, time.perf_counter() - started))
 
     async def score_many(
         self,
@@ -148,8 +162,13 @@ class LeadScorer:
         as_of: float,
         concurrency: int,
         deadline: float | None = None,
+        reasoning_leads: int | None = None,
+        skip_reason: str = "",
     ) -> AsyncIterator[tuple[int, lead_scoring_pb2.LeadScore | str]]:
-        """(index, score or error sentence) in completion order, at most `concurrency` at once."""
+        """(index, score or error sentence) in completion order, at most `concurrency` at once.
+
+        `reasoning_leads`: only the first this many leads get reasoning (None: all); the others
+        report `skip_reason`."""
         # A bounded queue holds results back when the client reads slowly.
         results: asyncio.Queue[tuple[int, lead_scoring_pb2.LeadScore | str]] = asyncio.Queue(
             maxsize=max(64, concurrency * 4)
@@ -161,8 +180,17 @@ class LeadScorer:
             for index in pending:
                 outcome: lead_scoring_pb2.LeadScore | str
                 try:
+                    skipped = ""
+                    if reasoning_leads is not None and index >= reasoning_leads:
+                        skipped = skip_reason or "reasoning was limited to the first leads"
                     outcome = await self.score(
-                        context, leads[index], with_reasoning, as_of, f"leads[{index}]", deadline
+                        context,
+                        leads[index],
+                        with_reasoning,
+                        as_of,
+                        f"leads[{index}]",
+                        deadline,
+                        skipped,
                     )
                 except ServiceError as exc:
                     outcome = exc.message
@@ -181,14 +209,15 @@ class LeadScorer:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    def _signals(self, prepared: PreparedLead, attempt: ReasoningAttempt | None) -> list[Signal]:
+    def _signals(self, prepared: PreparedLead, run: ReasoningRun | None) -> list[Signal]:
         s = self._settings
         qualification, churn = prepared.qualification, prepared.churn
         if churn.available and churn.days_since_last is not None:
             churn_coverage = 1.0
         else:
-            # Judged from the creation date alone: half the evidence.
+            # Only our own outreach to judge by: half the evidence.
             churn_coverage = 0.5 if churn.available else 0.0
+        answered_share = qualification.specific / len(qualification.assessments)
         signals = [
             Signal(
                 name="qualification",
@@ -196,7 +225,7 @@ class LeadScorer:
                 value=qualification.value,
                 merit=qualification.value,
                 configured_weight=s.weight_qualification,
-                coverage=qualification.answered / len(qualification.assessments),
+                coverage=answered_share,
                 explanation=qualification.explanation,
             ),
             Signal(
@@ -205,7 +234,8 @@ class LeadScorer:
                 value=prepared.conversion * 100.0,
                 merit=prepared.conversion * 100.0,
                 configured_weight=s.weight_conversion,
-                coverage=1.0,
+                # The model reads answers and history; half the evidence each.
+                coverage=0.5 * answered_share + 0.5 * float(bool(prepared.lead.events)),
                 explanation=prepared.conversion_explanation,
             ),
             Signal(
@@ -218,29 +248,43 @@ class LeadScorer:
                 explanation=churn.explanation,
             ),
         ]
-        if attempt is not None:
-            signals.append(_reasoning_signal(attempt, s.weight_reasoning))
+        if run is not None:
+            signals.append(_reasoning_signal(run, s.weight_reasoning))
         return signals
 
     def _assemble(
-        self, prepared: PreparedLead, attempt: ReasoningAttempt | None
+        self, prepared: PreparedLead, run: ReasoningRun | None
     ) -> lead_scoring_pb2.LeadScore:
         result = blend(
-            self._signals(prepared, attempt),
+            self._signals(prepared, run),
             self._settings.hot_threshold,
             self._settings.warm_threshold,
         )
         _scored.add(1, {"class": result.lead_class.value})
+        facts = prepared.lead
+        days_to_move = facts.answers.days_to_move(facts.as_of_date)
         score = lead_scoring_pb2.LeadScore(
-            lead_id=prepared.lead.lead_id,
+            lead_id=facts.lead_id,
             score=result.score,
             confidence=result.confidence,
+            data_completeness=result.confidence,
             lead_class=_PROTO_CLASS[result.lead_class],
             components=_components(result),
             model_version=self._model.version,
+            model_trained_on_synthetic_data=self._model.trained_on_synthetic_data,
+            expected_timeline=_timeline(facts.answers, days_to_move),
+            answers_read=to_proto(facts.answers),
+            timings=lead_scoring_pb2.ScoreTimings(
+                analysis=_duration(prepared.analysis_seconds),
+                reasoning=_duration(run.seconds if run is not None else 0.0),
+            ),
         )
-        outcome = attempt.outcome if attempt is not None else None
-        suggested = ""
+        actions = recommended_actions(
+            result.lead_class, facts.answers, prepared.qualification, prepared.churn, days_to_move
+        )
+        outcome = run.attempt.outcome if run is not None and run.attempt is not None else None
+        if run is not None and run.skipped:
+            score.reasoning_skipped = run.skipped
         if outcome is not None:
             parsed = outcome.parsed
             score.reasoning.CopyFrom(
@@ -251,20 +295,62 @@ class LeadScorer:
                 )
             )
             score.reasoning_cost.CopyFrom(outcome.cost)
-            suggested = parsed.next_best_action
-        score.next_best_action = suggested or rule_based_action(
-            result.lead_class,
-            prepared.lead.answers,
-            prepared.qualification,
-            prepared.churn,
-        )
+            # Claude's suggestion leads, unless it contradicts what the lead told us.
+            if parsed.next_best_action and suggestion_fits(parsed.next_best_action, facts.answers):
+                actions.insert(
+                    0, Action(parsed.next_best_action, "Claude's reading of the conversation.")
+                )
+        score.recommended_actions.extend(_actions(actions))
+        score.next_best_action = actions[0].action
         return score
 
 
-def _reasoning_signal(attempt: ReasoningAttempt, weight: float) -> Signal:
-    outcome = attempt.outcome
+def _duration(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(int(seconds * 1e9))
+    return duration
+
+
+def _timeline(answers: ReadAnswers, days: float | None) -> lead_scoring_pb2.ExpectedTimeline:
+    if answers.move_by is None:
+        return lead_scoring_pb2.ExpectedTimeline(
+            source="unknown", explanation="No move date yet: ask when they want to move."
+        )
+    moment = datetime(answers.move_by.year, answers.move_by.month, answers.move_by.day, tzinfo=UTC)
+    source = "structured" if "timeline" in answers.structured else "answer"
+    said = answers.texts.get("timeline", "") if source == "answer" else "the CRM's move date"
+    when = f"{answers.move_by:%b} {answers.move_by.day}, {answers.move_by.year}"
+    return lead_scoring_pb2.ExpectedTimeline(
+        move_by=timestamp_pb2.Timestamp(seconds=int(moment.timestamp())),
+        days=float(days or 0.0),
+        source=source,
+        explanation=f"Plans to move by {when} ({days:.0f} days), from {said!r}."
+        if source == "answer"
+        else f"Plans to move by {when} ({days:.0f} days), from {said}.",
+    )
+
+
+def _actions(actions: list[Action]) -> list[lead_scoring_pb2.RecommendedAction]:
+    return [
+        lead_scoring_pb2.RecommendedAction(
+            rank=rank,
+            action=a.action,
+            reason=a.reason,
+            channel=_PROTO_CHANNEL[a.channel.value] if a.channel is not None else 0,  # type: ignore[arg-type]
+        )
+        for rank, a in enumerate(actions, start=1)
+    ]
+
+
+def _reasoning_signal(run: ReasoningRun, weight: float) -> Signal:
+    if run.skipped:
+        explanation = f"Scored without Claude's reasoning: {run.skipped}."
+        return Signal("reasoning", False, 0.0, 0.0, weight, 0.0, explanation)
+    attempt = run.attempt
+    outcome = attempt.outcome if attempt is not None else None
     if outcome is None:
-        explanation = f"Claude's reasoning is unavailable ({attempt.failure}); scored without it."
+        failure = attempt.failure if attempt is not None else "not attempted"
+        explanation = f"Claude's reasoning is unavailable ({failure}); scored without it."
         return Signal("reasoning", False, 0.0, 0.0, weight, 0.0, explanation)
     if outcome.parsed.score is None:
         explanation = (

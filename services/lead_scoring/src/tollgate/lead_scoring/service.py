@@ -15,6 +15,7 @@ from tollgate.common.server import GrpcService, Registration
 from tollgate.common.tls import channel_credentials
 from tollgate.lead_scoring.lead_input import seconds_of
 from tollgate.lead_scoring.model import load_model
+from tollgate.lead_scoring.pii import PiiFilter
 from tollgate.lead_scoring.reasoning import OrchestratorReasoner
 from tollgate.lead_scoring.scorer import LeadScorer
 from tollgate.lead_scoring.settings import Settings
@@ -77,6 +78,7 @@ class LeadScoringServicer(lead_scoring_pb2_grpc.LeadScoringServiceServicer):
             request.max_concurrency or self._settings.batch_default_concurrency,
             self._settings.batch_max_concurrency,
         )
+        allowance = request.reasoning_allowance if request.HasField("reasoning_allowance") else None
         results = self._scorer.score_many(
             request.context,
             request.leads,
@@ -84,6 +86,8 @@ class LeadScoringServicer(lead_scoring_pb2_grpc.LeadScoringServiceServicer):
             as_of,
             concurrency,
             deadline=_deadline(context),
+            reasoning_leads=None if allowance is None else allowance.leads,
+            skip_reason=allowance.reason.strip()[:500] if allowance is not None else "",
         )
         async for index, outcome in results:
             if isinstance(outcome, str):
@@ -102,6 +106,8 @@ async def build_service(settings: Settings) -> GrpcService:
         cache_entries=settings.reasoning_cache_entries,
         company=settings.company_name,
         credentials=channel_credentials(settings),
+        pii=PiiFilter.from_lists(settings.pii_allow_fields, settings.pii_fields),
+        cache_ttl_seconds=settings.reasoning_cache_ttl_seconds,
     )
     servicer = LeadScoringServicer(LeadScorer(model, settings, reasoner), settings)
     full_name = lead_scoring_pb2.DESCRIPTOR.services_by_name["LeadScoringService"].full_name

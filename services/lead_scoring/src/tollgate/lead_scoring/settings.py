@@ -17,9 +17,17 @@ class Settings(ServiceSettings):
     orchestrator_addr: str = "127.0.0.1:50056"
     # Deadline of one reasoning call; past it the score is returned without reasoning.
     reasoning_timeout_seconds: float = Field(default=30.0, gt=0)
-    reasoning_max_tokens: int = Field(default=600, ge=64, le=4096)
-    # Parsed answers kept in memory, keyed by tenant and lead content.
+    # The JSON analysis fits in 512; the orchestrator routes lead_analysis to the small model.
+    reasoning_max_tokens: int = Field(default=512, ge=64, le=4096)
+    # Parsed answers kept in memory, keyed by tenant, lead content and day of scoring.
     reasoning_cache_entries: int = Field(default=10_000, ge=0)
+    # An analysis older than this is asked for again, even for an unchanged lead.
+    reasoning_cache_ttl_seconds: float = Field(default=3600.0, gt=0)
+    # Profile attributes that never reach Claude, on top of name, email, phone, address and the
+    # like (JSON list). Their values are also masked in the answers and the conversation.
+    pii_fields: list[str] = Field(default_factory=list)
+    # Personal fields allowed through anyway, e.g. ["name"] for a template that greets the lead.
+    pii_allow_fields: list[str] = Field(default_factory=list)
     # Named in the lead_analysis prompt when the lead has no "company" attribute.
     company_name: str = "the agency"
     # Blend weights; only available signals take part, renormalised to add up to 1.

@@ -1,55 +1,62 @@
-"""Fitting the conversion model: L2-regularised logistic regression by IRLS (Newton steps)."""
+"""Fitting the conversion model: L2-regularised logistic regression by IRLS (Newton steps).
+
+The rows are split once, by a seeded shuffle, into a fitting part and a holdout the fit never
+sees; the model is fitted on the first and judged on the second (AUC, log loss, a calibration
+table), so the figures say how it does on leads it has not seen. Small data and (nearly)
+separable data are reported as warnings, because both make the figures look better than the
+model is.
+"""
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tollgate.lead_scoring.features import (
-    CSV_COLUMNS,
-    FEATURE_NAMES,
-    OUTCOME_COLUMN,
-    facts_from_row,
-    feature_vector,
-)
+from tollgate.lead_scoring.features import FEATURE_NAMES, feature_vector
 from tollgate.lead_scoring.model import LogisticModel
+from tollgate.lead_scoring.training_data import TrainingDataError, read_training_rows
 
 Matrix = npt.NDArray[np.float64]
+
+MIN_ROWS = 20
+# Below these a holdout figure moves a lot from one split to the next.
+SMALL_ROWS = 500
+SMALL_HOLDOUT_POSITIVES = 30
+# A holdout or fitting AUC this close to 1, or coefficients this large (in standard deviations),
+# means the classes are (nearly) separable: the fit is certain where it has no right to be.
+SEPARABLE_AUC = 0.995
+SEPARABLE_COEFFICIENT = 8.0
+CALIBRATION_BINS = 5
 
 
 class TrainingError(ValueError):
     """The CSV cannot be fitted; the message says what to fix."""
 
 
-def read_training_csv(path: Path) -> tuple[Matrix, Matrix]:
-    """Features and 0/1 outcomes of every row of the CSV."""
-    rows: list[list[float]] = []
-    outcomes: list[float] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in (*CSV_COLUMNS, OUTCOME_COLUMN) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise TrainingError(f"{path}: missing column(s) {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):
-            outcome = (row[OUTCOME_COLUMN] or "").strip().lower()
-            if outcome not in ("0", "1", "true", "false"):
-                raise TrainingError(f"{path}:{line}: 'converted' must be 0 or 1, not {outcome!r}")
-            try:
-                rows.append(feature_vector(facts_from_row(row)))
-            except ValueError as exc:
-                raise TrainingError(f"{path}:{line}: {exc}") from None
-            outcomes.append(1.0 if outcome in ("1", "true") else 0.0)
-    if len(rows) < 20:
-        raise TrainingError(f"{path}: at least 20 rows are needed, found {len(rows)}")
-    y = np.asarray(outcomes)
-    if y.min() == y.max():
-        raise TrainingError(f"{path}: outcomes must include both converted and not converted leads")
-    return np.asarray(rows, dtype=np.float64), y
+@dataclass(frozen=True)
+class TrainingSettings:
+    l2: float = 1.0
+    holdout_share: float = 0.25
+    seed: int = 7
+    # The data were generated, not observed; the model says so to every caller.
+    synthetic_data: bool = False
+
+
+@dataclass
+class TrainingReport:
+    model: LogisticModel
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        return self.model.training
 
 
 def _sigmoid(z: Matrix) -> Matrix:
@@ -106,29 +113,138 @@ def auc(scores: Matrix, y: Matrix) -> float:
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def train(csv_path: Path, out_path: Path, l2: float = 1.0) -> LogisticModel:
-    """Fit on `csv_path` and write the model JSON to `out_path` (atomically)."""
-    if l2 < 0:
-        raise TrainingError("l2 must be zero or more")
-    x, y = read_training_csv(csv_path)
-    coefficients, intercept, means, scales = fit_logistic(x, y, l2=l2)
-    design = (x - means) / scales
-    probabilities = _sigmoid(design @ coefficients + intercept)
-    digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()[:12]
+def calibration_table(
+    probabilities: Matrix, y: Matrix, bins: int = CALIBRATION_BINS
+) -> list[dict[str, float]]:
+    """Leads grouped by predicted probability (equal-count bins): predicted vs observed rate."""
+    order = np.argsort(probabilities, kind="mergesort")
+    table = []
+    for part in np.array_split(order, bins):
+        if len(part) == 0:
+            continue
+        table.append(
+            {
+                "leads": len(part),
+                "predicted": round(float(probabilities[part].mean()), 4),
+                "observed": round(float(y[part].mean()), 4),
+            }
+        )
+    return table
+
+
+def _split(
+    rows: int, settings: TrainingSettings
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    order = np.random.default_rng(settings.seed).permutation(rows)
+    cut = round(rows * settings.holdout_share)
+    return order[cut:], order[:cut]
+
+
+def _version(data: bytes, settings: TrainingSettings) -> str:
+    """Names the data, the settings and the features: any change gives another version."""
+    digest = hashlib.sha256(data)
+    digest.update(
+        json.dumps(
+            [
+                settings.l2,
+                settings.holdout_share,
+                settings.seed,
+                settings.synthetic_data,
+                FEATURE_NAMES,
+            ]
+        ).encode()
+    )
+    return f"logistic-{digest.hexdigest()[:12]}"
+
+
+def _warnings(
+    rows: int, holdout_y: Matrix, fit_auc: float, holdout_auc: float, coefficients: Matrix
+) -> list[str]:
+    found = []
+    positives = int(holdout_y.sum())
+    if rows < SMALL_ROWS or positives < SMALL_HOLDOUT_POSITIVES:
+        found.append(
+            f"small data: {rows} rows, {positives} converted leads in the holdout; the holdout "
+            f"figures are rough (aim for {SMALL_ROWS}+ rows and {SMALL_HOLDOUT_POSITIVES}+ "
+            "conversions in the holdout)."
+        )
+    largest = float(np.max(np.abs(coefficients))) if len(coefficients) else 0.0
+    if fit_auc >= SEPARABLE_AUC or holdout_auc >= SEPARABLE_AUC or largest >= SEPARABLE_COEFFICIENT:
+        found.append(
+            f"separable data: fitting AUC {fit_auc:.3f}, holdout AUC {holdout_auc:.3f}, largest "
+            f"coefficient {largest:.1f}; the outcome is (nearly) determined by the features, "
+            "often a sign that a feature leaks the outcome or the data are too few. "
+            "Probabilities will be overconfident; use a larger --l2 and check the data."
+        )
+    return found
+
+
+def train(
+    csv_path: Path, out_path: Path, settings: TrainingSettings | None = None
+) -> TrainingReport:
+    """Fit on `csv_path`, judge on its holdout, write the model JSON to `out_path` atomically."""
+    settings = settings or TrainingSettings()
+    if settings.l2 < 0:
+        raise TrainingError("--l2 must be zero or more")
+    if not 0.05 <= settings.holdout_share <= 0.5:
+        raise TrainingError("--holdout must be between 0.05 and 0.5")
+    try:
+        data = read_training_rows(csv_path)
+    except TrainingDataError as exc:
+        raise TrainingError(str(exc)) from None
+    rows = len(data.outcomes)
+    if rows < MIN_ROWS:
+        raise TrainingError(f"{csv_path}: at least {MIN_ROWS} rows are needed, found {rows}")
+    x = np.asarray([feature_vector(lead) for lead in data.leads], dtype=np.float64)
+    y = np.asarray(data.outcomes)
+    fit_rows, holdout_rows = _split(rows, settings)
+    for name, part in (("fitting part", fit_rows), ("holdout", holdout_rows)):
+        if y[part].min() == y[part].max():
+            raise TrainingError(
+                f"{csv_path}: the {name} has only {'converted' if y[part][0] else 'unconverted'} "
+                "leads; both outcomes are needed (add rows or change --seed)"
+            )
+    try:
+        coefficients, intercept, means, scales = fit_logistic(
+            x[fit_rows], y[fit_rows], l2=settings.l2
+        )
+    except np.linalg.LinAlgError:
+        raise TrainingError(
+            "the fit did not converge: the data are separable or a feature is constant in a way "
+            "the solver cannot handle; use a larger --l2"
+        ) from None
+    if not (np.all(np.isfinite(coefficients)) and np.isfinite(intercept)):
+        raise TrainingError("the fit did not converge (separable data?); use a larger --l2")
+
+    def predict(part: npt.NDArray[np.int64]) -> Matrix:
+        return _sigmoid(((x[part] - means) / scales) @ coefficients + intercept)
+
+    fit_p, holdout_p = predict(fit_rows), predict(holdout_rows)
+    fit_auc, holdout_auc = auc(fit_p, y[fit_rows]), auc(holdout_p, y[holdout_rows])
+    warnings = data.warnings + _warnings(rows, y[holdout_rows], fit_auc, holdout_auc, coefficients)
     model = LogisticModel(
-        version=f"logistic-{digest}",
+        version=_version(csv_path.read_bytes(), settings),
         feature_names=FEATURE_NAMES,
         means=tuple(float(v) for v in means),
         scales=tuple(float(v) for v in scales),
         coefficients=tuple(float(v) for v in coefficients),
         intercept=intercept,
-        l2=l2,
+        l2=settings.l2,
         training={
-            "rows": len(y),
+            "rows": rows,
             "converted": int(y.sum()),
-            "log_loss": round(log_loss(probabilities, y), 6),
-            "auc": round(auc(probabilities, y), 6),
-            "data_sha256_prefix": digest,
+            "fit_rows": len(fit_rows),
+            "holdout_rows": len(holdout_rows),
+            "holdout_share": settings.holdout_share,
+            "seed": settings.seed,
+            "holdout_auc": round(holdout_auc, 6),
+            "holdout_log_loss": round(log_loss(holdout_p, y[holdout_rows]), 6),
+            "holdout_base_rate": round(float(y[holdout_rows].mean()), 6),
+            "fit_auc": round(fit_auc, 6),
+            "calibration": calibration_table(holdout_p, y[holdout_rows]),
+            "data_sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest(),
+            "synthetic": settings.synthetic_data,
+            "warnings": warnings,
         },
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,4 +252,4 @@ def train(csv_path: Path, out_path: Path, l2: float = 1.0) -> LogisticModel:
     partial = out_path.with_name(out_path.name + ".partial")
     partial.write_text(model.to_json(), encoding="utf-8")
     partial.replace(out_path)
-    return model
+    return TrainingReport(model, warnings)

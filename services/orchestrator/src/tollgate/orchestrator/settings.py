@@ -30,7 +30,10 @@ class Settings(ServiceSettings):
     # Defaults come from the model roles in the shipped price table (tollgate/common/prices.yaml).
     default_model: str = Field(default_factory=lambda: _role("default"))
     # Task name (chat, lead_analysis, report, script, intervention, classification) → model.
-    task_models: dict[str, str] = Field(default_factory=lambda: {"classification": _role("small")})
+    # Lead analysis is a short structured reading (a JSON object with a score): the small model.
+    task_models: dict[str, str] = Field(
+        default_factory=lambda: {"classification": _role("small"), "lead_analysis": _role("small")}
+    )
     # Upper bound on one upstream call when the caller set no deadline.
     request_timeout_seconds: float = Field(default=120.0, gt=0)
 
@@ -52,10 +55,8 @@ class Settings(ServiceSettings):
     # Task name → models tried in order when the routed model is overloaded or its circuit open.
     task_fallbacks: dict[str, list[str]] = Field(
         default_factory=lambda: {
-            **{
-                task: [_role("small")]
-                for task in ("chat", "lead_analysis", "report", "script", "intervention")
-            },
+            **{task: [_role("small")] for task in ("chat", "report", "script", "intervention")},
+            "lead_analysis": [_role("default")],
             "classification": [_role("default")],
         }
     )

@@ -1,0 +1,99 @@
+"""Group commit: calls that arrive while a batch is in flight share the next batch.
+
+A fixed number of workers each take every call waiting (up to a batch size) and hand them to
+one function that handles them together — the budget ledger settles a batch in one database
+transaction, its client sends a batch as one `Settle` RPC. At one caller a batch is one call and
+nothing waits; under load the queue fills while a batch is in flight, so the fixed cost of a
+batch (round trips, a durable commit, the wait for a hot row's lock, an RPC) is shared by all
+the calls in it instead of paid by each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+CallT = TypeVar("CallT")
+OutcomeT = TypeVar("OutcomeT")
+
+
+class GroupCommitter(Generic[CallT, OutcomeT]):
+    """Runs `settle(batch)` for batches of submitted calls; each caller gets its own outcome.
+
+    `settle` returns one outcome per call, in order. If it raises, every call of the batch gets
+    that exception (nothing of the batch was written: it is one transaction).
+    """
+
+    def __init__(
+        self,
+        settle: Callable[[Sequence[CallT]], Awaitable[Sequence[OutcomeT]]],
+        *,
+        max_batch: int,
+        workers: int,
+    ) -> None:
+        self._settle = settle
+        self._max_batch = max_batch
+        self._workers = workers
+        self._queue: asyncio.Queue[tuple[CallT, asyncio.Future[OutcomeT]]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def submit(self, call: CallT) -> OutcomeT:
+        if self._queue is None:
+            self._start()
+        assert self._queue is not None
+        future: asyncio.Future[OutcomeT] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((call, future))
+        # A caller that gives up leaves its call in the batch: the batch is settled whole, and
+        # the abandoned outcome is dropped (a retry of the call replays it).
+        return await future
+
+    def _start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"group-commit-{i}")
+            for i in range(self._workers)
+        ]
+
+    async def stop(self) -> None:
+        """Settle what is queued, then stop the workers."""
+        if self._queue is not None:
+            await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._queue = None
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._run(batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _run(self, batch: list[tuple[CallT, asyncio.Future[OutcomeT]]]) -> None:
+        try:
+            outcomes = await self._settle([call for call, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.cancel()
+            raise
+        except Exception as exc:  # handed to every caller of the batch
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)

@@ -1,0 +1,85 @@
+"""Group commit: batches form under load, each caller gets its own outcome, a failed batch fails
+every caller in it and nobody else, and a caller that gives up does not disturb the batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from tollgate.common.group_commit import GroupCommitter
+
+
+class Recorder:
+    def __init__(self, fail_when: int | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_when = fail_when
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def settle(self, calls: Sequence[int]) -> list[int]:
+        self.batches.append(list(calls))
+        await self.gate.wait()
+        await asyncio.sleep(0.01)
+        if self.fail_when is not None and self.fail_when in calls:
+            raise RuntimeError("the batch failed")
+        return [call * 10 for call in calls]
+
+
+async def test_calls_arriving_during_a_batch_share_the_next_one() -> None:
+    recorder = Recorder()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    try:
+        results = await asyncio.gather(*(committer.submit(i) for i in range(50)))
+    finally:
+        await committer.stop()
+    assert results == [i * 10 for i in range(50)]
+    assert sorted(call for batch in recorder.batches for call in batch) == list(range(50))
+    # The first call went alone; the rest queued while it was in flight.
+    assert len(recorder.batches) <= 3
+
+
+async def test_the_batch_size_is_a_ceiling() -> None:
+    recorder = Recorder()
+    committer = GroupCommitter(recorder.settle, max_batch=7, workers=2)
+    try:
+        await asyncio.gather(*(committer.submit(i) for i in range(50)))
+    finally:
+        await committer.stop()
+    assert max(len(batch) for batch in recorder.batches) <= 7
+
+
+async def test_a_failed_batch_fails_its_callers_only() -> None:
+    recorder = Recorder(fail_when=3)
+    recorder.gate.clear()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    try:
+        first = asyncio.create_task(committer.submit(0))
+        await asyncio.sleep(0)
+        failing = [asyncio.create_task(committer.submit(i)) for i in (1, 2, 3)]
+        await asyncio.sleep(0)
+        recorder.gate.set()
+        assert await first == 0
+        for task in failing:
+            with pytest.raises(RuntimeError, match="the batch failed"):
+                await task
+        assert await committer.submit(4) == 40
+    finally:
+        await committer.stop()
+
+
+async def test_a_caller_that_gives_up_leaves_the_batch_whole() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    try:
+        quitter = asyncio.create_task(committer.submit(1))
+        stayer = asyncio.create_task(committer.submit(2))
+        await asyncio.sleep(0)
+        quitter.cancel()
+        recorder.gate.set()
+        assert await stayer == 20
+        assert recorder.batches == [[1, 2]]
+    finally:
+        await committer.stop()
