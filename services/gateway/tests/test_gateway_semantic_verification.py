@@ -57,7 +57,8 @@ def _script(fakes: Any, lookup: semantic_cache_pb2.SemanticLookupResponse) -> No
     )
     ledger = fakes.stubs["budget_ledger"]
     ledger.replies["Reserve"] = budget_ledger_pb2.ReserveResponse(
-        status=budget_ledger_pb2.HOLD_STATUS_HELD
+        status=budget_ledger_pb2.HOLD_STATUS_HELD,
+        outcome=budget_ledger_pb2.RESERVE_OUTCOME_RESERVED,
     )
     ledger.replies["Commit"] = budget_ledger_pb2.CommitResponse()
     ledger.replies["Release"] = budget_ledger_pb2.ReleaseResponse()
@@ -112,8 +113,9 @@ async def test_a_sampled_served_hit_is_asked_again_held_charged_and_verified(
     assert (line.optimization, line.applied, line.micros_saved) == (
         "semantic_verification",
         True,
-        -700,
+        0,
     )
+    assert line.detail.endswith("cost 700 micro-dollars")
     [verify] = fakes.stubs["semantic_cache"].asked("SemanticVerify")
     assert verify.context.request_id == "req-1"
     assert (verify.entry_id, verify.shadow) == ("e-1", False)
@@ -146,7 +148,9 @@ async def test_a_tenant_without_budget_skips_the_verification(fakes: Any, helper
 async def test_a_retried_request_is_not_verified_twice(fakes: Any, helpers: Any) -> None:
     _script(fakes, _hit(verify=True))
     fakes.stubs["budget_ledger"].replies["Reserve"] = budget_ledger_pb2.ReserveResponse(
-        replayed=True, status=budget_ledger_pb2.HOLD_STATUS_COMMITTED
+        replayed=True,
+        status=budget_ledger_pb2.HOLD_STATUS_COMMITTED,
+        outcome=budget_ledger_pb2.RESERVE_OUTCOME_ALREADY_COMMITTED,
     )
     await _run(fakes, helpers)
     assert not fakes.stubs["orchestrator"].asked("Generate")

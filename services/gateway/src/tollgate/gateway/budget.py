@@ -39,9 +39,9 @@ class Hold:
     held: bool
     report: common_pb2.OptimizationReport
     snapshot: common_pb2.BudgetSnapshot | None = None
-    # The ledger had already seen this request id and its hold is no longer open (committed,
-    # released or expired): the call it was for has been made before.
-    settled_before: bool = False
+    # The ledger had seen this request id before (held, committed or released): no new hold was
+    # made, and a call made under it again would not be billed.
+    reused: bool = False
 
 
 def snapshot(states: list[budget_ledger_pb2.BudgetState]) -> common_pb2.BudgetSnapshot | None:
@@ -99,12 +99,15 @@ class BudgetGuard:
             raise ServiceError(message, code, metadata=metadata) from exc
         report.applied = True
         report.detail = f"held {amount_micros} micro-dollars"
-        settled_before = reply.replayed and reply.status != budget_ledger_pb2.HOLD_STATUS_HELD
+        new = (
+            budget_ledger_pb2.RESERVE_OUTCOME_UNSPECIFIED,
+            budget_ledger_pb2.RESERVE_OUTCOME_RESERVED,
+        )
         return Hold(
             held=True,
             report=report,
             snapshot=snapshot(list(reply.states)),
-            settled_before=settled_before,
+            reused=reply.replayed or reply.outcome not in new,
         )
 
     def commit(

@@ -5,9 +5,9 @@ answer: both go to SemanticVerify. A served hit the lookup marked `verify` (the 
 rate, set in the semantic-cache service) is asked again off the critical path, as a call of its
 own: held and committed in the budget ledger under the request id + ":verify" (so a retried
 request is charged and asked once; a tenant without budget left skips the verification), its
-usage recorded with cache status VERIFICATION and a `semantic_verification` savings line of
-minus what it cost. SemanticVerify counts each verdict once per tenant and request id; its
-reply's precision goes to the metrics and later accounts.
+usage recorded with cache status VERIFICATION (its cost) and a `semantic_verification` line
+that saved nothing (its count). SemanticVerify counts each verdict once per tenant and request
+id; its reply's precision goes to the metrics and later accounts.
 """
 
 from __future__ import annotations
@@ -61,8 +61,10 @@ def verification_record(
         optimization=REPORT_KEY,
         mode=common_pb2.FLAG_MODE_ENFORCE,
         applied=True,
-        micros_saved=-cost.total_micros,
-        detail=f"verified a semantic-cache hit of request {request.context.request_id}",
+        detail=(
+            f"verified a semantic-cache hit of request {request.context.request_id}: "
+            f"cost {cost.total_micros} micro-dollars"
+        ),
     )
     return budget_ledger_pb2.UsageRecord(
         model=response.model,
@@ -144,7 +146,7 @@ class SemanticVerifier:
             _outcome("no_budget")
             log.info("semantic verification skipped for %s: %s", context.tenant_id, exc)
             return None
-        if hold.settled_before:
+        if hold.reused:
             _outcome("repeat")
             return None
         return hold
