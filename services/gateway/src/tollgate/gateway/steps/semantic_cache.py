@@ -90,7 +90,7 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         report.detail = f"similar to {reply.matched_question!r} ({reply.similarity:.3f})"
         if reply.verify:
             self._pending = Pending(reply.entry_id, reply.response, shadow=False)
-            report.detail += "; verified against Claude off the critical path (charged)"
+            report.detail += "; to be verified against Claude after the answer (a charged call)"
         _lookup_result("hit")
         return Effect(
             answer=CachedAnswer(reply.response, common_pb2.CACHE_STATUS_SEMANTIC, reply.similarity)
