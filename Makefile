@@ -8,8 +8,10 @@ PY := $(UV) run --frozen
 PROTO_OUT := libs/common/src
 PROTOS := $(wildcard protos/tollgate/v1/*.proto)
 BUF_DIR := .tools/buf
+TS_SDK_DIR := .tools/anthropic-sdk-ts
+TS_SDK_VERSION := 1.17.0
 
-.PHONY: help uv install protos protos-check buf-lint lint helm chart-test test test-only unit run demo bench soak clean
+.PHONY: help uv install protos protos-check ts-sdk buf-lint lint helm chart-test test test-only unit run demo bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,6 +37,12 @@ protos-check: install ## Fail when the committed generated code is stale
 $(BUF_DIR)/node_modules/.bin/buf:
 	@echo "make: installing buf 1.75.0 from npm into $(BUF_DIR) ..."
 	@mkdir -p $(BUF_DIR) && npm install --silent --prefix $(BUF_DIR) @bufbuild/buf@1.75.0 >/dev/null
+
+# The official TypeScript SDK, for the HTTP door's tests (tests/e2e/test_e2e_http_ts_sdk.py).
+$(TS_SDK_DIR)/node_modules/@anthropic-ai/sdk/package.json:
+	@mkdir -p $(TS_SDK_DIR) && npm install --silent --prefix $(TS_SDK_DIR) @anthropic-ai/sdk@$(TS_SDK_VERSION) >/dev/null
+
+ts-sdk: $(TS_SDK_DIR)/node_modules/@anthropic-ai/sdk/package.json ## @anthropic-ai/sdk into .tools/ (npm)
 
 buf-lint: $(BUF_DIR)/node_modules/.bin/buf ## buf lint (STANDARD) on the contracts
 	@cd protos && ../$(BUF_DIR)/node_modules/.bin/buf lint

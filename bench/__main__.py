@@ -54,6 +54,11 @@ BENCHMARKS = (
         full=("--minutes", str(BENCH_SOAK_MINUTES)),
         quick=("--minutes", "1"),
     ),
+    Benchmark(
+        "http_door",
+        "The two doors: HTTP (Messages API) beside gRPC",
+        quick=("--requests", "100", "--rounds", "2"),
+    ),
     Benchmark("interceptor", "Shared server interceptor cost per RPC", quick=("--calls", "1000")),
     Benchmark("cache_lookup", "Exact-cache lookup", quick=("--calls", "500")),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),
@@ -63,6 +68,11 @@ BENCHMARKS = (
     Benchmark("lead_scoring", "Lead scoring", quick=("--leads", "2000", "--reasoning-leads", "20")),
     Benchmark("optimizer", "Conversation optimizer latency", quick=("--iterations", "200")),
     Benchmark("pruning_eval", "Conversation optimizer: token reduction and fact retention"),
+    Benchmark(
+        "pruning_dialogues",
+        "Conversation optimizer on the frozen test split: facts, corrections, targets, cost replay",
+    ),
+    Benchmark("pruning_summaries", "Conversation optimizer: Claude summaries vs local strategies"),
     Benchmark("token_estimate", "Token estimate accuracy"),
     Benchmark("delivery", "Images: build context and installed environment"),
 )

@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.crm_conversations import LONG_DATA_FILE, generate, generate_long, load
+from bench.dialogue_scoring import block_texts
 from bench.progress import phase
 from tollgate.common.anthropic_format import request_from_params, request_to_params
 from tollgate.common.pricing import PriceTable
@@ -92,20 +92,12 @@ def request_text(params: dict[str, Any]) -> str:
     for message in params["messages"]:
         parts.append(canonical_json(message["content"]))
         for block in message["content"]:
-            parts.extend(_block_texts(block))
+            parts.extend(block_texts(block))
     return "\n".join(parts)
 
 
-def _block_texts(block: dict[str, Any]) -> Iterable[str]:
-    if block.get("type") == "text":
-        yield block["text"]
-    elif block.get("type") == "tool_result":
-        for inner in block.get("content", []):
-            yield from _block_texts(inner)
-
-
 def messages_text(params: dict[str, Any]) -> str:
-    return "\n".join(t for m in params["messages"] for b in m["content"] for t in _block_texts(b))
+    return "\n".join(t for m in params["messages"] for b in m["content"] for t in block_texts(b))
 
 
 @dataclass
@@ -183,7 +175,7 @@ def _prefix_of(previous: common_pb2.ClaudeRequest, current: common_pb2.ClaudeReq
     return all(a == b for a, b in zip(previous.messages, current.messages, strict=False))
 
 
-def _with_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
+def with_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
     """cache_control on the last block of the last two user turns: the usual multi-turn
     placement (the previous turn's end is read, the new end written)."""
     users = [m for m in params["messages"] if m["role"] == "user"]
@@ -226,7 +218,7 @@ async def replay(
             previous = request
             body = request_to_params(request)
             if caching:
-                body = _with_breakpoints(body)
+                body = with_breakpoints(body)
             usage = cache.apply(
                 scope=conversation["id"],
                 model=PRICED_MODEL,

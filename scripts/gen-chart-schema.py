@@ -178,6 +178,8 @@ def service(name: str) -> Schema:
                 "annotations": LABELS,
             }
         )
+        # The HTTP front door (Anthropic's Messages API) beside gRPC.
+        settings["http"] = strict({"enabled": BOOL, "port": PORT})
         settings["apiKeys"] = strict(
             {
                 "existingSecret": STRING,
@@ -189,6 +191,7 @@ def service(name: str) -> Schema:
                             "tenant": {"type": "string", "minLength": 1},
                             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                             "admin": BOOL,
+                            "role": {"type": "string", "enum": ["app", "admin", "operator"]},
                         },
                         required=["id", "tenant", "sha256"],
                     ),
@@ -342,6 +345,14 @@ def values_schema() -> Schema:
                             "collectorTo": OBJECTS,
                         }
                     ),
+                }
+            ),
+            "prometheusRule": strict(
+                {
+                    "enabled": BOOL,
+                    "labels": LABELS,
+                    "failOpenPerSecond": NON_NEGATIVE,
+                    "serverErrorRatio": {"type": "number", "minimum": 0, "maximum": 1},
                 }
             ),
             "serviceMonitor": strict(

@@ -24,13 +24,21 @@ from tollgate.orchestrator.settings import Settings as OrchestratorSettings
 API_KEY = "tg_test_app_key_0123456789"
 ADMIN_KEY = "tg_test_admin_key_0123456789"
 OTHER_TENANT_KEY = "tg_test_other_key_0123456789"
+# An admin of tenant acme only (role admin), unlike ADMIN_KEY (role operator: every tenant).
+TENANT_ADMIN_KEY = "tg_test_acme_admin_key_0123456789"
 
 
 def write_keys_file(path: Path) -> Path:
     keys = [
         {"id": "acme-app", "tenant": "acme", "sha256": hash_api_key(API_KEY)},
         {"id": "globex-app", "tenant": "globex", "sha256": hash_api_key(OTHER_TENANT_KEY)},
-        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "admin": True},
+        {
+            "id": "acme-admin",
+            "tenant": "acme",
+            "sha256": hash_api_key(TENANT_ADMIN_KEY),
+            "role": "admin",
+        },
+        {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_KEY), "role": "operator"},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return path
@@ -111,6 +119,13 @@ class FullSuite:
     def client(self, api_key: str = API_KEY) -> TollgateClient:
         return TollgateClient(self.gateway.address, api_key)
 
+    @property
+    def http_url(self) -> str:
+        """Base URL of the gateway's HTTP door (a suite started with http_enabled=True)."""
+        door = self.gateway.service.registrations[0].servicer.http_door
+        assert door is not None, "the HTTP door is off: start the suite with http_enabled=True"
+        return str(door.base_url)
+
     def write_flags(self, flags: dict[str, Any]) -> None:
         self.flags_path.write_text(yaml.safe_dump(flags))
 
@@ -163,11 +178,17 @@ async def running_full_suite(
         ledger_settings = LedgerSettings(
             **local, database_url=postgres_dsn, migrate_on_start=True, sweep_interval_seconds=0.5
         )
+        servers["orchestrator"] = await stack.enter_async_context(
+            serving(await build_orchestrator(orchestrator_settings), orchestrator_settings)
+        )
+        # The optimizer's optional `summarize` strategy asks Claude through the orchestrator.
+        optimizer_settings = OptimizerSettings(
+            **local, orchestrator_address=servers["orchestrator"].address
+        )
         for name, build, settings in (
-            ("orchestrator", build_orchestrator, orchestrator_settings),
             ("cache", build_cache, cache_settings),
             ("budget_ledger", build_ledger, ledger_settings),
-            ("conversation_optimizer", build_optimizer, OptimizerSettings(**local)),
+            ("conversation_optimizer", build_optimizer, optimizer_settings),
         ):
             servers[name] = await stack.enter_async_context(
                 serving(await build(settings), settings)  # type: ignore[operator]

@@ -4,6 +4,7 @@ longest call."""
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 
@@ -153,3 +154,19 @@ def test_runtime_overrides_live_in_a_configmap_helm_never_renders(
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "flag-overrides")
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["TOLLGATE_GATEWAY_FLAGS_OVERRIDES_FILE"].startswith(mount["mountPath"] + "/")
+
+
+def test_alert_rules_name_only_metrics_the_suite_exports(helm: Any, facts: Any) -> None:
+    assert helm.render("default").find("PrometheusRule", facts.fullname) is None
+    rendered = helm.render("default", values={"prometheusRule.enabled": True})
+    rules = rendered.get("PrometheusRule", facts.fullname)["spec"]["groups"][0]["rules"]
+    assert {r["alert"] for r in rules} >= {"TollgateLedgerWriteLost"}
+    # The names the gateway and every service export (checked against a live scrape by
+    # tests/e2e/test_e2e_dashboard_metrics.py, which reads this chart's rules too).
+    exported = {
+        "tollgate_gateway_background_failures_total",
+        "tollgate_gateway_fail_open_total",
+        "tollgate_rpc_requests_total",
+    }
+    for rule in rules:
+        assert set(re.findall(r"\btollgate_[a-z_]+\b", rule["expr"])) <= exported

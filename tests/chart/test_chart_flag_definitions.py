@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tollgate.cli.rollout import EXIT_USAGE, FlagChange, FlagsFile, RolloutError
+from tollgate.cli.rollout import EXIT_USAGE, FlagChange, FlagDocuments, FlagsFile, RolloutError
 from tollgate.common.flag_definitions import FLAGS, FlagDefinition
 from tollgate.conversation_optimizer.policy import Strategy
 
@@ -73,16 +74,18 @@ def test_the_cli_accepts_every_defined_parameter_and_nothing_else(
 
 
 def test_cli_set_flag_parameter_is_checked_against_the_definition() -> None:
-    document = FlagsFile(_document("exact_cache", {}))
-    FlagChange("exact_cache", parameters={"ttlSeconds": 600}).apply(document)
-    assert document.data["flags"]["exact_cache"]["parameters"] == {"ttlSeconds": 600}
-    change = FlagChange("exact_cache", parameters={"ttlSeconds": 600})
-    assert change.helm_values() == ["flags.exactCache.parameters.ttlSeconds=600"]
-    with pytest.raises(RolloutError) as refused:
-        FlagChange("exact_cache", parameters={"ttl": 600}).apply(document)
-    assert refused.value.exit_code == EXIT_USAGE
-    with pytest.raises(RolloutError):
-        FlagChange("exact_cache", parameters={"ttlSeconds": -1}).apply(document)
+    helm = FlagsFile(_document("exact_cache", {}))
+    overrides: dict[str, Any] = {}
+    FlagChange("exact_cache", parameters={"ttlSeconds": 600}).apply(overrides, helm)
+    assert overrides["flags"]["exact_cache"]["parameters"] == {"ttlSeconds": 600}
+    for bad in ({"ttl": 600}, {"ttlSeconds": -1}):
+        refused_overrides: dict[str, Any] = {}
+        FlagChange("exact_cache", parameters=bad).apply(refused_overrides, helm)
+        # What the gateway would apply is checked before anything is written.
+        documents = FlagDocuments(helm, yaml.safe_dump(helm.data), refused_overrides, None)
+        with pytest.raises(RolloutError) as refused:
+            documents.effective("the change")
+        assert refused.value.exit_code == EXIT_USAGE
 
 
 def test_the_cli_refuses_an_unknown_flag() -> None:

@@ -7,6 +7,7 @@ import grpc
 import pytest
 
 from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
+from tests.e2e.conftest import set_tenant_budget
 from tollgate.client import TollgateError
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
@@ -17,20 +18,6 @@ REQUEST = {
     "max_tokens": 1000,
     "temperature": 0.0,
 }
-
-
-async def _set_tenant_budget(suite: FullSuite, limit_micros: int) -> None:
-    async with suite.client(ADMIN_KEY) as admin:
-        budget = budget_ledger_pb2.Budget(
-            scope=budget_ledger_pb2.BudgetScope(
-                kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id="acme"
-            ),
-            period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
-            limit_micros=limit_micros,
-        )
-        await admin.stub.SetBudget(
-            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
-        )
 
 
 async def _states(suite: FullSuite) -> list[budget_ledger_pb2.BudgetState]:
@@ -51,7 +38,7 @@ async def _settled(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
 async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
     full_suite: FullSuite,
 ) -> None:
-    await _set_tenant_budget(full_suite, 100)  # 100 micro-dollars: less than any request
+    await set_tenant_budget(full_suite, 100)  # 100 micro-dollars: less than any request
     async with full_suite.client() as client:
         with pytest.raises(TollgateError) as caught:
             await client.complete(**REQUEST)
@@ -64,7 +51,7 @@ async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
 async def test_commits_equal_the_cost_of_answers_and_hits_hold_nothing(
     full_suite: FullSuite,
 ) -> None:
-    await _set_tenant_budget(full_suite, 10_000_000)
+    await set_tenant_budget(full_suite, 10_000_000)
     async with full_suite.client() as client:
         answers = [
             await client.complete(**{**REQUEST, "messages": [{"role": "user", "content": q}]})

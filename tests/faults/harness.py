@@ -29,6 +29,16 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 import yaml
 
+from tests.faults.attacks import (
+    ATTACK_NAMES,
+    ATTACKER_TENANT,
+    BAD_REPORTS,
+    MEMORY,
+    SHARED_IDS,
+    bad_reports,
+    memory_flood,
+    shared_request_ids,
+)
 from tests.faults.proxy import FaultProxy
 from tollgate.common.auth import hash_api_key
 from tollgate.common.server import RunningServer
@@ -124,7 +134,7 @@ def outage_targets(semantic: bool) -> list[str]:
 
 
 def fault_names(semantic: bool) -> list[str]:
-    return [*(f"{name} down" for name in outage_targets(semantic)), STORM, ERRORS]
+    return [*(f"{name} down" for name in outage_targets(semantic)), STORM, ERRORS, *ATTACK_NAMES]
 
 
 class FaultSuite:
@@ -237,9 +247,14 @@ class FaultSuite:
             flags = self.workdir / "flags.yaml"
             flags.write_text(yaml.safe_dump(FLAGS))
             keys = [
-                {"id": "ops", "tenant": "ops", "sha256": hash_api_key(ADMIN_SECRET), "admin": True}
+                {
+                    "id": "ops",
+                    "tenant": "ops",
+                    "sha256": hash_api_key(ADMIN_SECRET),
+                    "role": "operator",
+                }
             ]
-            for tenant in tenants:
+            for tenant in [*tenants, ATTACKER_TENANT]:
                 secret = f"tg_faults_{tenant}_{secrets.token_hex(8)}"
                 self.tenant_keys[tenant] = secret
                 keys.append(
@@ -321,10 +336,17 @@ class FaultSuite:
             self.emulator.config.faults.rate_limit = 0.0
             self.emulator.config.faults.api_error = 0.0
 
+        attacker = self.key_for(ATTACKER_TENANT)
+        reports = bad_reports(self.gateway_address, attacker)
+        shared = shared_request_ids(self.gateway_address, attacker)
+        flood = memory_flood(self.gateway_address)
         return [
             *(outage(name) for name in outage_targets(self.semantic)),
             Fault(STORM, storm, calm),
             Fault(ERRORS, errors, calm),
+            Fault(BAD_REPORTS, reports.inject, reports.heal),
+            Fault(SHARED_IDS, shared.inject, shared.heal),
+            Fault(MEMORY, flood.inject, flood.heal),
         ]
 
 
@@ -557,6 +579,13 @@ REPORT_TAIL = """
 - Orchestrator down: nothing can answer a cache miss; exact-cache hits still answer.
 - Claude 429 storm: the orchestrator honours `retry-after` and backs off, so few calls start
   while it lasts; those that end refused release their hold, so nothing is charged.
+- Attacks by another tenant (`tests/faults/attacks.py`): the measured tenant's success rate
+  is the figure; the goal is at least 99 %. Malformed usage reports are refused at the gateway
+  (INVALID_ARGUMENT) before the ledger sees them. Concurrent completions sharing one request id
+  still reach the ledger as repeated holds until the gateway refuses or replays a repeated id and
+  its breakers count only dependency failures; until then this row can fall short of the goal.
+  Unauthenticated 7.9 MB requests are refused when their headers arrive, before their bodies
+  are read.
 - Claude 500s: after 5 failures in a row the orchestrator's per-model circuit breaker opens for
   30 s (`TOLLGATE_ORCHESTRATOR_BREAKER_OPEN_SECONDS`), longer than this run watches after the
   heal, hence no recovery within the run; calls answered during the fault are cache hits.

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_KEY, FullSuite
-from tollgate.v1 import gateway_pb2
+from tollgate.common.pricing import PriceTable
+from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
 
 def question(text: str, **extra: Any) -> dict[str, Any]:
@@ -34,6 +35,47 @@ async def usage_totals(suite: FullSuite, tenant: str) -> tuple[int, int]:
         )
     totals = reply.report.totals
     return totals.requests, totals.cost_micros
+
+
+def upstream_cost_micros(suite: FullSuite) -> int:
+    """What the Messages calls the emulator answered cost, priced from the usage it reported:
+    what Anthropic would bill, whatever the ledger recorded."""
+    prices = PriceTable.load()
+    total = 0
+    for record in suite.emulator.stats.requests:
+        if record.path != "/v1/messages" or not record.usage or not record.model:
+            continue
+        usage = common_pb2.Usage(
+            **{k: int(v or 0) for k, v in record.usage.items() if k in _USAGE_FIELDS}
+        )
+        split = record.usage.get("cache_creation") or {}
+        usage.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)
+        usage.cache_creation_1h_input_tokens = int(split.get("ephemeral_1h_input_tokens") or 0)
+        total += prices.cost(record.model, usage).total_micros
+    return total
+
+
+_USAGE_FIELDS = {
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+}
+
+
+async def set_tenant_budget(suite: FullSuite, tenant: str, limit_micros: int) -> None:
+    """A monthly budget of `limit_micros` for `tenant`, set by the operator."""
+    budget = budget_ledger_pb2.Budget(
+        scope=budget_ledger_pb2.BudgetScope(
+            kind=budget_ledger_pb2.SCOPE_KIND_TENANT, tenant_id=tenant
+        ),
+        period=budget_ledger_pb2.BUDGET_PERIOD_MONTH,
+        limit_micros=limit_micros,
+    )
+    async with suite.client(ADMIN_KEY) as admin:
+        await admin.stub.SetBudget(
+            gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
+        )
 
 
 @pytest.fixture
@@ -83,6 +125,14 @@ def _authority(folder: Path, name: str) -> None:
         "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}",
         cwd=folder,
     )  # fmt: skip
+
+
+def issue_certificate(certificates: Certificates, name: str) -> tuple[Path, Path]:
+    """(certificate, key) for `name` (its common name), signed by the test CA."""
+    folder = certificates.ca.parent
+    if not (folder / f"{name}.pem").exists():
+        _issue(folder, name, certificates.ca.stem)
+    return folder / f"{name}.pem", folder / f"{name}.key"
 
 
 @pytest.fixture(scope="session")

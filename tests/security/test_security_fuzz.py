@@ -61,6 +61,12 @@ FUZZ_SETTINGS = settings(
 # ---- strategies ------------------------------------------------------------------------------
 
 plain_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+# What the gateway takes as an id, tag or contact: printable, at most 256 characters.
+label_text = st.text(
+    st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")),
+    max_size=40,
+)
+variable_name = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
 sized_text = st.one_of(
     plain_text,
     st.builds(
@@ -181,15 +187,16 @@ def plausible_completion(draw: st.DrawFn) -> gateway_pb2.Completion:
     )
     if draw(st.booleans()):
         request.temperature = draw(st.floats(0.0, 1.0))
-    request.stop_sequences.extend(draw(st.lists(plain_text, max_size=2)))
+    request.stop_sequences.extend(draw(st.lists(plain_text.filter(bool), max_size=2)))
     return gateway_pb2.Completion(
         request=request,
         task=draw(st.sampled_from(list(common_pb2.TaskType.values()))),
-        contact_id=draw(sized_text),
-        request_id=draw(plain_text),
-        conversation_id=draw(plain_text),
-        template_variables=draw(st.dictionaries(plain_text, plain_text, max_size=3)),
-        tags=draw(st.lists(plain_text, max_size=5)),
+        contact_id=draw(label_text),
+        request_id=draw(label_text),
+        conversation_id=draw(label_text),
+        # Names the API allows; any text as values: these reach the caches and the template.
+        template_variables=draw(st.dictionaries(variable_name, plain_text, max_size=3)),
+        tags=draw(st.lists(label_text.filter(bool), max_size=5)),
     )
 
 

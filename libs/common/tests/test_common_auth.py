@@ -7,7 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tollgate.common.auth import KeyRing, hash_api_key
+from tollgate.common.auth import KeyRing, KeysFileError, Role, hash_api_key
 from tollgate.common.errors import ServiceError
 
 
@@ -17,7 +17,7 @@ def ring(tmp_path: Path) -> KeyRing:
     path.write_text(
         "keys:\n"
         f"  - {{id: app, tenant: acme, sha256: {hash_api_key('secret-1')}}}\n"
-        f"  - {{id: ops, tenant: ops, sha256: {hash_api_key('secret-2')}, admin: true}}\n"
+        f"  - {{id: ops, tenant: ops, sha256: {hash_api_key('secret-2')}, role: operator}}\n"
     )
     return KeyRing.from_file(path)
 
@@ -47,5 +47,40 @@ def test_anything_else_is_unauthenticated(ring: KeyRing, header: str | None, sen
 def test_a_key_file_with_a_plain_secret_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
     path.write_text("keys:\n  - {id: app, tenant: acme, sha256: not-a-hash}\n")
-    with pytest.raises(ServiceError, match="needs a hex sha256"):
+    with pytest.raises(KeysFileError, match="64 hex digits"):
         KeyRing.from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "sentence"),
+    [
+        # A quoted "false" is a non-empty string: read loosely, it would grant admin.
+        ('admin: "false"', "'admin' must be true or false"),
+        ("admin: yes please", "'admin' must be true or false"),
+        ("role: root", "'role' must be one of"),
+        ("role: app, admin: true", "contradicts"),
+        ("scope: all", "unknown field 'scope'"),
+    ],
+)
+def test_a_loosely_typed_key_entry_stops_the_load(tmp_path: Path, line: str, sentence: str) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"keys:\n  - {{id: app, tenant: acme, sha256: {hash_api_key('s')}, {line}}}\n")
+    with pytest.raises(KeysFileError, match=sentence):
+        KeyRing.from_file(path)
+
+
+def test_roles_admin_is_a_tenant_admin_and_only_an_explicit_operator_spans_tenants(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        "keys:\n"
+        f"  - {{id: a, tenant: acme, sha256: {hash_api_key('a')}, admin: true}}\n"
+        f"  - {{id: b, tenant: acme, sha256: {hash_api_key('b')}, role: admin}}\n"
+        f"  - {{id: c, tenant: ops, sha256: {hash_api_key('c')}, role: operator}}\n"
+    )
+    ring = KeyRing.from_file(path)
+    for secret in ("a", "b"):
+        key = ring.authenticate(f"Bearer {secret}")
+        assert (key.role, key.admin, key.operator) == (Role.ADMIN, True, False)
+    assert ring.authenticate("Bearer c").operator

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tollgate.emulator import count_request_tokens, count_text_tokens, tokenize
+from tollgate.emulator.answers import key_words
 from tollgate.emulator.tokens import (
     BLOCK_OVERHEAD_TOKENS,
     IMAGE_TOKENS,
@@ -100,3 +103,25 @@ def test_segments_follow_cache_order_and_carry_breakpoints() -> None:
     assert keys == ["tools-preamble", "tool", "system", "message", "user", "assistant-turn"]
     assert [segment.ttl for segment in segments] == [None, "5m", "5m", None, None, None]
     assert sum(segment.tokens for segment in segments) == count_request_tokens(request)
+
+
+class _CountingText(str):
+    """A str that adds up how many characters its slices and indexing hand out."""
+
+    handed_out = 0
+
+    def __getitem__(self, key: Any) -> str:
+        piece = super().__getitem__(key)
+        _CountingText.handed_out += len(piece)
+        return piece
+
+
+@pytest.mark.parametrize(
+    "text", ["hello world " * 2000, "Dana Smith met Bob. " * 1000, "a\t" * 5000]
+)
+def test_key_words_reads_the_prompt_a_bounded_number_of_times(text: str) -> None:
+    # It used to copy the whole prefix for every word: one 3.9 MB prompt took minutes.
+    # Counting characters handed out measures the work without a clock.
+    _CountingText.handed_out = 0
+    key_words(_CountingText(text))
+    assert _CountingText.handed_out <= 4 * len(text)

@@ -11,6 +11,7 @@ from tollgate.cache.canonical import (
     KEYED_FIELDS,
     UNKEYED_FIELDS,
     MalformedRequestError,
+    Rendering,
     cache_key,
 )
 from tollgate.v1 import common_pb2
@@ -177,6 +178,47 @@ def test_tenant_task_and_template_version_are_in_the_key() -> None:
     assert _key(request, tenant="globex") != base
     assert _key(request, task="lead_analysis") != base
     assert _key(request, template="v2") != base
+
+
+def test_template_variables_are_in_the_key() -> None:
+    # Dana's e-mail and offer price rendered into the template must never answer Bob.
+    request = _base()
+    dana = Rendering({"lead_name": "Dana", "offer": "$410,000"})
+    bob = Rendering({"lead_name": "Bob", "offer": "$410,000"})
+    base = cache_key("acme", "chat", "v1", request, dana)
+    assert cache_key("acme", "chat", "v1", request, bob) != base
+    assert cache_key("acme", "chat", "v1", request, Rendering({"lead_name": "Dana"})) != base
+    assert cache_key("acme", "chat", "v1", request) != base
+    # Only the order the caller listed them in is not content.
+    reordered = Rendering({"offer": "$410,000", "lead_name": "Dana"})
+    assert cache_key("acme", "chat", "v1", request, reordered) == base
+
+
+def test_a_variable_name_is_not_confused_with_its_value() -> None:
+    request = _base()
+    one = cache_key("acme", "chat", "v1", request, Rendering({"a": "b=c"}))
+    other = cache_key("acme", "chat", "v1", request, Rendering({"a=b": "c"}))
+    assert one != other
+
+
+def test_the_contact_scope_is_in_the_key() -> None:
+    # Templates that read contact data beyond the variables key on the contact itself.
+    request = _base()
+    dana = cache_key("acme", "chat", "v1", request, Rendering(contact_scope="contact-dana"))
+    bob = cache_key("acme", "chat", "v1", request, Rendering(contact_scope="contact-bob"))
+    unscoped = cache_key("acme", "chat", "v1", request)
+    assert len({dana, bob, unscoped}) == 3
+
+
+def test_tools_are_in_the_key() -> None:
+    request = _base()
+    base = _key(request)
+    changed = _base()
+    changed.tools[0].description += " (v2)"
+    assert _key(changed) != base
+    removed = _base()
+    del removed.tools[:]
+    assert _key(removed) != base
 
 
 def test_the_key_is_a_stable_sha256() -> None:

@@ -128,6 +128,38 @@ async def test_the_task_is_part_of_the_key(
     assert not template.hit
 
 
+async def test_an_answer_rendered_for_one_contact_is_never_served_to_another(
+    cache: Stub,
+    context: ContextFactory,
+    make_request: RequestFactory,
+    make_response: ResponseFactory,
+) -> None:
+    request = make_request()
+    dana = {"template_variables": {"lead_name": "Dana", "email": "dana@example.com"}}
+    miss = await _lookup(cache, context(), request, acquire_fill_lease=True, **dana)
+    stored = await cache.ExactStore(
+        cache_pb2.ExactStoreRequest(
+            context=context(), key=miss.key, response=make_response(), fill_lease=miss.fill_lease
+        )
+    )
+    assert stored.stored
+    assert (await _lookup(cache, context(), request, **dana)).hit
+    bob = {"template_variables": {"lead_name": "Bob", "email": "bob@example.com"}}
+    assert not (await _lookup(cache, context(), request, **bob)).hit
+    assert not (await _lookup(cache, context(), request)).hit
+    scoped = await _lookup(cache, context(), request, contact_scope="contact-bob", **dana)
+    assert not scoped.hit
+
+
+async def test_oversized_template_variables_are_refused(
+    cache: Stub, context: ContextFactory, make_request: RequestFactory
+) -> None:
+    variables = {f"v{i}": "x" for i in range(65)}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _lookup(cache, context(), make_request(), template_variables=variables)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_two_tenants_with_byte_identical_requests_never_share_an_entry(
     cache: Stub,
     context: ContextFactory,

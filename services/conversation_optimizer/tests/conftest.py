@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,7 +19,9 @@ from tollgate.conversation_optimizer.service import build_service
 from tollgate.conversation_optimizer.settings import Settings
 from tollgate.v1 import common_pb2, conversation_optimizer_pb2_grpc
 
-DATA_FILE = Path(__file__).resolve().parents[3] / "bench" / "data" / "crm_conversations.jsonl"
+BENCH = Path(__file__).resolve().parents[3] / "bench"
+DATA_FILE = BENCH / "data" / "crm_conversations.jsonl"
+DIALOGUES_DEV_FILE = BENCH / "data" / "dialogues_dev.jsonl"
 EMULATOR_MODEL = "claude-sonnet-4-6"
 
 
@@ -205,3 +210,22 @@ def conversations(draw: st.DrawFn, max_exchanges: int = 14) -> common_pb2.Claude
 def conversation_strategy() -> Callable[..., st.SearchStrategy[common_pb2.ClaudeRequest]]:
     """`conversations(max_exchanges=...)`: random valid conversations with tool use."""
     return conversations
+
+
+@pytest.fixture(scope="session")
+def dialogues_dev() -> list[dict[str, Any]]:
+    """The development split of bench.dialogues (the frozen test split is for the bench only)."""
+    return [json.loads(line) for line in DIALOGUES_DEV_FILE.read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="session")
+def dialogue_scoring() -> ModuleType:
+    """bench/dialogue_scoring.py, the bench's own scoring (bench is not an installed package)."""
+    spec = importlib.util.spec_from_file_location("dialogue_scoring", BENCH / "dialogue_scoring.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Dataclasses look their module up while being defined.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

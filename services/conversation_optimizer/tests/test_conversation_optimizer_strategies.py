@@ -159,9 +159,9 @@ def test_tool_results_are_cut_only_in_old_exchanges(make: Any) -> None:
         if b.WhichOneof("block") == "tool_result"
     ]
     assert len(results) == 6
-    # Sealed chunks (the first four exchanges) are cut; the tail is sent as it came.
-    assert all("omitted" in r for r in results[:4])
-    assert results[4:] == [LISTINGS, LISTINGS]
+    # Every exchange before the last five turns is cut; those turns are sent as they came.
+    assert all("omitted" in r for r in results[:5])
+    assert results[5:] == [LISTINGS]
     assert outcome.optimized_tokens < outcome.original_tokens / 2
 
 

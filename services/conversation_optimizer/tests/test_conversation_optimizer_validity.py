@@ -30,6 +30,10 @@ policies = st.builds(
     tool_result_max_tokens=st.integers(min_value=20, max_value=200),
     note_tool_results=st.booleans(),
     note_max_tokens=st.one_of(st.just(0), st.integers(min_value=30, max_value=400)),
+    reply_max_tokens=st.integers(min_value=10, max_value=120),
+    # Requests sent with prompt caching: the cut waits until it can be cached.
+    prompt_caching=st.booleans(),
+    cached_min_prompt_tokens=st.integers(min_value=0, max_value=1500),
 )
 
 
@@ -118,6 +122,15 @@ def test_any_conversation_comes_out_as_a_valid_request(
     # The last turns always go out exactly as they came in.
     tail = normalised[-min(policy.keep_last_turns, len(normalised)) :]
     assert list(outcome.request.messages[-len(tail) :]) == tail
+    # A target is met, or the outcome says by how much it was missed and why.
+    target = outcome.target
+    if policy.target_tokens and outcome.optimized_tokens > policy.target_tokens:
+        assert not target.met
+        assert target.missed_by == outcome.optimized_tokens - policy.target_tokens
+        assert target.explanation.startswith(f"The target of {policy.target_tokens} tokens")
+    else:
+        assert target.met
+        assert target.missed_by == 0
 
 
 @settings(SETTINGS, max_examples=60)
@@ -132,14 +145,17 @@ def test_optimizing_twice_keeps_the_request_valid(
 
 
 @settings(SETTINGS, max_examples=80)
-@given(data=st.data(), chunk=st.integers(min_value=1, max_value=4))
+@given(data=st.data(), chunk=st.integers(min_value=1, max_value=4), caching=st.booleans())
 def test_prefix_changes_only_when_a_chunk_fills(
-    data: st.DataObject, chunk: int, conversation_strategy: Strategies
+    data: st.DataObject, chunk: int, caching: bool, conversation_strategy: Strategies
 ) -> None:
     """Replayed turn by turn without a target, the optimized request of each turn starts with
-    the previous one's, except on the turns where another chunk of exchanges was sealed."""
+    the previous one's up to its verbatim tail, except on the turns where another chunk of
+    exchanges was sealed (or, with prompt caching, where the cut is first made)."""
     request = data.draw(conversation_strategy(max_exchanges=16))
-    policy = Policy(chunk_exchanges=chunk)
+    policy = Policy(chunk_exchanges=chunk, cached_chunk_exchanges=chunk)
+    if caching:
+        policy = policy.for_prompt_caching()
     previous: Outcome | None = None
     for end in range(1, len(request.messages) + 1):
         if request.messages[end - 1].role != common_pb2.ROLE_USER:
@@ -148,8 +164,15 @@ def test_prefix_changes_only_when_a_chunk_fills(
         partial.CopyFrom(request)
         del partial.messages[end:]
         outcome = optimize(partial, policy)
-        if previous is not None and previous.sealed_exchanges == outcome.sealed_exchanges:
+        if (
+            previous is not None
+            and previous.changed == outcome.changed
+            and previous.sealed_exchanges == outcome.sealed_exchanges
+        ):
             assert list(outcome.request.system) == list(previous.request.system)
-            kept = list(previous.request.messages)
-            assert list(outcome.request.messages[: len(kept)]) == kept
+            stable = (
+                previous.stable_messages if previous.changed else len(previous.request.messages)
+            )
+            kept = list(previous.request.messages[:stable])
+            assert list(outcome.request.messages[:stable]) == kept
         previous = outcome

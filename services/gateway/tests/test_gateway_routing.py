@@ -12,7 +12,11 @@ from tollgate.gateway.settings import Settings
 @pytest.fixture
 async def router() -> BackendRouter:
     settings = Settings(cache_canary_addr="127.0.0.1:1", orchestrator_canary_addr="127.0.0.1:2")
-    return BackendRouter.connect(settings)
+    router = BackendRouter.connect(settings)
+    # These tests are about the split; readiness has its own (test_gateway_canary_readiness).
+    for backend in router.backends.values():
+        backend.canary_serving = True
+    return router
 
 
 @pytest.mark.parametrize("weight", [0, 5, 30, 50, 100])

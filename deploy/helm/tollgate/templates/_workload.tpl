@@ -82,10 +82,6 @@ spec:
         {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
         checksum/anthropic-key: {{ $svc.anthropic.apiKey | sha256sum | trunc 16 }}
         {{- end }}
-        {{- if and (eq $svc.key "gateway") (not $svc.apiKeys.existingSecret) }}
-        # Roll the gateway when its chart-managed API keys change.
-        checksum/api-keys: {{ toYaml $svc.apiKeys.keys | sha256sum }}
-        {{- end }}
         {{- if and (eq $svc.key "leadScoring") $svc.model.json }}
         # Roll lead scoring when the chart-managed model changes (it is read at start).
         checksum/lead-model: {{ $svc.model.json | sha256sum }}
@@ -168,6 +164,11 @@ spec:
             {{- if eq (include "tollgate.servesTls" (dict "root" $root "svc" $svc)) "true" }}
             - name: health
               containerPort: {{ int $svc.healthPort }}
+              protocol: TCP
+            {{- end }}
+            {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+            - name: http
+              containerPort: {{ int $svc.http.port }}
               protocol: TCP
             {{- end }}
           env:
@@ -338,6 +339,13 @@ spec:
       targetPort: metrics
       protocol: TCP
       appProtocol: http
+    {{- if and (eq $svc.key "gateway") $svc.http.enabled }}
+    - name: http
+      port: {{ int $svc.http.port }}
+      targetPort: http
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
 {{ end -}}
 
 {{/* Environment only one service needs. Args: dict "root" $ "svc" <tollgate.service> */}}
@@ -354,6 +362,10 @@ spec:
   value: /etc/tollgate/flags/flags.yaml
 - name: {{ $p }}FLAGS_OVERRIDES_FILE
   value: /etc/tollgate/flag-overrides/overrides.yaml
+- name: {{ $p }}HTTP_ENABLED
+  value: {{ $svc.http.enabled | quote }}
+- name: {{ $p }}HTTP_PORT
+  value: {{ int $svc.http.port | quote }}
 - name: {{ $p }}NAMESPACE
   valueFrom:
     fieldRef:

@@ -52,6 +52,8 @@ STORE_URLS = {
     "budget_ledger": ("TOLLGATE_BUDGET_LEDGER_DATABASE_URL", "Postgres"),
 }
 SERVICES_WITHOUT_STORES = [name for name, _ in SERVICES if name not in STORE_URLS]
+# The gateway's HTTP front door (Anthropic's Messages API) beside its gRPC port.
+HTTP_PORT = 8080
 DEMO_TENANT = "acme-realty"
 START_TIMEOUT_SECONDS = 60.0
 # After a call through the gateway fails, how long to look for a process exit that explains it.
@@ -124,6 +126,8 @@ class LocalSuite:
 
     workdir: Path
     gateway: str = ""
+    # Base URL of the HTTP front door, for the Anthropic SDKs' `base_url`.
+    http_url: str = ""
     api_key: str = ""
     admin_key: str = ""
     emulator_url: str = ""
@@ -165,7 +169,7 @@ def _write_keys(workdir: Path) -> tuple[str, str, Path]:
     path = workdir / "api-keys.yaml"
     keys = [
         {"id": "acme-crm", "tenant": DEMO_TENANT, "sha256": hash_api_key(api_key)},
-        {"id": "ops-admin", "tenant": "ops", "sha256": hash_api_key(admin_key), "admin": True},
+        {"id": "ops-admin", "tenant": "ops", "sha256": hash_api_key(admin_key), "role": "operator"},
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return api_key, admin_key, path
@@ -397,6 +401,9 @@ async def local_suite(
             env["TOLLGATE_GATEWAY_API_KEYS_FILE"] = str(keys_path)
             env["TOLLGATE_GATEWAY_FLAGS_FILE"] = str(_flags_file(workdir, flags))
             env = _service_env(env, ports)
+            http_port = HTTP_PORT if default_ports else free_port()
+            env["TOLLGATE_GATEWAY_HTTP_ENABLED"] = "true"
+            env["TOLLGATE_GATEWAY_HTTP_PORT"] = str(http_port)
             env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
             # In the suite's own folder: a service stopped mid-start cannot clean up after itself.
             env.setdefault("TOLLGATE_SEMANTIC_CACHE_DATA_DIR", str(stores_dir / "vectors"))
@@ -416,6 +423,7 @@ async def local_suite(
                 ]
             )
             suite.gateway = f"127.0.0.1:{ports['gateway']}"
+            suite.http_url = f"http://127.0.0.1:{http_port}"
             yield suite
         except SuiteError as failure:
             # Said now: stopping the rest takes seconds, and the cause is known already.

@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tollgate.cli.run",
     "tollgate.cli.demo",
     "tollgate.cli.report",
+    "tollgate.cli.budget",
     "tollgate.cli.rollout",
 )
 

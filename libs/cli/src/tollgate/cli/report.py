@@ -21,6 +21,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tollgate.cli.report_html import ReportPage, dollars, percent, render
+from tollgate.cli.tls_options import add_tls_arguments, channel, client_tls
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 
@@ -54,6 +55,7 @@ def register(subparsers: Any) -> None:
         default=os.environ.get("TOLLGATE_API_KEY", ""),
         help="admin API key for --gateway (default: $TOLLGATE_API_KEY)",
     )
+    add_tls_arguments(parser)
     parser.add_argument("--tenant", required=True, help="the tenant to report on")
     parser.add_argument(
         "--days", type=int, default=30, help="window ending now, in days (default 30)"
@@ -78,11 +80,17 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print("--gateway needs an admin key: --api-key or $TOLLGATE_API_KEY", file=sys.stderr)
         return 2
     try:
-        with grpc.insecure_channel(args.gateway or args.ledger) as channel:
+        tls = client_tls(args)
+        credentials = tls.credentials() if tls else None
+    except ValueError as exc:
+        print(f"no report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with channel(args.gateway or args.ledger, credentials) as connection:
             stub: Any = (
-                GatewayReportSource(channel, args.api_key)
+                GatewayReportSource(connection, args.api_key)
                 if args.gateway
-                else budget_ledger_pb2_grpc.BudgetLedgerServiceStub(channel)
+                else budget_ledger_pb2_grpc.BudgetLedgerServiceStub(connection)
             )
             page, breakdowns = fetch(stub, args.tenant, start, end, args.bucket)
     except grpc.RpcError as error:

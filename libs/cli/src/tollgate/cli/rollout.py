@@ -6,6 +6,8 @@
                      parameters: the gateway applies it within seconds, no restart, no Helm run
   set-canary-weight  change the share of calls a backend's canary gets (0 stops it at once)
   clear-overrides    hand a flag, a canary or everything back to Helm's values
+  routes             what a running gateway routes: each backend's canary weight, whether the
+                     canary is ready, and the share it gets now (asks the gateway, admin key)
 
 The switches are runtime overrides, kept in a ConfigMap of their own that Helm never renders
 (`<release>-tollgate-flag-overrides`). The gateway layers them over Helm's flags, field by field,
@@ -28,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import grpc
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -36,6 +39,7 @@ from pydantic import ValidationError
 
 from tollgate.common.flag_definitions import FLAG_KEYS, definition
 from tollgate.common.flag_layers import OVERRIDES_FILE_KEY, layered_text, yaml_mapping
+from tollgate.v1 import gateway_pb2, gateway_pb2_grpc
 
 FLAGS_FILE_KEY = "flags.yaml"
 FLAG_MODES = ("enforce", "shadow")
@@ -858,6 +862,20 @@ def register(subparsers: Any) -> None:
     clear.add_argument("--dry-run", action="store_true", help="print the result, write nothing")
     clear.set_defaults(handler=run_clear_overrides)
 
+    routes = commands.add_parser(
+        "routes",
+        help="what a running gateway routes to each backend's canary (asks the gateway)",
+        description="Ask a gateway (with an admin key) how it splits calls right now: the weight "
+        "configured, whether the canary is ready, and the weight in effect.",
+    )
+    routes.add_argument("--gateway", required=True, metavar="HOST:PORT", help="a gateway address")
+    routes.add_argument(
+        "--api-key",
+        default=os.environ.get("TOLLGATE_API_KEY", ""),
+        help="admin API key (default: $TOLLGATE_API_KEY)",
+    )
+    routes.set_defaults(handler=run_routes)
+
 
 def _cluster(args: argparse.Namespace) -> Cluster:
     api, namespace = connect(args.kubeconfig, args.context)
@@ -948,3 +966,47 @@ def run_clear_overrides(args: argparse.Namespace) -> int:
             canary=snake_case(args.canary) if args.canary else None,
         ),
     )
+
+
+def read_routes(gateway: str, api_key: str) -> list[dict[str, Any]]:
+    """The gateway's own account of its routes (GetEffectiveConfig, admin only)."""
+    channel = grpc.insecure_channel(gateway)
+    try:
+        reply = gateway_pb2_grpc.GatewayServiceStub(channel).GetEffectiveConfig(
+            gateway_pb2.GetEffectiveConfigRequest(),
+            metadata=(("authorization", f"Bearer {api_key}"),),
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+    except grpc.RpcError as error:
+        raise RolloutError(
+            f"gateway {gateway} refused: {error.code().name}: {error.details()}"
+        ) from error
+    finally:
+        channel.close()
+    return [
+        {
+            "service": route.service,
+            "canary_weight": route.canary_weight,
+            "canary_ready": route.canary_ready,
+            "effective_canary_weight": route.effective_canary_weight,
+        }
+        for route in reply.routes
+    ]
+
+
+@_guarded
+def run_routes(args: argparse.Namespace) -> int:
+    if not args.api_key:
+        raise RolloutError("routes needs an admin key: --api-key or $TOLLGATE_API_KEY", EXIT_USAGE)
+    rows = [["SERVICE", "CANARY WEIGHT", "CANARY READY", "CANARY GETS NOW"]]
+    for route in read_routes(args.gateway, args.api_key):
+        rows.append(
+            [
+                route["service"],
+                f"{route['canary_weight']}%",
+                "yes" if route["canary_ready"] else "no",
+                f"{route['effective_canary_weight']}%",
+            ]
+        )
+    _table(rows, sys.stdout)
+    return EXIT_OK

@@ -13,6 +13,7 @@ def _print_running(suite: LocalSuite) -> None:
     print("\nTollgate is running.\n")
     print(suite.describe())
     print(f"\ngateway:   {suite.gateway}")
+    print(f"HTTP door: {suite.http_url}   (Anthropic SDKs: base_url=..., api_key=<API key>)")
     print(f"API key:   {suite.api_key}   (tenant acme-realty)")
     print(f"admin key: {suite.admin_key}")
     if suite.emulator_url:

@@ -12,5 +12,6 @@ async with TollgateClient("localhost:50051", api_key) as client:
 
 from tollgate.client.client import CompletionResult, CompletionStream, TollgateClient
 from tollgate.client.errors import TollgateError
+from tollgate.client.tls import ClientTls
 
-__all__ = ["CompletionResult", "CompletionStream", "TollgateClient", "TollgateError"]
+__all__ = ["ClientTls", "CompletionResult", "CompletionStream", "TollgateClient", "TollgateError"]

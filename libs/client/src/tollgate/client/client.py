@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from tollgate.client.errors import TollgateError
+from tollgate.client.tls import ClientTls
 from tollgate.common.anthropic_format import request_from_params
 from tollgate.common.channels import channel_options, client_interceptors
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -69,11 +70,23 @@ _TASKS = {
 
 
 class TollgateClient:
-    def __init__(self, target: str, api_key: str, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self, target: str, api_key: str, *, timeout: float = 120.0, tls: ClientTls | None = None
+    ) -> None:
+        """`tls`: call the gateway over TLS (verifying its certificate, optionally presenting
+        a client certificate); None: plaintext, for a gateway on loopback or behind a proxy."""
         # A client span per call, carrying the caller's trace context to the gateway.
-        self._channel = grpc.aio.insecure_channel(
-            target, options=channel_options(), interceptors=client_interceptors()
-        )
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(
+                target, options=channel_options(), interceptors=client_interceptors()
+            )
+        else:
+            self._channel = grpc.aio.secure_channel(
+                target,
+                tls.credentials(),
+                options=channel_options(),
+                interceptors=client_interceptors(),
+            )
         self._stub = gateway_pb2_grpc.GatewayServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
@@ -121,9 +134,11 @@ class TollgateClient:
         request_id: str = "",
         template_variables: Mapping[str, str] | None = None,
         tags: Iterable[str] = (),
+        cache: gateway_pb2.CachePreference | None = None,
         **params: Any,
     ) -> gateway_pb2.Completion:
-        """A Completion from Anthropic-style arguments (`tools`, `temperature`, ... in params)."""
+        """A Completion from Anthropic-style arguments (`tools`, `temperature`, ... in params).
+        `cache`: bypass or refresh the caches, a TTL, caching a sampled answer."""
         if task not in _TASKS:
             raise ValueError(f"unknown task {task!r}; known: {sorted(_TASKS)}")
         body: dict[str, Any] = {
@@ -142,6 +157,7 @@ class TollgateClient:
             request_id=request_id,
             template_variables=dict(template_variables or {}),
             tags=list(tags),
+            cache=cache,
         )
 
     async def complete(self, *, timeout: float | None = None, **kwargs: Any) -> CompletionResult:

@@ -6,7 +6,13 @@ A keys file (YAML) looks like:
       - id: acme-crm            # appears in logs and reports, never the secret
         tenant: acme
         sha256: 9f86d08...      # hex SHA-256 of the key, see `hash_api_key`
-        admin: false
+        role: app               # app (default) | admin | operator
+
+Roles: an `app` key completes, scores leads and reads its own tenant's usage; an `admin` key also
+administers its own tenant (budgets, overrides, alerts, config, caches); an `operator` key
+administers every tenant and is the only one that may name another tenant. `admin: true` is
+accepted as the older spelling of `role: admin`, never of `operator`. The file is read strictly:
+a quoted `"false"`, an unknown role or a missing field stops the load instead of granting access.
 """
 
 from __future__ import annotations
@@ -14,11 +20,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from tollgate.common.errors import invalid_argument, unauthenticated
+from tollgate.common.errors import unauthenticated
+
+
+class Role(Enum):
+    APP = "app"
+    ADMIN = "admin"
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)
@@ -26,7 +40,64 @@ class ApiKey:
     id: str
     tenant: str
     sha256: str
-    admin: bool = False
+    role: Role = Role.APP
+
+    @property
+    def admin(self) -> bool:
+        """May call the admin methods (for its own tenant, unless it is an operator)."""
+        return self.role in (Role.ADMIN, Role.OPERATOR)
+
+    @property
+    def operator(self) -> bool:
+        """May act on any tenant."""
+        return self.role is Role.OPERATOR
+
+
+class KeysFileError(ValueError):
+    """The keys file is not what `KeyRing.from_file` accepts; the message names the entry."""
+
+
+def _text(entry: dict[str, Any], name: str, where: str) -> str:
+    value = entry.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise KeysFileError(f"{where}: {name!r} must be a non-empty string")
+    return value
+
+
+def _role(entry: dict[str, Any], where: str) -> Role:
+    admin = entry.get("admin", False)
+    # YAML spells booleans unquoted; "false" in quotes is a string and must not read as true.
+    if not isinstance(admin, bool):
+        raise KeysFileError(f"{where}: 'admin' must be true or false (unquoted), got {admin!r}")
+    if "role" not in entry:
+        return Role.ADMIN if admin else Role.APP
+    name = entry["role"]
+    try:
+        role = Role(name)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise KeysFileError(f"{where}: 'role' must be one of {choices}; got {name!r}") from None
+    if admin and role is Role.APP:
+        raise KeysFileError(f"{where}: 'admin: true' contradicts 'role: app'")
+    return role
+
+
+def parse_key(entry: Any, where: str) -> ApiKey:
+    """One entry of the keys file, checked field by field."""
+    if not isinstance(entry, dict):
+        raise KeysFileError(f"{where}: each key must be a mapping")
+    unknown = sorted(set(entry) - {"id", "tenant", "sha256", "admin", "role"})
+    if unknown:
+        raise KeysFileError(f"{where}: unknown field {unknown[0]!r}")
+    digest = _text(entry, "sha256", where).lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise KeysFileError(f"{where}: 'sha256' must be 64 hex digits")
+    return ApiKey(
+        id=_text(entry, "id", where),
+        tenant=_text(entry, "tenant", where),
+        sha256=digest,
+        role=_role(entry, where),
+    )
 
 
 def hash_api_key(secret: str) -> str:
@@ -45,22 +116,10 @@ class KeyRing:
     @classmethod
     def from_file(cls, path: str | Path) -> KeyRing:
         data = yaml.safe_load(Path(path).read_text()) or {}
-        entries = data.get("keys", [])
+        entries = data.get("keys", []) if isinstance(data, dict) else None
         if not isinstance(entries, list):
-            raise invalid_argument(f"{path}: 'keys' must be a list")
-        keys = []
-        for entry in entries:
-            digest = str(entry.get("sha256", "")).lower()
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise invalid_argument(f"{path}: key {entry.get('id')!r} needs a hex sha256")
-            keys.append(
-                ApiKey(
-                    id=str(entry["id"]),
-                    tenant=str(entry["tenant"]),
-                    sha256=digest,
-                    admin=bool(entry.get("admin", False)),
-                )
-            )
+            raise KeysFileError(f"{path}: 'keys' must be a list")
+        keys = [parse_key(entry, f"{path}: key {index}") for index, entry in enumerate(entries)]
         return cls(keys)
 
     def authenticate(self, authorization: str | None) -> ApiKey:

@@ -18,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 # The conversation optimizer's strategy names (tollgate.conversation_optimizer.policy.Strategy;
 # a test keeps the two lists equal). Spelled out here so that Helm refuses a typo at upgrade time.
 OptimizerStrategy = Literal[
-    "keep_recent", "drop_low_value", "truncate_tool_results", "facts_note", "summarize"
+    "keep_recent",
+    "drop_low_value",
+    "condense_replies",
+    "truncate_tool_results",
+    "facts_note",
+    "summarize",
 ]
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
@@ -37,6 +38,9 @@ log = logging.getLogger("tollgate.access")
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 REQUEST_ID_KEY = "x-request-id"
 TRACE_ID_KEY = "x-trace-id"
+
+# What a server interceptor's intercept_service is handed to reach the next one.
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
 
 
 def status_details(error: ServiceError) -> bytes:
@@ -78,7 +82,7 @@ def _correlation_metadata() -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-async def _abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+async def abort_with(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(
         error.code,
         error.message,
@@ -90,10 +94,13 @@ async def _abort_with(context: grpc.aio.ServicerContext, error: ServiceError) ->
 _PROPAGATION_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
 
 
-def _parent_context(metadata: Any) -> otel_context.Context:
+def _parent_context(metadata: Any, keep_baggage: bool = True) -> otel_context.Context:
+    """The caller's trace context; without its baggage unless `keep_baggage` (whatever is in
+    the context is injected into every call this RPC makes to other services)."""
     if not any(key in _PROPAGATION_KEYS for key, _ in metadata):
         return otel_context.Context()
-    return telemetry.extract_context(metadata)  # type: ignore[return-value]
+    parent: otel_context.Context = telemetry.extract_context(metadata)  # type: ignore[assignment]
+    return parent if keep_baggage else baggage.clear(parent)
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
@@ -101,15 +108,18 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     and the tracer and metric attributes are looked up once, not per RPC: measured by
     bench/interceptor.py, the per-call lookups were a third of the interceptor's cost."""
 
-    def __init__(self, service: str, track: str = "stable") -> None:
+    def __init__(
+        self, service: str, track: str = "stable", keep_caller_baggage: bool = True
+    ) -> None:
         self._service = service
         self._track = track
+        self._keep_baggage = keep_caller_baggage
         self._tracer = telemetry.tracer()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
@@ -126,7 +136,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        labels = _MethodLabels(self._service, method, self._track)
+        labels = _MethodLabels(self._service, method, self._track, self._keep_baggage)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(labels, handler.unary_unary),
@@ -175,10 +185,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _MethodLabels:
     """Metric attributes of one method, built once: per status code for the counter."""
 
-    def __init__(self, service: str, method: str, track: str) -> None:
+    def __init__(self, service: str, method: str, track: str, keep_baggage: bool = True) -> None:
         self.service = service
         self.method = method
         self.track = track
+        # Whether the caller's W3C baggage stays in the context (and so rides to the backends).
+        self.keep_baggage = keep_baggage
         # "/tollgate.v1.GatewayService/Complete" → span "tollgate.v1.GatewayService/Complete".
         self.span_name = method.lstrip("/")
         rpc_service, _, rpc_method = self.span_name.partition("/")
@@ -235,7 +247,7 @@ class _RpcScope:
         # One context switch instead of two: the remote parent and the server span together.
         self._span = self._tracer.start_span(
             self._labels.span_name,
-            context=(parent := _parent_context(metadata)),
+            context=(parent := _parent_context(metadata, self._labels.keep_baggage)),
             kind=SpanKind.SERVER,
             attributes=self._labels.span_attributes,
         )
@@ -250,7 +262,7 @@ class _RpcScope:
         if isinstance(exc, ServiceError):
             self._code = exc.code
             self._fields["error"] = exc.message
-            await _abort_with(self._context, exc)
+            await abort_with(self._context, exc)
         reference = new_request_id().replace("req_", "err_")
         self._code = grpc.StatusCode.INTERNAL
         self._fields["error"] = f"unhandled {type(exc).__name__} ({reference})"
@@ -260,7 +272,7 @@ class _RpcScope:
         log.exception(
             "unhandled error", extra={"method": self._labels.method, "error_reference": reference}
         )
-        await _abort_with(
+        await abort_with(
             self._context,
             ServiceError(f"Internal error; quote reference {reference} when reporting it."),
         )

@@ -67,6 +67,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# grpc's Cython layer logs every metadata value that is not valid UTF-8, bytes and all, at ERROR
+# ("Invalid encoding on b'Bearer <key>\\xff'") -- three times per call, and an `authorization`
+# value is an API key. The record is kept (someone is sending odd bytes) with the value replaced.
+GRPC_DECODER_LOGGER = "grpc._cython.cygrpc"
+_ECHOED_VALUE_PREFIX = "Invalid encoding on"
+
+
+class _MetadataEchoFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(_ECHOED_VALUE_PREFIX):
+            value = record.args[0] if isinstance(record.args, tuple) and record.args else b""
+            size = len(value) if isinstance(value, bytes | str) else 0
+            record.msg = "A metadata value (%d bytes, not shown) is not valid UTF-8."
+            record.args = (size,)
+            # The traceback names only the byte's position, but it repeats for nothing.
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_METADATA_ECHO_FILTER = _MetadataEchoFilter()
+
+
+def hide_metadata_values_in_grpc_logs() -> None:
+    """Install the filter above on grpc's decoder logger (idempotent)."""
+    logger = logging.getLogger(GRPC_DECODER_LOGGER)
+    if _METADATA_ECHO_FILTER not in logger.filters:
+        logger.addFilter(_METADATA_ECHO_FILTER)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route every logger to stdout as JSON. Safe to call more than once."""
     handler = logging.StreamHandler(sys.stdout)

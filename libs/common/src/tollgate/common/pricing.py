@@ -38,6 +38,8 @@ class ModelPrice:
     family: str
     rates: Rates
     min_cacheable_tokens: int
+    # Prompt plus max_tokens may not exceed this.
+    context_window_tokens: int = 200_000
     # Some models charge every token of a request at higher rates once its prompt passes a size.
     long_prompt_threshold: int = 0
     long_prompt_rates: Rates | None = None
@@ -73,6 +75,7 @@ def _model_price(name: str, entry: dict[str, Any]) -> ModelPrice:
         family=str(entry["family"]),
         rates=_rates(entry),
         min_cacheable_tokens=int(entry["min_cacheable_tokens"]),
+        context_window_tokens=int(entry.get("context_window_tokens", 200_000)),
         long_prompt_threshold=int(long_prompt["threshold_tokens"]) if long_prompt else 0,
         long_prompt_rates=_rates(long_prompt) if long_prompt else None,
     )

@@ -20,8 +20,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from tollgate.common.callers import CallerAllowlist
 from tollgate.common.interceptors import ServerInterceptor
-from tollgate.common.logs import configure_logging
+from tollgate.common.logs import configure_logging, hide_metadata_values_in_grpc_logs
 from tollgate.common.settings import ServiceSettings
 from tollgate.common.telemetry import configure_telemetry
 from tollgate.common.tls import server_credentials
@@ -48,6 +49,9 @@ class GrpcService:
     registrations: Sequence[Registration]
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    # Run before the shared one, outermost first (e.g. the gateway's authentication gate,
+    # which must see a call before its body is read).
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 
 
 def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
@@ -61,7 +65,21 @@ def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1000),
         ("grpc.max_connection_age_grace_ms", settings.max_connection_age_grace_seconds * 1000),
+        # Streams one connection may have open at once: past it the client queues its calls.
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
     ]
+
+
+def caller_allowlist(settings: ServiceSettings) -> list[grpc.aio.ServerInterceptor]:
+    """The allowlist of calling services, when configured (it needs mutual TLS to name them)."""
+    if not settings.allowed_callers:
+        return []
+    if not settings.tls_client_ca_file:
+        raise RuntimeError(
+            "allowed_callers needs mutual TLS (tls_client_ca_file): without a verified client "
+            "certificate no caller has a name to check"
+        )
+    return [CallerAllowlist(settings.allowed_callers)]
 
 
 class RunningServer:
@@ -105,11 +123,19 @@ class RunningServer:
 async def start_server(service: GrpcService, settings: ServiceSettings) -> RunningServer:
     """Start `service` on settings.host:settings.port (port 0 picks a free one)."""
     configure_telemetry(service.name, settings.metrics_port, settings.host)
+    hide_metadata_values_in_grpc_logs()
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(service.name, settings.track)],
+        interceptors=[
+            *service.interceptors,
+            *caller_allowlist(settings),
+            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
+        ],
         options=server_options(settings),
+        # Calls in progress across all connections; past it new calls get RESOURCE_EXHAUSTED
+        # at once instead of queueing without bound.
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

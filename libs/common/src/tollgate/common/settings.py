@@ -29,6 +29,13 @@ class ServiceSettings(BaseSettings):
     # call (a generation may take 120 s), so a rollout drains long answers instead of cutting them.
     shutdown_grace_seconds: float = Field(default=125.0, ge=0)
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Per HTTP/2 connection, and across the whole server (0: no limit).
+    max_concurrent_streams: int = Field(default=100, ge=1)
+    max_concurrent_rpcs: int = Field(default=0, ge=0)
+    # Keep the caller's W3C baggage, which then rides along to every service this one calls. On
+    # for the internal services, whose callers are the suite's own; off at the gateway. The trace
+    # itself (traceparent) is always continued.
+    keep_caller_baggage: bool = True
     # A plaintext port serving only the health service (0: none), for Kubernetes' native gRPC
     # probes, which cannot speak TLS, when the main port serves TLS.
     health_port: int = Field(default=0, ge=0, le=65535)
@@ -49,3 +56,6 @@ class ServiceSettings(BaseSettings):
     tls_ca_file: str = ""
     tls_client_cert_file: str = ""
     tls_client_key_file: str = ""
+    # Serve only callers whose client certificate names one of these (CN or DNS SAN); needs
+    # mutual TLS (tls_client_ca_file). Empty: any caller the TLS settings admit.
+    allowed_callers: list[str] = Field(default_factory=list)

@@ -19,12 +19,15 @@ counter's layout, so only text is estimated.
 The optimizer, the orchestrator (routing, cache breakpoints) and the gateway (budget holds, with
 a safety margin) all use it; billing never does, it comes from Claude's usage. Where the exact
 figure matters, CountTokens with `exact` asks the Anthropic API instead.
+
+The framing functions take the text counter as a parameter, so `tollgate.common.token_bound`
+lays out a request the same way with a counter that never underestimates.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -52,6 +55,8 @@ _PUNCTUATION_BYTES = bytes(
     code for code in range(128) if not chr(code).isalnum() and not chr(code).isspace()
 )
 _DIGIT_BYTES = b"0123456789"
+
+TextCounter = Callable[[str], int]
 
 
 def text_features(text: str) -> tuple[int, int, int, int, int, int]:
@@ -110,55 +115,57 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def estimate_block(block: common_pb2.ContentBlock) -> int:
+def estimate_block(block: common_pb2.ContentBlock, text: TextCounter = estimate_text) -> int:
     """Estimated tokens of one content block, framing included."""
     kind = block.WhichOneof("block")
     if kind == "text":
-        body = estimate_text(block.text.text)
+        body = text(block.text.text)
     elif kind == "image":
         body = IMAGE_TOKENS
     elif kind == "tool_use":
         body = (
-            estimate_text(block.tool_use.id)
-            + estimate_text(block.tool_use.name)
-            + estimate_text(canonical_json(struct_to_python(block.tool_use.input)))
+            text(block.tool_use.id)
+            + text(block.tool_use.name)
+            + text(canonical_json(struct_to_python(block.tool_use.input)))
         )
     elif kind == "tool_result":
-        body = estimate_text(block.tool_result.tool_use_id) + sum(
-            estimate_block(inner) for inner in block.tool_result.content
+        body = text(block.tool_result.tool_use_id) + sum(
+            estimate_block(inner, text) for inner in block.tool_result.content
         )
     else:
         body = 0
     return BLOCK_OVERHEAD_TOKENS + body
 
 
-def estimate_message(message: common_pb2.Message) -> int:
-    return MESSAGE_OVERHEAD_TOKENS + sum(estimate_block(block) for block in message.content)
+def estimate_message(message: common_pb2.Message, text: TextCounter = estimate_text) -> int:
+    return MESSAGE_OVERHEAD_TOKENS + sum(estimate_block(block, text) for block in message.content)
 
 
-def estimate_messages(messages: Iterable[common_pb2.Message]) -> int:
-    return sum(estimate_message(message) for message in messages)
+def estimate_messages(
+    messages: Iterable[common_pb2.Message], text: TextCounter = estimate_text
+) -> int:
+    return sum(estimate_message(message, text) for message in messages)
 
 
-def estimate_tool(tool: common_pb2.Tool) -> int:
+def estimate_tool(tool: common_pb2.Tool, text: TextCounter = estimate_text) -> int:
     definition: dict[str, Any] = {
         "name": tool.name,
         "input_schema": struct_to_python(tool.input_schema) or {"type": "object"},
     }
     if tool.description:
         definition["description"] = tool.description
-    return TOOL_OVERHEAD_TOKENS + estimate_text(canonical_json(definition))
+    return TOOL_OVERHEAD_TOKENS + text(canonical_json(definition))
 
 
-def estimate_frame(request: common_pb2.ClaudeRequest) -> int:
+def estimate_frame(request: common_pb2.ClaudeRequest, text: TextCounter = estimate_text) -> int:
     """Tokens of everything but the messages: tools, system prompt and the request suffix."""
-    tools = sum(estimate_tool(tool) for tool in request.tools)
+    tools = sum(estimate_tool(tool, text) for tool in request.tools)
     if request.tools:
         tools += TOOLS_PREAMBLE_TOKENS
-    system = sum(estimate_block(block) for block in request.system)
+    system = sum(estimate_block(block, text) for block in request.system)
     return tools + system + REQUEST_OVERHEAD_TOKENS
 
 
-def estimate_request(request: common_pb2.ClaudeRequest) -> int:
+def estimate_request(request: common_pb2.ClaudeRequest, text: TextCounter = estimate_text) -> int:
     """Estimated input tokens of a whole request."""
-    return estimate_frame(request) + estimate_messages(request.messages)
+    return estimate_frame(request, text) + estimate_messages(request.messages, text)

@@ -26,33 +26,37 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tollgate/v1/cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18tollgate/v1/common.proto\"\xd7\x01\n\x12\x45xactLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x63quire_fill_lease\x18\x04 \x01(\x08\x12\x30\n\rwait_for_fill\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x95\x01\n\x13\x45xactLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nfill_lease\x18\x04 \x01(\t\x12\x11\n\tcacheable\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc7\x01\n\x11\x45xactStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\x08response\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x12\n\nfill_lease\x18\x06 \x01(\t\"4\n\x12\x45xactStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x13\x45xactReleaseRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nfill_lease\x18\x03 \x01(\t\"(\n\x14\x45xactReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"9\n\x16\x45xactInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"*\n\x17\x45xactInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"&\n\x11\x45xactStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"R\n\x12\x45xactStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x32\xb1\x03\n\x0c\x43\x61\x63heService\x12P\n\x0b\x45xactLookup\x12\x1f.tollgate.v1.ExactLookupRequest\x1a .tollgate.v1.ExactLookupResponse\x12M\n\nExactStore\x12\x1e.tollgate.v1.ExactStoreRequest\x1a\x1f.tollgate.v1.ExactStoreResponse\x12S\n\x0c\x45xactRelease\x12 .tollgate.v1.ExactReleaseRequest\x1a!.tollgate.v1.ExactReleaseResponse\x12\\\n\x0f\x45xactInvalidate\x12#.tollgate.v1.ExactInvalidateRequest\x1a$.tollgate.v1.ExactInvalidateResponse\x12M\n\nExactStats\x12\x1e.tollgate.v1.ExactStatsRequest\x1a\x1f.tollgate.v1.ExactStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tollgate/v1/cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18tollgate/v1/common.proto\"\x93\x03\n\x12\x45xactLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x63quire_fill_lease\x18\x04 \x01(\x08\x12\x30\n\rwait_for_fill\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcache_sampled\x18\x06 \x01(\x08\x12R\n\x12template_variables\x18\x07 \x03(\x0b\x32\x36.tollgate.v1.ExactLookupRequest.TemplateVariablesEntry\x12\x15\n\rcontact_scope\x18\x08 \x01(\t\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x95\x01\n\x13\x45xactLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nfill_lease\x18\x04 \x01(\t\x12\x11\n\tcacheable\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc7\x01\n\x11\x45xactStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\x08response\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x12\n\nfill_lease\x18\x06 \x01(\t\"4\n\x12\x45xactStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x13\x45xactReleaseRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nfill_lease\x18\x03 \x01(\t\"(\n\x14\x45xactReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"9\n\x16\x45xactInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"*\n\x17\x45xactInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"&\n\x11\x45xactStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"R\n\x12\x45xactStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x32\xb1\x03\n\x0c\x43\x61\x63heService\x12P\n\x0b\x45xactLookup\x12\x1f.tollgate.v1.ExactLookupRequest\x1a .tollgate.v1.ExactLookupResponse\x12M\n\nExactStore\x12\x1e.tollgate.v1.ExactStoreRequest\x1a\x1f.tollgate.v1.ExactStoreResponse\x12S\n\x0c\x45xactRelease\x12 .tollgate.v1.ExactReleaseRequest\x1a!.tollgate.v1.ExactReleaseResponse\x12\\\n\x0f\x45xactInvalidate\x12#.tollgate.v1.ExactInvalidateRequest\x1a$.tollgate.v1.ExactInvalidateResponse\x12M\n\nExactStats\x12\x1e.tollgate.v1.ExactStatsRequest\x1a\x1f.tollgate.v1.ExactStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tollgate.v1.cache_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._loaded_options = None
+  _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._serialized_options = b'8\001'
   _globals['_EXACTLOOKUPREQUEST']._serialized_start=99
-  _globals['_EXACTLOOKUPREQUEST']._serialized_end=314
-  _globals['_EXACTLOOKUPRESPONSE']._serialized_start=317
-  _globals['_EXACTLOOKUPRESPONSE']._serialized_end=466
-  _globals['_EXACTSTOREREQUEST']._serialized_start=469
-  _globals['_EXACTSTOREREQUEST']._serialized_end=668
-  _globals['_EXACTSTORERESPONSE']._serialized_start=670
-  _globals['_EXACTSTORERESPONSE']._serialized_end=722
-  _globals['_EXACTRELEASEREQUEST']._serialized_start=724
-  _globals['_EXACTRELEASEREQUEST']._serialized_end=824
-  _globals['_EXACTRELEASERESPONSE']._serialized_start=826
-  _globals['_EXACTRELEASERESPONSE']._serialized_end=866
-  _globals['_EXACTINVALIDATEREQUEST']._serialized_start=868
-  _globals['_EXACTINVALIDATEREQUEST']._serialized_end=925
-  _globals['_EXACTINVALIDATERESPONSE']._serialized_start=927
-  _globals['_EXACTINVALIDATERESPONSE']._serialized_end=969
-  _globals['_EXACTSTATSREQUEST']._serialized_start=971
-  _globals['_EXACTSTATSREQUEST']._serialized_end=1009
-  _globals['_EXACTSTATSRESPONSE']._serialized_start=1011
-  _globals['_EXACTSTATSRESPONSE']._serialized_end=1093
-  _globals['_CACHESERVICE']._serialized_start=1096
-  _globals['_CACHESERVICE']._serialized_end=1529
+  _globals['_EXACTLOOKUPREQUEST']._serialized_end=502
+  _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._serialized_start=446
+  _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._serialized_end=502
+  _globals['_EXACTLOOKUPRESPONSE']._serialized_start=505
+  _globals['_EXACTLOOKUPRESPONSE']._serialized_end=654
+  _globals['_EXACTSTOREREQUEST']._serialized_start=657
+  _globals['_EXACTSTOREREQUEST']._serialized_end=856
+  _globals['_EXACTSTORERESPONSE']._serialized_start=858
+  _globals['_EXACTSTORERESPONSE']._serialized_end=910
+  _globals['_EXACTRELEASEREQUEST']._serialized_start=912
+  _globals['_EXACTRELEASEREQUEST']._serialized_end=1012
+  _globals['_EXACTRELEASERESPONSE']._serialized_start=1014
+  _globals['_EXACTRELEASERESPONSE']._serialized_end=1054
+  _globals['_EXACTINVALIDATEREQUEST']._serialized_start=1056
+  _globals['_EXACTINVALIDATEREQUEST']._serialized_end=1113
+  _globals['_EXACTINVALIDATERESPONSE']._serialized_start=1115
+  _globals['_EXACTINVALIDATERESPONSE']._serialized_end=1157
+  _globals['_EXACTSTATSREQUEST']._serialized_start=1159
+  _globals['_EXACTSTATSREQUEST']._serialized_end=1197
+  _globals['_EXACTSTATSRESPONSE']._serialized_start=1199
+  _globals['_EXACTSTATSRESPONSE']._serialized_end=1281
+  _globals['_CACHESERVICE']._serialized_start=1284
+  _globals['_CACHESERVICE']._serialized_end=1717
 # @@protoc_insertion_point(module_scope)

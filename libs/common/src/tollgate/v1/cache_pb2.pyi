@@ -11,18 +11,31 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExactLookupRequest(_message.Message):
-    __slots__ = ("context", "request", "template_version", "acquire_fill_lease", "wait_for_fill")
+    __slots__ = ("context", "request", "template_version", "acquire_fill_lease", "wait_for_fill", "cache_sampled", "template_variables", "contact_scope")
+    class TemplateVariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     ACQUIRE_FILL_LEASE_FIELD_NUMBER: _ClassVar[int]
     WAIT_FOR_FILL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_SCOPE_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     request: _common_pb2.ClaudeRequest
     template_version: str
     acquire_fill_lease: bool
     wait_for_fill: _duration_pb2.Duration
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., acquire_fill_lease: _Optional[bool] = ..., wait_for_fill: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    cache_sampled: bool
+    template_variables: _containers.ScalarMap[str, str]
+    contact_scope: str
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_version: _Optional[str] = ..., acquire_fill_lease: _Optional[bool] = ..., wait_for_fill: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_sampled: _Optional[bool] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., contact_scope: _Optional[str] = ...) -> None: ...
 
 class ExactLookupResponse(_message.Message):
     __slots__ = ("hit", "response", "key", "fill_lease", "cacheable", "reason")

@@ -222,20 +222,22 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cache_creation_5m_input_tokens: _Optional[int] = ..., cache_creation_1h_input_tokens: _Optional[int] = ...) -> None: ...
 
 class Cost(_message.Message):
-    __slots__ = ("total_micros", "input_micros", "output_micros", "cache_write_micros", "cache_read_micros", "prices_as_of")
+    __slots__ = ("total_micros", "input_micros", "output_micros", "cache_write_micros", "cache_read_micros", "prices_as_of", "summary_micros")
     TOTAL_MICROS_FIELD_NUMBER: _ClassVar[int]
     INPUT_MICROS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_MICROS_FIELD_NUMBER: _ClassVar[int]
     CACHE_WRITE_MICROS_FIELD_NUMBER: _ClassVar[int]
     CACHE_READ_MICROS_FIELD_NUMBER: _ClassVar[int]
     PRICES_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_MICROS_FIELD_NUMBER: _ClassVar[int]
     total_micros: int
     input_micros: int
     output_micros: int
     cache_write_micros: int
     cache_read_micros: int
     prices_as_of: str
-    def __init__(self, total_micros: _Optional[int] = ..., input_micros: _Optional[int] = ..., output_micros: _Optional[int] = ..., cache_write_micros: _Optional[int] = ..., cache_read_micros: _Optional[int] = ..., prices_as_of: _Optional[str] = ...) -> None: ...
+    summary_micros: int
+    def __init__(self, total_micros: _Optional[int] = ..., input_micros: _Optional[int] = ..., output_micros: _Optional[int] = ..., cache_write_micros: _Optional[int] = ..., cache_read_micros: _Optional[int] = ..., prices_as_of: _Optional[str] = ..., summary_micros: _Optional[int] = ...) -> None: ...
 
 class ClaudeResponse(_message.Message):
     __slots__ = ("id", "model", "content", "stop_reason", "stop_sequence", "usage")

@@ -22,7 +22,7 @@ class OptimizeConversationRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., target_tokens: _Optional[int] = ..., strategies: _Optional[_Iterable[str]] = ..., prompt_caching: _Optional[bool] = ...) -> None: ...
 
 class OptimizeConversationResponse(_message.Message):
-    __slots__ = ("request", "original_tokens", "optimized_tokens", "turns_removed", "facts_note", "strategies_applied", "summary_cost_micros")
+    __slots__ = ("request", "original_tokens", "optimized_tokens", "turns_removed", "facts_note", "strategies_applied", "summary_cost_micros", "target_met", "target_missed_by_tokens", "target_explanation", "summary_usage", "summary_model")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZED_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,11 @@ class OptimizeConversationResponse(_message.Message):
     FACTS_NOTE_FIELD_NUMBER: _ClassVar[int]
     STRATEGIES_APPLIED_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_COST_MICROS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MET_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MISSED_BY_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_USAGE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_MODEL_FIELD_NUMBER: _ClassVar[int]
     request: _common_pb2.ClaudeRequest
     original_tokens: int
     optimized_tokens: int
@@ -37,7 +42,12 @@ class OptimizeConversationResponse(_message.Message):
     facts_note: str
     strategies_applied: _containers.RepeatedScalarFieldContainer[str]
     summary_cost_micros: int
-    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., original_tokens: _Optional[int] = ..., optimized_tokens: _Optional[int] = ..., turns_removed: _Optional[int] = ..., facts_note: _Optional[str] = ..., strategies_applied: _Optional[_Iterable[str]] = ..., summary_cost_micros: _Optional[int] = ...) -> None: ...
+    target_met: bool
+    target_missed_by_tokens: int
+    target_explanation: str
+    summary_usage: _common_pb2.Usage
+    summary_model: str
+    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., original_tokens: _Optional[int] = ..., optimized_tokens: _Optional[int] = ..., turns_removed: _Optional[int] = ..., facts_note: _Optional[str] = ..., strategies_applied: _Optional[_Iterable[str]] = ..., summary_cost_micros: _Optional[int] = ..., target_met: _Optional[bool] = ..., target_missed_by_tokens: _Optional[int] = ..., target_explanation: _Optional[str] = ..., summary_usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., summary_model: _Optional[str] = ...) -> None: ...
 
 class CountTokensRequest(_message.Message):
     __slots__ = ("request", "exact", "context")

@@ -1,11 +1,13 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import budget_ledger_pb2 as _budget_ledger_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from tollgate.v1 import lead_scoring_pb2 as _lead_scoring_pb2
 from tollgate.v1 import semantic_cache_pb2 as _semantic_cache_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -13,8 +15,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CACHE_MODE_UNSPECIFIED: _ClassVar[CacheMode]
+    CACHE_MODE_BYPASS: _ClassVar[CacheMode]
+    CACHE_MODE_REFRESH: _ClassVar[CacheMode]
+CACHE_MODE_UNSPECIFIED: CacheMode
+CACHE_MODE_BYPASS: CacheMode
+CACHE_MODE_REFRESH: CacheMode
+
 class Completion(_message.Message):
-    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags")
+    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags", "cache")
     class TemplateVariablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +40,7 @@ class Completion(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VARIABLES_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     request: _common_pb2.ClaudeRequest
     task: _common_pb2.TaskType
     contact_id: str
@@ -36,7 +48,18 @@ class Completion(_message.Message):
     conversation_id: str
     template_variables: _containers.ScalarMap[str, str]
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    cache: CachePreference
+    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ..., cache: _Optional[_Union[CachePreference, _Mapping]] = ...) -> None: ...
+
+class CachePreference(_message.Message):
+    __slots__ = ("mode", "ttl", "cache_sampled")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    mode: CacheMode
+    ttl: _duration_pb2.Duration
+    cache_sampled: bool
+    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_sampled: _Optional[bool] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("completion",)
@@ -190,16 +213,20 @@ class EffectiveFlag(_message.Message):
     def __init__(self, key: _Optional[str] = ..., enabled: _Optional[bool] = ..., rollout_percent: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.FlagMode, str]] = ..., active: _Optional[bool] = ..., bucket: _Optional[int] = ..., parameters_json: _Optional[str] = ...) -> None: ...
 
 class EffectiveRoute(_message.Message):
-    __slots__ = ("service", "track", "address", "canary_weight")
+    __slots__ = ("service", "track", "address", "canary_weight", "canary_ready", "effective_canary_weight")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     TRACK_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CANARY_READY_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_CANARY_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     service: str
     track: str
     address: str
     canary_weight: int
-    def __init__(self, service: _Optional[str] = ..., track: _Optional[str] = ..., address: _Optional[str] = ..., canary_weight: _Optional[int] = ...) -> None: ...
+    canary_ready: bool
+    effective_canary_weight: int
+    def __init__(self, service: _Optional[str] = ..., track: _Optional[str] = ..., address: _Optional[str] = ..., canary_weight: _Optional[int] = ..., canary_ready: _Optional[bool] = ..., effective_canary_weight: _Optional[int] = ...) -> None: ...
 
 class GetEffectiveConfigRequest(_message.Message):
     __slots__ = ("tenant_id", "contact_id")

@@ -64,6 +64,11 @@ class OrchestratorServiceStub:
                 request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchResponse.FromString,
                 _registered_method=True)
+        self.ListBatches = channel.unary_unary(
+                '/tollgate.v1.OrchestratorService/ListBatches',
+                request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -109,6 +114,13 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBatches(self, request, context):
+        """The tenant's batches this orchestrator knows, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +153,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.CancelBatch,
                     request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchResponse.SerializeToString,
+            ),
+            'ListBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBatches,
+                    request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +322,33 @@ class OrchestratorService:
             '/tollgate.v1.OrchestratorService/CancelBatch',
             tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchRequest.SerializeToString,
             tollgate_dot_v1_dot_orchestrator__pb2.CancelBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.OrchestratorService/ListBatches',
+            tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.SerializeToString,
+            tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,8 @@ class OrchestratorServiceStub:
     GetBatchResults: _grpc.UnaryStreamMultiCallable[_orchestrator_pb2.GetBatchResultsRequest, _orchestrator_pb2.GetBatchResultsResponse]
     """Results of an ended batch, one message per item."""
     CancelBatch: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelBatchRequest, _orchestrator_pb2.CancelBatchResponse]
+    ListBatches: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListBatchesRequest, _orchestrator_pb2.ListBatchesResponse]
+    """The tenant's batches this orchestrator knows, newest first."""
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -57,6 +59,8 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     GetBatchResults: _aio.UnaryStreamMultiCallable[_orchestrator_pb2.GetBatchResultsRequest, _orchestrator_pb2.GetBatchResultsResponse]  # type: ignore[assignment]
     """Results of an ended batch, one message per item."""
     CancelBatch: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelBatchRequest, _orchestrator_pb2.CancelBatchResponse]  # type: ignore[assignment]
+    ListBatches: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListBatchesRequest, _orchestrator_pb2.ListBatchesResponse]  # type: ignore[assignment]
+    """The tenant's batches this orchestrator knows, newest first."""
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -104,5 +108,13 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _orchestrator_pb2.CancelBatchRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_orchestrator_pb2.CancelBatchResponse, _abc.Awaitable[_orchestrator_pb2.CancelBatchResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListBatches(
+        self,
+        request: _orchestrator_pb2.ListBatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.ListBatchesResponse, _abc.Awaitable[_orchestrator_pb2.ListBatchesResponse]]:
+        """The tenant's batches this orchestrator knows, newest first."""
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2,9 +2,10 @@
 
 Two requests get the same key exactly when Claude would be asked the same thing for the same
 tenant. So the form keeps everything the model sees or is steered by (model, system, messages,
-tools, tool choice, sampling parameters, stop sequences, the task and its template version) and
-the tenant, and drops what only changes cost or bookkeeping (cache_control breakpoints, request
-and trace ids, contact, API key, conversation id, tags).
+tools, tool choice, sampling parameters, stop sequences, the task, its template version and the
+template variables rendered into it), the tenant, and the contact scope when the caller says the
+answer is built from that contact's data; it drops what only changes cost or bookkeeping
+(cache_control breakpoints, request and trace ids, API key, conversation id, tags).
 
 Text is content: no whitespace, case or Unicode normalisation is applied to any text. What is
 normalised is only encodings that mean the same to the API: JSON object key order (Struct),
@@ -17,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -24,7 +27,8 @@ from google.protobuf import struct_pb2
 from tollgate.v1 import common_pb2
 
 # Bumped whenever the canonical form changes, so old entries are simply never found again.
-KEY_FORMAT_VERSION = 1
+# 2: template variables and the contact scope joined the key.
+KEY_FORMAT_VERSION = 2
 
 KEY_LENGTH = 64  # hex digits of a SHA-256
 
@@ -78,21 +82,43 @@ class MalformedRequestError(ValueError):
         self.field = field
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """What shapes the prompt besides the request and its template version: the variables
+    rendered into the template, and the contact whose data the template reads."""
+
+    template_variables: Mapping[str, str] = field(default_factory=dict)
+    contact_scope: str = ""
+
+
 def cache_key(
-    tenant_id: str, task: str, template_version: str, request: common_pb2.ClaudeRequest
+    tenant_id: str,
+    task: str,
+    template_version: str,
+    request: common_pb2.ClaudeRequest,
+    rendering: Rendering | None = None,
 ) -> str:
     """The hex SHA-256 key of `request` for `tenant_id`."""
-    return hashlib.sha256(canonical_bytes(tenant_id, task, template_version, request)).hexdigest()
+    form = canonical_bytes(tenant_id, task, template_version, request, rendering)
+    return hashlib.sha256(form).hexdigest()
 
 
 def canonical_bytes(
-    tenant_id: str, task: str, template_version: str, request: common_pb2.ClaudeRequest
+    tenant_id: str,
+    task: str,
+    template_version: str,
+    request: common_pb2.ClaudeRequest,
+    rendering: Rendering | None = None,
 ) -> bytes:
+    rendering = rendering or Rendering()
     form = {
         "v": KEY_FORMAT_VERSION,
         "tenant": tenant_id,
         "task": task,
         "template_version": template_version,
+        # A dict: JSON sorts its keys, so the order the caller sent them in does not matter.
+        "template_variables": dict(rendering.template_variables),
+        "contact_scope": rendering.contact_scope,
         "request": canonical_request(request),
     }
     text = json.dumps(form, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

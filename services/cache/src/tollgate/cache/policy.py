@@ -48,11 +48,28 @@ class CachePolicy:
         return self._settings.default_ttl_seconds
 
     def request_verdict(
-        self, request: common_pb2.ClaudeRequest, tenant_id: str, task: str
+        self,
+        request: common_pb2.ClaudeRequest,
+        tenant_id: str,
+        task: str,
+        cache_sampled: bool = False,
     ) -> Verdict:
+        """`cache_sampled`: the caller accepts a sampled answer being served again, so the
+        temperature does not keep the request out."""
         settings = self._settings
         if self.ttl_seconds(tenant_id, task) == 0:
             return Verdict(False, f"caching is turned off for this tenant's {task} requests")
+        if not cache_sampled:
+            sampled = self._sampled(request)
+            if sampled is not None:
+                return sampled
+        if not settings.tool_use_cacheable and uses_tools(request):
+            return Verdict(False, "tool-use turns are not cached (tool_use_cacheable is off)")
+        return CACHEABLE
+
+    def _sampled(self, request: common_pb2.ClaudeRequest) -> Verdict | None:
+        """A refusal when the request's answer would be sampled (it would vary), else None."""
+        settings = self._settings
         if request.HasField("temperature"):
             if request.temperature > settings.max_cacheable_temperature:
                 return Verdict(
@@ -65,9 +82,7 @@ class CachePolicy:
                 False,
                 "temperature is unset (the default samples); only set temperatures are cached",
             )
-        if not settings.tool_use_cacheable and uses_tools(request):
-            return Verdict(False, "tool-use turns are not cached (tool_use_cacheable is off)")
-        return CACHEABLE
+        return None
 
     def response_verdict(self, response: common_pb2.ClaudeResponse) -> Verdict:
         settings = self._settings

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from tollgate.cache import validation
-from tollgate.cache.canonical import MalformedRequestError, cache_key
+from tollgate.cache.canonical import MalformedRequestError, Rendering, cache_key
 from tollgate.cache.entries import CacheUnavailable, EntryStore
 from tollgate.cache.keys import TenantKeys
 from tollgate.cache.metrics import instruments
@@ -64,12 +64,18 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         template_version = validation.template_version(request.template_version)
         wait_seconds = validation.seconds(request.wait_for_fill, "wait_for_fill")
         validation.claude_request(request.request)
+        rendering = Rendering(
+            validation.template_variables(request.template_variables),
+            validation.contact_scope(request.contact_scope),
+        )
         try:
-            key = cache_key(tenant_id, task, template_version, request.request)
+            key = cache_key(tenant_id, task, template_version, request.request, rendering)
         except MalformedRequestError as exc:
             raise invalid_argument(str(exc), f"request.{exc.field}") from None
 
-        verdict = self._policy.request_verdict(request.request, tenant_id, task)
+        verdict = self._policy.request_verdict(
+            request.request, tenant_id, task, request.cache_sampled
+        )
         if not verdict.cacheable:
             _count_lookup("bypass")
             return cache_pb2.ExactLookupResponse(cacheable=False, reason=verdict.reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from google.protobuf import duration_pb2
 
@@ -15,6 +15,8 @@ from tollgate.v1 import common_pb2
 MAX_TENANT_ID_LENGTH = 256
 MAX_TEMPLATE_VERSION_LENGTH = 256
 MAX_TAGS_PER_INVALIDATION = 1000
+MAX_TEMPLATE_VARIABLES = 64
+MAX_CONTACT_SCOPE_LENGTH = 256
 
 _KEY = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
 _LEASE = re.compile(r"[0-9]{1,20}-[0-9a-f]{32}")
@@ -47,6 +49,26 @@ def template_version(value: str) -> str:
             f"template_version is {len(value)} characters long; at most "
             f"{MAX_TEMPLATE_VERSION_LENGTH} are allowed.",
             "template_version",
+        )
+    return value
+
+
+def template_variables(values: Mapping[str, str]) -> dict[str, str]:
+    if len(values) > MAX_TEMPLATE_VARIABLES:
+        raise invalid_argument(
+            f"template_variables has {len(values)} entries; at most {MAX_TEMPLATE_VARIABLES} "
+            "are allowed.",
+            "template_variables",
+        )
+    return dict(values)
+
+
+def contact_scope(value: str) -> str:
+    if len(value) > MAX_CONTACT_SCOPE_LENGTH:
+        raise invalid_argument(
+            f"contact_scope is {len(value)} characters long; at most {MAX_CONTACT_SCOPE_LENGTH} "
+            "are allowed.",
+            "contact_scope",
         )
     return value
 

@@ -1,4 +1,5 @@
-"""Compressing one old exchange: low-value sentences out, long tool results cut.
+"""Compressing one old exchange: low-value sentences out, the assistant's replies condensed,
+long tool results cut.
 
 The result depends only on the exchange and on what was said before it, so an exchange is
 compressed identically on every later turn. An exchange with nothing left to say (a greeting and
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from tollgate.common.token_estimate import estimate_messages
 from tollgate.conversation_optimizer.facts_note import NoteSource
 from tollgate.conversation_optimizer.low_value import SentenceHistory, shorten
+from tollgate.conversation_optimizer.replies import condense_reply
 from tollgate.conversation_optimizer.tool_results import truncate_tool_result
 from tollgate.v1 import common_pb2
 
@@ -25,6 +27,15 @@ class CompressionOptions:
     drop_low_value: bool
     truncate_tool_results: bool
     tool_result_max_tokens: int
+    # Assistant replies cut to their facts and closing question (`replies`), within this many
+    # tokens each.
+    condense_replies: bool
+    reply_max_tokens: int
+
+    @property
+    def any_enabled(self) -> bool:
+        return self.drop_low_value or self.truncate_tool_results or self.condense_replies
+
     # Keep what truncation removed as note sources (their facts go into the note).
     note_tool_results: bool
 
@@ -36,6 +47,7 @@ class CompressedExchange:
     tokens: int
     shortened: bool = False
     truncated: bool = False
+    condensed: bool = False
     removed_tool_output: list[NoteSource] = field(default_factory=list)
 
     @property
@@ -55,12 +67,13 @@ class _MessageOutcome:
     blocks: list[common_pb2.ContentBlock]
     shortened: bool = False
     truncated: bool = False
+    condensed: bool = False
     # Every sentence removed was a repeat (so an emptied turn says it repeated itself).
     repeats_only: bool = False
 
     @property
     def changed(self) -> bool:
-        return self.shortened or self.truncated
+        return self.shortened or self.truncated or self.condensed
 
 
 def _compress_message(
@@ -72,16 +85,25 @@ def _compress_message(
 ) -> _MessageOutcome:
     outcome = _MessageOutcome([])
     pleasantries = repeats = 0
+    condense = options.condense_replies and message.role == common_pb2.ROLE_ASSISTANT
     for block in message.content:
         kind = block.WhichOneof("block")
-        if kind == "text" and options.drop_low_value:
-            result = shorten(block.text.text, history)
-            if result.changed:
-                outcome.shortened = True
-                pleasantries += result.removed_pleasantries
-                repeats += result.removed_repeats
-                if result.text:
-                    outcome.blocks.append(_text_block(result.text, block))
+        if kind == "text" and (options.drop_low_value or condense):
+            text = block.text.text
+            if options.drop_low_value:
+                result = shorten(text, history)
+                if result.changed:
+                    outcome.shortened = True
+                    pleasantries += result.removed_pleasantries
+                    repeats += result.removed_repeats
+                    text = result.text
+            if condense and text:
+                condensed = condense_reply(text, options.reply_max_tokens, history.facts)
+                outcome.condensed = outcome.condensed or condensed != text
+                text = condensed
+            if text != block.text.text:
+                if text:
+                    outcome.blocks.append(_text_block(text, block))
                 continue
         elif kind == "tool_result" and options.truncate_tool_results:
             cut = truncate_tool_result(block, options.tool_result_max_tokens)
@@ -140,5 +162,6 @@ def compress_exchange(
         estimate_messages(result),
         shortened=any(o.shortened for o in applied),
         truncated=any(o.truncated for o in applied),
+        condensed=any(o.condensed for o in applied),
         removed_tool_output=removed_tool_output,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tollgate.conversation_optimizer.facts import find_spans, has_requirement
 from tollgate.conversation_optimizer.sentences import Sentence, normalised, split_sentences
@@ -53,9 +53,11 @@ def is_pleasantry(sentence: str) -> bool:
 
 @dataclass
 class SentenceHistory:
-    """Normalised sentences said so far in a conversation, to spot repeats."""
+    """Normalised sentences said so far in a conversation, to spot repeats, and (when asked for)
+    the keys of the facts said so far, to spot a reply that only restates them."""
 
     seen: set[str]
+    facts: set[str] = field(default_factory=set)
 
     @classmethod
     def empty(cls) -> SentenceHistory:
@@ -71,6 +73,10 @@ class SentenceHistory:
                 key = normalised(sentence.text)
                 if len(key.split()) >= REPEAT_MIN_WORDS:
                     self.seen.add(key)
+
+    def remember_facts(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            self.facts.update(span.key for span in find_spans(text))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 1. Check and split the conversation into exchanges (`conversation`).
 2. Lay out the chunk boundaries (`layout`): sealed chunks, the verbatim tail.
-3. Compress every sealed exchange that may be kept (`compression`), and drop whole chunks, oldest
+3. Compress every older exchange that is kept (`compression`), and drop whole chunks, oldest
    first, from the policy's minimum up to what the target needs (`planner`); the facts of
    dropped exchanges go into the "facts so far" note (`facts_note`).
 4. Optionally summarise each dropped chunk through the orchestrator (`summarizer`).
@@ -15,21 +15,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from tollgate.conversation_optimizer.cache_cost import cut_pays
 from tollgate.conversation_optimizer.conversation import Conversation, parse_conversation
 from tollgate.conversation_optimizer.facts_note import FactsNote
 from tollgate.conversation_optimizer.planner import Plan, Planner, note_block_tokens
 from tollgate.conversation_optimizer.policy import Policy, Strategy
+from tollgate.conversation_optimizer.targets import FixedParts, TargetReport, report_target
 from tollgate.v1 import common_pb2
 
 
 @dataclass(frozen=True)
 class SummaryResult:
-    # One summary per chunk, oldest first.
+    # One summary per chunk, oldest first; empty when they did not all arrive (what did arrive
+    # was still paid for, and is charged).
     texts: list[str]
     cost_micros: int
+    usage: common_pb2.Usage = field(default_factory=common_pb2.Usage)
+    model: str = ""
 
 
 class ChunkSummarizer(Protocol):
@@ -58,6 +63,12 @@ class Outcome:
     # Where the conversation was cut, in exchanges (for diagnostics and tests).
     sealed_exchanges: int = 0
     dropped_exchanges: int = 0
+    # Messages of `request` before the verbatim tail: the next turn's request starts with them
+    # (and the same system prompt) until the cut moves.
+    stable_messages: int = 0
+    summary_usage: common_pb2.Usage = field(default_factory=common_pb2.Usage)
+    summary_model: str = ""
+    target: TargetReport = field(default_factory=TargetReport)
 
     @property
     def changed(self) -> bool:
@@ -78,9 +89,48 @@ def _plan(
 
 
 def _unchanged(
-    request: common_pb2.ClaudeRequest, tokens: int, summary_cost_micros: int = 0
+    request: common_pb2.ClaudeRequest, tokens: int, summaries: SummaryResult | None = None
 ) -> Outcome:
-    return Outcome(request, tokens, tokens, 0, "", [], summary_cost_micros)
+    return _charged(Outcome(request, tokens, tokens, 0, "", []), summaries)
+
+
+def _charged(outcome: Outcome, summaries: SummaryResult | None) -> Outcome:
+    """`outcome` with what its summaries cost (they are paid whether or not they were used)."""
+    if summaries is None:
+        return outcome
+    return replace(
+        outcome,
+        summary_cost_micros=summaries.cost_micros,
+        summary_usage=summaries.usage,
+        summary_model=summaries.model,
+    )
+
+
+def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
+    fixed = FixedParts(
+        frame=plan.frame_tokens,
+        tail=plan.tail_tokens,
+        tail_turns=plan.tail_turns,
+        note=note_block_tokens(outcome.facts_note),
+        can_drop=policy.uses(Strategy.KEEP_RECENT),
+    )
+    report = report_target(policy.target_tokens, outcome.optimized_tokens, fixed)
+    return replace(outcome, target=report)
+
+
+def _unprofitable_with_caching(
+    policy: Policy, original_tokens: int, optimized_tokens: int, tail_tokens: int
+) -> bool:
+    """With prompt caching, a cut that costs more than it saves (`cache_cost`) is not made,
+    unless the request is over its target."""
+    over_target = 0 < policy.target_tokens < original_tokens
+    return (
+        policy.prompt_caching
+        and not over_target
+        and not cut_pays(
+            original_tokens, optimized_tokens - tail_tokens, policy.cached_min_prompt_tokens
+        )
+    )
 
 
 class ConversationOptimizer:
@@ -114,9 +164,10 @@ class ConversationOptimizer:
                 self._chunks(conversation, plan),
                 policy.summary_max_tokens,
             )
-        return self._assemble(
+        outcome = self._assemble(
             request, conversation, policy, plan, summaries, planner.original_tokens
         )
+        return _with_target(_charged(outcome, summaries), policy, plan)
 
     @staticmethod
     def _chunks(conversation: Conversation, plan: Plan) -> list[list[common_pb2.Message]]:
@@ -145,7 +196,7 @@ class ConversationOptimizer:
         if plan.dropped:
             applied.add(Strategy.KEEP_RECENT)
         messages: list[common_pb2.Message] = []
-        for exchange in exchanges[plan.dropped : plan.layout.sealed]:
+        for exchange in exchanges[plan.dropped : plan.layout.verbatim_from]:
             compressed = plan.compressed.get(exchange.index)
             if compressed is None:
                 messages.extend(conversation.exchange_messages(exchange))
@@ -157,9 +208,12 @@ class ConversationOptimizer:
                 applied.add(Strategy.DROP_LOW_VALUE)
             if compressed.truncated:
                 applied.add(Strategy.TRUNCATE_TOOL_RESULTS)
+            if compressed.condensed:
+                applied.add(Strategy.CONDENSE_REPLIES)
         if not applied:
             return _unchanged(request, original_tokens)
-        for exchange in exchanges[plan.layout.sealed :]:
+        stable_messages = len(messages)
+        for exchange in exchanges[plan.layout.verbatim_from :]:
             messages.extend(conversation.exchange_messages(exchange))
         summary_texts = summaries.texts if summaries is not None else []
         note_text = ""
@@ -178,13 +232,14 @@ class ConversationOptimizer:
             optimized.system.append(
                 common_pb2.ContentBlock(text=common_pb2.TextBlock(text=note_text))
             )
-        summary_cost = summaries.cost_micros if summaries is not None else 0
         optimized_tokens = (
             plan.frame_tokens + note_block_tokens(note_text) + plan.kept_tokens + plan.tail_tokens
         )
         if optimized_tokens >= original_tokens:
             # A note longer than what it replaces (a short greeting dropped): not worth sending.
-            return _unchanged(request, original_tokens, summary_cost)
+            return _unchanged(request, original_tokens)
+        if _unprofitable_with_caching(policy, original_tokens, optimized_tokens, plan.tail_tokens):
+            return _unchanged(request, original_tokens)
         return Outcome(
             request=optimized,
             original_tokens=original_tokens,
@@ -192,7 +247,7 @@ class ConversationOptimizer:
             turns_removed=turns_removed,
             facts_note=note_text,
             strategies_applied=[s.value for s in Strategy if s in applied],
-            summary_cost_micros=summary_cost,
             sealed_exchanges=plan.layout.sealed,
             dropped_exchanges=plan.dropped,
+            stable_messages=stable_messages,
         )

@@ -1,4 +1,4 @@
-"""Planning one request's cut: compress the sealed exchanges, then choose how many chunks to drop.
+"""Planning one request's cut: compress the older exchanges, then choose how many to drop.
 
 The planner estimates tokens once per message and reuses the figures: the frame (tools and
 system prompt), each exchange as it is and as compressed, the verbatim tail. Dropping chunks
@@ -43,6 +43,8 @@ class Plan:
     tail_tokens: int
     compressed: dict[int, CompressedExchange] = field(default_factory=dict)
     note: FactsNote | None = None
+    # Turns (messages) in the verbatim tail.
+    tail_turns: int = 0
 
 
 def _texts(message: common_pb2.Message) -> list[str]:
@@ -121,12 +123,14 @@ class Planner:
             truncate_tool_results=policy.uses(Strategy.TRUNCATE_TOOL_RESULTS),
             tool_result_max_tokens=policy.tool_result_max_tokens,
             note_tool_results=policy.note_tool_results,
+            condense_replies=policy.uses(Strategy.CONDENSE_REPLIES),
+            reply_max_tokens=policy.reply_max_tokens,
         )
-        if not (options.drop_low_value or options.truncate_tool_results):
+        if not options.any_enabled:
             return {}
         history = SentenceHistory.empty()
         compressed: dict[int, CompressedExchange] = {}
-        for exchange in self.exchanges[: self.layout.sealed]:
+        for exchange in self.exchanges[: self.layout.verbatim_from]:
             messages = self.conversation.exchange_messages(exchange)
             if exchange.index >= self.layout.min_dropped:
                 compressed[exchange.index] = compress_exchange(
@@ -136,15 +140,18 @@ class Planner:
                     options,
                     self.tool_names,
                 )
+            texts = [text for m in messages for text in _texts(m)]
             if options.drop_low_value:
-                history.remember(text for m in messages for text in _texts(m))
+                history.remember(texts)
+            if options.condense_replies:
+                history.remember_facts(texts)
         return compressed
 
     def _kept_tokens(self, compressed: dict[int, CompressedExchange]) -> list[int]:
-        """kept[d]: tokens of sealed exchanges [d, sealed) as they would be sent."""
-        sealed = self.layout.sealed
-        kept = [0] * (sealed + 1)
-        for i in range(sealed - 1, -1, -1):
+        """kept[d]: tokens of exchanges [d, verbatim_from) as they would be sent."""
+        end = self.layout.verbatim_from
+        kept = [0] * (end + 1)
+        for i in range(end - 1, -1, -1):
             c = compressed.get(i)
             kept[i] = kept[i + 1] + (c.tokens if c is not None else self.exchange_tokens[i])
         return kept
@@ -152,9 +159,10 @@ class Planner:
     def plan(self, summary_reserve: int) -> Plan:
         """The cut; `summary_reserve` is counted per dropped chunk while fitting the target."""
         layout = self.layout
-        tail = sum(self.exchange_tokens[layout.sealed :])
-        if layout.sealed == 0:
-            return Plan(layout, 0, self.frame_tokens, 0, tail)
+        tail = sum(self.exchange_tokens[layout.verbatim_from :])
+        tail_turns = sum(ex.size for ex in self.exchanges[layout.verbatim_from :])
+        if layout.verbatim_from == 0:
+            return Plan(layout, 0, self.frame_tokens, 0, tail, tail_turns=tail_turns)
         compressed = self._compress()
         kept = self._kept_tokens(compressed)
         note: FactsNote | None = None
@@ -163,7 +171,7 @@ class Planner:
         target = self.policy.target_tokens
         noted = 0
         dropped = layout.min_dropped
-        for candidate in layout.drop_candidates():
+        for candidate in layout.drop_candidates(bool(target)):
             if note is not None:
                 for exchange in self.exchanges[noted:candidate]:
                     note.add_all(self._sources(exchange.index))
@@ -178,7 +186,7 @@ class Planner:
             if self.frame_tokens + note_tokens + reserve + kept[candidate] + tail <= target:
                 break
         if note is not None and self.policy.note_tool_results:
-            for i in range(dropped, layout.sealed):
+            for i in range(dropped, layout.verbatim_from):
                 if i in compressed:
                     note.add_all(compressed[i].removed_tool_output)
         return Plan(
@@ -189,6 +197,7 @@ class Planner:
             tail,
             {i: c for i, c in compressed.items() if i >= dropped},
             note,
+            tail_turns,
         )
 
     def _sources(self, index: int) -> list[NoteSource]:

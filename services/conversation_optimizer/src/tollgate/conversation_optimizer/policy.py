@@ -8,6 +8,8 @@ Strategies (names as callers send them in `OptimizeConversationRequest.strategie
   sent with prompt caching use `cached_chunk_exchanges` and `cached_compressed_chunks` instead.
 - `drop_low_value`: in old, kept turns, remove greetings, thanks, acknowledgements and sentences
   repeated from earlier; an exchange left with nothing to say is removed.
+- `condense_replies`: in old, kept turns, the assistant's replies keep only their fact sentences
+  and closing question, within `reply_max_tokens` each (the user's words stay as they are).
 - `truncate_tool_results`: in old, kept turns, cut tool results over `tool_result_max_tokens`.
 - `facts_note`: the facts of removed turns go into a "facts so far" note, appended to the system
   prompt.
@@ -32,6 +34,7 @@ from tollgate.v1 import common_pb2
 class Strategy(StrEnum):
     KEEP_RECENT = "keep_recent"
     DROP_LOW_VALUE = "drop_low_value"
+    CONDENSE_REPLIES = "condense_replies"
     TRUNCATE_TOOL_RESULTS = "truncate_tool_results"
     FACTS_NOTE = "facts_note"
     SUMMARIZE = "summarize"
@@ -41,6 +44,7 @@ STRATEGY_ORDER: tuple[Strategy, ...] = tuple(Strategy)
 DEFAULT_CHAIN: tuple[Strategy, ...] = (
     Strategy.KEEP_RECENT,
     Strategy.DROP_LOW_VALUE,
+    Strategy.CONDENSE_REPLIES,
     Strategy.TRUNCATE_TOOL_RESULTS,
     Strategy.FACTS_NOTE,
 )
@@ -65,8 +69,16 @@ class Policy(BaseModel):
     # cut onwards (at 1.25x the input price) while an unchanged prefix is read at 0.1x, so with
     # caching the cut moves less often: bench/pruning_eval measures the trade-off.
     cached_chunk_exchanges: int = Field(default=10, ge=1)
-    cached_compressed_chunks: int = Field(default=0, ge=0)
+    cached_compressed_chunks: int = Field(default=100, ge=0)
+    # The shortest prompt the API caches (1024 tokens for Sonnet and Opus, 2048 for Haiku). With
+    # prompt caching, a cacheable request is cut only once its cut form can be cached too
+    # (`cache_cost`): a shortened prompt under this minimum is billed in full on every turn.
+    cached_min_prompt_tokens: int = Field(default=1024, ge=0)
+    # Set by `for_prompt_caching`: the request goes out with cache breakpoints.
+    prompt_caching: bool = False
     tool_result_max_tokens: int = Field(default=150, ge=20)
+    # Per condensed assistant reply: room for a few new facts and the closing question.
+    reply_max_tokens: int = Field(default=100, ge=10)
     # Facts found in tool results also go into the note (off: the assistant's replies carry what
     # mattered in them, and listings would crowd the note).
     note_tool_results: bool = False
@@ -89,6 +101,7 @@ class Policy(BaseModel):
             update={
                 "chunk_exchanges": self.cached_chunk_exchanges,
                 "compressed_chunks": self.cached_compressed_chunks,
+                "prompt_caching": True,
             }
         )
 

@@ -59,6 +59,11 @@ class ConversationOptimizerServicer(
             facts_note=outcome.facts_note,
             strategies_applied=outcome.strategies_applied,
             summary_cost_micros=outcome.summary_cost_micros,
+            target_met=outcome.target.met,
+            target_missed_by_tokens=outcome.target.missed_by,
+            target_explanation=outcome.target.explanation,
+            summary_usage=outcome.summary_usage,
+            summary_model=outcome.summary_model,
         )
 
     async def CountTokens(

@@ -130,17 +130,22 @@ class OrchestratorSummarizer:
             counter.add(len(found), {"outcome": "cached"})
         missing = [i for i in range(len(chunks)) if i not in found]
         cost = 0
+        usage = common_pb2.Usage()
         if missing:
             if self._stub is None:
                 return None
             generated = await self._generate_all(context, texts, missing, max_tokens)
-            for i, (summary, micros) in generated.items():
+            for i, (summary, micros, used) in generated.items():
                 self._cache.put(keys[i], summary)
                 found[i] = summary
                 cost += micros
+                usage.input_tokens += used.input_tokens
+                usage.output_tokens += used.output_tokens
             if len(generated) < len(missing):
-                return None
-        return SummaryResult([found[i] for i in range(len(chunks))], cost)
+                # Not all summaries arrived: none is used, but those that did were paid for.
+                return SummaryResult([], cost, usage, self._model)
+        model = self._model if missing else ""
+        return SummaryResult([found[i] for i in range(len(chunks))], cost, usage, model)
 
     async def _generate_all(
         self,
@@ -148,7 +153,7 @@ class OrchestratorSummarizer:
         texts: Sequence[str],
         indexes: Sequence[int],
         max_tokens: int,
-    ) -> dict[int, tuple[str, int]]:
+    ) -> dict[int, tuple[str, int, common_pb2.Usage]]:
         """Summaries that arrived in time; the others are cancelled and logged."""
         counter = optimizer_metrics().summaries
         tasks = {
@@ -158,7 +163,7 @@ class OrchestratorSummarizer:
         done, pending = await asyncio.wait(tasks, timeout=self._timeout)
         for task in pending:
             task.cancel()
-        generated: dict[int, tuple[str, int]] = {}
+        generated: dict[int, tuple[str, int, common_pb2.Usage]] = {}
         failures: list[str] = ["timed out"] if pending else []
         for task in done:
             error = task.exception()
@@ -179,7 +184,7 @@ class OrchestratorSummarizer:
 
     async def _generate(
         self, context: common_pb2.RequestContext, text: str, max_tokens: int, index: int
-    ) -> tuple[str, int]:
+    ) -> tuple[str, int, common_pb2.Usage]:
         assert self._stub is not None
         summary_context = common_pb2.RequestContext()
         summary_context.CopyFrom(context)
@@ -210,7 +215,7 @@ class OrchestratorSummarizer:
         ).strip()
         if not summary:
             raise ValueError("the orchestrator returned an empty summary")
-        return " ".join(summary.split()), result.cost.total_micros
+        return " ".join(summary.split()), result.cost.total_micros, result.response.usage
 
 
 def _reason(exc: BaseException) -> str:

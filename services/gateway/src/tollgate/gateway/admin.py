@@ -1,5 +1,11 @@
 """Usage reports (any key, own tenant) and the admin calls (admin keys only): budgets, overrides,
-alerts, effective flags and routing, cache invalidation."""
+alerts, effective flags and routing, cache invalidation.
+
+Who may act on which tenant (docs/security.md has the table): every key on its own tenant; only
+an operator key (role `operator` in the keys file) on another one. An empty tenant_id means the
+caller's own tenant, for every role: no call reaches "all tenants" by leaving a field empty.
+Every field is checked before the ledger or a cache is called.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,17 @@ from typing import Any
 import grpc
 
 from tollgate.common.auth import ApiKey
-from tollgate.common.errors import permission_denied, unavailable
+from tollgate.common.errors import invalid_argument, permission_denied, unavailable
 from tollgate.gateway import dependencies
 from tollgate.gateway.dependencies import DependencyDown
+from tollgate.gateway.field_checks import (
+    check_amount,
+    check_enum,
+    check_identifier,
+    check_identifiers,
+    check_time_range,
+    check_timestamp,
+)
 from tollgate.gateway.flags import FlagsSource, decide
 from tollgate.gateway.flags_config import FLAG_KEYS, FlagMode
 from tollgate.gateway.pipeline import forward_error
@@ -31,6 +45,43 @@ from tollgate.v1 import (
 def require_admin(key: ApiKey) -> None:
     if not key.admin:
         raise permission_denied("This call needs an admin API key.")
+
+
+def tenant_in_scope(key: ApiKey, requested: str, field: str = "tenant_id") -> str:
+    """The tenant a call acts on: the caller's own unless an operator names another."""
+    check_identifier(requested, field)
+    tenant = requested or key.tenant
+    if tenant != key.tenant and not key.operator:
+        raise permission_denied(
+            f"This key belongs to tenant {key.tenant!r} and may not act on another tenant; "
+            "only operator keys may."
+        )
+    return tenant
+
+
+def _scope_in_reach(key: ApiKey, scope: budget_ledger_pb2.BudgetScope, field: str) -> None:
+    """A budget scope the caller may change: a known kind, its subject, a tenant in reach.
+    An empty tenant is filled in with the caller's own."""
+    check_enum(budget_ledger_pb2.ScopeKind, scope.kind, f"{field}.kind", required=True)
+    scope.tenant_id = tenant_in_scope(key, scope.tenant_id, f"{field}.tenant_id")
+    check_identifier(
+        scope.subject_id,
+        f"{field}.subject_id",
+        required=scope.kind != budget_ledger_pb2.SCOPE_KIND_TENANT,
+    )
+
+
+def _check_budget(budget: budget_ledger_pb2.Budget) -> None:
+    check_enum(budget_ledger_pb2.BudgetPeriod, budget.period, "budget.period", required=True)
+    check_amount(budget.limit_micros, "budget.limit_micros")
+    check_amount(budget.limit_tokens, "budget.limit_tokens")
+    for index, percent in enumerate(budget.alert_thresholds_percent):
+        if not 1 <= percent <= 1000:
+            raise invalid_argument(
+                f"budget.alert_thresholds_percent[{index}] must be between 1 and 1000; "
+                f"got {percent}.",
+                "budget.alert_thresholds_percent",
+            )
 
 
 class AdminCalls:
@@ -55,14 +106,17 @@ class AdminCalls:
     async def usage_report(
         self, key: ApiKey, request: gateway_pb2.GetUsageReportRequest
     ) -> gateway_pb2.GetUsageReportResponse:
-        tenant = request.tenant_id or key.tenant
-        if tenant != key.tenant:
-            require_admin(key)
+        tenant = tenant_in_scope(key, request.tenant_id)
+        start = getattr(request, "from") if request.HasField("from") else None
+        end = request.to if request.HasField("to") else None
+        check_time_range(start, end)
+        for index, dimension in enumerate(request.group_by):
+            check_enum(budget_ledger_pb2.UsageDimension, dimension, f"group_by[{index}]")
         query = budget_ledger_pb2.QueryUsageRequest(tenant_id=tenant, group_by=request.group_by)
-        if request.HasField("from"):
-            getattr(query, "from").CopyFrom(getattr(request, "from"))
-        if request.HasField("to"):
-            query.to.CopyFrom(request.to)
+        if start is not None:
+            getattr(query, "from").CopyFrom(start)
+        if end is not None:
+            query.to.CopyFrom(end)
         reply = await self._ledger_call(tenant, "QueryUsage", query)
         semantic = self._router.route("semantic_cache", self._flags.config, tenant, "")
         precision = await tenant_precision(
@@ -74,7 +128,7 @@ class AdminCalls:
         self, key: ApiKey, request: gateway_pb2.GetBudgetsRequest
     ) -> gateway_pb2.GetBudgetsResponse:
         require_admin(key)
-        tenant = request.tenant_id or key.tenant
+        tenant = tenant_in_scope(key, request.tenant_id)
         reply = await self._ledger_call(
             tenant, "ListBudgetStates", budget_ledger_pb2.ListBudgetStatesRequest(tenant_id=tenant)
         )
@@ -85,7 +139,9 @@ class AdminCalls:
     ) -> gateway_pb2.SetBudgetResponse:
         require_admin(key)
         upsert = budget_ledger_pb2.UpsertBudgetRequest(budget=request.budget, actor=key.id)
-        reply = await self._ledger_call(request.budget.scope.tenant_id, "UpsertBudget", upsert)
+        _scope_in_reach(key, upsert.budget.scope, "budget.scope")
+        _check_budget(upsert.budget)
+        reply = await self._ledger_call(upsert.budget.scope.tenant_id, "UpsertBudget", upsert)
         return gateway_pb2.SetBudgetResponse(state=reply.state)
 
     async def create_override(
@@ -95,6 +151,11 @@ class AdminCalls:
         override = budget_ledger_pb2.BudgetOverride()
         override.CopyFrom(request.override)
         override.actor = key.id
+        _scope_in_reach(key, override.scope, "override.scope")
+        check_enum(budget_ledger_pb2.BudgetPeriod, override.period, "override.period")
+        check_amount(override.extra_micros, "override.extra_micros")
+        if override.HasField("expires_at"):
+            check_timestamp(override.expires_at, "override.expires_at")
         grant = budget_ledger_pb2.GrantOverrideRequest(override=override)
         reply = await self._ledger_call(override.scope.tenant_id, "GrantOverride", grant)
         return gateway_pb2.CreateBudgetOverrideResponse(override=reply.override)
@@ -103,10 +164,10 @@ class AdminCalls:
         self, key: ApiKey, request: gateway_pb2.WatchBudgetAlertsRequest
     ) -> AsyncIterator[gateway_pb2.WatchBudgetAlertsResponse]:
         require_admin(key)
-        track = self._ledger(request.tenant_id)
-        call = track.stub.StreamAlerts(
-            budget_ledger_pb2.StreamAlertsRequest(tenant_id=request.tenant_id)
-        )
+        # An empty tenant_id used to reach the ledger as "every tenant's alerts".
+        tenant = tenant_in_scope(key, request.tenant_id)
+        track = self._ledger(tenant)
+        call = track.stub.StreamAlerts(budget_ledger_pb2.StreamAlertsRequest(tenant_id=tenant))
         try:
             async for item in call:
                 yield gateway_pb2.WatchBudgetAlertsResponse(alert=item.alert)
@@ -120,7 +181,8 @@ class AdminCalls:
     ) -> gateway_pb2.GetEffectiveConfigResponse:
         require_admin(key)
         config = self._flags.config
-        tenant, contact = request.tenant_id or key.tenant, request.contact_id
+        tenant, contact = tenant_in_scope(key, request.tenant_id), request.contact_id
+        check_identifier(contact, "contact_id")
         reply = gateway_pb2.GetEffectiveConfigResponse(config_version=config.source_digest)
         for flag_key in FLAG_KEYS:
             flag = config.flag(flag_key)
@@ -143,6 +205,8 @@ class AdminCalls:
                 track=track.name,
                 address=track.address,
                 canary_weight=config.canary_weight(name) if backend.canary else 0,
+                canary_ready=backend.canary_ready,
+                effective_canary_weight=self._router.effective_canary_weight(name, config),
             )
         return reply
 
@@ -150,7 +214,8 @@ class AdminCalls:
         self, key: ApiKey, request: gateway_pb2.InvalidateCacheRequest
     ) -> gateway_pb2.InvalidateCacheResponse:
         require_admin(key)
-        tenant = request.tenant_id or key.tenant
+        tenant = tenant_in_scope(key, request.tenant_id)
+        check_identifiers(request.tags, "tags")
         reply = gateway_pb2.InvalidateCacheResponse()
         config = self._flags.config
         exact = self._router.route("cache", config, tenant, "")

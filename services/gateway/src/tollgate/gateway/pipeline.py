@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -119,12 +119,18 @@ class RequestRun:
     def _cache_status(self) -> common_pb2.CacheStatus:
         if self.draft.cached is not None:
             return self.draft.cached.status
+        if self.request.completion.cache.mode == gateway_pb2.CACHE_MODE_BYPASS:
+            return common_pb2.CACHE_STATUS_BYPASS
         looked_up = self.exact.report is not None or self.semantic.report is not None
         return common_pb2.CACHE_STATUS_MISS if looked_up else common_pb2.CACHE_STATUS_BYPASS
 
     def _account(self, answer: Answer, baseline: int) -> common_pb2.Account:
         hold = self.budget.hold
-        cost = answer.cost
+        cost = common_pb2.Cost()
+        cost.CopyFrom(answer.cost)
+        # The optimizer's summaries were Claude calls made for this request: charged with it.
+        cost.summary_micros = self.optimize.summary_cost_micros
+        cost.total_micros += cost.summary_micros
         return common_pb2.Account(
             request_id=self.request.context.request_id,
             trace_id=self.request.context.trace_id,
@@ -257,7 +263,7 @@ class CompletionPipeline:
 
     async def stream(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion, timeout: float
-    ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
+    ) -> AsyncGenerator[gateway_pb2.StreamCompleteResponse, None]:
         async with contextlib.aclosing(
             self._run(context, completion, timeout, _stream_generate, replay=True)
         ) as items:

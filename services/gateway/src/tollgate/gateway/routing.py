@@ -3,14 +3,23 @@
 The split is sticky per tenant + contact (the same bucketing as flags), so one conversation does
 not flip between versions. gRPC connections are long-lived, so addresses are headless-Service
 DNS names balanced client-side (`round_robin`), never a ClusterIP.
+
+A canary's weight applies only while the canary is ready: its health service answers SERVING
+(checked every few seconds) and its circuit breaker is closed. Until then, and whenever it stops
+being ready, its share of calls goes to stable. So a weight set before the canary's pods are up,
+or a canary that starts failing, never costs callers an error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.bucketing import bucket
@@ -53,14 +62,23 @@ class Track(Generic[Stub]):
     breaker: CircuitBreaker
 
 
+log = logging.getLogger("tollgate.gateway.routing")
+
+
 @dataclass
 class Backend(Generic[Stub]):
     name: str
     stable: Track[Stub]
     canary: Track[Stub] | None = None
+    # Whether the canary's health service last answered SERVING.
+    canary_serving: bool = False
 
     def tracks(self) -> list[Track[Stub]]:
         return [self.stable, *([self.canary] if self.canary else [])]
+
+    @property
+    def canary_ready(self) -> bool:
+        return self.canary is not None and self.canary_serving and not self.canary.breaker.is_open
 
 
 @dataclass
@@ -78,15 +96,57 @@ class BackendRouter:
             router.backends[name] = Backend(name, stable, canary)
         return router
 
+    _health_task: asyncio.Task[None] | None = None
+
+    def effective_canary_weight(self, backend: str, config: GatewayConfig) -> int:
+        """The percent of calls the canary gets now: its weight while it is ready, else 0."""
+        entry = self.backends[backend]
+        return config.canary_weight(backend) if entry.canary_ready else 0
+
     def route(self, backend: str, config: GatewayConfig, tenant: str, contact: str) -> Track[Any]:
         entry = self.backends[backend]
         if entry.canary is None:
             return entry.stable
-        weight = config.canary_weight(backend)
+        weight = self.effective_canary_weight(backend, config)
         in_canary = bucket(f"canary:{backend}", tenant, contact) < weight
         return entry.canary if in_canary else entry.stable
 
+    async def check_canaries(self, timeout: float = 1.0) -> None:
+        """Ask every canary's health service once; a canary is ready only while SERVING."""
+        for entry in self.backends.values():
+            if entry.canary is None:
+                continue
+            health = health_pb2_grpc.HealthStub(entry.canary.channel)
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+                serving = reply.status == health_pb2.HealthCheckResponse.SERVING
+            except grpc.aio.AioRpcError:
+                serving = False
+            if serving != entry.canary_serving:
+                log.info(
+                    "canary %s",
+                    "ready" if serving else "not ready: calls go to stable",
+                    extra={"backend": entry.name, "address": entry.canary.address},
+                )
+            entry.canary_serving = serving
+
+    async def start(self, interval: float = 3.0) -> None:
+        """Keep the canaries' readiness current in the background."""
+        if not any(entry.canary for entry in self.backends.values()):
+            return
+
+        async def loop() -> None:
+            while True:
+                await self.check_canaries()
+                await asyncio.sleep(interval)
+
+        self._health_task = asyncio.create_task(loop())
+
     async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
         for entry in self.backends.values():
             for track in entry.tracks():
                 await track.channel.close()

@@ -9,17 +9,22 @@ from collections.abc import AsyncIterator
 import grpc
 
 from tollgate.common import telemetry
-from tollgate.common.auth import ApiKey, KeyRing
+from tollgate.common.auth import ApiKey
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
+from tollgate.gateway.auth_gate import AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.batches import BatchCalls
+from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
+from tollgate.gateway.http.door import HttpDoor
+from tollgate.gateway.key_file import KeyFile
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import RateLimiter
@@ -43,7 +48,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(
         self,
         settings: Settings,
-        keys: KeyRing,
+        keys: KeyFile,
         validator: RequestValidator,
         pipeline: CompletionPipeline,
         leads: LeadScoring,
@@ -57,11 +62,25 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        # Set when the HTTP front door is on (build_service).
+        self.http_door: HttpDoor | None = None
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> ApiKey:
-        key = self._keys.authenticate(_authorization(context))
+        return self.authenticate(_authorization(context))
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        """The key of an `authorization` value (`Bearer <key>`), from gRPC or the HTTP door."""
+        key = self._keys.authenticate(authorization)
         annotate(tenant=key.tenant, api_key_id=key.id)
         return key
+
+    async def accept(
+        self, key: ApiKey, completion: gateway_pb2.Completion
+    ) -> common_pb2.RequestContext:
+        """Validate and admit a completion (both doors), and the context it runs under."""
+        self._validator.check(completion)
+        await self._admit_completion(key, completion)
+        return self._request_context(key, completion)
 
     async def _admit(self, key: ApiKey, tokens: int) -> None:
         if self._rate_limiter is not None:
@@ -96,9 +115,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.CompleteRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.CompleteResponse:
         key = self._authenticate(context)
-        self._validator.check(request.completion)
-        await self._admit_completion(key, request.completion)
-        request_context = self._request_context(key, request.completion)
+        request_context = await self.accept(key, request.completion)
         reply = await self.pipeline.complete(
             request_context, request.completion, self._timeout(context)
         )
@@ -110,9 +127,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.StreamCompleteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.StreamCompleteResponse]:
         key = self._authenticate(context)
-        self._validator.check(request.completion)
-        await self._admit_completion(key, request.completion)
-        request_context = self._request_context(key, request.completion)
+        request_context = await self.accept(key, request.completion)
         if self._settings.log_prompts:
             log_exchange(request.completion.request, None)
         async for item in self.pipeline.stream(
@@ -176,16 +191,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return await self._admin.invalidate_cache(self._authenticate(context), request)
 
 
-def load_keys(settings: Settings) -> KeyRing:
-    if not settings.api_keys_file:
-        log.warning("no API keys file configured: every call will be refused")
-        return KeyRing([])
-    return KeyRing.from_file(settings.api_keys_file)
-
-
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
     prices = PriceTable.load(settings.prices_file or None)
+    keys = KeyFile(settings.api_keys_file, settings.flags_poll_seconds)
     flags = FlagsSource(
         settings.flags_file, settings.flags_poll_seconds, settings.flags_overrides_file
     )
@@ -200,15 +209,33 @@ async def build_service(settings: Settings) -> GrpcService:
     )
     servicer = GatewayServicer(
         settings,
-        load_keys(settings),
+        keys,
         RequestValidator(settings, prices),
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         AdminCalls(settings, flags, router),
         rate_limiter,
     )
-    on_start: list[Hook] = [flags.start]
-    on_stop: list[Hook] = [flags.stop, background.drain, router.close, rate_limiter.close]
+    on_start: list[Hook] = [flags.start, router.start, keys.start]
+    on_stop: list[Hook] = [
+        keys.stop,
+        flags.stop,
+        background.drain,
+        router.close,
+        rate_limiter.close,
+    ]
+    if settings.http_enabled:
+        batches = BatchCalls(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+        )
+        servicer.http_door = HttpDoor(settings, servicer, prices, batches)
+        on_start.append(servicer.http_door.start)
+        # Stop hooks run last to first: no new HTTP request starts while the pipeline drains.
+        on_stop.append(servicer.http_door.stop)
     for origin, name, key in (
         ("configmap", settings.flags_configmap, settings.flags_configmap_key),
         (
@@ -223,5 +250,16 @@ async def build_service(settings: Settings) -> GrpcService:
         on_start.append(watch.start)
         on_stop.insert(0, watch.stop)
     descriptor = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-    registration = Registration(descriptor.full_name, tolerant_adder(descriptor), servicer)
-    return GrpcService("gateway", [registration], on_start=on_start, on_stop=on_stop)
+    # Completions and lead batches are held to max_request_bytes by the validator, which names
+    # the field; here they get gRPC's own limit, and every other method a small one.
+    large = settings.max_message_bytes
+    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
+    adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
+    registration = Registration(descriptor.full_name, adder, servicer)
+    return GrpcService(
+        "gateway",
+        [registration],
+        on_start=on_start,
+        on_stop=on_stop,
+        interceptors=[AuthenticationGate(keys)],
+    )

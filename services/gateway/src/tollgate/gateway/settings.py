@@ -14,6 +14,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOLLGATE_GATEWAY_", extra="ignore")
 
     port: int = 50051
+    # The HTTP front door (Anthropic's Messages API, tollgate.gateway.http) on `http_port`
+    # beside gRPC, in the same process; 0 picks a free port.
+    http_enabled: bool = False
+    http_port: int = Field(default=8080, ge=0, le=65535)
     # YAML of hashed API keys (see tollgate.common.auth). Without it every call is refused.
     api_keys_file: str = ""
     # The flags file (the Helm ConfigMap). Without it every optimization is off.
@@ -75,6 +79,13 @@ class Settings(ServiceSettings):
 
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Calls in progress at once; past it new calls get RESOURCE_EXHAUSTED. The server's receive
+    # limit stays the common 8 MiB so that a request between max_request_bytes and it is told
+    # the limit in a sentence; unauthenticated bodies are never read (tollgate.gateway.auth_gate)
+    # and each method has its own limit on the raw bytes (tollgate.gateway.decoding).
+    max_concurrent_rpcs: int = Field(default=500, ge=0)
+    # Admin, report and lead calls (a batch of leads is larger, see service.py).
+    max_small_request_bytes: int = Field(default=64 * 1024, ge=1024)
     max_messages: int = Field(default=2000, ge=1)
     max_output_tokens: int = Field(default=64_000, ge=1)
 
@@ -87,6 +98,10 @@ class Settings(ServiceSettings):
     # TOLLGATE_GATEWAY_RATE_LIMIT_TENANT_OVERRIDES='{"acme": {"tenant_requests_per_minute": 600}}'
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     rate_limit_tenant_overrides: dict[str, RateLimits] = Field(default_factory=dict)
+
+    # The gateway's callers are outside the suite: their W3C baggage (arbitrary key-values) is
+    # dropped unless this is turned on, so it never reaches a backend. Their trace is continued.
+    keep_caller_baggage: bool = False
 
     # Prompts and answers are not logged unless this is on; when on, e-mail addresses and phone
     # numbers are replaced before the line is written.

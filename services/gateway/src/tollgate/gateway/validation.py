@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from tollgate.common.errors import invalid_argument
 from tollgate.common.pricing import PriceTable
+from tollgate.common.token_estimate import estimate_request, estimate_text
+from tollgate.gateway.block_checks import check_image, check_tool_result_content
+from tollgate.gateway.field_checks import check_identifier, check_identifiers
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
 _ROLE_NAMES = {common_pb2.ROLE_USER: "user", common_pb2.ROLE_ASSISTANT: "assistant"}
+# What the API accepts as a tool name, and what a template placeholder may be called.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MAX_TOOLS = 128
+MAX_TEMPLATE_VARIABLES = 64
+MAX_STOP_SEQUENCES = 64
 
 
 class RequestValidator:
@@ -25,10 +36,80 @@ class RequestValidator:
             )
         request = completion.request
         self._check_enums(completion)
+        self._check_labels(completion)
         self._check_model(request.model)
         self._check_sampling(request)
         self._check_system(request)
+        self._check_tools(request)
         self._check_messages(request)
+        self._check_context_window(completion)
+
+    @staticmethod
+    def _check_labels(completion: gateway_pb2.Completion) -> None:
+        check_identifier(completion.request_id, "completion.request_id")
+        check_identifier(completion.contact_id, "completion.contact_id")
+        check_identifier(completion.conversation_id, "completion.conversation_id")
+        check_identifiers(completion.tags, "completion.tags")
+        variables = completion.template_variables
+        if len(variables) > MAX_TEMPLATE_VARIABLES:
+            raise invalid_argument(
+                f"The request has {len(variables):,} template variables; the limit is "
+                f"{MAX_TEMPLATE_VARIABLES}.",
+                "completion.template_variables",
+            )
+        for name in variables:
+            if not _VARIABLE_NAME.fullmatch(name):
+                raise invalid_argument(
+                    f"Template variable name {name[:64]!r} is not a name: use letters, digits and "
+                    "underscores, at most 64.",
+                    "completion.template_variables",
+                )
+
+    def _check_context_window(self, completion: gateway_pb2.Completion) -> None:
+        """Refuse what no model could take: the estimated prompt (variables included) plus
+        max_tokens past the window of the named model, or of the smallest when none is named.
+        The calibrated estimate is used, not the upper bound, so a request that fits is never
+        refused; what the estimate misses, Claude refuses itself."""
+        request = completion.request
+        models = [request.model] if request.model else self._prices.models
+        window = min(self._prices.price(model).context_window_tokens for model in models)
+        prompt = estimate_request(request) + sum(
+            estimate_text(value) for value in completion.template_variables.values()
+        )
+        if prompt + request.max_tokens > window:
+            raise invalid_argument(
+                f"The prompt is about {prompt:,} tokens and max_tokens is "
+                f"{request.max_tokens:,}: together more than the {window:,}-token context "
+                f"window of {request.model or 'the models this request may be routed to'}.",
+                "completion.request",
+            )
+
+    @staticmethod
+    def _check_tools(request: common_pb2.ClaudeRequest) -> None:
+        if len(request.tools) > MAX_TOOLS:
+            raise invalid_argument(
+                f"The request defines {len(request.tools):,} tools; the limit is {MAX_TOOLS}.",
+                "completion.request.tools",
+            )
+        names: set[str] = set()
+        for index, tool in enumerate(request.tools):
+            if not _TOOL_NAME.fullmatch(tool.name):
+                raise invalid_argument(
+                    f"Tool {index} needs a name of 1 to 64 letters, digits, '_' or '-'.",
+                    f"completion.request.tools[{index}].name",
+                )
+            if tool.name in names:
+                raise invalid_argument(
+                    f"Tool name {tool.name!r} is defined twice.",
+                    f"completion.request.tools[{index}].name",
+                )
+            names.add(tool.name)
+        stops = request.stop_sequences
+        if len(stops) > MAX_STOP_SEQUENCES or any(not stop for stop in stops):
+            raise invalid_argument(
+                f"stop_sequences takes at most {MAX_STOP_SEQUENCES} non-empty strings.",
+                "completion.request.stop_sequences",
+            )
 
     @staticmethod
     def _check_enums(completion: gateway_pb2.Completion) -> None:
@@ -122,6 +203,8 @@ class RequestValidator:
                 raise invalid_argument(f"Message {index} has an empty content block.", where)
             if kind == "text" and not block.text.text:
                 raise invalid_argument(f"Message {index} has an empty text block.", where)
+            if kind == "image":
+                check_image(block.image, where)
             if kind == "tool_use":
                 if message.role != common_pb2.ROLE_ASSISTANT:
                     raise invalid_argument(
@@ -143,4 +226,5 @@ class RequestValidator:
                         "has no matching tool_use in the assistant message just before it.",
                         where,
                     )
+                check_tool_result_content(block.tool_result, where)
         return new_tool_uses

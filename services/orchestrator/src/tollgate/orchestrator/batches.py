@@ -46,6 +46,7 @@ class ItemPlan:
 class BatchOwner:
     tenant_id: str
     items: dict[str, ItemPlan]
+    request_id: str = ""
 
 
 def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -56,11 +57,12 @@ def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
-def _batch_message(batch: Any, tenant_id: str) -> orchestrator_pb2.Batch:
+def _batch_message(batch: Any, owner: BatchOwner) -> orchestrator_pb2.Batch:
     counts = batch.request_counts
     message = orchestrator_pb2.Batch(
         id=batch.id,
-        tenant_id=tenant_id,
+        tenant_id=owner.tenant_id,
+        request_id=owner.request_id,
         status=_STATUS.get(batch.processing_status, orchestrator_pb2.BATCH_STATUS_UNSPECIFIED),
         counts=orchestrator_pb2.BatchCounts(
             processing=counts.processing,
@@ -115,7 +117,7 @@ class BatchService:
             seen.add(item.custom_id)
 
     async def create(
-        self, tenant_id: str, items: list[orchestrator_pb2.BatchItem]
+        self, tenant_id: str, items: list[orchestrator_pb2.BatchItem], request_id: str = ""
     ) -> orchestrator_pb2.Batch:
         self._check_items(items)
         entries: list[dict[str, Any]] = []
@@ -132,8 +134,9 @@ class BatchService:
             batch = await self._client.messages.batches.create(requests=entries)  # type: ignore[arg-type]
         except anthropic.APIError as exc:
             raise map_upstream_error(exc) from exc
-        self._owners[batch.id] = BatchOwner(tenant_id, plans)
-        return _batch_message(batch, tenant_id)
+        owner = BatchOwner(tenant_id, plans, request_id)
+        self._owners[batch.id] = owner
+        return _batch_message(batch, owner)
 
     def _owner(self, tenant_id: str, batch_id: str) -> BatchOwner:
         owner = self._owners.get(batch_id)
@@ -143,20 +146,25 @@ class BatchService:
         return owner
 
     async def get(self, tenant_id: str, batch_id: str) -> orchestrator_pb2.Batch:
-        self._owner(tenant_id, batch_id)
+        owner = self._owner(tenant_id, batch_id)
         try:
             batch = await self._client.messages.batches.retrieve(batch_id)
         except anthropic.APIError as exc:
             raise map_upstream_error(exc) from exc
-        return _batch_message(batch, tenant_id)
+        return _batch_message(batch, owner)
+
+    async def list(self, tenant_id: str) -> list[orchestrator_pb2.Batch]:
+        """The tenant's batches, newest first (ids are remembered in creation order)."""
+        owned = [batch_id for batch_id, o in self._owners.items() if o.tenant_id == tenant_id]
+        return [await self.get(tenant_id, batch_id) for batch_id in reversed(owned)]
 
     async def cancel(self, tenant_id: str, batch_id: str) -> orchestrator_pb2.Batch:
-        self._owner(tenant_id, batch_id)
+        owner = self._owner(tenant_id, batch_id)
         try:
             batch = await self._client.messages.batches.cancel(batch_id)
         except anthropic.APIError as exc:
             raise map_upstream_error(exc) from exc
-        return _batch_message(batch, tenant_id)
+        return _batch_message(batch, owner)
 
     async def results(
         self, tenant_id: str, batch_id: str

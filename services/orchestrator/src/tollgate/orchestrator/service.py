@@ -69,7 +69,9 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         annotate(tenant=request.context.tenant_id, request_id=request.context.request_id)
         for i, item in enumerate(request.items):
             _check_spec(item.spec, f"items[{i}].spec")
-        batch = await self._batches.create(request.context.tenant_id, list(request.items))
+        batch = await self._batches.create(
+            request.context.tenant_id, list(request.items), request.context.request_id
+        )
         return orchestrator_pb2.CreateBatchResponse(batch=batch)
 
     async def GetBatch(
@@ -95,6 +97,14 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         _check_batch_id(request.batch_id)
         batch = await self._batches.cancel(request.context.tenant_id, request.batch_id)
         return orchestrator_pb2.CancelBatchResponse(batch=batch)
+
+    async def ListBatches(
+        self, request: orchestrator_pb2.ListBatchesRequest, context: grpc.aio.ServicerContext
+    ) -> orchestrator_pb2.ListBatchesResponse:
+        _check_tenant(request.context.tenant_id)
+        return orchestrator_pb2.ListBatchesResponse(
+            batches=await self._batches.list(request.context.tenant_id)
+        )
 
 
 def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:

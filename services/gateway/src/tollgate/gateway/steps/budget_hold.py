@@ -5,10 +5,12 @@ for the usage and savings reports."""
 from __future__ import annotations
 
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
+from tollgate.common.pricing import PriceTable
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.budget import Hold
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
     Answer,
@@ -35,20 +37,6 @@ def usage_record(
     )
 
 
-def max_cost(services: StepServices, request: common_pb2.ClaudeRequest) -> int:
-    """The most this request can cost: estimated input (with a safety margin) + max_tokens,
-    priced for the named model, else the dearest model the orchestrator may route to."""
-    settings = services.settings
-    prices = services.prices
-    tokens = int(estimate_request(request) * settings.reservation_token_margin)
-    routable = settings.reservation_models or prices.role_models
-    models = [request.model] if request.model else routable
-    known = [m for m in models if prices.knows(m)]
-    if not known:
-        return 0
-    return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
-
-
 def billed_tokens(usage: common_pb2.Usage) -> int:
     return (
         usage.input_tokens
@@ -56,6 +44,18 @@ def billed_tokens(usage: common_pb2.Usage) -> int:
         + usage.cache_read_input_tokens
         + usage.cache_creation_input_tokens
     )
+
+
+def max_cost(settings: Settings, prices: PriceTable, request: common_pb2.ClaudeRequest) -> int:
+    """The most a request can cost: estimated input (with a safety margin) + max_tokens, priced
+    for the named model, else the dearest model the orchestrator may route to."""
+    tokens = int(estimate_request(request) * settings.reservation_token_margin)
+    routable = settings.reservation_models or prices.role_models
+    models = [request.model] if request.model else routable
+    known = [m for m in models if prices.knows(m)]
+    if not known:
+        return 0
+    return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
 
 
 class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
@@ -71,7 +71,7 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
         self.hold: Hold | None = None
 
     def max_cost(self, request: common_pb2.ClaudeRequest) -> int:
-        return max_cost(self._services, request)
+        return max_cost(self._services.settings, self._services.prices, request)
 
     async def before(self, draft: Draft) -> Effect:
         if not self._decision.active:

@@ -69,6 +69,8 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             f"{reply.original_tokens} → {reply.optimized_tokens} tokens, "
             f"{reply.turns_removed} turns removed"
         )
+        if not reply.target_met and reply.target_explanation:
+            report.detail += f"; target not met: {reply.target_explanation}"
         if decision.enforce and removed > 0:
             self.tokens_removed = removed
             report.applied = True
@@ -81,7 +83,10 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             return 0
         model = answer.response.model
         calculator = self._services.savings
-        report.micros_saved = (
-            calculator.input_cost(model, report.tokens_saved) - self.summary_cost_micros
-        )
+        net = calculator.input_cost(model, report.tokens_saved) - self.summary_cost_micros
+        # A saving is never negative (the ledger refuses one); summaries that cost more than they
+        # saved are said in the detail, and their cost is charged with the request either way.
+        report.micros_saved = max(0, net)
+        if net < 0:
+            report.detail += f"; its summaries cost {-net} micro-dollars more than they saved"
         return calculator.input_cost(model, self.tokens_removed)

@@ -23,7 +23,7 @@ from tollgate.gateway.steps.base import (
     duration,
     record_cache_savings,
 )
-from tollgate.v1 import cache_pb2, common_pb2
+from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
 
 
 def _lookup_result(result: str) -> None:
@@ -50,13 +50,23 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
         if not decision.active:
             return NO_EFFECT
         report = self.start_report(decision)
+        preference = self._request.completion.cache
+        if preference.mode == gateway_pb2.CACHE_MODE_BYPASS:
+            report.detail = "bypassed by the request"
+            _lookup_result("ineligible")
+            return NO_EFFECT
+        # A refresh looks up only to learn the key; its answer overwrites whatever is stored
+        # (a store without a lease always writes), so it neither takes nor waits for a lease.
+        refresh = preference.mode == gateway_pb2.CACHE_MODE_REFRESH
         settings = self._services.settings
-        wait = settings.exact_cache_wait_for_fill_seconds if decision.enforce else 0.0
+        fill = decision.enforce and not refresh
+        wait = settings.exact_cache_wait_for_fill_seconds if fill else 0.0
         lookup = cache_pb2.ExactLookupRequest(
             context=self._request.context,
             request=self._request.completion.request,
-            acquire_fill_lease=decision.enforce,
+            acquire_fill_lease=fill,
             wait_for_fill=duration(wait),
+            cache_sampled=preference.cache_sampled,
         )
         track = self._services.routes.cache()
         timeout = settings.cache_timeout_seconds + wait
@@ -69,6 +79,11 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
         if not reply.cacheable:
             report.detail = f"not cacheable: {reply.reason}"
             _lookup_result("ineligible")
+            return NO_EFFECT
+        if refresh and decision.enforce:
+            self._key = reply.key
+            report.detail = "refresh: asked Claude, the answer replaces the stored one"
+            _lookup_result("miss")
             return NO_EFFECT
         if reply.hit:
             if decision.enforce:
@@ -102,9 +117,11 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             tags=list(self._request.completion.tags),
             fill_lease=self._lease,
         )
-        ttl_seconds = self._decision.parameters.ttl_seconds
-        if ttl_seconds:
-            store.ttl.CopyFrom(duration(ttl_seconds))
+        asked = self._request.completion.cache.ttl
+        if asked.seconds or asked.nanos:
+            store.ttl.CopyFrom(asked)
+        elif self._decision.parameters.ttl_seconds:
+            store.ttl.CopyFrom(duration(self._decision.parameters.ttl_seconds))
         track = self._services.routes.cache()
         timeout = self._services.settings.cache_timeout_seconds * 5
         self._services.background.spawn(

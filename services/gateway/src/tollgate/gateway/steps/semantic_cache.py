@@ -29,7 +29,7 @@ from tollgate.gateway.steps.base import (
     record_cache_savings,
 )
 from tollgate.gateway.steps.semantic_verification import Pending, SemanticVerifier
-from tollgate.v1 import common_pb2, semantic_cache_pb2
+from tollgate.v1 import common_pb2, gateway_pb2, semantic_cache_pb2
 
 
 def _lookup_result(result: str) -> None:
@@ -59,7 +59,14 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         if not decision.active:
             return NO_EFFECT
         report = self.start_report(decision)
+        mode = self._request.completion.cache.mode
+        if mode == gateway_pb2.CACHE_MODE_BYPASS:
+            report.detail = "bypassed by the request"
+            return NO_EFFECT
         self._sent = draft.request
+        if mode == gateway_pb2.CACHE_MODE_REFRESH:
+            report.detail = "refresh: asked Claude, the answer is stored"
+            return NO_EFFECT
         lookup = semantic_cache_pb2.SemanticLookupRequest(
             context=self._request.context,
             request=draft.request,

@@ -140,7 +140,7 @@ class SemanticVerifier:
                 self._services.routes.budget_ledger(),
                 decision,
                 context,
-                max(1, max_cost(self._services, sent)),
+                max(1, max_cost(self._services.settings, self._services.prices, sent)),
             )
         except ServiceError as exc:
             _outcome("no_budget")

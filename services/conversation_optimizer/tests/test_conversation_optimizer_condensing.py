@@ -1,0 +1,116 @@
+"""Condensed assistant replies, correction slots, unmet targets and the prompt-cache rule."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tollgate.conversation_optimizer.cache_cost import cut_pays
+from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
+from tollgate.conversation_optimizer.policy import Policy
+from tollgate.conversation_optimizer.replies import condense_reply
+from tollgate.conversation_optimizer.slots import corrects, overlap, slots
+
+VERBOSE = (
+    "Thank you, that is really helpful to know. It is completely normal for priorities to "
+    "shift as you see more places, and I would much rather we adjust the plan now than have "
+    "you feel boxed in later. I found 4 homes, and the best is 12 Birch Lane at $480,000. "
+    "Everything we discuss goes into your file. Shall I book a visit on Saturday?"
+)
+
+
+def test_a_condensed_reply_keeps_its_new_facts_and_closing_question() -> None:
+    condensed = condense_reply(VERBOSE, 100)
+    assert condensed == (
+        "I found 4 homes, and the best is 12 Birch Lane at $480,000. "
+        "Shall I book a visit on Saturday?"
+    )
+
+
+def test_a_reply_that_only_restates_known_facts_keeps_its_question() -> None:
+    said = {"12 birch lane", "$480000", "4 homes"}
+    condensed = condense_reply(VERBOSE, 100, said)
+    assert condensed == "Shall I book a visit on Saturday?"
+
+
+def test_a_reply_without_facts_or_question_keeps_its_first_useful_sentence() -> None:
+    text = "Thanks so much! There is no pressure to decide today. We can talk again later."
+    assert condense_reply(text, 100) == "There is no pressure to decide today."
+
+
+def test_a_short_reply_comes_back_as_it_is() -> None:
+    assert condense_reply("Yes, $480,000.", 100) == "Yes, $480,000."
+
+
+def test_corrections_are_told_by_their_words() -> None:
+    assert corrects("Actually, we'll do 25% down with a DSCR loan instead of cash.")
+    assert corrects("We changed our mind, we'd like a two-week rent-back.")
+    assert corrects("We're no longer leaving the fridge.")
+    assert not corrects("We don't own a car.")
+
+
+def test_a_correction_shares_a_slot_with_what_it_replaces() -> None:
+    switch = slots("Actually, we'll do 25% down with a DSCR loan instead of cash.")
+    assert overlap(switch, slots("We're planning to pay all cash.")) > 0
+    assert overlap(switch, slots("We don't own a car.")) == 0
+    fenced = slots("Actually, with the chickens, we do need a fenced area after all.")
+    assert overlap(fenced, slots("We don't need fencing.")) > 0
+
+
+def test_prompt_caching_cuts_only_what_stays_cacheable() -> None:
+    # Nothing was cacheable anyway: any cut pays.
+    assert cut_pays(900, 100, 1024)
+    # The cut history stays long enough to be read from the cache.
+    assert cut_pays(5000, 1500, 1024)
+    # The cut would be billed in full while the uncut history is read at a tenth.
+    assert not cut_pays(3000, 700, 1024)
+
+
+def long_chat(make: Any, exchanges: int) -> Any:
+    messages = []
+    for i in range(exchanges):
+        messages += [make.user(f"Point {i}: we don't want stairs."), make.assistant(VERBOSE)]
+    messages.append(make.user("What next?"))
+    return make.request(messages)
+
+
+def test_with_prompt_caching_a_short_conversation_waits_until_its_cut_can_be_cached(
+    make: Any,
+) -> None:
+    optimizer = ConversationOptimizer()
+    caching = Policy().for_prompt_caching()
+    short = asyncio.run(optimizer.optimize(long_chat(make, 14), caching))
+    long = asyncio.run(optimizer.optimize(long_chat(make, 60), caching))
+    assert short.original_tokens > 1024
+    assert not short.changed
+    assert long.changed
+    assert "condense_replies" in long.strategies_applied
+    uncached = asyncio.run(optimizer.optimize(long_chat(make, 14), Policy()))
+    assert uncached.changed
+
+
+def test_an_unreachable_target_says_why_and_by_how_much(make: Any) -> None:
+    request = long_chat(make, 6)
+    outcome = asyncio.run(
+        ConversationOptimizer().optimize(request, Policy(target_tokens=50, keep_last_turns=4))
+    )
+    assert not outcome.target.met
+    assert outcome.target.missed_by == outcome.optimized_tokens - 50
+    assert "turns, always sent as they are" in outcome.target.explanation
+
+
+def test_a_reachable_target_is_met(make: Any) -> None:
+    request = long_chat(make, 30)
+    loose = asyncio.run(ConversationOptimizer().optimize(request, Policy()))
+    target = loose.optimized_tokens - 30
+    tight = asyncio.run(ConversationOptimizer().optimize(request, Policy(target_tokens=target)))
+    assert tight.optimized_tokens <= target
+    assert tight.target.met
+
+
+def test_a_target_that_only_losing_the_users_words_could_meet_is_reported(make: Any) -> None:
+    request = long_chat(make, 30)
+    outcome = asyncio.run(ConversationOptimizer().optimize(request, Policy(target_tokens=300)))
+    assert not outcome.target.met
+    assert "Point 0: we don't want stairs." in outcome.facts_note
+    assert "the facts note that keeps what they said" in outcome.target.explanation

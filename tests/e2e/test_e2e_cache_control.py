@@ -1,0 +1,84 @@
+"""Cache control per request, through both doors: bypass, refresh (ask Claude and overwrite the
+stored answer), a TTL of the request's own, and caching a sampled answer when the request opts
+in. Without an opt-in a sampled answer is never cached."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.conftest import API_KEY, FullSuite
+from tollgate.v1 import common_pb2, gateway_pb2
+
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-5-5",
+    "max_tokens": 1000,
+    "temperature": 0,
+    "messages": [{"role": "user", "content": "Which documents prove my income?"}],
+}
+
+
+async def _post(http: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> httpx.Response:
+    reply = await http.post("/v1/messages", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return reply
+
+
+async def test_bypass_refresh_ttl_and_sampled_answers_over_http(
+    door: tuple[FullSuite, str],
+) -> None:
+    suite, base_url = door
+    async with httpx.AsyncClient(base_url=base_url, headers={"x-api-key": API_KEY}) as http:
+        assert (await _post(http, ASK)).headers["x-tollgate-cache"] == "miss"
+        await suite.settled()
+        assert (await _post(http, ASK)).headers["x-tollgate-cache"] == "exact"
+
+        calls = suite.upstream_calls()
+        bypassed = await _post(http, ASK, **{"x-tollgate-cache-mode": "bypass"})
+        assert bypassed.headers["x-tollgate-cache"] == "bypass"
+        assert int(bypassed.headers["x-tollgate-cost-micros"]) > 0
+        assert suite.upstream_calls() == calls + 1
+
+        # A refresh asks Claude although an answer is stored, and overwrites it with a 1 s TTL:
+        # once that has passed, the entry is gone (the overwrite happened, with its TTL).
+        refreshed = await _post(
+            http, ASK, **{"x-tollgate-cache-mode": "refresh", "x-tollgate-cache-ttl": "1"}
+        )
+        assert refreshed.headers["x-tollgate-cache"] == "miss"
+        assert suite.upstream_calls() == calls + 2
+        await suite.settled()
+        assert (await _post(http, ASK)).headers["x-tollgate-cache"] == "exact"
+        await asyncio.sleep(1.5)
+        assert (await _post(http, ASK)).headers["x-tollgate-cache"] == "miss"
+
+        sampled = {**ASK, "temperature": 0.8, "messages": [{"role": "user", "content": "A haiku"}]}
+        await _post(http, sampled)
+        await suite.settled()
+        assert (await _post(http, sampled)).headers["x-tollgate-cache"] == "miss"
+        opt_in = {"x-tollgate-cache-sampled": "true"}
+        await _post(http, sampled, **opt_in)
+        await suite.settled()
+        assert (await _post(http, sampled, **opt_in)).headers["x-tollgate-cache"] == "exact"
+
+        bad = await http.post("/v1/messages", json=ASK, headers={"x-tollgate-cache-mode": "x"})
+        assert bad.status_code == 400
+        assert "x-tollgate-cache-mode" in bad.json()["error"]["message"]
+
+
+async def test_the_account_says_what_the_preference_did_over_grpc(
+    door: tuple[FullSuite, str],
+) -> None:
+    suite, _ = door
+    async with suite.client() as client:
+        bypass = gateway_pb2.CachePreference(mode=gateway_pb2.CACHE_MODE_BYPASS)
+        answer = await client.complete(cache=bypass, **ASK)
+        await suite.settled()
+        refresh = gateway_pb2.CachePreference(mode=gateway_pb2.CACHE_MODE_REFRESH)
+        again = await client.complete(cache=refresh, **ASK)
+    assert answer.account.cache_status == common_pb2.CACHE_STATUS_BYPASS
+    details = {r.optimization: r.detail for r in answer.account.optimizations}
+    assert details["exact_cache"] == "bypassed by the request"
+    details = {r.optimization: r.detail for r in again.account.optimizations}
+    assert details["exact_cache"].startswith("refresh")
