@@ -159,6 +159,7 @@ async def running_full_suite(
     postgres_dsn: str,
     flags: dict[str, Any],
     with_semantic_cache: bool = False,
+    semantic_overrides: dict[str, Any] | None = None,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -210,7 +211,9 @@ async def running_full_suite(
             from tollgate.semantic_cache.service import build_service as build_semantic
             from tollgate.semantic_cache.settings import Settings as SemanticSettings
 
-            semantic_settings = SemanticSettings(**local, data_dir=str(workdir / "vectors"))
+            semantic_settings = SemanticSettings(
+                **local, data_dir=str(workdir / "vectors"), **(semantic_overrides or {})
+            )
             servers["semantic_cache"] = await stack.enter_async_context(
                 serving(await build_semantic(semantic_settings), semantic_settings)
             )

@@ -127,3 +127,38 @@ async def test_cli_serves_and_stops_on_sigterm() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_scripted_answers_replace_the_composed_text(
+    server: EmulatorServer, client: anthropic.AsyncAnthropic
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        status, _ = await call(
+            session,
+            "POST",
+            f"{server.base_url}/_emulator/config",
+            json={"scripted_answers": {"listing price": "The listing price is $450,000."}},
+        )
+        bad, _ = await call(
+            session,
+            "POST",
+            f"{server.base_url}/_emulator/config",
+            json={"scripted_answers": {"listing price": ""}},
+        )
+    assert (status, bad) == (200, 400)
+
+    async def ask(question: str, max_tokens: int = 100) -> str:
+        message = await client.messages.create(
+            model=SONNET, max_tokens=max_tokens, messages=[{"role": "user", "content": question}]
+        )
+        block = message.content[0]
+        assert block.type == "text"
+        return block.text
+
+    assert await ask("What is the LISTING PRICE of 12 Oak Street?") == (
+        "The listing price is $450,000."
+    )
+    assert await ask("What is the listing price?", max_tokens=2) != (
+        "The listing price is $450,000."
+    )
+    assert "450,000" not in await ask("How many bedrooms does 12 Oak Street have?")

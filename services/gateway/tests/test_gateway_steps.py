@@ -204,7 +204,10 @@ async def test_semantic_hit_answers_with_its_similarity(fakes: Any, helpers: Any
         )
     )
     request = helpers.request(temperature=0.0)
-    step = SemanticCacheStep(request, fakes.decisions(flags).semantic_cache, fakes.services())
+    decisions = fakes.decisions(flags)
+    step = SemanticCacheStep(
+        request, decisions.semantic_cache, fakes.services(), decisions.budget_enforcement
+    )
     effect = await step.before(Draft(request.completion.request))
     assert fakes.stubs["semantic_cache"].asked("SemanticLookup")[0].min_similarity == pytest.approx(
         0.93
@@ -223,7 +226,10 @@ async def test_only_deterministic_answers_are_stored_for_paraphrases(
     semantic.replies["SemanticStore"] = semantic_cache_pb2.SemanticStoreResponse()
     fields = {} if temperature is None else {"temperature": temperature}
     request = helpers.request(**fields)
-    step = SemanticCacheStep(request, fakes.decisions(flags).semantic_cache, fakes.services())
+    decisions = fakes.decisions(flags)
+    step = SemanticCacheStep(
+        request, decisions.semantic_cache, fakes.services(), decisions.budget_enforcement
+    )
     await step.before(Draft(request.completion.request))
     step.on_answer(_generated(100, 100), common_pb2.Account())
     await fakes.background.drain()

@@ -61,6 +61,7 @@ class CacheStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CACHE_STATUS_EXACT: _ClassVar[CacheStatus]
     CACHE_STATUS_SEMANTIC: _ClassVar[CacheStatus]
     CACHE_STATUS_BYPASS: _ClassVar[CacheStatus]
+    CACHE_STATUS_VERIFICATION: _ClassVar[CacheStatus]
 ROLE_UNSPECIFIED: Role
 ROLE_USER: Role
 ROLE_ASSISTANT: Role
@@ -94,6 +95,7 @@ CACHE_STATUS_MISS: CacheStatus
 CACHE_STATUS_EXACT: CacheStatus
 CACHE_STATUS_SEMANTIC: CacheStatus
 CACHE_STATUS_BYPASS: CacheStatus
+CACHE_STATUS_VERIFICATION: CacheStatus
 
 class CacheControl(_message.Message):
     __slots__ = ("ttl",)

@@ -5,6 +5,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import budget_ledger_pb2 as _budget_ledger_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from tollgate.v1 import lead_scoring_pb2 as _lead_scoring_pb2
+from tollgate.v1 import semantic_cache_pb2 as _semantic_cache_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -138,10 +139,12 @@ class GetUsageReportRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[_budget_ledger_pb2.UsageDimension, str]]] = ..., **kwargs) -> None: ...
 
 class GetUsageReportResponse(_message.Message):
-    __slots__ = ("report",)
+    __slots__ = ("report", "semantic_precision")
     REPORT_FIELD_NUMBER: _ClassVar[int]
+    SEMANTIC_PRECISION_FIELD_NUMBER: _ClassVar[int]
     report: _budget_ledger_pb2.UsageReport
-    def __init__(self, report: _Optional[_Union[_budget_ledger_pb2.UsageReport, _Mapping]] = ...) -> None: ...
+    semantic_precision: _containers.RepeatedCompositeFieldContainer[_semantic_cache_pb2.SemanticPrecision]
+    def __init__(self, report: _Optional[_Union[_budget_ledger_pb2.UsageReport, _Mapping]] = ..., semantic_precision: _Optional[_Iterable[_Union[_semantic_cache_pb2.SemanticPrecision, _Mapping]]] = ...) -> None: ...
 
 class GetBudgetsRequest(_message.Message):
     __slots__ = ("tenant_id",)

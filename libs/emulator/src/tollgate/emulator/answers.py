@@ -6,7 +6,8 @@ gets different text, and generation limits (``max_tokens``, ``stop_sequences``)
 only cut that text short -- so a test can read an answer once and predict how
 a limit will cut it. Text is plain English built from CRM-flavoured templates
 that echo key words of the last user message; its length comes from the
-prompt's hash.
+prompt's hash. A config's ``scripted_answers`` can fix the text for questions containing a
+phrase (e.g. to answer two near-identical questions differently).
 """
 
 from __future__ import annotations
@@ -258,8 +259,8 @@ def _tool_answer(
     return Answer(content, "tool_use", None, preface_tokens + call_tokens)
 
 
-def compose_answer(request: MessageRequest) -> Answer:
-    """The assistant's reply to a validated request."""
+def compose_answer(request: MessageRequest, scripted: str | None = None) -> Answer:
+    """The assistant's reply to a validated request; `scripted` replaces the composed text."""
     digest = prompt_digest(request.body)
     rng = random.Random(digest)
     words = key_words(last_user_text(request.body))
@@ -267,7 +268,7 @@ def compose_answer(request: MessageRequest) -> Answer:
     if tool is not None:
         return _tool_answer(request, tool, rng, words)
     target = MIN_ANSWER_TOKENS + int.from_bytes(digest[:4], "big") % ANSWER_TOKEN_SPREAD
-    full = compose_text(words, rng, target)
+    full = scripted or compose_text(words, rng, target)
     text, stop_reason, stop_sequence, spent = _limit_text(
         full, request.max_tokens, request.stop_sequences
     )

@@ -98,6 +98,17 @@ class EmulatorConfig:
     max_output_tokens: int = 64000
     # How many request records the stats keep (oldest dropped first); read at start-up.
     record_limit: int = 10000
+    # Fixed answer texts: when the last user message contains a key (case-insensitive), the
+    # answer is that key's text (still cut by max_tokens and stop sequences) instead of one
+    # composed from the prompt. The first matching key in order wins.
+    scripted_answers: dict[str, str] = field(default_factory=dict)
+
+    def scripted_answer(self, question: str) -> str | None:
+        lowered = question.lower()
+        for phrase, text in self.scripted_answers.items():
+            if phrase.lower() in lowered:
+                return text
+        return None
 
     def knows_model(self, model: str) -> bool:
         return model in self.models or model.startswith("claude-")
@@ -253,4 +264,12 @@ def _parse_config(data: Mapping[str, Any]) -> EmulatorConfig:
             data.get("max_output_tokens", defaults.max_output_tokens), "max_output_tokens", low=1
         ),
         record_limit=_integer(data.get("record_limit", defaults.record_limit), "record_limit"),
+        scripted_answers=_texts(data.get("scripted_answers", {}), "scripted_answers"),
     )
+
+
+def _texts(data: Any, where: str) -> dict[str, str]:
+    texts = _mapping(data, where)
+    if not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in texts.items()):
+        raise ValueError(f"{where}: expected non-empty phrases mapped to non-empty texts")
+    return dict(texts)

@@ -5,7 +5,8 @@
 * ``GET  /_emulator/config`` -- the current config;
 * ``POST /_emulator/config`` -- a JSON patch (nested objects merge, lists
   replace), e.g. ``{"latency": {"ttft_ms": 400}, "fault_script": ["overloaded"]}``;
-  invalid patches are rejected whole with a 400;
+  invalid patches are rejected whole with a 400; ``{"scripted_answers": {"listing price":
+  "It is $450,000."}}`` makes every question containing the phrase get that answer text;
 * ``POST /_emulator/reset`` -- forget stats, cached prompts and batches;
   ``{"config": true}`` also restores the config the server started with;
 * ``POST /_emulator/clock/advance`` -- ``{"seconds": 301}`` moves the TTL clock.

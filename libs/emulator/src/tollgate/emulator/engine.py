@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from tollgate.emulator.answers import Answer, compose_answer
+from tollgate.emulator.answers import Answer, compose_answer, last_user_text
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.prompt_cache import CacheUsage, PromptCache
 from tollgate.emulator.tokens import prompt_segments
@@ -60,7 +60,8 @@ class Engine:
             segments=prompt_segments(request.body),
             min_tokens=self._config.min_cacheable_for(request.model),
         )
-        answer = compose_answer(request)
+        scripted = self._config.scripted_answer(last_user_text(request.body))
+        answer = compose_answer(request, scripted)
         message = {
             "id": new_message_id(),
             "type": "message",

@@ -31,6 +31,7 @@ from tollgate.gateway.flags import FlagsSource, decide
 from tollgate.gateway.flags_config import FLAG_KEYS, FlagMode
 from tollgate.gateway.pipeline import forward_error
 from tollgate.gateway.routing import BackendRouter, Track
+from tollgate.gateway.semantic_precision import tenant_precision
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
     budget_ledger_pb2,
@@ -117,7 +118,11 @@ class AdminCalls:
         if end is not None:
             query.to.CopyFrom(end)
         reply = await self._ledger_call(tenant, "QueryUsage", query)
-        return gateway_pb2.GetUsageReportResponse(report=reply.report)
+        semantic = self._router.route("semantic_cache", self._flags.config, tenant, "")
+        precision = await tenant_precision(
+            semantic, tenant, self._settings.semantic_cache_timeout_seconds
+        )
+        return gateway_pb2.GetUsageReportResponse(report=reply.report, semantic_precision=precision)
 
     async def budgets(
         self, key: ApiKey, request: gateway_pb2.GetBudgetsRequest

@@ -40,6 +40,9 @@ class Hold:
     held: bool
     report: common_pb2.OptimizationReport
     snapshot: common_pb2.BudgetSnapshot | None = None
+    # The ledger had seen this request id before (held, committed or released): no new hold was
+    # made, and a call made under it again would not be billed.
+    reused: bool = False
 
 
 def snapshot(states: list[budget_ledger_pb2.BudgetState]) -> common_pb2.BudgetSnapshot | None:
@@ -117,7 +120,16 @@ class BudgetGuard:
             raise request_id_used(context.request_id, reply.outcome)
         report.applied = True
         report.detail = f"held {amount_micros} micro-dollars"
-        return Hold(held=True, report=report, snapshot=snapshot(list(reply.states)))
+        new = (
+            budget_ledger_pb2.RESERVE_OUTCOME_UNSPECIFIED,
+            budget_ledger_pb2.RESERVE_OUTCOME_RESERVED,
+        )
+        return Hold(
+            held=True,
+            report=report,
+            snapshot=snapshot(list(reply.states)),
+            reused=reply.replayed or reply.outcome not in new,
+        )
 
     def commit(
         self,

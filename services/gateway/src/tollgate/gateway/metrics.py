@@ -59,6 +59,13 @@ class GatewayInstruments:
     upstream_responses: metrics.Counter
     # tenant, scope: spent / limit of the tightest budget after a hold
     budget_used: metrics._Gauge
+    # outcome (agreed, disagreed, repeat, no_budget, failed): verifications of semantic hits
+    semantic_verifications: metrics.Counter
+    # tenant, task: the measured precision of the semantic cache, its lower bound, and whether
+    # the tenant's cache for the task is in shadow (1) or serving (0)
+    semantic_precision: metrics._Gauge
+    semantic_precision_lower_bound: metrics._Gauge
+    semantic_shadow: metrics._Gauge
 
 
 @cache
@@ -105,5 +112,21 @@ def instruments() -> GatewayInstruments:
         budget_used=meter.create_gauge(
             "tollgate_budget_used_ratio",
             description="Share of the tightest budget spent, after each hold, by tenant and scope",
+        ),
+        semantic_verifications=meter.create_counter(
+            "tollgate_gateway_semantic_verifications",
+            description="Semantic-cache hits the gateway verified against Claude, by outcome",
+        ),
+        semantic_precision=meter.create_gauge(
+            "tollgate_semantic_precision",
+            description="Measured precision of the semantic cache, by tenant and task",
+        ),
+        semantic_precision_lower_bound=meter.create_gauge(
+            "tollgate_semantic_precision_lower_bound",
+            description="Lower confidence bound of the semantic cache's measured precision",
+        ),
+        semantic_shadow=meter.create_gauge(
+            "tollgate_semantic_shadow",
+            description="1 while a tenant's semantic cache for a task is in shadow, else 0",
         ),
     )

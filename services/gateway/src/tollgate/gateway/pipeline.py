@@ -33,6 +33,7 @@ from tollgate.gateway.relay import Relay
 from tollgate.gateway.replay import replay_events
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.savings import SavingsCalculator
+from tollgate.gateway.semantic_precision import PrecisionBoard
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Answer, Draft, Request, Step, StepServices
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -69,7 +70,9 @@ class RequestRun:
         self.optimize = ConversationOptimizationStep(
             request, decisions.conversation_optimization, decisions.prompt_caching, services
         )
-        self.semantic = SemanticCacheStep(request, decisions.semantic_cache, services)
+        self.semantic = SemanticCacheStep(
+            request, decisions.semantic_cache, services, decisions.budget_enforcement
+        )
         self.budget = BudgetHoldStep(request, decisions.budget_enforcement, services)
         self.prompt_caching = PromptCachingStep(decisions.prompt_caching)
         self.draft = Draft(request=request.completion.request)
@@ -174,6 +177,7 @@ class CompletionPipeline:
         # Public so that shutdown and tests can wait for work after the answer.
         self.background = background
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
+        self._precision = PrecisionBoard()
 
     def _start(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
@@ -187,6 +191,7 @@ class CompletionPipeline:
             savings=self._savings,
             budget=self._budget,
             background=self.background,
+            precision=self._precision,
         )
         decisions = Decisions.evaluate(config, tenant, contact)
         return RequestRun(Request(context, completion), decisions, services)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -39,6 +39,7 @@ from tollgate.gateway.metrics import instruments
 from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import RequestRoutes, Track
 from tollgate.gateway.savings import SavingsCalculator
+from tollgate.gateway.semantic_precision import PrecisionBoard
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -112,7 +113,8 @@ class Request:
 
 @dataclass(frozen=True)
 class StepServices:
-    """What steps use: settings, routes of this request, prices, the ledger, background work."""
+    """What steps use: settings, routes of this request, prices, the ledger, background work,
+    and the semantic cache's latest measured precision."""
 
     settings: Settings
     routes: RequestRoutes
@@ -120,6 +122,7 @@ class StepServices:
     savings: SavingsCalculator
     budget: BudgetGuard
     background: BackgroundWork
+    precision: PrecisionBoard = field(default_factory=PrecisionBoard)
 
 
 def mode_of(decision: FlagDecision[Any]) -> common_pb2.FlagMode:

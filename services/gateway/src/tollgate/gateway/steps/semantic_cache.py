@@ -2,15 +2,21 @@
 
 It looks up the request as it will be sent (after optimization), and stores only answers the
 caller asked to be deterministic: a sampled answer (temperature above 0) is one draw among many
-and not worth serving to paraphrases.
+and not worth serving to paraphrases. Hits are verified against Claude (every would-be hit, and
+the served hits the lookup marks `verify`; see semantic_verification), and the report carries
+the tenant's latest measured precision for the task.
 """
 
 from __future__ import annotations
 
-from tollgate.common.flag_definitions import SemanticCacheParameters
+from tollgate.common.flag_definitions import (
+    BudgetEnforcementParameters,
+    SemanticCacheParameters,
+)
 from tollgate.gateway import dependencies
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.semantic_precision import describe
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
     Answer,
@@ -22,6 +28,7 @@ from tollgate.gateway.steps.base import (
     StepServices,
     record_cache_savings,
 )
+from tollgate.gateway.steps.semantic_verification import Pending, SemanticVerifier
 from tollgate.v1 import common_pb2, gateway_pb2, semantic_cache_pb2
 
 
@@ -37,11 +44,15 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         request: Request,
         decision: FlagDecision[SemanticCacheParameters],
         services: StepServices,
+        budget: FlagDecision[BudgetEnforcementParameters],
     ) -> None:
         super().__init__(request, decision, services)
         self.shadow_hit = False
         # The request as looked up, which is also what a new answer is stored under.
         self._sent: common_pb2.ClaudeRequest | None = None
+        # The hit (or would-be hit) to verify once the answer is known.
+        self._pending: Pending | None = None
+        self._verifier = SemanticVerifier(request, services, budget)
 
     async def before(self, draft: Draft) -> Effect:
         decision = self._decision
@@ -79,26 +90,49 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             report.detail = f"not eligible: {reply.ineligible_reason}"
             _lookup_result("ineligible")
             return NO_EFFECT
+        if reply.would_hit:
+            # The service's own shadow: its measured precision is under the tenant's floor.
+            return self._would_hit(report, reply, reply.shadow_response, "in shadow")
         if not reply.hit:
             report.detail = f"miss{': ' + reply.rejection if reply.rejection else ''}"
             _lookup_result("miss")
             return NO_EFFECT
-        if decision.enforce:
-            report.applied = True
-            report.detail = f"similar to {reply.matched_question!r} ({reply.similarity:.3f})"
-            _lookup_result("hit")
-            return Effect(
-                answer=CachedAnswer(
-                    reply.response, common_pb2.CACHE_STATUS_SEMANTIC, reply.similarity
-                )
-            )
+        if not decision.enforce:
+            return self._would_hit(report, reply, reply.response, "flag in shadow mode")
+        report.applied = True
+        report.detail = f"similar to {reply.matched_question!r} ({reply.similarity:.3f})"
+        if reply.verify:
+            self._pending = Pending(reply.entry_id, reply.response, shadow=False)
+            report.detail += "; to be verified against Claude after the answer (a charged call)"
+        _lookup_result("hit")
+        return Effect(
+            answer=CachedAnswer(reply.response, common_pb2.CACHE_STATUS_SEMANTIC, reply.similarity)
+        )
+
+    def _would_hit(
+        self,
+        report: common_pb2.OptimizationReport,
+        reply: semantic_cache_pb2.SemanticLookupResponse,
+        cached: common_pb2.ClaudeResponse,
+        why: str,
+    ) -> Effect:
+        """A match that is not served: Claude answers, and the two answers are compared."""
         self.shadow_hit = True
-        report.detail = f"would have answered ({reply.similarity:.3f})"
+        self._pending = Pending(reply.entry_id, cached, shadow=True)
+        report.detail = (
+            f"would have answered, {why}: similar to {reply.matched_question!r} "
+            f"({reply.similarity:.3f})"
+        )
         _lookup_result("shadow_hit")
         return NO_EFFECT
 
     def savings(self, answer: Answer) -> int:
         record_cache_savings(self.report, answer, common_pb2.CACHE_STATUS_SEMANTIC, self.shadow_hit)
+        precision = self._services.precision.latest(
+            self._request.context.tenant_id, self._request.context.task
+        )
+        if self.report is not None and precision is not None:
+            self.report.detail += f"; {describe(precision)}"
         return 0
 
     def _storable(self) -> bool:
@@ -107,6 +141,7 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
         return deterministic and self._decision.active and self._sent is not None
 
     def on_answer(self, answer: Answer, account: common_pb2.Account) -> None:
+        self._verify(answer)
         if answer.from_cache or not self._storable():
             return
         store = semantic_cache_pb2.SemanticStoreRequest(
@@ -121,3 +156,13 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             "semantic store",
             dependencies.call(track, "SemanticStore", track.stub.SemanticStore, store, timeout),
         )
+
+    def _verify(self, answer: Answer) -> None:
+        pending = self._pending
+        if pending is None or self._sent is None:
+            return
+        cached = answer.cached
+        if cached is None:
+            self._verifier.compare(pending, answer.response)
+        elif cached.status == common_pb2.CACHE_STATUS_SEMANTIC:
+            self._verifier.ask_again(pending, self._sent)
