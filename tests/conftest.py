@@ -74,12 +74,16 @@ async def emulator() -> AsyncIterator[EmulatorServer]:
 
 
 @contextlib.asynccontextmanager
-async def running_suite(emulator: EmulatorServer, workdir: Path) -> AsyncIterator[Suite]:
+async def running_suite(
+    emulator: EmulatorServer, workdir: Path, **both: Any
+) -> AsyncIterator[Suite]:
+    """Emulator, orchestrator and gateway; `both` are settings given to both servers."""
     orchestrator_settings = OrchestratorSettings(
         host="127.0.0.1",
         port=0,
         anthropic_base_url=emulator.base_url,
         anthropic_api_key="emulator-key",
+        **both,
     )
     async with serving(
         await build_orchestrator(orchestrator_settings), orchestrator_settings
@@ -89,6 +93,7 @@ async def running_suite(emulator: EmulatorServer, workdir: Path) -> AsyncIterato
             port=0,
             api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
             orchestrator_addr=orchestrator.address,
+            **both,
         )
         async with serving(await build_gateway(gateway_settings), gateway_settings) as gateway:
             yield Suite(emulator, orchestrator, gateway)

@@ -11,14 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.conftest import Suite, write_keys_file
+from tests.conftest import Suite, running_suite
 from tollgate.client import TollgateError
-from tollgate.common.testing import serving
 from tollgate.emulator import EmulatorServer
 from tollgate.emulator.config import EmulatorConfig, LatencyConfig
-from tollgate.gateway.service import build_service as build_gateway
 from tollgate.gateway.settings import Settings as GatewaySettings
-from tollgate.orchestrator.service import build_service as build_orchestrator
 from tollgate.orchestrator.settings import Settings as OrchestratorSettings
 
 # About 3 s of streaming: three times the connection age below.
@@ -27,27 +24,16 @@ _SLOW = EmulatorConfig(latency=LatencyConfig(ttft_ms=50, tokens_per_second=40))
 
 @contextlib.asynccontextmanager
 async def _suite(workdir: Path, age: int, grace: int) -> AsyncIterator[Suite]:
-    recycling = {"max_connection_age_seconds": age, "max_connection_age_grace_seconds": grace}
-    async with EmulatorServer(config=_SLOW) as emulator:
-        orchestrator_settings = OrchestratorSettings(
-            host="127.0.0.1",
-            port=0,
-            anthropic_base_url=emulator.base_url,
-            anthropic_api_key="emulator-key",
-            **recycling,
-        )
-        async with serving(
-            await build_orchestrator(orchestrator_settings), orchestrator_settings
-        ) as orchestrator:
-            gateway_settings = GatewaySettings(
-                host="127.0.0.1",
-                port=0,
-                api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
-                orchestrator_addr=orchestrator.address,
-                **recycling,
-            )
-            async with serving(await build_gateway(gateway_settings), gateway_settings) as gateway:
-                yield Suite(emulator, orchestrator, gateway)
+    async with (
+        EmulatorServer(config=_SLOW) as emulator,
+        running_suite(
+            emulator,
+            workdir,
+            max_connection_age_seconds=age,
+            max_connection_age_grace_seconds=grace,
+        ) as suite,
+    ):
+        yield suite
 
 
 async def _long_answer(suite: Suite) -> int:

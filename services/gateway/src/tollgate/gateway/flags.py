@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from tollgate.gateway.flags_config import (
     GatewayConfig,
     parse_gateway_config,
 )
+from tollgate.gateway.polling import Polling
 
 P = TypeVar("P", bound=FlagParameters)
 
@@ -114,11 +113,10 @@ class FlagsSource:
             for origin, file in (("file", path), ("overrides-file", overrides_path))
             if file
         }
-        self._poll_seconds = poll_seconds
         self._seen: dict[str, str] = {}
         self._layers: dict[str, str] = {"base": "", "overrides": ""}
         self.config: GatewayConfig = DEFAULT_CONFIG
-        self._task: asyncio.Task[None] | None = None
+        self._polling = Polling(self.load, poll_seconds)
 
     @property
     def overrides_text(self) -> str:
@@ -168,16 +166,7 @@ class FlagsSource:
     async def start(self) -> None:
         self.load()
         if self._paths:
-            self._task = asyncio.create_task(self._watch())
+            self._polling.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _watch(self) -> None:
-        # Polling the content (not the mtime) follows ConfigMap volumes, which swap a symlink.
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            self.load()
+        await self._polling.stop()

@@ -4,13 +4,12 @@ directory, which the kubelet updates in place)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 from tollgate.common.auth import ApiKey, KeyRing
 from tollgate.common.errors import ServiceError
+from tollgate.gateway.polling import Polling
 
 log = logging.getLogger("tollgate.gateway.keys")
 
@@ -21,10 +20,9 @@ class KeyFile:
 
     def __init__(self, path: str, poll_seconds: float = 1.0) -> None:
         self._path = Path(path) if path else None
-        self._poll_seconds = poll_seconds
         self._text: str | None = None
         self.ring = KeyRing([])
-        self._task: asyncio.Task[None] | None = None
+        self._polling = Polling(self.reload, poll_seconds)
         if self._path is None:
             log.warning("no API keys file configured: every call will be refused")
         else:
@@ -58,15 +56,7 @@ class KeyFile:
 
     async def start(self) -> None:
         if self._path is not None:
-            self._task = asyncio.create_task(self._watch())
+            self._polling.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            self.reload()
+        await self._polling.stop()
