@@ -373,7 +373,14 @@ def values_schema() -> Schema:
                 {"enabled": BOOL, "namespace": STRING, "labels": LABELS, "annotations": LABELS}
             ),
             "tests": strict({"enabled": BOOL}),
-            "tls": strict({"gateway": tls_secret(), "internal": tls_secret()}),
+            "tls": strict(
+                {
+                    "gateway": tls_secret(),
+                    "internal": strict(
+                        {"enabled": BOOL, "secretName": STRING, "certificateDays": POSITIVE_INT}
+                    ),
+                }
+            ),
         }
     )
     return {

@@ -4,8 +4,12 @@ health-only port; with TLS off the chart renders exactly what it rendered before
 
 from __future__ import annotations
 
+import base64
+import json
+from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from tollgate.common.settings import ServiceSettings
@@ -156,7 +160,7 @@ def test_internal_mtls_alone_leaves_the_gateway_serving_plaintext(helm: Any, fac
 @pytest.mark.parametrize("value_set", ["default", "flags-off", "canary", "external-stores"])
 def test_with_tls_off_nothing_changes(helm: Any, value_set: str) -> None:
     """Secret names alone, with TLS disabled, render the very same objects."""
-    plain = helm.render(value_set)
+    plain = helm.render(value_set, values={"tls.internal.enabled": False})
     assert helm.render(value_set, values=tls(gateway=False, internal=False)) == plain
     for _, spec in plain.pod_specs():
         for container in spec["containers"]:
@@ -164,10 +168,30 @@ def test_with_tls_off_nothing_changes(helm: Any, value_set: str) -> None:
             assert tls_mounts({"volumeMounts": container.get("volumeMounts", [])}) == {}
 
 
-@pytest.mark.parametrize("part", ["gateway", "internal"])
-def test_enabled_tls_without_a_secret_is_refused_with_a_sentence(helm: Any, part: str) -> None:
-    error = helm.render_error("default", values={f"tls.{part}.enabled": True})
-    assert f"tls.{part}.enabled is true: set tls.{part}.secretName" in error
+def test_gateway_tls_without_a_secret_is_refused_with_a_sentence(helm: Any) -> None:
+    error = helm.render_error("default", values={"tls.gateway.enabled": True})
+    assert "tls.gateway.enabled is true: set tls.gateway.secretName" in error
+
+
+def test_by_default_every_service_has_its_own_certificate_and_its_callers(
+    default_render: Any, facts: Any
+) -> None:
+    """Internal mTLS is on by default with certificates the chart makes, one per service, and
+    each backend serves only the services that call it."""
+    for key in facts.services:
+        name = facts.resource_name(key)
+        pod = default_render.get("Deployment", name)["spec"]["template"]["spec"]
+        assert tls_volumes(pod)["tls-internal"] == f"{name}-mtls"
+        secret = default_render.get("Secret", f"{name}-mtls")
+        assert {"tls.crt", "tls.key", "ca.crt"} <= set(secret["data"])
+        env = default_render.env("Deployment", name)
+        allowed = env.get(f"{prefix_of(key)}ALLOWED_CALLERS")
+        if key == "gateway":
+            assert allowed is None  # its callers are applications, with API keys
+        elif key == "orchestrator":
+            assert json.loads(allowed) == ["gateway", "lead-scoring", "conversation-optimizer"]
+        else:
+            assert json.loads(allowed) == ["gateway"]
 
 
 def test_helm_test_pod_checks_the_gateway_over_tls_without_its_key(helm: Any, facts: Any) -> None:
@@ -197,3 +221,62 @@ def test_helm_test_pod_is_unchanged_without_gateway_tls(helm: Any, facts: Any) -
     )
     assert pod["spec"]["containers"][0]["command"][:2] == ["python", "-c"]
     assert [v["name"] for v in pod["spec"]["volumes"]] == ["tmp"]
+
+
+async def test_the_certificates_the_chart_makes_let_only_the_named_callers_in(
+    default_render: Any, facts: Any, tmp_path: Path
+) -> None:
+    """The orchestrator, run with its rendered certificate and allowlist, answers the gateway
+    (with the gateway's rendered certificate) and refuses the cache's: same CA, wrong service."""
+    from tollgate.common.testing import serving
+    from tollgate.orchestrator.service import build_service
+    from tollgate.orchestrator.settings import Settings
+    from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+
+    def files(key: str) -> dict[str, Path]:
+        data = default_render.get("Secret", f"{facts.resource_name(key)}-mtls")["data"]
+        written = {}
+        for item in ("tls.crt", "tls.key", "ca.crt"):
+            path = tmp_path / f"{key}-{item}"
+            path.write_bytes(base64.b64decode(data[item]))
+            written[item] = path
+        return written
+
+    server, gateway, cache = files("orchestrator"), files("gateway"), files("cache")
+    allowed = default_render.env("Deployment", facts.resource_name("orchestrator"))[
+        "TOLLGATE_ORCHESTRATOR_ALLOWED_CALLERS"
+    ]
+    settings = Settings(
+        host="127.0.0.1",
+        port=0,
+        anthropic_api_key="unused",
+        tls_cert_file=str(server["tls.crt"]),
+        tls_key_file=str(server["tls.key"]),
+        tls_client_ca_file=str(server["ca.crt"]),
+        allowed_callers=json.loads(allowed),
+    )
+    dialled = f"{facts.resource_name('orchestrator')}.{facts.namespace}.svc.cluster.local"
+
+    async def code_for(caller: dict[str, Path], address: str) -> grpc.StatusCode:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=caller["ca.crt"].read_bytes(),
+            private_key=caller["tls.key"].read_bytes(),
+            certificate_chain=caller["tls.crt"].read_bytes(),
+        )
+        options = [("grpc.ssl_target_name_override", dialled)]
+        async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
+            stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+            try:
+                await stub.GetBatch(orchestrator_pb2.GetBatchRequest(batch_id="b"), timeout=10)
+            except grpc.aio.AioRpcError as error:
+                return error.code()
+        return grpc.StatusCode.OK
+
+    async with serving(await build_service(settings), settings) as orchestrator:
+        # The gateway's handshake succeeds and it gets past the allowlist: the request itself
+        # is then judged (no such batch).
+        assert await code_for(gateway, orchestrator.address) not in (
+            grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.UNAVAILABLE,
+        )
+        assert await code_for(cache, orchestrator.address) == grpc.StatusCode.PERMISSION_DENIED

@@ -9,13 +9,32 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
 {{- define "tollgate.tlsGatewayDir" -}}/etc/tollgate/tls/gateway{{- end -}}
 {{- define "tollgate.tlsInternalDir" -}}/etc/tollgate/tls/internal{{- end -}}
 
-{{/* Fails on an enabled TLS block without its Secret. Args: $ */}}
+{{/* Fails on an enabled gateway TLS block without its Secret. Args: $ */}}
 {{- define "tollgate.tlsValidate" -}}
-{{- range $part := list "gateway" "internal" -}}
-{{- $tls := index $.Values.tls $part -}}
+{{- $tls := $.Values.tls.gateway -}}
 {{- if and $tls.enabled (not $tls.secretName) -}}
-{{- fail (printf "tls.%s.enabled is true: set tls.%s.secretName to the Secret holding the certificate" $part $part) -}}
+{{- fail "tls.gateway.enabled is true: set tls.gateway.secretName to the Secret holding the certificate" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart makes the internal certificates itself (one per service). Args: $ */}}
+{{- define "tollgate.internalCertsGenerated" -}}
+{{- if and .Values.tls.internal.enabled (not .Values.tls.internal.secretName) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret a service's internal certificate is in. Args: dict "root" $ "svc" <service> */}}
+{{- define "tollgate.internalSecretName" -}}
+{{- if eq (include "tollgate.internalCertsGenerated" .root) "true" -}}
+{{- printf "%s-mtls" .svc.name -}}
+{{- else -}}
+{{- .root.Values.tls.internal.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Who may call each service, by the name in their certificate. Args: <services key> */}}
+{{- define "tollgate.allowedCallers" -}}
+{{- if eq . "orchestrator" -}}["gateway","lead-scoring","conversation-optimizer"]
+{{- else if ne . "gateway" -}}["gateway"]
 {{- end -}}
 {{- end -}}
 
@@ -51,6 +70,11 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
   value: {{ $internal }}/tls.key
 - name: {{ $p }}TLS_CLIENT_CA_FILE
   value: {{ $internal }}/ca.crt
+{{- if eq (include "tollgate.internalCertsGenerated" .root) "true" }}
+# Each service has a certificate of its own: serve only the services that call this one.
+- name: {{ $p }}ALLOWED_CALLERS
+  value: {{ include "tollgate.allowedCallers" .svc.key | quote }}
+{{- end }}
 {{- end }}
 {{- if $tls.internal.enabled }}
 # Calls the other services over mutual TLS with the internal certificate.
@@ -91,7 +115,7 @@ Args: dict "root" $ "svc" <tollgate.service> */}}
 {{- if $tls.internal.enabled }}
 - name: tls-internal
   secret:
-    secretName: {{ $tls.internal.secretName }}
+    secretName: {{ include "tollgate.internalSecretName" . }}
     defaultMode: 0440
 {{- end }}
 {{- end -}}
