@@ -193,3 +193,21 @@ async def test_streams_reset_after_content_are_billed_for_what_claude_produced(
     assert full_suite.upstream_calls() == 5
     # Five entries, each at what the emulator billed; no hold was given back for free.
     assert await read_usage(full_suite, "acme") == (5, upstream_cost_micros(full_suite))
+
+
+async def test_a_deadline_shorter_than_the_answer_still_pays_for_it(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    """A caller whose deadline runs out mid-stream has received part of the answer: the gateway
+    reads the rest from the orchestrator and charges what Claude wrote."""
+    full_suite.emulator.config.latency.ttft_ms = 50
+    full_suite.emulator.config.latency.tokens_per_second = 40  # about 2.5 s for 100 tokens
+    async with full_suite.client(API_KEY) as acme:
+        question = {**ask("Write a long market update for Austin."), "max_tokens": 100}
+        stream = acme.stream(timeout=0.8, **question)
+        with pytest.raises(TollgateError) as cut:
+            await stream.text()
+    assert cut.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    await full_suite.settled()
+    assert full_suite.upstream_calls() == 1
+    assert await read_usage(full_suite, "acme") == (1, upstream_cost_micros(full_suite))

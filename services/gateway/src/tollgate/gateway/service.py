@@ -107,9 +107,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         )
 
     def _timeout(self, context: grpc.aio.ServicerContext) -> float:
-        remaining = context.time_remaining()
-        limit = self._settings.orchestrator_timeout_seconds
-        return limit if remaining is None else min(remaining, limit)
+        """How long Claude may take for this request: the gateway's limit, not the caller's
+        deadline. Claude bills what it writes, and the gateway reads the orchestrator to the end
+        in a task of its own (tollgate.gateway.relay) to charge it; bounding that read by the
+        caller's deadline would let a caller who sets a deadline just short of the answer take
+        the stream it received for free."""
+        return self._settings.orchestrator_timeout_seconds
 
     async def Complete(
         self, request: gateway_pb2.CompleteRequest, context: grpc.aio.ServicerContext
