@@ -16,18 +16,12 @@ from typing import Any, TypeVar
 
 import grpc
 
+from tollgate.common.telemetry import SERVER_ERROR_CODES
 from tollgate.gateway.metrics import BREAKER_LEVEL, instruments
 from tollgate.gateway.routing import Track
 
-INFRASTRUCTURE_FAILURES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-    }
-)
+# The dependency's own failures: the codes OpenTelemetry's RPC conventions call server errors.
+INFRASTRUCTURE_FAILURES = SERVER_ERROR_CODES
 
 Reply = TypeVar("Reply")
 Item = TypeVar("Item")

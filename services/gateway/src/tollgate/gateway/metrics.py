@@ -130,3 +130,8 @@ def instruments() -> GatewayInstruments:
             description="1 while a tenant's semantic cache for a task is in shadow, else 0",
         ),
     )
+
+
+def count_cache_lookup(cache: str, result: str) -> None:
+    """One lookup of `cache` ("exact" or "semantic") and how it ended."""
+    instruments().cache_lookups.add(1, {"cache": cache, "result": result})

@@ -106,7 +106,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             trace_id=telemetry.current_trace_id() or new_trace_id(),
         )
 
-    def _timeout(self, context: grpc.aio.ServicerContext) -> float:
+    def _timeout(self) -> float:
         """How long Claude may take for this request: the gateway's limit, not the caller's
         deadline. Claude bills what it writes, and the gateway reads the orchestrator to the end
         in a task of its own (tollgate.gateway.relay) to charge it; bounding that read by the
@@ -119,9 +119,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.CompleteResponse:
         key = self._authenticate(context)
         request_context = await self.accept(key, request.completion)
-        reply = await self.pipeline.complete(
-            request_context, request.completion, self._timeout(context)
-        )
+        reply = await self.pipeline.complete(request_context, request.completion, self._timeout())
         if self._settings.log_prompts:
             log_exchange(request.completion.request, reply.response)
         return reply
@@ -134,7 +132,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         if self._settings.log_prompts:
             log_exchange(request.completion.request, None)
         async for item in self.pipeline.stream(
-            request_context, request.completion, self._timeout(context)
+            request_context, request.completion, self._timeout()
         ):
             yield item
 
@@ -143,9 +141,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.ScoreLeadResponse:
         key = self._authenticate(context)
         await self._admit(key, 0)
-        return await self._leads.score_one(
-            self._request_context(key), request, self._timeout(context)
-        )
+        return await self._leads.score_one(self._request_context(key), request, self._timeout())
 
     async def ScoreLeads(
         self, request: gateway_pb2.ScoreLeadsRequest, context: grpc.aio.ServicerContext
@@ -153,7 +149,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         key = self._authenticate(context)
         await self._admit(key, 0)
         async for item in self._leads.score_many(
-            self._request_context(key), request, self._timeout(context)
+            self._request_context(key), request, self._timeout()
         ):
             yield item
 

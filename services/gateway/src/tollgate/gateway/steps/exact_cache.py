@@ -10,7 +10,7 @@ from __future__ import annotations
 from tollgate.common.flag_definitions import ExactCacheParameters
 from tollgate.gateway import dependencies
 from tollgate.gateway.flags import FlagDecision
-from tollgate.gateway.metrics import instruments
+from tollgate.gateway.metrics import count_cache_lookup
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
     Answer,
@@ -27,7 +27,7 @@ from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
 
 
 def _lookup_result(result: str) -> None:
-    instruments().cache_lookups.add(1, {"cache": "exact", "result": result})
+    count_cache_lookup("exact", result)
 
 
 class ExactCacheStep(FlagStep[ExactCacheParameters]):

@@ -15,7 +15,7 @@ from tollgate.common.flag_definitions import (
 )
 from tollgate.gateway import dependencies
 from tollgate.gateway.flags import FlagDecision
-from tollgate.gateway.metrics import instruments
+from tollgate.gateway.metrics import count_cache_lookup
 from tollgate.gateway.semantic_precision import describe
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
@@ -33,7 +33,7 @@ from tollgate.v1 import common_pb2, gateway_pb2, semantic_cache_pb2
 
 
 def _lookup_result(result: str) -> None:
-    instruments().cache_lookups.add(1, {"cache": "semantic", "result": result})
+    count_cache_lookup("semantic", result)
 
 
 class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
