@@ -12,7 +12,6 @@ import grpc
 import pytest
 
 from tollgate.budget_ledger import batch_store
-from tollgate.budget_ledger import ledger as ledger_module
 from tollgate.budget_ledger.alerts import AlertRaiser
 from tollgate.budget_ledger.database import Database
 from tollgate.budget_ledger.ledger import Ledger
@@ -288,19 +287,11 @@ async def test_a_ledger_killed_mid_storm_loses_and_doubles_nothing(
 
 
 async def test_a_call_that_breaks_its_batch_fails_alone(
-    ledger_settings, ledger, db, monkeypatch
+    ledger_settings, ledger, db, poisoned_batches
 ) -> None:
     """A call the ledger cannot handle (any unexpected error) fails only its own caller: the
     callers that shared its batch are settled one by one and never see its error."""
     await ledger.budget(10**6)
-    real_settle = ledger_module.settle
-
-    async def fragile(conn, calls, alerts):  # type: ignore[no-untyped-def]
-        if any(call.request_id == "poison" for call in calls):
-            raise RuntimeError("a call this ledger cannot handle")
-        return await real_settle(conn, calls, alerts)
-
-    monkeypatch.setattr(ledger_module, "settle", fragile)
     database = Database(ledger_settings)
     await database.open()
     own = Ledger(database, AlertRaiser(), max_batch=64, workers=1)
@@ -308,7 +299,7 @@ async def test_a_call_that_breaks_its_batch_fails_alone(
     try:
         results = await asyncio.gather(
             *(own.reserve(ReserveInput(who, f"fine-{i}", 100, 0, 300.0)) for i in range(20)),
-            own.reserve(ReserveInput(who, "poison", 100, 0, 300.0)),
+            own.reserve(ReserveInput(who, poisoned_batches, 100, 0, 300.0)),
             return_exceptions=True,
         )
     finally:
