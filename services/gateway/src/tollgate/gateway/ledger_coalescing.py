@@ -69,7 +69,9 @@ class CoalescedLedgerStub:
 
 async def _as_unary(pending: Awaitable[Reply], timeout: float | None) -> Reply:
     try:
-        return await asyncio.wait_for(pending, timeout)
+        # asyncio.timeout, not wait_for: no task per call.
+        async with asyncio.timeout(timeout):
+            return await pending
     except ServiceError as error:  # this call's own answer: the status a unary call would have
         raise rpc_error(error) from None
     except grpc.aio.AioRpcError as error:  # the RPC failed: each call raises its own copy
