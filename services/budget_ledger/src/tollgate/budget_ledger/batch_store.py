@@ -86,24 +86,31 @@ _ENSURE_CURRENT = f"""
 """
 
 # This period's counters of the requesters' budgets, plus the counters existing holds were
-# charged against (the periods current when they were made), locked in the global order.
+# charged against (the periods current when they were made), locked in the global order; and how
+# many of those counters do not exist yet. The lock is taken in a MATERIALIZED step so that the
+# answer always has a row carrying `missing`, even when nothing was locked (a tenant without
+# budgets, or a new period): then no second statement is needed to tell which.
 _LOCK_COUNTERS = f"""
     WITH wanted AS (
       SELECT b.id AS budget_id, ledger_period_start(b.period, now()) AS period_start
       FROM {_REQUESTERS} JOIN budgets b ON {_APPLICABLE}
       UNION
       SELECT * FROM unnest($4::bigint[], $5::timestamptz[])
+    ), locked AS MATERIALIZED (
+      SELECT {COUNTER_COLUMNS},
+             c.period_start = ledger_period_start(b.period, now()) AS current
+      FROM wanted w
+      JOIN budget_counters c ON c.budget_id = w.budget_id AND c.period_start = w.period_start
+      JOIN budgets b ON b.id = c.budget_id
+      ORDER BY c.budget_id, c.period_start
+      FOR UPDATE OF c
+    ), absent AS (
+      SELECT count(*) AS missing FROM wanted m
+      WHERE NOT EXISTS (SELECT 1 FROM budget_counters x
+                        WHERE x.budget_id = m.budget_id AND x.period_start = m.period_start)
     )
-    SELECT {COUNTER_COLUMNS}, c.period_start = ledger_period_start(b.period, now()) AS current,
-           (SELECT count(*) FROM wanted m
-            WHERE NOT EXISTS (SELECT 1 FROM budget_counters x
-                              WHERE x.budget_id = m.budget_id
-                                AND x.period_start = m.period_start)) AS missing
-    FROM wanted w
-    JOIN budget_counters c ON c.budget_id = w.budget_id AND c.period_start = w.period_start
-    JOIN budgets b ON b.id = c.budget_id
-    ORDER BY c.budget_id, c.period_start
-    FOR UPDATE OF c
+    SELECT absent.missing, locked.* FROM absent LEFT JOIN locked ON true
+    ORDER BY locked.budget_id, locked.period_start
 """
 
 # Everything a batch decided, in one statement: new holds, their counter links (only for the
@@ -250,12 +257,16 @@ async def lock_counters(
     ordered = sorted(set(held))
     held_arrays = ([k[0] for k in ordered], [k[1] for k in ordered])
     rows = await conn.fetch(_LOCK_COUNTERS, *scopes, *held_arrays)
-    # No row at all: no budget applies, or none of its counters exists yet; look again after
-    # creating the missing ones (locks taken meanwhile are kept: they are the same rows).
-    if requesters and (not rows or rows[0]["missing"]):
+    if rows[0]["missing"]:
+        # A counter of this period does not exist yet: create it and lock again (the locks
+        # already taken are kept; they are the same rows).
         await conn.execute(_ENSURE_CURRENT, *scopes)
         rows = await conn.fetch(_LOCK_COUNTERS, *scopes, *held_arrays)
-    return [(Counter.from_row(row), bool(row["current"])) for row in rows]
+    return [
+        (Counter.from_row(row), bool(row["current"]))
+        for row in rows
+        if row["budget_id"] is not None
+    ]
 
 
 @dataclass(frozen=True)
