@@ -14,8 +14,8 @@ that exactly the ones that fit were granted.
 
     uv run python -m bench.ledger [--quick] [--pairs 2000] [--seconds 8] [--callers 1 16 64 256]
 
-`--quick` (for development: under a minute) measures fewer pairs per cell and the baseline at
-64 callers only.
+`--quick` (for development: about two minutes on a loaded machine) measures fewer pairs per
+cell and the baseline at 64 callers only.
 """
 
 from __future__ import annotations
