@@ -200,3 +200,29 @@ async def test_many_changes_are_read_in_pages(ledger, tmp_path) -> None:
     assert await directory.refresh()
     assert len(directory) == 5
     assert len(pages) == 3
+
+
+def _change(key_id: str, secret: str, revision: int, revoked: bool = False) -> pb.ApiKeyChange:
+    change = pb.ApiKeyChange(
+        key=pb.ManagedApiKey(
+            id=key_id, tenant_id="acme", role=pb.API_KEY_ROLE_APP, revision=revision
+        ),
+        secret_sha256=hash_api_key(secret),
+    )
+    if revoked:
+        change.key.revoked_at.GetCurrentTime()
+    return change
+
+
+def test_a_stale_or_replayed_change_never_revives_a_revoked_key(tmp_path) -> None:
+    directory = KeyDirectory(key_file(tmp_path), None)
+    directory.apply([_change("key_a", "tg_a", 1), _change("key_b", "tg_b", 2)])
+    directory.apply([_change("key_a", "tg_a", 3, revoked=True)])
+    # An older reply arriving late (two refreshes racing), and the same change again.
+    directory.apply([_change("key_a", "tg_a", 1), _change("key_a", "tg_a", 4)])
+    refused(directory, "tg_a")
+    # An older change of a live key does not undo a newer one (a rotation).
+    directory.apply([_change("key_b", "tg_b2", 5)])
+    directory.apply([_change("key_b", "tg_b", 2)])
+    refused(directory, "tg_b")
+    assert directory.authenticate(bearer("tg_b2")).id == "key_b"

@@ -108,6 +108,11 @@ class KeyDirectory:
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._changes: dict[str, pb.ApiKeyChange] = {}
+        # Ids of revoked keys: a revocation is final, so no change read later (an older page,
+        # a replayed reply) may bring one back.
+        self._revoked: set[str] = set()
+        # One refresh at a time: the loop's and an admin call's must not interleave.
+        self._refreshing = asyncio.Lock()
         self._secrets: dict[str, _Secret] = {}
         self.revision = 0
         self._last_read = time.monotonic()
@@ -137,10 +142,15 @@ class KeyDirectory:
     def apply(self, changes: list[pb.ApiKeyChange]) -> None:
         """Take changes in revision order; a revoked key leaves the directory for good."""
         for change in changes:
+            key_id = change.key.id
+            known = self._changes.get(key_id)
+            if key_id in self._revoked or (known and known.key.revision >= change.key.revision):
+                continue  # revoked for good, or older than what is in force
             if change.key.HasField("revoked_at"):
-                self._changes.pop(change.key.id, None)
+                self._revoked.add(key_id)
+                self._changes.pop(key_id, None)
             else:
-                self._changes[change.key.id] = change
+                self._changes[key_id] = change
             self.revision = max(self.revision, change.key.revision)
         secrets: dict[str, _Secret] = {}
         for change in self._changes.values():
@@ -158,9 +168,13 @@ class KeyDirectory:
         (the snapshot in force stays)."""
         if self._fetch is None:
             return False
+        async with self._refreshing:
+            return await self._read_changes(self._fetch)
+
+    async def _read_changes(self, fetch: FetchChanges) -> bool:
         try:
             while True:
-                reply = await self._fetch(self.revision)
+                reply = await fetch(self.revision)
                 self.apply(list(reply.changes))
                 self.revision = max(self.revision, reply.revision)
                 if not reply.has_more:
