@@ -53,14 +53,15 @@ def _instruments() -> _Instruments:
     meter = metrics.get_meter("tollgate.gateway.keys")
     return _Instruments(
         refreshes=meter.create_counter(
-            "tollgate_key_directory_refreshes", description="Reads of the ledger's key changes"
+            "tollgate_gateway_key_directory_refreshes",
+            description="Reads of the ledger's key changes",
         ),
         staleness=meter.create_gauge(
-            "tollgate_key_directory_staleness_seconds",
+            "tollgate_gateway_key_directory_staleness_seconds",
             description="Seconds since the managed keys were last read from the ledger",
         ),
         managed_keys=meter.create_gauge(
-            "tollgate_key_directory_managed_keys", description="Managed keys in force"
+            "tollgate_gateway_key_directory_managed_keys", description="Managed keys in force"
         ),
     )
 
