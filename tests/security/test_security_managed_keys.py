@@ -281,3 +281,37 @@ async def test_the_secret_is_returned_once_and_never_logged(keys_suite, caplog) 
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_rotate_and_revoke_on_the_http_door(keys_suite) -> None:
+    suite = keys_suite
+    made = await http(suite, "POST", "/v1/tollgate/keys", TENANT_ADMIN_KEY, json={"name": "web"})
+    key_id, secret = made.json()["key"]["id"], made.json()["secret"]
+    assert (await http_message(suite, secret, ALLOWED_MODEL)).status_code == 200
+    rotated = await http(
+        suite, "POST", f"/v1/tollgate/keys/{key_id}/rotate", TENANT_ADMIN_KEY,
+        json={"grace": "30s"},
+    )  # fmt: skip
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    # Within the grace both secrets open the key.
+    assert (await http_message(suite, secret, ALLOWED_MODEL)).status_code == 200
+    assert (await http_message(suite, new_secret, ALLOWED_MODEL)).status_code == 200
+    # Another tenant's admin cannot revoke it, not even by naming its id.
+    other = await create(suite, ADMIN_KEY, tenant_id="globex", name="globex-admin",
+                         role=ledger_pb.API_KEY_ROLE_ADMIN)  # fmt: skip
+    await asyncio.sleep(0.5)
+    stolen = await http(suite, "POST", f"/v1/tollgate/keys/{key_id}/revoke", other.secret)
+    assert stolen.status_code == 404
+    assert stolen.json()["error"]["type"] == "not_found_error"
+    revoked = await http(suite, "POST", f"/v1/tollgate/keys/{key_id}/revoke", TENANT_ADMIN_KEY)
+    assert revoked.status_code == 200
+    assert "revoked_at" in revoked.json()["key"]
+    for old in (secret, new_secret):
+        response = await http_message(suite, old, ALLOWED_MODEL)
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"
+    listed = await http(
+        suite, "GET", "/v1/tollgate/keys", TENANT_ADMIN_KEY, params={"include_revoked": "true"}
+    )
+    assert [k["id"] for k in listed.json()["keys"]] == [key_id]
