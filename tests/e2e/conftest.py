@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite, set_tenant_budget
+from tollgate.client import TollgateClient, TollgateError
 from tollgate.emulator import EmulatorServer
 
 
@@ -36,3 +38,16 @@ async def set_acme_budget(suite: FullSuite, limit_micros: int) -> None:
     """A monthly budget for tenant acme (the default test key's), through the admin API."""
     async with suite.client(ADMIN_KEY) as admin:
         await set_tenant_budget(admin, "acme", limit_micros)
+
+
+async def answers(address: str, secret: str) -> bool:
+    """True when the gateway at `address` answers with this key; False when it refuses the key
+    (UNAUTHENTICATED); any other refusal is raised."""
+    async with TollgateClient(address, secret, timeout=30) as client:
+        try:
+            await client.complete(messages=[{"role": "user", "content": "hi"}], max_tokens=20)
+        except TollgateError as error:
+            if error.code == grpc.StatusCode.UNAUTHENTICATED:
+                return False
+            raise
+    return True

@@ -6,6 +6,7 @@ import logging
 
 from tollgate.budget_ledger.alert_stream import AlertHub
 from tollgate.budget_ledger.alerts import AlertRaiser
+from tollgate.budget_ledger.api_keys import ApiKeyStore
 from tollgate.budget_ledger.budgets import BudgetAdmin
 from tollgate.budget_ledger.database import Database
 from tollgate.budget_ledger.ledger import Ledger
@@ -50,7 +51,8 @@ async def build_service(settings: Settings) -> GrpcService:
         await hub.stop()
         await database.close()
 
-    servicer = BudgetLedgerServicer(settings, ledger, admin, usage, hub)
+    keys = ApiKeyStore(database, admin)
+    servicer = BudgetLedgerServicer(settings, ledger, admin, usage, hub, keys)
     registration = Registration(
         SERVICE_NAME, budget_ledger_pb2_grpc.add_BudgetLedgerServiceServicer_to_server, servicer
     )

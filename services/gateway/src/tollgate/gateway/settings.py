@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     # YAML of hashed API keys (see tollgate.common.auth). Without it every call is refused.
     api_keys_file: str = ""
+    # Managed keys (CreateApiKey, `tollgate keys`), stored by the budget ledger: read beside
+    # the file's, following the ledger's change feed this often. Off: only the file's keys.
+    managed_keys_enabled: bool = True
+    managed_keys_refresh_seconds: float = Field(default=1.0, gt=0)
     # The flags file (the Helm ConfigMap). Without it every optimization is off.
     flags_file: str = ""
     # Empty: the price table shipped with Tollgate (it also lists the models callers may name).
