@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,23 +14,36 @@ from tollgate.emulator import EmulatorServer
 
 
 @pytest.fixture
-async def door(
+def start_door(
     emulator: EmulatorServer,
     tmp_path: Path,
     redis_url: str,
     redis_namespace: str,
     postgres_dsn: str,
+) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
+    """Start the full suite with the HTTP door on; keyword arguments override gateway settings."""
+
+    def start(**gateway_overrides: Any) -> AbstractAsyncContextManager[FullSuite]:
+        return running_full_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            ALL_ON,
+            http_enabled=True,
+            http_port=0,
+            **gateway_overrides,
+        )
+
+    return start
+
+
+@pytest.fixture
+async def door(
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
 ) -> AsyncIterator[tuple[FullSuite, str]]:
-    async with running_full_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
-        ALL_ON,
-        http_enabled=True,
-        http_port=0,
-    ) as suite:
+    async with start_door() as suite:
         yield suite, suite.http_url
 
 
