@@ -138,11 +138,15 @@ class BatchCalls:
         batch: orchestrator_pb2.Batch = (await self._call("CancelBatch", request)).batch
         return batch
 
-    async def list(self, context: common_pb2.RequestContext) -> list[orchestrator_pb2.Batch]:
-        reply = await self._call(
-            "ListBatches", orchestrator_pb2.ListBatchesRequest(context=context)
+    async def list(
+        self, context: common_pb2.RequestContext, limit: int, before_id: str, after_id: str
+    ) -> orchestrator_pb2.ListBatchesResponse:
+        """One page of the tenant's batches (the orchestrator checks the cursors and limit)."""
+        request = orchestrator_pb2.ListBatchesRequest(
+            context=context, limit=limit, before_id=before_id, after_id=after_id
         )
-        return list(reply.batches)
+        reply: orchestrator_pb2.ListBatchesResponse = await self._call("ListBatches", request)
+        return reply
 
     async def results(
         self, context: common_pb2.RequestContext, batch_id: str

@@ -89,6 +89,18 @@ def _items(body: dict[str, Any], headers: Any) -> list[tuple[str, gateway_pb2.Co
     return items
 
 
+def _limit(text: str | None) -> int:
+    """`?limit=`: absent is the default page (0); anything but a positive whole number is refused
+    here, the upper bound by the orchestrator."""
+    if text is None:
+        return 0
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise invalid_argument(
+            f"limit must be a positive whole number (got {text[:40]!r}).", "limit"
+        )
+    return int(text)
+
+
 class BatchRoutes:
     def __init__(self, servicer: GatewayServicer, batches: BatchCalls) -> None:
         self._servicer = servicer
@@ -138,14 +150,18 @@ class BatchRoutes:
         return web.json_response(batch_json(batch, self._base_url(request)))
 
     async def list(self, request: web.Request) -> web.Response:
-        batches = [
-            batch_json(b, self._base_url(request))
-            for b in await self._batches.list(self._context(request))
-        ]
+        query = request.query
+        page = await self._batches.list(
+            self._context(request),
+            _limit(query.get("limit")),
+            query.get("before_id", ""),
+            query.get("after_id", ""),
+        )
+        batches = [batch_json(b, self._base_url(request)) for b in page.batches]
         return web.json_response(
             {
                 "data": batches,
-                "has_more": False,
+                "has_more": page.has_more,
                 "first_id": batches[0]["id"] if batches else None,
                 "last_id": batches[-1]["id"] if batches else None,
             }
