@@ -4,39 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite, set_tenant_budget
-from tollgate.emulator import EmulatorServer
-
-
-@pytest.fixture
-def start_door(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
-    """Start the full suite with the HTTP door on; keyword arguments override gateway settings."""
-
-    def start(**gateway_overrides: Any) -> AbstractAsyncContextManager[FullSuite]:
-        return running_full_suite(
-            emulator,
-            tmp_path,
-            redis_url,
-            redis_namespace,
-            postgres_dsn,
-            ALL_ON,
-            http_enabled=True,
-            http_port=0,
-            **gateway_overrides,
-        )
-
-    return start
+from tests.conftest import ADMIN_KEY, FullSuite, set_tenant_budget
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tollgate.common.anthropic_format import response_to_json
 from tollgate.common.auth import ApiKey
 from tollgate.common.errors import invalid_argument
 from tollgate.common.ids import new_request_id
+from tollgate.common.logs import annotate
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import inbound
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
@@ -121,10 +122,10 @@ class BatchRoutes:
 
     @staticmethod
     def _context_of(key: ApiKey, request: web.Request) -> common_pb2.RequestContext:
+        request_id = request.headers.get(inbound.REQUEST_ID_HEADER) or new_request_id()
+        annotate(request_id=request_id)
         return common_pb2.RequestContext(
-            tenant_id=key.tenant,
-            api_key_id=key.id,
-            request_id=request.headers.get(inbound.REQUEST_ID_HEADER) or new_request_id(),
+            tenant_id=key.tenant, api_key_id=key.id, request_id=request_id
         )
 
     @staticmethod
