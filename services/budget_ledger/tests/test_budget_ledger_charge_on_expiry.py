@@ -155,3 +155,16 @@ async def test_a_commit_racing_the_sweeper_charges_once(ledger, ledger_settings,
     (state,) = await ledger.states()
     assert state.held_micros == 0
     assert state.spent_micros == sum(r["cost_micros"] for r in rows)
+
+
+async def test_a_charge_on_expiry_raises_the_alerts_it_crosses_once(ledger, db) -> None:
+    await ledger.budget(10_000, thresholds=(50, 80, 100))
+    await _reserve(ledger, "batch-1", 6_000, charge=True)
+    await _reserve(ledger, "message-1", 3_000, charge=False)  # released: spends nothing
+    await _settled(db, ["batch-1", "message-1"])
+    for _ in range(50):
+        alerts = await db.fetch("SELECT threshold_percent, spent_micros FROM budget_alerts")
+        if alerts:
+            break
+        await asyncio.sleep(0.05)
+    assert [(a["threshold_percent"], a["spent_micros"]) for a in alerts] == [(50, 6_000)]

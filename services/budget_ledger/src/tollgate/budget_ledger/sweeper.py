@@ -24,6 +24,7 @@ import asyncpg
 
 from tollgate.budget_ledger import batch_store, entries
 from tollgate.budget_ledger import counters as counter_store
+from tollgate.budget_ledger.alerts import AlertRaiser, RaisedAlerts
 from tollgate.budget_ledger.batch_store import RequestKey
 from tollgate.budget_ledger.database import Database, in_transaction
 from tollgate.budget_ledger.metrics import ledger_metrics
@@ -70,18 +71,25 @@ async def _charge(conn: asyncpg.Connection, holds: Sequence[asyncpg.Record]) -> 
     return set(posted)
 
 
-async def sweep_once(database: Database, batch_size: int) -> int:
-    """Settle up to `batch_size` expired holds in one transaction; returns how many."""
+async def sweep_once(database: Database, batch_size: int, alerts: AlertRaiser | None = None) -> int:
+    """Settle up to `batch_size` expired holds in one transaction; returns how many.
+
+    With `alerts`, the thresholds the charges carry spending past are raised like a Commit's.
+    """
     # The holds charged (with their amounts) by the transaction that committed.
     charged: dict[RequestKey, int] = {}
+    raised = RaisedAlerts([], [])
 
     async def work(conn: asyncpg.Connection) -> int:
+        nonlocal raised
+        # A retried transaction starts again.
+        raised = RaisedAlerts([], [])
+        charged.clear()
         holds = await conn.fetch(_CLAIM_EXPIRED, batch_size)
         if not holds:
             return 0
         amounts = {(h["tenant_id"], h["request_id"]): h for h in holds}
         posted = await _charge(conn, [h for h in holds if h["charge_on_expiry"]])
-        charged.clear()  # a retried transaction starts again
         charged.update({key: int(amounts[key]["amount_micros"]) for key in posted})
         deltas: dict[tuple[int, datetime], tuple[int, int, int, int]] = defaultdict(
             lambda: (0, 0, 0, 0)
@@ -101,6 +109,11 @@ async def sweep_once(database: Database, batch_size: int) -> int:
         # Lock in the global counter order before touching them (see counters.py).
         await counter_store.lock_keys(conn, deltas.keys())
         await counter_store.apply_per_counter_deltas(conn, dict(deltas))
+        spent_on = [key for key, delta in deltas.items() if delta[0]]
+        if alerts is not None and spent_on:
+            # The counters as this transaction left them (already locked by it).
+            updated = await counter_store.lock_keys(conn, spent_on)
+            raised = await alerts.raise_crossed(conn, updated)
         await batch_store.settle_holds(
             conn,
             {
@@ -111,6 +124,8 @@ async def sweep_once(database: Database, batch_size: int) -> int:
         return len(holds)
 
     settled = await in_transaction(database.pool, work)
+    if alerts is not None:
+        alerts.remember(raised)
     if charged:
         metrics = ledger_metrics()
         metrics.holds_charged_on_expiry.add(len(charged))
@@ -121,8 +136,15 @@ async def sweep_once(database: Database, batch_size: int) -> int:
 class Sweeper:
     """Runs `sweep_once` every interval (and at once again while batches come back full)."""
 
-    def __init__(self, database: Database, interval_seconds: float, batch_size: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        interval_seconds: float,
+        batch_size: int,
+        alerts: AlertRaiser | None = None,
+    ) -> None:
         self._database = database
+        self._alerts = alerts
         self._interval = interval_seconds
         self._batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
@@ -140,7 +162,7 @@ class Sweeper:
     async def _run(self) -> None:
         while True:
             try:
-                released = await sweep_once(self._database, self._batch_size)
+                released = await sweep_once(self._database, self._batch_size, self._alerts)
             except asyncio.CancelledError:
                 raise
             except Exception:
