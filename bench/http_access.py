@@ -3,9 +3,11 @@
 Two in-process aiohttp servers with one trivial route (`GET /v1/models/{model_id}`, a small JSON
 answer), one with the door's `access_log` middleware and one without, called sequentially by one
 aiohttp client over loopback; logging and telemetry configured as every service configures them,
-the log going to a file. The baseline is the server without the middleware, in the same run
-(interleaved rounds, so drift hits both alike). CPU is this process's (client and server share
-it), so the added CPU per request is the middleware's own.
+the log going to a file. The middleware is measured twice: as deployed, and with the log level
+above INFO, which leaves only the metrics and so shows what the log line costs. The baseline is
+the server without the middleware, in the same run (interleaved rounds, so drift hits all alike).
+CPU is this process's (client and server share it), so the added CPU per request is the
+middleware's own.
 
     uv run python -m bench.http_access [--requests 4000]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -57,25 +60,35 @@ async def _round(base_url: str, requests: int) -> tuple[list[float], float]:
         return latencies, time.process_time() - cpu
 
 
+# The configurations measured: label, middleware on, root log level.
+CASES = (
+    ("no middleware (baseline)", False, logging.INFO),
+    ("access_log", True, logging.INFO),
+    ("access_log, log level WARNING (metrics only)", True, logging.WARNING),
+)
+
+
 async def run(requests: int, rounds: int = 4) -> str:
     configure_telemetry("bench")
     plain, plain_url = await _server(False)
     logged, logged_url = await _server(True)
-    samples: dict[bool, list[float]] = {False: [], True: []}
-    cpu: dict[bool, float] = {False: 0.0, True: 0.0}
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
+    cpu: dict[str, float] = dict.fromkeys(samples, 0.0)
     try:
         with tempfile.TemporaryDirectory() as directory:
             log_to_file(Path(directory))
             for _ in range(rounds):
-                for with_log, url in ((False, plain_url), (True, logged_url)):
+                for label, with_log, level in CASES:
+                    logging.getLogger().setLevel(level)
+                    url = logged_url if with_log else plain_url
                     latencies, seconds = await _round(url, requests // rounds)
-                    samples[with_log] += latencies
-                    cpu[with_log] += seconds
+                    samples[label] += latencies
+                    cpu[label] += seconds
     finally:
         await plain.cleanup()
         await logged.cleanup()
-    base = samples[False]
-    base_cpu = cpu[False] * 1e6 / len(base)
+    base = samples[CASES[0][0]]
+    base_cpu = cpu[CASES[0][0]] * 1e6 / len(base)
     lines = [
         f"HTTP door access log + metrics, {requests} sequential GETs each over loopback, one "
         "process (client and server share the event loop and the CPU figure):",
@@ -83,9 +96,9 @@ async def run(requests: int, rounds: int = 4) -> str:
         "| server | p50 µs | p99 µs | CPU µs/request | p50 vs none | added CPU µs/request |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, with_log in (("no middleware (baseline)", False), ("access_log", True)):
-        values = samples[with_log]
-        per_request = cpu[with_log] * 1e6 / len(values)
+    for label, _, _ in CASES:
+        values = samples[label]
+        per_request = cpu[label] * 1e6 / len(values)
         lines.append(
             f"| {label} | {percentile(values, 50):.0f} | {percentile(values, 99):.0f} "
             f"| {per_request:.0f} | {percentile(values, 50) / percentile(base, 50):.2f} "
