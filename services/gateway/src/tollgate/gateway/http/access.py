@@ -10,7 +10,6 @@ and `tollgate_http_request_duration_seconds` by route and method. Label dicts ar
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -57,20 +56,18 @@ def access_log() -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()
+        # What the handler annotates (tenant, key id, request id) lands here, and in every log
+        # line of the request, background work included.
         fields: dict[str, Any] = {}
         token = request_fields.set(fields)
-        status = CLIENT_CLOSED
         response: web.StreamResponse | None = None
         try:
             response = await handler(request)
-            status = response.status
             return response
-        except asyncio.CancelledError:
-            raise
-        except web.HTTPException as exc:  # pragma: no cover - the error middleware maps these
-            status = exc.status
-            raise
         finally:
+            # No response: the caller went away and the handler was cancelled (every failure
+            # of the handler became an answer in the error middleware).
+            status = response.status if response is not None else CLIENT_CLOSED
             request_fields.reset(token)
             _record(request, status, time.perf_counter() - start, fields, response)
 
@@ -90,9 +87,16 @@ def _record(
     gateway.http_duration.record(duration, _duration_labels(route, method))
     if not log.isEnabledFor(logging.INFO):
         return
-    if "request_id" not in fields and response is not None and "request-id" in response.headers:
+    # A new dict: background work of the request still logs with `fields`.
+    entry = {
+        **fields,
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(duration * 1000, 3),
+    }
+    if "request_id" not in entry and response is not None and "request-id" in response.headers:
         # Refused before the handler annotated one; a caller's unchecked header is not logged.
-        fields["request_id"] = response.headers["request-id"]
-    fields.update(method=method, route=route, status=status, duration_ms=round(duration * 1000, 3))
+        entry["request_id"] = response.headers["request-id"]
     # A ready record skips `Logger.findCaller`'s stack walk, as the gRPC access log does.
-    log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "http", (), None, extra=fields))
+    log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "http", (), None, extra=entry))
