@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite, set_tenant_budget
+from tests.conftest import ADMIN_KEY, FullSuite, set_tenant_budget
 from tollgate.client import TollgateClient, TollgateError
-from tollgate.emulator import EmulatorServer
 
 
 @pytest.fixture
 async def door(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
 ) -> AsyncIterator[tuple[FullSuite, str]]:
-    async with running_full_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
-        ALL_ON,
-        http_enabled=True,
-        http_port=0,
-    ) as suite:
+    async with start_door() as suite:
         yield suite, suite.http_url
 
 

@@ -157,16 +157,18 @@ class UsageRecord(_message.Message):
     def __init__(self, model: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., baseline_cost_micros: _Optional[int] = ..., cache_status: _Optional[_Union[_common_pb2.CacheStatus, str]] = ..., optimizations: _Optional[_Iterable[_Union[_common_pb2.OptimizationReport, _Mapping]]] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("context", "amount_micros", "tokens", "hold_ttl")
+    __slots__ = ("context", "amount_micros", "tokens", "hold_ttl", "charge_on_expiry")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
+    CHARGE_ON_EXPIRY_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     amount_micros: int
     tokens: int
     hold_ttl: _duration_pb2.Duration
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    charge_on_expiry: bool
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., charge_on_expiry: _Optional[bool] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("hold_id", "expires_at", "states", "replayed", "status", "outcome")

@@ -30,7 +30,7 @@ async def build_service(settings: Settings) -> GrpcService:
     ledger = Ledger(database, raiser, max_batch=max_batch, workers=workers)
     admin = BudgetAdmin(database, raiser)
     usage = UsageBook(database)
-    sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size)
+    sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size, raiser)
     hub = AlertHub(settings.alert_subscriber_queue)
 
     async def open_database() -> None:

@@ -87,6 +87,9 @@ class Settings(ServiceSettings):
 
     # Longest a call to Claude may take when the caller sets no deadline.
     orchestrator_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How long a Message Batch's budget hold lives before the ledger charges it in full (its
+    # results were not read by then). At most the ledger's MAX_HOLD_TTL_SECONDS.
+    batch_hold_ttl_seconds: float = Field(default=3600.0, gt=0)
 
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
