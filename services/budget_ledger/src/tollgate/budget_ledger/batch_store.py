@@ -48,7 +48,7 @@ _READ = """
            ARRAY(SELECT hc.period_start FROM hold_counters hc
                  WHERE hc.tenant_id = l.tenant_id AND hc.request_id = l.request_id
                  ORDER BY hc.budget_id) AS link_periods,
-           e.id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late
+           e.id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late, e.charged_on_expiry
     FROM keys k
     LEFT JOIN locked l ON l.tenant_id = k.tenant_id AND l.request_id = k.request_id
     LEFT JOIN ledger_entries e ON e.tenant_id = k.tenant_id AND e.request_id = k.request_id
@@ -120,24 +120,25 @@ _LOCK_COUNTERS = f"""
 _WRITE = f"""
     WITH new_holds AS (
       INSERT INTO holds (tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens,
-                         status, expires_at, settled_at)
+                         status, expires_at, settled_at, charge_on_expiry)
       SELECT n.tenant_id, n.request_id, n.api_key_id, n.contact_id, n.amount_micros, n.tokens,
              n.status, now() + make_interval(secs => n.ttl),
-             CASE WHEN n.status = 1 THEN NULL ELSE now() END
+             CASE WHEN n.status = 1 THEN NULL ELSE now() END, n.charge_on_expiry
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-                  $7::smallint[], $8::float8[])
-        AS n(tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens, status, ttl)
+                  $7::smallint[], $8::float8[], $9::bool[])
+        AS n(tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens, status, ttl,
+             charge_on_expiry)
       ON CONFLICT (tenant_id, request_id) DO NOTHING
       RETURNING tenant_id, request_id, expires_at
     ), links AS (
       INSERT INTO hold_counters (tenant_id, request_id, budget_id, period_start)
       SELECT l.tenant_id, l.request_id, l.budget_id, l.period_start
-      FROM unnest($9::text[], $10::text[], $11::bigint[], $12::timestamptz[])
+      FROM unnest($10::text[], $11::text[], $12::bigint[], $13::timestamptz[])
         AS l(tenant_id, request_id, budget_id, period_start)
       JOIN new_holds n ON n.tenant_id = l.tenant_id AND n.request_id = l.request_id
     ), settled AS (
       UPDATE holds SET status = s.status, settled_at = now()
-      FROM unnest($13::text[], $14::text[], $15::smallint[]) AS s(tenant_id, request_id, status)
+      FROM unnest($14::text[], $15::text[], $16::smallint[]) AS s(tenant_id, request_id, status)
       WHERE holds.tenant_id = s.tenant_id AND holds.request_id = s.request_id
     ), totals AS (
       UPDATE budget_counters c
@@ -145,11 +146,11 @@ _WRITE = f"""
           held_micros = c.held_micros + d.held_micros,
           spent_tokens = c.spent_tokens + d.spent_tokens,
           held_tokens = c.held_tokens + d.held_tokens
-      FROM unnest($16::bigint[], $17::timestamptz[], $18::bigint[], $19::bigint[],
-                  $20::bigint[], $21::bigint[])
+      FROM unnest($17::bigint[], $18::timestamptz[], $19::bigint[], $20::bigint[],
+                  $21::bigint[], $22::bigint[])
         AS d(budget_id, period_start, spent_micros, held_micros, spent_tokens, held_tokens)
       WHERE c.budget_id = d.budget_id AND c.period_start = d.period_start
-    ), {entries.insert_entries_ctes(22)}
+    ), {entries.insert_entries_ctes(23)}
     SELECT tenant_id, request_id, expires_at, NULL::bigint AS entry_id FROM new_holds
     UNION ALL
     SELECT tenant_id, request_id, NULL, id FROM entry
@@ -185,6 +186,7 @@ class NewHold:
     status: HoldStatus
     ttl_seconds: float
     counter_keys: tuple[CounterKey, ...]
+    charge_on_expiry: bool = False
 
 
 @dataclass
@@ -303,6 +305,7 @@ async def write_batch(
         [h.tokens for h in holds],
         [int(h.status) for h in holds],
         [h.ttl_seconds for h in holds],
+        [h.charge_on_expiry for h in holds],
         [link[0] for link in links],
         [link[1] for link in links],
         [link[2][0] for link in links],

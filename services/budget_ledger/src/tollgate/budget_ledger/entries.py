@@ -14,7 +14,7 @@ import asyncpg
 from tollgate.budget_ledger.model import Requester
 from tollgate.v1 import budget_ledger_pb2 as pb
 
-ENTRY_PARAMETERS = 27
+ENTRY_PARAMETERS = 28
 
 
 def insert_entries_ctes(first: int) -> str:
@@ -28,13 +28,13 @@ def insert_entries_ctes(first: int) -> str:
       INSERT INTO ledger_entries (
         tenant_id, request_id, api_key_id, contact_id, kind, model, task, cache_status,
         held_micros, cost_micros, tokens, baseline_cost_micros, input_tokens, output_tokens,
-        cache_read_tokens, cache_write_tokens, over_hold, late, record)
+        cache_read_tokens, cache_write_tokens, over_hold, late, record, charged_on_expiry)
       SELECT * FROM unnest({n[0]}::text[], {n[1]}::text[], {n[2]}::text[], {n[3]}::text[],
                            {n[4]}::text[], {n[5]}::text[], {n[6]}::smallint[],
                            {n[7]}::smallint[], {n[8]}::bigint[], {n[9]}::bigint[],
                            {n[10]}::bigint[], {n[11]}::bigint[], {n[12]}::bigint[],
                            {n[13]}::bigint[], {n[14]}::bigint[], {n[15]}::bigint[],
-                           {n[16]}::bool[], {n[17]}::bool[], {n[18]}::bytea[])
+                           {n[16]}::bool[], {n[17]}::bool[], {n[18]}::bytea[], {n[19]}::bool[])
       ON CONFLICT (tenant_id, request_id) DO NOTHING
       RETURNING id, tenant_id, request_id
     ), optimizations AS (
@@ -42,9 +42,9 @@ def insert_entries_ctes(first: int) -> str:
                                               tokens_saved, micros_saved)
       SELECT entry.id, o.position, o.optimization, o.mode, o.applied, o.tokens_saved,
              o.micros_saved
-      FROM entry JOIN unnest({n[19]}::text[], {n[20]}::text[], {n[21]}::smallint[],
-                             {n[22]}::text[], {n[23]}::smallint[], {n[24]}::bool[],
-                             {n[25]}::bigint[], {n[26]}::bigint[])
+      FROM entry JOIN unnest({n[20]}::text[], {n[21]}::text[], {n[22]}::smallint[],
+                             {n[23]}::text[], {n[24]}::smallint[], {n[25]}::bool[],
+                             {n[26]}::bigint[], {n[27]}::bigint[])
         AS o(tenant_id, request_id, position, optimization, mode, applied, tokens_saved,
              micros_saved)
         ON o.tenant_id = entry.tenant_id AND o.request_id = entry.request_id
@@ -55,12 +55,14 @@ def insert_entries_ctes(first: int) -> str:
 _INSERT = f"WITH {insert_entries_ctes(1)} SELECT id, tenant_id, request_id FROM entry"
 
 _FIND = """
-    SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late
+    SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late,
+           charged_on_expiry
     FROM ledger_entries WHERE tenant_id = $1 AND request_id = $2
 """
 
 _FIND_MANY = """
-    SELECT e.id, e.tenant_id, e.request_id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late
+    SELECT e.id, e.tenant_id, e.request_id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late,
+           e.charged_on_expiry
     FROM ledger_entries e
     JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, request_id)
       ON e.tenant_id = k.tenant_id AND e.request_id = k.request_id
@@ -78,6 +80,8 @@ class NewEntry:
     record: pb.UsageRecord
     over_hold: bool = False
     late: bool = False
+    # Posted by the sweeper: the hold's amount, charged when it expired unsettled.
+    charged_on_expiry: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class PostedEntry:
     tokens: int
     over_hold: bool
     late: bool
+    charged_on_expiry: bool = False
 
     @property
     def public_id(self) -> str:
@@ -120,7 +125,7 @@ async def post_many(
 def entry_arrays(new: Sequence[NewEntry]) -> list[list[object]]:
     """The parameters of `insert_entries_ctes`: one array per column, entries then
     optimizations."""
-    columns: list[list[object]] = [[] for _ in range(19)]
+    columns: list[list[object]] = [[] for _ in range(20)]
     optimizations: list[list[object]] = [[] for _ in range(8)]
     for entry in new:
         record = entry.record
@@ -148,6 +153,7 @@ def entry_arrays(new: Sequence[NewEntry]) -> list[list[object]]:
             entry.over_hold,
             entry.late,
             record.SerializeToString(),
+            entry.charged_on_expiry,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -183,7 +189,8 @@ async def find_many(
 
 
 def posted_from_row(row: asyncpg.Record) -> PostedEntry:
-    """From a row with the columns id, kind, cost_micros, tokens, over_hold and late."""
+    """From a row with the columns id, kind, cost_micros, tokens, over_hold, late and
+    charged_on_expiry."""
     return PostedEntry(
         int(row["id"]),
         row["kind"],
@@ -191,4 +198,5 @@ def posted_from_row(row: asyncpg.Record) -> PostedEntry:
         int(row["tokens"]),
         row["over_hold"],
         row["late"],
+        row["charged_on_expiry"],
     )
