@@ -220,6 +220,7 @@ async def read_batch(conn: asyncpg.Connection, keys: Sequence[RequestKey]) -> St
     # The statement's snapshot predates the wait for a hold's lock: a hold that the lock's
     # previous owner committed shows committed, but the entry that owner posted with it is not
     # in that snapshot. Read those entries again (a new statement sees every commit so far).
+    # The previous owner may be the sweeper charging the hold on expiry: its entry says so.
     unseen = sorted(
         key
         for key, hold in stored.holds.items()
