@@ -304,7 +304,7 @@ async def litellm(version: str, seconds: float) -> Figures:
 
 def _checkout_name(checkout: Path) -> str:
     commit = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
         check=False,
