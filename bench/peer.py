@@ -40,6 +40,7 @@ from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
 from bench.progress import phase
 from bench.suite_tools import SETUPS, set_emulator_latency
 from tollgate.cli.local_suite import free_port, local_suite
+from tollgate.cli.suite_failure import SuiteError
 from tollgate.client import TollgateClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,8 +332,28 @@ async def run(seconds: float, baseline: Path | None, with_litellm: bool, setups:
     for setup in setups:
         for python, code in codes:
             phase(f"{setup}, {code} ...")
-            figures.append(await tollgate(setup, python, code, seconds))
+            measured = await _tollgate_once_more_if_it_fails(setup, python, code, seconds, notes)
+            if measured is not None:
+                figures.append(measured)
     return render(figures, notes, seconds)
+
+
+async def _tollgate_once_more_if_it_fails(
+    setup: str, python: str, code: str, seconds: float, notes: list[str]
+) -> Figures | None:
+    """A suite that cannot start (an embedded store crashing on a machine short of memory) is
+    tried once more, then reported in the notes, so one bad start does not lose the run."""
+    for attempt in (1, 2):
+        try:
+            return await tollgate(setup, python, code, seconds)
+        except SuiteError as failure:
+            phase(f"  the suite did not start (attempt {attempt}): {failure.summary}")
+            if attempt == 2:
+                notes.append(
+                    f"{setup}, {code}: not measured, the suite did not start twice "
+                    f"({failure.summary})"
+                )
+    return None
 
 
 def _ms(value: float) -> str:
