@@ -89,6 +89,26 @@ class GatewayServiceStub:
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
                 _registered_method=True)
+        self.PutAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/PutAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.FromString,
+                _registered_method=True)
+        self.GetAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/GetAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.FromString,
+                _registered_method=True)
+        self.ListAgentProfiles = channel.unary_unary(
+                '/tollgate.v1.GatewayService/ListAgentProfiles',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.FromString,
+                _registered_method=True)
+        self.DeleteAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/DeleteAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -166,6 +186,32 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutAgentProfile(self, request, context):
+        """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+        list: any key of the tenant. An empty tenant_id is the caller's tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgentProfile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentProfiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAgentProfile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +269,26 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.InvalidateCache,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.SerializeToString,
+            ),
+            'PutAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.SerializeToString,
+            ),
+            'GetAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.SerializeToString,
+            ),
+            'ListAgentProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentProfiles,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.SerializeToString,
+            ),
+            'DeleteAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -522,6 +588,114 @@ class GatewayService:
             '/tollgate.v1.GatewayService/InvalidateCache',
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/PutAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/GetAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/ListAgentProfiles',
+            tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/DeleteAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

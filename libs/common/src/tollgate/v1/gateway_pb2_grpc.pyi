@@ -50,6 +50,13 @@ class GatewayServiceStub:
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    PutAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.PutAgentProfileRequest, _gateway_pb2.PutAgentProfileResponse]
+    """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+    list: any key of the tenant. An empty tenant_id is the caller's tenant.
+    """
+    GetAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]
+    ListAgentProfiles: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]
+    DeleteAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -71,6 +78,13 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _aio.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]  # type: ignore[assignment]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    PutAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.PutAgentProfileRequest, _gateway_pb2.PutAgentProfileResponse]  # type: ignore[assignment]
+    """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+    list: any key of the tenant. An empty tenant_id is the caller's tenant.
+    """
+    GetAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]  # type: ignore[assignment]
+    ListAgentProfiles: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]  # type: ignore[assignment]
+    DeleteAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]  # type: ignore[assignment]
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -155,5 +169,36 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.InvalidateCacheResponse, _abc.Awaitable[_gateway_pb2.InvalidateCacheResponse]]:
         """Admin: drop cached answers of a tenant, all or by tag."""
+
+    @_abc_1.abstractmethod
+    def PutAgentProfile(
+        self,
+        request: _gateway_pb2.PutAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.PutAgentProfileResponse, _abc.Awaitable[_gateway_pb2.PutAgentProfileResponse]]:
+        """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+        list: any key of the tenant. An empty tenant_id is the caller's tenant.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAgentProfile(
+        self,
+        request: _gateway_pb2.GetAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetAgentProfileResponse, _abc.Awaitable[_gateway_pb2.GetAgentProfileResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAgentProfiles(
+        self,
+        request: _gateway_pb2.ListAgentProfilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListAgentProfilesResponse, _abc.Awaitable[_gateway_pb2.ListAgentProfilesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteAgentProfile(
+        self,
+        request: _gateway_pb2.DeleteAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteAgentProfileResponse, _abc.Awaitable[_gateway_pb2.DeleteAgentProfileResponse]]: ...
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -21,6 +21,8 @@ from tollgate.common.anthropic_format import (
 )
 from tollgate.common.errors import invalid_argument, unavailable
 from tollgate.common.pricing import PriceTable
+from tollgate.orchestrator.agent_profile import LABEL as PROFILE_LABEL
+from tollgate.orchestrator.agent_profile import render_profile
 from tollgate.orchestrator.deadline import Deadline
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.orchestrator.resilience import ResilientCaller
@@ -55,6 +57,8 @@ class PreparedRequest:
     template_version: str
     prompt_caching: bool
     cache_ttl: common_pb2.CacheTtl
+    # System blocks before the agent profile block (0: no profile block).
+    shared_system_blocks: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,13 @@ class Generator:
             text = template.render(dict(spec.template_variables))
             request.system.insert(0, common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text)))
             template_version = template.label
+        shared_system_blocks = 0
+        if spec.HasField("agent_profile"):
+            # Last, so everything before it is the same for every agent of the tenant.
+            shared_system_blocks = len(request.system)
+            profile = render_profile(spec.agent_profile)
+            request.system.append(common_pb2.ContentBlock(text=common_pb2.TextBlock(text=profile)))
+            template_version = "+".join(filter(None, (template_version, PROFILE_LABEL)))
         chain = model_chain(request, spec.context.task, self._settings)
         if not self._prices.knows(chain[0]):
             raise invalid_argument(
@@ -99,7 +110,9 @@ class Generator:
             )
         chain = [chain[0], *(model for model in chain[1:] if self._prices.knows(model))]
         ttl = spec.prompt_cache_ttl or _TTL_BY_NAME[self._settings.prompt_cache_default_ttl]
-        return PreparedRequest(request, chain, template_version, spec.prompt_caching, ttl)
+        return PreparedRequest(
+            request, chain, template_version, spec.prompt_caching, ttl, shared_system_blocks
+        )
 
     def call_for(self, prepared: PreparedRequest, model: str) -> ModelCall:
         request = common_pb2.ClaudeRequest()
@@ -108,7 +121,9 @@ class Generator:
         breakpoints = 0
         if prepared.prompt_caching:
             minimum = self._prices.price(model).min_cacheable_tokens
-            breakpoints = place_breakpoints(request, minimum, prepared.cache_ttl)
+            breakpoints = place_breakpoints(
+                request, minimum, prepared.cache_ttl, prepared.shared_system_blocks
+            )
         return ModelCall(_with_sampling_in_extra_body(request_to_params(request)), breakpoints)
 
     def _timeout(self, remaining: float) -> float:
