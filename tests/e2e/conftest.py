@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, running_full_suite, set_tenant_budget
 from tollgate.emulator import EmulatorServer
+
+
+@contextlib.asynccontextmanager
+async def http_suite(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+    **gateway_overrides: Any,
+) -> AsyncIterator[tuple[FullSuite, str]]:
+    """The full suite with every flag on and the HTTP door open; its base URL."""
+    async with running_full_suite(
+        emulator,
+        tmp_path,
+        redis_url,
+        redis_namespace,
+        postgres_dsn,
+        ALL_ON,
+        http_enabled=True,
+        http_port=0,
+        **gateway_overrides,
+    ) as suite:
+        yield suite, suite.http_url
 
 
 @pytest.fixture
@@ -19,17 +45,8 @@ async def door(
     redis_namespace: str,
     postgres_dsn: str,
 ) -> AsyncIterator[tuple[FullSuite, str]]:
-    async with running_full_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
-        ALL_ON,
-        http_enabled=True,
-        http_port=0,
-    ) as suite:
-        yield suite, suite.http_url
+    async with http_suite(emulator, tmp_path, redis_url, redis_namespace, postgres_dsn) as door:
+        yield door
 
 
 async def set_acme_budget(suite: FullSuite, limit_micros: int) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -42,6 +43,9 @@ from tollgate.gateway.steps.exact_cache import ExactCacheStep
 from tollgate.gateway.steps.prompt_caching import PromptCachingStep
 from tollgate.gateway.steps.semantic_cache import SemanticCacheStep
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
+
+if TYPE_CHECKING:
+    from tollgate.gateway.agent_profiles import AgentProfiles
 
 # What the orchestrator sends back: stream events, then one result.
 Upstream = Callable[
@@ -100,6 +104,7 @@ class RequestRun:
             context=self.request.context,
             request=self.draft.request,
             template_variables=self.request.completion.template_variables,
+            agent_profile=self.request.agent_profile,
         )
         self.prompt_caching.shape(spec)
         return spec
@@ -168,8 +173,11 @@ class CompletionPipeline:
         router: BackendRouter,
         prices: PriceTable,
         background: BackgroundWork,
+        profiles: AgentProfiles | None = None,
     ) -> None:
         self._settings = settings
+        # Looks up a request's agent_id; None: requests naming an agent are refused.
+        self._profiles = profiles
         self._flags = flags
         self._router = router
         self._prices = prices
@@ -179,8 +187,21 @@ class CompletionPipeline:
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
         self._precision = PrecisionBoard()
 
-    def _start(
+    async def _agent_profile(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
+    ) -> common_pb2.AgentProfile | None:
+        if not completion.agent_id:
+            return None
+        if self._profiles is None:
+            raise unavailable("This gateway has no agent profile store configured.")
+        # Always under the caller's own tenant: an agent id never reaches across tenants.
+        return await self._profiles.resolve(context.tenant_id, completion.agent_id)
+
+    def _start(
+        self,
+        context: common_pb2.RequestContext,
+        completion: gateway_pb2.Completion,
+        profile: common_pb2.AgentProfile | None,
     ) -> RequestRun:
         config = self._flags.config
         tenant, contact = context.tenant_id, context.contact_id
@@ -194,7 +215,7 @@ class CompletionPipeline:
             precision=self._precision,
         )
         decisions = Decisions.evaluate(config, tenant, contact)
-        return RequestRun(Request(context, completion), decisions, services)
+        return RequestRun(Request(context, completion, profile), decisions, services)
 
     async def _run(
         self,
@@ -205,7 +226,7 @@ class CompletionPipeline:
         replay: bool,
     ) -> AsyncGenerator[common_pb2.StreamEvent | Final, None]:
         """The one loop behind complete() and stream()."""
-        run = self._start(context, completion)
+        run = self._start(context, completion, await self._agent_profile(context, completion))
         await run.look_up()
         cached = run.draft.cached
         if cached is not None:

@@ -10,12 +10,14 @@ import grpc
 
 from tollgate.common import telemetry
 from tollgate.common.auth import ApiKey
+from tollgate.common.errors import unavailable
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
+from tollgate.gateway.agent_profiles import AgentProfiles
 from tollgate.gateway.auth_gate import AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
@@ -54,6 +56,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         leads: LeadScoring,
         admin: AdminCalls,
         rate_limiter: RateLimiter | None = None,
+        profiles: AgentProfiles | None = None,
     ) -> None:
         self._settings = settings
         self._rate_limiter = rate_limiter
@@ -62,6 +65,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        self._profiles = profiles
         # Set when the HTTP front door is on (build_service).
         self.http_door: HttpDoor | None = None
 
@@ -189,6 +193,31 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.InvalidateCacheResponse:
         return await self._admin.invalidate_cache(self._authenticate(context), request)
 
+    def _agent_profiles(self) -> AgentProfiles:
+        if self._profiles is None:
+            raise unavailable("This gateway has no agent profile store configured.")
+        return self._profiles
+
+    async def PutAgentProfile(
+        self, request: gateway_pb2.PutAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.PutAgentProfileResponse:
+        return await self._agent_profiles().put(self._authenticate(context), request)
+
+    async def GetAgentProfile(
+        self, request: gateway_pb2.GetAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetAgentProfileResponse:
+        return await self._agent_profiles().get(self._authenticate(context), request)
+
+    async def ListAgentProfiles(
+        self, request: gateway_pb2.ListAgentProfilesRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ListAgentProfilesResponse:
+        return await self._agent_profiles().list(self._authenticate(context), request)
+
+    async def DeleteAgentProfile(
+        self, request: gateway_pb2.DeleteAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.DeleteAgentProfileResponse:
+        return await self._agent_profiles().delete(self._authenticate(context), request)
+
 
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
@@ -198,7 +227,8 @@ async def build_service(settings: Settings) -> GrpcService:
         settings.flags_file, settings.flags_poll_seconds, settings.flags_overrides_file
     )
     background = BackgroundWork()
-    pipeline = CompletionPipeline(settings, flags, router, prices, background)
+    profiles = AgentProfiles(settings, flags, router)
+    pipeline = CompletionPipeline(settings, flags, router, prices, background, profiles)
     rate_limiter = RateLimiter(
         settings.rate_limit_redis_url,
         settings.rate_limits,
@@ -214,6 +244,7 @@ async def build_service(settings: Settings) -> GrpcService:
         LeadScoring(settings, flags, router, prices, background),
         AdminCalls(settings, flags, router),
         rate_limiter,
+        profiles,
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
     on_stop: list[Hook] = [

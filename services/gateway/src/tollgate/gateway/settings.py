@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -44,6 +46,12 @@ class Settings(ServiceSettings):
     semantic_cache_timeout_seconds: float = Field(default=0.5, gt=0)
     conversation_optimizer_timeout_seconds: float = Field(default=0.5, gt=0)
     budget_ledger_timeout_seconds: float = Field(default=1.0, gt=0)
+    # A request whose agent_id the tenant has no profile for: `reject` (INVALID_ARGUMENT) or
+    # `default` (the tenant's profile stored under the agent id "default").
+    unknown_agent: Literal["reject", "default"] = "reject"
+    # How long a replica reuses an agent profile it read (a change made through another replica
+    # is seen within this time).
+    agent_profile_cache_seconds: float = Field(default=30.0, ge=0)
     lead_scoring_timeout_seconds: float = Field(default=60.0, gt=0)
     # How long an identical request waits for the one already asking Claude (single flight).
     exact_cache_wait_for_fill_seconds: float = Field(default=30.0, ge=0)

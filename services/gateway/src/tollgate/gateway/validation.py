@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tollgate.common.agent_profiles import check_agent_id
 from tollgate.common.errors import invalid_argument
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_estimate import estimate_request, estimate_text
@@ -49,6 +50,8 @@ class RequestValidator:
         check_identifier(completion.request_id, "completion.request_id")
         check_identifier(completion.contact_id, "completion.contact_id")
         check_identifier(completion.conversation_id, "completion.conversation_id")
+        if completion.agent_id:
+            check_agent_id(completion.agent_id, "completion.agent_id")
         check_identifiers(completion.tags, "completion.tags")
         variables = completion.template_variables
         if len(variables) > MAX_TEMPLATE_VARIABLES:

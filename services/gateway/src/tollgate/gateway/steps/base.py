@@ -109,6 +109,9 @@ class Request:
 
     context: common_pb2.RequestContext
     completion: gateway_pb2.Completion
+    # The stored profile of completion.agent_id (None: no agent named), rendered into the
+    # system prompt by the orchestrator: it shapes the answer like a template variable does.
+    agent_profile: common_pb2.AgentProfile | None = None
 
 
 @dataclass(frozen=True)

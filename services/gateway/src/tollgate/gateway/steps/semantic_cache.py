@@ -69,6 +69,11 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             report.detail = "not eligible: answers built from template variables are not shared"
             _lookup_result("ineligible")
             return NO_EFFECT
+        if self._request.agent_profile is not None:
+            # Likewise an answer fitted to one agent's profile.
+            report.detail = "not eligible: answers fitted to an agent profile are not shared"
+            _lookup_result("ineligible")
+            return NO_EFFECT
         self._sent = draft.request
         if mode == gateway_pb2.CACHE_MODE_REFRESH:
             report.detail = "refresh: asked Claude, the answer is stored"
