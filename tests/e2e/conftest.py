@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import io
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
@@ -53,3 +55,22 @@ async def set_acme_budget(suite: FullSuite, limit_micros: int) -> None:
     """A monthly budget for tenant acme (the default test key's), through the admin API."""
     async with suite.client(ADMIN_KEY) as admin:
         await set_tenant_budget(admin, "acme", limit_micros)
+
+
+async def run_command(
+    suite: FullSuite,
+    run: Callable[[Any, TextIO], int],
+    command: str,
+    key: str,
+    *arguments: str,
+) -> tuple[int, str]:
+    """`tollgate <command> --gateway <suite's> --api-key <key> <arguments>`: exit code, stdout."""
+    from tollgate.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        [command, "--gateway", suite.gateway.address, "--api-key", key, *arguments]
+    )
+    out = io.StringIO()
+    # The CLI is synchronous: it runs in a thread while the servers answer in this loop.
+    code = await asyncio.to_thread(run, args, out)
+    return code, out.getvalue()
