@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import ADMIN_KEY, API_KEY, OTHER_TENANT_KEY, TENANT_ADMIN_KEY, FullSuite
 from tests.e2e.conftest import http_suite
 from tollgate.client import TollgateClient
+from tollgate.common.agent_profiles import render_profile
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -245,3 +246,18 @@ async def test_an_unknown_agent_gets_the_tenants_default_profile_when_so_configu
     served = await post(base_url, API_KEY, "newcomer", ask())
     assert served.status_code == 200, served.text
     assert "transaction coordinator" in sent_bodies(suite)[-1]["system"][-1]["text"]
+
+
+async def test_the_grpc_door_carries_agent_id_too(door: tuple[FullSuite, str]) -> None:
+    suite, _ = door
+    async with suite.client(TENANT_ADMIN_KEY) as admin:
+        await put(admin, TOM)
+    async with suite.client() as client:
+        result = await client.complete(
+            system=PLAYBOOK,
+            messages=[{"role": "user", "content": "How do I price a waterfront listing?"}],
+            max_tokens=100,
+            agent_id="tom",
+        )
+    assert result.account.cost.total_micros > 0
+    assert sent_bodies(suite)[-1]["system"][-1]["text"] == render_profile(TOM)

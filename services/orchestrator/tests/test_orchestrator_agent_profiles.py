@@ -9,8 +9,8 @@ from typing import Any, cast
 import grpc
 import pytest
 
+from tollgate.common.agent_profiles import render_profile
 from tollgate.emulator import EmulatorServer
-from tollgate.orchestrator.agent_profile import render_profile
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 

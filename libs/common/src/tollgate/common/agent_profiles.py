@@ -1,5 +1,6 @@
-"""Agent profiles, one set of rules for every service: what a valid profile is, and its canonical
-form (what a response cache keys on).
+"""Agent profiles, one set of rules for every service: what a valid profile is, the block it
+renders into the system prompt (version LABEL, reported in `template_version`), and its
+canonical form (what a response cache keys on).
 
 A profile is rendered into the system prompt of every call that names its agent, so a field
 that passes here ends up in front of Claude: the checks are strict (closed enums, short
@@ -80,3 +81,45 @@ def canonical_profile(profile: common_pb2.AgentProfile) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+LABEL = "agent_profile@1"
+
+_ROLES = {
+    common_pb2.AGENT_ROLE_BUYERS_AGENT: "buyer's agent (represents buyers)",
+    common_pb2.AGENT_ROLE_LISTING_AGENT: "listing agent (represents sellers)",
+    common_pb2.AGENT_ROLE_TRANSACTION_COORDINATOR: (
+        "transaction coordinator (runs deadlines, documents and parties from contract to close)"
+    ),
+    common_pb2.AGENT_ROLE_DUAL_AGENT: "dual agent (represents buyer and seller in one deal)",
+    common_pb2.AGENT_ROLE_TEAM_LEAD: "team lead (supervises other agents)",
+}
+
+_EXPERIENCE = {
+    common_pb2.AGENT_EXPERIENCE_NOVICE: (
+        "novice: explain terms and each step, and say what to check with their broker"
+    ),
+    common_pb2.AGENT_EXPERIENCE_EXPERIENCED: (
+        "experienced: skip the basics, be concrete about tactics and risks"
+    ),
+    common_pb2.AGENT_EXPERIENCE_EXPERT: (
+        "expert: be brief, lead with what is unusual, no textbook explanations"
+    ),
+}
+
+
+def render_profile(profile: common_pb2.AgentProfile) -> str:
+    """The profile block's text: a pure function of what the profile says (not its agent id),
+    so one agent's calls share their whole system prompt. Check the profile first."""
+    specializations = ", ".join(profile.specializations) or "none stated"
+    return (
+        "The agent you are working for (fit every answer to them):\n"
+        f"- Role: {_ROLES[profile.role]}.\n"
+        f"- Experience: {_EXPERIENCE[profile.experience]}.\n"
+        f"- Specializations: {specializations}."
+    )
+
+
+def profile_block(profile: common_pb2.AgentProfile) -> common_pb2.ContentBlock:
+    """The system block the orchestrator appends last (the gateway bounds budget holds with it)."""
+    return common_pb2.ContentBlock(text=common_pb2.TextBlock(text=render_profile(profile)))

@@ -14,6 +14,8 @@ from typing import Any
 
 import anthropic
 
+from tollgate.common.agent_profiles import LABEL as PROFILE_LABEL
+from tollgate.common.agent_profiles import check_profile, profile_block
 from tollgate.common.anthropic_format import (
     request_to_params,
     response_from_json,
@@ -21,8 +23,6 @@ from tollgate.common.anthropic_format import (
 )
 from tollgate.common.errors import invalid_argument, unavailable
 from tollgate.common.pricing import PriceTable
-from tollgate.orchestrator.agent_profile import LABEL as PROFILE_LABEL
-from tollgate.orchestrator.agent_profile import render_profile
 from tollgate.orchestrator.deadline import Deadline
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.orchestrator.resilience import ResilientCaller
@@ -96,10 +96,12 @@ class Generator:
             template_version = template.label
         shared_system_blocks = 0
         if spec.HasField("agent_profile"):
-            # Last, so everything before it is the same for every agent of the tenant.
+            # Last, after the shared instructions (template, the caller's system prompt), with a
+            # breakpoint before it (prompt_cache.py): every agent of the tenant reads the same
+            # cached prefix and only this block differs between agents.
+            check_profile(spec.agent_profile, "spec.agent_profile")
             shared_system_blocks = len(request.system)
-            profile = render_profile(spec.agent_profile)
-            request.system.append(common_pb2.ContentBlock(text=common_pb2.TextBlock(text=profile)))
+            request.system.append(profile_block(spec.agent_profile))
             template_version = "+".join(filter(None, (template_version, PROFILE_LABEL)))
         chain = model_chain(request, spec.context.task, self._settings)
         if not self._prices.knows(chain[0]):
