@@ -109,6 +109,21 @@ class GatewayServiceStub:
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
                 _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/GetSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.FromString,
+                _registered_method=True)
+        self.ForkSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/ForkSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.FromString,
+                _registered_method=True)
+        self.DeleteSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/DeleteSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -212,6 +227,27 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSession(self, request, context):
+        """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForkSession(self, request, context):
+        """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSession(self, request, context):
+        """Delete every turn of a session, and the cached answers tagged with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +325,21 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.DeleteAgentProfile,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.SerializeToString,
+            ),
+            'ForkSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.SerializeToString,
+            ),
+            'DeleteSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -696,6 +747,87 @@ class GatewayService:
             '/tollgate.v1.GatewayService/DeleteAgentProfile',
             tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/GetSession',
+            tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForkSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/ForkSession',
+            tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/DeleteSession',
+            tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

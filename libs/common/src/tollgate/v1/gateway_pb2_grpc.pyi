@@ -57,6 +57,12 @@ class GatewayServiceStub:
     GetAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]
     ListAgentProfiles: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]
     DeleteAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]
+    GetSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetSessionRequest, _gateway_pb2.GetSessionResponse]
+    """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+    ForkSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ForkSessionRequest, _gateway_pb2.ForkSessionResponse]
+    """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+    DeleteSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]
+    """Delete every turn of a session, and the cached answers tagged with it."""
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -85,6 +91,12 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     GetAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]  # type: ignore[assignment]
     ListAgentProfiles: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]  # type: ignore[assignment]
     DeleteAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]  # type: ignore[assignment]
+    GetSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetSessionRequest, _gateway_pb2.GetSessionResponse]  # type: ignore[assignment]
+    """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+    ForkSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ForkSessionRequest, _gateway_pb2.ForkSessionResponse]  # type: ignore[assignment]
+    """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+    DeleteSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]  # type: ignore[assignment]
+    """Delete every turn of a session, and the cached answers tagged with it."""
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -200,5 +212,29 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.DeleteAgentProfileRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.DeleteAgentProfileResponse, _abc.Awaitable[_gateway_pb2.DeleteAgentProfileResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetSession(
+        self,
+        request: _gateway_pb2.GetSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetSessionResponse, _abc.Awaitable[_gateway_pb2.GetSessionResponse]]:
+        """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+
+    @_abc_1.abstractmethod
+    def ForkSession(
+        self,
+        request: _gateway_pb2.ForkSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ForkSessionResponse, _abc.Awaitable[_gateway_pb2.ForkSessionResponse]]:
+        """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+
+    @_abc_1.abstractmethod
+    def DeleteSession(
+        self,
+        request: _gateway_pb2.DeleteSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteSessionResponse, _abc.Awaitable[_gateway_pb2.DeleteSessionResponse]]:
+        """Delete every turn of a session, and the cached answers tagged with it."""
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

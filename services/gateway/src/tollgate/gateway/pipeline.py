@@ -35,6 +35,8 @@ from tollgate.gateway.replay import replay_events
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
+from tollgate.gateway.session_turns import SessionTurns
+from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Answer, Draft, Request, Step, StepServices
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -174,10 +176,12 @@ class CompletionPipeline:
         prices: PriceTable,
         background: BackgroundWork,
         profiles: AgentProfiles | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self._settings = settings
         # Looks up a request's agent_id; None: requests naming an agent are refused.
         self._profiles = profiles
+        self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds)
         self._flags = flags
         self._router = router
         self._prices = prices
@@ -226,10 +230,23 @@ class CompletionPipeline:
         replay: bool,
     ) -> AsyncGenerator[common_pb2.StreamEvent | Final, None]:
         """The one loop behind complete() and stream()."""
-        run = self._start(context, completion, await self._agent_profile(context, completion))
-        await run.look_up()
-        cached = run.draft.cached
+        profile = await self._agent_profile(context, completion)
+        # With a session_id: the stored history + this turn, under the session's lease.
+        completion, turn = await self._sessions.begin(context, completion)
+        try:
+            run = self._start(context, completion, profile)
+            await run.look_up()
+            cached = run.draft.cached
+            if cached is None:
+                await self._hold(run)
+        except BaseException:
+            if turn is not None:
+                turn.abandon()
+            raise
         if cached is not None:
+            # Stored before the replay, so a caller who leaves mid-replay still has the turn.
+            if turn is not None:
+                turn.finish(cached.response)
             if replay:
                 for event in replay_events(cached.response):
                     yield event
@@ -243,23 +260,37 @@ class CompletionPipeline:
             )
             yield Final(cached.response, run.settle(answer))
             return
+
+        def settle(result: orchestrator_pb2.GenerationResult) -> Final:
+            final = Final(result.response, run.settle(self._generated(result)))
+            if turn is not None:
+                turn.finish(result.response)
+            return final
+
+        def fail() -> None:
+            run.fail()
+            if turn is not None:
+                turn.abandon()
+
+        # Read to the end even when the caller leaves: what Claude produced is billed.
+        relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
+            upstream(run.services.routes, run.spec(), timeout),
+            orchestrator_pb2.GenerationResult,
+            settle,
+            fail,
+        )
+        async for item in relay.start(self.background):
+            yield item
+
+    @staticmethod
+    async def _hold(run: RequestRun) -> None:
         try:
             await run.hold()
-            spec = run.spec()
         except BaseException:
             # Refused or failed before Claude: give back the hold and the fill lease, so
             # nothing waits for an answer that will never come.
             run.fail()
             raise
-        # Read to the end even when the caller leaves: what Claude produced is billed.
-        relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
-            upstream(run.services.routes, spec, timeout),
-            orchestrator_pb2.GenerationResult,
-            lambda result: Final(result.response, run.settle(self._generated(result))),
-            run.fail,
-        )
-        async for item in relay.start(self.background):
-            yield item
 
     def _generated(self, result: orchestrator_pb2.GenerationResult) -> Answer:
         response = result.response

@@ -32,6 +32,8 @@ from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import RateLimiter
 from tollgate.gateway.redaction import log_exchange
 from tollgate.gateway.routing import BackendRouter
+from tollgate.gateway.session_calls import SessionCalls
+from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.validation import RequestValidator
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -57,6 +59,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         admin: AdminCalls,
         rate_limiter: RateLimiter | None = None,
         profiles: AgentProfiles | None = None,
+        sessions: SessionCalls | None = None,
     ) -> None:
         self._settings = settings
         self._rate_limiter = rate_limiter
@@ -66,6 +69,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self._leads = leads
         self._admin = admin
         self._profiles = profiles
+        self._sessions = sessions
         # Set when the HTTP front door is on (build_service).
         self.http_door: HttpDoor | None = None
 
@@ -218,6 +222,26 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.DeleteAgentProfileResponse:
         return await self._agent_profiles().delete(self._authenticate(context), request)
 
+    def _session_calls(self) -> SessionCalls:
+        if self._sessions is None:
+            raise unavailable("This gateway has no session store configured.")
+        return self._sessions
+
+    async def GetSession(
+        self, request: gateway_pb2.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetSessionResponse:
+        return await self._session_calls().get(self._authenticate(context), request)
+
+    async def ForkSession(
+        self, request: gateway_pb2.ForkSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ForkSessionResponse:
+        return await self._session_calls().fork(self._authenticate(context), request)
+
+    async def DeleteSession(
+        self, request: gateway_pb2.DeleteSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.DeleteSessionResponse:
+        return await self._session_calls().delete(self._authenticate(context), request)
+
 
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
@@ -228,7 +252,19 @@ async def build_service(settings: Settings) -> GrpcService:
     )
     background = BackgroundWork()
     profiles = AgentProfiles(settings, flags, router)
-    pipeline = CompletionPipeline(settings, flags, router, prices, background, profiles)
+    sessions = (
+        SessionStore(
+            settings.sessions_redis_url,
+            settings.sessions_key_prefix,
+            settings.session_ttl_seconds,
+            settings.session_max_bytes,
+            settings.session_lease_seconds,
+            settings.session_store_timeout_seconds,
+        )
+        if settings.sessions_redis_url
+        else None
+    )
+    pipeline = CompletionPipeline(settings, flags, router, prices, background, profiles, sessions)
     rate_limiter = RateLimiter(
         settings.rate_limit_redis_url,
         settings.rate_limits,
@@ -245,6 +281,7 @@ async def build_service(settings: Settings) -> GrpcService:
         AdminCalls(settings, flags, router),
         rate_limiter,
         profiles,
+        SessionCalls(sessions, settings, flags, router),
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
     on_stop: list[Hook] = [
@@ -254,6 +291,8 @@ async def build_service(settings: Settings) -> GrpcService:
         router.close,
         rate_limiter.close,
     ]
+    if sessions is not None:
+        on_stop.insert(0, sessions.close)
     if settings.http_enabled:
         batches = BatchCalls(
             settings,

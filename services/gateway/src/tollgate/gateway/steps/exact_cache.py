@@ -127,7 +127,7 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             context=self._request.context,
             key=self._key,
             response=answer.response,
-            tags=list(self._request.completion.tags),
+            tags=self._request.cache_tags,
             fill_lease=self._lease,
         )
         asked = self._request.completion.cache.ttl

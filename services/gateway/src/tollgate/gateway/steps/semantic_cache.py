@@ -153,7 +153,7 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             context=self._request.context,
             request=self._sent,
             response=answer.response,
-            tags=list(self._request.completion.tags),
+            tags=self._request.cache_tags,
         )
         track = self._services.routes.semantic_cache()
         timeout = self._services.settings.semantic_cache_timeout_seconds * 4
