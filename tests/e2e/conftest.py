@@ -22,16 +22,18 @@ async def http_suite(
     redis_url: str,
     redis_namespace: str,
     postgres_dsn: str,
+    flags: dict[str, Any] | None = None,
     **gateway_overrides: Any,
 ) -> AsyncIterator[tuple[FullSuite, str]]:
-    """The full suite with every flag on and the HTTP door open; its base URL."""
+    """The full suite with the HTTP door open (flags: every flag on unless given); its base
+    URL."""
     async with running_full_suite(
         emulator,
         tmp_path,
         redis_url,
         redis_namespace,
         postgres_dsn,
-        ALL_ON,
+        flags or ALL_ON,
         http_enabled=True,
         http_port=0,
         **gateway_overrides,
