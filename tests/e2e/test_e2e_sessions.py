@@ -17,9 +17,10 @@ import redis.asyncio as aioredis
 
 from tests.conftest import ALL_ON, API_KEY, OTHER_TENANT_KEY, FullSuite
 from tests.e2e.conftest import http_suite
-from tollgate.client import TollgateClient
+from tollgate.client import TollgateClient, TollgateError
 from tollgate.emulator import EmulatorServer
-from tollgate.v1 import gateway_pb2
+from tollgate.gateway.rate_limit import RateLimits
+from tollgate.v1 import common_pb2, gateway_pb2
 
 SYSTEM = (
     "You are the assistant of Harbor Realty. Answer briefly, quote only listed prices and offer "
@@ -261,3 +262,92 @@ async def test_the_http_door_takes_a_session_header_and_bad_ids_are_refused(
         assert "not a session id" in bad.json()["error"]["message"]
     last = [r.body for r in suite.emulator.stats.requests if r.path == "/v1/messages"][-1]
     assert len(last["messages"]) == 3
+
+
+async def test_a_streamed_turn_and_a_cached_answer_are_stored_and_a_caller_who_leaves_unlocks(
+    suite: FullSuite,
+) -> None:
+    ask = {
+        "system": SYSTEM,
+        "max_tokens": 1000,
+        "temperature": 0,
+    }
+    async with suite.client() as client:
+        # A streamed turn whose caller leaves after the first event.
+        stream = client.stream(
+            messages=[{"role": "user", "content": QUESTIONS[0]}], session_id="left", **ask
+        )
+        async for _ in stream:
+            break
+        stream.cancel()
+        # The gateway reads the answer to its end in background work, stores it, then unlocks.
+        await asyncio.sleep(0.5)
+        await suite.settled()
+        # The answer was read to its end, stored, and the session is free for the next turn.
+        second = await client.complete(
+            messages=[{"role": "user", "content": QUESTIONS[1]}],
+            session_id="left",
+            timeout=20,
+            **ask,
+        )
+        assert second.account.cost.total_micros > 0
+        await suite.settled()
+        # The same first turn on a new session is an exact-cache hit: stored all the same.
+        hit = await client.complete(
+            messages=[{"role": "user", "content": QUESTIONS[0]}], session_id="again", **ask
+        )
+        assert hit.account.cache_status == common_pb2.CACHE_STATUS_EXACT
+        await suite.settled()
+        left, again = [
+            await client.stub.GetSession(
+                gateway_pb2.GetSessionRequest(session_id=name), metadata=client.metadata
+            )
+            for name in ("left", "again")
+        ]
+    assert len(left.messages) == 4
+    assert left.messages[1].content == again.messages[1].content
+    assert len(again.messages) == 2
+
+
+async def test_the_stored_history_counts_against_the_token_rate_limit(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> None:
+    limits = RateLimits(tenant_tokens_per_minute=6_000)
+    async with (
+        http_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            sessions_redis_url=redis_url,
+            sessions_key_prefix=f"{redis_namespace}:sessions",
+            rate_limit_redis_url=redis_url,
+            rate_limit_key_prefix=f"{redis_namespace}:rl",
+            rate_limits=limits,
+        ) as (suite, _),
+        suite.client() as client,
+    ):
+        # One long opening turn, then short ones: the new turns alone add up to well under
+        # the limit (about 1,700 + 5 x 20 tokens); with the history each turn carries, not.
+        opening = "Tell me everything about the garden and the roof. " * 150
+        refused = None
+        for turn in range(6):
+            question = opening if turn == 0 else f"And point {turn}?"
+            try:
+                await client.complete(
+                    messages=[{"role": "user", "content": question}],
+                    max_tokens=20,
+                    session_id="heavy",
+                )
+            except TollgateError as error:
+                refused = (turn, error)
+                break
+    assert refused is not None
+    turn, error = refused
+    assert turn >= 2
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -74,11 +74,13 @@ async def test_concurrent_turns_run_one_at_a_time_and_never_interleave(
 async def test_a_turn_whose_lease_ran_out_cannot_write_after_the_next_one(
     redis_url: str, redis_namespace: str
 ) -> None:
+    # The same sessions, seen by a gateway whose leases are short and by one whose are long.
     store = SessionStore(redis_url, f"{redis_namespace}:s", 60, 10_000, 0.2, 1)
+    patient = SessionStore(redis_url, f"{redis_namespace}:s", 60, 10_000, 30, 1)
     try:
         slow = await store.acquire("acme", "s1", wait_seconds=1)
         await asyncio.sleep(0.3)  # the slow turn's lease expires
-        fast = await store.acquire("acme", "s1", wait_seconds=1)
+        fast = await patient.acquire("acme", "s1", wait_seconds=1)
         await store.append(fast, [_message(common_pb2.ROLE_USER, "fast")])
         with pytest.raises(ServiceError) as late:
             await store.append(slow, [_message(common_pb2.ROLE_USER, "slow")])
@@ -91,14 +93,15 @@ async def test_a_turn_whose_lease_ran_out_cannot_write_after_the_next_one(
         assert [_text(m) for m in (await store.history("acme", "s1")).messages] == ["fast"]
     finally:
         await store.close()
+        await patient.close()
 
 
 async def test_an_idle_session_expires(redis_url: str, redis_namespace: str) -> None:
-    store = SessionStore(redis_url, f"{redis_namespace}:s", 0.3, 10_000, 5, 1)
+    store = SessionStore(redis_url, f"{redis_namespace}:s", 1.0, 10_000, 5, 1)
     try:
         await _turn(store, "acme", "brief", 0)
         assert len((await store.history("acme", "brief")).messages) == 2
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.3)
         assert (await store.history("acme", "brief")).messages == []
     finally:
         await store.close()

@@ -35,7 +35,7 @@ from tollgate.gateway.replay import replay_events
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
-from tollgate.gateway.session_turns import SessionTurns
+from tollgate.gateway.session_turns import Admit, SessionTurns
 from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Answer, Draft, Request, Step, StepServices
@@ -177,11 +177,16 @@ class CompletionPipeline:
         background: BackgroundWork,
         profiles: AgentProfiles | None = None,
         sessions: SessionStore | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self._settings = settings
         # Looks up a request's agent_id; None: requests naming an agent are refused.
         self._profiles = profiles
-        self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds)
+        self._sessions = (
+            SessionTurns(sessions, background, settings.session_wait_seconds, admit)
+            if admit is not None
+            else SessionTurns(sessions, background, settings.session_wait_seconds)
+        )
         self._flags = flags
         self._router = router
         self._prices = prices

@@ -264,13 +264,20 @@ async def build_service(settings: Settings) -> GrpcService:
         if settings.sessions_redis_url
         else None
     )
-    pipeline = CompletionPipeline(settings, flags, router, prices, background, profiles, sessions)
     rate_limiter = RateLimiter(
         settings.rate_limit_redis_url,
         settings.rate_limits,
         settings.rate_limit_tenant_overrides,
         settings.rate_limit_key_prefix,
         settings.rate_limit_timeout_seconds,
+    )
+
+    async def admit_history(tenant: str, key_id: str, tokens: int) -> None:
+        # The turn itself was counted at the door; its stored history adds tokens only.
+        await rate_limiter.admit(tenant, key_id, tokens, requests=0)
+
+    pipeline = CompletionPipeline(
+        settings, flags, router, prices, background, profiles, sessions, admit_history
     )
     servicer = GatewayServicer(
         settings,

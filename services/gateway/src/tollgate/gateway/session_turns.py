@@ -9,9 +9,11 @@ keeps the turns as the caller sent them and the answers as Claude gave them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tollgate.common.errors import failed_precondition, unavailable
+from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.sessions import Lease, SessionStore
 from tollgate.v1 import common_pb2, gateway_pb2
@@ -47,13 +49,28 @@ class Turn:
             await self.store.release(self.lease)
 
 
+# Admits more tokens for a tenant and key under the rate limits (or raises RESOURCE_EXHAUSTED).
+Admit = Callable[[str, str, int], Awaitable[None]]
+
+
+async def _admit_nothing(tenant: str, key_id: str, tokens: int) -> None:
+    return None
+
+
 class SessionTurns:
     def __init__(
-        self, store: SessionStore | None, background: BackgroundWork, wait_seconds: float
+        self,
+        store: SessionStore | None,
+        background: BackgroundWork,
+        wait_seconds: float,
+        admit: Admit = _admit_nothing,
     ) -> None:
         self._store = store
         self._background = background
         self._wait_seconds = wait_seconds
+        # The door admitted the new turn's tokens; the history's are admitted here, so a
+        # session is no way around the token rate limit.
+        self._admit = admit
 
     async def begin(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
@@ -79,6 +96,9 @@ class SessionTurns:
                 )
             if history.messages and history.messages[-1].role != common_pb2.ROLE_ASSISTANT:
                 raise failed_precondition(f"Session {session!r} does not end with an answer.")
+            if history.messages:
+                tokens = estimate_request(common_pb2.ClaudeRequest(messages=history.messages))
+                await self._admit(context.tenant_id, context.api_key_id, tokens)
         except BaseException:
             await store.release(lease)
             raise
