@@ -4,8 +4,10 @@ no tenant field to name another).
 
 Deleting a session (a privacy request) deletes every stored turn and the lease, then drops the
 cached answers tagged with the session from the exact and semantic caches. The ledger keeps
-amounts and token counts, never text; the optimizer keeps nothing. A cache that cannot be reached
-is named in the reply (`caches_not_cleared`) rather than reported clean.
+amounts and token counts, never text; what other services hold in process memory (the
+optimizer's optional summaries, the semantic cache's embeddings) is not reached (docs/api.md).
+A cache that cannot be reached is named in the reply (`caches_not_cleared`) rather than
+reported clean.
 """
 
 from __future__ import annotations
