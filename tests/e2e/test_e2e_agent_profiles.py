@@ -107,6 +107,12 @@ async def test_two_agents_differ_only_in_the_profile_block_and_read_the_same_cac
     assert "cache_control" in bodies[0]["system"][0]
 
     maria, tom, sam = replies
+    print("\nagent   cache read   cache write   input")
+    for name, usage in zip(("maria", "tom", "sam"), replies, strict=True):
+        print(
+            f"{name:<7} {usage['cache_read_input_tokens']:>10,} "
+            f"{usage['cache_creation_input_tokens']:>13,} {usage['input_tokens']:>7,}"
+        )
     shared = tom["cache_read_input_tokens"]
     assert shared > 1024
     assert sam["cache_read_input_tokens"] == shared

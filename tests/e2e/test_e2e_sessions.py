@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from copy import deepcopy
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,34 +69,44 @@ def _text(result: Any) -> str:
     return "".join(block.text.text for block in result.response.content)
 
 
-async def _resend_history(client: TollgateClient) -> tuple[list[str], int]:
-    history: list[dict[str, str]] = []
-    answers, cost = [], 0
+@dataclass
+class Run:
+    answers: list[str] = field(default_factory=list)
+    cost_micros: int = 0
+    # What the client sent the gateway, serialized.
+    sent_bytes: int = 0
+
+    async def ask(self, client: TollgateClient, **arguments: Any) -> str:
+        self.sent_bytes += TollgateClient.completion(**arguments).ByteSize()
+        result = await client.complete(**arguments)
+        self.answers.append(_text(result))
+        self.cost_micros += result.account.cost.total_micros
+        return self.answers[-1]
+
+
+async def _resend_history(client: TollgateClient) -> Run:
+    run, history = Run(), []
     for question in QUESTIONS:
         history.append({"role": "user", "content": question})
-        result = await client.complete(
-            system=SYSTEM, messages=history, max_tokens=120, temperature=0
+        answer = await run.ask(
+            client, system=SYSTEM, messages=list(history), max_tokens=120, temperature=0
         )
-        answer = _text(result)
         history.append({"role": "assistant", "content": answer})
-        answers.append(answer)
-        cost += result.account.cost.total_micros
-    return answers, cost
+    return run
 
 
-async def _turn_by_turn(client: TollgateClient, session: str) -> tuple[list[str], int]:
-    answers, cost = [], 0
+async def _turn_by_turn(client: TollgateClient, session: str) -> Run:
+    run = Run()
     for question in QUESTIONS:
-        result = await client.complete(
+        await run.ask(
+            client,
             system=SYSTEM,
             messages=[{"role": "user", "content": question}],
             max_tokens=120,
             temperature=0,
             session_id=session,
         )
-        answers.append(_text(result))
-        cost += result.account.cost.total_micros
-    return answers, cost
+    return run
 
 
 async def test_thirty_turns_cost_no_more_than_resending_history_with_the_same_answers(
@@ -104,28 +115,32 @@ async def test_thirty_turns_cost_no_more_than_resending_history_with_the_same_an
     # Two tenants, so the second run cannot be answered from the first run's exact cache; the
     # emulator forgets its prompt cache between the runs, so each starts cold.
     async with suite.client(API_KEY) as client:
-        resent_answers, resent_cost = await _resend_history(client)
+        resent = await _resend_history(client)
     await suite.settled()
     resent_bodies = [r.body for r in suite.emulator.stats.requests if r.path == "/v1/messages"]
     suite.emulator.reset()
     async with suite.client(OTHER_TENANT_KEY) as client:
-        session_answers, session_cost = await _turn_by_turn(client, "chat-elm-street")
+        session = await _turn_by_turn(client, "chat-elm-street")
     await suite.settled()
     session_bodies = [r.body for r in suite.emulator.stats.requests if r.path == "/v1/messages"]
 
-    assert session_answers == resent_answers
+    assert session.answers == resent.answers
     assert len(session_bodies) == len(resent_bodies) == 30
     # Claude is sent exactly what the resending client made it send.
     assert [b["messages"] for b in session_bodies] == [b["messages"] for b in resent_bodies]
-    assert session_cost <= resent_cost
-    print(f"\n30 turns: resend history {resent_cost:,} µ$, session {session_cost:,} µ$")
+    assert session.cost_micros <= resent.cost_micros
+    print(
+        f"\n30 turns   cost µ$   client bytes sent\n"
+        f"resend     {resent.cost_micros:>8,}   {resent.sent_bytes:>10,}\n"
+        f"session    {session.cost_micros:>8,}   {session.sent_bytes:>10,}"
+    )
 
     async with suite.client(OTHER_TENANT_KEY) as client:
         stored = await client.stub.GetSession(
             gateway_pb2.GetSessionRequest(session_id="chat-elm-street"), metadata=client.metadata
         )
     assert len(stored.messages) == 60
-    assert [m.content[0].text.text for m in stored.messages[1::2]] == resent_answers
+    assert [m.content[0].text.text for m in stored.messages[1::2]] == resent.answers
 
 
 async def test_concurrent_turns_of_one_session_are_ordered_never_interleaved(
