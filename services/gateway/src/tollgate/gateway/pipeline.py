@@ -182,11 +182,7 @@ class CompletionPipeline:
         self._settings = settings
         # Looks up a request's agent_id; None: requests naming an agent are refused.
         self._profiles = profiles
-        self._sessions = (
-            SessionTurns(sessions, background, settings.session_wait_seconds, admit)
-            if admit is not None
-            else SessionTurns(sessions, background, settings.session_wait_seconds)
-        )
+        self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds, admit)
         self._flags = flags
         self._router = router
         self._prices = prices
@@ -267,19 +263,24 @@ class CompletionPipeline:
             return
 
         def settle(result: orchestrator_pb2.GenerationResult) -> Final:
-            final = Final(result.response, run.settle(self._generated(result)))
+            # The turn first: it must end (and free its session) whatever happens after.
             if turn is not None:
                 turn.finish(result.response)
-            return final
+            return Final(result.response, run.settle(self._generated(result)))
 
         def fail() -> None:
             run.fail()
             if turn is not None:
                 turn.abandon()
 
+        try:
+            spec = run.spec()
+        except BaseException:
+            fail()
+            raise
         # Read to the end even when the caller leaves: what Claude produced is billed.
         relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
-            upstream(run.services.routes, run.spec(), timeout),
+            upstream(run.services.routes, spec, timeout),
             orchestrator_pb2.GenerationResult,
             settle,
             fail,

@@ -53,17 +53,13 @@ class Turn:
 Admit = Callable[[str, str, int], Awaitable[None]]
 
 
-async def _admit_nothing(tenant: str, key_id: str, tokens: int) -> None:
-    return None
-
-
 class SessionTurns:
     def __init__(
         self,
         store: SessionStore | None,
         background: BackgroundWork,
         wait_seconds: float,
-        admit: Admit = _admit_nothing,
+        admit: Admit | None = None,
     ) -> None:
         self._store = store
         self._background = background
@@ -96,7 +92,7 @@ class SessionTurns:
                 )
             if history.messages and history.messages[-1].role != common_pb2.ROLE_ASSISTANT:
                 raise failed_precondition(f"Session {session!r} does not end with an answer.")
-            if history.messages:
+            if history.messages and self._admit is not None:
                 tokens = estimate_request(common_pb2.ClaudeRequest(messages=history.messages))
                 await self._admit(context.tenant_id, context.api_key_id, tokens)
         except BaseException:
