@@ -4,8 +4,8 @@ prefix, and no tenant can use or read another tenant's agent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import grpc
@@ -13,10 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, API_KEY, OTHER_TENANT_KEY, TENANT_ADMIN_KEY, FullSuite
-from tests.e2e.conftest import http_suite
 from tollgate.client import TollgateClient
 from tollgate.common.agent_profiles import render_profile
-from tollgate.emulator import EmulatorServer
 from tollgate.v1 import common_pb2, gateway_pb2
 
 PLAYBOOK = (
@@ -224,16 +222,10 @@ async def test_a_deleted_agent_is_refused_at_once_and_bad_profiles_are_refused(
 
 @pytest.fixture
 async def default_door(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
 ) -> AsyncIterator[tuple[FullSuite, str]]:
-    async with http_suite(
-        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, unknown_agent="default"
-    ) as door:
-        yield door
+    async with start_door(unknown_agent="default") as suite:
+        yield suite, suite.http_url
 
 
 async def test_an_unknown_agent_gets_the_tenants_default_profile_when_so_configured(

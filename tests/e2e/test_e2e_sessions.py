@@ -5,10 +5,10 @@ one at a time; fork and delete; and no tenant reaches another's session."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from copy import deepcopy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,9 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.conftest import ALL_ON, API_KEY, OTHER_TENANT_KEY, FullSuite
-from tests.e2e.conftest import http_suite
 from tollgate.client import TollgateClient, TollgateError
-from tollgate.emulator import EmulatorServer
 from tollgate.gateway.rate_limit import RateLimits
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -43,25 +41,18 @@ FLAGS["flags"]["conversation_optimization"] = {
 
 @pytest.fixture
 async def suite(
-    emulator: EmulatorServer,
-    tmp_path: Path,
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
     redis_url: str,
     redis_namespace: str,
-    postgres_dsn: str,
 ) -> AsyncIterator[FullSuite]:
-    async with http_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
+    async with start_door(
         FLAGS,
         sessions_redis_url=redis_url,
         sessions_key_prefix=f"{redis_namespace}:sessions",
         # The comparison needs the optimizer every time: on a busy machine its production
         # deadline would let some turns go unoptimized (fail open) in one run and not the other.
         conversation_optimizer_timeout_seconds=10.0,
-    ) as (running, _):
+    ) as running:
         yield running
 
 
@@ -325,26 +316,19 @@ async def test_a_streamed_turn_and_a_cached_answer_are_stored_and_a_caller_who_l
 
 
 async def test_the_stored_history_counts_against_the_token_rate_limit(
-    emulator: EmulatorServer,
-    tmp_path: Path,
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
     redis_url: str,
     redis_namespace: str,
-    postgres_dsn: str,
 ) -> None:
     limits = RateLimits(tenant_tokens_per_minute=6_000)
     async with (
-        http_suite(
-            emulator,
-            tmp_path,
-            redis_url,
-            redis_namespace,
-            postgres_dsn,
+        start_door(
             sessions_redis_url=redis_url,
             sessions_key_prefix=f"{redis_namespace}:sessions",
             rate_limit_redis_url=redis_url,
             rate_limit_key_prefix=f"{redis_namespace}:rl",
             rate_limits=limits,
-        ) as (suite, _),
+        ) as suite,
         suite.client() as client,
     ):
         # One long opening turn, then short ones: the new turns alone add up to well under

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from tollgate.cli.gateway_command import add_gateway_arguments, run_gateway_call
+from tollgate.cli.gateway_admin import add_gateway_arguments, call_gateway
 from tollgate.v1 import common_pb2, gateway_pb2
 
 
@@ -72,20 +72,15 @@ def _call(stub: Any, args: argparse.Namespace, metadata: Any, out: TextIO) -> No
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    return run_gateway_call(
-        args, "tollgate agents", lambda stub, metadata: _call(stub, args, metadata, out), _no_check
-    )
-
-
-def _no_check() -> None:
-    """argparse already refused unknown roles and levels; the gateway checks the rest."""
+    # argparse already refused unknown roles and levels; the gateway checks the rest.
+    return call_gateway(args, "agents", lambda stub, metadata: _call(stub, args, metadata, out))
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "agents", help="agent profiles: put and delete (admin key), get and list (any key)"
     )
-    add_gateway_arguments(parser, "API key; put and delete need an admin key")
+    add_gateway_arguments(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     for name, what in (
         ("put", "create or replace an agent's profile"),

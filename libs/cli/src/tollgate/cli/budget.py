@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from tollgate.cli.gateway_command import add_gateway_arguments, run_gateway_call
+from tollgate.cli.gateway_admin import add_gateway_arguments, call_gateway
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import gateway_pb2
 
@@ -74,17 +74,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if args.action != "list":
             _scope(args)
 
-    return run_gateway_call(
-        args,
-        "tollgate budget",
-        lambda stub, metadata: _call(stub, args, metadata, out),
-        check,
+    return call_gateway(
+        args, "budget", lambda stub, metadata: _call(stub, args, metadata, out), check
     )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("budget", help="list, set or extend budgets (admin key)")
-    add_gateway_arguments(parser, "admin API key")
+    add_gateway_arguments(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="a tenant's budgets and what is left")
     listing.add_argument("--tenant", required=True)

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tollgate.cli.report",
     "tollgate.cli.budget",
     "tollgate.cli.agents",
+    "tollgate.cli.keys",
     "tollgate.cli.rollout",
 )
 

@@ -63,6 +63,14 @@ class GatewayServiceStub:
     """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
     DeleteSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]
     """Delete every turn of a session, and the cached answers tagged with it."""
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]
+    """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+    tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+    reply of CreateApiKey and RotateApiKey, once, and never again.
+    """
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]
+    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]
+    RotateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -97,6 +105,14 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
     DeleteSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]  # type: ignore[assignment]
     """Delete every turn of a session, and the cached answers tagged with it."""
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
+    """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+    tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+    reply of CreateApiKey and RotateApiKey, once, and never again.
+    """
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    RevokeApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
+    RotateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]  # type: ignore[assignment]
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -236,5 +252,37 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.DeleteSessionResponse, _abc.Awaitable[_gateway_pb2.DeleteSessionResponse]]:
         """Delete every turn of a session, and the cached answers tagged with it."""
+
+    @_abc_1.abstractmethod
+    def CreateApiKey(
+        self,
+        request: _gateway_pb2.CreateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CreateApiKeyResponse, _abc.Awaitable[_gateway_pb2.CreateApiKeyResponse]]:
+        """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+        tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+        reply of CreateApiKey and RotateApiKey, once, and never again.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiKeys(
+        self,
+        request: _gateway_pb2.ListApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListApiKeysResponse, _abc.Awaitable[_gateway_pb2.ListApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeApiKey(
+        self,
+        request: _gateway_pb2.RevokeApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RevokeApiKeyResponse, _abc.Awaitable[_gateway_pb2.RevokeApiKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RotateApiKey(
+        self,
+        request: _gateway_pb2.RotateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RotateApiKeyResponse, _abc.Awaitable[_gateway_pb2.RotateApiKeyResponse]]: ...
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
