@@ -95,9 +95,13 @@ async def _raise_an_alert(suite: FullSuite) -> None:
 
 async def test_every_rpc_example_runs(
     start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
+    redis_url: str,
+    redis_namespace: str,
 ) -> None:
-    # InvalidateCache clears the semantic cache too, so it runs here.
-    async with start_door(with_semantic_cache=True) as suite:
+    # InvalidateCache clears the semantic cache too, so it runs here; sessions need their store.
+    async with start_door(
+        with_semantic_cache=True, sessions_redis_url=redis_url, sessions_key_prefix=redis_namespace
+    ) as suite:
         await _run_rpc_examples(suite)
 
 
