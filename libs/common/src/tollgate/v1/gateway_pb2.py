@@ -25,12 +25,13 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tollgate.v1 import budget_ledger_pb2 as tollgate_dot_v1_dot_budget__ledger__pb2
+from tollgate.v1 import classification_pb2 as tollgate_dot_v1_dot_classification__pb2
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 from tollgate.v1 import lead_scoring_pb2 as tollgate_dot_v1_dot_lead__scoring__pb2
 from tollgate.v1 import semantic_cache_pb2 as tollgate_dot_v1_dot_semantic__cache__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tollgate/v1/gateway.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ftollgate/v1/budget_ledger.proto\x1a\x18tollgate/v1/common.proto\x1a\x1etollgate/v1/lead_scoring.proto\x1a tollgate/v1/semantic_cache.proto\"\xe0\x02\n\nCompletion\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12#\n\x04task\x18\x02 \x01(\x0e\x32\x15.tollgate.v1.TaskType\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x05 \x01(\t\x12J\n\x12template_variables\x18\x06 \x03(\x0b\x32..tollgate.v1.Completion.TemplateVariablesEntry\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12+\n\x05\x63\x61\x63he\x18\x08 \x01(\x0b\x32\x1c.tollgate.v1.CachePreference\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\x0f\x43\x61\x63hePreference\x12$\n\x04mode\x18\x01 \x01(\x0e\x32\x16.tollgate.v1.CacheMode\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcache_sampled\x18\x03 \x01(\x08\">\n\x0f\x43ompleteRequest\x12+\n\ncompletion\x18\x01 \x01(\x0b\x32\x17.tollgate.v1.Completion\"h\n\x10\x43ompleteResponse\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12%\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x14.tollgate.v1.Account\"D\n\x15StreamCompleteRequest\x12+\n\ncompletion\x18\x01 \x01(\x0b\x32\x17.tollgate.v1.Completion\"t\n\x16StreamCompleteResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.StreamEventH\x00\x12\'\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x14.tollgate.v1.AccountH\x00\x42\x06\n\x04item\"v\n\x10ScoreLeadRequest\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x02 \x01(\x08\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11ScoreLeadResponse\x12%\n\x05score\x18\x01 \x01(\x0b\x32\x16.tollgate.v1.LeadScore\"\x91\x01\n\x11ScoreLeadsRequest\x12 \n\x05leads\x18\x01 \x03(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x02 \x01(\x08\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmax_concurrency\x18\x04 \x01(\r\"h\n\x12ScoreLeadsResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x05score\x18\x02 \x01(\x0b\x32\x16.tollgate.v1.LeadScoreH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"\xab\x01\n\x15GetUsageReportRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08group_by\x18\x04 \x03(\x0e\x32\x1b.tollgate.v1.UsageDimension\"~\n\x16GetUsageReportResponse\x12(\n\x06report\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.UsageReport\x12:\n\x12semantic_precision\x18\x02 \x03(\x0b\x32\x1e.tollgate.v1.SemanticPrecision\"&\n\x11GetBudgetsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\">\n\x12GetBudgetsResponse\x12(\n\x06states\x18\x01 \x03(\x0b\x32\x18.tollgate.v1.BudgetState\"7\n\x10SetBudgetRequest\x12#\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x13.tollgate.v1.Budget\"<\n\x11SetBudgetResponse\x12\'\n\x05state\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.BudgetState\"L\n\x1b\x43reateBudgetOverrideRequest\x12-\n\x08override\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.BudgetOverride\"M\n\x1c\x43reateBudgetOverrideResponse\x12-\n\x08override\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.BudgetOverride\"-\n\x18WatchBudgetAlertsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"D\n\x19WatchBudgetAlertsResponse\x12\'\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.BudgetAlert\"\xa4\x01\n\rEffectiveFlag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x17\n\x0frollout_percent\x18\x03 \x01(\r\x12#\n\x04mode\x18\x04 \x01(\x0e\x32\x15.tollgate.v1.FlagMode\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12\x0e\n\x06\x62ucket\x18\x06 \x01(\r\x12\x17\n\x0fparameters_json\x18\x07 \x01(\t\"\x8f\x01\n\x0e\x45\x66\x66\x65\x63tiveRoute\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05track\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x15\n\rcanary_weight\x18\x04 \x01(\r\x12\x14\n\x0c\x63\x61nary_ready\x18\x05 \x01(\x08\x12\x1f\n\x17\x65\x66\x66\x65\x63tive_canary_weight\x18\x06 \x01(\r\"B\n\x19GetEffectiveConfigRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"\x8c\x01\n\x1aGetEffectiveConfigResponse\x12)\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x1a.tollgate.v1.EffectiveFlag\x12+\n\x06routes\x18\x02 \x03(\x0b\x32\x1b.tollgate.v1.EffectiveRoute\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\t\"9\n\x16InvalidateCacheRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"J\n\x17InvalidateCacheResponse\x12\x15\n\rexact_removed\x18\x01 \x01(\x03\x12\x18\n\x10semantic_removed\x18\x02 \x01(\x03*V\n\tCacheMode\x12\x1a\n\x16\x43\x41\x43HE_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41\x43HE_MODE_BYPASS\x10\x01\x12\x16\n\x12\x43\x41\x43HE_MODE_REFRESH\x10\x02\x32\xe1\x07\n\x0eGatewayService\x12G\n\x08\x43omplete\x12\x1c.tollgate.v1.CompleteRequest\x1a\x1d.tollgate.v1.CompleteResponse\x12[\n\x0eStreamComplete\x12\".tollgate.v1.StreamCompleteRequest\x1a#.tollgate.v1.StreamCompleteResponse0\x01\x12J\n\tScoreLead\x12\x1d.tollgate.v1.ScoreLeadRequest\x1a\x1e.tollgate.v1.ScoreLeadResponse\x12O\n\nScoreLeads\x12\x1e.tollgate.v1.ScoreLeadsRequest\x1a\x1f.tollgate.v1.ScoreLeadsResponse0\x01\x12Y\n\x0eGetUsageReport\x12\".tollgate.v1.GetUsageReportRequest\x1a#.tollgate.v1.GetUsageReportResponse\x12M\n\nGetBudgets\x12\x1e.tollgate.v1.GetBudgetsRequest\x1a\x1f.tollgate.v1.GetBudgetsResponse\x12J\n\tSetBudget\x12\x1d.tollgate.v1.SetBudgetRequest\x1a\x1e.tollgate.v1.SetBudgetResponse\x12k\n\x14\x43reateBudgetOverride\x12(.tollgate.v1.CreateBudgetOverrideRequest\x1a).tollgate.v1.CreateBudgetOverrideResponse\x12\x64\n\x11WatchBudgetAlerts\x12%.tollgate.v1.WatchBudgetAlertsRequest\x1a&.tollgate.v1.WatchBudgetAlertsResponse0\x01\x12\x65\n\x12GetEffectiveConfig\x12&.tollgate.v1.GetEffectiveConfigRequest\x1a\'.tollgate.v1.GetEffectiveConfigResponse\x12\\\n\x0fInvalidateCache\x12#.tollgate.v1.InvalidateCacheRequest\x1a$.tollgate.v1.InvalidateCacheResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tollgate/v1/gateway.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ftollgate/v1/budget_ledger.proto\x1a tollgate/v1/classification.proto\x1a\x18tollgate/v1/common.proto\x1a\x1etollgate/v1/lead_scoring.proto\x1a tollgate/v1/semantic_cache.proto\"\xe0\x02\n\nCompletion\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12#\n\x04task\x18\x02 \x01(\x0e\x32\x15.tollgate.v1.TaskType\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x05 \x01(\t\x12J\n\x12template_variables\x18\x06 \x03(\x0b\x32..tollgate.v1.Completion.TemplateVariablesEntry\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12+\n\x05\x63\x61\x63he\x18\x08 \x01(\x0b\x32\x1c.tollgate.v1.CachePreference\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\x0f\x43\x61\x63hePreference\x12$\n\x04mode\x18\x01 \x01(\x0e\x32\x16.tollgate.v1.CacheMode\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcache_sampled\x18\x03 \x01(\x08\">\n\x0f\x43ompleteRequest\x12+\n\ncompletion\x18\x01 \x01(\x0b\x32\x17.tollgate.v1.Completion\"h\n\x10\x43ompleteResponse\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12%\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x14.tollgate.v1.Account\"D\n\x15StreamCompleteRequest\x12+\n\ncompletion\x18\x01 \x01(\x0b\x32\x17.tollgate.v1.Completion\"t\n\x16StreamCompleteResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.StreamEventH\x00\x12\'\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x14.tollgate.v1.AccountH\x00\x42\x06\n\x04item\"v\n\x10ScoreLeadRequest\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x02 \x01(\x08\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11ScoreLeadResponse\x12%\n\x05score\x18\x01 \x01(\x0b\x32\x16.tollgate.v1.LeadScore\"\x91\x01\n\x11ScoreLeadsRequest\x12 \n\x05leads\x18\x01 \x03(\x0b\x32\x11.tollgate.v1.Lead\x12\x16\n\x0ewith_reasoning\x18\x02 \x01(\x08\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmax_concurrency\x18\x04 \x01(\r\"h\n\x12ScoreLeadsResponse\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x05score\x18\x02 \x01(\x0b\x32\x16.tollgate.v1.LeadScoreH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"\xc6\x01\n\x0f\x43lassifyRequest\x12=\n\x0cinstructions\x18\x01 \x01(\x0b\x32\'.tollgate.v1.ClassificationInstructions\x12.\n\x05items\x18\x02 \x03(\x0b\x32\x1f.tollgate.v1.ClassificationItem\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1a\n\x12max_items_per_call\x18\x04 \x01(\r\x12\x14\n\x0c\x62ypass_cache\x18\x05 \x01(\x08\"E\n\x10\x43lassifyResponse\x12\x31\n\x06result\x18\x01 \x01(\x0b\x32!.tollgate.v1.ClassificationResult\"\xab\x01\n\x15GetUsageReportRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08group_by\x18\x04 \x03(\x0e\x32\x1b.tollgate.v1.UsageDimension\"~\n\x16GetUsageReportResponse\x12(\n\x06report\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.UsageReport\x12:\n\x12semantic_precision\x18\x02 \x03(\x0b\x32\x1e.tollgate.v1.SemanticPrecision\"&\n\x11GetBudgetsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\">\n\x12GetBudgetsResponse\x12(\n\x06states\x18\x01 \x03(\x0b\x32\x18.tollgate.v1.BudgetState\"7\n\x10SetBudgetRequest\x12#\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x13.tollgate.v1.Budget\"<\n\x11SetBudgetResponse\x12\'\n\x05state\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.BudgetState\"L\n\x1b\x43reateBudgetOverrideRequest\x12-\n\x08override\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.BudgetOverride\"M\n\x1c\x43reateBudgetOverrideResponse\x12-\n\x08override\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.BudgetOverride\"-\n\x18WatchBudgetAlertsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"D\n\x19WatchBudgetAlertsResponse\x12\'\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.BudgetAlert\"\xa4\x01\n\rEffectiveFlag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x17\n\x0frollout_percent\x18\x03 \x01(\r\x12#\n\x04mode\x18\x04 \x01(\x0e\x32\x15.tollgate.v1.FlagMode\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12\x0e\n\x06\x62ucket\x18\x06 \x01(\r\x12\x17\n\x0fparameters_json\x18\x07 \x01(\t\"\x8f\x01\n\x0e\x45\x66\x66\x65\x63tiveRoute\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05track\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x15\n\rcanary_weight\x18\x04 \x01(\r\x12\x14\n\x0c\x63\x61nary_ready\x18\x05 \x01(\x08\x12\x1f\n\x17\x65\x66\x66\x65\x63tive_canary_weight\x18\x06 \x01(\r\"B\n\x19GetEffectiveConfigRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\"\x8c\x01\n\x1aGetEffectiveConfigResponse\x12)\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x1a.tollgate.v1.EffectiveFlag\x12+\n\x06routes\x18\x02 \x03(\x0b\x32\x1b.tollgate.v1.EffectiveRoute\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\t\"9\n\x16InvalidateCacheRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"J\n\x17InvalidateCacheResponse\x12\x15\n\rexact_removed\x18\x01 \x01(\x03\x12\x18\n\x10semantic_removed\x18\x02 \x01(\x03*V\n\tCacheMode\x12\x1a\n\x16\x43\x41\x43HE_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41\x43HE_MODE_BYPASS\x10\x01\x12\x16\n\x12\x43\x41\x43HE_MODE_REFRESH\x10\x02\x32\xac\x08\n\x0eGatewayService\x12G\n\x08\x43omplete\x12\x1c.tollgate.v1.CompleteRequest\x1a\x1d.tollgate.v1.CompleteResponse\x12[\n\x0eStreamComplete\x12\".tollgate.v1.StreamCompleteRequest\x1a#.tollgate.v1.StreamCompleteResponse0\x01\x12J\n\tScoreLead\x12\x1d.tollgate.v1.ScoreLeadRequest\x1a\x1e.tollgate.v1.ScoreLeadResponse\x12O\n\nScoreLeads\x12\x1e.tollgate.v1.ScoreLeadsRequest\x1a\x1f.tollgate.v1.ScoreLeadsResponse0\x01\x12I\n\x08\x43lassify\x12\x1c.tollgate.v1.ClassifyRequest\x1a\x1d.tollgate.v1.ClassifyResponse0\x01\x12Y\n\x0eGetUsageReport\x12\".tollgate.v1.GetUsageReportRequest\x1a#.tollgate.v1.GetUsageReportResponse\x12M\n\nGetBudgets\x12\x1e.tollgate.v1.GetBudgetsRequest\x1a\x1f.tollgate.v1.GetBudgetsResponse\x12J\n\tSetBudget\x12\x1d.tollgate.v1.SetBudgetRequest\x1a\x1e.tollgate.v1.SetBudgetResponse\x12k\n\x14\x43reateBudgetOverride\x12(.tollgate.v1.CreateBudgetOverrideRequest\x1a).tollgate.v1.CreateBudgetOverrideResponse\x12\x64\n\x11WatchBudgetAlerts\x12%.tollgate.v1.WatchBudgetAlertsRequest\x1a&.tollgate.v1.WatchBudgetAlertsResponse0\x01\x12\x65\n\x12GetEffectiveConfig\x12&.tollgate.v1.GetEffectiveConfigRequest\x1a\'.tollgate.v1.GetEffectiveConfigResponse\x12\\\n\x0fInvalidateCache\x12#.tollgate.v1.InvalidateCacheRequest\x1a$.tollgate.v1.InvalidateCacheResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,62 +40,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._loaded_options = None
   _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._serialized_options = b'8\001'
-  _globals['_CACHEMODE']._serialized_start=2957
-  _globals['_CACHEMODE']._serialized_end=3043
-  _globals['_COMPLETION']._serialized_start=233
-  _globals['_COMPLETION']._serialized_end=585
-  _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._serialized_start=529
-  _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._serialized_end=585
-  _globals['_CACHEPREFERENCE']._serialized_start=587
-  _globals['_CACHEPREFERENCE']._serialized_end=705
-  _globals['_COMPLETEREQUEST']._serialized_start=707
-  _globals['_COMPLETEREQUEST']._serialized_end=769
-  _globals['_COMPLETERESPONSE']._serialized_start=771
-  _globals['_COMPLETERESPONSE']._serialized_end=875
-  _globals['_STREAMCOMPLETEREQUEST']._serialized_start=877
-  _globals['_STREAMCOMPLETEREQUEST']._serialized_end=945
-  _globals['_STREAMCOMPLETERESPONSE']._serialized_start=947
-  _globals['_STREAMCOMPLETERESPONSE']._serialized_end=1063
-  _globals['_SCORELEADREQUEST']._serialized_start=1065
-  _globals['_SCORELEADREQUEST']._serialized_end=1183
-  _globals['_SCORELEADRESPONSE']._serialized_start=1185
-  _globals['_SCORELEADRESPONSE']._serialized_end=1243
-  _globals['_SCORELEADSREQUEST']._serialized_start=1246
-  _globals['_SCORELEADSREQUEST']._serialized_end=1391
-  _globals['_SCORELEADSRESPONSE']._serialized_start=1393
-  _globals['_SCORELEADSRESPONSE']._serialized_end=1497
-  _globals['_GETUSAGEREPORTREQUEST']._serialized_start=1500
-  _globals['_GETUSAGEREPORTREQUEST']._serialized_end=1671
-  _globals['_GETUSAGEREPORTRESPONSE']._serialized_start=1673
-  _globals['_GETUSAGEREPORTRESPONSE']._serialized_end=1799
-  _globals['_GETBUDGETSREQUEST']._serialized_start=1801
-  _globals['_GETBUDGETSREQUEST']._serialized_end=1839
-  _globals['_GETBUDGETSRESPONSE']._serialized_start=1841
-  _globals['_GETBUDGETSRESPONSE']._serialized_end=1903
-  _globals['_SETBUDGETREQUEST']._serialized_start=1905
-  _globals['_SETBUDGETREQUEST']._serialized_end=1960
-  _globals['_SETBUDGETRESPONSE']._serialized_start=1962
-  _globals['_SETBUDGETRESPONSE']._serialized_end=2022
-  _globals['_CREATEBUDGETOVERRIDEREQUEST']._serialized_start=2024
-  _globals['_CREATEBUDGETOVERRIDEREQUEST']._serialized_end=2100
-  _globals['_CREATEBUDGETOVERRIDERESPONSE']._serialized_start=2102
-  _globals['_CREATEBUDGETOVERRIDERESPONSE']._serialized_end=2179
-  _globals['_WATCHBUDGETALERTSREQUEST']._serialized_start=2181
-  _globals['_WATCHBUDGETALERTSREQUEST']._serialized_end=2226
-  _globals['_WATCHBUDGETALERTSRESPONSE']._serialized_start=2228
-  _globals['_WATCHBUDGETALERTSRESPONSE']._serialized_end=2296
-  _globals['_EFFECTIVEFLAG']._serialized_start=2299
-  _globals['_EFFECTIVEFLAG']._serialized_end=2463
-  _globals['_EFFECTIVEROUTE']._serialized_start=2466
-  _globals['_EFFECTIVEROUTE']._serialized_end=2609
-  _globals['_GETEFFECTIVECONFIGREQUEST']._serialized_start=2611
-  _globals['_GETEFFECTIVECONFIGREQUEST']._serialized_end=2677
-  _globals['_GETEFFECTIVECONFIGRESPONSE']._serialized_start=2680
-  _globals['_GETEFFECTIVECONFIGRESPONSE']._serialized_end=2820
-  _globals['_INVALIDATECACHEREQUEST']._serialized_start=2822
-  _globals['_INVALIDATECACHEREQUEST']._serialized_end=2879
-  _globals['_INVALIDATECACHERESPONSE']._serialized_start=2881
-  _globals['_INVALIDATECACHERESPONSE']._serialized_end=2955
-  _globals['_GATEWAYSERVICE']._serialized_start=3046
-  _globals['_GATEWAYSERVICE']._serialized_end=4039
+  _globals['_CACHEMODE']._serialized_start=3263
+  _globals['_CACHEMODE']._serialized_end=3349
+  _globals['_COMPLETION']._serialized_start=267
+  _globals['_COMPLETION']._serialized_end=619
+  _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._serialized_start=563
+  _globals['_COMPLETION_TEMPLATEVARIABLESENTRY']._serialized_end=619
+  _globals['_CACHEPREFERENCE']._serialized_start=621
+  _globals['_CACHEPREFERENCE']._serialized_end=739
+  _globals['_COMPLETEREQUEST']._serialized_start=741
+  _globals['_COMPLETEREQUEST']._serialized_end=803
+  _globals['_COMPLETERESPONSE']._serialized_start=805
+  _globals['_COMPLETERESPONSE']._serialized_end=909
+  _globals['_STREAMCOMPLETEREQUEST']._serialized_start=911
+  _globals['_STREAMCOMPLETEREQUEST']._serialized_end=979
+  _globals['_STREAMCOMPLETERESPONSE']._serialized_start=981
+  _globals['_STREAMCOMPLETERESPONSE']._serialized_end=1097
+  _globals['_SCORELEADREQUEST']._serialized_start=1099
+  _globals['_SCORELEADREQUEST']._serialized_end=1217
+  _globals['_SCORELEADRESPONSE']._serialized_start=1219
+  _globals['_SCORELEADRESPONSE']._serialized_end=1277
+  _globals['_SCORELEADSREQUEST']._serialized_start=1280
+  _globals['_SCORELEADSREQUEST']._serialized_end=1425
+  _globals['_SCORELEADSRESPONSE']._serialized_start=1427
+  _globals['_SCORELEADSRESPONSE']._serialized_end=1531
+  _globals['_CLASSIFYREQUEST']._serialized_start=1534
+  _globals['_CLASSIFYREQUEST']._serialized_end=1732
+  _globals['_CLASSIFYRESPONSE']._serialized_start=1734
+  _globals['_CLASSIFYRESPONSE']._serialized_end=1803
+  _globals['_GETUSAGEREPORTREQUEST']._serialized_start=1806
+  _globals['_GETUSAGEREPORTREQUEST']._serialized_end=1977
+  _globals['_GETUSAGEREPORTRESPONSE']._serialized_start=1979
+  _globals['_GETUSAGEREPORTRESPONSE']._serialized_end=2105
+  _globals['_GETBUDGETSREQUEST']._serialized_start=2107
+  _globals['_GETBUDGETSREQUEST']._serialized_end=2145
+  _globals['_GETBUDGETSRESPONSE']._serialized_start=2147
+  _globals['_GETBUDGETSRESPONSE']._serialized_end=2209
+  _globals['_SETBUDGETREQUEST']._serialized_start=2211
+  _globals['_SETBUDGETREQUEST']._serialized_end=2266
+  _globals['_SETBUDGETRESPONSE']._serialized_start=2268
+  _globals['_SETBUDGETRESPONSE']._serialized_end=2328
+  _globals['_CREATEBUDGETOVERRIDEREQUEST']._serialized_start=2330
+  _globals['_CREATEBUDGETOVERRIDEREQUEST']._serialized_end=2406
+  _globals['_CREATEBUDGETOVERRIDERESPONSE']._serialized_start=2408
+  _globals['_CREATEBUDGETOVERRIDERESPONSE']._serialized_end=2485
+  _globals['_WATCHBUDGETALERTSREQUEST']._serialized_start=2487
+  _globals['_WATCHBUDGETALERTSREQUEST']._serialized_end=2532
+  _globals['_WATCHBUDGETALERTSRESPONSE']._serialized_start=2534
+  _globals['_WATCHBUDGETALERTSRESPONSE']._serialized_end=2602
+  _globals['_EFFECTIVEFLAG']._serialized_start=2605
+  _globals['_EFFECTIVEFLAG']._serialized_end=2769
+  _globals['_EFFECTIVEROUTE']._serialized_start=2772
+  _globals['_EFFECTIVEROUTE']._serialized_end=2915
+  _globals['_GETEFFECTIVECONFIGREQUEST']._serialized_start=2917
+  _globals['_GETEFFECTIVECONFIGREQUEST']._serialized_end=2983
+  _globals['_GETEFFECTIVECONFIGRESPONSE']._serialized_start=2986
+  _globals['_GETEFFECTIVECONFIGRESPONSE']._serialized_end=3126
+  _globals['_INVALIDATECACHEREQUEST']._serialized_start=3128
+  _globals['_INVALIDATECACHEREQUEST']._serialized_end=3185
+  _globals['_INVALIDATECACHERESPONSE']._serialized_start=3187
+  _globals['_INVALIDATECACHERESPONSE']._serialized_end=3261
+  _globals['_GATEWAYSERVICE']._serialized_start=3352
+  _globals['_GATEWAYSERVICE']._serialized_end=4420
 # @@protoc_insertion_point(module_scope)

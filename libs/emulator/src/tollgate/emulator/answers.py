@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tollgate.emulator.packed_items import Script, packed_arguments
 from tollgate.emulator.tokens import canonical_json, count_text_tokens, tokenize
 from tollgate.emulator.tool_inputs import object_for
 from tollgate.emulator.validation import MessageRequest
@@ -235,10 +236,18 @@ def new_tool_use_id() -> str:
 
 
 def _tool_answer(
-    request: MessageRequest, tool: Mapping[str, Any], rng: random.Random, words: Sequence[str]
+    request: MessageRequest,
+    tool: Mapping[str, Any],
+    rng: random.Random,
+    words: Sequence[str],
+    script: Script | None = None,
 ) -> Answer:
     name = str(tool["name"])
-    arguments = object_for(tool.get("input_schema") or {}, rng, words)
+    schema = tool.get("input_schema") or {}
+    # A packed prompt gets one entry per listed item (tollgate.emulator.packed_items).
+    arguments = packed_arguments(schema, _direct_user_text(request.body), rng, list(words), script)
+    if arguments is None:
+        arguments = object_for(schema, rng, words)
     preface = ""
     if (request.tool_choice or {"type": "auto"}).get("type") == "auto":
         # With auto the model usually says what it is about to do; any/tool skip that.
@@ -259,14 +268,17 @@ def _tool_answer(
     return Answer(content, "tool_use", None, preface_tokens + call_tokens)
 
 
-def compose_answer(request: MessageRequest, scripted: str | None = None) -> Answer:
-    """The assistant's reply to a validated request; `scripted` replaces the composed text."""
+def compose_answer(
+    request: MessageRequest, scripted: str | None = None, script: Script | None = None
+) -> Answer:
+    """The assistant's reply to a validated request; `scripted` replaces the composed text, and
+    `script` (a phrase lookup) decides the entries of packed items whose text it matches."""
     digest = prompt_digest(request.body)
     rng = random.Random(digest)
     words = key_words(last_user_text(request.body))
     tool = choose_tool(request, digest)
     if tool is not None:
-        return _tool_answer(request, tool, rng, words)
+        return _tool_answer(request, tool, rng, words, script)
     target = MIN_ANSWER_TOKENS + int.from_bytes(digest[:4], "big") % ANSWER_TOKEN_SPREAD
     full = scripted or compose_text(words, rng, target)
     text, stop_reason, stop_sequence, spent = _limit_text(
