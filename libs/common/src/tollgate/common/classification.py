@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from tollgate.common.errors import invalid_argument
-from tollgate.common.token_estimate import canonical_json
+from tollgate.common.token_estimate import canonical_json, estimate_text
 from tollgate.v1 import classification_pb2
 
 MAX_ITEMS = 5000
@@ -29,6 +29,10 @@ MAX_LABEL_CHARS = 100
 MAX_SCHEMA_CHARS = 16_000
 MAX_VERSION_CHARS = 64
 MAX_ITEMS_PER_CALL = 50
+# The JSON framing of one answer entry ({"item_id": "12", "label": ...}) and of a tool call.
+ENTRY_OVERHEAD_TOKENS = 12
+CALL_OVERHEAD_TOKENS = 64
+MAX_SCHEMA_ANSWER_TOKENS = 1024
 _ITEM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -77,6 +81,20 @@ class AnswerRule:
                 error=f"the result does not fit the schema at {where}: {problem.message[:200]}"
             )
         return Verdict(value=canonical_json(answer))
+
+
+def answer_tokens(rule: AnswerRule) -> int:
+    """The most one item's answer entry is expected to write."""
+    if rule.labels:
+        return ENTRY_OVERHEAD_TOKENS + max(estimate_text(label) for label in rule.labels)
+    schema_tokens = estimate_text(canonical_json(rule.schema))
+    return ENTRY_OVERHEAD_TOKENS + min(MAX_SCHEMA_ANSWER_TOKENS, max(32, schema_tokens))
+
+
+def call_max_tokens(rule: AnswerRule, count: int, limit: int) -> int:
+    """max_tokens of a call answering `count` items: twice what they should need (the estimate
+    is not exact, and a cut-off answer loses items), within the output limit."""
+    return min(limit, CALL_OVERHEAD_TOKENS + 2 * count * answer_tokens(rule))
 
 
 def check_instructions(

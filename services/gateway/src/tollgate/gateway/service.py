@@ -20,6 +20,7 @@ from tollgate.gateway.auth_gate import AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.budget import BudgetGuard
+from tollgate.gateway.classification import Classification
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
@@ -53,6 +54,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         pipeline: CompletionPipeline,
         leads: LeadScoring,
         admin: AdminCalls,
+        classification: Classification,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
@@ -62,6 +64,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        self._classification = classification
         # Set when the HTTP front door is on (build_service).
         self.http_door: HttpDoor | None = None
 
@@ -153,6 +156,18 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         ):
             yield item
 
+    async def Classify(
+        self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+        key = self._authenticate(context)
+        await self._admit(key, 0)
+        run_context = self._request_context(key)
+        if request.request_id:
+            run_context.request_id = request.request_id
+        run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
+        async for item in self._classification.run(run_context, request):
+            yield item
+
     async def GetUsageReport(
         self, request: gateway_pb2.GetUsageReportRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.GetUsageReportResponse:
@@ -213,6 +228,13 @@ async def build_service(settings: Settings) -> GrpcService:
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         AdminCalls(settings, flags, router),
+        Classification(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+        ),
         rate_limiter,
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
@@ -252,7 +274,7 @@ async def build_service(settings: Settings) -> GrpcService:
     # Completions and lead batches are held to max_request_bytes by the validator, which names
     # the field; here they get gRPC's own limit, and every other method a small one.
     large = settings.max_message_bytes
-    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
+    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large, "Classify": large}
     adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
     registration = Registration(descriptor.full_name, adder, servicer)
     return GrpcService(

@@ -18,18 +18,19 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from tollgate.common.classification import AnswerRule
-from tollgate.common.token_estimate import canonical_json, estimate_text
+from tollgate.common.classification import (
+    CALL_OVERHEAD_TOKENS,
+    AnswerRule,
+    answer_tokens,
+    call_max_tokens,
+)
+from tollgate.common.token_estimate import estimate_text
 from tollgate.v1 import classification_pb2, common_pb2
 
 TOOL_NAME = "record_answers"
 ANSWERS_FIELD = "answers"
-# The JSON framing of one entry ({"item_id": "12", "label": ...}) and of the tool call itself.
-ENTRY_OVERHEAD_TOKENS = 12
-CALL_OVERHEAD_TOKENS = 64
 # Output is planned to fill at most this share of the limit: the estimate is not exact.
 OUTPUT_HEADROOM = 0.8
-MAX_SCHEMA_ANSWER_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,6 @@ class PackLimits:
     max_output_tokens: int
 
 
-def answer_tokens(rule: AnswerRule) -> int:
-    """The most one entry is expected to write."""
-    if rule.labels:
-        return ENTRY_OVERHEAD_TOKENS + max(estimate_text(label) for label in rule.labels)
-    schema_tokens = estimate_text(canonical_json(rule.schema))
-    return ENTRY_OVERHEAD_TOKENS + min(MAX_SCHEMA_ANSWER_TOKENS, max(32, schema_tokens))
-
-
 def items_per_call(rule: AnswerRule, limits: PackLimits) -> int:
     """k: the most items one call may answer, from the output limit and the caller's cap."""
     room = int(limits.max_output_tokens * OUTPUT_HEADROOM) - CALL_OVERHEAD_TOKENS
@@ -54,9 +47,7 @@ def items_per_call(rule: AnswerRule, limits: PackLimits) -> int:
 
 
 def max_tokens_for(rule: AnswerRule, count: int, limits: PackLimits) -> int:
-    """max_tokens of a call answering `count` items: what they need, within the limit."""
-    wanted = CALL_OVERHEAD_TOKENS + 2 * count * answer_tokens(rule)
-    return min(limits.max_output_tokens, wanted)
+    return call_max_tokens(rule, count, limits.max_output_tokens)
 
 
 def pack(
