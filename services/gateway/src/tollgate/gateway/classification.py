@@ -45,7 +45,7 @@ from tollgate.gateway.flags import Decisions, FlagsSource
 from tollgate.gateway.pipeline import forward_error
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.settings import Settings
-from tollgate.gateway.steps.budget_hold import billed_tokens
+from tollgate.gateway.steps.budget_hold import billed_tokens, priced_at_most
 from tollgate.v1 import (
     budget_ledger_pb2,
     classification_pb2,
@@ -73,8 +73,11 @@ class ClassificationSettings(BaseSettings):
     # Prompt tokens of one packed call beyond the items and the instructions (its template and
     # the tool's framing): used only to estimate a chunk's hold.
     call_prompt_tokens: int = Field(default=400, ge=0)
-    # Item cache lookups at once.
+    # Item cache lookups at once, and the limit on each lookup or store: a bulk run is not
+    # waited on like one Complete, so it gives the cache more time than the request path's
+    # CACHE_TIMEOUT_SECONDS rather than recompute items it holds.
     cache_lookups_in_flight: int = Field(default=32, ge=1)
+    cache_timeout_seconds: float = Field(default=1.0, gt=0)
 
 
 def check_request(request: gateway_pb2.ClassifyRequest, prices: PriceTable) -> AnswerRule:
@@ -130,13 +133,8 @@ class Classification:
         output_tokens = full * call_max_tokens(rule, per_call, 1 << 30)
         if rest:
             output_tokens += call_max_tokens(rule, rest, 1 << 30)
-        named = instructions.model
-        models = (
-            [named] if named else (self._settings.reservation_models or self._prices.role_models)
-        )
-        known = [m for m in models if self._prices.knows(m)]
-        return max(
-            (self._prices.max_cost(m, input_tokens, output_tokens) for m in known), default=0
+        return priced_at_most(
+            self._settings, self._prices, instructions.model, input_tokens, output_tokens
         )
 
     async def run(
@@ -150,7 +148,7 @@ class Classification:
             context,
             instructions_digest(request.instructions),
             request.instructions.model,
-            self._settings.cache_timeout_seconds,
+            self._config.cache_timeout_seconds,
             self._config.cache_lookups_in_flight,
         )
         use_cache = decisions.exact_cache.active and not request.bypass_cache
