@@ -154,3 +154,31 @@ async def test_long_items_travel_in_smaller_packs(
     ]
     # About 440 tokens each, two long items never share a call: four calls, not one.
     assert sorted(sizes) == [1, 1, 1, 5]
+
+
+async def test_packs_share_the_models_adaptive_limit_when_claude_answers_429(
+    emulator: EmulatorServer,
+    start_orchestrator: StartOrchestrator,
+) -> None:
+    from tollgate.emulator.config import LatencyConfig
+
+    # Claude takes two calls at a time and answers 429 (retry after 50 ms) beyond that; 20
+    # packs arrive at once, at an orchestrator that starts with 8 in flight.
+    emulator.config.max_concurrency = 2
+    emulator.config.retry_after_s = 0.05
+    emulator.config.latency = LatencyConfig(ttft_ms=40)
+    texts = [f"{TEXTS[i % len(TEXTS)]} (note {i})" for i in range(40)]
+
+    async def throttled(**limits: int) -> tuple[int, dict[str, Any]]:
+        emulator.reset()
+        stub = await start_orchestrator(concurrency_initial=8, **limits)
+        results = await _run(stub, _request(texts, per_call=2))
+        return emulator.stats.status_counts[429], results
+
+    adaptive_429s, results = await throttled()
+    fixed_429s, _ = await throttled(concurrency_min=8, concurrency_max=8)
+    assert len(results) == 40
+    assert all(r.label in LABELS for r in results.values())
+    assert emulator.stats.status_counts[200] >= 1
+    # The limit came down after the first bursts: fewer 429s than a fixed limit of 8.
+    assert 0 < adaptive_429s < fixed_429s
