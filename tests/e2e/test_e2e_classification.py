@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc
 import pytest
 
@@ -76,7 +78,14 @@ async def suite(
     monkeypatch.setenv("TOLLGATE_GATEWAY_CLASSIFICATION_CHUNK_ITEMS", str(CHUNK_ITEMS))
     monkeypatch.setenv("TOLLGATE_GATEWAY_CLASSIFICATION_CHUNKS_IN_FLIGHT", "1")
     async with running_full_suite(
-        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, ALL_ON
+        emulator,
+        tmp_path,
+        redis_url,
+        redis_namespace,
+        postgres_dsn,
+        ALL_ON,
+        http_enabled=True,
+        http_port=0,
     ) as running:
         yield running
 
@@ -215,3 +224,59 @@ def classification_rule(request: gateway_pb2.ClassifyRequest) -> Any:
     from tollgate.common.classification import AnswerRule
 
     return AnswerRule(request.instructions)
+
+
+async def _post_classify(suite: FullSuite, body: dict[str, Any]) -> tuple[int, str, list[Any]]:
+    async with (
+        aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as http,
+        http.post(f"{suite.http_url}/v1/tollgate/classify", json=body) as reply,
+    ):
+        text = await reply.text()
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return reply.status, reply.headers.get("content-type", ""), lines
+
+
+async def test_the_http_door_streams_json_lines_and_refuses_in_anthropics_shape(
+    suite: FullSuite,
+) -> None:
+    body = {
+        "instructions": {"prompt": "The lead's role.", "labels": {"labels": LABELS}},
+        "items": [{"id": f"n{i}", "text": text} for i, text in enumerate(_texts(7))],
+        "max_items_per_call": 3,
+    }
+    status, kind, lines = await _post_classify(suite, body)
+    assert status == 200
+    assert kind.startswith("application/x-ndjson")
+    assert lines[-1] == {"type": "done", "items": 7}
+    results = [line["result"] for line in lines[:-1]]
+    assert sorted(r["item_id"] for r in results) == [f"n{i}" for i in range(7)]
+    assert all(r["label"] in LABELS and int(r["cost"]["total_micros"]) > 0 for r in results)
+    grpc_run = await _classify(
+        suite,
+        gateway_pb2.ClassifyRequest(
+            instructions=classification_pb2.ClassificationInstructions(
+                prompt="The lead's role.", labels=classification_pb2.LabelSet(labels=LABELS)
+            ),
+            items=[
+                classification_pb2.ClassificationItem(id=f"n{i}", text=t)
+                for i, t in enumerate(_texts(7))
+            ],
+        ),
+    )
+    assert all(r.cached for r in grpc_run)
+    assert {r.item_id: r.label for r in grpc_run} == {r["item_id"]: r["label"] for r in results}
+
+    status, _, lines = await _post_classify(suite, {**body, "items": []})
+    assert status == 400
+    assert lines == [
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "message": "There are no items to classify.",
+            },
+        }
+    ]
+    status, _, lines = await _post_classify(suite, {**body, "colour": "red"})
+    assert status == 400
+    assert "not a classify request" in lines[0]["error"]["message"]

@@ -156,16 +156,22 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         ):
             yield item
 
-    async def Classify(
-        self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    async def classify(
+        self, key: ApiKey, request: gateway_pb2.ClassifyRequest
     ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
-        key = self._authenticate(context)
+        """A classification run of an authenticated key (both doors)."""
         await self._admit(key, 0)
         run_context = self._request_context(key)
         if request.request_id:
             run_context.request_id = request.request_id
         run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
         async for item in self._classification.run(run_context, request):
+            yield item
+
+    async def Classify(
+        self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+        async for item in self.classify(self._authenticate(context), request):
             yield item
 
     async def GetUsageReport(

@@ -20,6 +20,7 @@ from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import errors, inbound, outbound
 from tollgate.gateway.http.batch_routes import BatchRoutes
+from tollgate.gateway.http.classify_route import ClassifyRoute
 from tollgate.gateway.http.tls import server_ssl_context
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
@@ -89,6 +90,7 @@ class HttpDoor:
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/v1/models/{model_id}", self.model)
         self._batch_routes.add_to(app)
+        ClassifyRoute(self._servicer).add_to(app)
         return app
 
     async def start(self) -> None:
