@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,14 +11,11 @@ import pytest
 
 from tests.conftest import (
     ADMIN_KEY,
-    ALL_ON,
     API_KEY,
     OTHER_TENANT_KEY,
     FullSuite,
-    running_full_suite,
     set_tenant_budget,
 )
-from tollgate.emulator import EmulatorServer
 from tollgate.v1 import budget_ledger_pb2, classification_pb2, gateway_pb2
 
 LABELS = ["buyer", "seller", "renter", "investor"]
@@ -65,29 +60,17 @@ async def _classify(
         return [reply.result async for reply in call]
 
 
-@pytest.fixture
-async def suite(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[FullSuite]:
-    # Small chunks, one at a time: the budget is held and refused at a known item.
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks, one at a time: the budget is held and refused at a known item. Autouse, so
+    it is set before the suite starts."""
     monkeypatch.setenv("TOLLGATE_GATEWAY_CLASSIFICATION_CHUNK_ITEMS", str(CHUNK_ITEMS))
     monkeypatch.setenv("TOLLGATE_GATEWAY_CLASSIFICATION_CHUNKS_IN_FLIGHT", "1")
-    async with running_full_suite(
-        emulator,
-        tmp_path,
-        redis_url,
-        redis_namespace,
-        postgres_dsn,
-        ALL_ON,
-        http_enabled=True,
-        http_port=0,
-    ) as running:
-        yield running
+
+
+@pytest.fixture
+def suite(door: tuple[FullSuite, str]) -> FullSuite:
+    return door[0]
 
 
 async def _budget_state(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
