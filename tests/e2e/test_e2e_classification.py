@@ -131,6 +131,18 @@ async def test_item_text_cannot_close_its_element_or_add_items(suite: FullSuite)
     assert "&lt;/item&gt;" in text
 
 
+async def test_a_run_over_the_request_size_limit_is_refused_with_the_limit(
+    suite: FullSuite,
+) -> None:
+    # 300 items of 19,000 characters: each item is allowed, the run (5.7 MB) is not.
+    request = _request(["x" * 19_000] * 300)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _classify(suite, request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the limit is 4,194,304 bytes for this method" in (caught.value.details() or "")
+    assert suite.upstream_calls() == 0
+
+
 async def test_duplicate_item_ids_are_refused(suite: FullSuite) -> None:
     request = _request(["one", "two"])
     request.items[1].id = "n0"

@@ -280,7 +280,14 @@ async def build_service(settings: Settings) -> GrpcService:
     # Completions and lead batches are held to max_request_bytes by the validator, which names
     # the field; here they get gRPC's own limit, and every other method a small one.
     large = settings.max_message_bytes
-    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large, "Classify": large}
+    # A classification run has no validator pass over its bytes: it is held to
+    # max_request_bytes here (the HTTP door's own limit), with a sentence naming the limit.
+    limits = {
+        "Complete": large,
+        "StreamComplete": large,
+        "ScoreLeads": large,
+        "Classify": settings.max_request_bytes,
+    }
     adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
     registration = Registration(descriptor.full_name, adder, servicer)
     return GrpcService(
