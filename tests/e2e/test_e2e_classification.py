@@ -275,3 +275,51 @@ async def test_the_http_door_streams_json_lines_and_refuses_in_anthropics_shape(
     status, _, lines = await _post_classify(suite, {**body, "colour": "red"})
     assert status == 400
     assert "not a classify request" in lines[0]["error"]["message"]
+
+
+async def test_a_replayed_run_id_is_refused_before_claude_is_asked_again(
+    suite: FullSuite,
+) -> None:
+    async with suite.client(ADMIN_KEY) as admin:
+        await set_tenant_budget(admin, "acme", 10_000_000)
+    request = _request(_texts(3), bypass_cache=True, request_id="run-42")
+    first = await _classify(suite, request)
+    calls = suite.upstream_calls()
+    await suite.settled()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _classify(suite, request)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "Stopped after answering 0 of 3 items" in (caught.value.details() or "")
+    assert "run-42:chunk-0" in (caught.value.details() or "")
+    assert suite.upstream_calls() == calls
+    assert len(first) == 3
+
+
+async def test_the_http_door_ends_with_an_error_line_when_the_budget_runs_out(
+    suite: FullSuite,
+) -> None:
+    texts = _texts(3 * CHUNK_ITEMS)
+    request = _request(texts)
+    rule = classification_rule(request)
+    classification = suite.gateway.service.registrations[0].servicer._classification
+    hold = classification.hold_micros(request, rule, list(request.items[:CHUNK_ITEMS]))
+    async with suite.client(ADMIN_KEY) as admin:
+        await set_tenant_budget(admin, "acme", hold + 1)
+    body = {
+        "instructions": {
+            "prompt": "The lead's role.",
+            "labels": {"labels": LABELS},
+            "model": "claude-haiku-5-5",
+            "version": "v1",
+        },
+        "items": [{"id": f"n{i}", "text": text} for i, text in enumerate(texts)],
+        "bypass_cache": True,
+    }
+    status, _, lines = await _post_classify(suite, body)
+    assert status == 200
+    assert [line["type"] for line in lines] == ["result"] * CHUNK_ITEMS + ["error"]
+    assert lines[-1]["error"]["type"] == "rate_limit_error"
+    assert (
+        f"Stopped after answering {CHUNK_ITEMS} of {3 * CHUNK_ITEMS}"
+        in lines[-1]["error"]["message"]
+    )
