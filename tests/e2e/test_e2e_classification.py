@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -323,3 +324,33 @@ async def test_the_http_door_ends_with_an_error_line_when_the_budget_runs_out(
         f"Stopped after answering {CHUNK_ITEMS} of {3 * CHUNK_ITEMS}"
         in lines[-1]["error"]["message"]
     )
+
+
+async def test_a_caller_who_leaves_mid_run_pays_for_whole_running_chunks_and_no_more(
+    suite: FullSuite,
+) -> None:
+    async with suite.client(ADMIN_KEY) as admin:
+        await set_tenant_budget(admin, "acme", 10_000_000)
+    # One call per item: a chunk is five calls, still running when the first result arrives.
+    request = _request(_texts(6 * CHUNK_ITEMS), max_items_per_call=1)
+    async with suite.client() as client:
+        call = client.stub.Classify(request, metadata=client.metadata)
+        async for _ in call:
+            call.cancel()
+            break
+    # The gateway learns of the cancel on its own time; then its background work settles.
+    state = await _budget_state(suite)
+    for _ in range(100):
+        if state.held_micros == 0:
+            break
+        await asyncio.sleep(0.1)
+        state = await _budget_state(suite)
+    assert state.held_micros == 0
+    # Every chunk that had started was read to its end, charged and cached (whole chunks, the
+    # first among them); none started after the caller left.
+    again = await _classify(suite, request)
+    cached = {r.item_id for r in again if r.cached}
+    assert {f"n{i}" for i in range(CHUNK_ITEMS)} <= cached
+    assert len(cached) % CHUNK_ITEMS == 0
+    assert len(cached) < 6 * CHUNK_ITEMS
+    assert state.spent_micros > 0

@@ -13,13 +13,18 @@ under the run's request id with the chunk's index, and committed with what its i
 its last result is in. A chunk the budget refuses is not sent; the chunks already running
 finish, their results are streamed, and the stream then ends with RESOURCE_EXHAUSTED saying how
 many items were answered. Results already sent stand and are charged.
+
+A caller who leaves mid-run stops the run the same way: no further chunk starts, and the running
+ones are read to their end in the gateway's background work, so what Claude answered for them is
+charged and cached (as an abandoned Complete is).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -37,6 +42,7 @@ from tollgate.common.errors import ServiceError, invalid_argument, unavailable
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_bound import upper_bound_text
 from tollgate.gateway import dependencies
+from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import add_counts
 from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.classification_cache import ItemCache, instructions_digest
@@ -106,6 +112,7 @@ class Classification:
         router: BackendRouter,
         prices: PriceTable,
         budget: BudgetGuard,
+        background: BackgroundWork,
         classification: ClassificationSettings | None = None,
     ) -> None:
         self._settings = settings
@@ -113,6 +120,7 @@ class Classification:
         self._router = router
         self._prices = prices
         self._budget = budget
+        self._background = background
         self._config = classification or ClassificationSettings()
 
     def hold_micros(
@@ -139,7 +147,7 @@ class Classification:
 
     async def run(
         self, context: common_pb2.RequestContext, request: gateway_pb2.ClassifyRequest
-    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+    ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         rule = check_request(request, self._prices)
         decisions = Decisions.evaluate(self._flags.config, context.tenant_id, "")
         routes = RequestRoutes(self._router, self._flags.config, context.tenant_id, "")
@@ -165,9 +173,11 @@ class Classification:
                 await cache.store(keys[result.item_id], result)
 
         run = _ChunkRun(self, context, request, rule, decisions, routes, remember)
-        async for result in run.results(chunks(to_ask, self._config.chunk_items)):
-            answered += 1
-            yield gateway_pb2.ClassifyResponse(result=result)
+        results = run.results(chunks(to_ask, self._config.chunk_items))
+        async with contextlib.aclosing(results):
+            async for result in results:
+                answered += 1
+                yield gateway_pb2.ClassifyResponse(result=result)
         if run.stopped is not None:
             raise _stopped_after(run.stopped, answered, len(request.items))
 
@@ -175,6 +185,10 @@ class Classification:
     @property
     def budget(self) -> BudgetGuard:
         return self._budget
+
+    @property
+    def background(self) -> BackgroundWork:
+        return self._background
 
     @property
     def chunks_in_flight(self) -> int:
@@ -216,6 +230,7 @@ class _ChunkRun:
         self._queue: asyncio.Queue[Result | None] = asyncio.Queue()
         # Why no further chunk was started (a budget refusal, the orchestrator down), if any.
         self.stopped: ServiceError | None = None
+        self.abandoned = False
 
     def _chunk_context(self, index: int) -> common_pb2.RequestContext:
         context = common_pb2.RequestContext()
@@ -233,14 +248,21 @@ class _ChunkRun:
             self._routes.budget_ledger(), decision, context, amount
         )
 
-    async def results(self, all_chunks: list[list[Item]]) -> AsyncIterator[Result]:
+    async def results(self, all_chunks: list[list[Item]]) -> AsyncGenerator[Result, None]:
         producer = asyncio.create_task(self._produce(all_chunks))
+        read_all = False
         try:
             while (result := await self._queue.get()) is not None:
                 yield result
-            await producer
+            read_all = True
         finally:
-            producer.cancel()
+            if not read_all:
+                # The caller left mid-run: start no further chunk, but read the running ones to
+                # their end in the background, so that what Claude answered is charged (and
+                # cached), as an abandoned Complete is.
+                self.abandoned = True
+                self._owner.background.spawn("classification chunks", producer)
+        await producer
 
     async def _produce(self, all_chunks: list[list[Item]]) -> None:
         gate = asyncio.Semaphore(self._owner.chunks_in_flight)
@@ -248,7 +270,7 @@ class _ChunkRun:
         try:
             for index, items in enumerate(all_chunks):
                 await gate.acquire()
-                if self.stopped is not None:
+                if self.stopped is not None or self.abandoned:
                     gate.release()
                     break
                 context = self._chunk_context(index)

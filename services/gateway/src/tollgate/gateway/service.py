@@ -3,8 +3,9 @@ lead scoring, or the admin calls."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
 
@@ -158,21 +159,26 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
 
     async def classify(
         self, key: ApiKey, request: gateway_pb2.ClassifyRequest
-    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+    ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         """A classification run of an authenticated key (both doors)."""
         await self._admit(key, 0)
         run_context = self._request_context(key)
         if request.request_id:
             run_context.request_id = request.request_id
         run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
-        async for item in self._classification.run(run_context, request):
-            yield item
+        # Closed at once when the caller leaves (not whenever the generator is collected), so
+        # the run stops starting chunks then.
+        async with contextlib.aclosing(self._classification.run(run_context, request)) as items:
+            async for item in items:
+                yield item
 
     async def Classify(
         self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
-        async for item in self.classify(self._authenticate(context), request):
-            yield item
+        results = self.classify(self._authenticate(context), request)
+        async with contextlib.aclosing(results):
+            async for item in results:
+                yield item
 
     async def GetUsageReport(
         self, request: gateway_pb2.GetUsageReportRequest, context: grpc.aio.ServicerContext
@@ -240,6 +246,7 @@ async def build_service(settings: Settings) -> GrpcService:
             router,
             prices,
             BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+            background,
         ),
         rate_limiter,
     )

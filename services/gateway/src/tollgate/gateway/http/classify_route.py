@@ -11,8 +11,9 @@ Anthropic's error shape, and no `done` line.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -54,20 +55,23 @@ class ClassifyRoute:
     async def classify(self, request: web.Request) -> web.StreamResponse:
         key = self._servicer.authenticate(inbound.authorization(request.headers))
         call = classify_request(inbound.parse_body(await request.read()))
-        replies: AsyncIterator[gateway_pb2.ClassifyResponse] = self._servicer.classify(key, call)
-        # The first result (or the refusal) before any byte, so a refusal keeps its status.
-        first = await anext(replies)
-        response = web.StreamResponse(headers={"content-type": "application/x-ndjson"})
-        await response.prepare(request)
-        await response.write(result_line(first))
-        sent = 1
-        try:
-            async for reply in replies:
-                await response.write(result_line(reply))
-                sent += 1
-        except ServiceError as exc:
-            await response.write(_line(errors.from_service_error(exc).payload()))
-        else:
-            await response.write(_line({"type": "done", "items": sent}))
-        await response.write_eof()
+        replies: AsyncGenerator[gateway_pb2.ClassifyResponse, None] = self._servicer.classify(
+            key, call
+        )
+        async with contextlib.aclosing(replies):
+            # The first result (or the refusal) before any byte, so a refusal keeps its status.
+            first = await anext(replies)
+            response = web.StreamResponse(headers={"content-type": "application/x-ndjson"})
+            await response.prepare(request)
+            await response.write(result_line(first))
+            sent = 1
+            try:
+                async for reply in replies:
+                    await response.write(result_line(reply))
+                    sent += 1
+            except ServiceError as exc:
+                await response.write(_line(errors.from_service_error(exc).payload()))
+            else:
+                await response.write(_line({"type": "done", "items": sent}))
+            await response.write_eof()
         return response
