@@ -8,8 +8,17 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format
 
+from tollgate.common.classification import AnswerRule
 from tollgate.emulator.server import EmulatorServer
+from tollgate.orchestrator.classification.packing import (
+    PackLimits,
+    items_per_call,
+    max_tokens_for,
+    pack,
+    tool,
+)
 from tollgate.v1 import classification_pb2, common_pb2, orchestrator_pb2
 
 from .conftest import StartOrchestrator, Stub
@@ -182,3 +191,59 @@ async def test_packs_share_the_models_adaptive_limit_when_claude_answers_429(
     assert emulator.stats.status_counts[200] >= 1
     # The limit came down after the first bursts: fewer 429s than a fixed limit of 8.
     assert 0 < adaptive_429s < fixed_429s
+
+
+def _rule(**answer: Any) -> AnswerRule:
+    return AnswerRule(classification_pb2.ClassificationInstructions(**answer))
+
+
+def _items(*sizes: int) -> list[classification_pb2.ClassificationItem]:
+    return [
+        classification_pb2.ClassificationItem(id=f"i{n}", text="word " * size)
+        for n, size in enumerate(sizes)
+    ]
+
+
+def test_k_is_the_callers_cap_cut_by_the_output_limit() -> None:
+    labels = _rule(labels=classification_pb2.LabelSet(labels=LABELS))
+    roomy = PackLimits(max_items=10, max_item_tokens=12000, max_output_tokens=4096)
+    assert items_per_call(labels, roomy) == 10
+    # A large answer schema: fewer answers fit the same output limit.
+    wide = {"type": "object", "properties": {f"field_{n}": {"type": "string"} for n in range(60)}}
+    large = _rule(json_schema=json.dumps(wide))
+    assert 1 <= items_per_call(large, roomy) < 10
+    tight = PackLimits(max_items=10, max_item_tokens=12000, max_output_tokens=256)
+    assert items_per_call(labels, tight) < 10
+    assert max_tokens_for(labels, 10, tight) == 256
+
+
+def test_packs_keep_order_and_close_on_item_text() -> None:
+    labels = _rule(labels=classification_pb2.LabelSet(labels=LABELS))
+    limits = PackLimits(max_items=3, max_item_tokens=300, max_output_tokens=4096)
+    # About 12, 109, 271 and 433 tokens: three short ones fill a pack by count; 109 + 271 passes
+    # 300; an item over the limit travels alone.
+    packs = pack(_items(10, 10, 10, 100, 250, 10, 400, 10), labels, limits)
+    assert [[item.id for item in p] for p in packs] == [
+        ["i0", "i1", "i2"],
+        ["i3"],
+        ["i4", "i5"],
+        ["i6"],
+        ["i7"],
+    ]
+
+
+def test_the_callers_schema_definitions_still_resolve_inside_the_tool() -> None:
+    schema = {
+        "$defs": {"intent": {"type": "string", "enum": ["buy", "sell"]}},
+        "type": "object",
+        "properties": {"intent": {"$ref": "#/$defs/intent"}},
+        "required": ["intent"],
+    }
+    rule = _rule(json_schema=json.dumps(schema))
+    tool_schema = json.loads(json_format.MessageToJson(tool(rule).input_schema))
+    assert tool_schema["$defs"] == schema["$defs"]
+    entry = tool_schema["properties"]["answers"]["items"]["properties"]["result"]
+    assert entry["properties"]["intent"] == {"$ref": "#/$defs/intent"}
+    assert "$defs" not in entry
+    assert rule.judge({"result": {"intent": "buy"}}).valid
+    assert not rule.judge({"result": {"intent": "rent"}}).valid

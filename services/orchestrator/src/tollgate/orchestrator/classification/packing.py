@@ -76,19 +76,25 @@ def answer_rule_sentence(rule: AnswerRule) -> str:
 
 
 def tool(rule: AnswerRule) -> common_pb2.Tool:
+    answer = dict(rule.schema)
+    # The caller's definitions move to the tool schema's root, where its "#/$defs/..." (or
+    # "#/definitions/...") references still point once the schema sits inside each entry.
+    definitions: dict[str, Any] = {
+        key: answer.pop(key) for key in ("$defs", "definitions") if key in answer
+    }
     entry: dict[str, Any] = {
         "type": "object",
-        "properties": {"item_id": {"type": "string"}, rule.field: rule.schema},
+        "properties": {"item_id": {"type": "string"}, rule.field: answer},
         "required": ["item_id", rule.field],
     }
+    root: dict[str, Any] = {
+        "type": "object",
+        "properties": {ANSWERS_FIELD: {"type": "array", "items": entry}},
+        "required": [ANSWERS_FIELD],
+        **definitions,
+    }
     schema = struct_pb2.Struct()
-    schema.update(
-        {
-            "type": "object",
-            "properties": {ANSWERS_FIELD: {"type": "array", "items": entry}},
-            "required": [ANSWERS_FIELD],
-        }
-    )
+    schema.update(root)
     return common_pb2.Tool(
         name=TOOL_NAME, description="Record one answer per item.", input_schema=schema
     )
