@@ -7,7 +7,9 @@ only cut that text short -- so a test can read an answer once and predict how
 a limit will cut it. Text is plain English built from CRM-flavoured templates
 that echo key words of the last user message; its length comes from the
 prompt's hash. A config's ``scripted_answers`` can fix the text for questions containing a
-phrase (e.g. to answer two near-identical questions differently).
+phrase (e.g. to answer two near-identical questions differently). A tool call over a packed
+prompt (items listed as ``<item id="...">``) answers each item from its own text
+(``tollgate.emulator.packed_items``), where ``scripted_answers`` can fix or drop one item's entry.
 """
 
 from __future__ import annotations
