@@ -60,6 +60,9 @@ BENCHMARKS = (
         quick=("--requests", "100", "--rounds", "2"),
     ),
     Benchmark("interceptor", "Shared server interceptor cost per RPC", quick=("--calls", "1000")),
+    Benchmark(
+        "http_access", "HTTP door access log and metrics per request", quick=("--requests", "1000")
+    ),
     Benchmark("cache_lookup", "Exact-cache lookup", quick=("--calls", "500")),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),
     Benchmark("semantic_eval", "Semantic-cache precision and recall"),

@@ -61,7 +61,7 @@ async def _round(address: str, calls: int) -> list[float]:
         return latencies
 
 
-def _log_to_file(directory: Path) -> None:
+def log_to_file(directory: Path) -> None:
     handler = logging.StreamHandler((directory / "access.log").open("a", encoding="utf-8"))
     handler.setFormatter(JsonFormatter("bench"))
     root = logging.getLogger()
@@ -76,7 +76,7 @@ async def run(calls: int, rounds: int = 4) -> str:
     samples: dict[bool, list[float]] = {False: [], True: []}
     try:
         with tempfile.TemporaryDirectory() as directory:
-            _log_to_file(Path(directory))
+            log_to_file(Path(directory))
             for _ in range(rounds):
                 samples[False] += await _round(plain_address, calls // rounds)
                 samples[True] += await _round(wrapped_address, calls // rounds)

@@ -198,6 +198,9 @@ def service(name: str) -> Schema:
                 },
             }
         )
+        settings["managedKeys"] = strict(
+            {"enabled": BOOL, "refreshSeconds": {"type": "number", "exclusiveMinimum": 0}}
+        )
         settings["flagsWatch"] = BOOL
         settings["canary"] = canary(weighted=False)
     else:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,32 @@ async def running_full_suite(
             serving(await build_gateway(gateway_settings), gateway_settings)
         )
         yield FullSuite(emulator, servers, flags_path, gateway_settings)
+
+
+@pytest.fixture
+def start_door(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
+    """Start the full suite with the HTTP door on; keyword arguments override gateway settings."""
+
+    def start(**gateway_overrides: Any) -> AbstractAsyncContextManager[FullSuite]:
+        return running_full_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            ALL_ON,
+            http_enabled=True,
+            http_port=0,
+            **gateway_overrides,
+        )
+
+    return start
 
 
 @pytest.fixture

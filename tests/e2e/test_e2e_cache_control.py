@@ -1,15 +1,16 @@
 """Cache control per request, through both doors: bypass, refresh (ask Claude and overwrite the
-stored answer), a TTL of the request's own, and caching a sampled answer when the request opts
-in. Without an opt-in a sampled answer is never cached."""
+stored answer), a TTL of the request's own, and caching a sampled answer when the request or the
+tenant's policy opts in. Without either a sampled answer is never cached."""
 
 from __future__ import annotations
 
 import asyncio
+from copy import deepcopy
 from typing import Any
 
 import httpx
 
-from tests.conftest import API_KEY, FullSuite
+from tests.conftest import ALL_ON, API_KEY, OTHER_TENANT_KEY, FullSuite
 from tollgate.v1 import common_pb2, gateway_pb2
 
 ASK: dict[str, Any] = {
@@ -82,3 +83,45 @@ async def test_the_account_says_what_the_preference_did_over_grpc(
     assert details["exact_cache"] == "bypassed by the request"
     details = {r.optimization: r.detail for r in again.account.optimizations}
     assert details["exact_cache"].startswith("refresh")
+
+
+async def test_a_tenant_policy_caches_its_sampled_answers_and_only_its_own(
+    door: tuple[FullSuite, str],
+) -> None:
+    suite, base_url = door
+    flags = deepcopy(ALL_ON)
+    flags["flags"]["exact_cache"]["parameters"] = {"cacheSampledTenants": ["acme"]}
+    suite.write_flags(flags)
+    await asyncio.sleep(0.6)  # the gateway polls the flags file every 0.2 s here
+    # No temperature (the default samples), no opt-in header: only the tenant's policy.
+    sampled = {**ASK, "messages": [{"role": "user", "content": "Write a listing teaser"}]}
+    del sampled["temperature"]
+    for key, second in ((API_KEY, "exact"), (OTHER_TENANT_KEY, "miss")):
+        async with httpx.AsyncClient(base_url=base_url, headers={"x-api-key": key}) as http:
+            assert (await _post(http, sampled)).headers["x-tollgate-cache"] == "miss"
+            await suite.settled()
+            again = await _post(http, sampled)
+        assert again.headers["x-tollgate-cache"] == second, key
+    assert again.headers["x-tollgate-cost-micros"] != "0"  # the other tenant paid again
+
+    # The account says why: over gRPC, the exact cache's report names the tenant's policy.
+    async with suite.client() as client:
+        question = [{"role": "user", "content": "Describe the neighbourhood in one line"}]
+        first = await client.complete(messages=question, max_tokens=300)
+        await suite.settled()
+        hit = await client.complete(messages=question, max_tokens=300)
+    assert hit.account.cache_status == common_pb2.CACHE_STATUS_EXACT
+    for account in (first.account, hit.account):
+        (report,) = [r for r in account.optimizations if r.optimization == "exact_cache"]
+        assert "sampled answers cached by the tenant's policy" in report.detail
+
+    # A request of the tenant can still refuse the cache, and the policy can be withdrawn.
+    async with httpx.AsyncClient(base_url=base_url, headers={"x-api-key": API_KEY}) as http:
+        bypassed = await _post(http, sampled, **{"x-tollgate-cache-mode": "bypass"})
+        assert bypassed.headers["x-tollgate-cache"] == "bypass"
+        suite.write_flags(ALL_ON)
+        await asyncio.sleep(0.6)
+        fresh = {**sampled, "messages": [{"role": "user", "content": "Another teaser"}]}
+        await _post(http, fresh)
+        await suite.settled()
+        assert (await _post(http, fresh)).headers["x-tollgate-cache"] == "miss"

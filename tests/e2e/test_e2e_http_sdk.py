@@ -321,3 +321,53 @@ async def test_a_batch_can_be_canceled(door: tuple[FullSuite, str]) -> None:
     assert [entry.result.type for entry in results] == ["canceled"]
     with pytest.raises(anthropic.BadRequestError):
         await client.messages.batches.create(requests=[])
+
+
+async def test_the_batch_list_is_paged_and_the_sdk_walks_every_page(
+    door: tuple[FullSuite, str],
+) -> None:
+    _, base_url = door
+    client = _async(base_url)
+    one = {
+        "custom_id": "one",
+        "params": {
+            "model": MODEL,
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "Hi"}],
+        },
+    }
+    created = [(await client.messages.batches.create(requests=[one])).id for _ in range(5)]
+    newest_first = created[::-1]
+
+    first = await client.messages.batches.list(limit=2)
+    assert [b.id for b in first.data] == newest_first[:2]
+    assert (first.has_more, first.first_id, first.last_id) == (True, *newest_first[:2])
+    # The SDK's auto-pagination follows after_id (forwards) and before_id (backwards).
+    assert [b.id async for b in client.messages.batches.list(limit=2)] == newest_first
+    backwards = client.messages.batches.list(limit=2, before_id=newest_first[4])
+    assert [b.id async for b in backwards] == newest_first[2:4] + newest_first[:2]
+    sync_walk = await asyncio.to_thread(
+        lambda: [b.id for b in _sync(base_url).messages.batches.list(limit=3)]
+    )
+    assert sync_walk == newest_first
+    # Another tenant's list is its own, and its cursors are not ours.
+    assert [b.id async for b in _async(base_url, OTHER_TENANT_KEY).messages.batches.list()] == []
+
+    async with httpx.AsyncClient(base_url=base_url, headers={"x-api-key": API_KEY}) as http:
+        for query in (
+            "limit=abc",
+            "limit=0",
+            "limit=-3",
+            "limit=1001",
+            "after_id=msgbatch_nope",
+            f"before_id={created[0]}&after_id={created[1]}",
+        ):
+            refused = await http.get(f"/v1/messages/batches?{query}")
+            assert refused.status_code == 400, query
+            assert refused.json()["error"]["type"] == "invalid_request_error", query
+        # Another tenant's batch id is no cursor for this tenant: refused like a missing one.
+        stranger = await http.get(
+            f"/v1/messages/batches?after_id={created[0]}", headers={"x-api-key": OTHER_TENANT_KEY}
+        )
+    assert stranger.status_code == 400
+    assert created[0] in stranger.json()["error"]["message"]

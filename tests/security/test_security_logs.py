@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import anthropic
 import grpc
+import httpx
+import prometheus_client
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import (
     ADMIN_KEY,
@@ -72,6 +78,76 @@ async def test_no_secret_prompt_or_answer_in_any_log_line(
     for secret in (API_KEY, ADMIN_KEY, OTHER_TENANT_KEY, WRONG_KEY, UPSTREAM_KEY):
         assert secret not in text  # ... never by their secret
     for private in (EMAIL, "555-0134", "Maple Street", answer):
+        assert private not in text
+
+
+def _http_requests(route: str, method: str, status: str) -> float:
+    """tollgate_http_requests_total for one route, method and status, as /metrics serves it."""
+    text = prometheus_client.generate_latest().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "tollgate_http_requests_total"
+        and (sample.labels.get("route"), sample.labels.get("method"), sample.labels.get("status"))
+        == (route, method, status)
+    )
+
+
+async def test_the_http_door_logs_one_line_per_request_and_no_secret_prompt_or_answer(
+    start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    ask = {"model": "claude-sonnet-5-5", "max_tokens": 300}
+    messages = [{"role": "user", "content": PROMPT}]
+    async with start_door() as suite:
+        ok_before = _http_requests("/v1/messages", "POST", "200")
+        refused_before = _http_requests("/v1/messages", "POST", "401")
+        sdk = anthropic.AsyncAnthropic(base_url=suite.http_url, api_key=API_KEY, max_retries=0)
+        raw = await sdk.messages.with_raw_response.create(messages=messages, **ask)  # type: ignore[arg-type]
+        answer = await raw.parse()
+        async with sdk.messages.stream(messages=messages, **ask) as stream:  # type: ignore[arg-type]
+            await stream.get_final_message()
+        intruder = anthropic.AsyncAnthropic(
+            base_url=suite.http_url, api_key=WRONG_KEY, max_retries=0
+        )
+        with pytest.raises(anthropic.AuthenticationError):
+            await intruder.messages.create(messages=messages, **ask)  # type: ignore[arg-type]
+        batch = await sdk.messages.batches.create(
+            requests=[{"custom_id": "one", "params": {"messages": messages, **ask}}]  # type: ignore[list-item, typeddict-item]
+        )
+        await sdk.messages.batches.retrieve(batch.id)
+        async with httpx.AsyncClient(base_url=suite.http_url) as http:
+            await http.get("/v1/no/such/path/" + WRONG_KEY, headers={"x-api-key": WRONG_KEY})
+        await suite.settled()
+        assert _http_requests("/v1/messages", "POST", "200") == ok_before + 2
+        assert _http_requests("/v1/messages", "POST", "401") == refused_before + 1
+        assert _http_requests("unmatched", "GET", "404") >= 1
+    lines = _lines(caplog)
+    access = [json.loads(line) for line in lines if '"msg": "http"' in line]
+    assert [(a["method"], a["route"], a["status"]) for a in access] == [
+        ("POST", "/v1/messages", 200),
+        ("POST", "/v1/messages", 200),
+        ("POST", "/v1/messages", 401),
+        ("POST", "/v1/messages/batches", 200),
+        ("GET", "/v1/messages/batches/{batch_id}", 200),
+        ("GET", "unmatched", 404),
+    ]
+    for line in access[:2] + access[3:5]:
+        assert line["tenant"] == "acme"
+        assert line["api_key_id"] == "acme-app"
+        assert line["request_id"]
+        assert line["duration_ms"] > 0
+    assert access[0]["request_id"] == raw.headers["request-id"]
+    assert "tenant" not in access[2]  # the refused caller is nobody
+    assert all(batch.id not in json.dumps(line) for line in access)  # templates, not paths
+    # What the gateway logged (the test's own HTTP client logs its URLs under "httpx").
+    text = "\n".join(line for line in lines if '"logger": "tollgate.' in line)
+    for secret in (API_KEY, WRONG_KEY, UPSTREAM_KEY):
+        assert secret not in text
+    answer_text = "".join(block.text for block in answer.content if block.type == "text")
+    for private in (EMAIL, "555-0134", "Maple Street", answer_text):
         assert private not in text
 
 

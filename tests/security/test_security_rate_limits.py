@@ -29,9 +29,11 @@ def limiter(
     return RateLimiter(redis_url, limits, dict(overrides), key_prefix=prefix)
 
 
-async def refused(rate_limiter: RateLimiter, tenant: str, key: str, tokens: int) -> ServiceError:
+async def refused(
+    rate_limiter: RateLimiter, tenant: str, key: str, tokens: int, key_limits: Any = None
+) -> ServiceError:
     with pytest.raises(ServiceError) as caught:
-        await rate_limiter.admit(tenant, key, tokens, now=NOW)
+        await rate_limiter.admit(tenant, key, tokens, now=NOW, key_limits=key_limits)
     assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     return caught.value
 
@@ -171,3 +173,33 @@ def _ask(text: str) -> dict[str, Any]:
         "max_tokens": 1000,
         "temperature": 0.0,
     }
+
+
+async def test_a_managed_keys_own_limits_apply_where_stricter(
+    redis_url: str, redis_namespace: str
+) -> None:
+    from tollgate.common.auth import KeyLimits
+
+    # No limit configured at all: the key's own limit alone.
+    unconfigured = limiter(redis_url, f"{redis_namespace}:a", RateLimits())
+    own = KeyLimits(requests_per_minute=2, tokens_per_minute=1000)
+    try:
+        for _ in range(2):
+            await unconfigured.admit("acme", "key_1", 10, now=NOW, key_limits=own)
+        error = await refused(unconfigured, "acme", "key_1", 10, own)
+        assert error.metadata["limit"] == "2"
+        # A single request above the key's tokens per minute.
+        too_big = await refused(unconfigured, "acme", "key_2", 1001, own)
+        assert too_big.metadata["limit_kind"] == "tokens_per_minute"
+    finally:
+        await unconfigured.close()
+    # A configured per-key limit stricter than the key's own still holds: a tenant admin cannot
+    # lift a key above what the operator configured.
+    configured = limiter(redis_url, f"{redis_namespace}:b", RateLimits(key_requests_per_minute=1))
+    generous = KeyLimits(requests_per_minute=100)
+    try:
+        await configured.admit("acme", "key_3", 10, now=NOW, key_limits=generous)
+        error = await refused(configured, "acme", "key_3", 10, generous)
+        assert error.metadata["limit"] == "1"
+    finally:
+        await configured.close()

@@ -143,3 +143,77 @@ async def test_duplicate_custom_ids_are_refused(make_spec: MakeSpec, orchestrato
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "twice" in (caught.value.details() or "")
+
+
+async def _create(orchestrator: Stub, make_spec: MakeSpec, tenant: str) -> str:
+    reply = await orchestrator.CreateBatch(
+        orchestrator_pb2.CreateBatchRequest(
+            context=_context(tenant),
+            items=[orchestrator_pb2.BatchItem(custom_id="one", spec=make_spec())],
+        ),
+        timeout=10,
+    )
+    return reply.batch.id
+
+
+async def _page(
+    orchestrator: Stub, tenant: str, limit: int = 0, before_id: str = "", after_id: str = ""
+) -> tuple[list[str], bool]:
+    reply = await orchestrator.ListBatches(
+        orchestrator_pb2.ListBatchesRequest(
+            context=_context(tenant), limit=limit, before_id=before_id, after_id=after_id
+        ),
+        timeout=10,
+    )
+    return [batch.id for batch in reply.batches], reply.has_more
+
+
+async def test_batches_are_listed_in_pages_both_ways(
+    make_spec: MakeSpec, orchestrator: Stub
+) -> None:
+    created = [await _create(orchestrator, make_spec, "tenant-a") for _ in range(5)]
+    other = await _create(orchestrator, make_spec, "tenant-b")
+    newest_first = created[::-1]
+
+    assert await _page(orchestrator, "tenant-a") == (newest_first, False)
+    assert await _page(orchestrator, "tenant-a", 2) == (newest_first[:2], True)
+    assert await _page(orchestrator, "tenant-a", 2, after_id=newest_first[1]) == (
+        newest_first[2:4],
+        True,
+    )
+    assert await _page(orchestrator, "tenant-a", 2, after_id=newest_first[3]) == (
+        newest_first[4:],
+        False,
+    )
+    # Backwards from the oldest: the page just newer than the cursor, still newest first.
+    assert await _page(orchestrator, "tenant-a", 2, before_id=newest_first[4]) == (
+        newest_first[2:4],
+        True,
+    )
+    assert await _page(orchestrator, "tenant-a", 3, before_id=newest_first[2]) == (
+        newest_first[:2],
+        False,
+    )
+    assert await _page(orchestrator, "tenant-b") == ([other], False)
+
+    refusals = {
+        "both cursors": {"before_id": created[0], "after_id": created[1]},
+        "limit too large": {"limit": 1001},
+        "negative limit": {"limit": -1},
+        "unknown cursor": {"after_id": "msgbatch_nope"},
+        # Another tenant's batch is refused as if it did not exist.
+        "another tenant's cursor": {"after_id": other},
+    }
+    for name, fields in refusals.items():
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await orchestrator.ListBatches(
+                orchestrator_pb2.ListBatchesRequest(context=_context("tenant-a"), **fields)
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, name
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _page(orchestrator, "tenant-a", after_id="msgbatch_nope")
+    with pytest.raises(grpc.aio.AioRpcError) as other_tenant:
+        await _page(orchestrator, "tenant-a", after_id=other)
+    assert (caught.value.details() or "").replace("msgbatch_nope", "X") == (
+        other_tenant.value.details() or ""
+    ).replace(other, "X")

@@ -358,6 +358,10 @@ spec:
   value: {{ $svc.callDeadlineSeconds | toString | quote }}
 - name: {{ $p }}API_KEYS_FILE
   value: /etc/tollgate/api-keys/keys.yaml
+- name: {{ $p }}MANAGED_KEYS_ENABLED
+  value: {{ $svc.managedKeys.enabled | quote }}
+- name: {{ $p }}MANAGED_KEYS_REFRESH_SECONDS
+  value: {{ $svc.managedKeys.refreshSeconds | toString | quote }}
 - name: {{ $p }}FLAGS_FILE
   value: /etc/tollgate/flags/flags.yaml
 - name: {{ $p }}FLAGS_OVERRIDES_FILE

@@ -5,16 +5,13 @@ SetBudget, CreateBudgetOverride), with an admin key. Money is given and shown in
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-import grpc
-
-from tollgate.cli.tls_options import add_tls_arguments, channel, client_tls
+from tollgate.cli.gateway_admin import add_gateway_arguments, call_gateway
 from tollgate.v1 import budget_ledger_pb2 as pb
-from tollgate.v1 import gateway_pb2, gateway_pb2_grpc
+from tollgate.v1 import gateway_pb2
 
 _SCOPES = {
     "tenant": pb.SCOPE_KIND_TENANT,
@@ -73,36 +70,18 @@ def _call(stub: Any, args: argparse.Namespace, metadata: Any, out: TextIO) -> No
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    if not args.api_key:
-        print("tollgate budget needs an admin key: --api-key or $TOLLGATE_API_KEY", file=sys.stderr)
-        return 2
-    try:
-        tls = client_tls(args)
-        credentials = tls.credentials() if tls else None
+    def check() -> None:
         if args.action != "list":
             _scope(args)
-    except ValueError as exc:
-        print(f"tollgate budget: {exc}", file=sys.stderr)
-        return 2
-    metadata = (("authorization", f"Bearer {args.api_key}"),)
-    try:
-        with channel(args.gateway, credentials) as connection:
-            _call(gateway_pb2_grpc.GatewayServiceStub(connection), args, metadata, out)
-    except grpc.RpcError as error:
-        call: Any = error
-        print(f"tollgate budget: {call.code().name}: {call.details()}", file=sys.stderr)
-        return 1
-    return 0
+
+    return call_gateway(
+        args, "budget", lambda stub, metadata: _call(stub, args, metadata, out), check
+    )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("budget", help="list, set or extend budgets (admin key)")
-    parser.add_argument("--gateway", required=True, metavar="HOST:PORT", help="the gateway")
-    parser.add_argument(
-        "--api-key", default=os.environ.get("TOLLGATE_API_KEY", ""),
-        help="admin API key (default: $TOLLGATE_API_KEY)",
-    )  # fmt: skip
-    add_tls_arguments(parser)
+    add_gateway_arguments(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="a tenant's budgets and what is left")
     listing.add_argument("--tenant", required=True)

@@ -36,11 +36,26 @@ class Role(Enum):
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """What a managed key may use (keys of the file have none of their own). 0 or empty: no
+    limit of the key's own; the tenant's and the configured ones still apply."""
+
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+    allowed_models: frozenset[str] = frozenset()
+    # tollgate.v1.TaskType values.
+    allowed_tasks: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     tenant: str
     sha256: str
     role: Role = Role.APP
+    # Seconds since the epoch; None: never expires.
+    expires_at: float | None = None
+    limits: KeyLimits = KeyLimits()
 
     @property
     def admin(self) -> bool:
@@ -122,16 +137,27 @@ class KeyRing:
         keys = [parse_key(entry, f"{path}: key {index}") for index, entry in enumerate(entries)]
         return cls(keys)
 
-    def authenticate(self, authorization: str | None) -> ApiKey:
-        """The key for an `authorization: Bearer <key>` header, or UNAUTHENTICATED."""
-        if not authorization:
-            raise unauthenticated("Missing API key: send 'authorization: Bearer <key>' metadata.")
-        scheme, _, secret = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise unauthenticated("Malformed authorization metadata: expected 'Bearer <key>'.")
-        digest = hash_api_key(secret.strip())
+    def find(self, digest: str) -> ApiKey | None:
+        """The key whose secret hashes to `digest`, if any."""
         key = self._by_hash.get(digest)
         # The dict lookup is on a hash of the secret; compare in constant time all the same.
         if key is None or not hmac.compare_digest(key.sha256, digest):
+            return None
+        return key
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        """The key for an `authorization: Bearer <key>` header, or UNAUTHENTICATED."""
+        key = self.find(bearer_digest(authorization))
+        if key is None:
             raise unauthenticated("Invalid API key.")
         return key
+
+
+def bearer_digest(authorization: str | None) -> str:
+    """The hash of the secret in `Bearer <key>`, or UNAUTHENTICATED when there is none."""
+    if not authorization:
+        raise unauthenticated("Missing API key: send 'authorization: Bearer <key>' metadata.")
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise unauthenticated("Malformed authorization metadata: expected 'Bearer <key>'.")
+    return hash_api_key(secret.strip())

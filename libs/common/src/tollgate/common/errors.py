@@ -44,6 +44,10 @@ def not_found(message: str) -> ServiceError:
     return ServiceError(message, grpc.StatusCode.NOT_FOUND)
 
 
+def already_exists(message: str) -> ServiceError:
+    return ServiceError(message, grpc.StatusCode.ALREADY_EXISTS)
+
+
 def resource_exhausted(message: str, **metadata: str) -> ServiceError:
     return ServiceError(message, grpc.StatusCode.RESOURCE_EXHAUSTED, metadata=metadata)
 

@@ -52,6 +52,18 @@ class ExactCacheParameters(FlagParameters):
         alias="ttlSeconds",
         description="How long a stored answer is served; 0: the cache service's per-task TTL.",
     )
+    cache_sampled_tenants: tuple[str, ...] = Field(
+        default=(),
+        alias="cacheSampledTenants",
+        description=(
+            "Tenants whose sampled answers (temperature above 0, or unset) are cached and served "
+            "again, as if every request of theirs sent cache_sampled."
+        ),
+    )
+
+    def caches_sampled(self, tenant: str) -> bool:
+        """Whether this tenant's policy caches sampled answers."""
+        return tenant in self.cache_sampled_tenants
 
 
 class SemanticCacheParameters(FlagParameters):

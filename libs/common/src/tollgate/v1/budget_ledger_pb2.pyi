@@ -53,6 +53,13 @@ class UsageDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_DIMENSION_CACHE_STATUS: _ClassVar[UsageDimension]
     USAGE_DIMENSION_HOUR: _ClassVar[UsageDimension]
     USAGE_DIMENSION_MINUTE: _ClassVar[UsageDimension]
+
+class ApiKeyRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    API_KEY_ROLE_UNSPECIFIED: _ClassVar[ApiKeyRole]
+    API_KEY_ROLE_APP: _ClassVar[ApiKeyRole]
+    API_KEY_ROLE_ADMIN: _ClassVar[ApiKeyRole]
+    API_KEY_ROLE_OPERATOR: _ClassVar[ApiKeyRole]
 SCOPE_KIND_UNSPECIFIED: ScopeKind
 SCOPE_KIND_TENANT: ScopeKind
 SCOPE_KIND_API_KEY: ScopeKind
@@ -80,6 +87,10 @@ USAGE_DIMENSION_DAY: UsageDimension
 USAGE_DIMENSION_CACHE_STATUS: UsageDimension
 USAGE_DIMENSION_HOUR: UsageDimension
 USAGE_DIMENSION_MINUTE: UsageDimension
+API_KEY_ROLE_UNSPECIFIED: ApiKeyRole
+API_KEY_ROLE_APP: ApiKeyRole
+API_KEY_ROLE_ADMIN: ApiKeyRole
+API_KEY_ROLE_OPERATOR: ApiKeyRole
 
 class BudgetScope(_message.Message):
     __slots__ = ("kind", "tenant_id", "subject_id")
@@ -146,16 +157,18 @@ class UsageRecord(_message.Message):
     def __init__(self, model: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., baseline_cost_micros: _Optional[int] = ..., cache_status: _Optional[_Union[_common_pb2.CacheStatus, str]] = ..., optimizations: _Optional[_Iterable[_Union[_common_pb2.OptimizationReport, _Mapping]]] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("context", "amount_micros", "tokens", "hold_ttl")
+    __slots__ = ("context", "amount_micros", "tokens", "hold_ttl", "charge_on_expiry")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
+    CHARGE_ON_EXPIRY_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     amount_micros: int
     tokens: int
     hold_ttl: _duration_pb2.Duration
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    charge_on_expiry: bool
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., amount_micros: _Optional[int] = ..., tokens: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., charge_on_expiry: _Optional[bool] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("hold_id", "expires_at", "states", "replayed", "status", "outcome")
@@ -458,3 +471,153 @@ class QueryUsageResponse(_message.Message):
     REPORT_FIELD_NUMBER: _ClassVar[int]
     report: UsageReport
     def __init__(self, report: _Optional[_Union[UsageReport, _Mapping]] = ...) -> None: ...
+
+class ApiKeyLimits(_message.Message):
+    __slots__ = ("requests_per_minute", "tokens_per_minute", "budget_micros", "budget_period", "allowed_models", "allowed_tasks")
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_MICROS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    requests_per_minute: int
+    tokens_per_minute: int
+    budget_micros: int
+    budget_period: BudgetPeriod
+    allowed_models: _containers.RepeatedScalarFieldContainer[str]
+    allowed_tasks: _containers.RepeatedScalarFieldContainer[_common_pb2.TaskType]
+    def __init__(self, requests_per_minute: _Optional[int] = ..., tokens_per_minute: _Optional[int] = ..., budget_micros: _Optional[int] = ..., budget_period: _Optional[_Union[BudgetPeriod, str]] = ..., allowed_models: _Optional[_Iterable[str]] = ..., allowed_tasks: _Optional[_Iterable[_Union[_common_pb2.TaskType, str]]] = ...) -> None: ...
+
+class ManagedApiKey(_message.Message):
+    __slots__ = ("id", "tenant_id", "name", "role", "created_at", "expires_at", "revoked_at", "limits", "revision", "created_by", "rotated_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ROTATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant_id: str
+    name: str
+    role: ApiKeyRole
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    limits: ApiKeyLimits
+    revision: int
+    created_by: str
+    rotated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[_Union[ApiKeyRole, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[ApiKeyLimits, _Mapping]] = ..., revision: _Optional[int] = ..., created_by: _Optional[str] = ..., rotated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApiKeyChange(_message.Message):
+    __slots__ = ("key", "secret_sha256", "previous_secret_sha256", "previous_valid_until")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    key: ManagedApiKey
+    secret_sha256: str
+    previous_secret_sha256: str
+    previous_valid_until: _timestamp_pb2.Timestamp
+    def __init__(self, key: _Optional[_Union[ManagedApiKey, _Mapping]] = ..., secret_sha256: _Optional[str] = ..., previous_secret_sha256: _Optional[str] = ..., previous_valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StoreApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "name", "role", "expires_at", "limits", "secret_sha256", "actor")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    name: str
+    role: ApiKeyRole
+    expires_at: _timestamp_pb2.Timestamp
+    limits: ApiKeyLimits
+    secret_sha256: str
+    actor: str
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[_Union[ApiKeyRole, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[ApiKeyLimits, _Mapping]] = ..., secret_sha256: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class StoreApiKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: ManagedApiKey
+    def __init__(self, key: _Optional[_Union[ManagedApiKey, _Mapping]] = ...) -> None: ...
+
+class ListStoredApiKeysRequest(_message.Message):
+    __slots__ = ("tenant_id", "include_revoked")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    include_revoked: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., include_revoked: _Optional[bool] = ...) -> None: ...
+
+class ListStoredApiKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[ManagedApiKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[ManagedApiKey, _Mapping]]] = ...) -> None: ...
+
+class RevokeStoredApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "key_id", "actor", "actor_is_operator")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_IS_OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    key_id: str
+    actor: str
+    actor_is_operator: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., key_id: _Optional[str] = ..., actor: _Optional[str] = ..., actor_is_operator: _Optional[bool] = ...) -> None: ...
+
+class RevokeStoredApiKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: ManagedApiKey
+    def __init__(self, key: _Optional[_Union[ManagedApiKey, _Mapping]] = ...) -> None: ...
+
+class RotateStoredApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "key_id", "secret_sha256", "grace", "actor", "actor_is_operator")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    GRACE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_IS_OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    key_id: str
+    secret_sha256: str
+    grace: _duration_pb2.Duration
+    actor: str
+    actor_is_operator: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., key_id: _Optional[str] = ..., secret_sha256: _Optional[str] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., actor: _Optional[str] = ..., actor_is_operator: _Optional[bool] = ...) -> None: ...
+
+class RotateStoredApiKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: ManagedApiKey
+    def __init__(self, key: _Optional[_Union[ManagedApiKey, _Mapping]] = ...) -> None: ...
+
+class ListApiKeyChangesRequest(_message.Message):
+    __slots__ = ("since_revision", "limit")
+    SINCE_REVISION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    since_revision: int
+    limit: int
+    def __init__(self, since_revision: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListApiKeyChangesResponse(_message.Message):
+    __slots__ = ("changes", "revision", "has_more")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ApiKeyChange]
+    revision: int
+    has_more: bool
+    def __init__(self, changes: _Optional[_Iterable[_Union[ApiKeyChange, _Mapping]]] = ..., revision: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...

@@ -89,6 +89,31 @@ class BudgetLedgerServiceStub:
                 request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageResponse.FromString,
                 _registered_method=True)
+        self.StoreApiKey = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/StoreApiKey',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListStoredApiKeys = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/ListStoredApiKeys',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeStoredApiKey = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/RevokeStoredApiKey',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyResponse.FromString,
+                _registered_method=True)
+        self.RotateStoredApiKey = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/RotateStoredApiKey',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeyChanges = channel.unary_unary(
+                '/tollgate.v1.BudgetLedgerService/ListApiKeyChanges',
+                request_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesResponse.FromString,
+                _registered_method=True)
 
 
 class BudgetLedgerServiceServicer:
@@ -171,6 +196,43 @@ class BudgetLedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StoreApiKey(self, request, context):
+        """Managed API keys (only the SHA-256 of a secret is ever sent or stored; the gateway makes
+        the secret). A key with a budget gets its API-key-scope budget in the same transaction.
+        ALREADY_EXISTS when the tenant has a live key of that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStoredApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeStoredApiKey(self, request, context):
+        """Idempotent: revoking a revoked key returns it unchanged. NOT_FOUND outside the tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateStoredApiKey(self, request, context):
+        """A new secret hash; the old one stays valid for the grace period (zero: not at all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeyChanges(self, request, context):
+        """Every key changed after a revision (with its hashes), in revision order: how gateway
+        replicas follow the keys without reading them all each time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BudgetLedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +290,31 @@ def add_BudgetLedgerServiceServicer_to_server(servicer, server):
                     servicer.QueryUsage,
                     request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageResponse.SerializeToString,
+            ),
+            'StoreApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.StoreApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyResponse.SerializeToString,
+            ),
+            'ListStoredApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStoredApiKeys,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysResponse.SerializeToString,
+            ),
+            'RevokeStoredApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeStoredApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyResponse.SerializeToString,
+            ),
+            'RotateStoredApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateStoredApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeyChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeyChanges,
+                    request_deserializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +614,141 @@ class BudgetLedgerService:
             '/tollgate.v1.BudgetLedgerService/QueryUsage',
             tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageRequest.SerializeToString,
             tollgate_dot_v1_dot_budget__ledger__pb2.QueryUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/StoreApiKey',
+            tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.StoreApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStoredApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/ListStoredApiKeys',
+            tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.ListStoredApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeStoredApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/RevokeStoredApiKey',
+            tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.RevokeStoredApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateStoredApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/RotateStoredApiKey',
+            tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.RotateStoredApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeyChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.BudgetLedgerService/ListApiKeyChanges',
+            tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesRequest.SerializeToString,
+            tollgate_dot_v1_dot_budget__ledger__pb2.ListApiKeyChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

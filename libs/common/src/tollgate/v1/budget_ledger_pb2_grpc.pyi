@@ -57,6 +57,20 @@ class BudgetLedgerServiceStub:
     StreamAlerts: _grpc.UnaryStreamMultiCallable[_budget_ledger_pb2.StreamAlertsRequest, _budget_ledger_pb2.StreamAlertsResponse]
     """Alerts as they happen."""
     QueryUsage: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.QueryUsageRequest, _budget_ledger_pb2.QueryUsageResponse]
+    StoreApiKey: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.StoreApiKeyRequest, _budget_ledger_pb2.StoreApiKeyResponse]
+    """Managed API keys (only the SHA-256 of a secret is ever sent or stored; the gateway makes
+    the secret). A key with a budget gets its API-key-scope budget in the same transaction.
+    ALREADY_EXISTS when the tenant has a live key of that name.
+    """
+    ListStoredApiKeys: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListStoredApiKeysRequest, _budget_ledger_pb2.ListStoredApiKeysResponse]
+    RevokeStoredApiKey: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.RevokeStoredApiKeyRequest, _budget_ledger_pb2.RevokeStoredApiKeyResponse]
+    """Idempotent: revoking a revoked key returns it unchanged. NOT_FOUND outside the tenant."""
+    RotateStoredApiKey: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.RotateStoredApiKeyRequest, _budget_ledger_pb2.RotateStoredApiKeyResponse]
+    """A new secret hash; the old one stays valid for the grace period (zero: not at all)."""
+    ListApiKeyChanges: _grpc.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListApiKeyChangesRequest, _budget_ledger_pb2.ListApiKeyChangesResponse]
+    """Every key changed after a revision (with its hashes), in revision order: how gateway
+    replicas follow the keys without reading them all each time.
+    """
 
 @_typing.type_check_only
 class BudgetLedgerServiceAsyncStub(BudgetLedgerServiceStub):
@@ -85,6 +99,20 @@ class BudgetLedgerServiceAsyncStub(BudgetLedgerServiceStub):
     StreamAlerts: _aio.UnaryStreamMultiCallable[_budget_ledger_pb2.StreamAlertsRequest, _budget_ledger_pb2.StreamAlertsResponse]  # type: ignore[assignment]
     """Alerts as they happen."""
     QueryUsage: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.QueryUsageRequest, _budget_ledger_pb2.QueryUsageResponse]  # type: ignore[assignment]
+    StoreApiKey: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.StoreApiKeyRequest, _budget_ledger_pb2.StoreApiKeyResponse]  # type: ignore[assignment]
+    """Managed API keys (only the SHA-256 of a secret is ever sent or stored; the gateway makes
+    the secret). A key with a budget gets its API-key-scope budget in the same transaction.
+    ALREADY_EXISTS when the tenant has a live key of that name.
+    """
+    ListStoredApiKeys: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListStoredApiKeysRequest, _budget_ledger_pb2.ListStoredApiKeysResponse]  # type: ignore[assignment]
+    RevokeStoredApiKey: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.RevokeStoredApiKeyRequest, _budget_ledger_pb2.RevokeStoredApiKeyResponse]  # type: ignore[assignment]
+    """Idempotent: revoking a revoked key returns it unchanged. NOT_FOUND outside the tenant."""
+    RotateStoredApiKey: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.RotateStoredApiKeyRequest, _budget_ledger_pb2.RotateStoredApiKeyResponse]  # type: ignore[assignment]
+    """A new secret hash; the old one stays valid for the grace period (zero: not at all)."""
+    ListApiKeyChanges: _aio.UnaryUnaryMultiCallable[_budget_ledger_pb2.ListApiKeyChangesRequest, _budget_ledger_pb2.ListApiKeyChangesResponse]  # type: ignore[assignment]
+    """Every key changed after a revision (with its hashes), in revision order: how gateway
+    replicas follow the keys without reading them all each time.
+    """
 
 class BudgetLedgerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -176,5 +204,49 @@ class BudgetLedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _budget_ledger_pb2.QueryUsageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_budget_ledger_pb2.QueryUsageResponse, _abc.Awaitable[_budget_ledger_pb2.QueryUsageResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def StoreApiKey(
+        self,
+        request: _budget_ledger_pb2.StoreApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.StoreApiKeyResponse, _abc.Awaitable[_budget_ledger_pb2.StoreApiKeyResponse]]:
+        """Managed API keys (only the SHA-256 of a secret is ever sent or stored; the gateway makes
+        the secret). A key with a budget gets its API-key-scope budget in the same transaction.
+        ALREADY_EXISTS when the tenant has a live key of that name.
+        """
+
+    @_abc_1.abstractmethod
+    def ListStoredApiKeys(
+        self,
+        request: _budget_ledger_pb2.ListStoredApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.ListStoredApiKeysResponse, _abc.Awaitable[_budget_ledger_pb2.ListStoredApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeStoredApiKey(
+        self,
+        request: _budget_ledger_pb2.RevokeStoredApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.RevokeStoredApiKeyResponse, _abc.Awaitable[_budget_ledger_pb2.RevokeStoredApiKeyResponse]]:
+        """Idempotent: revoking a revoked key returns it unchanged. NOT_FOUND outside the tenant."""
+
+    @_abc_1.abstractmethod
+    def RotateStoredApiKey(
+        self,
+        request: _budget_ledger_pb2.RotateStoredApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.RotateStoredApiKeyResponse, _abc.Awaitable[_budget_ledger_pb2.RotateStoredApiKeyResponse]]:
+        """A new secret hash; the old one stays valid for the grace period (zero: not at all)."""
+
+    @_abc_1.abstractmethod
+    def ListApiKeyChanges(
+        self,
+        request: _budget_ledger_pb2.ListApiKeyChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_budget_ledger_pb2.ListApiKeyChangesResponse, _abc.Awaitable[_budget_ledger_pb2.ListApiKeyChangesResponse]]:
+        """Every key changed after a revision (with its hashes), in revision order: how gateway
+        replicas follow the keys without reading them all each time.
+        """
 
 def add_BudgetLedgerServiceServicer_to_server(servicer: BudgetLedgerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -282,3 +282,71 @@ class InvalidateCacheResponse(_message.Message):
     exact_removed: int
     semantic_removed: int
     def __init__(self, exact_removed: _Optional[int] = ..., semantic_removed: _Optional[int] = ...) -> None: ...
+
+class CreateApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "name", "role", "expires_at", "limits")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    name: str
+    role: _budget_ledger_pb2.ApiKeyRole
+    expires_at: _timestamp_pb2.Timestamp
+    limits: _budget_ledger_pb2.ApiKeyLimits
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[_Union[_budget_ledger_pb2.ApiKeyRole, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[_budget_ledger_pb2.ApiKeyLimits, _Mapping]] = ...) -> None: ...
+
+class CreateApiKeyResponse(_message.Message):
+    __slots__ = ("key", "secret")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    key: _budget_ledger_pb2.ManagedApiKey
+    secret: str
+    def __init__(self, key: _Optional[_Union[_budget_ledger_pb2.ManagedApiKey, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListApiKeysRequest(_message.Message):
+    __slots__ = ("tenant_id", "include_revoked")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    include_revoked: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., include_revoked: _Optional[bool] = ...) -> None: ...
+
+class ListApiKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[_budget_ledger_pb2.ManagedApiKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[_budget_ledger_pb2.ManagedApiKey, _Mapping]]] = ...) -> None: ...
+
+class RevokeApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "key_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    key_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class RevokeApiKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: _budget_ledger_pb2.ManagedApiKey
+    def __init__(self, key: _Optional[_Union[_budget_ledger_pb2.ManagedApiKey, _Mapping]] = ...) -> None: ...
+
+class RotateApiKeyRequest(_message.Message):
+    __slots__ = ("tenant_id", "key_id", "grace")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    GRACE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    key_id: str
+    grace: _duration_pb2.Duration
+    def __init__(self, tenant_id: _Optional[str] = ..., key_id: _Optional[str] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RotateApiKeyResponse(_message.Message):
+    __slots__ = ("key", "secret")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    key: _budget_ledger_pb2.ManagedApiKey
+    secret: str
+    def __init__(self, key: _Optional[_Union[_budget_ledger_pb2.ManagedApiKey, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...

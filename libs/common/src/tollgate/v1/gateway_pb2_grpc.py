@@ -94,6 +94,26 @@ class GatewayServiceStub:
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
                 _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/tollgate.v1.GatewayService/CreateApiKey',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/tollgate.v1.GatewayService/ListApiKeys',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/tollgate.v1.GatewayService/RevokeApiKey',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
+        self.RotateApiKey = channel.unary_unary(
+                '/tollgate.v1.GatewayService/RotateApiKey',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -181,6 +201,33 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateApiKey(self, request, context):
+        """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+        tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+        reply of CreateApiKey and RotateApiKey, once, and never again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +290,26 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.InvalidateCache,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'RotateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateApiKey,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -569,6 +636,114 @@ class GatewayService:
             '/tollgate.v1.GatewayService/InvalidateCache',
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/CreateApiKey',
+            tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/ListApiKeys',
+            tollgate_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/RevokeApiKey',
+            tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/RotateApiKey',
+            tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.RotateApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

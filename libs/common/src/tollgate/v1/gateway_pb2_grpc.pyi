@@ -56,6 +56,14 @@ class GatewayServiceStub:
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]
+    """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+    tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+    reply of CreateApiKey and RotateApiKey, once, and never again.
+    """
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]
+    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]
+    RotateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -83,6 +91,14 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _aio.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]  # type: ignore[assignment]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
+    """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+    tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+    reply of CreateApiKey and RotateApiKey, once, and never again.
+    """
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListApiKeysRequest, _gateway_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    RevokeApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RevokeApiKeyRequest, _gateway_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
+    RotateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]  # type: ignore[assignment]
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -179,5 +195,37 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.InvalidateCacheResponse, _abc.Awaitable[_gateway_pb2.InvalidateCacheResponse]]:
         """Admin: drop cached answers of a tenant, all or by tag."""
+
+    @_abc_1.abstractmethod
+    def CreateApiKey(
+        self,
+        request: _gateway_pb2.CreateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CreateApiKeyResponse, _abc.Awaitable[_gateway_pb2.CreateApiKeyResponse]]:
+        """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
+        tenant, and only they may create, revoke or rotate operator keys. The secret is in the
+        reply of CreateApiKey and RotateApiKey, once, and never again.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiKeys(
+        self,
+        request: _gateway_pb2.ListApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListApiKeysResponse, _abc.Awaitable[_gateway_pb2.ListApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeApiKey(
+        self,
+        request: _gateway_pb2.RevokeApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RevokeApiKeyResponse, _abc.Awaitable[_gateway_pb2.RevokeApiKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RotateApiKey(
+        self,
+        request: _gateway_pb2.RotateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RotateApiKeyResponse, _abc.Awaitable[_gateway_pb2.RotateApiKeyResponse]]: ...
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -189,16 +189,24 @@ class CancelBatchResponse(_message.Message):
     def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ...) -> None: ...
 
 class ListBatchesRequest(_message.Message):
-    __slots__ = ("context",)
+    __slots__ = ("context", "limit", "before_id", "after_id")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+    limit: int
+    before_id: str
+    after_id: str
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., limit: _Optional[int] = ..., before_id: _Optional[str] = ..., after_id: _Optional[str] = ...) -> None: ...
 
 class ListBatchesResponse(_message.Message):
-    __slots__ = ("batches",)
+    __slots__ = ("batches", "has_more")
     BATCHES_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
     batches: _containers.RepeatedCompositeFieldContainer[Batch]
-    def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ...) -> None: ...
+    has_more: bool
+    def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
 
 class ClassifyItemsRequest(_message.Message):
     __slots__ = ("context", "instructions", "items", "max_items_per_call")

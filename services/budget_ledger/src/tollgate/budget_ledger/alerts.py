@@ -14,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from tollgate.budget_ledger.metrics import ledger_metrics
 from tollgate.budget_ledger.model import Counter, Period, Scope, ScopeKind
 
 ALERT_CHANNEL = "tollgate_budget_alerts"
@@ -157,6 +158,17 @@ class AlertRaiser:
         return RaisedAlerts(alerts, [(c.budget_id, c.period_start, t) for c, t in candidates])
 
     def remember(self, raised: RaisedAlerts) -> None:
+        """After the commit: note what is stored, and count the alerts raised."""
         if len(self._known) > self._remembered_limit:
             self._known.clear()
         self._known.update(raised.settled)
+        counter = ledger_metrics().alerts
+        for alert in raised.alerts:
+            counter.add(
+                1,
+                {
+                    "scope_kind": alert.scope.kind.name.lower(),
+                    "period": alert.period.label,
+                    "threshold_percent": str(alert.threshold_percent),
+                },
+            )

@@ -79,13 +79,14 @@ _LOCK_COUNTERS = f"""
 
 _INSERT_HOLDS = """
     INSERT INTO holds (tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens,
-                       status, expires_at, settled_at)
+                       status, expires_at, settled_at, charge_on_expiry)
     SELECT n.tenant_id, n.request_id, n.api_key_id, n.contact_id, n.amount_micros, n.tokens,
            n.status, now() + make_interval(secs => n.ttl),
-           CASE WHEN n.status = 1 THEN NULL ELSE now() END
+           CASE WHEN n.status = 1 THEN NULL ELSE now() END, n.charge_on_expiry
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-                $7::smallint[], $8::float8[])
-      AS n(tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens, status, ttl)
+                $7::smallint[], $8::float8[], $9::bool[])
+      AS n(tenant_id, request_id, api_key_id, contact_id, amount_micros, tokens, status, ttl,
+           charge_on_expiry)
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING tenant_id, request_id, expires_at
 """
@@ -125,6 +126,7 @@ class NewHold:
     status: HoldStatus
     ttl_seconds: float
     counter_keys: tuple[CounterKey, ...]
+    charge_on_expiry: bool = False
 
 
 async def lock_holds(
@@ -194,6 +196,7 @@ async def insert_holds(
         [h.tokens for h in holds],
         [int(h.status) for h in holds],
         [h.ttl_seconds for h in holds],
+        [h.charge_on_expiry for h in holds],
     )
     if len(rows) != len(holds):
         # A hold for one of these request ids was made meanwhile by another replica.

@@ -117,43 +117,53 @@ class BudgetAdmin:
 
     async def upsert(self, budget: BudgetDefinition, actor: str) -> Counter:
         """Create or change a budget; returns its state in the current period."""
-        scope = budget.scope
-        key = (scope.tenant_id, int(scope.kind), scope.subject_id, int(budget.period))
-        values = (budget.limit_micros, budget.limit_tokens, list(budget.alert_thresholds_percent))
 
         async def work(conn: asyncpg.Connection) -> tuple[Counter, RaisedAlerts]:
-            created = await conn.fetchrow(_CREATE, *key, *values)
-            if created is not None:
-                budget_id, action, before = int(created["id"]), "budget_created", None
-            else:
-                existing = await fetch_one(conn, _LOCK, *key)
-                budget_id, action = int(existing["id"]), "budget_updated"
-                before = _budget_json(existing)
-                await conn.execute(_UPDATE, budget_id, *values)
-            after = {
-                "limit_micros": budget.limit_micros,
-                "limit_tokens": budget.limit_tokens,
-                "alert_thresholds_percent": list(budget.alert_thresholds_percent),
-            }
-            await conn.execute(
-                _AUDIT,
-                scope.tenant_id,
-                budget_id,
-                action,
-                actor,
-                "",
-                json.dumps(before) if before is not None else None,
-                json.dumps({"scope": _scope_json(scope), "period": budget.period.label, **after}),
-            )
-            await conn.execute(_ENSURE_COUNTER, budget_id)
-            counter = Counter.from_row(await fetch_one(conn, _LOCK_CURRENT_COUNTER, budget_id))
-            # A lowered limit may put spending past thresholds without any new commit.
-            raised = await self._alerts.raise_crossed(conn, [counter])
-            return counter, raised
+            return await self.upsert_in(conn, budget, actor)
 
         counter, raised = await in_transaction(self._database.pool, work)
         self._alerts.remember(raised)
         return counter
+
+    async def upsert_in(
+        self, conn: asyncpg.Connection, budget: BudgetDefinition, actor: str
+    ) -> tuple[Counter, RaisedAlerts]:
+        """`upsert` inside the caller's transaction (a new API key creates its budget with it);
+        the caller passes the raised alerts to `self.remember` once the transaction commits."""
+        scope = budget.scope
+        key = (scope.tenant_id, int(scope.kind), scope.subject_id, int(budget.period))
+        values = (budget.limit_micros, budget.limit_tokens, list(budget.alert_thresholds_percent))
+        created = await conn.fetchrow(_CREATE, *key, *values)
+        if created is not None:
+            budget_id, action, before = int(created["id"]), "budget_created", None
+        else:
+            existing = await fetch_one(conn, _LOCK, *key)
+            budget_id, action = int(existing["id"]), "budget_updated"
+            before = _budget_json(existing)
+            await conn.execute(_UPDATE, budget_id, *values)
+        after = {
+            "limit_micros": budget.limit_micros,
+            "limit_tokens": budget.limit_tokens,
+            "alert_thresholds_percent": list(budget.alert_thresholds_percent),
+        }
+        await conn.execute(
+            _AUDIT,
+            scope.tenant_id,
+            budget_id,
+            action,
+            actor,
+            "",
+            json.dumps(before) if before is not None else None,
+            json.dumps({"scope": _scope_json(scope), "period": budget.period.label, **after}),
+        )
+        await conn.execute(_ENSURE_COUNTER, budget_id)
+        counter = Counter.from_row(await fetch_one(conn, _LOCK_CURRENT_COUNTER, budget_id))
+        # A lowered limit may put spending past thresholds without any new commit.
+        raised = await self._alerts.raise_crossed(conn, [counter])
+        return counter, raised
+
+    def remember(self, raised: RaisedAlerts) -> None:
+        self._alerts.remember(raised)
 
     async def grant_override(self, grant: OverrideInput) -> GrantedOverride:
         scope = grant.scope

@@ -21,12 +21,12 @@ _INSERT = """
       INSERT INTO ledger_entries (
         tenant_id, request_id, api_key_id, contact_id, kind, model, task, cache_status,
         held_micros, cost_micros, tokens, baseline_cost_micros, input_tokens, output_tokens,
-        cache_read_tokens, cache_write_tokens, over_hold, late, record)
+        cache_read_tokens, cache_write_tokens, over_hold, late, record, charged_on_expiry)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                            $6::text[], $7::smallint[], $8::smallint[], $9::bigint[],
                            $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
                            $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[], $18::bool[],
-                           $19::bytea[])
+                           $19::bytea[], $28::bool[])
       ON CONFLICT (tenant_id, request_id) DO NOTHING
       RETURNING id, tenant_id, request_id
     ), optimizations AS (
@@ -44,12 +44,14 @@ _INSERT = """
 """
 
 _FIND = """
-    SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late
+    SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late,
+           charged_on_expiry
     FROM ledger_entries WHERE tenant_id = $1 AND request_id = $2
 """
 
 _FIND_MANY = """
-    SELECT e.id, e.tenant_id, e.request_id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late
+    SELECT e.id, e.tenant_id, e.request_id, e.kind, e.cost_micros, e.tokens, e.over_hold, e.late,
+           e.charged_on_expiry
     FROM ledger_entries e
     JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, request_id)
       ON e.tenant_id = k.tenant_id AND e.request_id = k.request_id
@@ -67,6 +69,8 @@ class NewEntry:
     record: pb.UsageRecord
     over_hold: bool = False
     late: bool = False
+    # Posted by the sweeper: the hold's amount, charged when it expired unsettled.
+    charged_on_expiry: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class PostedEntry:
     tokens: int
     over_hold: bool
     late: bool
+    charged_on_expiry: bool = False
 
     @property
     def public_id(self) -> str:
@@ -103,6 +108,7 @@ async def post_many(
     if not new:
         return {}
     columns: list[list[object]] = [[] for _ in range(19)]
+    charged_on_expiry: list[bool] = []
     optimizations: list[list[object]] = [[] for _ in range(8)]
     for entry in new:
         record = entry.record
@@ -133,6 +139,7 @@ async def post_many(
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
+        charged_on_expiry.append(entry.charged_on_expiry)
         for position, report in enumerate(record.optimizations):
             row = (
                 who.tenant_id,
@@ -146,7 +153,7 @@ async def post_many(
             )
             for column, value in zip(optimizations, row, strict=True):
                 column.append(value)
-    rows = await conn.fetch(_INSERT, *columns, *optimizations)
+    rows = await conn.fetch(_INSERT, *columns, *optimizations, charged_on_expiry)
     return {(row["tenant_id"], row["request_id"]): int(row["id"]) for row in rows}
 
 
@@ -173,4 +180,5 @@ def _posted(row: asyncpg.Record) -> PostedEntry:
         int(row["tokens"]),
         row["over_hold"],
         row["late"],
+        row["charged_on_expiry"],
     )

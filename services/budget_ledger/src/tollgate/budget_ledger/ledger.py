@@ -105,17 +105,7 @@ class Ledger:
         result = await in_transaction(self._database.pool, work)
         raised = result.raised
         self._alerts.remember(raised)
-        metrics = ledger_metrics()
-        metrics.batch_calls.record(len(calls))
-        for alert in raised.alerts:
-            metrics.alerts.add(
-                1,
-                {
-                    "scope_kind": alert.scope.kind.name.lower(),
-                    "period": alert.period.label,
-                    "threshold_percent": str(alert.threshold_percent),
-                },
-            )
+        ledger_metrics().batch_calls.record(len(calls))
         return result.outcomes
 
 

@@ -15,6 +15,7 @@ class LedgerMetrics:
     committed_micros: metrics.Counter
     over_hold_commits: metrics.Counter
     holds_expired: metrics.Counter
+    holds_charged_on_expiry: metrics.Counter
     alerts: metrics.Counter
     batch_calls: metrics.Histogram
 
@@ -38,7 +39,12 @@ def ledger_metrics() -> LedgerMetrics:
             description="Commits whose actual cost was above the hold, or had no live hold",
         ),
         holds_expired=meter.create_counter(
-            "tollgate_budget_holds_expired", description="Holds released by the sweeper"
+            "tollgate_budget_holds_expired",
+            description="Expired holds the sweeper settled (released, or charged)",
+        ),
+        holds_charged_on_expiry=meter.create_counter(
+            "tollgate_budget_holds_charged_on_expiry",
+            description="Expired holds the sweeper charged in full (Message Batches never read)",
         ),
         alerts=meter.create_counter(
             "tollgate_budget_alerts",

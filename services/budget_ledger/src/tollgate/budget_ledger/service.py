@@ -6,6 +6,7 @@ import logging
 
 from tollgate.budget_ledger.alert_stream import AlertHub
 from tollgate.budget_ledger.alerts import AlertRaiser
+from tollgate.budget_ledger.api_keys import ApiKeyStore
 from tollgate.budget_ledger.budgets import BudgetAdmin
 from tollgate.budget_ledger.database import Database
 from tollgate.budget_ledger.ledger import Ledger
@@ -29,7 +30,7 @@ async def build_service(settings: Settings) -> GrpcService:
     ledger = Ledger(database, raiser, max_batch=max_batch, workers=workers)
     admin = BudgetAdmin(database, raiser)
     usage = UsageBook(database)
-    sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size)
+    sweeper = Sweeper(database, settings.sweep_interval_seconds, settings.sweep_batch_size, raiser)
     hub = AlertHub(settings.alert_subscriber_queue)
 
     async def open_database() -> None:
@@ -50,7 +51,8 @@ async def build_service(settings: Settings) -> GrpcService:
         await hub.stop()
         await database.close()
 
-    servicer = BudgetLedgerServicer(settings, ledger, admin, usage, hub)
+    keys = ApiKeyStore(database, admin)
+    servicer = BudgetLedgerServicer(settings, ledger, admin, usage, hub, keys)
     registration = Registration(
         SERVICE_NAME, budget_ledger_pb2_grpc.add_BudgetLedgerServiceServicer_to_server, servicer
     )

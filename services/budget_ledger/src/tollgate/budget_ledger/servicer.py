@@ -9,8 +9,9 @@ from typing import cast
 
 import grpc
 
-from tollgate.budget_ledger import convert, validation
+from tollgate.budget_ledger import api_key_validation, convert, validation
 from tollgate.budget_ledger.alert_stream import AlertHub, SubscriberTooSlow
+from tollgate.budget_ledger.api_keys import ApiKeyStore
 from tollgate.budget_ledger.budgets import BudgetAdmin
 from tollgate.budget_ledger.ledger import Ledger
 from tollgate.budget_ledger.settings import Settings
@@ -32,8 +33,10 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
         admin: BudgetAdmin,
         usage: UsageBook,
         hub: AlertHub,
+        keys: ApiKeyStore,
     ) -> None:
         self._settings = settings
+        self._keys = keys
         self._ledger = ledger
         self._admin = admin
         self._usage = usage
@@ -198,3 +201,41 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
         annotate(tenant=query.tenant_id)
         data = await self._usage.report(query)
         return pb.QueryUsageResponse(report=convert.usage_report(query, data))
+
+    async def StoreApiKey(
+        self, request: pb.StoreApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StoreApiKeyResponse:
+        new = api_key_validation.new_key(request, datetime.now(UTC))
+        annotate(tenant=new.tenant_id)
+        return pb.StoreApiKeyResponse(key=await self._keys.create(new))
+
+    async def ListStoredApiKeys(
+        self, request: pb.ListStoredApiKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStoredApiKeysResponse:
+        tenant = validation.identifier(request.tenant_id, "tenant_id")
+        annotate(tenant=tenant)
+        keys = await self._keys.list(tenant, request.include_revoked)
+        return pb.ListStoredApiKeysResponse(keys=keys)
+
+    async def RevokeStoredApiKey(
+        self, request: pb.RevokeStoredApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeStoredApiKeyResponse:
+        change = api_key_validation.revocation(request)
+        annotate(tenant=change.tenant_id)
+        return pb.RevokeStoredApiKeyResponse(key=await self._keys.revoke(change))
+
+    async def RotateStoredApiKey(
+        self, request: pb.RotateStoredApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RotateStoredApiKeyResponse:
+        change = api_key_validation.rotation(request)
+        annotate(tenant=change.tenant_id)
+        return pb.RotateStoredApiKeyResponse(key=await self._keys.rotate(change))
+
+    async def ListApiKeyChanges(
+        self, request: pb.ListApiKeyChangesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListApiKeyChangesResponse:
+        since = api_key_validation.since_revision(request.since_revision)
+        found = await self._keys.changes(since, api_key_validation.changes_limit(request.limit))
+        return pb.ListApiKeyChangesResponse(
+            changes=found.changes, revision=found.revision, has_more=found.has_more
+        )

@@ -87,6 +87,7 @@ class _Hold:
     # What the hold was when the batch began; None when the batch creates it.
     stored_status: HoldStatus | None = None
     ttl_seconds: float = 0.0
+    charge_on_expiry: bool = False
 
 
 @dataclass
@@ -99,6 +100,8 @@ class _Entry:
     held_micros: int
     # None until the batch has inserted it.
     id: int | None = None
+    # The sweeper charged the hold's amount when it expired (see sweeper.py).
+    charged_on_expiry: bool = False
 
 
 _REPLAY_OUTCOME = {
@@ -166,6 +169,7 @@ class _Batch:
             HoldStatus.HELD,
             [c.key for c in counters],
             ttl_seconds=call.ttl_seconds,
+            charge_on_expiry=call.charge_on_expiry,
         )
         self.holds[key] = hold
         self.move(hold.counter_keys, spent=0, held=call.micros, spent_t=0, held_t=call.tokens)
@@ -273,6 +277,10 @@ class _Batch:
     ) -> Callable[[], Outcome] | ServiceError:
         if posted is None:  # pragma: no cover - hold and entry are written together
             return failed_precondition("the hold is committed but its entry is missing")
+        if posted.charged_on_expiry:
+            # The hold was charged in full when it expired; the late actual cost changes
+            # nothing (the ledger never charges a request id twice) and is answered as done.
+            return self._commit_result(hold, posted, replayed=True)
         if posted.cost_micros != call.actual_micros or posted.tokens != call.actual_tokens:
             # Not a retry: a second answer under one request id. It is refused, never posted
             # as if it were the first one's retry.
@@ -356,7 +364,9 @@ async def settle(
             for key, hold in stored.items()
         },
         {
-            key: _Entry(e.kind, e.cost_micros, e.tokens, e.over_hold, e.late, 0, e.id)
+            key: _Entry(
+                e.kind, e.cost_micros, e.tokens, e.over_hold, e.late, 0, e.id, e.charged_on_expiry
+            )
             for key, e in posted.items()
         },
         counters,
@@ -386,6 +396,7 @@ async def _write(conn: asyncpg.Connection, batch: _Batch) -> None:
             hold.status,
             hold.ttl_seconds,
             tuple(hold.counter_keys),
+            hold.charge_on_expiry,
         )
         for key, hold in batch.holds.items()
         if hold.stored_status is None

@@ -42,6 +42,8 @@ class ReserveInput:
     micros: int
     tokens: int
     ttl_seconds: float
+    # Charged its amount, not released, if it expires unsettled (see sweeper.py).
+    charge_on_expiry: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def reserve(request: pb.ReserveRequest, settings: Settings) -> ReserveInput:
             )
         if requested > 0:
             ttl = requested
-    return ReserveInput(who, request_id, amount, tokens, ttl)
+    return ReserveInput(who, request_id, amount, tokens, ttl, request.charge_on_expiry)
 
 
 def usage_record(record: pb.UsageRecord, field: str = "record") -> pb.UsageRecord:

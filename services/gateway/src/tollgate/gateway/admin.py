@@ -93,7 +93,8 @@ class AdminCalls:
     def _ledger(self, tenant: str) -> Track:
         return self._router.route("budget_ledger", self._flags.config, tenant, "")
 
-    async def _ledger_call(self, tenant: str, method: str, request: object) -> Any:
+    async def ledger_call(self, tenant: str, method: str, request: object) -> Any:
+        """A ledger RPC on the tenant's track; its refusals pass on, its absence is UNAVAILABLE."""
         try:
             return await dependencies.call_by_name(
                 self._ledger(tenant), method, request, self._settings.budget_ledger_timeout_seconds
@@ -117,7 +118,7 @@ class AdminCalls:
             getattr(query, "from").CopyFrom(start)
         if end is not None:
             query.to.CopyFrom(end)
-        reply = await self._ledger_call(tenant, "QueryUsage", query)
+        reply = await self.ledger_call(tenant, "QueryUsage", query)
         semantic = self._router.route("semantic_cache", self._flags.config, tenant, "")
         precision = await tenant_precision(
             semantic, tenant, self._settings.semantic_cache_timeout_seconds
@@ -129,7 +130,7 @@ class AdminCalls:
     ) -> gateway_pb2.GetBudgetsResponse:
         require_admin(key)
         tenant = tenant_in_scope(key, request.tenant_id)
-        reply = await self._ledger_call(
+        reply = await self.ledger_call(
             tenant, "ListBudgetStates", budget_ledger_pb2.ListBudgetStatesRequest(tenant_id=tenant)
         )
         return gateway_pb2.GetBudgetsResponse(states=reply.states)
@@ -141,7 +142,7 @@ class AdminCalls:
         upsert = budget_ledger_pb2.UpsertBudgetRequest(budget=request.budget, actor=key.id)
         _scope_in_reach(key, upsert.budget.scope, "budget.scope")
         _check_budget(upsert.budget)
-        reply = await self._ledger_call(upsert.budget.scope.tenant_id, "UpsertBudget", upsert)
+        reply = await self.ledger_call(upsert.budget.scope.tenant_id, "UpsertBudget", upsert)
         return gateway_pb2.SetBudgetResponse(state=reply.state)
 
     async def create_override(
@@ -157,7 +158,7 @@ class AdminCalls:
         if override.HasField("expires_at"):
             check_timestamp(override.expires_at, "override.expires_at")
         grant = budget_ledger_pb2.GrantOverrideRequest(override=override)
-        reply = await self._ledger_call(override.scope.tenant_id, "GrantOverride", grant)
+        reply = await self.ledger_call(override.scope.tenant_id, "GrantOverride", grant)
         return gateway_pb2.CreateBudgetOverrideResponse(override=reply.override)
 
     async def watch_alerts(

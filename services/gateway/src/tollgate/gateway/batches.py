@@ -3,17 +3,21 @@ budget hold for the whole batch at the batch price, settled when its results are
 
 The hold is made under the batch's request id, which the orchestrator keeps with the batch
 (`Batch.request_id`), so whichever gateway replica serves the results commits it; commits are
-idempotent by request id, so reading the results twice charges once. A batch whose results are
-never read leaves its hold to expire (the ledger releases expired holds).
+idempotent by request id, so reading the results twice charges once. The hold is reserved with
+`charge_on_expiry`: if its results are not read within `batch_hold_ttl_seconds`, the ledger's
+sweeper charges the held amount (the batch's most) instead of releasing it, so a batch nobody
+reads is still paid for, whatever gateway restarted meanwhile (docs/budget_ledger.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.pricing import PriceTable
@@ -64,6 +68,12 @@ class BatchCalls:
         )
         return math.ceil(full * (100 - self._prices.batch_discount_percent) / 100)
 
+    def _expiry(self) -> budget_ledger_pb2.ReserveRequest:
+        """A batch's answers are bought whether or not anyone reads them: charged on expiry."""
+        ttl = Duration()
+        ttl.FromTimedelta(timedelta(seconds=self._settings.batch_hold_ttl_seconds))
+        return budget_ledger_pb2.ReserveRequest(hold_ttl=ttl, charge_on_expiry=True)
+
     async def _call(self, method: str, request: Any) -> Any:
         track: Track[Any] = self._routes(request.context).orchestrator()
         try:
@@ -87,7 +97,9 @@ class BatchCalls:
         held = False
         if decision.active:
             amount = max(1, self.hold_micros([completion for _, completion in items]))
-            hold = await self._budget.reserve(routes.budget_ledger(), decision, context, amount)
+            hold = await self._budget.reserve(
+                routes.budget_ledger(), decision, context, amount, expiry=self._expiry()
+            )
             held = hold.held
         request = orchestrator_pb2.CreateBatchRequest(
             context=context,
@@ -126,11 +138,15 @@ class BatchCalls:
         batch: orchestrator_pb2.Batch = (await self._call("CancelBatch", request)).batch
         return batch
 
-    async def list(self, context: common_pb2.RequestContext) -> list[orchestrator_pb2.Batch]:
-        reply = await self._call(
-            "ListBatches", orchestrator_pb2.ListBatchesRequest(context=context)
+    async def list(
+        self, context: common_pb2.RequestContext, limit: int, before_id: str, after_id: str
+    ) -> orchestrator_pb2.ListBatchesResponse:
+        """One page of the tenant's batches (the orchestrator checks the cursors and limit)."""
+        request = orchestrator_pb2.ListBatchesRequest(
+            context=context, limit=limit, before_id=before_id, after_id=after_id
         )
-        return list(reply.batches)
+        reply: orchestrator_pb2.ListBatchesResponse = await self._call("ListBatches", request)
+        return reply
 
     async def results(
         self, context: common_pb2.RequestContext, batch_id: str

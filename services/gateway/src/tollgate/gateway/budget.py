@@ -91,12 +91,18 @@ class BudgetGuard:
         decision: FlagDecision[BudgetEnforcementParameters],
         context: common_pb2.RequestContext,
         amount_micros: int,
+        *,
+        expiry: budget_ledger_pb2.ReserveRequest | None = None,
     ) -> Hold:
+        """Hold `amount_micros`; `expiry` carries the hold's `hold_ttl` and `charge_on_expiry`
+        when they differ from the ledger's defaults (a Message Batch's hold)."""
         report = common_pb2.OptimizationReport(
             optimization="budget_enforcement",
             mode=common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE,
         )
         request = budget_ledger_pb2.ReserveRequest(context=context, amount_micros=amount_micros)
+        if expiry is not None:
+            request.MergeFrom(expiry)
         try:
             reply = await dependencies.call(
                 track, "Reserve", track.stub.Reserve, request, self._timeout

@@ -14,6 +14,7 @@ from functools import cache
 from opentelemetry import metrics
 
 from tollgate.common.breaker import BreakerState
+from tollgate.common.telemetry import seconds_histogram
 
 CALL_SECONDS_BUCKETS = (
     0.001,
@@ -66,6 +67,10 @@ class GatewayInstruments:
     semantic_precision: metrics._Gauge
     semantic_precision_lower_bound: metrics._Gauge
     semantic_shadow: metrics._Gauge
+    # route (template), method, status: requests to the HTTP front door
+    http_requests: metrics.Counter
+    # route, method; seconds
+    http_duration: metrics.Histogram
 
 
 @cache
@@ -128,6 +133,15 @@ def instruments() -> GatewayInstruments:
         semantic_shadow=meter.create_gauge(
             "tollgate_semantic_shadow",
             description="1 while a tenant's semantic cache for a task is in shadow, else 0",
+        ),
+        http_requests=meter.create_counter(
+            "tollgate_http_requests",
+            description="HTTP front-door requests handled, by route, method and status",
+        ),
+        http_duration=seconds_histogram(
+            meter,
+            "tollgate_http_request_duration_seconds",
+            "HTTP front-door request handling time, by route and method",
         ),
     )
 

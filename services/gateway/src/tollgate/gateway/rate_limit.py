@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from tollgate.common.auth import KeyLimits
 from tollgate.common.errors import ServiceError, resource_exhausted
 
 log = logging.getLogger("tollgate.gateway.rate_limit")
@@ -72,6 +73,24 @@ class RateLimits(BaseModel):
         )
 
 
+def _stricter(configured: int, own: int) -> int:
+    """The lower of two limits where 0 means none."""
+    return min(v for v in (configured, own) if v) if configured or own else 0
+
+
+def _with_key_limits(limits: RateLimits, key: KeyLimits) -> RateLimits:
+    if not (key.requests_per_minute or key.tokens_per_minute):
+        return limits
+    return limits.model_copy(
+        update={
+            "key_requests_per_minute": _stricter(
+                limits.key_requests_per_minute, key.requests_per_minute
+            ),
+            "key_tokens_per_minute": _stricter(limits.key_tokens_per_minute, key.tokens_per_minute),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class _Counter:
     scope: str  # "tenant" or "key"
@@ -95,9 +114,9 @@ class RateLimiter:
         self._prefix = key_prefix
         self._redis: aioredis.Redis | None = None
         self._script: object | None = None
-        self._enabled = bool(redis_url) and not (
-            defaults.unlimited and all(o.unlimited for o in tenant_overrides.values())
-        )
+        # With Redis configured the limiter is on even when no limit is configured: a managed
+        # key may carry limits of its own (tollgate.gateway.key_directory).
+        self._enabled = bool(redis_url)
         if self._enabled:
             self._redis = aioredis.Redis.from_url(
                 redis_url,
@@ -105,7 +124,7 @@ class RateLimiter:
                 socket_connect_timeout=timeout_seconds,
             )
             self._script = self._redis.register_script(_CHECK_AND_COUNT)
-        elif not redis_url and not defaults.unlimited:
+        elif not defaults.unlimited or any(not o.unlimited for o in tenant_overrides.values()):
             log.warning("rate limits are configured but no Redis URL is: they are not enforced")
         self._last_failure_log = 0.0
 
@@ -116,11 +135,21 @@ class RateLimiter:
     def limits_for(self, tenant: str) -> RateLimits:
         return self._overrides.get(tenant, self._defaults)
 
-    async def admit(self, tenant: str, key_id: str, tokens: int, now: float | None = None) -> None:
-        """Count one request of `tokens` tokens, or raise RESOURCE_EXHAUSTED with a retry hint."""
+    async def admit(
+        self,
+        tenant: str,
+        key_id: str,
+        tokens: int,
+        now: float | None = None,
+        key_limits: KeyLimits | None = None,
+    ) -> None:
+        """Count one request of `tokens` tokens, or raise RESOURCE_EXHAUSTED with a retry hint.
+        A managed key's own limits apply where they are stricter than the configured ones."""
         if not self._enabled or self._redis is None:
             return
         limits = self.limits_for(tenant)
+        if key_limits is not None:
+            limits = _with_key_limits(limits, key_limits)
         if limits.unlimited:
             return
         moment = time.time() if now is None else now

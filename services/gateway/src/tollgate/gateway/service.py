@@ -11,13 +11,14 @@ import grpc
 
 from tollgate.common import telemetry
 from tollgate.common.auth import ApiKey
+from tollgate.common.errors import failed_precondition
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
-from tollgate.gateway.auth_gate import AuthenticationGate
+from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.budget import BudgetGuard
@@ -26,7 +27,10 @@ from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
 from tollgate.gateway.http.door import HttpDoor
+from tollgate.gateway.key_admin import KeyAdmin
+from tollgate.gateway.key_directory import FetchChanges, KeyDirectory
 from tollgate.gateway.key_file import KeyFile
+from tollgate.gateway.key_policy import check_completion, check_task
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import RateLimiter
@@ -34,7 +38,7 @@ from tollgate.gateway.redaction import log_exchange
 from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.validation import RequestValidator
-from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2, gateway_pb2_grpc
 
 log = logging.getLogger("tollgate.gateway")
 
@@ -50,13 +54,14 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(
         self,
         settings: Settings,
-        keys: KeyFile,
+        keys: Authenticates,
         validator: RequestValidator,
         pipeline: CompletionPipeline,
         leads: LeadScoring,
         admin: AdminCalls,
         classification: Classification,
         rate_limiter: RateLimiter | None = None,
+        key_admin: KeyAdmin | None = None,
     ) -> None:
         self._settings = settings
         self._rate_limiter = rate_limiter
@@ -66,6 +71,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self._leads = leads
         self._admin = admin
         self._classification = classification
+        self.key_admin = key_admin
         # Set when the HTTP front door is on (build_service).
         self.http_door: HttpDoor | None = None
 
@@ -83,12 +89,13 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> common_pb2.RequestContext:
         """Validate and admit a completion (both doors), and the context it runs under."""
         self._validator.check(completion)
+        check_completion(key, completion.request.model, completion.task)
         await self._admit_completion(key, completion)
         return self._request_context(key, completion)
 
     async def _admit(self, key: ApiKey, tokens: int) -> None:
         if self._rate_limiter is not None:
-            await self._rate_limiter.admit(key.tenant, key.id, tokens)
+            await self._rate_limiter.admit(key.tenant, key.id, tokens, key_limits=key.limits)
 
     async def _admit_completion(self, key: ApiKey, completion: gateway_pb2.Completion) -> None:
         # The most the request can use: its input (estimated) plus every token it may write.
@@ -144,6 +151,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.ScoreLeadRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.ScoreLeadResponse:
         key = self._authenticate(context)
+        check_task(key, common_pb2.TASK_TYPE_LEAD_ANALYSIS)
         await self._admit(key, 0)
         return await self._leads.score_one(self._request_context(key), request, self._timeout())
 
@@ -151,6 +159,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.ScoreLeadsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
         key = self._authenticate(context)
+        check_task(key, common_pb2.TASK_TYPE_LEAD_ANALYSIS)
         await self._admit(key, 0)
         async for item in self._leads.score_many(
             self._request_context(key), request, self._timeout()
@@ -216,13 +225,59 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.InvalidateCacheResponse:
         return await self._admin.invalidate_cache(self._authenticate(context), request)
 
+    def _keys_admin(self) -> KeyAdmin:
+        if self.key_admin is None:
+            raise failed_precondition(
+                "Managed keys are off on this gateway (TOLLGATE_GATEWAY_MANAGED_KEYS_ENABLED)."
+            )
+        return self.key_admin
+
+    async def CreateApiKey(
+        self, request: gateway_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.CreateApiKeyResponse:
+        return await self._keys_admin().create(self._authenticate(context), request)
+
+    async def ListApiKeys(
+        self, request: gateway_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ListApiKeysResponse:
+        return await self._keys_admin().list(self._authenticate(context), request)
+
+    async def RevokeApiKey(
+        self, request: gateway_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.RevokeApiKeyResponse:
+        return await self._keys_admin().revoke(self._authenticate(context), request)
+
+    async def RotateApiKey(
+        self, request: gateway_pb2.RotateApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.RotateApiKeyResponse:
+        return await self._keys_admin().rotate(self._authenticate(context), request)
+
+
+def _ledger_changes(settings: Settings, router: BackendRouter, flags: FlagsSource) -> FetchChanges:
+    """How the key directory reads the ledger's key changes: straight to the stub (not through
+    the budget path's breaker, so an idle gateway's polling never trips it)."""
+
+    async def fetch(since: int) -> budget_ledger_pb2.ListApiKeyChangesResponse:
+        track = router.route("budget_ledger", flags.config, "", "")
+        request = budget_ledger_pb2.ListApiKeyChangesRequest(since_revision=since)
+        reply: budget_ledger_pb2.ListApiKeyChangesResponse = await track.stub.ListApiKeyChanges(
+            request, timeout=settings.budget_ledger_timeout_seconds
+        )
+        return reply
+
+    return fetch
+
 
 async def build_service(settings: Settings) -> GrpcService:
     router = BackendRouter.connect(settings)
     prices = PriceTable.load(settings.prices_file or None)
-    keys = KeyFile(settings.api_keys_file, settings.flags_poll_seconds)
     flags = FlagsSource(
         settings.flags_file, settings.flags_poll_seconds, settings.flags_overrides_file
+    )
+    keys = KeyDirectory(
+        KeyFile(settings.api_keys_file, settings.flags_poll_seconds),
+        _ledger_changes(settings, router, flags) if settings.managed_keys_enabled else None,
+        settings.managed_keys_refresh_seconds,
     )
     background = BackgroundWork()
     pipeline = CompletionPipeline(settings, flags, router, prices, background)
@@ -233,13 +288,14 @@ async def build_service(settings: Settings) -> GrpcService:
         settings.rate_limit_key_prefix,
         settings.rate_limit_timeout_seconds,
     )
+    admin = AdminCalls(settings, flags, router)
     servicer = GatewayServicer(
         settings,
         keys,
         RequestValidator(settings, prices),
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
-        AdminCalls(settings, flags, router),
+        admin,
         Classification(
             settings,
             flags,
@@ -249,6 +305,7 @@ async def build_service(settings: Settings) -> GrpcService:
             background,
         ),
         rate_limiter,
+        KeyAdmin(admin.ledger_call, keys) if settings.managed_keys_enabled else None,
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
     on_stop: list[Hook] = [

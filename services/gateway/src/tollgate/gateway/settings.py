@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     # YAML of hashed API keys (see tollgate.common.auth). Without it every call is refused.
     api_keys_file: str = ""
+    # Managed keys (CreateApiKey, `tollgate keys`), stored by the budget ledger: read beside
+    # the file's, following the ledger's change feed this often. Off: only the file's keys.
+    managed_keys_enabled: bool = True
+    managed_keys_refresh_seconds: float = Field(default=1.0, gt=0)
     # The flags file (the Helm ConfigMap). Without it every optimization is off.
     flags_file: str = ""
     # Empty: the price table shipped with Tollgate (it also lists the models callers may name).
@@ -83,6 +87,9 @@ class Settings(ServiceSettings):
 
     # Longest a call to Claude may take when the caller sets no deadline.
     orchestrator_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How long a Message Batch's budget hold lives before the ledger charges it in full (its
+    # results were not read by then). At most the ledger's MAX_HOLD_TTL_SECONDS.
+    batch_hold_ttl_seconds: float = Field(default=3600.0, gt=0)
 
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

@@ -21,6 +21,7 @@ from google.protobuf import timestamp_pb2
 from tollgate.common.anthropic_format import response_from_json
 from tollgate.common.errors import failed_precondition, invalid_argument, not_found
 from tollgate.common.pricing import PriceTable
+from tollgate.orchestrator.batch_pages import page_of
 from tollgate.orchestrator.generator import Generator
 from tollgate.orchestrator.upstream_errors import map_upstream_error
 from tollgate.v1 import orchestrator_pb2
@@ -153,10 +154,16 @@ class BatchService:
             raise map_upstream_error(exc) from exc
         return _batch_message(batch, owner)
 
-    async def list(self, tenant_id: str) -> list[orchestrator_pb2.Batch]:
-        """The tenant's batches, newest first (ids are remembered in creation order)."""
+    async def list(
+        self, tenant_id: str, limit: int = 0, before_id: str = "", after_id: str = ""
+    ) -> tuple[list[orchestrator_pb2.Batch], bool]:
+        """One page of the tenant's batches, newest first, and whether more lie beyond it.
+
+        Ids are remembered in creation order; only the page's batches are fetched upstream.
+        """
         owned = [batch_id for batch_id, o in self._owners.items() if o.tenant_id == tenant_id]
-        return [await self.get(tenant_id, batch_id) for batch_id in reversed(owned)]
+        page = page_of(owned[::-1], limit, before_id, after_id)
+        return [await self.get(tenant_id, batch_id) for batch_id in page.ids], page.has_more
 
     async def cancel(self, tenant_id: str, batch_id: str) -> orchestrator_pb2.Batch:
         owner = self._owner(tenant_id, batch_id)

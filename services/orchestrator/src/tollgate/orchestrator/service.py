@@ -107,9 +107,10 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self, request: orchestrator_pb2.ListBatchesRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.ListBatchesResponse:
         _check_tenant(request.context.tenant_id)
-        return orchestrator_pb2.ListBatchesResponse(
-            batches=await self._batches.list(request.context.tenant_id)
+        batches, has_more = await self._batches.list(
+            request.context.tenant_id, request.limit, request.before_id, request.after_id
         )
+        return orchestrator_pb2.ListBatchesResponse(batches=batches, has_more=has_more)
 
     async def ClassifyItems(
         self, request: orchestrator_pb2.ClassifyItemsRequest, context: grpc.aio.ServicerContext

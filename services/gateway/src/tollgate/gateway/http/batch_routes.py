@@ -14,6 +14,7 @@ from tollgate.common.anthropic_format import response_to_json
 from tollgate.common.auth import ApiKey
 from tollgate.common.errors import invalid_argument
 from tollgate.common.ids import new_request_id
+from tollgate.common.logs import annotate
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import inbound
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
@@ -89,6 +90,18 @@ def _items(body: dict[str, Any], headers: Any) -> list[tuple[str, gateway_pb2.Co
     return items
 
 
+def _limit(text: str | None) -> int:
+    """`?limit=`: absent is the default page (0); anything but a positive whole number is refused
+    here, the upper bound by the orchestrator."""
+    if text is None:
+        return 0
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise invalid_argument(
+            f"limit must be a positive whole number (got {text[:40]!r}).", "limit"
+        )
+    return int(text)
+
+
 class BatchRoutes:
     def __init__(self, servicer: GatewayServicer, batches: BatchCalls) -> None:
         self._servicer = servicer
@@ -109,10 +122,10 @@ class BatchRoutes:
 
     @staticmethod
     def _context_of(key: ApiKey, request: web.Request) -> common_pb2.RequestContext:
+        request_id = request.headers.get(inbound.REQUEST_ID_HEADER) or new_request_id()
+        annotate(request_id=request_id)
         return common_pb2.RequestContext(
-            tenant_id=key.tenant,
-            api_key_id=key.id,
-            request_id=request.headers.get(inbound.REQUEST_ID_HEADER) or new_request_id(),
+            tenant_id=key.tenant, api_key_id=key.id, request_id=request_id
         )
 
     @staticmethod
@@ -138,14 +151,18 @@ class BatchRoutes:
         return web.json_response(batch_json(batch, self._base_url(request)))
 
     async def list(self, request: web.Request) -> web.Response:
-        batches = [
-            batch_json(b, self._base_url(request))
-            for b in await self._batches.list(self._context(request))
-        ]
+        query = request.query
+        page = await self._batches.list(
+            self._context(request),
+            _limit(query.get("limit")),
+            query.get("before_id", ""),
+            query.get("after_id", ""),
+        )
+        batches = [batch_json(b, self._base_url(request)) for b in page.batches]
         return web.json_response(
             {
                 "data": batches,
-                "has_more": False,
+                "has_more": page.has_more,
                 "first_id": batches[0]["id"] if batches else None,
                 "last_id": batches[-1]["id"] if batches else None,
             }

@@ -19,8 +19,10 @@ from tollgate.common.pricing import PriceTable
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import errors, inbound, outbound
+from tollgate.gateway.http.access import access_log
 from tollgate.gateway.http.batch_routes import BatchRoutes
 from tollgate.gateway.http.classify_route import ClassifyRoute
+from tollgate.gateway.http.key_routes import KeyRoutes
 from tollgate.gateway.http.tls import server_ssl_context
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
@@ -82,7 +84,7 @@ class HttpDoor:
 
     def app(self) -> web.Application:
         app = web.Application(
-            middlewares=[anthropic_errors(self._settings.max_request_bytes)],
+            middlewares=[access_log(), anthropic_errors(self._settings.max_request_bytes)],
             client_max_size=self._settings.max_request_bytes,
         )
         app.router.add_post("/v1/messages", self.messages)
@@ -91,6 +93,7 @@ class HttpDoor:
         app.router.add_get("/v1/models/{model_id}", self.model)
         self._batch_routes.add_to(app)
         ClassifyRoute(self._servicer).add_to(app)
+        KeyRoutes(self._servicer).add_to(app)
         return app
 
     async def start(self) -> None:

@@ -51,6 +51,11 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             return NO_EFFECT
         report = self.start_report(decision)
         preference = self._request.completion.cache
+        # The tenant's policy may cache sampled answers for every request that does not opt in.
+        by_policy = not preference.cache_sampled and decision.parameters.caches_sampled(
+            self._request.context.tenant_id
+        )
+        policy_note = "; sampled answers cached by the tenant's policy" if by_policy else ""
         if preference.mode == gateway_pb2.CACHE_MODE_BYPASS:
             report.detail = "bypassed by the request"
             _lookup_result("ineligible")
@@ -66,7 +71,7 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             request=self._request.completion.request,
             acquire_fill_lease=fill,
             wait_for_fill=duration(wait),
-            cache_sampled=preference.cache_sampled,
+            cache_sampled=preference.cache_sampled or by_policy,
             # Rendered into the prompt: an answer built from one contact's variables is keyed by
             # them. The shipped templates read no contact data beyond their variables, so no
             # contact scope is sent.
@@ -92,6 +97,7 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
         if reply.hit:
             if decision.enforce:
                 report.applied = True
+                report.detail = policy_note.removeprefix("; ")
                 _lookup_result("hit")
                 return Effect(answer=CachedAnswer(reply.response, common_pb2.CACHE_STATUS_EXACT))
             self.shadow_hit = True
@@ -100,7 +106,7 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             return NO_EFFECT
         self._key = reply.key
         self._lease = reply.fill_lease
-        report.detail = "miss"
+        report.detail = "miss" + policy_note
         _lookup_result("miss")
         return NO_EFFECT
 

@@ -1,0 +1,317 @@
+"""Attacks on managed keys, through a real suite (ledger on Postgres, Redis, both doors): tenant
+admins reaching other tenants, privilege climbs to operator, an expired or rotated-away secret,
+a key limited to one model asking for another, per-key rate limits and budgets, and the secret
+turning up in a log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from tests.conftest import (
+    ADMIN_KEY,
+    ALL_ON,
+    API_KEY,
+    TENANT_ADMIN_KEY,
+    FullSuite,
+    running_full_suite,
+)
+from tests.security.conftest import question
+from tollgate.client import TollgateClient, TollgateError
+from tollgate.emulator import EmulatorServer
+from tollgate.v1 import budget_ledger_pb2 as ledger_pb
+from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+
+ALLOWED_MODEL = "claude-haiku-4-5"
+OTHER_MODEL = "claude-sonnet-5-5"
+
+
+@pytest.fixture
+async def keys_suite(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+) -> AsyncIterator[FullSuite]:
+    async with running_full_suite(
+        emulator,
+        tmp_path,
+        redis_url,
+        redis_namespace,
+        postgres_dsn,
+        ALL_ON,
+        http_enabled=True,
+        http_port=0,
+        rate_limit_redis_url=redis_url,
+        rate_limit_key_prefix=f"{redis_namespace}:rl",
+        managed_keys_refresh_seconds=0.2,
+    ) as suite:
+        yield suite
+
+
+async def admin_call(suite: FullSuite, secret: str, method: str, request: Any) -> Any:
+    async with grpc.aio.insecure_channel(suite.gateway.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        return await getattr(stub, method)(
+            request, metadata=(("authorization", f"Bearer {secret}"),), timeout=10
+        )
+
+
+async def refused(suite: FullSuite, secret: str, method: str, request: Any) -> grpc.StatusCode:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await admin_call(suite, secret, method, request)
+    assert error.value.details(), "every refusal says why"
+    return error.value.code()
+
+
+async def create(
+    suite: FullSuite, secret: str = ADMIN_KEY, **fields: Any
+) -> gateway_pb2.CreateApiKeyResponse:
+    values: dict[str, Any] = {"tenant_id": "acme", "name": "crm", **fields}
+    request = gateway_pb2.CreateApiKeyRequest(**values)
+    reply: gateway_pb2.CreateApiKeyResponse = await admin_call(
+        suite, secret, "CreateApiKey", request
+    )
+    return reply
+
+
+async def complete(suite: FullSuite, secret: str, model: str = ALLOWED_MODEL) -> None:
+    async with TollgateClient(suite.gateway.address, secret) as client:
+        await client.complete(**question(f"hello {datetime.now(UTC).timestamp()}", model=model))
+
+
+async def complete_refusal(suite: FullSuite, secret: str, **extra: Any) -> TollgateError:
+    with pytest.raises(TollgateError) as caught:
+        await complete(suite, secret, **extra)
+    return caught.value
+
+
+async def http(suite: FullSuite, method: str, path: str, secret: str, **kw: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=suite.http_url, timeout=30) as client:
+        return await client.request(method, path, headers={"x-api-key": secret}, **kw)
+
+
+async def http_message(suite: FullSuite, secret: str, model: str) -> httpx.Response:
+    body = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    return await http(suite, "POST", "/v1/messages", secret, json=body)
+
+
+async def test_a_tenant_admin_cannot_reach_another_tenants_keys(keys_suite) -> None:
+    suite = keys_suite
+    theirs = await create(suite, ADMIN_KEY, tenant_id="globex", name="globex-crm")
+    for method, request in (
+        ("ListApiKeys", gateway_pb2.ListApiKeysRequest(tenant_id="globex")),
+        ("CreateApiKey", gateway_pb2.CreateApiKeyRequest(tenant_id="globex", name="mine")),
+        ("RevokeApiKey", gateway_pb2.RevokeApiKeyRequest(tenant_id="globex", key_id=theirs.key.id)),
+        ("RotateApiKey", gateway_pb2.RotateApiKeyRequest(tenant_id="globex", key_id=theirs.key.id)),
+    ):
+        assert await refused(suite, TENANT_ADMIN_KEY, method, request) == (
+            grpc.StatusCode.PERMISSION_DENIED
+        ), method
+    # Naming the key without the tenant reaches the admin's own tenant, where it is not.
+    for method, request in (
+        ("RevokeApiKey", gateway_pb2.RevokeApiKeyRequest(key_id=theirs.key.id)),
+        ("RotateApiKey", gateway_pb2.RotateApiKeyRequest(key_id=theirs.key.id)),
+    ):
+        assert await refused(suite, TENANT_ADMIN_KEY, method, request) == (
+            grpc.StatusCode.NOT_FOUND
+        ), method
+    own = await admin_call(suite, TENANT_ADMIN_KEY, "ListApiKeys", gateway_pb2.ListApiKeysRequest())
+    assert [k.tenant_id for k in own.keys] == []
+    # The HTTP door says the same.
+    response = await http(
+        suite, "GET", "/v1/tollgate/keys", TENANT_ADMIN_KEY, params={"tenant_id": "globex"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "permission_error"
+    # And the other tenant's key still works.
+    await asyncio.sleep(0.5)
+    await complete(suite, theirs.secret)
+
+
+async def test_no_climb_to_operator_and_app_keys_administer_nothing(keys_suite) -> None:
+    suite = keys_suite
+    code = await refused(
+        suite,
+        TENANT_ADMIN_KEY,
+        "CreateApiKey",
+        gateway_pb2.CreateApiKeyRequest(name="root", role=ledger_pb.API_KEY_ROLE_OPERATOR),
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    operator = await create(suite, ADMIN_KEY, name="ops2", role=ledger_pb.API_KEY_ROLE_OPERATOR)
+    # Rotating an operator key of one's own tenant would hand out its secret.
+    rotate = gateway_pb2.RotateApiKeyRequest(key_id=operator.key.id)
+    assert await refused(suite, TENANT_ADMIN_KEY, "RotateApiKey", rotate) == (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (
+        await refused(
+            suite,
+            TENANT_ADMIN_KEY,
+            "RevokeApiKey",
+            gateway_pb2.RevokeApiKeyRequest(key_id=operator.key.id),
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    for method, request in (
+        ("CreateApiKey", gateway_pb2.CreateApiKeyRequest(name="x")),
+        ("ListApiKeys", gateway_pb2.ListApiKeysRequest()),
+        ("RevokeApiKey", gateway_pb2.RevokeApiKeyRequest(key_id=operator.key.id)),
+        ("RotateApiKey", gateway_pb2.RotateApiKeyRequest(key_id=operator.key.id)),
+    ):
+        assert await refused(suite, API_KEY, method, request) == (
+            grpc.StatusCode.PERMISSION_DENIED
+        ), method
+    # A managed admin key is an admin of its tenant, no more.
+    admin = await create(suite, TENANT_ADMIN_KEY, name="admin2", role=ledger_pb.API_KEY_ROLE_ADMIN)
+    await asyncio.sleep(0.5)
+    listing = await admin_call(suite, admin.secret, "ListApiKeys", gateway_pb2.ListApiKeysRequest())
+    assert {k.name for k in listing.keys} == {"ops2", "admin2"}
+    assert (
+        await refused(
+            suite, admin.secret, "ListApiKeys", gateway_pb2.ListApiKeysRequest(tenant_id="globex")
+        )
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+
+
+async def test_a_key_limited_to_one_model_is_refused_another_on_both_doors(keys_suite) -> None:
+    suite = keys_suite
+    limits = ledger_pb.ApiKeyLimits(allowed_models=[ALLOWED_MODEL])
+    made = await create(suite, TENANT_ADMIN_KEY, limits=limits)
+    await complete(suite, made.secret, model=ALLOWED_MODEL)
+    error = await complete_refusal(suite, made.secret, model=OTHER_MODEL)
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert f"may not use model '{OTHER_MODEL}'" in error.message
+    response = await http_message(suite, made.secret, OTHER_MODEL)
+    assert response.status_code == 403
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "permission_error", "message": error.message},
+    }
+    assert (await http_message(suite, made.secret, ALLOWED_MODEL)).status_code == 200
+
+
+async def test_a_key_limited_to_a_task_is_refused_another(keys_suite) -> None:
+    suite = keys_suite
+    limits = ledger_pb.ApiKeyLimits(allowed_tasks=[common_pb2.TASK_TYPE_CLASSIFICATION])
+    made = await create(suite, TENANT_ADMIN_KEY, limits=limits)
+    error = await complete_refusal(suite, made.secret)  # a chat
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert "may not run task 'chat'" in error.message
+
+
+async def test_expired_and_rotated_away_secrets_are_refused_on_both_doors(keys_suite) -> None:
+    suite = keys_suite
+    soon = gateway_pb2.CreateApiKeyRequest().expires_at
+    soon.FromDatetime(datetime.now(UTC) + timedelta(seconds=2))
+    short = await create(suite, TENANT_ADMIN_KEY, name="short", expires_at=soon)
+    rotating = await create(suite, TENANT_ADMIN_KEY, name="rotating")
+    rotated = await admin_call(
+        suite,
+        TENANT_ADMIN_KEY,
+        "RotateApiKey",
+        gateway_pb2.RotateApiKeyRequest(key_id=rotating.key.id, grace=Duration(seconds=2)),
+    )
+    assert rotated.secret != rotating.secret
+    await complete(suite, short.secret)
+    await complete(suite, rotating.secret)  # within the grace
+    await complete(suite, rotated.secret)
+    await asyncio.sleep(2.5)
+    for secret, sentence in ((short.secret, "expired"), (rotating.secret, "rotated")):
+        error = await complete_refusal(suite, secret)
+        assert error.code == grpc.StatusCode.UNAUTHENTICATED
+        assert sentence in error.message
+        assert (await http_message(suite, secret, ALLOWED_MODEL)).status_code == 401
+    await complete(suite, rotated.secret)
+
+
+async def test_per_key_rate_limit_and_budget_are_enforced(keys_suite) -> None:
+    suite = keys_suite
+    limited = await create(
+        suite, TENANT_ADMIN_KEY, name="slow", limits=ledger_pb.ApiKeyLimits(requests_per_minute=1)
+    )
+    await complete(suite, limited.secret)
+    error = await complete_refusal(suite, limited.secret)
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "this API key" in error.message
+    # A budget of one micro-dollar: the ledger's API-key scope refuses the hold.
+    poor = await create(
+        suite, TENANT_ADMIN_KEY, name="poor", limits=ledger_pb.ApiKeyLimits(budget_micros=1)
+    )
+    error = await complete_refusal(suite, poor.secret)
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert poor.key.id in error.message or "api key" in error.message.lower()
+
+
+async def test_the_secret_is_returned_once_and_never_logged(keys_suite, caplog) -> None:
+    suite = keys_suite
+    caplog.set_level(logging.DEBUG)
+    made = await create(suite, TENANT_ADMIN_KEY, name="quiet")
+    rotated = await admin_call(
+        suite, TENANT_ADMIN_KEY, "RotateApiKey", gateway_pb2.RotateApiKeyRequest(key_id=made.key.id)
+    )
+    listing = await admin_call(
+        suite, TENANT_ADMIN_KEY, "ListApiKeys", gateway_pb2.ListApiKeysRequest()
+    )
+    assert made.secret.startswith("tg_")
+    assert len(made.secret) > 40
+    for secret in (made.secret, rotated.secret):
+        assert secret not in str(listing)
+        assert secret not in caplog.text
+    response = await http(
+        suite, "POST", "/v1/tollgate/keys", TENANT_ADMIN_KEY,
+        json={"name": "by-http", "role": "app", "limits": {"allowed_tasks": ["chat"]}},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["secret"] not in caplog.text
+    assert response.json()["key"]["limits"]["allowed_tasks"] == ["TASK_TYPE_CHAT"]
+    bad = await http(
+        suite, "POST", "/v1/tollgate/keys", TENANT_ADMIN_KEY, json={"name": "x", "role": "emperor"}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_rotate_and_revoke_on_the_http_door(keys_suite) -> None:
+    suite = keys_suite
+    made = await http(suite, "POST", "/v1/tollgate/keys", TENANT_ADMIN_KEY, json={"name": "web"})
+    key_id, secret = made.json()["key"]["id"], made.json()["secret"]
+    assert (await http_message(suite, secret, ALLOWED_MODEL)).status_code == 200
+    rotated = await http(
+        suite, "POST", f"/v1/tollgate/keys/{key_id}/rotate", TENANT_ADMIN_KEY,
+        json={"grace": "30s"},
+    )  # fmt: skip
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    # Within the grace both secrets open the key.
+    assert (await http_message(suite, secret, ALLOWED_MODEL)).status_code == 200
+    assert (await http_message(suite, new_secret, ALLOWED_MODEL)).status_code == 200
+    # Another tenant's admin cannot revoke it, not even by naming its id.
+    other = await create(suite, ADMIN_KEY, tenant_id="globex", name="globex-admin",
+                         role=ledger_pb.API_KEY_ROLE_ADMIN)  # fmt: skip
+    await asyncio.sleep(0.5)
+    stolen = await http(suite, "POST", f"/v1/tollgate/keys/{key_id}/revoke", other.secret)
+    assert stolen.status_code == 404
+    assert stolen.json()["error"]["type"] == "not_found_error"
+    revoked = await http(suite, "POST", f"/v1/tollgate/keys/{key_id}/revoke", TENANT_ADMIN_KEY)
+    assert revoked.status_code == 200
+    assert "revoked_at" in revoked.json()["key"]
+    for old in (secret, new_secret):
+        response = await http_message(suite, old, ALLOWED_MODEL)
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"
+    listed = await http(
+        suite, "GET", "/v1/tollgate/keys", TENANT_ADMIN_KEY, params={"include_revoked": "true"}
+    )
+    assert [k["id"] for k in listed.json()["keys"]] == [key_id]
