@@ -49,6 +49,11 @@ BENCHMARKS = (
     Benchmark("savings", "Savings on the demo workload (headline)"),
     Benchmark("overhead", "Overhead: latency added, sustained rate, hits", quick=("--quick",)),
     Benchmark(
+        "peer",
+        "Beside LiteLLM's proxy: server CPU per request, rate, added latency, memory",
+        quick=("--quick",),
+    ),
+    Benchmark(
         "soak",
         f"Soak ({BENCH_SOAK_MINUTES} minutes; the full 10-minute run is in soak.md)",
         full=("--minutes", str(BENCH_SOAK_MINUTES)),

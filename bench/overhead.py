@@ -76,10 +76,16 @@ class Run:
         return percentile(self.latencies_ms, q)
 
 
-async def closed_loop(call: Callable[[], Awaitable[None]], clients: int, seconds: float) -> Run:
-    """`clients` callers back to back for `seconds` (after a short warm-up not counted)."""
+async def closed_loop(
+    call: Callable[[], Awaitable[object]],
+    clients: int,
+    seconds: float,
+    warm_up: float | None = None,
+) -> Run:
+    """`clients` callers back to back for `seconds` (after a short warm-up not counted;
+    `warm_up=0` counts every request, for callers that divide resources by requests)."""
     latencies: list[float] = []
-    warm_until = time.perf_counter() + min(1.0, seconds / 4)
+    warm_until = time.perf_counter() + (min(1.0, seconds / 4) if warm_up is None else warm_up)
     stop_at = warm_until + seconds
 
     async def client() -> None:

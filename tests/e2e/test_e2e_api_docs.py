@@ -116,8 +116,15 @@ async def _run_rpc_examples(suite: FullSuite) -> None:
         await suite.settled()
 
 
-async def _curl(example: str, base_url: str, batch_id: str = "") -> str:
-    env = {**os.environ, "TOLLGATE_URL": base_url, "TOLLGATE_KEY": API_KEY, "BATCH_ID": batch_id}
+async def _curl(example: str, base_url: str, batch_id: str = "", key_id: str = "") -> str:
+    env = {
+        **os.environ,
+        "TOLLGATE_URL": base_url,
+        "TOLLGATE_KEY": API_KEY,
+        "TOLLGATE_ADMIN_KEY": TENANT_ADMIN_KEY,
+        "BATCH_ID": batch_id,
+        "KEY_ID": key_id,
+    }
     process = await asyncio.create_subprocess_exec(
         "bash",
         "-c",
@@ -152,6 +159,8 @@ async def test_every_endpoint_has_an_example_and_each_runs_with_curl(
         batches = "/v1/messages/batches"
         for route in ("POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models"):
             await _curl(examples[route], base_url)
+        classified = await _curl(examples["POST /v1/tollgate/classify"], base_url)
+        assert classified.strip().splitlines()[-1] == '{"type": "done", "items": 1}'
         await _curl(examples["GET /v1/models/{model_id}"], base_url)
         created = await _curl(examples[f"POST {batches}"], base_url)
         batch_id = httpx.Response(200, content=created).json()["id"]
@@ -165,6 +174,20 @@ async def test_every_endpoint_has_an_example_and_each_runs_with_curl(
             slow = (await http.post(batches, content=created_body(examples))).json()["id"]
         canceled = await _curl(examples[f"POST {batches}/{{batch_id}}/cancel"], base_url, slow)
         assert '"canceling"' in canceled or '"ended"' in canceled
+        await _run_key_examples(examples, base_url)
+
+
+async def _run_key_examples(examples: dict[str, str], base_url: str) -> None:
+    """Create a managed key, find it in the list, rotate it, revoke it: each as documented."""
+    keys = "/v1/tollgate/keys"
+    created = await _curl(examples[f"POST {keys}"], base_url)
+    key_id = httpx.Response(200, content=created).json()["key"]["id"]
+    assert key_id in await _curl(examples[f"GET {keys}"], base_url)
+    assert '"secret"' in await _curl(
+        examples[f"POST {keys}/{{key_id}}/rotate"], base_url, key_id=key_id
+    )
+    revoked = await _curl(examples[f"POST {keys}/{{key_id}}/revoke"], base_url, key_id=key_id)
+    assert key_id in revoked
 
 
 def created_body(examples: dict[str, str]) -> str:

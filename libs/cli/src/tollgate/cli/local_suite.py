@@ -182,13 +182,13 @@ def _flags_file(workdir: Path, flags: dict[str, object] | None) -> Path:
 
 
 async def _spawn(
-    name: str, module: str, env: dict[str, str], workdir: Path, *args: str
+    name: str, module: str, env: dict[str, str], workdir: Path, *args: str, python: str
 ) -> tuple[asyncio.subprocess.Process, Path]:
     """`python -m module *args` with its output in workdir/<name>.log."""
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log_file:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
+            python,
             "-m",
             module,
             *args,
@@ -209,10 +209,18 @@ async def _listens(port: int) -> bool:
     return True
 
 
-async def _start_emulator(workdir: Path, env: dict[str, str]) -> SuiteProcess:
+async def _start_emulator(workdir: Path, env: dict[str, str], python: str) -> SuiteProcess:
     port = free_port()
     process, log_path = await _spawn(
-        "emulator", "tollgate.emulator", env, workdir, "--host", "127.0.0.1", "--port", str(port)
+        "emulator",
+        "tollgate.emulator",
+        env,
+        workdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        python=python,
     )
     url = f"http://127.0.0.1:{port}"
     return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: _listens(port))
@@ -223,9 +231,9 @@ def _grpc_probe(address: str) -> Callable[[], Awaitable[bool]]:
 
 
 async def _spawn_service(
-    name: str, env: dict[str, str], workdir: Path, ports: dict[str, int]
+    name: str, env: dict[str, str], workdir: Path, ports: dict[str, int], python: str
 ) -> SuiteProcess:
-    process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir)
+    process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir, python=python)
     address = f"127.0.0.1:{ports[name]}"
     return SuiteProcess(
         name,
@@ -247,10 +255,11 @@ class _Launcher:
     processes: list[SuiteProcess]
     timeout: float
     progress: Progress
+    python: str
 
     async def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         env = {**self.env, **(extra_env or {})}
-        entry = await _spawn_service(name, env, self.workdir, self.ports)
+        entry = await _spawn_service(name, env, self.workdir, self.ports, self.python)
         self.processes.append(entry)
         await _until_ready(entry, self.timeout, self.progress)
 
@@ -368,8 +377,12 @@ async def local_suite(
     keep_workdir: bool = False,
     start_timeout: float = START_TIMEOUT_SECONDS,
     progress: Progress = _quiet,
+    python: str = sys.executable,
 ) -> AsyncIterator[LocalSuite]:
     """Start everything, wait until every process is ready, and stop it all on exit.
+
+    `python` is the interpreter the processes run under: another checkout's virtualenv runs
+    that checkout's code (the benchmarks compare a branch with main that way).
 
     Raises SuiteError, naming the process, when one exits or is not ready in time. Folders made
     here (logs, keys, store data) are removed on exit unless `keep_workdir`; a `workdir` given
@@ -392,7 +405,7 @@ async def local_suite(
             env.setdefault("PYTHONUNBUFFERED", "1")
             if not env.get("ANTHROPIC_API_KEY"):
                 progress("starting the Anthropic API emulator ...")
-                emulator = await _start_emulator(workdir, env)
+                emulator = await _start_emulator(workdir, env, python)
                 suite.processes.append(emulator)
                 suite.emulator_url = emulator.address
                 env["TOLLGATE_ORCHESTRATOR_ANTHROPIC_BASE_URL"] = suite.emulator_url
@@ -409,7 +422,9 @@ async def local_suite(
             env.setdefault("TOLLGATE_SEMANTIC_CACHE_DATA_DIR", str(stores_dir / "vectors"))
             # Each service starts as soon as what it needs is there, and is watched from then
             # on: one that fails is reported while Postgres may still be starting.
-            launcher = _Launcher(env, workdir, ports, suite.processes, start_timeout, progress)
+            launcher = _Launcher(
+                env, workdir, ports, suite.processes, start_timeout, progress, python
+            )
             starters = {"Redis": stores.redis_url, "Postgres": stores.postgres_dsn}
             progress(f"starting {len(SERVICES)} services ...")
             await _first_failure(

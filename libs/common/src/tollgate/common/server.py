@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import uvloop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -199,14 +200,19 @@ async def serve(service: GrpcService, settings: ServiceSettings) -> None:
 
 
 def run(service_factory: Callable[[], Awaitable[tuple[GrpcService, ServiceSettings]]]) -> None:
-    """Process entry point: build the service inside the event loop, then serve it."""
+    """Process entry point: build the service inside the event loop, then serve it.
+
+    The loop is uvloop's: every request is a handful of callbacks, socket reads and timers on
+    the loop, and uvloop runs them for less CPU than the standard loop.
+    """
 
     async def main() -> None:
         service, settings = await service_factory()
         configure_logging(service.name, settings.log_level)
         await serve(service, settings)
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
 
 
 def unimplemented_registration(

@@ -13,6 +13,7 @@ first bucket or two.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,8 +25,11 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 _lock = threading.Lock()
 _configured = False
@@ -93,12 +97,61 @@ def otlp_protocol() -> str:
     return protocol
 
 
+class RecordWhileExported(Sampler):
+    """Records spans only once a span processor is attached to the provider (an OTLP exporter,
+    a test's receiver); until then every span is a non-recording one.
+
+    A recorded span with nobody to hand it to costs several times a non-recording one (ids,
+    attributes, events, the end), for nothing. A non-recording span still has a valid trace and
+    span id, so log lines keep their `trace_id`, the account its trace id, and the context still
+    travels to the next service. Once exporting, the decision is `delegate`'s (the SDK's default,
+    which honours OTEL_TRACES_SAMPLER). Its flag travels too: turn tracing on in every service
+    together, or a backend that exports sees unsampled parents from a caller that does not.
+    """
+
+    def __init__(self, delegate: Sampler) -> None:
+        self.delegate = delegate
+        self.exporting = False
+
+    def should_sample(
+        self,
+        parent_context: Any,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        if self.exporting:
+            return self.delegate.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(Decision.DROP, None, parent.trace_state if parent else None)
+
+    def get_description(self) -> str:
+        return f"RecordWhileExported{{{self.delegate.get_description()}}}"
+
+
+class _ExportAwareTracerProvider(TracerProvider):
+    """A TracerProvider whose sampler starts recording when the first processor is added."""
+
+    def __init__(self, resource: Resource) -> None:
+        self._recording = RecordWhileExported(TracerProvider().sampler)
+        super().__init__(resource=resource, sampler=self._recording)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self._recording.exporting = True
+
+
 def _install_providers(service: str) -> None:
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
 
     resource = Resource.create({"service.name": service})
     otlp = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider = _ExportAwareTracerProvider(resource)
     readers: list[MetricReader] = [PrometheusMetricReader()]
     if otlp:
         span_exporter, metric_exporter = _otlp_exporters(otlp_protocol())
@@ -159,7 +212,10 @@ def rpc_instruments() -> RpcInstruments:
     return _instruments
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    # One tracer for the process: `get_tracer` builds a new one on every call. Before a provider
+    # is set it is the API's proxy, which follows the provider once there is one.
     return trace.get_tracer("tollgate")
 
 

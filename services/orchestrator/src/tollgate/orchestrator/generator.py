@@ -8,6 +8,7 @@ cache reads and writes included.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -142,19 +143,21 @@ class Generator:
         prepared = self.prepare(spec)
         breakpoints: dict[str, int] = {}
 
-        async def attempt(model: str, remaining: float) -> anthropic.types.Message:
+        async def attempt(model: str, remaining: float) -> bytes:
             call = self.call_for(prepared, model)
             breakpoints[model] = call.cache_breakpoints
-            message: anthropic.types.Message = await self._client.messages.create(
+            # The SDK stays the HTTP client (errors, headers, timeouts); its raw response skips
+            # building the SDK's models, which the body is then parsed into protobuf from anyway.
+            raw = await self._client.messages.with_raw_response.create(
                 **call.params, timeout=self._timeout(remaining)
             )
-            return message
+            return await raw.read()
 
         outcome = await self._caller.call_holding(
             prepared.chain, self._deadline(deadline_seconds), attempt
         )
         outcome.lease.finish(None)
-        response = response_from_json(outcome.value.model_dump())
+        response = response_from_json(json.loads(outcome.value))
         return self._result(
             response,
             outcome.model,

@@ -1,0 +1,468 @@
+"""Tollgate beside a peer: LiteLLM's proxy and Tollgate's setups against the same emulator.
+
+Every setup is driven the same way, in one run: unique prompts (no cache can answer), one client
+for the added latency (against the official `anthropic` SDK calling the same emulator directly,
+measured just before), then 16 clients for the rate and the CPU. Server CPU per request is the
+user + system time of every serving process — each Tollgate service, or LiteLLM's proxy with
+its children — read from /proc before and after the 16-client run and divided by the requests
+it served; the load generator and the emulator are not counted. The embedded Redis and Postgres
+behind the cache and the ledger are counted apart ("stores"). CPU per request is the figure to
+trust on a loaded machine: the rate and latencies move with whatever else runs, the CPU a
+request costs much less.
+
+LiteLLM's proxy (`litellm[proxy]`, pinned below) is installed into its own virtualenv under
+.tools/ on first use, never into the workspace: one worker, a master key, nothing else.
+`--baseline DIR` runs Tollgate's setups a second time with another checkout's code (its
+.venv), interleaved with this checkout's, for a before/after in one run.
+
+    uv run python -m bench.peer [--quick] [--baseline ../main-checkout] [--no-litellm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anthropic
+import httpx
+import psutil
+import yaml
+
+from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
+from bench.progress import phase
+from bench.suite_tools import SETUPS, set_emulator_latency
+from tollgate.cli.local_suite import free_port, local_suite
+from tollgate.cli.suite_failure import SuiteError
+from tollgate.client import TollgateClient
+
+ROOT = Path(__file__).resolve().parent.parent
+# 1.107.0 was a compromised release on PyPI; the pin is the last release before it.
+LITELLM_REQUIREMENT = "litellm[proxy]==1.106.2"
+LITELLM_VENV = ROOT / ".tools" / "litellm-venv"
+MODEL = "claude-sonnet-5-5"
+MASTER_KEY = "sk-bench-master-key"
+CLIENTS = 16
+LITELLM = "LiteLLM proxy (1 worker, master key only)"
+PASS_THROUGH, GOVERNANCE, EVERYTHING = list(SETUPS)
+# (setup, goal on server CPU ms per request), from the issue.
+CPU_GOALS = {PASS_THROUGH: 1.0, GOVERNANCE: 2.0, EVERYTHING: 4.0}
+THROUGHPUT_GOAL = 5.0  # budgets + exact cache req/s over LiteLLM's, at 16 clients
+
+
+@dataclass
+class Figures:
+    setup: str
+    code: str  # "LiteLLM x.y.z", "this checkout", "baseline <commit>"
+    direct: Run
+    one_client: Run
+    loaded: Run
+    service_cpu_seconds: dict[str, float]
+    store_cpu_seconds: float
+    rss_idle: dict[str, int] = field(default_factory=dict)
+    rss_loaded: dict[str, int] = field(default_factory=dict)
+
+    def cpu_ms(self, seconds: float) -> float:
+        return seconds * 1000 / max(1, len(self.loaded.latencies_ms))
+
+    @property
+    def service_cpu_ms(self) -> float:
+        return self.cpu_ms(sum(self.service_cpu_seconds.values()))
+
+
+def tree_cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system seconds of these processes and their descendants (reaped children too)."""
+    total = 0.0
+    seen: set[int] = set()
+    for root in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for process in [root, *root.children(recursive=True)]:
+                if process.pid in seen:
+                    continue
+                seen.add(process.pid)
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = process.cpu_times()
+                    total += times.user + times.system + times.children_user
+                    total += times.children_system
+    return total
+
+
+def rss(processes: dict[str, psutil.Process]) -> dict[str, int]:
+    """Resident memory of each named process with its children (LiteLLM's workers)."""
+    sizes = {}
+    for name, root in processes.items():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family = [root, *root.children(recursive=True)]
+            sizes[name] = sum(p.memory_info().rss for p in family if p.is_running())
+    return sizes
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server under test: how to call it, and which processes serve it."""
+
+    call: Callable[[], Awaitable[object]]
+    services: dict[str, psutil.Process]
+    stores: list[psutil.Process]
+    emulator_url: str
+
+
+async def measure(setup: str, code: str, served: Served, seconds: float) -> Figures:
+    await set_emulator_latency(served.emulator_url, 0.0, 0.0)
+    sdk = anthropic.AsyncAnthropic(
+        base_url=served.emulator_url, api_key="bench", max_retries=0, timeout=60
+    )
+    try:
+
+        async def direct() -> None:
+            await sdk.messages.create(**sdk_body(MODEL, unique_text()))
+
+        await closed_loop(served.call, CLIENTS, 1.0)  # warm-up: connections, first calls
+        rss_idle = rss(served.services)
+        direct_run = await closed_loop(direct, 1, seconds)
+        one = await closed_loop(served.call, 1, seconds)
+        service_before = {n: tree_cpu_seconds([p]) for n, p in served.services.items()}
+        store_before = tree_cpu_seconds(served.stores)
+        loaded = await closed_loop(served.call, CLIENTS, seconds, warm_up=0)
+        service_cpu = {
+            n: tree_cpu_seconds([p]) - service_before[n] for n, p in served.services.items()
+        }
+        store_cpu = tree_cpu_seconds(served.stores) - store_before
+        rss_loaded = rss(served.services)
+    finally:
+        await sdk.close()
+    return Figures(
+        setup, code, direct_run, one, loaded, service_cpu, store_cpu, rss_idle, rss_loaded
+    )
+
+
+def store_processes(clients: list[psutil.Process]) -> list[psutil.Process]:
+    """The servers these processes talk to: the embedded Redis (over TCP) and Postgres (over a
+    Unix socket, `?host=<dir>` in the DSN in their environment). Both daemonize, so they are
+    nobody's children here; they are found by what they listen on."""
+    ports = {
+        connection.raddr.port
+        for client in clients
+        for connection in client.net_connections(kind="tcp")
+        if connection.raddr and connection.raddr.ip == "127.0.0.1"
+    }
+    socket_dirs = {
+        value.split("host=", 1)[1].split("&", 1)[0]
+        for client in clients
+        for value in client.environ().values()
+        if value.startswith("postgresql://") and "host=/" in value
+    }
+    listeners = {
+        connection.pid
+        for connection in psutil.net_connections(kind="inet") + psutil.net_connections("unix")
+        if connection.pid is not None
+        and (
+            (connection.status == psutil.CONN_LISTEN and connection.laddr.port in ports)
+            if not isinstance(connection.laddr, str)
+            else any(connection.laddr.startswith(d + "/") for d in socket_dirs)
+        )
+    }
+    return [psutil.Process(pid) for pid in sorted(listeners)]
+
+
+async def tollgate(setup: str, python: str, code: str, seconds: float) -> Figures:
+    async with local_suite(flags=SETUPS[setup], python=python) as suite:
+        services = {
+            p.name: psutil.Process(p.process.pid)
+            for p in suite.processes
+            if p.name != "anthropic-emulator"
+        }
+        emulator = next(p for p in suite.processes if p.name == "anthropic-emulator")
+        stores = store_processes([services["cache"], services["budget_ledger"]])
+        async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
+
+            async def call() -> None:
+                await client.complete(task="chat", **body(unique_text()))
+
+            served = Served(call, services, stores, emulator.address)
+            return await measure(setup, code, served, seconds)
+
+
+def litellm_version() -> str:
+    python = LITELLM_VENV / "bin" / "python"
+    if not python.exists():
+        phase(f"installing {LITELLM_REQUIREMENT} into {LITELLM_VENV} ...")
+        uv = [sys.executable, "-m", "uv"]
+        subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(LITELLM_VENV)], check=True)
+        subprocess.run(
+            [*uv, "pip", "install", "-q", "--python", str(python), LITELLM_REQUIREMENT],
+            check=True,
+        )
+    script = "import importlib.metadata as m; print(m.version('litellm'))"
+    return subprocess.run(
+        [str(python), "-c", script], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:]
+
+
+@contextlib.asynccontextmanager
+async def _process(
+    command: list[str], log: Path, ready: Callable[[], Awaitable[bool]], env: dict[str, str]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Start `command`, wait up to 120 s until `ready`, and stop it (SIGTERM, then kill)."""
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        for _ in range(1200):
+            if process.returncode is not None:
+                tail = _tail(log)
+                raise RuntimeError(f"{command[0]} exited ({process.returncode}):\n{tail}")
+            if await ready():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"{command[0]} not ready in 120 s; log: {log}")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def _answers(url: str) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                return (await http.get(url)).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return probe
+
+
+async def litellm(version: str, seconds: float) -> Figures:
+    with tempfile.TemporaryDirectory(prefix="bench-peer-") as folder:
+        workdir = Path(folder)
+        emulator_url = f"http://127.0.0.1:{free_port()}"
+        port = free_port()
+        config = {
+            "model_list": [
+                {
+                    "model_name": MODEL,
+                    "litellm_params": {
+                        "model": f"anthropic/{MODEL}",
+                        "api_base": emulator_url,
+                        "api_key": "emulator-key",
+                    },
+                }
+            ],
+            "general_settings": {"master_key": MASTER_KEY},
+            # LiteLLM's model map refuses temperature 0 for this model name: drop it (the
+            # prompts are unique, so no cache could have used it anyway).
+            "litellm_settings": {"telemetry": False, "drop_params": True},
+        }
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        env = {**os.environ, "LITELLM_LOG": "ERROR"}
+        emulator_command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
+        emulator_command += ["--port", emulator_url.rsplit(":", 1)[1]]
+        proxy_command = [str(LITELLM_VENV / "bin" / "litellm"), "--config"]
+        proxy_command += [str(workdir / "config.yaml"), "--host", "127.0.0.1"]
+        proxy_command += ["--port", str(port), "--num_workers", "1"]
+        async with (
+            _process(emulator_command, workdir / "emulator.log", _answers(emulator_url), env),
+            _process(
+                proxy_command,
+                workdir / "litellm.log",
+                _answers(f"http://127.0.0.1:{port}/health/liveliness"),
+                env,
+            ) as proxy,
+        ):
+            assert proxy.pid is not None
+            client = anthropic.AsyncAnthropic(
+                base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY, max_retries=0, timeout=60
+            )
+            try:
+
+                async def call() -> None:
+                    await client.messages.create(**sdk_body(MODEL, unique_text()))
+
+                served = Served(call, {"litellm": psutil.Process(proxy.pid)}, [], emulator_url)
+                return await measure(LITELLM, f"LiteLLM {version}", served, seconds)
+            finally:
+                await client.close()
+
+
+def _checkout_name(checkout: Path) -> str:
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"baseline {commit or checkout.name}"
+
+
+def _this_checkout() -> str:
+    return _checkout_name(ROOT).replace("baseline", "this checkout", 1)
+
+
+async def run(seconds: float, baseline: Path | None, with_litellm: bool, setups: list[str]) -> str:
+    figures: list[Figures] = []
+    notes: list[str] = []
+    if with_litellm:
+        phase("LiteLLM proxy ...")
+        try:
+            figures.append(await litellm(litellm_version(), seconds))
+        except Exception as error:  # reported in the table's notes, the rest still runs
+            notes.append(f"LiteLLM could not be measured: {type(error).__name__}: {error}")
+    codes = [(sys.executable, _this_checkout())]
+    if baseline is not None:
+        codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), _checkout_name(baseline)))
+    for setup in setups:
+        for python, code in codes:
+            phase(f"{setup}, {code} ...")
+            measured = await _tollgate_once_more_if_it_fails(setup, python, code, seconds, notes)
+            if measured is not None:
+                figures.append(measured)
+    return render(figures, notes, seconds)
+
+
+async def _tollgate_once_more_if_it_fails(
+    setup: str, python: str, code: str, seconds: float, notes: list[str]
+) -> Figures | None:
+    """A suite that cannot start (an embedded store crashing on a machine short of memory) is
+    tried once more, then reported in the notes, so one bad start does not lose the run."""
+    for attempt in (1, 2):
+        try:
+            return await tollgate(setup, python, code, seconds)
+        except SuiteError as failure:
+            phase(f"  the suite did not start (attempt {attempt}): {failure.summary}")
+            if attempt == 2:
+                notes.append(
+                    f"{setup}, {code}: not measured, the suite did not start twice "
+                    f"({failure.summary})"
+                )
+    return None
+
+
+def _ms(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
+    lines = [
+        f"Unique prompts, emulator at zero latency, {seconds:g} s per cell. CPU per request is "
+        "the serving processes' user + system time over the 16-client run divided by its "
+        "requests (Tollgate: all seven services; LiteLLM: the proxy and its children); stores "
+        "(embedded Redis and Postgres) apart. Added latency: one client, against the official "
+        "SDK straight to the same emulator measured just before. The machine is shared: rates "
+        "and latencies move between runs, CPU per request much less.",
+        "",
+        f"| setup | code | req/s at {CLIENTS} | server CPU ms/request | stores CPU ms/request "
+        "| added p50 ms (1 client) | added p99 ms (1 client) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for f in figures:
+        lines.append(
+            f"| {f.setup} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f} "
+            f"| {f.cpu_ms(f.store_cpu_seconds):.2f} "
+            f"| {_ms(f.one_client.p(50) - f.direct.p(50))} "
+            f"| {_ms(f.one_client.p(99) - f.direct.p(99))} |"
+        )
+    columns = _process_columns(figures)
+    lines += [
+        "",
+        "Server CPU per request by process, ms (same 16-client run):",
+        "",
+        "| setup | code | " + " | ".join(columns) + " |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
+    for f in figures:
+        cells = [
+            f"{f.cpu_ms(f.service_cpu_seconds[n]):.2f}" if n in f.service_cpu_seconds else ""
+            for n in columns
+        ]
+        lines.append(f"| {f.setup} | {f.code} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Resident memory per serving process, MiB: idle (after warm-up) → after the "
+        f"{CLIENTS}-client run.",
+        "",
+        "| setup | code | " + " | ".join(columns) + " |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
+    for f in figures:
+        cells = [
+            f"{f.rss_idle[name] / 2**20:.0f} → {f.rss_loaded[name] / 2**20:.0f}"
+            if name in f.rss_idle and name in f.rss_loaded
+            else ""
+            for name in columns
+        ]
+        lines.append(f"| {f.setup} | {f.code} | " + " | ".join(cells) + " |")
+    lines += ["", *goal_lines(figures), *(["", *notes] if notes else [])]
+    return "\n".join(lines)
+
+
+def _process_columns(figures: list[Figures]) -> list[str]:
+    names: list[str] = []
+    for f in figures:
+        names += [name for name in f.service_cpu_seconds if name not in names]
+    return names
+
+
+def goal_lines(figures: list[Figures]) -> list[str]:
+    lines = [
+        "Goals (from the issue), on this checkout's code:",
+        "",
+        "| goal | target | measured | verdict |",
+        "|---|---:|---:|---|",
+    ]
+    ours = {f.setup: f for f in figures if f.code.startswith("this checkout")}
+    for setup, goal in CPU_GOALS.items():
+        if setup in ours:
+            value = ours[setup].service_cpu_ms
+            verdict = "met" if value <= goal else f"missed ({value / goal:.1f}x the goal)"
+            lines.append(
+                f"| {setup}: server CPU per request | ≤ {goal:g} ms | {value:.2f} ms | {verdict} |"
+            )
+    peer = next((f for f in figures if f.setup == LITELLM), None)
+    if peer is not None and GOVERNANCE in ours:
+        ratio = ours[GOVERNANCE].loaded.rate / peer.loaded.rate
+        verdict = "met" if ratio >= THROUGHPUT_GOAL else "missed"
+        lines.append(
+            f"| {GOVERNANCE}: req/s at {CLIENTS} over LiteLLM's | ≥ {THROUGHPUT_GOAL:g}x "
+            f"| {ratio:.2f}x | {verdict} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 s cells instead of 10 s")
+    parser.add_argument("--seconds", type=float, help="length of each cell")
+    parser.add_argument("--baseline", type=Path, help="another checkout (with .venv) to compare")
+    parser.add_argument("--no-litellm", action="store_true", help="Tollgate's setups only")
+    parser.add_argument(
+        "--setup", action="append", choices=list(SETUPS), help="only these Tollgate setups"
+    )
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    setups = args.setup or list(SETUPS)
+    report = asyncio.run(run(seconds, args.baseline, not args.no_litellm, setups))
+    print(report)
+    return report
+
+
+if __name__ == "__main__":
+    main()

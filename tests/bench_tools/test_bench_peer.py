@@ -1,0 +1,63 @@
+"""bench.peer's accounting: whose CPU is counted, and how the goals' verdicts are computed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+
+from bench.overhead import Run
+from bench.peer import (
+    CLIENTS,
+    GOVERNANCE,
+    LITELLM,
+    PASS_THROUGH,
+    Figures,
+    goal_lines,
+    tree_cpu_seconds,
+)
+
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
+
+
+def test_the_cpu_of_a_process_includes_its_children_running_and_exited() -> None:
+    # A parent that starts one child burning 0.4 s and waits for it, then burns 0.2 s itself.
+    script = (
+        "import subprocess, sys, time\n"
+        f"subprocess.run([sys.executable, '-c', {BURN.format(seconds=0.4)!r}])\n"
+        + BURN.format(seconds=0.2)
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script + "\ntime.sleep(30)"])
+    try:
+        handle = psutil.Process(parent.pid)
+        before = tree_cpu_seconds([handle])
+        deadline = time.monotonic() + 60
+        while tree_cpu_seconds([handle]) - before < 0.55 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tree_cpu_seconds([handle]) - before >= 0.55
+        # The same process listed twice is counted once.
+        assert abs(tree_cpu_seconds([handle, handle]) - tree_cpu_seconds([handle])) < 0.05
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _figures(setup: str, code: str, requests: int, cpu_seconds: float, seconds: float) -> Figures:
+    run = Run([1.0] * requests, seconds)
+    return Figures(setup, code, run, run, run, {"gateway": cpu_seconds}, 0.0)
+
+
+def test_verdicts_compare_this_checkout_with_the_goals_and_ignore_the_baseline() -> None:
+    figures = [
+        _figures(LITELLM, "LiteLLM 1.106.2", 100, 1.0, 10.0),  # 10 req/s
+        _figures(PASS_THROUGH, "baseline abc", 1000, 9.0, 10.0),  # 9 ms: not judged
+        _figures(PASS_THROUGH, "this checkout def", 1000, 0.9, 10.0),  # 0.9 ms
+        _figures(GOVERNANCE, "this checkout def", 400, 1.2, 10.0),  # 3 ms, 40 req/s
+    ]
+    lines = "\n".join(goal_lines(figures))
+    assert f"| {PASS_THROUGH}: server CPU per request | ≤ 1 ms | 0.90 ms | met |" in lines
+    assert "| ≤ 2 ms | 3.00 ms | missed (1.5x the goal) |" in lines
+    assert f"req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 4.00x | missed |" in lines
+    assert "9.00" not in lines
