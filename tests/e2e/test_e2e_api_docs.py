@@ -163,6 +163,8 @@ async def test_every_endpoint_has_an_example_and_each_runs_with_curl(
         batches = "/v1/messages/batches"
         for route in ("POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models"):
             await _curl(examples[route], base_url)
+        classified = await _curl(examples["POST /v1/tollgate/classify"], base_url)
+        assert classified.strip().splitlines()[-1] == '{"type": "done", "items": 1}'
         await _curl(examples["GET /v1/models/{model_id}"], base_url)
         created = await _curl(examples[f"POST {batches}"], base_url)
         batch_id = httpx.Response(200, content=created).json()["id"]

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import budget_ledger_pb2 as _budget_ledger_pb2
+from tollgate.v1 import classification_pb2 as _classification_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from tollgate.v1 import lead_scoring_pb2 as _lead_scoring_pb2
 from tollgate.v1 import semantic_cache_pb2 as _semantic_cache_pb2
@@ -130,6 +131,26 @@ class ScoreLeadsResponse(_message.Message):
     score: _lead_scoring_pb2.LeadScore
     error: str
     def __init__(self, index: _Optional[int] = ..., score: _Optional[_Union[_lead_scoring_pb2.LeadScore, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ClassifyRequest(_message.Message):
+    __slots__ = ("instructions", "items", "request_id", "max_items_per_call", "bypass_cache")
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    instructions: _classification_pb2.ClassificationInstructions
+    items: _containers.RepeatedCompositeFieldContainer[_classification_pb2.ClassificationItem]
+    request_id: str
+    max_items_per_call: int
+    bypass_cache: bool
+    def __init__(self, instructions: _Optional[_Union[_classification_pb2.ClassificationInstructions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_classification_pb2.ClassificationItem, _Mapping]]] = ..., request_id: _Optional[str] = ..., max_items_per_call: _Optional[int] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+
+class ClassifyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _classification_pb2.ClassificationResult
+    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ...) -> None: ...
 
 class GetUsageReportRequest(_message.Message):
     __slots__ = ("tenant_id", "to", "group_by")

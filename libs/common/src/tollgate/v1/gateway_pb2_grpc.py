@@ -54,6 +54,11 @@ class GatewayServiceStub:
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.FromString,
                 _registered_method=True)
+        self.Classify = channel.unary_stream(
+                '/tollgate.v1.GatewayService/Classify',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.FromString,
+                _registered_method=True)
         self.GetUsageReport = channel.unary_unary(
                 '/tollgate.v1.GatewayService/GetUsageReport',
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetUsageReportRequest.SerializeToString,
@@ -171,6 +176,16 @@ class GatewayServiceServicer:
 
     def ScoreLeads(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Classify(self, request, context):
+        """Classify many items with one set of instructions: cached items first, then the others
+        packed several to a Claude call; one message per item as its answer comes. Budgeted per
+        chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+        the items already answered.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -317,6 +332,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.ScoreLeads,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.SerializeToString,
+            ),
+            'Classify': grpc.unary_stream_rpc_method_handler(
+                    servicer.Classify,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.SerializeToString,
             ),
             'GetUsageReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsageReport,
@@ -517,6 +537,33 @@ class GatewayService:
             '/tollgate.v1.GatewayService/ScoreLeads',
             tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Classify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/Classify',
+            tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,12 @@ class GatewayServiceStub:
     """The same, streamed; the last message is the account."""
     ScoreLead: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ScoreLeadRequest, _gateway_pb2.ScoreLeadResponse]
     ScoreLeads: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ScoreLeadsRequest, _gateway_pb2.ScoreLeadsResponse]
+    Classify: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ClassifyRequest, _gateway_pb2.ClassifyResponse]
+    """Classify many items with one set of instructions: cached items first, then the others
+    packed several to a Claude call; one message per item as its answer comes. Budgeted per
+    chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+    the items already answered.
+    """
     GetUsageReport: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetUsageReportRequest, _gateway_pb2.GetUsageReportResponse]
     """Usage and savings of the caller's tenant (admin keys: any tenant)."""
     GetBudgets: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetBudgetsRequest, _gateway_pb2.GetBudgetsResponse]
@@ -81,6 +87,12 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """The same, streamed; the last message is the account."""
     ScoreLead: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ScoreLeadRequest, _gateway_pb2.ScoreLeadResponse]  # type: ignore[assignment]
     ScoreLeads: _aio.UnaryStreamMultiCallable[_gateway_pb2.ScoreLeadsRequest, _gateway_pb2.ScoreLeadsResponse]  # type: ignore[assignment]
+    Classify: _aio.UnaryStreamMultiCallable[_gateway_pb2.ClassifyRequest, _gateway_pb2.ClassifyResponse]  # type: ignore[assignment]
+    """Classify many items with one set of instructions: cached items first, then the others
+    packed several to a Claude call; one message per item as its answer comes. Budgeted per
+    chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+    the items already answered.
+    """
     GetUsageReport: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetUsageReportRequest, _gateway_pb2.GetUsageReportResponse]  # type: ignore[assignment]
     """Usage and savings of the caller's tenant (admin keys: any tenant)."""
     GetBudgets: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetBudgetsRequest, _gateway_pb2.GetBudgetsResponse]  # type: ignore[assignment]
@@ -144,6 +156,18 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.ScoreLeadsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ScoreLeadsResponse], _abc.AsyncIterator[_gateway_pb2.ScoreLeadsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Classify(
+        self,
+        request: _gateway_pb2.ClassifyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ClassifyResponse], _abc.AsyncIterator[_gateway_pb2.ClassifyResponse]]:
+        """Classify many items with one set of instructions: cached items first, then the others
+        packed several to a Claude call; one message per item as its answer comes. Budgeted per
+        chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+        the items already answered.
+        """
 
     @_abc_1.abstractmethod
     def GetUsageReport(

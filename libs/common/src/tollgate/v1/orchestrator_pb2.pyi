@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tollgate.v1 import classification_pb2 as _classification_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -208,3 +209,21 @@ class ListBatchesResponse(_message.Message):
     batches: _containers.RepeatedCompositeFieldContainer[Batch]
     has_more: bool
     def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ClassifyItemsRequest(_message.Message):
+    __slots__ = ("context", "instructions", "items", "max_items_per_call")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    instructions: _classification_pb2.ClassificationInstructions
+    items: _containers.RepeatedCompositeFieldContainer[_classification_pb2.ClassificationItem]
+    max_items_per_call: int
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., instructions: _Optional[_Union[_classification_pb2.ClassificationInstructions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_classification_pb2.ClassificationItem, _Mapping]]] = ..., max_items_per_call: _Optional[int] = ...) -> None: ...
+
+class ClassifyItemsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _classification_pb2.ClassificationResult
+    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ...) -> None: ...

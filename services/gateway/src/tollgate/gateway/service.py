@@ -3,8 +3,9 @@ lead scoring, or the admin calls."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
 
@@ -22,6 +23,7 @@ from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.budget import BudgetGuard
+from tollgate.gateway.classification import Classification
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
@@ -60,6 +62,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         pipeline: CompletionPipeline,
         leads: LeadScoring,
         admin: AdminCalls,
+        classification: Classification,
         rate_limiter: RateLimiter | None = None,
         key_admin: KeyAdmin | None = None,
         profiles: AgentProfiles | None = None,
@@ -72,6 +75,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        self._classification = classification
         self.key_admin = key_admin
         self._profiles = profiles
         self._sessions = sessions
@@ -168,6 +172,29 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             self._request_context(key), request, self._timeout()
         ):
             yield item
+
+    async def classify(
+        self, key: ApiKey, request: gateway_pb2.ClassifyRequest
+    ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
+        """A classification run of an authenticated key (both doors)."""
+        await self._admit(key, 0)
+        run_context = self._request_context(key)
+        if request.request_id:
+            run_context.request_id = request.request_id
+        run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
+        # Closed at once when the caller leaves (not whenever the generator is collected), so
+        # the run stops starting chunks then.
+        async with contextlib.aclosing(self._classification.run(run_context, request)) as items:
+            async for item in items:
+                yield item
+
+    async def Classify(
+        self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+        results = self.classify(self._authenticate(context), request)
+        async with contextlib.aclosing(results):
+            async for item in results:
+                yield item
 
     async def GetUsageReport(
         self, request: gateway_pb2.GetUsageReportRequest, context: grpc.aio.ServicerContext
@@ -341,6 +368,14 @@ async def build_service(settings: Settings) -> GrpcService:
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         admin,
+        Classification(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+            background,
+        ),
         rate_limiter,
         KeyAdmin(admin.ledger_call, keys) if settings.managed_keys_enabled else None,
         profiles=profiles,
@@ -385,7 +420,14 @@ async def build_service(settings: Settings) -> GrpcService:
     # Completions and lead batches are held to max_request_bytes by the validator, which names
     # the field; here they get gRPC's own limit, and every other method a small one.
     large = settings.max_message_bytes
-    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
+    # A classification run has no validator pass over its bytes: it is held to
+    # max_request_bytes here (the HTTP door's own limit), with a sentence naming the limit.
+    limits = {
+        "Complete": large,
+        "StreamComplete": large,
+        "ScoreLeads": large,
+        "Classify": settings.max_request_bytes,
+    }
     adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
     registration = Registration(descriptor.full_name, adder, servicer)
     return GrpcService(

@@ -85,12 +85,17 @@ def max_cost(
         input_tokens(settings, request, template_variables, agent_profile)
         * settings.reservation_token_margin
     )
+    return priced_at_most(settings, prices, request.model, tokens, request.max_tokens)
+
+
+def priced_at_most(
+    settings: Settings, prices: PriceTable, model: str, input_tokens: int, output_tokens: int
+) -> int:
+    """The price of these tokens for `model`, else for the dearest model the orchestrator may
+    route to (0 when none is known)."""
     routable = settings.reservation_models or prices.role_models
-    models = [request.model] if request.model else routable
-    known = [m for m in models if prices.knows(m)]
-    if not known:
-        return 0
-    return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
+    known = [m for m in ([model] if model else routable) if prices.knows(m)]
+    return max((prices.max_cost(m, input_tokens, output_tokens) for m in known), default=0)
 
 
 class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
