@@ -73,6 +73,9 @@ BENCHMARKS = (
     Benchmark("semantic_eval", "Semantic-cache precision and recall"),
     Benchmark("ledger", "Budget ledger", quick=("--pairs", "100")),
     Benchmark("orchestrator_concurrency", "Orchestrator adaptive concurrency"),
+    Benchmark(
+        "classification", "Packed classification vs one call per item", quick=("--items", "200")
+    ),
     Benchmark("lead_scoring", "Lead scoring", quick=("--leads", "2000", "--reasoning-leads", "20")),
     Benchmark("optimizer", "Conversation optimizer latency", quick=("--iterations", "200")),
     Benchmark("pruning_eval", "Conversation optimizer: token reduction and fact retention"),

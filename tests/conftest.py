@@ -260,16 +260,19 @@ def start_door(
     redis_namespace: str,
     postgres_dsn: str,
 ) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
-    """Start the full suite with the HTTP door on; keyword arguments override gateway settings."""
+    """Start the full suite with the HTTP door on (every flag on unless `flags` are given);
+    keyword arguments override gateway settings."""
 
-    def start(**gateway_overrides: Any) -> AbstractAsyncContextManager[FullSuite]:
+    def start(
+        flags: dict[str, Any] | None = None, **gateway_overrides: Any
+    ) -> AbstractAsyncContextManager[FullSuite]:
         return running_full_suite(
             emulator,
             tmp_path,
             redis_url,
             redis_namespace,
             postgres_dsn,
-            ALL_ON,
+            flags or ALL_ON,
             http_enabled=True,
             http_port=0,
             **gateway_overrides,

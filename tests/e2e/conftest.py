@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TextIO
 
 import grpc
 import pytest
@@ -37,3 +40,22 @@ async def answers(address: str, secret: str) -> bool:
                 return False
             raise
     return True
+
+
+async def run_command(
+    suite: FullSuite,
+    run: Callable[[Any, TextIO], int],
+    command: str,
+    key: str,
+    *arguments: str,
+) -> tuple[int, str]:
+    """`tollgate <command> --gateway <suite's> --api-key <key> <arguments>`: exit code, stdout."""
+    from tollgate.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        [command, "--gateway", suite.gateway.address, "--api-key", key, *arguments]
+    )
+    out = io.StringIO()
+    # The CLI is synchronous: it runs in a thread while the servers answer in this loop.
+    code = await asyncio.to_thread(run, args, out)
+    return code, out.getvalue()

@@ -95,9 +95,13 @@ async def _raise_an_alert(suite: FullSuite) -> None:
 
 async def test_every_rpc_example_runs(
     start_door: Callable[..., AbstractAsyncContextManager[FullSuite]],
+    redis_url: str,
+    redis_namespace: str,
 ) -> None:
-    # InvalidateCache clears the semantic cache too, so it runs here.
-    async with start_door(with_semantic_cache=True) as suite:
+    # InvalidateCache clears the semantic cache too, so it runs here; sessions need their store.
+    async with start_door(
+        with_semantic_cache=True, sessions_redis_url=redis_url, sessions_key_prefix=redis_namespace
+    ) as suite:
         await _run_rpc_examples(suite)
 
 
@@ -159,6 +163,8 @@ async def test_every_endpoint_has_an_example_and_each_runs_with_curl(
         batches = "/v1/messages/batches"
         for route in ("POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models"):
             await _curl(examples[route], base_url)
+        classified = await _curl(examples["POST /v1/tollgate/classify"], base_url)
+        assert classified.strip().splitlines()[-1] == '{"type": "done", "items": 1}'
         await _curl(examples["GET /v1/models/{model_id}"], base_url)
         created = await _curl(examples[f"POST {batches}"], base_url)
         batch_id = httpx.Response(200, content=created).json()["id"]

@@ -3,22 +3,13 @@ key; an application key is refused; a scope that makes no sense is refused befor
 
 from __future__ import annotations
 
-import asyncio
-import io
-
 from tests.conftest import ADMIN_KEY, API_KEY, FullSuite
+from tests.e2e.conftest import run_command
 from tollgate.cli.budget import run
-from tollgate.cli.main import build_parser
 
 
 async def _budget(suite: FullSuite, key: str, *arguments: str) -> tuple[int, str]:
-    args = build_parser().parse_args(
-        ["budget", "--gateway", suite.gateway.address, "--api-key", key, *arguments]
-    )
-    out = io.StringIO()
-    # The CLI is synchronous: it runs in a thread while the servers answer in this loop.
-    code = await asyncio.to_thread(run, args, out)
-    return code, out.getvalue()
+    return await run_command(suite, run, "budget", key, *arguments)
 
 
 async def test_set_list_and_override_a_budget(full_suite: FullSuite) -> None:

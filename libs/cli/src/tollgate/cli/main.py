@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tollgate.cli.demo",
     "tollgate.cli.report",
     "tollgate.cli.budget",
+    "tollgate.cli.agents",
     "tollgate.cli.keys",
     "tollgate.cli.rollout",
 )

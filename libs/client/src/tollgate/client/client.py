@@ -135,10 +135,14 @@ class TollgateClient:
         template_variables: Mapping[str, str] | None = None,
         tags: Iterable[str] = (),
         cache: gateway_pb2.CachePreference | None = None,
+        agent_id: str = "",
+        session_id: str = "",
         **params: Any,
     ) -> gateway_pb2.Completion:
         """A Completion from Anthropic-style arguments (`tools`, `temperature`, ... in params).
-        `cache`: bypass or refresh the caches, a TTL, caching a sampled answer."""
+        `cache`: bypass or refresh the caches, a TTL, caching a sampled answer. `agent_id`: the
+        tenant's agent whose stored profile fits the answer to them. `session_id`: append this turn
+        to the stored conversation (`messages` holds only the new turn)."""
         if task not in _TASKS:
             raise ValueError(f"unknown task {task!r}; known: {sorted(_TASKS)}")
         body: dict[str, Any] = {
@@ -158,6 +162,8 @@ class TollgateClient:
             template_variables=dict(template_variables or {}),
             tags=list(tags),
             cache=cache,
+            agent_id=agent_id,
+            session_id=session_id,
         )
 
     async def complete(self, *, timeout: float | None = None, **kwargs: Any) -> CompletionResult:

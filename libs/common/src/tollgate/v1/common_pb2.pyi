@@ -48,6 +48,22 @@ class TaskType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_TYPE_INTERVENTION: _ClassVar[TaskType]
     TASK_TYPE_CLASSIFICATION: _ClassVar[TaskType]
 
+class AgentRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_ROLE_UNSPECIFIED: _ClassVar[AgentRole]
+    AGENT_ROLE_BUYERS_AGENT: _ClassVar[AgentRole]
+    AGENT_ROLE_LISTING_AGENT: _ClassVar[AgentRole]
+    AGENT_ROLE_TRANSACTION_COORDINATOR: _ClassVar[AgentRole]
+    AGENT_ROLE_DUAL_AGENT: _ClassVar[AgentRole]
+    AGENT_ROLE_TEAM_LEAD: _ClassVar[AgentRole]
+
+class AgentExperience(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_EXPERIENCE_UNSPECIFIED: _ClassVar[AgentExperience]
+    AGENT_EXPERIENCE_NOVICE: _ClassVar[AgentExperience]
+    AGENT_EXPERIENCE_EXPERIENCED: _ClassVar[AgentExperience]
+    AGENT_EXPERIENCE_EXPERT: _ClassVar[AgentExperience]
+
 class FlagMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FLAG_MODE_UNSPECIFIED: _ClassVar[FlagMode]
@@ -87,6 +103,16 @@ TASK_TYPE_REPORT: TaskType
 TASK_TYPE_SCRIPT: TaskType
 TASK_TYPE_INTERVENTION: TaskType
 TASK_TYPE_CLASSIFICATION: TaskType
+AGENT_ROLE_UNSPECIFIED: AgentRole
+AGENT_ROLE_BUYERS_AGENT: AgentRole
+AGENT_ROLE_LISTING_AGENT: AgentRole
+AGENT_ROLE_TRANSACTION_COORDINATOR: AgentRole
+AGENT_ROLE_DUAL_AGENT: AgentRole
+AGENT_ROLE_TEAM_LEAD: AgentRole
+AGENT_EXPERIENCE_UNSPECIFIED: AgentExperience
+AGENT_EXPERIENCE_NOVICE: AgentExperience
+AGENT_EXPERIENCE_EXPERIENCED: AgentExperience
+AGENT_EXPERIENCE_EXPERT: AgentExperience
 FLAG_MODE_UNSPECIFIED: FlagMode
 FLAG_MODE_ENFORCE: FlagMode
 FLAG_MODE_SHADOW: FlagMode
@@ -254,6 +280,18 @@ class ClaudeResponse(_message.Message):
     stop_sequence: str
     usage: Usage
     def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., content: _Optional[_Iterable[_Union[ContentBlock, _Mapping]]] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., stop_sequence: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+
+class AgentProfile(_message.Message):
+    __slots__ = ("agent_id", "role", "experience", "specializations")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    EXPERIENCE_FIELD_NUMBER: _ClassVar[int]
+    SPECIALIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    role: AgentRole
+    experience: AgentExperience
+    specializations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, agent_id: _Optional[str] = ..., role: _Optional[_Union[AgentRole, str]] = ..., experience: _Optional[_Union[AgentExperience, str]] = ..., specializations: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RequestContext(_message.Message):
     __slots__ = ("tenant_id", "api_key_id", "contact_id", "request_id", "task", "conversation_id", "trace_id")

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tollgate.v1 import budget_ledger_pb2 as _budget_ledger_pb2
+from tollgate.v1 import classification_pb2 as _classification_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from tollgate.v1 import lead_scoring_pb2 as _lead_scoring_pb2
 from tollgate.v1 import semantic_cache_pb2 as _semantic_cache_pb2
@@ -25,7 +26,7 @@ CACHE_MODE_BYPASS: CacheMode
 CACHE_MODE_REFRESH: CacheMode
 
 class Completion(_message.Message):
-    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags", "cache")
+    __slots__ = ("request", "task", "contact_id", "request_id", "conversation_id", "template_variables", "tags", "cache", "agent_id", "session_id")
     class TemplateVariablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +42,8 @@ class Completion(_message.Message):
     TEMPLATE_VARIABLES_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     request: _common_pb2.ClaudeRequest
     task: _common_pb2.TaskType
     contact_id: str
@@ -49,7 +52,9 @@ class Completion(_message.Message):
     template_variables: _containers.ScalarMap[str, str]
     tags: _containers.RepeatedScalarFieldContainer[str]
     cache: CachePreference
-    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ..., cache: _Optional[_Union[CachePreference, _Mapping]] = ...) -> None: ...
+    agent_id: str
+    session_id: str
+    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskType, str]] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Iterable[str]] = ..., cache: _Optional[_Union[CachePreference, _Mapping]] = ..., agent_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class CachePreference(_message.Message):
     __slots__ = ("mode", "ttl", "cache_sampled")
@@ -126,6 +131,26 @@ class ScoreLeadsResponse(_message.Message):
     score: _lead_scoring_pb2.LeadScore
     error: str
     def __init__(self, index: _Optional[int] = ..., score: _Optional[_Union[_lead_scoring_pb2.LeadScore, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ClassifyRequest(_message.Message):
+    __slots__ = ("instructions", "items", "request_id", "max_items_per_call", "bypass_cache")
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    instructions: _classification_pb2.ClassificationInstructions
+    items: _containers.RepeatedCompositeFieldContainer[_classification_pb2.ClassificationItem]
+    request_id: str
+    max_items_per_call: int
+    bypass_cache: bool
+    def __init__(self, instructions: _Optional[_Union[_classification_pb2.ClassificationInstructions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_classification_pb2.ClassificationItem, _Mapping]]] = ..., request_id: _Optional[str] = ..., max_items_per_call: _Optional[int] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+
+class ClassifyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _classification_pb2.ClassificationResult
+    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ...) -> None: ...
 
 class GetUsageReportRequest(_message.Message):
     __slots__ = ("tenant_id", "to", "group_by")
@@ -261,6 +286,108 @@ class InvalidateCacheResponse(_message.Message):
     exact_removed: int
     semantic_removed: int
     def __init__(self, exact_removed: _Optional[int] = ..., semantic_removed: _Optional[int] = ...) -> None: ...
+
+class PutAgentProfileRequest(_message.Message):
+    __slots__ = ("tenant_id", "profile")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    profile: _common_pb2.AgentProfile
+    def __init__(self, tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ...) -> None: ...
+
+class PutAgentProfileResponse(_message.Message):
+    __slots__ = ("profile", "created")
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    profile: _common_pb2.AgentProfile
+    created: bool
+    def __init__(self, profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetAgentProfileRequest(_message.Message):
+    __slots__ = ("tenant_id", "agent_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agent_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class GetAgentProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: _common_pb2.AgentProfile
+    def __init__(self, profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ...) -> None: ...
+
+class ListAgentProfilesRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class ListAgentProfilesResponse(_message.Message):
+    __slots__ = ("profiles",)
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
+    profiles: _containers.RepeatedCompositeFieldContainer[_common_pb2.AgentProfile]
+    def __init__(self, profiles: _Optional[_Iterable[_Union[_common_pb2.AgentProfile, _Mapping]]] = ...) -> None: ...
+
+class DeleteAgentProfileRequest(_message.Message):
+    __slots__ = ("tenant_id", "agent_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agent_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAgentProfileResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+
+class GetSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class GetSessionResponse(_message.Message):
+    __slots__ = ("messages", "stored_bytes")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    stored_bytes: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
+
+class ForkSessionRequest(_message.Message):
+    __slots__ = ("session_id", "new_session_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    new_session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., new_session_id: _Optional[str] = ...) -> None: ...
+
+class ForkSessionResponse(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: int
+    def __init__(self, messages: _Optional[int] = ...) -> None: ...
+
+class DeleteSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSessionResponse(_message.Message):
+    __slots__ = ("deleted", "exact_removed", "semantic_removed", "caches_not_cleared")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    EXACT_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    SEMANTIC_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    CACHES_NOT_CLEARED_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    exact_removed: int
+    semantic_removed: int
+    caches_not_cleared: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deleted: _Optional[bool] = ..., exact_removed: _Optional[int] = ..., semantic_removed: _Optional[int] = ..., caches_not_cleared: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateApiKeyRequest(_message.Message):
     __slots__ = ("tenant_id", "name", "role", "expires_at", "limits")

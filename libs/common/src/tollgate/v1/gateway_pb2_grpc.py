@@ -54,6 +54,11 @@ class GatewayServiceStub:
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.FromString,
                 _registered_method=True)
+        self.Classify = channel.unary_stream(
+                '/tollgate.v1.GatewayService/Classify',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.FromString,
+                _registered_method=True)
         self.GetUsageReport = channel.unary_unary(
                 '/tollgate.v1.GatewayService/GetUsageReport',
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetUsageReportRequest.SerializeToString,
@@ -88,6 +93,41 @@ class GatewayServiceStub:
                 '/tollgate.v1.GatewayService/InvalidateCache',
                 request_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
+                _registered_method=True)
+        self.PutAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/PutAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.FromString,
+                _registered_method=True)
+        self.GetAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/GetAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.FromString,
+                _registered_method=True)
+        self.ListAgentProfiles = channel.unary_unary(
+                '/tollgate.v1.GatewayService/ListAgentProfiles',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.FromString,
+                _registered_method=True)
+        self.DeleteAgentProfile = channel.unary_unary(
+                '/tollgate.v1.GatewayService/DeleteAgentProfile',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/GetSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.FromString,
+                _registered_method=True)
+        self.ForkSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/ForkSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.FromString,
+                _registered_method=True)
+        self.DeleteSession = channel.unary_unary(
+                '/tollgate.v1.GatewayService/DeleteSession',
+                request_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.FromString,
                 _registered_method=True)
         self.CreateApiKey = channel.unary_unary(
                 '/tollgate.v1.GatewayService/CreateApiKey',
@@ -140,6 +180,16 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Classify(self, request, context):
+        """Classify many items with one set of instructions: cached items first, then the others
+        packed several to a Claude call; one message per item as its answer comes. Budgeted per
+        chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+        the items already answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsageReport(self, request, context):
         """Usage and savings of the caller's tenant (admin keys: any tenant).
         """
@@ -181,6 +231,53 @@ class GatewayServiceServicer:
 
     def InvalidateCache(self, request, context):
         """Admin: drop cached answers of a tenant, all or by tag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutAgentProfile(self, request, context):
+        """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+        list: any key of the tenant. An empty tenant_id is the caller's tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgentProfile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentProfiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAgentProfile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForkSession(self, request, context):
+        """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSession(self, request, context):
+        """Delete every turn of a session, and the cached answers tagged with it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +333,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.SerializeToString,
             ),
+            'Classify': grpc.unary_stream_rpc_method_handler(
+                    servicer.Classify,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.SerializeToString,
+            ),
             'GetUsageReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsageReport,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetUsageReportRequest.FromString,
@@ -270,6 +372,41 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.InvalidateCache,
                     request_deserializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.SerializeToString,
+            ),
+            'PutAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.SerializeToString,
+            ),
+            'GetAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.SerializeToString,
+            ),
+            'ListAgentProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentProfiles,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.SerializeToString,
+            ),
+            'DeleteAgentProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAgentProfile,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.SerializeToString,
+            ),
+            'ForkSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.SerializeToString,
+            ),
+            'DeleteSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSession,
+                    request_deserializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.SerializeToString,
             ),
             'CreateApiKey': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateApiKey,
@@ -400,6 +537,33 @@ class GatewayService:
             '/tollgate.v1.GatewayService/ScoreLeads',
             tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.ScoreLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Classify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/Classify',
+            tollgate_dot_v1_dot_gateway__pb2.ClassifyRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ClassifyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -589,6 +753,195 @@ class GatewayService:
             '/tollgate.v1.GatewayService/InvalidateCache',
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheRequest.SerializeToString,
             tollgate_dot_v1_dot_gateway__pb2.InvalidateCacheResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/PutAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.PutAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/GetAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.GetAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/ListAgentProfiles',
+            tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ListAgentProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAgentProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/DeleteAgentProfile',
+            tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.DeleteAgentProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/GetSession',
+            tollgate_dot_v1_dot_gateway__pb2.GetSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.GetSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForkSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/ForkSession',
+            tollgate_dot_v1_dot_gateway__pb2.ForkSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.ForkSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.GatewayService/DeleteSession',
+            tollgate_dot_v1_dot_gateway__pb2.DeleteSessionRequest.SerializeToString,
+            tollgate_dot_v1_dot_gateway__pb2.DeleteSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

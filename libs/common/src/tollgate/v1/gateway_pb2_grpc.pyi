@@ -39,6 +39,12 @@ class GatewayServiceStub:
     """The same, streamed; the last message is the account."""
     ScoreLead: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ScoreLeadRequest, _gateway_pb2.ScoreLeadResponse]
     ScoreLeads: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ScoreLeadsRequest, _gateway_pb2.ScoreLeadsResponse]
+    Classify: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ClassifyRequest, _gateway_pb2.ClassifyResponse]
+    """Classify many items with one set of instructions: cached items first, then the others
+    packed several to a Claude call; one message per item as its answer comes. Budgeted per
+    chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+    the items already answered.
+    """
     GetUsageReport: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetUsageReportRequest, _gateway_pb2.GetUsageReportResponse]
     """Usage and savings of the caller's tenant (admin keys: any tenant)."""
     GetBudgets: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetBudgetsRequest, _gateway_pb2.GetBudgetsResponse]
@@ -50,6 +56,19 @@ class GatewayServiceStub:
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    PutAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.PutAgentProfileRequest, _gateway_pb2.PutAgentProfileResponse]
+    """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+    list: any key of the tenant. An empty tenant_id is the caller's tenant.
+    """
+    GetAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]
+    ListAgentProfiles: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]
+    DeleteAgentProfile: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]
+    GetSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetSessionRequest, _gateway_pb2.GetSessionResponse]
+    """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+    ForkSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ForkSessionRequest, _gateway_pb2.ForkSessionResponse]
+    """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+    DeleteSession: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]
+    """Delete every turn of a session, and the cached answers tagged with it."""
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]
     """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
     tenant, and only they may create, revoke or rotate operator keys. The secret is in the
@@ -68,6 +87,12 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """The same, streamed; the last message is the account."""
     ScoreLead: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ScoreLeadRequest, _gateway_pb2.ScoreLeadResponse]  # type: ignore[assignment]
     ScoreLeads: _aio.UnaryStreamMultiCallable[_gateway_pb2.ScoreLeadsRequest, _gateway_pb2.ScoreLeadsResponse]  # type: ignore[assignment]
+    Classify: _aio.UnaryStreamMultiCallable[_gateway_pb2.ClassifyRequest, _gateway_pb2.ClassifyResponse]  # type: ignore[assignment]
+    """Classify many items with one set of instructions: cached items first, then the others
+    packed several to a Claude call; one message per item as its answer comes. Budgeted per
+    chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+    the items already answered.
+    """
     GetUsageReport: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetUsageReportRequest, _gateway_pb2.GetUsageReportResponse]  # type: ignore[assignment]
     """Usage and savings of the caller's tenant (admin keys: any tenant)."""
     GetBudgets: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetBudgetsRequest, _gateway_pb2.GetBudgetsResponse]  # type: ignore[assignment]
@@ -79,6 +104,19 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Admin: which flags and service versions apply to a tenant and contact."""
     InvalidateCache: _aio.UnaryUnaryMultiCallable[_gateway_pb2.InvalidateCacheRequest, _gateway_pb2.InvalidateCacheResponse]  # type: ignore[assignment]
     """Admin: drop cached answers of a tenant, all or by tag."""
+    PutAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.PutAgentProfileRequest, _gateway_pb2.PutAgentProfileResponse]  # type: ignore[assignment]
+    """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+    list: any key of the tenant. An empty tenant_id is the caller's tenant.
+    """
+    GetAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetAgentProfileRequest, _gateway_pb2.GetAgentProfileResponse]  # type: ignore[assignment]
+    ListAgentProfiles: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListAgentProfilesRequest, _gateway_pb2.ListAgentProfilesResponse]  # type: ignore[assignment]
+    DeleteAgentProfile: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteAgentProfileRequest, _gateway_pb2.DeleteAgentProfileResponse]  # type: ignore[assignment]
+    GetSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetSessionRequest, _gateway_pb2.GetSessionResponse]  # type: ignore[assignment]
+    """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+    ForkSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ForkSessionRequest, _gateway_pb2.ForkSessionResponse]  # type: ignore[assignment]
+    """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+    DeleteSession: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSessionRequest, _gateway_pb2.DeleteSessionResponse]  # type: ignore[assignment]
+    """Delete every turn of a session, and the cached answers tagged with it."""
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateApiKeyRequest, _gateway_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Admin: managed API keys. Admin keys act on their own tenant only; operator keys on any
     tenant, and only they may create, revoke or rotate operator keys. The secret is in the
@@ -118,6 +156,18 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.ScoreLeadsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ScoreLeadsResponse], _abc.AsyncIterator[_gateway_pb2.ScoreLeadsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Classify(
+        self,
+        request: _gateway_pb2.ClassifyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ClassifyResponse], _abc.AsyncIterator[_gateway_pb2.ClassifyResponse]]:
+        """Classify many items with one set of instructions: cached items first, then the others
+        packed several to a Claude call; one message per item as its answer comes. Budgeted per
+        chunk of items: a budget that runs out mid-way ends the stream with RESOURCE_EXHAUSTED after
+        the items already answered.
+        """
 
     @_abc_1.abstractmethod
     def GetUsageReport(
@@ -171,6 +221,61 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.InvalidateCacheResponse, _abc.Awaitable[_gateway_pb2.InvalidateCacheResponse]]:
         """Admin: drop cached answers of a tenant, all or by tag."""
+
+    @_abc_1.abstractmethod
+    def PutAgentProfile(
+        self,
+        request: _gateway_pb2.PutAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.PutAgentProfileResponse, _abc.Awaitable[_gateway_pb2.PutAgentProfileResponse]]:
+        """Agent profiles of a tenant. Put and delete: admin keys (operators: any tenant); get and
+        list: any key of the tenant. An empty tenant_id is the caller's tenant.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAgentProfile(
+        self,
+        request: _gateway_pb2.GetAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetAgentProfileResponse, _abc.Awaitable[_gateway_pb2.GetAgentProfileResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAgentProfiles(
+        self,
+        request: _gateway_pb2.ListAgentProfilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListAgentProfilesResponse, _abc.Awaitable[_gateway_pb2.ListAgentProfilesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteAgentProfile(
+        self,
+        request: _gateway_pb2.DeleteAgentProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteAgentProfileResponse, _abc.Awaitable[_gateway_pb2.DeleteAgentProfileResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetSession(
+        self,
+        request: _gateway_pb2.GetSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetSessionResponse, _abc.Awaitable[_gateway_pb2.GetSessionResponse]]:
+        """Stored conversations (Completion.session_id) of the caller's tenant; any key of the tenant."""
+
+    @_abc_1.abstractmethod
+    def ForkSession(
+        self,
+        request: _gateway_pb2.ForkSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ForkSessionResponse, _abc.Awaitable[_gateway_pb2.ForkSessionResponse]]:
+        """Copy a session's history under a new id, e.g. for the lead analysis of the chat's contact."""
+
+    @_abc_1.abstractmethod
+    def DeleteSession(
+        self,
+        request: _gateway_pb2.DeleteSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteSessionResponse, _abc.Awaitable[_gateway_pb2.DeleteSessionResponse]]:
+        """Delete every turn of a session, and the cached answers tagged with it."""
 
     @_abc_1.abstractmethod
     def CreateApiKey(

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from tollgate.v1 import classification_pb2 as tollgate_dot_v1_dot_classification__pb2
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etollgate/v1/orchestrator.proto\x12\x0btollgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18tollgate/v1/common.proto\"\xd6\x02\n\x0eGenerationSpec\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12N\n\x12template_variables\x18\x03 \x03(\x0b\x32\x32.tollgate.v1.GenerationSpec.TemplateVariablesEntry\x12\x16\n\x0eprompt_caching\x18\x04 \x01(\x08\x12/\n\x10prompt_cache_ttl\x18\x05 \x01(\x0e\x32\x15.tollgate.v1.CacheTtl\x12\x16\n\x0e\x61pply_template\x18\x06 \x01(\x08\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcb\x01\n\x10GenerationResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x1f\n\x04\x63ost\x18\x02 \x01(\x0b\x32\x11.tollgate.v1.Cost\x12\x17\n\x0f\x66\x61llback_reason\x18\x03 \x01(\t\x12\x19\n\x11upstream_attempts\x18\x04 \x01(\r\x12\x18\n\x10template_version\x18\x05 \x01(\t\x12\x19\n\x11\x63\x61\x63he_breakpoints\x18\x06 \x01(\r\"<\n\x0fGenerateRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"A\n\x10GenerateResponse\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResult\"B\n\x15StreamGenerateRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"|\n\x16StreamGenerateResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.StreamEventH\x00\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResultH\x00\x42\x06\n\x04item\"I\n\tBatchItem\x12\x11\n\tcustom_id\x18\x01 \x01(\t\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"h\n\x0b\x42\x61tchCounts\x12\x12\n\nprocessing\x18\x01 \x01(\r\x12\x11\n\tsucceeded\x18\x02 \x01(\r\x12\x0f\n\x07\x65rrored\x18\x03 \x01(\r\x12\x10\n\x08\x63\x61nceled\x18\x04 \x01(\r\x12\x0f\n\x07\x65xpired\x18\x05 \x01(\r\"\xec\x01\n\x05\x42\x61tch\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.tollgate.v1.BatchStatus\x12(\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x18.tollgate.v1.BatchCounts\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"i\n\x12\x43reateBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12%\n\x05items\x18\x02 \x03(\x0b\x32\x16.tollgate.v1.BatchItem\"8\n\x13\x43reateBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"Q\n\x0fGetBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"5\n\x10GetBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"X\n\x16GetBatchResultsRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"y\n\x17GetBatchResultsResponse\x12\x11\n\tcustom_id\x18\x01 \x01(\t\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResultH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"T\n\x12\x43\x61ncelBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"8\n\x13\x43\x61ncelBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"v\n\x12ListBatchesRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x11\n\tbefore_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x04 \x01(\t\"L\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.tollgate.v1.Batch\x12\x10\n\x08has_more\x18\x02 \x01(\x08*}\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42\x41TCH_STATUS_IN_PROGRESS\x10\x01\x12\x1a\n\x16\x42\x41TCH_STATUS_CANCELING\x10\x02\x12\x16\n\x12\x42\x41TCH_STATUS_ENDED\x10\x03\x32\xda\x04\n\x13OrchestratorService\x12G\n\x08Generate\x12\x1c.tollgate.v1.GenerateRequest\x1a\x1d.tollgate.v1.GenerateResponse\x12[\n\x0eStreamGenerate\x12\".tollgate.v1.StreamGenerateRequest\x1a#.tollgate.v1.StreamGenerateResponse0\x01\x12P\n\x0b\x43reateBatch\x12\x1f.tollgate.v1.CreateBatchRequest\x1a .tollgate.v1.CreateBatchResponse\x12G\n\x08GetBatch\x12\x1c.tollgate.v1.GetBatchRequest\x1a\x1d.tollgate.v1.GetBatchResponse\x12^\n\x0fGetBatchResults\x12#.tollgate.v1.GetBatchResultsRequest\x1a$.tollgate.v1.GetBatchResultsResponse0\x01\x12P\n\x0b\x43\x61ncelBatch\x12\x1f.tollgate.v1.CancelBatchRequest\x1a .tollgate.v1.CancelBatchResponse\x12P\n\x0bListBatches\x12\x1f.tollgate.v1.ListBatchesRequest\x1a .tollgate.v1.ListBatchesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etollgate/v1/orchestrator.proto\x12\x0btollgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tollgate/v1/classification.proto\x1a\x18tollgate/v1/common.proto\"\x88\x03\n\x0eGenerationSpec\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12N\n\x12template_variables\x18\x03 \x03(\x0b\x32\x32.tollgate.v1.GenerationSpec.TemplateVariablesEntry\x12\x16\n\x0eprompt_caching\x18\x04 \x01(\x08\x12/\n\x10prompt_cache_ttl\x18\x05 \x01(\x0e\x32\x15.tollgate.v1.CacheTtl\x12\x16\n\x0e\x61pply_template\x18\x06 \x01(\x08\x12\x30\n\ragent_profile\x18\x07 \x01(\x0b\x32\x19.tollgate.v1.AgentProfile\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcb\x01\n\x10GenerationResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x1f\n\x04\x63ost\x18\x02 \x01(\x0b\x32\x11.tollgate.v1.Cost\x12\x17\n\x0f\x66\x61llback_reason\x18\x03 \x01(\t\x12\x19\n\x11upstream_attempts\x18\x04 \x01(\r\x12\x18\n\x10template_version\x18\x05 \x01(\t\x12\x19\n\x11\x63\x61\x63he_breakpoints\x18\x06 \x01(\r\"<\n\x0fGenerateRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"A\n\x10GenerateResponse\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResult\"B\n\x15StreamGenerateRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"|\n\x16StreamGenerateResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.tollgate.v1.StreamEventH\x00\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResultH\x00\x42\x06\n\x04item\"I\n\tBatchItem\x12\x11\n\tcustom_id\x18\x01 \x01(\t\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.GenerationSpec\"h\n\x0b\x42\x61tchCounts\x12\x12\n\nprocessing\x18\x01 \x01(\r\x12\x11\n\tsucceeded\x18\x02 \x01(\r\x12\x0f\n\x07\x65rrored\x18\x03 \x01(\r\x12\x10\n\x08\x63\x61nceled\x18\x04 \x01(\r\x12\x0f\n\x07\x65xpired\x18\x05 \x01(\r\"\xec\x01\n\x05\x42\x61tch\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.tollgate.v1.BatchStatus\x12(\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x18.tollgate.v1.BatchCounts\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"i\n\x12\x43reateBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12%\n\x05items\x18\x02 \x03(\x0b\x32\x16.tollgate.v1.BatchItem\"8\n\x13\x43reateBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"Q\n\x0fGetBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"5\n\x10GetBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"X\n\x16GetBatchResultsRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"y\n\x17GetBatchResultsResponse\x12\x11\n\tcustom_id\x18\x01 \x01(\t\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.tollgate.v1.GenerationResultH\x00\x12\x0f\n\x05\x65rror\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"T\n\x12\x43\x61ncelBatchRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\"8\n\x13\x43\x61ncelBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.tollgate.v1.Batch\"v\n\x12ListBatchesRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x11\n\tbefore_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x04 \x01(\t\"L\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.tollgate.v1.Batch\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"\xcf\x01\n\x14\x43lassifyItemsRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12=\n\x0cinstructions\x18\x02 \x01(\x0b\x32\'.tollgate.v1.ClassificationInstructions\x12.\n\x05items\x18\x03 \x03(\x0b\x32\x1f.tollgate.v1.ClassificationItem\x12\x1a\n\x12max_items_per_call\x18\x04 \x01(\r\"J\n\x15\x43lassifyItemsResponse\x12\x31\n\x06result\x18\x01 \x01(\x0b\x32!.tollgate.v1.ClassificationResult*}\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42\x41TCH_STATUS_IN_PROGRESS\x10\x01\x12\x1a\n\x16\x42\x41TCH_STATUS_CANCELING\x10\x02\x12\x16\n\x12\x42\x41TCH_STATUS_ENDED\x10\x03\x32\xb4\x05\n\x13OrchestratorService\x12G\n\x08Generate\x12\x1c.tollgate.v1.GenerateRequest\x1a\x1d.tollgate.v1.GenerateResponse\x12[\n\x0eStreamGenerate\x12\".tollgate.v1.StreamGenerateRequest\x1a#.tollgate.v1.StreamGenerateResponse0\x01\x12P\n\x0b\x43reateBatch\x12\x1f.tollgate.v1.CreateBatchRequest\x1a .tollgate.v1.CreateBatchResponse\x12G\n\x08GetBatch\x12\x1c.tollgate.v1.GetBatchRequest\x1a\x1d.tollgate.v1.GetBatchResponse\x12^\n\x0fGetBatchResults\x12#.tollgate.v1.GetBatchResultsRequest\x1a$.tollgate.v1.GetBatchResultsResponse0\x01\x12P\n\x0b\x43\x61ncelBatch\x12\x1f.tollgate.v1.CancelBatchRequest\x1a .tollgate.v1.CancelBatchResponse\x12P\n\x0bListBatches\x12\x1f.tollgate.v1.ListBatchesRequest\x1a .tollgate.v1.ListBatchesResponse\x12X\n\rClassifyItems\x12!.tollgate.v1.ClassifyItemsRequest\x1a\".tollgate.v1.ClassifyItemsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,48 +36,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._loaded_options = None
   _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._serialized_options = b'8\001'
-  _globals['_BATCHSTATUS']._serialized_start=2258
-  _globals['_BATCHSTATUS']._serialized_end=2383
-  _globals['_GENERATIONSPEC']._serialized_start=107
-  _globals['_GENERATIONSPEC']._serialized_end=449
-  _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._serialized_start=393
-  _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._serialized_end=449
-  _globals['_GENERATIONRESULT']._serialized_start=452
-  _globals['_GENERATIONRESULT']._serialized_end=655
-  _globals['_GENERATEREQUEST']._serialized_start=657
-  _globals['_GENERATEREQUEST']._serialized_end=717
-  _globals['_GENERATERESPONSE']._serialized_start=719
-  _globals['_GENERATERESPONSE']._serialized_end=784
-  _globals['_STREAMGENERATEREQUEST']._serialized_start=786
-  _globals['_STREAMGENERATEREQUEST']._serialized_end=852
-  _globals['_STREAMGENERATERESPONSE']._serialized_start=854
-  _globals['_STREAMGENERATERESPONSE']._serialized_end=978
-  _globals['_BATCHITEM']._serialized_start=980
-  _globals['_BATCHITEM']._serialized_end=1053
-  _globals['_BATCHCOUNTS']._serialized_start=1055
-  _globals['_BATCHCOUNTS']._serialized_end=1159
-  _globals['_BATCH']._serialized_start=1162
-  _globals['_BATCH']._serialized_end=1398
-  _globals['_CREATEBATCHREQUEST']._serialized_start=1400
-  _globals['_CREATEBATCHREQUEST']._serialized_end=1505
-  _globals['_CREATEBATCHRESPONSE']._serialized_start=1507
-  _globals['_CREATEBATCHRESPONSE']._serialized_end=1563
-  _globals['_GETBATCHREQUEST']._serialized_start=1565
-  _globals['_GETBATCHREQUEST']._serialized_end=1646
-  _globals['_GETBATCHRESPONSE']._serialized_start=1648
-  _globals['_GETBATCHRESPONSE']._serialized_end=1701
-  _globals['_GETBATCHRESULTSREQUEST']._serialized_start=1703
-  _globals['_GETBATCHRESULTSREQUEST']._serialized_end=1791
-  _globals['_GETBATCHRESULTSRESPONSE']._serialized_start=1793
-  _globals['_GETBATCHRESULTSRESPONSE']._serialized_end=1914
-  _globals['_CANCELBATCHREQUEST']._serialized_start=1916
-  _globals['_CANCELBATCHREQUEST']._serialized_end=2000
-  _globals['_CANCELBATCHRESPONSE']._serialized_start=2002
-  _globals['_CANCELBATCHRESPONSE']._serialized_end=2058
-  _globals['_LISTBATCHESREQUEST']._serialized_start=2060
-  _globals['_LISTBATCHESREQUEST']._serialized_end=2178
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=2180
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=2256
-  _globals['_ORCHESTRATORSERVICE']._serialized_start=2386
-  _globals['_ORCHESTRATORSERVICE']._serialized_end=2988
+  _globals['_BATCHSTATUS']._serialized_start=2628
+  _globals['_BATCHSTATUS']._serialized_end=2753
+  _globals['_GENERATIONSPEC']._serialized_start=141
+  _globals['_GENERATIONSPEC']._serialized_end=533
+  _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._serialized_start=477
+  _globals['_GENERATIONSPEC_TEMPLATEVARIABLESENTRY']._serialized_end=533
+  _globals['_GENERATIONRESULT']._serialized_start=536
+  _globals['_GENERATIONRESULT']._serialized_end=739
+  _globals['_GENERATEREQUEST']._serialized_start=741
+  _globals['_GENERATEREQUEST']._serialized_end=801
+  _globals['_GENERATERESPONSE']._serialized_start=803
+  _globals['_GENERATERESPONSE']._serialized_end=868
+  _globals['_STREAMGENERATEREQUEST']._serialized_start=870
+  _globals['_STREAMGENERATEREQUEST']._serialized_end=936
+  _globals['_STREAMGENERATERESPONSE']._serialized_start=938
+  _globals['_STREAMGENERATERESPONSE']._serialized_end=1062
+  _globals['_BATCHITEM']._serialized_start=1064
+  _globals['_BATCHITEM']._serialized_end=1137
+  _globals['_BATCHCOUNTS']._serialized_start=1139
+  _globals['_BATCHCOUNTS']._serialized_end=1243
+  _globals['_BATCH']._serialized_start=1246
+  _globals['_BATCH']._serialized_end=1482
+  _globals['_CREATEBATCHREQUEST']._serialized_start=1484
+  _globals['_CREATEBATCHREQUEST']._serialized_end=1589
+  _globals['_CREATEBATCHRESPONSE']._serialized_start=1591
+  _globals['_CREATEBATCHRESPONSE']._serialized_end=1647
+  _globals['_GETBATCHREQUEST']._serialized_start=1649
+  _globals['_GETBATCHREQUEST']._serialized_end=1730
+  _globals['_GETBATCHRESPONSE']._serialized_start=1732
+  _globals['_GETBATCHRESPONSE']._serialized_end=1785
+  _globals['_GETBATCHRESULTSREQUEST']._serialized_start=1787
+  _globals['_GETBATCHRESULTSREQUEST']._serialized_end=1875
+  _globals['_GETBATCHRESULTSRESPONSE']._serialized_start=1877
+  _globals['_GETBATCHRESULTSRESPONSE']._serialized_end=1998
+  _globals['_CANCELBATCHREQUEST']._serialized_start=2000
+  _globals['_CANCELBATCHREQUEST']._serialized_end=2084
+  _globals['_CANCELBATCHRESPONSE']._serialized_start=2086
+  _globals['_CANCELBATCHRESPONSE']._serialized_end=2142
+  _globals['_LISTBATCHESREQUEST']._serialized_start=2144
+  _globals['_LISTBATCHESREQUEST']._serialized_end=2262
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=2264
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=2340
+  _globals['_CLASSIFYITEMSREQUEST']._serialized_start=2343
+  _globals['_CLASSIFYITEMSREQUEST']._serialized_end=2550
+  _globals['_CLASSIFYITEMSRESPONSE']._serialized_start=2552
+  _globals['_CLASSIFYITEMSRESPONSE']._serialized_end=2626
+  _globals['_ORCHESTRATORSERVICE']._serialized_start=2756
+  _globals['_ORCHESTRATORSERVICE']._serialized_end=3448
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tollgate.v1 import classification_pb2 as _classification_pb2
 from tollgate.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -23,7 +24,7 @@ BATCH_STATUS_CANCELING: BatchStatus
 BATCH_STATUS_ENDED: BatchStatus
 
 class GenerationSpec(_message.Message):
-    __slots__ = ("context", "request", "template_variables", "prompt_caching", "prompt_cache_ttl", "apply_template")
+    __slots__ = ("context", "request", "template_variables", "prompt_caching", "prompt_cache_ttl", "apply_template", "agent_profile")
     class TemplateVariablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,13 +38,15 @@ class GenerationSpec(_message.Message):
     PROMPT_CACHING_FIELD_NUMBER: _ClassVar[int]
     PROMPT_CACHE_TTL_FIELD_NUMBER: _ClassVar[int]
     APPLY_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_PROFILE_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     request: _common_pb2.ClaudeRequest
     template_variables: _containers.ScalarMap[str, str]
     prompt_caching: bool
     prompt_cache_ttl: _common_pb2.CacheTtl
     apply_template: bool
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., prompt_caching: _Optional[bool] = ..., prompt_cache_ttl: _Optional[_Union[_common_pb2.CacheTtl, str]] = ..., apply_template: _Optional[bool] = ...) -> None: ...
+    agent_profile: _common_pb2.AgentProfile
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., prompt_caching: _Optional[bool] = ..., prompt_cache_ttl: _Optional[_Union[_common_pb2.CacheTtl, str]] = ..., apply_template: _Optional[bool] = ..., agent_profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ...) -> None: ...
 
 class GenerationResult(_message.Message):
     __slots__ = ("response", "cost", "fallback_reason", "upstream_attempts", "template_version", "cache_breakpoints")
@@ -206,3 +209,21 @@ class ListBatchesResponse(_message.Message):
     batches: _containers.RepeatedCompositeFieldContainer[Batch]
     has_more: bool
     def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ClassifyItemsRequest(_message.Message):
+    __slots__ = ("context", "instructions", "items", "max_items_per_call")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    instructions: _classification_pb2.ClassificationInstructions
+    items: _containers.RepeatedCompositeFieldContainer[_classification_pb2.ClassificationItem]
+    max_items_per_call: int
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., instructions: _Optional[_Union[_classification_pb2.ClassificationInstructions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_classification_pb2.ClassificationItem, _Mapping]]] = ..., max_items_per_call: _Optional[int] = ...) -> None: ...
+
+class ClassifyItemsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _classification_pb2.ClassificationResult
+    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ...) -> None: ...

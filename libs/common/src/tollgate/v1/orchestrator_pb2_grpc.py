@@ -69,6 +69,11 @@ class OrchestratorServiceStub:
                 request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.FromString,
                 _registered_method=True)
+        self.ClassifyItems = channel.unary_stream(
+                '/tollgate.v1.OrchestratorService/ClassifyItems',
+                request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -121,6 +126,14 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClassifyItems(self, request, context):
+        """Classify items, several per Claude call (structured output through a tool), re-asking only
+        the items whose answer is missing or invalid; one message per item, as answers come.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +171,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListBatches,
                     request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'ClassifyItems': grpc.unary_stream_rpc_method_handler(
+                    servicer.ClassifyItems,
+                    request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +367,33 @@ class OrchestratorService:
             '/tollgate.v1.OrchestratorService/ListBatches',
             tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesRequest.SerializeToString,
             tollgate_dot_v1_dot_orchestrator__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tollgate.v1.OrchestratorService/ClassifyItems',
+            tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.SerializeToString,
+            tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class OrchestratorServiceStub:
     CancelBatch: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelBatchRequest, _orchestrator_pb2.CancelBatchResponse]
     ListBatches: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListBatchesRequest, _orchestrator_pb2.ListBatchesResponse]
     """The tenant's batches this orchestrator knows, newest first."""
+    ClassifyItems: _grpc.UnaryStreamMultiCallable[_orchestrator_pb2.ClassifyItemsRequest, _orchestrator_pb2.ClassifyItemsResponse]
+    """Classify items, several per Claude call (structured output through a tool), re-asking only
+    the items whose answer is missing or invalid; one message per item, as answers come.
+    """
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -61,6 +65,10 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     CancelBatch: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.CancelBatchRequest, _orchestrator_pb2.CancelBatchResponse]  # type: ignore[assignment]
     ListBatches: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListBatchesRequest, _orchestrator_pb2.ListBatchesResponse]  # type: ignore[assignment]
     """The tenant's batches this orchestrator knows, newest first."""
+    ClassifyItems: _aio.UnaryStreamMultiCallable[_orchestrator_pb2.ClassifyItemsRequest, _orchestrator_pb2.ClassifyItemsResponse]  # type: ignore[assignment]
+    """Classify items, several per Claude call (structured output through a tool), re-asking only
+    the items whose answer is missing or invalid; one message per item, as answers come.
+    """
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -116,5 +124,15 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestrator_pb2.ListBatchesResponse, _abc.Awaitable[_orchestrator_pb2.ListBatchesResponse]]:
         """The tenant's batches this orchestrator knows, newest first."""
+
+    @_abc_1.abstractmethod
+    def ClassifyItems(
+        self,
+        request: _orchestrator_pb2.ClassifyItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_orchestrator_pb2.ClassifyItemsResponse], _abc.AsyncIterator[_orchestrator_pb2.ClassifyItemsResponse]]:
+        """Classify items, several per Claude call (structured output through a tool), re-asking only
+        the items whose answer is missing or invalid; one message per item, as answers come.
+        """
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -7,7 +7,9 @@ only cut that text short -- so a test can read an answer once and predict how
 a limit will cut it. Text is plain English built from CRM-flavoured templates
 that echo key words of the last user message; its length comes from the
 prompt's hash. A config's ``scripted_answers`` can fix the text for questions containing a
-phrase (e.g. to answer two near-identical questions differently).
+phrase (e.g. to answer two near-identical questions differently). A tool call over a packed
+prompt (items listed as ``<item id="...">``) answers each item from its own text
+(``tollgate.emulator.packed_items``), where ``scripted_answers`` can fix or drop one item's entry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tollgate.emulator.packed_items import Script, packed_arguments
 from tollgate.emulator.tokens import canonical_json, count_text_tokens, tokenize
 from tollgate.emulator.tool_inputs import object_for
 from tollgate.emulator.validation import MessageRequest
@@ -235,10 +238,18 @@ def new_tool_use_id() -> str:
 
 
 def _tool_answer(
-    request: MessageRequest, tool: Mapping[str, Any], rng: random.Random, words: Sequence[str]
+    request: MessageRequest,
+    tool: Mapping[str, Any],
+    rng: random.Random,
+    words: Sequence[str],
+    script: Script | None = None,
 ) -> Answer:
     name = str(tool["name"])
-    arguments = object_for(tool.get("input_schema") or {}, rng, words)
+    schema = tool.get("input_schema") or {}
+    # A packed prompt gets one entry per listed item (tollgate.emulator.packed_items).
+    arguments = packed_arguments(schema, _direct_user_text(request.body), rng, list(words), script)
+    if arguments is None:
+        arguments = object_for(schema, rng, words)
     preface = ""
     if (request.tool_choice or {"type": "auto"}).get("type") == "auto":
         # With auto the model usually says what it is about to do; any/tool skip that.
@@ -259,14 +270,17 @@ def _tool_answer(
     return Answer(content, "tool_use", None, preface_tokens + call_tokens)
 
 
-def compose_answer(request: MessageRequest, scripted: str | None = None) -> Answer:
-    """The assistant's reply to a validated request; `scripted` replaces the composed text."""
+def compose_answer(
+    request: MessageRequest, scripted: str | None = None, script: Script | None = None
+) -> Answer:
+    """The assistant's reply to a validated request; `scripted` replaces the composed text, and
+    `script` (a phrase lookup) decides the entries of packed items whose text it matches."""
     digest = prompt_digest(request.body)
     rng = random.Random(digest)
     words = key_words(last_user_text(request.body))
     tool = choose_tool(request, digest)
     if tool is not None:
-        return _tool_answer(request, tool, rng, words)
+        return _tool_answer(request, tool, rng, words, script)
     target = MIN_ANSWER_TOKENS + int.from_bytes(digest[:4], "big") % ANSWER_TOKEN_SPREAD
     full = scripted or compose_text(words, rng, target)
     text, stop_reason, stop_sequence, spent = _limit_text(

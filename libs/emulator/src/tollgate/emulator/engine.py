@@ -61,7 +61,7 @@ class Engine:
             min_tokens=self._config.min_cacheable_for(request.model),
         )
         scripted = self._config.scripted_answer(last_user_text(request.body))
-        answer = compose_answer(request, scripted)
+        answer = compose_answer(request, scripted, self._config.scripted_answer)
         message = {
             "id": new_message_id(),
             "type": "message",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from tollgate.budget_ledger.agent_profiles import AgentProfileServicer, AgentProfileStore
 from tollgate.budget_ledger.alert_stream import AlertHub
 from tollgate.budget_ledger.alerts import AlertRaiser
 from tollgate.budget_ledger.api_keys import ApiKeyStore
@@ -16,11 +17,19 @@ from tollgate.budget_ledger.settings import Settings
 from tollgate.budget_ledger.sweeper import Sweeper
 from tollgate.budget_ledger.usage import UsageBook
 from tollgate.common.server import GrpcService, Registration
-from tollgate.v1 import budget_ledger_pb2, budget_ledger_pb2_grpc
+from tollgate.v1 import (
+    agent_profiles_pb2,
+    agent_profiles_pb2_grpc,
+    budget_ledger_pb2,
+    budget_ledger_pb2_grpc,
+)
 
 log = logging.getLogger("tollgate.budget_ledger")
 
 SERVICE_NAME = budget_ledger_pb2.DESCRIPTOR.services_by_name["BudgetLedgerService"].full_name
+PROFILES_SERVICE_NAME = agent_profiles_pb2.DESCRIPTOR.services_by_name[
+    "AgentProfileService"
+].full_name
 
 
 async def build_service(settings: Settings) -> GrpcService:
@@ -56,6 +65,15 @@ async def build_service(settings: Settings) -> GrpcService:
     registration = Registration(
         SERVICE_NAME, budget_ledger_pb2_grpc.add_BudgetLedgerServiceServicer_to_server, servicer
     )
+    # Agent profiles share the ledger's database (see agent_profiles.py for why).
+    profiles = Registration(
+        PROFILES_SERVICE_NAME,
+        agent_profiles_pb2_grpc.add_AgentProfileServiceServicer_to_server,
+        AgentProfileServicer(AgentProfileStore(database)),
+    )
     return GrpcService(
-        "budget-ledger", [registration], on_start=[open_database], on_stop=[close_database]
+        "budget-ledger",
+        [registration, profiles],
+        on_start=[open_database],
+        on_stop=[close_database],
     )

@@ -10,13 +10,19 @@ Every field is checked before the ledger or a cache is called.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from tollgate.common.auth import ApiKey
-from tollgate.common.errors import invalid_argument, permission_denied, unavailable
+from tollgate.common.errors import (
+    ServiceError,
+    invalid_argument,
+    permission_denied,
+    unavailable,
+)
 from tollgate.gateway import dependencies
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.field_checks import (
@@ -218,28 +224,63 @@ class AdminCalls:
         tenant = tenant_in_scope(key, request.tenant_id)
         check_identifiers(request.tags, "tags")
         reply = gateway_pb2.InvalidateCacheResponse()
-        config = self._flags.config
-        exact = self._router.route("cache", config, tenant, "")
-        semantic = self._router.route("semantic_cache", config, tenant, "")
-        try:
-            exact_reply = await dependencies.call_by_name(
-                exact,
-                "ExactInvalidate",
-                cache_pb2.ExactInvalidateRequest(tenant_id=tenant, tags=request.tags),
-                self._settings.cache_timeout_seconds * 20,
-            )
-            reply.exact_removed = exact_reply.removed
-            semantic_reply = await dependencies.call_by_name(
-                semantic,
-                "SemanticInvalidate",
-                semantic_cache_pb2.SemanticInvalidateRequest(tenant_id=tenant, tags=request.tags),
-                self._settings.semantic_cache_timeout_seconds * 4,
-            )
-            reply.semantic_removed = semantic_reply.removed
-        except DependencyDown as exc:
+        cleared = await invalidate_tags(
+            self._router, self._flags, self._settings, tenant, request.tags
+        )
+        if cleared.failures:
+            exc = cleared.failures[0][1]
+            if isinstance(exc, ServiceError):
+                raise exc
             raise unavailable(
                 f"Could not invalidate: {exc}. Nothing is reported removed that was not."
             ) from exc
-        except grpc.aio.AioRpcError as exc:
-            raise forward_error(exc, "cache") from exc
+        reply.exact_removed, reply.semantic_removed = cleared.exact, cleared.semantic
         return reply
+
+
+@dataclass
+class Invalidated:
+    exact: int = 0
+    semantic: int = 0
+    # (cache, why) of each cache that could not be asked or refused.
+    failures: list[tuple[str, Exception]] = field(default_factory=list)
+
+
+async def invalidate_tags(
+    router: BackendRouter,
+    flags: FlagsSource,
+    settings: Settings,
+    tenant: str,
+    tags: Sequence[str],
+) -> Invalidated:
+    """Drop the tenant's cached answers with these tags (all of them when empty) from both
+    caches; each cache is asked even when the other failed."""
+    result = Invalidated()
+    config = flags.config
+    exact = router.route("cache", config, tenant, "")
+    semantic = router.route("semantic_cache", config, tenant, "")
+    try:
+        exact_reply = await dependencies.call_by_name(
+            exact,
+            "ExactInvalidate",
+            cache_pb2.ExactInvalidateRequest(tenant_id=tenant, tags=tags),
+            settings.cache_timeout_seconds * 20,
+        )
+        result.exact = exact_reply.removed
+    except (DependencyDown, grpc.aio.AioRpcError) as exc:
+        result.failures.append(("exact_cache", _cache_failure(exc)))
+    try:
+        semantic_reply = await dependencies.call_by_name(
+            semantic,
+            "SemanticInvalidate",
+            semantic_cache_pb2.SemanticInvalidateRequest(tenant_id=tenant, tags=tags),
+            settings.semantic_cache_timeout_seconds * 4,
+        )
+        result.semantic = semantic_reply.removed
+    except (DependencyDown, grpc.aio.AioRpcError) as exc:
+        result.failures.append(("semantic_cache", _cache_failure(exc)))
+    return result
+
+
+def _cache_failure(exc: DependencyDown | grpc.aio.AioRpcError) -> Exception:
+    return forward_error(exc, "cache") if isinstance(exc, grpc.aio.AioRpcError) else exc

@@ -167,8 +167,8 @@ class BatchCalls:
         try:
             async for item in items:
                 if item.HasField("result"):
-                    _add(cost, item.result.cost)
-                    _add(usage, item.result.response.usage)
+                    add_counts(cost, item.result.cost)
+                    add_counts(usage, item.result.response.usage)
                     model = model or item.result.response.model
                 yield item
         except (DependencyDown, grpc.aio.AioRpcError) as exc:
@@ -187,7 +187,7 @@ class BatchCalls:
             self._budget.commit(routes.budget_ledger(), settled, record, billed_tokens(usage))
 
 
-def _add(total: Any, part: Any) -> None:
+def add_counts(total: Any, part: Any) -> None:
     """Add every integer field of `part` (a Cost or Usage) to `total`."""
     for descriptor, value in part.ListFields():
         if isinstance(value, int):

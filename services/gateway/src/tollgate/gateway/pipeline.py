@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -34,6 +35,8 @@ from tollgate.gateway.replay import replay_events
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
+from tollgate.gateway.session_turns import Admit, SessionTurns
+from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Answer, Draft, Request, Step, StepServices
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -42,6 +45,9 @@ from tollgate.gateway.steps.exact_cache import ExactCacheStep
 from tollgate.gateway.steps.prompt_caching import PromptCachingStep
 from tollgate.gateway.steps.semantic_cache import SemanticCacheStep
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
+
+if TYPE_CHECKING:
+    from tollgate.gateway.agent_profiles import AgentProfiles
 
 # What the orchestrator sends back: stream events, then one result.
 Upstream = Callable[
@@ -100,6 +106,7 @@ class RequestRun:
             context=self.request.context,
             request=self.draft.request,
             template_variables=self.request.completion.template_variables,
+            agent_profile=self.request.agent_profile,
         )
         self.prompt_caching.shape(spec)
         return spec
@@ -168,8 +175,14 @@ class CompletionPipeline:
         router: BackendRouter,
         prices: PriceTable,
         background: BackgroundWork,
+        profiles: AgentProfiles | None = None,
+        sessions: SessionStore | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self._settings = settings
+        # Looks up a request's agent_id; None: requests naming an agent are refused.
+        self._profiles = profiles
+        self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds, admit)
         self._flags = flags
         self._router = router
         self._prices = prices
@@ -179,8 +192,21 @@ class CompletionPipeline:
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
         self._precision = PrecisionBoard()
 
-    def _start(
+    async def _agent_profile(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
+    ) -> common_pb2.AgentProfile | None:
+        if not completion.agent_id:
+            return None
+        if self._profiles is None:
+            raise unavailable("This gateway has no agent profile store configured.")
+        # Always under the caller's own tenant: an agent id never reaches across tenants.
+        return await self._profiles.resolve(context.tenant_id, completion.agent_id)
+
+    def _start(
+        self,
+        context: common_pb2.RequestContext,
+        completion: gateway_pb2.Completion,
+        profile: common_pb2.AgentProfile | None,
     ) -> RequestRun:
         config = self._flags.config
         tenant, contact = context.tenant_id, context.contact_id
@@ -194,7 +220,7 @@ class CompletionPipeline:
             precision=self._precision,
         )
         decisions = Decisions.evaluate(config, tenant, contact)
-        return RequestRun(Request(context, completion), decisions, services)
+        return RequestRun(Request(context, completion, profile), decisions, services)
 
     async def _run(
         self,
@@ -205,10 +231,23 @@ class CompletionPipeline:
         replay: bool,
     ) -> AsyncGenerator[common_pb2.StreamEvent | Final, None]:
         """The one loop behind complete() and stream()."""
-        run = self._start(context, completion)
-        await run.look_up()
-        cached = run.draft.cached
+        profile = await self._agent_profile(context, completion)
+        # With a session_id: the stored history + this turn, under the session's lease.
+        completion, turn = await self._sessions.begin(context, completion)
+        try:
+            run = self._start(context, completion, profile)
+            await run.look_up()
+            cached = run.draft.cached
+            if cached is None:
+                await self._hold(run)
+        except BaseException:
+            if turn is not None:
+                turn.abandon()
+            raise
         if cached is not None:
+            # Stored before the replay, so a caller who leaves mid-replay still has the turn.
+            if turn is not None:
+                turn.finish(cached.response)
             if replay:
                 for event in replay_events(cached.response):
                     yield event
@@ -222,23 +261,42 @@ class CompletionPipeline:
             )
             yield Final(cached.response, run.settle(answer))
             return
+
+        def settle(result: orchestrator_pb2.GenerationResult) -> Final:
+            # The turn first: it must end (and free its session) whatever happens after.
+            if turn is not None:
+                turn.finish(result.response)
+            return Final(result.response, run.settle(self._generated(result)))
+
+        def fail() -> None:
+            run.fail()
+            if turn is not None:
+                turn.abandon()
+
         try:
-            await run.hold()
             spec = run.spec()
         except BaseException:
-            # Refused or failed before Claude: give back the hold and the fill lease, so
-            # nothing waits for an answer that will never come.
-            run.fail()
+            fail()
             raise
         # Read to the end even when the caller leaves: what Claude produced is billed.
         relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
             upstream(run.services.routes, spec, timeout),
             orchestrator_pb2.GenerationResult,
-            lambda result: Final(result.response, run.settle(self._generated(result))),
-            run.fail,
+            settle,
+            fail,
         )
         async for item in relay.start(self.background):
             yield item
+
+    @staticmethod
+    async def _hold(run: RequestRun) -> None:
+        try:
+            await run.hold()
+        except BaseException:
+            # Refused or failed before Claude: give back the hold and the fill lease, so
+            # nothing waits for an answer that will never come.
+            run.fail()
+            raise
 
     def _generated(self, result: orchestrator_pb2.GenerationResult) -> Answer:
         response = result.response

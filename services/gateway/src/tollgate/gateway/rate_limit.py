@@ -142,9 +142,11 @@ class RateLimiter:
         tokens: int,
         now: float | None = None,
         key_limits: KeyLimits | None = None,
+        requests: int = 1,
     ) -> None:
-        """Count one request of `tokens` tokens, or raise RESOURCE_EXHAUSTED with a retry hint.
-        A managed key's own limits apply where they are stricter than the configured ones."""
+        """Count `requests` requests (one, or none to add tokens to a request already counted)
+        of `tokens` tokens, or raise RESOURCE_EXHAUSTED with a retry hint. A managed key's own
+        limits apply where they are stricter than the configured ones."""
         if not self._enabled or self._redis is None:
             return
         limits = self.limits_for(tenant)
@@ -154,7 +156,7 @@ class RateLimiter:
             return
         moment = time.time() if now is None else now
         window = int(moment // WINDOW_SECONDS)
-        counters = self._counters(tenant, key_id, tokens, limits, window)
+        counters = self._counters(tenant, key_id, tokens, limits, window, requests)
         too_big = next((c for c in counters if c.kind == "tokens" and 0 < c.limit < tokens), None)
         if too_big is not None:
             raise self._refusal(too_big, tenant, retry_after=None)
@@ -174,7 +176,13 @@ class RateLimiter:
             raise self._refusal(counters[refused_index - 1], tenant, retry_after)
 
     def _counters(
-        self, tenant: str, key_id: str, tokens: int, limits: RateLimits, window: int
+        self,
+        tenant: str,
+        key_id: str,
+        tokens: int,
+        limits: RateLimits,
+        window: int,
+        requests: int = 1,
     ) -> list[_Counter]:
         # Tenant and key ids can contain ':'; the length prefix keeps the keys unambiguous.
         tenant_part = f"t{len(tenant)}:{tenant}"
@@ -183,14 +191,15 @@ class RateLimiter:
         return [
             _Counter(
                 "tenant", "requests", f"{base}:req:{tenant_part}",
-                limits.tenant_requests_per_minute, 1,
+                limits.tenant_requests_per_minute, requests,
             ),
             _Counter(
                 "tenant", "tokens", f"{base}:tok:{tenant_part}",
                 limits.tenant_tokens_per_minute, tokens,
             ),
             _Counter(
-                "key", "requests", f"{base}:req:{key_part}", limits.key_requests_per_minute, 1
+                "key", "requests", f"{base}:req:{key_part}", limits.key_requests_per_minute,
+                requests,
             ),
             _Counter(
                 "key", "tokens", f"{base}:tok:{key_part}", limits.key_tokens_per_minute, tokens

@@ -3,24 +3,27 @@ lead scoring, or the admin calls."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
 
 from tollgate.common import telemetry
 from tollgate.common.auth import ApiKey
-from tollgate.common.errors import failed_precondition
+from tollgate.common.errors import failed_precondition, unavailable
 from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
+from tollgate.gateway.agent_profiles import AgentProfiles
 from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.budget import BudgetGuard
+from tollgate.gateway.classification import Classification
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
@@ -34,6 +37,8 @@ from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import RateLimiter
 from tollgate.gateway.redaction import log_exchange
 from tollgate.gateway.routing import BackendRouter
+from tollgate.gateway.session_calls import SessionCalls
+from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.validation import RequestValidator
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -57,8 +62,11 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         pipeline: CompletionPipeline,
         leads: LeadScoring,
         admin: AdminCalls,
+        classification: Classification,
         rate_limiter: RateLimiter | None = None,
         key_admin: KeyAdmin | None = None,
+        profiles: AgentProfiles | None = None,
+        sessions: SessionCalls | None = None,
     ) -> None:
         self._settings = settings
         self._rate_limiter = rate_limiter
@@ -67,7 +75,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.pipeline = pipeline
         self._leads = leads
         self._admin = admin
+        self._classification = classification
         self.key_admin = key_admin
+        self._profiles = profiles
+        self._sessions = sessions
         # Set when the HTTP front door is on (build_service).
         self.http_door: HttpDoor | None = None
 
@@ -162,6 +173,29 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         ):
             yield item
 
+    async def classify(
+        self, key: ApiKey, request: gateway_pb2.ClassifyRequest
+    ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
+        """A classification run of an authenticated key (both doors)."""
+        await self._admit(key, 0)
+        run_context = self._request_context(key)
+        if request.request_id:
+            run_context.request_id = request.request_id
+        run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
+        # Closed at once when the caller leaves (not whenever the generator is collected), so
+        # the run stops starting chunks then.
+        async with contextlib.aclosing(self._classification.run(run_context, request)) as items:
+            async for item in items:
+                yield item
+
+    async def Classify(
+        self, request: gateway_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ClassifyResponse]:
+        results = self.classify(self._authenticate(context), request)
+        async with contextlib.aclosing(results):
+            async for item in results:
+                yield item
+
     async def GetUsageReport(
         self, request: gateway_pb2.GetUsageReportRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.GetUsageReportResponse:
@@ -197,6 +231,51 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.InvalidateCacheRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.InvalidateCacheResponse:
         return await self._admin.invalidate_cache(self._authenticate(context), request)
+
+    def _agent_profiles(self) -> AgentProfiles:
+        if self._profiles is None:
+            raise unavailable("This gateway has no agent profile store configured.")
+        return self._profiles
+
+    async def PutAgentProfile(
+        self, request: gateway_pb2.PutAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.PutAgentProfileResponse:
+        return await self._agent_profiles().put(self._authenticate(context), request)
+
+    async def GetAgentProfile(
+        self, request: gateway_pb2.GetAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetAgentProfileResponse:
+        return await self._agent_profiles().get(self._authenticate(context), request)
+
+    async def ListAgentProfiles(
+        self, request: gateway_pb2.ListAgentProfilesRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ListAgentProfilesResponse:
+        return await self._agent_profiles().list(self._authenticate(context), request)
+
+    async def DeleteAgentProfile(
+        self, request: gateway_pb2.DeleteAgentProfileRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.DeleteAgentProfileResponse:
+        return await self._agent_profiles().delete(self._authenticate(context), request)
+
+    def _session_calls(self) -> SessionCalls:
+        if self._sessions is None:
+            raise unavailable("This gateway has no session store configured.")
+        return self._sessions
+
+    async def GetSession(
+        self, request: gateway_pb2.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetSessionResponse:
+        return await self._session_calls().get(self._authenticate(context), request)
+
+    async def ForkSession(
+        self, request: gateway_pb2.ForkSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ForkSessionResponse:
+        return await self._session_calls().fork(self._authenticate(context), request)
+
+    async def DeleteSession(
+        self, request: gateway_pb2.DeleteSessionRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.DeleteSessionResponse:
+        return await self._session_calls().delete(self._authenticate(context), request)
 
     def _keys_admin(self) -> KeyAdmin:
         if self.key_admin is None:
@@ -253,13 +332,33 @@ async def build_service(settings: Settings) -> GrpcService:
         settings.managed_keys_refresh_seconds,
     )
     background = BackgroundWork()
-    pipeline = CompletionPipeline(settings, flags, router, prices, background)
+    profiles = AgentProfiles(settings, flags, router)
+    sessions = (
+        SessionStore(
+            settings.sessions_redis_url,
+            settings.sessions_key_prefix,
+            settings.session_ttl_seconds,
+            settings.session_max_bytes,
+            settings.session_lease_seconds,
+            settings.session_store_timeout_seconds,
+        )
+        if settings.sessions_redis_url
+        else None
+    )
     rate_limiter = RateLimiter(
         settings.rate_limit_redis_url,
         settings.rate_limits,
         settings.rate_limit_tenant_overrides,
         settings.rate_limit_key_prefix,
         settings.rate_limit_timeout_seconds,
+    )
+
+    async def admit_history(tenant: str, key_id: str, tokens: int) -> None:
+        # The turn itself was counted at the door; its stored history adds tokens only.
+        await rate_limiter.admit(tenant, key_id, tokens, requests=0)
+
+    pipeline = CompletionPipeline(
+        settings, flags, router, prices, background, profiles, sessions, admit_history
     )
     admin = AdminCalls(settings, flags, router)
     servicer = GatewayServicer(
@@ -269,8 +368,18 @@ async def build_service(settings: Settings) -> GrpcService:
         pipeline,
         LeadScoring(settings, flags, router, prices, background),
         admin,
+        Classification(
+            settings,
+            flags,
+            router,
+            prices,
+            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
+            background,
+        ),
         rate_limiter,
         KeyAdmin(admin.ledger_call, keys) if settings.managed_keys_enabled else None,
+        profiles=profiles,
+        sessions=SessionCalls(sessions, settings, flags, router),
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
     on_stop: list[Hook] = [
@@ -280,6 +389,8 @@ async def build_service(settings: Settings) -> GrpcService:
         router.close,
         rate_limiter.close,
     ]
+    if sessions is not None:
+        on_stop.insert(0, sessions.close)
     if settings.http_enabled:
         batches = BatchCalls(
             settings,
@@ -309,7 +420,14 @@ async def build_service(settings: Settings) -> GrpcService:
     # Completions and lead batches are held to max_request_bytes by the validator, which names
     # the field; here they get gRPC's own limit, and every other method a small one.
     large = settings.max_message_bytes
-    limits = {"Complete": large, "StreamComplete": large, "ScoreLeads": large}
+    # A classification run has no validator pass over its bytes: it is held to
+    # max_request_bytes here (the HTTP door's own limit), with a sentence naming the limit.
+    limits = {
+        "Complete": large,
+        "StreamComplete": large,
+        "ScoreLeads": large,
+        "Classify": settings.max_request_bytes,
+    }
     adder = tolerant_adder(descriptor, limits, settings.max_small_request_bytes)
     registration = Registration(descriptor.full_name, adder, servicer)
     return GrpcService(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -48,6 +50,25 @@ class Settings(ServiceSettings):
     semantic_cache_timeout_seconds: float = Field(default=0.5, gt=0)
     conversation_optimizer_timeout_seconds: float = Field(default=0.5, gt=0)
     budget_ledger_timeout_seconds: float = Field(default=1.0, gt=0)
+    # A request whose agent_id the tenant has no profile for: `reject` (INVALID_ARGUMENT) or
+    # `default` (the tenant's profile stored under the agent id "default").
+    unknown_agent: Literal["reject", "default"] = "reject"
+    # How long a replica reuses an agent profile it read (a change made through another replica
+    # is seen within this time).
+    agent_profile_cache_seconds: float = Field(default=30.0, ge=0)
+    # Stored conversations (Completion.session_id). Empty URL: sessions are off (a request
+    # naming one is refused). Use a Redis that keeps its data (AOF) and does not evict keys
+    # that have a TTL: a session lost to eviction is a conversation lost.
+    sessions_redis_url: str = ""
+    sessions_key_prefix: str = "tollgate:session"
+    # A session idle this long is deleted (every turn renews it).
+    session_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    # The most a session may store (serialized turns); a turn past it is refused.
+    session_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # How long a turn waits for the one before it; the lease outlives the longest call.
+    session_wait_seconds: float = Field(default=150.0, gt=0)
+    session_lease_seconds: float = Field(default=180.0, gt=0)
+    session_store_timeout_seconds: float = Field(default=1.0, gt=0)
     lead_scoring_timeout_seconds: float = Field(default=60.0, gt=0)
     # How long an identical request waits for the one already asking Claude (single flight).
     exact_cache_wait_for_fill_seconds: float = Field(default=30.0, ge=0)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from tollgate.common.agent_profiles import check_agent_id
 from tollgate.common.errors import invalid_argument
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_estimate import estimate_request, estimate_text
 from tollgate.gateway.block_checks import check_image, check_tool_result_content
 from tollgate.gateway.field_checks import check_identifier, check_identifiers
+from tollgate.gateway.sessions import check_session_id
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -49,6 +51,10 @@ class RequestValidator:
         check_identifier(completion.request_id, "completion.request_id")
         check_identifier(completion.contact_id, "completion.contact_id")
         check_identifier(completion.conversation_id, "completion.conversation_id")
+        if completion.agent_id:
+            check_agent_id(completion.agent_id, "completion.agent_id")
+        if completion.session_id:
+            check_session_id(completion.session_id, "completion.session_id")
         check_identifiers(completion.tags, "completion.tags")
         variables = completion.template_variables
         if len(variables) > MAX_TEMPLATE_VARIABLES:

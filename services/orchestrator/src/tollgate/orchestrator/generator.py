@@ -15,6 +15,8 @@ from typing import Any
 
 import anthropic
 
+from tollgate.common.agent_profiles import LABEL as PROFILE_LABEL
+from tollgate.common.agent_profiles import check_profile, profile_block
 from tollgate.common.anthropic_format import (
     request_to_params,
     response_from_json,
@@ -56,6 +58,8 @@ class PreparedRequest:
     template_version: str
     prompt_caching: bool
     cache_ttl: common_pb2.CacheTtl
+    # System blocks before the agent profile block (0: no profile block).
+    shared_system_blocks: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,15 @@ class Generator:
             text = template.render(dict(spec.template_variables))
             request.system.insert(0, common_pb2.ContentBlock(text=common_pb2.TextBlock(text=text)))
             template_version = template.label
+        shared_system_blocks = 0
+        if spec.HasField("agent_profile"):
+            # Last, after the shared instructions (template, the caller's system prompt), with a
+            # breakpoint before it (prompt_cache.py): every agent of the tenant reads the same
+            # cached prefix and only this block differs between agents.
+            check_profile(spec.agent_profile, "spec.agent_profile")
+            shared_system_blocks = len(request.system)
+            request.system.append(profile_block(spec.agent_profile))
+            template_version = "+".join(filter(None, (template_version, PROFILE_LABEL)))
         chain = model_chain(request, spec.context.task, self._settings)
         if not self._prices.knows(chain[0]):
             raise invalid_argument(
@@ -100,7 +113,9 @@ class Generator:
             )
         chain = [chain[0], *(model for model in chain[1:] if self._prices.knows(model))]
         ttl = spec.prompt_cache_ttl or _TTL_BY_NAME[self._settings.prompt_cache_default_ttl]
-        return PreparedRequest(request, chain, template_version, spec.prompt_caching, ttl)
+        return PreparedRequest(
+            request, chain, template_version, spec.prompt_caching, ttl, shared_system_blocks
+        )
 
     def call_for(self, prepared: PreparedRequest, model: str) -> ModelCall:
         request = common_pb2.ClaudeRequest()
@@ -109,7 +124,9 @@ class Generator:
         breakpoints = 0
         if prepared.prompt_caching:
             minimum = self._prices.price(model).min_cacheable_tokens
-            breakpoints = place_breakpoints(request, minimum, prepared.cache_ttl)
+            breakpoints = place_breakpoints(
+                request, minimum, prepared.cache_ttl, prepared.shared_system_blocks
+            )
         return ModelCall(_with_sampling_in_extra_body(request_to_params(request)), breakpoints)
 
     def _timeout(self, remaining: float) -> float:

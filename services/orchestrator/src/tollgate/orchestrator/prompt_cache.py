@@ -3,7 +3,9 @@
 Anthropic caches the prompt prefix that ends at a breakpoint, in the order tools → system →
 messages, and allows at most four breakpoints. The stable parts, in order: the tool definitions,
 the system prompt, a long opening context (the first turn of a longer conversation) and the older
-turns (everything before the newest message, which is what the next call will share). A
+turns (everything before the newest message, which is what the next call will share). When
+the system prompt ends with a per-agent profile block, the block before it ends the shared
+instructions, the prefix every agent of the tenant has in common, and is a candidate too. A
 breakpoint is placed only where the prefix up to it reaches the model's minimum cacheable length
 (a shorter one is not cached and would only waste a slot) and grows past the previous breakpoint.
 Breakpoints the caller placed are kept and count towards the four.
@@ -34,14 +36,19 @@ class _Segment:
     role: str | None
 
 
-def _segments(request: common_pb2.ClaudeRequest) -> Iterator[_Segment]:
+def _segments(request: common_pb2.ClaudeRequest, shared_system_blocks: int) -> Iterator[_Segment]:
     total = 0
     for i, tool in enumerate(request.tools):
         total += estimate_tool(tool)
         yield _Segment(tool, total, "tools" if i == len(request.tools) - 1 else None)
     for i, block in enumerate(request.system):
         total += estimate_block(block)
-        yield _Segment(block, total, "system" if i == len(request.system) - 1 else None)
+        role = None
+        if i == len(request.system) - 1:
+            role = "system"
+        elif i == shared_system_blocks - 1:
+            role = "shared instructions"
+        yield _Segment(block, total, role)
     stable_messages = len(request.messages) - 1  # the newest message changes every call
     for m, message in enumerate(request.messages):
         for b, block in enumerate(message.content):
@@ -57,14 +64,22 @@ def _segments(request: common_pb2.ClaudeRequest) -> Iterator[_Segment]:
 
 
 def place_breakpoints(
-    request: common_pb2.ClaudeRequest, min_cacheable_tokens: int, ttl: common_pb2.CacheTtl
+    request: common_pb2.ClaudeRequest,
+    min_cacheable_tokens: int,
+    ttl: common_pb2.CacheTtl,
+    shared_system_blocks: int = 0,
 ) -> int:
-    """Marks breakpoints on `request` in place; returns how many it placed."""
-    existing = sum(1 for segment in _segments(request) if segment.target.HasField("cache_control"))
+    """Marks breakpoints on `request` in place; returns how many it placed.
+
+    `shared_system_blocks`: how many system blocks all agents share (those before the agent
+    profile block); 0 when there is no profile block.
+    """
+    segments = list(_segments(request, shared_system_blocks))
+    existing = sum(1 for segment in segments if segment.target.HasField("cache_control"))
     budget = MAX_BREAKPOINTS - existing
     placed = 0
     covered = 0
-    for segment in _segments(request):
+    for segment in segments:
         if segment.target.HasField("cache_control"):
             covered = segment.prefix_tokens
             continue

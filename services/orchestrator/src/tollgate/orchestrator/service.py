@@ -14,6 +14,8 @@ from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Registration
 from tollgate.orchestrator.batches import BatchService
 from tollgate.orchestrator.breaker import CircuitBreakers
+from tollgate.orchestrator.classification.classifier import PackedClassifier
+from tollgate.orchestrator.classification.settings import ClassificationSettings
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
 from tollgate.orchestrator.http_tracing import TracingTransport
@@ -21,7 +23,7 @@ from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import BackoffPolicy
 from tollgate.orchestrator.settings import Settings
 from tollgate.orchestrator.templates import TemplateLibrary
-from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+from tollgate.v1 import classification_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 
 def _check_spec(spec: orchestrator_pb2.GenerationSpec, where: str = "spec") -> None:
@@ -42,9 +44,12 @@ def _check_batch_id(batch_id: str) -> None:
 
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    def __init__(self, generator: Generator, batches: BatchService) -> None:
+    def __init__(
+        self, generator: Generator, batches: BatchService, classifier: PackedClassifier
+    ) -> None:
         self._generator = generator
         self._batches = batches
+        self._classifier = classifier
 
     async def Generate(
         self, request: orchestrator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
@@ -107,6 +112,16 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         )
         return orchestrator_pb2.ListBatchesResponse(batches=batches, has_more=has_more)
 
+    async def ClassifyItems(
+        self, request: orchestrator_pb2.ClassifyItemsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[orchestrator_pb2.ClassifyItemsResponse]:
+        annotate(tenant=request.context.tenant_id, request_id=request.context.request_id)
+        results: AsyncIterator[classification_pb2.ClassificationResult] = self._classifier.classify(
+            request, context.time_remaining
+        )
+        async for result in results:
+            yield orchestrator_pb2.ClassifyItemsResponse(result=result)
+
 
 def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
     """The SDK client. Its own retries are off: retrying is the orchestrator's decision."""
@@ -130,21 +145,25 @@ def resilient_caller(settings: Settings, rng: random.Random | None = None) -> Re
     )
 
 
-def build_generator(settings: Settings, client: anthropic.AsyncAnthropic) -> Generator:
+def build_generator(
+    settings: Settings, client: anthropic.AsyncAnthropic, templates: TemplateLibrary
+) -> Generator:
     return Generator(
         client,
         PriceTable.load(settings.prices_file or None),
         settings,
-        TemplateLibrary.load(settings.templates_dir or None),
+        templates,
         resilient_caller(settings),
     )
 
 
 async def build_service(settings: Settings) -> GrpcService:
     client = anthropic_client(settings)
-    generator = build_generator(settings, client)
+    templates = TemplateLibrary.load(settings.templates_dir or None)
+    generator = build_generator(settings, client, templates)
     batches = BatchService(client, generator, PriceTable.load(settings.prices_file or None))
-    servicer = OrchestratorServicer(generator, batches)
+    classifier = PackedClassifier(generator, templates, ClassificationSettings())
+    servicer = OrchestratorServicer(generator, batches, classifier)
     full_name = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
     registration = Registration(
         full_name, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server, servicer

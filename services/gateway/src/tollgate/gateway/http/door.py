@@ -21,6 +21,7 @@ from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.http import errors, inbound, outbound
 from tollgate.gateway.http.access import access_log
 from tollgate.gateway.http.batch_routes import BatchRoutes
+from tollgate.gateway.http.classify_route import ClassifyRoute
 from tollgate.gateway.http.key_routes import KeyRoutes
 from tollgate.gateway.http.tls import server_ssl_context
 from tollgate.gateway.settings import Settings
@@ -91,6 +92,7 @@ class HttpDoor:
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/v1/models/{model_id}", self.model)
         self._batch_routes.add_to(app)
+        ClassifyRoute(self._servicer).add_to(app)
         KeyRoutes(self._servicer).add_to(app)
         return app
 

@@ -21,6 +21,8 @@ REQUEST_ID_HEADER = "x-tollgate-request-id"
 CACHE_MODE_HEADER = "x-tollgate-cache-mode"
 CACHE_TTL_HEADER = "x-tollgate-cache-ttl"
 CACHE_SAMPLED_HEADER = "x-tollgate-cache-sampled"
+AGENT_HEADER = "x-tollgate-agent"
+SESSION_HEADER = "x-tollgate-session"
 
 _CACHE_MODES = {
     "default": gateway_pb2.CACHE_MODE_UNSPECIFIED,
@@ -70,6 +72,8 @@ def completion(body: Mapping[str, Any], headers: Mapping[str, str]) -> gateway_p
         request_id=headers.get(REQUEST_ID_HEADER, ""),
         tags=[tag.strip() for tag in headers.get(TAGS_HEADER, "").split(",") if tag.strip()],
         cache=cache_preference(headers),
+        agent_id=headers.get(AGENT_HEADER, "").strip(),
+        session_id=headers.get(SESSION_HEADER, "").strip(),
     )
 
 

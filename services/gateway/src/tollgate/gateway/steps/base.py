@@ -40,6 +40,7 @@ from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import RequestRoutes, Track
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
+from tollgate.gateway.sessions import session_tag
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2, gateway_pb2
 
@@ -109,6 +110,17 @@ class Request:
 
     context: common_pb2.RequestContext
     completion: gateway_pb2.Completion
+    # The stored profile of completion.agent_id (None: no agent named), rendered into the
+    # system prompt by the orchestrator: it shapes the answer like a template variable does.
+    agent_profile: common_pb2.AgentProfile | None = None
+
+    @property
+    def cache_tags(self) -> list[str]:
+        """The caller's tags, and the session's: deleting a session drops its cached answers."""
+        tags = list(self.completion.tags)
+        if self.completion.session_id:
+            tags.append(session_tag(self.completion.session_id))
+        return tags
 
 
 @dataclass(frozen=True)

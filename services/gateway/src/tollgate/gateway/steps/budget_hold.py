@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tollgate.common.agent_profiles import profile_block
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_bound import upper_bound_request, upper_bound_template_variables
@@ -52,9 +53,16 @@ def input_tokens(
     settings: Settings,
     request: common_pb2.ClaudeRequest,
     template_variables: Mapping[str, str] | None = None,
+    agent_profile: common_pb2.AgentProfile | None = None,
 ) -> int:
     """At least the input tokens of the request as Claude gets it: the messages, system and
-    tools, and, with template variables, the task template rendered with them."""
+    tools, the agent's profile block, and, with template variables, the task template rendered
+    with them."""
+    if agent_profile is not None:
+        with_profile = common_pb2.ClaudeRequest()
+        with_profile.CopyFrom(request)
+        with_profile.system.append(profile_block(agent_profile))
+        request = with_profile
     tokens = upper_bound_request(request)
     if template_variables:
         tokens += settings.reservation_template_tokens + upper_bound_template_variables(
@@ -68,19 +76,26 @@ def max_cost(
     prices: PriceTable,
     request: common_pb2.ClaudeRequest,
     template_variables: Mapping[str, str] | None = None,
+    agent_profile: common_pb2.AgentProfile | None = None,
 ) -> int:
     """The most a request can cost: its input tokens (an upper bound, times the margin) +
     max_tokens, priced for the named model, else the dearest model the orchestrator may route
     to."""
     tokens = int(
-        input_tokens(settings, request, template_variables) * settings.reservation_token_margin
+        input_tokens(settings, request, template_variables, agent_profile)
+        * settings.reservation_token_margin
     )
+    return priced_at_most(settings, prices, request.model, tokens, request.max_tokens)
+
+
+def priced_at_most(
+    settings: Settings, prices: PriceTable, model: str, input_tokens: int, output_tokens: int
+) -> int:
+    """The price of these tokens for `model`, else for the dearest model the orchestrator may
+    route to (0 when none is known)."""
     routable = settings.reservation_models or prices.role_models
-    models = [request.model] if request.model else routable
-    known = [m for m in models if prices.knows(m)]
-    if not known:
-        return 0
-    return max(prices.max_cost(m, tokens, request.max_tokens) for m in known)
+    known = [m for m in ([model] if model else routable) if prices.knows(m)]
+    return max((prices.max_cost(m, input_tokens, output_tokens) for m in known), default=0)
 
 
 class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
@@ -101,6 +116,7 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
             self._services.prices,
             request,
             self._request.completion.template_variables,
+            self._request.agent_profile,
         )
 
     async def before(self, draft: Draft) -> Effect:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tollgate.common.flag_definitions import ExactCacheParameters
 from tollgate.gateway import dependencies
+from tollgate.gateway.agent_fingerprint import profile_fingerprint
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.metrics import count_cache_lookup
 from tollgate.gateway.steps.base import (
@@ -28,6 +29,11 @@ from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
 
 def _lookup_result(result: str) -> None:
     count_cache_lookup("exact", result)
+
+
+def _profile_version(request: Request) -> str:
+    profile = request.agent_profile
+    return "" if profile is None else profile_fingerprint(profile)
 
 
 class ExactCacheStep(FlagStep[ExactCacheParameters]):
@@ -76,6 +82,9 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             # them. The shipped templates read no contact data beyond their variables, so no
             # contact scope is sent.
             template_variables=self._request.completion.template_variables,
+            # The agent profile is rendered into the prompt too: answers for agents whose
+            # profiles render differently never share a key.
+            template_version=_profile_version(self._request),
         )
         track = self._services.routes.cache()
         timeout = settings.cache_timeout_seconds + wait
@@ -124,7 +133,7 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             context=self._request.context,
             key=self._key,
             response=answer.response,
-            tags=list(self._request.completion.tags),
+            tags=self._request.cache_tags,
             fill_lease=self._lease,
         )
         asked = self._request.completion.cache.ttl

@@ -69,6 +69,11 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             report.detail = "not eligible: answers built from template variables are not shared"
             _lookup_result("ineligible")
             return NO_EFFECT
+        if self._request.agent_profile is not None:
+            # Likewise an answer fitted to one agent's profile.
+            report.detail = "not eligible: answers fitted to an agent profile are not shared"
+            _lookup_result("ineligible")
+            return NO_EFFECT
         self._sent = draft.request
         if mode == gateway_pb2.CACHE_MODE_REFRESH:
             report.detail = "refresh: asked Claude, the answer is stored"
@@ -148,7 +153,7 @@ class SemanticCacheStep(FlagStep[SemanticCacheParameters]):
             context=self._request.context,
             request=self._sent,
             response=answer.response,
-            tags=list(self._request.completion.tags),
+            tags=self._request.cache_tags,
         )
         track = self._services.routes.semantic_cache()
         timeout = self._services.settings.semantic_cache_timeout_seconds * 4
