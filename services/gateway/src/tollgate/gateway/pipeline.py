@@ -102,6 +102,9 @@ class RequestRun:
             template_variables=self.request.completion.template_variables,
         )
         self.prompt_caching.shape(spec)
+        if spec.prompt_caching:
+            # Where the optimized conversation's cacheable prefix ends (0: not optimized).
+            spec.stable_prefix_messages = self.optimize.stable_messages
         return spec
 
     def settle(self, answer: Answer) -> common_pb2.Account:

@@ -39,6 +39,9 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
         # Tokens taken out of the request actually sent (enforce mode only).
         self.tokens_removed = 0
         self.summary_cost_micros = 0
+        # Messages of the optimized request that the next turn resends unchanged (enforce mode
+        # only): the orchestrator ends its prompt-cache breakpoint there.
+        self.stable_messages = 0
 
     async def before(self, draft: Draft) -> Effect:
         decision = self._decision
@@ -73,6 +76,7 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             report.detail += f"; target not met: {reply.target_explanation}"
         if decision.enforce and removed > 0:
             self.tokens_removed = removed
+            self.stable_messages = reply.stable_messages
             report.applied = True
             return Effect(request=reply.request)
         return NO_EFFECT
