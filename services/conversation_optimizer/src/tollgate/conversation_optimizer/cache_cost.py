@@ -20,8 +20,9 @@ tokens are read at a tenth. So with caching:
   cached itself (one rewrite of the cache per conversation).
 
 Measured (bench/pruning_dialogues on the development split, replayed against the emulator with
-the orchestrator's breakpoints): condensing regardless of the minimum costs about 10% more than
-caching alone; these two rules make it about 12% cheaper while removing half the input tokens.
+the orchestrator's breakpoints): condensing whole regardless of the minimum costs 14% more than
+caching alone; with the verbatim head 15% less, and 52% of the input tokens are removed (the
+conversations left uncut before removed 36%).
 """
 
 from __future__ import annotations
