@@ -206,20 +206,28 @@ def _flags(**modes: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("optimization", "caching", "expected"),
-    [("enforce", "enforce", 2), ("shadow", "enforce", 0), ("enforce", "shadow", 0)],
+    ("optimization", "caching", "stable", "expected"),
+    [
+        ("enforce", "enforce", 2, 2),
+        ("shadow", "enforce", 2, 0),
+        ("enforce", "shadow", 2, 0),
+        # Not shorter than the request: the orchestrator would refuse it, so it is not sent.
+        ("enforce", "enforce", 3, 0),
+        ("enforce", "enforce", 7, 0),
+    ],
 )
 async def test_the_optimized_conversations_stable_prefix_goes_to_the_orchestrator(
-    fakes: Any, helpers: Any, optimization: str, caching: str, expected: int
+    fakes: Any, helpers: Any, optimization: str, caching: str, stable: int, expected: int
 ) -> None:
     """The orchestrator ends its cache breakpoint where the optimizer's stable prefix ends, only
-    when the optimized request is the one sent and it goes out with prompt caching."""
+    when the optimized request is the one sent, it goes out with prompt caching and the prefix
+    leaves at least the newest message out."""
     shorter = helpers.request().completion.request
     shorter.messages.add(role=common_pb2.ROLE_ASSISTANT).content.add().text.text = "Large."
     shorter.messages.add(role=common_pb2.ROLE_USER).content.add().text.text = "And the roof?"
     fakes.stubs["conversation_optimizer"].replies["OptimizeConversation"] = (
         conversation_optimizer_pb2.OptimizeConversationResponse(
-            request=shorter, original_tokens=1500, optimized_tokens=500, stable_messages=2
+            request=shorter, original_tokens=1500, optimized_tokens=500, stable_messages=stable
         )
     )
     flags = _flags(conversation_optimization=optimization, prompt_caching=caching)

@@ -76,7 +76,10 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             report.detail += f"; target not met: {reply.target_explanation}"
         if decision.enforce and removed > 0:
             self.tokens_removed = removed
-            self.stable_messages = reply.stable_messages
+            # The orchestrator refuses a prefix longer than the request: one the optimizer got
+            # wrong only loses the breakpoint, never the request.
+            if reply.stable_messages < len(reply.request.messages):
+                self.stable_messages = reply.stable_messages
             report.applied = True
             return Effect(request=reply.request)
         return NO_EFFECT
