@@ -55,7 +55,8 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             target_tokens=parameters.target_tokens,
             strategies=list(parameters.strategies),
             # Cutting a conversation rewrites Anthropic's prompt cache; with caching on, the
-            # optimizer cuts in larger, rarer steps so that the cached prefix keeps paying off.
+            # optimizer keeps its conversation append-only and says where the part the next
+            # turn resends ends (stable_messages), for the orchestrator's breakpoint.
             prompt_caching=self._prompt_caching.enforce,
         )
         track = self._services.routes.conversation_optimizer()
