@@ -15,8 +15,8 @@ tokens are read at a tenth. So with caching:
   condensed;
 - until then, the oldest exchanges stay verbatim up to the minimum (`verbatim_head`) and only
   the exchanges after them are condensed: the stable part can be cached from the first cut, and
-  those head exchanges are byte for byte what the uncut conversation sent, so nothing already
-  cached is lost before the cut. The head goes once, on the turn the fully condensed form can be
+  those head exchanges are byte for byte what the uncut conversation sent (a write it made at
+  the head's end can still be read). The head goes once, on the turn the fully condensed form can be
   cached itself (one rewrite of the cache per conversation).
 
 Measured (bench/pruning_dialogues on the development split, replayed against the emulator with
