@@ -55,7 +55,8 @@ async def test_every_response_carries_each_family_in_anthropics_format(
     for family in FAMILIES:
         limit = response.headers[f"anthropic-ratelimit-{family}-limit"]
         remaining = response.headers[f"anthropic-ratelimit-{family}-remaining"]
-        assert limit.isdigit() and remaining.isdigit()
+        assert limit.isdigit()
+        assert remaining.isdigit()
         assert int(remaining) <= int(limit)
         reset_in(response, family)
     assert response.headers["anthropic-ratelimit-requests-limit"] == "3"
@@ -74,7 +75,8 @@ async def test_requests_past_the_limit_get_a_429_with_retry_after_and_the_header
     refused = await raw_create(client)
     assert refused.status_code == 429
     body = refused.json()
-    assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "rate_limit_error"
     assert "3 requests per minute" in body["error"]["message"]
     # The next request fits once one is refilled: 60 s / 3.
     assert refused.headers["retry-after"] == "20"
