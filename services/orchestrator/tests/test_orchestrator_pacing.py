@@ -71,6 +71,18 @@ async def test_an_unknown_limit_is_not_paced(replicas: Callable[..., RedisPacer]
     assert all([await admitted(pacer, 0.0) for _ in range(50)])
 
 
+async def test_calls_let_through_before_the_limit_was_known_are_charged_when_it_is(
+    replicas: Callable[..., RedisPacer],
+) -> None:
+    fleet = [replicas(window_seconds=FROZEN_WINDOW) for _ in range(2)]
+    # Twelve calls go out before any response: the fleet does not know the limit yet.
+    assert all([await admitted(fleet[i % 2], 0.0) for i in range(12)])
+    # The first response counted only its own call: 20 left by its count, 9 really; the fleet
+    # takes 8 (that one call is counted twice: the safe side).
+    await fleet[0].observe(MODEL, requests_state(limit=1000, remaining=20))
+    assert sum([await admitted(fleet[i % 2], 0.0) for i in range(20)]) == 8
+
+
 async def test_concurrent_acquires_from_several_replicas_never_overdraw_the_bucket(
     replicas: Callable[..., RedisPacer],
 ) -> None:
@@ -176,3 +188,14 @@ async def test_a_hung_redis_costs_one_timeout_then_nothing(
         started = time.monotonic()
         assert all([await admitted(pacer, 10.0) for _ in range(20)])
         assert time.monotonic() - started < 0.2
+
+
+async def test_a_turn_that_leaves_no_time_for_the_call_is_refused(
+    replicas: Callable[..., RedisPacer],
+) -> None:
+    # 600 per minute and empty: the next turn is 100 ms away.
+    pacer = replicas(call_reserve_seconds=0.5)
+    await pacer.observe(MODEL, requests_state(limit=600, remaining=0))
+    # Waiting 0.1 s of a 0.55 s deadline would leave 0.45 s for the call: refused.
+    assert not await admitted(pacer, 0.55)
+    assert await admitted(pacer, 2.0)

@@ -10,15 +10,17 @@ calling Claude.
   (limit / 60 per second, Anthropic's continuous replenishment, timed by Redis' own clock so
   replicas' clocks do not matter), then reserve one request. The level may go below zero: the
   script answers how long the caller must wait for its reservation to be covered, so callers
-  are served in the order they reserved, with no polling. A wait that would end past the
-  request's deadline reserves nothing and is refused at once.
+  are served in the order they reserved, with no polling. A wait that would leave less than
+  `call_reserve_seconds` before the request's deadline reserves nothing and is refused at once.
 - **Observe** (one Lua script per response): the limit sets the bucket's size; the bucket's level
   is lowered to `remaining` when the server counts less room than we do (other clients of the
   same organisation, replicas that were not pacing); a 429's `retry-after` empties it until then.
   Reading `remaining` only ever lowers the level, because a response's count is older than our
   reservations since.
 - **Unknown limit**: before the first response of a model, there is no bucket and nothing is
-  paced (AIMD alone decides), exactly as without Redis.
+  paced (AIMD alone decides), exactly as without Redis; those calls are counted, and the first
+  response's `remaining` is lowered by that count, since calls still in flight may not be in it
+  (this over-counts the few already in it: the safe side).
 - **Redis down**: the failing call is let through unpaced (no request fails because of the
   pacer), and Redis is skipped for `retry_seconds` before being tried again; AIMD, which always
   runs as the concurrency cap, is the pacing meanwhile.
@@ -73,7 +75,11 @@ _UNKNOWN, _GRANTED, _REFUSED = 0, 1, 2
 _ACQUIRE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local b = redis.call('HMGET', KEYS[1], 'capacity', 'level', 'stamp')
-if not b[1] then return {0, 0} end
+if not b[1] then
+  redis.call('HINCRBY', KEYS[1], 'unpaced', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {0, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(b[1])
@@ -97,10 +103,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[1])
 local rate = capacity / tonumber(ARGV[5])
 local level = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'level', 'stamp')
+local b = redis.call('HMGET', KEYS[1], 'level', 'stamp', 'unpaced')
 if b[1] then
   local ours = math.min(capacity, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate)
   level = math.min(ours, level)
+else
+  -- The first limit seen: calls let through unpaced until now may not be counted in it yet.
+  level = level - (tonumber(b[3]) or 0)
+  redis.call('HDEL', KEYS[1], 'unpaced')
 end
 local retry = tonumber(ARGV[3])
 if retry >= 0 then level = math.min(level, 1 - retry * rate) end
@@ -157,12 +167,14 @@ class RedisPacer:
         key_prefix: str,
         timeout_seconds: float,
         retry_seconds: float,
+        call_reserve_seconds: float = 0.0,
         window_seconds: float = WINDOW_SECONDS,
     ) -> None:
         self._redis = redis
         self._prefix = f"{key_prefix}:pace:{organisation}"
         self._timeout = timeout_seconds
         self._retry_seconds = retry_seconds
+        self._call_reserve = call_reserve_seconds
         self._window_ms = int(window_seconds * 1000)
         # An idle bucket outlives a full refill, then disappears (and pacing restarts unknown).
         self._ttl_ms = 2 * self._window_ms
@@ -181,7 +193,8 @@ class RedisPacer:
         if not self.redis_up:
             _fallbacks.add(1, {"model": model})
             return
-        longest_ms = int(deadline.remaining() * 1000)
+        # A turn that leaves no time for the call itself is no use: refuse it now instead.
+        longest_ms = int(max(0.0, deadline.remaining() - self._call_reserve) * 1000)
         args = [1, longest_ms, self._ttl_ms, self._window_ms]
         try:
             answer = await asyncio.wait_for(

@@ -143,6 +143,7 @@ def fleet_pacer(settings: Settings) -> tuple[Pacer, list[Callable[[], Awaitable[
         key_prefix=settings.pacing_key_prefix,
         timeout_seconds=settings.pacing_redis_timeout_seconds,
         retry_seconds=settings.pacing_retry_seconds,
+        call_reserve_seconds=settings.pacing_call_reserve_seconds,
     )
     return pacer, [redis.aclose]
 

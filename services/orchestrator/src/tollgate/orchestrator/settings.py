@@ -82,6 +82,9 @@ class Settings(ServiceSettings):
     pacing_redis_timeout_seconds: float = Field(default=0.25, gt=0)
     # After a Redis failure, calls go unpaced for this long before Redis is tried again.
     pacing_retry_seconds: float = Field(default=2.0, gt=0)
+    # A wait for the shared rate that would leave less than this before the deadline is refused
+    # at once (UNAVAILABLE with retry_after_seconds): the call itself needs time too.
+    pacing_call_reserve_seconds: float = Field(default=1.0, ge=0)
 
     # Prompt caching TTL when the request does not choose one: "5m" or "1h".
     prompt_cache_default_ttl: str = Field(default="5m", pattern="^(5m|1h)$")
