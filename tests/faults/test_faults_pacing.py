@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.faults.proxy import FaultProxy
+from tests.orchestrator_process import lead_summary_spec
 from tollgate.common.errors import ServiceError
 from tollgate.common.testing import serving
 from tollgate.emulator import EmulatorConfig, EmulatorServer, RateLimitConfig
@@ -22,7 +23,7 @@ from tollgate.orchestrator.pacing import RedisPacer, pacing_redis
 from tollgate.orchestrator.ratelimit_headers import Allowance, RateLimitState
 from tollgate.orchestrator.service import build_service
 from tollgate.orchestrator.settings import Settings
-from tollgate.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
+from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 MODEL = "claude-sonnet-5-5"
 
@@ -63,7 +64,7 @@ async def test_a_stopped_redis_lets_calls_through_then_pacing_resumes(
     )
     try:
         empty = RateLimitState(requests=Allowance(limit=1000, remaining=0, reset_in=60.0))
-        await pacer.observe(MODEL, empty)
+        await pacer.answered(MODEL, empty, counted=False)
         assert await paced_out(pacer)
         await redis_proxy.cut()
         started = time.monotonic()
@@ -78,18 +79,6 @@ async def test_a_stopped_redis_lets_calls_through_then_pacing_resumes(
         assert pacer.redis_up
     finally:
         await client.aclose()
-
-
-def spec(n: int) -> orchestrator_pb2.GenerationSpec:
-    text = common_pb2.ContentBlock(text=common_pb2.TextBlock(text=f"Summarise lead {n}."))
-    return orchestrator_pb2.GenerationSpec(
-        context=common_pb2.RequestContext(tenant_id="tenant-a", request_id=f"req-{n}"),
-        request=common_pb2.ClaudeRequest(
-            model=MODEL,
-            max_tokens=32,
-            messages=[common_pb2.Message(role=common_pb2.ROLE_USER, content=[text])],
-        ),
-    )
 
 
 async def test_redis_stopped_mid_run_fails_no_generation(
@@ -116,7 +105,9 @@ async def test_redis_stopped_mid_run_fails_no_generation(
             async def generate(numbers: range) -> None:
                 await asyncio.gather(
                     *(
-                        stub.Generate(orchestrator_pb2.GenerateRequest(spec=spec(n)), timeout=10)
+                        stub.Generate(
+                            orchestrator_pb2.GenerateRequest(spec=lead_summary_spec(n)), timeout=10
+                        )
                         for n in numbers
                     )
                 )

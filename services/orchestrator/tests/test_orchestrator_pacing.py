@@ -77,10 +77,10 @@ async def test_calls_let_through_before_the_limit_was_known_are_charged_when_it_
     fleet = [replicas(window_seconds=FROZEN_WINDOW) for _ in range(2)]
     # Twelve calls go out before any response: the fleet does not know the limit yet.
     assert all([await admitted(fleet[i % 2], 0.0) for i in range(12)])
-    # The first response counted only its own call: 20 left by its count, 9 really; the fleet
-    # takes 8 (that one call is counted twice: the safe side).
-    await fleet[0].observe(MODEL, requests_state(limit=1000, remaining=20))
-    assert sum([await admitted(fleet[i % 2], 0.0) for i in range(20)]) == 8
+    # The first response (of one of them) counted only its own call: 20 left by its count, and
+    # the 11 still in flight will take theirs, so 9 really.
+    await fleet[0].answered(MODEL, requests_state(limit=1000, remaining=20), counted=True)
+    assert sum([await admitted(fleet[i % 2], 0.0) for i in range(20)]) == 9
 
 
 async def test_concurrent_acquires_from_several_replicas_never_overdraw_the_bucket(
@@ -88,7 +88,7 @@ async def test_concurrent_acquires_from_several_replicas_never_overdraw_the_buck
 ) -> None:
     # A generous Redis timeout: this is about counting, not about a slow machine's fallback.
     fleet = [replicas(window_seconds=FROZEN_WINDOW, timeout_seconds=5.0) for _ in range(4)]
-    await fleet[0].observe(MODEL, requests_state(limit=1000, remaining=37))
+    await fleet[0].answered(MODEL, requests_state(limit=1000, remaining=37), counted=False)
     # 400 acquires at once, 100 per replica, none willing to wait: exactly the 37 there are.
     outcomes = await asyncio.gather(*(admitted(fleet[i % 4], 0.0) for i in range(400)))
     assert sum(outcomes) == 37
@@ -101,7 +101,7 @@ async def test_waiters_reserve_in_order_and_go_when_their_turn_comes(
 ) -> None:
     # 600 per minute: one request every 100 ms.
     fleet = [replicas() for _ in range(3)]
-    await fleet[0].observe(MODEL, requests_state(limit=600, remaining=0))
+    await fleet[0].answered(MODEL, requests_state(limit=600, remaining=0), counted=False)
     started = time.monotonic()
     finished: list[float] = []
 
@@ -121,7 +121,7 @@ async def test_a_wait_past_the_deadline_is_refused_at_once_and_reserves_nothing(
     replicas: Callable[..., RedisPacer],
 ) -> None:
     pacer = replicas(window_seconds=FROZEN_WINDOW)
-    await pacer.observe(MODEL, requests_state(limit=1000, remaining=1))
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=1), counted=False)
     started = time.monotonic()
     assert await admitted(pacer, 0.0)
     assert not await admitted(pacer, 30.0)  # the next one is days away
@@ -133,12 +133,14 @@ async def test_headers_only_lower_the_level_and_a_429_empties_it_until_retry_aft
     replicas: Callable[..., RedisPacer],
 ) -> None:
     pacer = replicas(window_seconds=FROZEN_WINDOW)
-    await pacer.observe(MODEL, requests_state(limit=1000, remaining=5))
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=5), counted=False)
     # An older response reporting more room does not give room back.
-    await pacer.observe(MODEL, requests_state(limit=1000, remaining=900))
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=900), counted=False)
     assert sum([await admitted(pacer, 0.0) for _ in range(10)]) == 5
     fresh = replicas()
-    await fresh.observe(MODEL, requests_state(limit=600, remaining=600, retry_after=0.5))
+    await fresh.answered(
+        MODEL, requests_state(limit=600, remaining=600, retry_after=0.5), counted=False
+    )
     # 600/min refills one every 100 ms; the 429 said "not for 0.5 s".
     assert not await admitted(fresh, 0.3)
     started = time.monotonic()
@@ -151,7 +153,7 @@ async def test_buckets_are_per_model_and_per_organisation(
 ) -> None:
     ours = replicas(window_seconds=FROZEN_WINDOW)
     theirs = replicas(window_seconds=FROZEN_WINDOW, organisation="org-2")
-    await ours.observe(MODEL, requests_state(limit=1000, remaining=0))
+    await ours.answered(MODEL, requests_state(limit=1000, remaining=0), counted=False)
     assert not await admitted(ours, 0.0)
     assert await admitted(ours, 0.0) is False
     other_model = "claude-haiku-5-5"
@@ -195,7 +197,25 @@ async def test_a_turn_that_leaves_no_time_for_the_call_is_refused(
 ) -> None:
     # 600 per minute and empty: the next turn is 100 ms away.
     pacer = replicas(call_reserve_seconds=0.5)
-    await pacer.observe(MODEL, requests_state(limit=600, remaining=0))
+    await pacer.answered(MODEL, requests_state(limit=600, remaining=0), counted=False)
     # Waiting 0.1 s of a 0.55 s deadline would leave 0.45 s for the call: refused.
     assert not await admitted(pacer, 0.55)
     assert await admitted(pacer, 2.0)
+
+
+async def test_remaining_is_read_less_the_calls_still_in_flight(
+    replicas: Callable[..., RedisPacer], redis_url: str
+) -> None:
+    pacer = replicas(window_seconds=FROZEN_WINDOW)
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=20), counted=False)
+    assert all([await admitted(pacer, 0.0) for _ in range(10)])
+    # The first of the ten answers: the server had 15 left when it counted that one, and
+    # nine more are on their way to it. 15 - 9 = 6, below our own 10.
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=15), counted=True)
+    assert sum([await admitted(pacer, 0.0) for _ in range(10)]) == 6
+    # Calls that end without an answer leave the in-flight count too, never below zero.
+    async with Redis.from_url(redis_url, decode_responses=True) as direct:
+        assert await direct.hget(pacer.key(MODEL), "inflight") == "15"
+        for _ in range(16):
+            await pacer.landed(MODEL)
+        assert await direct.hget(pacer.key(MODEL), "inflight") == "0"

@@ -13,14 +13,16 @@ calling Claude.
   are served in the order they reserved, with no polling. A wait that would leave less than
   `call_reserve_seconds` before the request's deadline reserves nothing and is refused at once.
 - **Observe** (one Lua script per response): the limit sets the bucket's size; the bucket's level
-  is lowered to `remaining` when the server counts less room than we do (other clients of the
-  same organisation, replicas that were not pacing); a 429's `retry-after` empties it until then.
-  Reading `remaining` only ever lowers the level, because a response's count is older than our
-  reservations since.
+  is lowered to `remaining` less the calls in flight when the server counts less room than we do
+  (other clients of the same organisation, replicas that were not pacing, the first response);
+  a 429's `retry-after` empties it until then. Reading `remaining` never raises the level.
+- **In flight**: the bucket counts the calls taken from it whose answer has not come back. A
+  response's `remaining` was counted before those reached the server, so the level adopted from
+  it is `remaining` less the calls still in flight (counting twice the few the server already
+  had: the safe side, a bounded offset rather than a lower rate).
 - **Unknown limit**: before the first response of a model, there is no bucket and nothing is
-  paced (AIMD alone decides), exactly as without Redis; those calls are counted, and the first
-  response's `remaining` is lowered by that count, since calls still in flight may not be in it
-  (this over-counts the few already in it: the safe side).
+  paced (AIMD alone decides), exactly as without Redis; those calls are counted in flight too,
+  so the first response's `remaining` is read the same way.
 - **Redis down**: the failing call is let through unpaced (no request fails because of the
   pacer), and Redis is skipped for `retry_seconds` before being tried again; AIMD, which always
   runs as the concurrency cap, is the pacing meanwhile.
@@ -36,7 +38,8 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 from opentelemetry import metrics
@@ -68,6 +71,12 @@ _fallbacks = _meter.create_counter(
 # Anthropic's limits are per minute; the bucket refills a full limit in this many seconds.
 WINDOW_SECONDS = 60.0
 
+# The bucket is one hash: capacity (the limit), level and stamp (its level at that Redis time),
+# and inflight: calls taken from it (or let through before it was known) whose answer has not
+# come back yet. A response's `remaining` was counted before the calls still in flight reached
+# the server, so the level adopted from it is `remaining - inflight` (counting twice the few
+# already counted: the safe side).
+
 # KEYS[1]: the bucket. ARGV: cost, longest acceptable wait (ms), key lifetime (ms), window (ms).
 # Returns {outcome, wait in ms}: UNKNOWN (no limit seen yet: not paced), GRANTED (reserved; go
 # after the wait) or REFUSED (the wait would exceed the longest acceptable; nothing reserved).
@@ -76,7 +85,7 @@ _ACQUIRE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local b = redis.call('HMGET', KEYS[1], 'capacity', 'level', 'stamp')
 if not b[1] then
-  redis.call('HINCRBY', KEYS[1], 'unpaced', ARGV[1])
+  redis.call('HINCRBY', KEYS[1], 'inflight', 1)
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {0, 0}
 end
@@ -90,66 +99,91 @@ local wait = 0
 if level < cost then wait = math.ceil((cost - level) / rate) end
 if wait > tonumber(ARGV[2]) then return {2, wait} end
 redis.call('HSET', KEYS[1], 'level', tostring(level - cost), 'stamp', now)
+redis.call('HINCRBY', KEYS[1], 'inflight', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, wait}
 """
 
 # KEYS[1]: the bucket. ARGV: limit, remaining, retry-after (ms, or -1), key lifetime (ms),
-# window (ms). Sizes the bucket to the limit and lowers its level to what the server reports.
+# window (ms), 1 when the call answered was counted in flight (else 0). Sizes the bucket to the
+# limit and lowers its level to what the server reports, less the calls still in flight.
 _OBSERVE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[1])
 local rate = capacity / tonumber(ARGV[5])
-local level = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'level', 'stamp', 'unpaced')
+local b = redis.call('HMGET', KEYS[1], 'level', 'stamp', 'inflight')
+local inflight = math.max(0, (tonumber(b[3]) or 0) - tonumber(ARGV[6]))
+local level = tonumber(ARGV[2]) - inflight
 if b[1] then
   local ours = math.min(capacity, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate)
   level = math.min(ours, level)
-else
-  -- The first limit seen: calls let through unpaced until now may not be counted in it yet.
-  level = level - (tonumber(b[3]) or 0)
-  redis.call('HDEL', KEYS[1], 'unpaced')
 end
 local retry = tonumber(ARGV[3])
 if retry >= 0 then level = math.min(level, 1 - retry * rate) end
-redis.call('HSET', KEYS[1], 'capacity', ARGV[1], 'level', tostring(level), 'stamp', now)
+redis.call('HSET', KEYS[1], 'capacity', ARGV[1], 'level', tostring(level), 'stamp', now,
+  'inflight', inflight)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
-# The model of the call in progress, so the HTTP layer knows which bucket a response speaks of.
-_calling_model: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "tollgate_pacing_model", default=None
+# KEYS[1]: the bucket. A counted call ended without an answer that says anything (no response,
+# or none of the headers): it is no longer in flight.
+_LANDED = """
+local inflight = tonumber(redis.call('HGET', KEYS[1], 'inflight') or '0')
+if inflight > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', -1) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class _Call:
+    model: str
+    # Whether the bucket counts this call in flight (False when Redis was skipped).
+    counted: bool
+
+
+# The call in progress, so the HTTP layer knows which bucket a response speaks of.
+_current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "tollgate_pacing_call", default=None
 )
 
 
 @contextlib.contextmanager
-def calling(model: str) -> Iterator[None]:
+def calling(model: str, *, counted: bool) -> Iterator[None]:
     """Marks the HTTP calls made inside as calls to `model` (read by `PacingTransport`)."""
-    token = _calling_model.set(model)
+    token = _current_call.set(_Call(model, counted))
     try:
         yield
     finally:
-        _calling_model.reset(token)
+        _current_call.reset(token)
 
 
 class Pacer(Protocol):
-    async def admit(self, model: str, deadline: Deadline) -> None:
-        """Wait for the model's shared rate limit to have room; refuse past the deadline."""
+    async def admit(self, model: str, deadline: Deadline) -> bool:
+        """Wait for the model's shared rate limit to have room; refuse past the deadline.
 
-    async def observe(self, model: str, state: RateLimitState) -> None:
+        True when the call is counted in flight (then `answered` or `landed` must follow).
+        """
+
+    async def answered(self, model: str, state: RateLimitState, *, counted: bool) -> None:
         """Take in what a response said about the rate limit."""
+
+    async def landed(self, model: str) -> None:
+        """A counted call ended without rate-limit headers (no response, or a bare one)."""
 
 
 class Unpaced:
     """Pacing off: AIMD alone."""
 
-    async def admit(self, model: str, deadline: Deadline) -> None:
+    async def admit(self, model: str, deadline: Deadline) -> bool:
+        return False
+
+    async def answered(self, model: str, state: RateLimitState, *, counted: bool) -> None:
         return None
 
-    async def observe(self, model: str, state: RateLimitState) -> None:
+    async def landed(self, model: str) -> None:
         return None
 
 
@@ -180,6 +214,7 @@ class RedisPacer:
         self._ttl_ms = 2 * self._window_ms
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
+        self._landed = redis.register_script(_LANDED)
         self._down_until = 0.0
 
     def key(self, model: str) -> str:
@@ -189,10 +224,10 @@ class RedisPacer:
     def redis_up(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    async def admit(self, model: str, deadline: Deadline) -> None:
+    async def admit(self, model: str, deadline: Deadline) -> bool:
         if not self.redis_up:
             _fallbacks.add(1, {"model": model})
-            return
+            return False
         # A turn that leaves no time for the call itself is no use: refuse it now instead.
         longest_ms = int(max(0.0, deadline.remaining() - self._call_reserve) * 1000)
         args = [1, longest_ms, self._ttl_ms, self._window_ms]
@@ -203,9 +238,9 @@ class RedisPacer:
             outcome, wait_ms = int(answer[0]), int(answer[1])
         except Exception as exc:  # any Redis failure: fall back for this call and a while after
             self._fall_back(exc, model)
-            return
+            return False
         if outcome == _UNKNOWN:
-            return
+            return True
         if outcome == _REFUSED:
             _refusals.add(1, {"model": model})
             raise unavailable(
@@ -215,27 +250,40 @@ class RedisPacer:
             )
         _waits.record(wait_ms / 1000, {"model": model})
         if wait_ms:
-            await asyncio.sleep(wait_ms / 1000)
+            try:
+                await asyncio.sleep(wait_ms / 1000)
+            except BaseException:
+                # Cancelled while waiting its turn: the call will not be made.
+                await self.landed(model)
+                raise
+        return True
 
-    async def observe(self, model: str, state: RateLimitState) -> None:
+    async def answered(self, model: str, state: RateLimitState, *, counted: bool) -> None:
         requests = state.requests
-        if requests is None or not self.redis_up:
+        if requests is None:
+            if counted:
+                await self.landed(model)
+            return
+        if not self.redis_up:
             return
         retry_ms = -1 if state.retry_after is None else int(state.retry_after * 1000)
+        args = [
+            requests.limit,
+            requests.remaining,
+            retry_ms,
+            self._ttl_ms,
+            self._window_ms,
+            int(counted),
+        ]
+        await self._run(self._observe, model, args)
+
+    async def landed(self, model: str) -> None:
+        if self.redis_up:
+            await self._run(self._landed, model, [])
+
+    async def _run(self, script: Any, model: str, args: list[int]) -> None:
         try:
-            await asyncio.wait_for(
-                self._observe(
-                    keys=[self.key(model)],
-                    args=[
-                        requests.limit,
-                        requests.remaining,
-                        retry_ms,
-                        self._ttl_ms,
-                        self._window_ms,
-                    ],
-                ),
-                self._timeout,
-            )
+            await asyncio.wait_for(script(keys=[self.key(model)], args=args), self._timeout)
         except Exception as exc:
             self._fall_back(exc, model)
 
@@ -275,12 +323,17 @@ class PacingTransport(httpx.AsyncBaseTransport):
         self._pacer = pacer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        model = _calling_model.get()
-        if model is not None and request.url.path.endswith("/v1/messages"):
-            state = parse_rate_limits(response.headers)
-            if not state.empty:
-                await self._pacer.observe(model, state)
+        call = _current_call.get()
+        if call is None or not request.url.path.endswith("/v1/messages"):
+            return await self._inner.handle_async_request(request)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            if call.counted:
+                await self._pacer.landed(call.model)
+            raise
+        state = parse_rate_limits(response.headers)
+        await self._pacer.answered(call.model, state, counted=call.counted)
         return response
 
     async def aclose(self) -> None:

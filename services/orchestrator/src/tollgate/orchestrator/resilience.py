@@ -137,13 +137,13 @@ class ResilientCaller:
                     raise
                 lease = Lease(limiter, breaker, permit)
                 try:
-                    await self._pacer.admit(model, deadline)
+                    counted = await self._pacer.admit(model, deadline)
                 except BaseException as exc:
                     lease.finish(exc)
                     raise
                 attempts += 1
                 try:
-                    with calling(model):
+                    with calling(model, counted=counted):
                         value = await attempt(model, deadline.remaining())
                 except anthropic.APIError as exc:
                     lease.finish(exc)
