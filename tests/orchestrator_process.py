@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.gateway_process import stop_process
+from tollgate.v1 import common_pb2, orchestrator_pb2
 
 
 @dataclass
@@ -32,7 +33,7 @@ class OrchestratorProcess:
 
 
 def start_orchestrator_processes(
-    workdir: Path, count: int, env: dict[str, str], startup_seconds: float = 60.0
+    workdir: Path, count: int, env: dict[str, str], startup_seconds: float = 240.0
 ) -> list[OrchestratorProcess]:
     """`count` copies of `python -m tollgate.orchestrator` on free ports; returns once all listen.
 
@@ -81,3 +82,18 @@ def _listening_port(log: str) -> int:
         if '"listening"' in line:
             return int(json.loads(line)["port"])
     return 0
+
+
+def lead_summary_spec(
+    n: int, *, model: str = "claude-sonnet-5-5", tenant: str = "acme"
+) -> orchestrator_pb2.GenerationSpec:
+    """A short generation (request `req-{n}`), the load the pacing tests send."""
+    text = common_pb2.ContentBlock(text=common_pb2.TextBlock(text=f"Summarise lead {n}."))
+    return orchestrator_pb2.GenerationSpec(
+        context=common_pb2.RequestContext(tenant_id=tenant, request_id=f"req-{n}"),
+        request=common_pb2.ClaudeRequest(
+            model=model,
+            max_tokens=16,
+            messages=[common_pb2.Message(role=common_pb2.ROLE_USER, content=[text])],
+        ),
+    )
