@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from tollgate.common.errors import ServiceError
 from tollgate.orchestrator.deadline import Deadline
-from tollgate.orchestrator.pacing import RedisPacer, pacing_redis
+from tollgate.orchestrator.pacing import RedisPacer, calling, pacing_redis
 from tollgate.orchestrator.ratelimit_headers import Allowance, RateLimitState
 
 MODEL = "claude-sonnet-5-5"
@@ -218,4 +218,18 @@ async def test_remaining_is_read_less_the_calls_still_in_flight(
         assert await direct.hget(pacer.key(MODEL), "inflight") == "15"
         for _ in range(16):
             await pacer.landed(MODEL)
+        assert await direct.hget(pacer.key(MODEL), "inflight") == "0"
+
+
+async def test_a_counted_call_that_fails_before_sending_leaves_the_in_flight_count(
+    replicas: Callable[..., RedisPacer], redis_url: str
+) -> None:
+    pacer = replicas(window_seconds=FROZEN_WINDOW)
+    await pacer.answered(MODEL, requests_state(limit=1000, remaining=20), counted=False)
+    counted = await pacer.admit(MODEL, Deadline(1.0))
+    assert counted
+    with contextlib.suppress(RuntimeError):
+        async with calling(pacer, MODEL, counted=counted):
+            raise RuntimeError("the request could not even be built")
+    async with Redis.from_url(redis_url, decode_responses=True) as direct:
         assert await direct.hget(pacer.key(MODEL), "inflight") == "0"

@@ -37,7 +37,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -137,27 +137,19 @@ return 1
 """
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Call:
     model: str
     # Whether the bucket counts this call in flight (False when Redis was skipped).
     counted: bool
+    # Set by the transport once the HTTP request is on its way.
+    sent: bool = False
 
 
 # The call in progress, so the HTTP layer knows which bucket a response speaks of.
 _current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
     "tollgate_pacing_call", default=None
 )
-
-
-@contextlib.contextmanager
-def calling(model: str, *, counted: bool) -> Iterator[None]:
-    """Marks the HTTP calls made inside as calls to `model` (read by `PacingTransport`)."""
-    token = _current_call.set(_Call(model, counted))
-    try:
-        yield
-    finally:
-        _current_call.reset(token)
 
 
 class Pacer(Protocol):
@@ -185,6 +177,23 @@ class Unpaced:
 
     async def landed(self, model: str) -> None:
         return None
+
+
+@contextlib.asynccontextmanager
+async def calling(pacer: Pacer, model: str, *, counted: bool) -> AsyncIterator[None]:
+    """Marks the HTTP call made inside as a call to `model` (read by `PacingTransport`).
+
+    A counted call that never reached the transport (it failed before sending) leaves the
+    in-flight count here, since no response will.
+    """
+    call = _Call(model, counted)
+    token = _current_call.set(call)
+    try:
+        yield
+    finally:
+        _current_call.reset(token)
+        if counted and not call.sent:
+            await pacer.landed(model)
 
 
 def organisation_id(api_key: str) -> str:
@@ -326,6 +335,7 @@ class PacingTransport(httpx.AsyncBaseTransport):
         call = _current_call.get()
         if call is None or not request.url.path.endswith("/v1/messages"):
             return await self._inner.handle_async_request(request)
+        call.sent = True
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException:

@@ -143,7 +143,7 @@ class ResilientCaller:
                     raise
                 attempts += 1
                 try:
-                    with calling(model, counted=counted):
+                    async with calling(self._pacer, model, counted=counted):
                         value = await attempt(model, deadline.remaining())
                 except anthropic.APIError as exc:
                     lease.finish(exc)
