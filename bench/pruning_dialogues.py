@@ -13,9 +13,10 @@ reference counter (`tollgate.emulator.tokens`), not the optimizer's estimate.
    verbatim, corrections whose old value is presented as current (`bench.dialogue_scoring`),
    and for targets (a share of each conversation's original tokens) how many were met.
 2. Cost replay: every conversation sent turn by turn, as the application would, to the Anthropic
-   API emulator over HTTP through the official SDK, with `cache_control` on the last two user
-   turns when caching is on; input cost from the emulator's usage (its prompt-cache writes and
-   reads) at list prices.
+   API emulator over HTTP through the official SDK; when caching is on, with the breakpoints the
+   orchestrator places (`place_breakpoints`: tools, system prompt, and the older turns, or, for
+   an optimized request, the end of its stable prefix as the gateway forwards it); input cost
+   from the emulator's usage (its prompt-cache writes and reads) at list prices.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import anthropic
 
 from bench.dialogue_scoring import Score, score
 from bench.dialogues import DEV_FILE, load, load_test
-from bench.pruning_eval import with_breakpoints
 from tollgate.common.anthropic_format import request_from_params, request_to_params
 from tollgate.common.pricing import PriceTable
 from tollgate.conversation_optimizer.exact_count import ExactTokenCounter
@@ -40,6 +40,7 @@ from tollgate.conversation_optimizer.service import ConversationOptimizerService
 from tollgate.conversation_optimizer.settings import Settings
 from tollgate.emulator import EmulatorServer
 from tollgate.emulator.tokens import count_request_tokens
+from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.v1 import common_pb2, conversation_optimizer_pb2
 
 # The chart's default flag parameters (deploy/helm/tollgate/values.yaml).
@@ -194,6 +195,8 @@ class Replay:
     read: int = 0
     written: int = 0
     cost_micros: int = 0
+    # Input cost by conversation length (`length_bucket`).
+    cost_by_length: dict[str, int] = field(default_factory=dict)
 
 
 async def replay(
@@ -204,6 +207,7 @@ async def replay(
 ) -> Replay:
     service = servicer(dict(setting.overrides) if setting is not None else None)
     prices = PriceTable.load()
+    minimum = prices.price(PRICED_MODEL).min_cacheable_tokens
     result = Replay()
     for conversation in conversations:
         params = conversation["request"]
@@ -212,13 +216,18 @@ async def replay(
             if messages[end - 1]["role"] != "user":
                 continue
             request = request_from_params({**params, "messages": messages[:end]})
+            stable_messages = 0
             if setting is not None:
-                call = setting.call(request, 0)
-                request = (await service.OptimizeConversation(call, None)).request
-            body = request_to_params(request)
+                reply = await service.OptimizeConversation(setting.call(request, 0), None)
+                request, stable_messages = reply.request, reply.stable_messages
+            request.model = PRICED_MODEL
             if caching:
-                body = with_breakpoints(body)
-            body["model"] = PRICED_MODEL
+                # The orchestrator's own placement, with the optimizer's stable prefix as the
+                # gateway forwards it.
+                place_breakpoints(
+                    request, minimum, common_pb2.CACHE_TTL_5M, stable_messages=stable_messages
+                )
+            body = request_to_params(request)
             body["max_tokens"] = 16
             # The emulator scopes its prompt cache by API key: one key per conversation keeps
             # the runs apart.
@@ -231,7 +240,7 @@ async def replay(
             result.input_tokens += usage.input_tokens + read + written
             result.read += read
             result.written += written
-            result.cost_micros += prices.cost(
+            cost = prices.cost(
                 PRICED_MODEL,
                 common_pb2.Usage(
                     input_tokens=usage.input_tokens,
@@ -240,6 +249,9 @@ async def replay(
                     cache_creation_5m_input_tokens=written,
                 ),
             ).total_micros
+            result.cost_micros += cost
+            bucket = length_bucket(len(messages))
+            result.cost_by_length[bucket] = result.cost_by_length.get(bucket, 0) + cost
     return result
 
 
@@ -272,6 +284,13 @@ async def print_replay(conversations: list[dict[str, Any]]) -> None:
             f"{pct(r.written / r.input_tokens)} | ${r.cost_micros / 1e6:,.2f} | "
             f"{pct(r.cost_micros / neither)} | {pct(r.cost_micros / caching_alone)} |"
         )
+    print("\nInput cost against prompt caching alone, by conversation length:\n")
+    print("| turns | " + " | ".join(label for label, _ in results[2:]) + " |")
+    print("|---|" + "---:|" * len(results[2:]))
+    alone_by_length = results[1][1].cost_by_length
+    for bucket in sorted(alone_by_length):
+        cells = [pct(r.cost_by_length[bucket] / alone_by_length[bucket]) for _, r in results[2:]]
+        print(f"| {bucket} | " + " | ".join(cells) + " |")
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -214,6 +214,13 @@ def service(name: str) -> Schema:
                 "baseUrl": STRING,
             }
         )
+        settings["pacing"] = strict(
+            {
+                "enabled": BOOL,
+                # As the service's pacing_key_prefix.
+                "keyPrefix": {"type": "string", "minLength": 1, "maxLength": 64},
+            }
+        )
     if name == "semanticCache":
         settings["modelPath"] = STRING
     if name == "leadScoring":

@@ -267,7 +267,8 @@ def test_network_policies_keep_services_behind_the_gateway(helm: Any, facts: Any
 def test_network_policies_let_only_each_store_s_service_in(helm: Any, facts: Any) -> None:
     rendered = helm.render("default", values={"networkPolicy.enabled": True})
     expected = {
-        "redis": ["cache"],
+        # The orchestrator paces its replicas through the same Redis (services.orchestrator.pacing).
+        "redis": ["cache", "orchestrator"],
         "postgres": ["budget-ledger", "budget-ledger-migrate"],
         "qdrant": ["semantic-cache"],
     }
@@ -311,3 +312,35 @@ def test_rollout_operator_role_reads_helms_flags_and_edits_only_the_overrides(
         {"kind": "Group", "name": "platform-sre", "apiGroup": "rbac.authorization.k8s.io"}
     ]
     assert helm.render("default").find("Role", f"{facts.fullname}-rollout-operator") is None
+
+
+def test_the_orchestrator_paces_through_the_caches_redis(helm: Any, facts: Any) -> None:
+    stores = f"{facts.fullname}-stores"
+    rendered = helm.render(
+        "default", values={"networkPolicy.enabled": True, "networkPolicy.egress.enabled": True}
+    )
+    env = rendered.env("Deployment", facts.resource_name("orchestrator"))
+    assert env["TOLLGATE_ORCHESTRATOR_PACING_REDIS_URL"] == {
+        "secretKeyRef": {"name": stores, "key": "redis-url"}
+    }
+    assert env["TOLLGATE_ORCHESTRATOR_PACING_KEY_PREFIX"] == "tg"
+    assert "TOLLGATE_ORCHESTRATOR_PACING_ENABLED" not in env
+    egress = rendered.get("NetworkPolicy", facts.resource_name("orchestrator"))["spec"]["egress"]
+    assert any({"port": 6379, "protocol": "TCP"} in rule.get("ports", []) for rule in egress)
+    # With the cache off, the bundled Redis stays for pacing alone.
+    no_cache = helm.render("default", values={"services.cache.enabled": False})
+    assert no_cache.find("StatefulSet", f"{facts.fullname}-redis") is not None
+    assert "redis-url" in no_cache.get("Secret", stores)["data"]
+
+
+def test_pacing_off_leaves_the_orchestrator_without_redis(helm: Any, facts: Any) -> None:
+    values = {"services.orchestrator.pacing.enabled": False, "networkPolicy.enabled": True}
+    rendered = helm.render("default", values=values)
+    env = rendered.env("Deployment", facts.resource_name("orchestrator"))
+    assert env["TOLLGATE_ORCHESTRATOR_PACING_ENABLED"] == "false"
+    assert "TOLLGATE_ORCHESTRATOR_PACING_REDIS_URL" not in env
+    policy = rendered.get("NetworkPolicy", f"{facts.fullname}-redis")
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in peers] == [
+        "cache"
+    ]

@@ -187,6 +187,40 @@ async def test_moving_breakpoint_reads_previous_turn_through_lookback(
     assert second.usage.input_tokens == REQUEST_OVERHEAD_TOKENS
 
 
+@pytest.mark.parametrize(("blocks_between", "read"), [(19, True), (20, False)])
+async def test_lookback_reaches_twenty_blocks_back_and_no_further(
+    client: anthropic.AsyncAnthropic,
+    long_notes: Callable[[int], str],
+    blocks_between: int,
+    read: bool,
+) -> None:
+    """As the API documents, a breakpoint finds an earlier write at a block boundary up to 20
+    blocks before it, and none further back (the prefix is then written again)."""
+    notes = long_notes(1100)
+    marked = {"type": "text", "text": notes, "cache_control": {"type": "ephemeral"}}
+    first = await client.messages.create(
+        model=SONNET, max_tokens=20, messages=[{"role": "user", "content": [marked]}]
+    )
+    written = first.usage.cache_creation_input_tokens or 0
+    assert written > 1024
+    replies: list[Any] = [{"type": "text", "text": f"Note {i}."} for i in range(blocks_between)]
+    second = await client.messages.create(
+        model=SONNET,
+        max_tokens=20,
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": notes}]},
+            {"role": "assistant", "content": replies},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Next?", "cache_control": {"type": "ephemeral"}}
+                ],
+            },
+        ],
+    )
+    assert second.usage.cache_read_input_tokens == (written if read else 0)
+
+
 async def test_streamed_usage_reports_cache_counters(
     client: anthropic.AsyncAnthropic, long_notes: Callable[[int], str]
 ) -> None:

@@ -212,6 +212,26 @@ def conversation_strategy() -> Callable[..., st.SearchStrategy[common_pb2.Claude
     return conversations
 
 
+def requests_per_turn(request: common_pb2.ClaudeRequest) -> list[common_pb2.ClaudeRequest]:
+    """The request of every turn, as the application sends it: the history up to each user
+    turn."""
+    requests = []
+    for end in range(1, len(request.messages) + 1):
+        if request.messages[end - 1].role != common_pb2.ROLE_USER:
+            continue
+        partial = common_pb2.ClaudeRequest()
+        partial.CopyFrom(request)
+        del partial.messages[end:]
+        requests.append(partial)
+    return requests
+
+
+@pytest.fixture(scope="session")
+def turns_of() -> Callable[[common_pb2.ClaudeRequest], list[common_pb2.ClaudeRequest]]:
+    """`turns_of(request)`: the request of every user turn (`requests_per_turn`)."""
+    return requests_per_turn
+
+
 @pytest.fixture(scope="session")
 def dialogues_dev() -> list[dict[str, Any]]:
     """The development split of bench.dialogues (the frozen test split is for the bench only)."""

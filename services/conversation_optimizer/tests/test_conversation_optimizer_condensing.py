@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tollgate.conversation_optimizer.cache_cost import cut_pays
+from tollgate.common.token_estimate import estimate_frame, estimate_messages, estimate_request
+from tollgate.conversation_optimizer.cache_cost import cut_pays, verbatim_head
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
 from tollgate.conversation_optimizer.policy import Policy
 from tollgate.conversation_optimizer.replies import condense_reply
@@ -74,19 +75,55 @@ def long_chat(make: Any, exchanges: int) -> Any:
     return make.request(messages)
 
 
-def test_with_prompt_caching_a_short_conversation_waits_until_its_cut_can_be_cached(
+def test_with_prompt_caching_a_short_conversation_keeps_a_cacheable_head_verbatim(
     make: Any,
 ) -> None:
+    """Condensed whole, 14 exchanges would be too short to cache: the oldest stay verbatim up to
+    the cache minimum and the rest is condensed, so the stable part can still be read back. A
+    long conversation is condensed whole."""
     optimizer = ConversationOptimizer()
     caching = Policy().for_prompt_caching()
-    short = asyncio.run(optimizer.optimize(long_chat(make, 14), caching))
+    request = long_chat(make, 14)
+    short = asyncio.run(optimizer.optimize(request, caching))
     long = asyncio.run(optimizer.optimize(long_chat(make, 60), caching))
-    assert short.original_tokens > 1024
-    assert not short.changed
+    uncached = asyncio.run(optimizer.optimize(request, Policy()))
+
+    assert short.changed
+    assert 0 < short.verbatim_head < 13
+    head_messages = 2 * short.verbatim_head
+    assert list(short.request.messages[:head_messages]) == list(request.messages[:head_messages])
+    # After the head, the user's words stay and the assistant's reply is condensed.
+    assert short.request.messages[head_messages] == request.messages[head_messages]
+    assert short.request.messages[head_messages + 1] != request.messages[head_messages + 1]
+    stable = list(short.request.messages[: short.stable_messages])
+    assert estimate_frame(short.request) + estimate_messages(stable) >= 1024
+    assert short.optimized_tokens > uncached.optimized_tokens
     assert long.changed
+    assert long.verbatim_head == 0
     assert "condense_replies" in long.strategies_applied
-    uncached = asyncio.run(optimizer.optimize(long_chat(make, 14), Policy()))
-    assert uncached.changed
+
+
+def test_with_prompt_caching_a_conversation_under_the_minimum_is_left_alone_until_it_can_pay(
+    make: Any,
+) -> None:
+    """Just over the minimum, the head would take every older exchange: nothing to condense;
+    under it nothing could be cached anyway, so the whole conversation is condensed."""
+    optimizer = ConversationOptimizer()
+    request = long_chat(make, 6)
+    tokens = estimate_request(request)
+    just_over = Policy(cached_min_prompt_tokens=tokens - 20).for_prompt_caching()
+    under = Policy(cached_min_prompt_tokens=tokens + 1).for_prompt_caching()
+    assert not asyncio.run(optimizer.optimize(request, just_over)).changed
+    condensed = asyncio.run(optimizer.optimize(request, under))
+    assert condensed.changed
+    assert condensed.verbatim_head == 0
+
+
+def test_the_head_depends_only_on_the_frame_and_the_oldest_exchanges() -> None:
+    assert verbatim_head(200, [300, 300, 300, 300], 1024) == 3
+    assert verbatim_head(200, [300, 300, 300, 300, 5000], 1024) == 3
+    assert verbatim_head(1100, [300], 1024) == 0
+    assert verbatim_head(200, [300], 1024) == 1
 
 
 def test_an_unreachable_target_says_why_and_by_how_much(make: Any) -> None:

@@ -1,15 +1,16 @@
 """Prefix stability against the emulator: a growing conversation keeps hitting the prompt cache.
 
 The conversation is replayed turn by turn, as an application would send it; each optimized
-request goes to the Anthropic API emulator through the official SDK with cache_control on the
-last block of the last two user turns (the usual multi-turn placement: the previous turn's end
-is read, the new end is written). The emulator accounts cache reads exactly as the API does.
+request goes to the Anthropic API emulator through the official SDK with the breakpoints the
+orchestrator places: for an optimized request, at the end of its stable prefix (which the next
+turn reads back), else on the older turns. The emulator accounts cache reads exactly as the API
+does.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,11 @@ from tollgate.common.anthropic_format import request_to_params
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer, Outcome
 from tollgate.conversation_optimizer.policy import Policy
 from tollgate.emulator import EmulatorServer
+from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.v1 import common_pb2
 
 MODEL = "claude-sonnet-4-6"
+TurnsOf = Callable[[common_pb2.ClaudeRequest], list[common_pb2.ClaudeRequest]]
 # The emulator's minimum cacheable prefix for Sonnet.
 MIN_CACHEABLE_TOKENS = 1024
 
@@ -35,39 +38,33 @@ class Turn:
     uncached: int
 
 
-def turns_of(request: common_pb2.ClaudeRequest) -> list[common_pb2.ClaudeRequest]:
-    """The request of every turn: the history up to each user turn."""
-    requests = []
-    for end in range(1, len(request.messages) + 1):
-        if request.messages[end - 1].role != common_pb2.ROLE_USER:
-            continue
-        partial = common_pb2.ClaudeRequest()
-        partial.CopyFrom(request)
-        del partial.messages[end:]
-        requests.append(partial)
-    return requests
-
-
-def with_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
-    users = [m for m in params["messages"] if m["role"] == "user"]
-    for message in users[-2:]:
-        message["content"][-1]["cache_control"] = {"type": "ephemeral"}
-    return params
+def with_breakpoints(outcome: Outcome) -> dict[str, Any]:
+    """The request as the orchestrator sends it with prompt caching: its own breakpoints, ending
+    at the optimized request's stable prefix as the gateway forwards it."""
+    request = common_pb2.ClaudeRequest()
+    request.CopyFrom(outcome.request)
+    request.model = MODEL
+    stable = outcome.stable_messages if outcome.changed else 0
+    place_breakpoints(
+        request, MIN_CACHEABLE_TOKENS, common_pb2.CACHE_TTL_5M, stable_messages=stable
+    )
+    return request_to_params(request)
 
 
 async def replay(
-    client: anthropic.AsyncAnthropic, request: common_pb2.ClaudeRequest, policy: Policy | None
+    client: anthropic.AsyncAnthropic,
+    requests: list[common_pb2.ClaudeRequest],
+    policy: Policy | None,
 ) -> list[Turn]:
+    """`requests`, one per turn, optimized under `policy` (None: sent as they are)."""
     optimizer = ConversationOptimizer()
     turns: list[Turn] = []
-    for partial in turns_of(request):
+    for partial in requests:
         if policy is None:
             outcome = Outcome(partial, 0, 0, 0, "", [])
         else:
             outcome = await optimizer.optimize(partial, policy)
-        params = with_breakpoints(request_to_params(outcome.request))
-        params["model"] = MODEL
-        message = await client.messages.create(**params)
+        message = await client.messages.create(**with_breakpoints(outcome))
         usage = message.usage
         turns.append(
             Turn(
@@ -105,11 +102,12 @@ async def client() -> AsyncIterator[tuple[EmulatorServer, anthropic.AsyncAnthrop
 async def test_with_prompt_caching_the_optimized_conversation_costs_less_than_caching_alone(
     client: tuple[EmulatorServer, anthropic.AsyncAnthropic],
     long_crm_request: common_pb2.ClaudeRequest,
+    turns_of: TurnsOf,
 ) -> None:
     server, sdk = client
-    unoptimized = await replay(sdk, long_crm_request, None)
+    unoptimized = await replay(sdk, turns_of(long_crm_request), None)
     server.reset()
-    optimized = await replay(sdk, long_crm_request, Policy().for_prompt_caching())
+    optimized = await replay(sdk, turns_of(long_crm_request), Policy().for_prompt_caching())
     assert any(t.outcome.changed for t in optimized), "the conversation was never optimized"
     assert input_cost(optimized) < input_cost(unoptimized)
     for previous, current in itertools.pairwise(optimized):
@@ -117,6 +115,7 @@ async def test_with_prompt_caching_the_optimized_conversation_costs_less_than_ca
             previous.outcome.changed
             and current.outcome.changed
             and current.outcome.sealed_exchanges == previous.outcome.sealed_exchanges
+            and current.outcome.verbatim_head == previous.outcome.verbatim_head
         ):
             assert extends(previous.outcome, current.outcome)
             if previous.cache_read > 0:
@@ -128,11 +127,12 @@ async def test_with_prompt_caching_the_optimized_conversation_costs_less_than_ca
 async def test_chunked_pruning_reads_more_from_the_cache_than_pruning_every_turn(
     client: tuple[EmulatorServer, anthropic.AsyncAnthropic],
     long_crm_request: common_pb2.ClaudeRequest,
+    turns_of: TurnsOf,
 ) -> None:
     server, sdk = client
-    chunked = await replay(sdk, long_crm_request, Policy(chunk_exchanges=3))
+    chunked = await replay(sdk, turns_of(long_crm_request), Policy(chunk_exchanges=3))
     server.reset()
-    every_turn = await replay(sdk, long_crm_request, Policy(chunk_exchanges=1))
+    every_turn = await replay(sdk, turns_of(long_crm_request), Policy(chunk_exchanges=1))
 
     def read_share(turns: list[Turn]) -> float:
         read = sum(t.cache_read for t in turns)

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tollgate.common.anthropic_format import request_to_params
+from tollgate.common.token_estimate import estimate_frame, estimate_messages
 from tollgate.conversation_optimizer.conversation import parse_conversation
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer, Outcome
 from tollgate.conversation_optimizer.policy import Policy, Strategy
@@ -101,6 +102,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 Strategies = Callable[..., st.SearchStrategy[common_pb2.ClaudeRequest]]
+TurnsOf = Callable[[common_pb2.ClaudeRequest], list[common_pb2.ClaudeRequest]]
 
 
 @settings(SETTINGS, max_examples=150)
@@ -144,35 +146,78 @@ def test_optimizing_twice_keeps_the_request_valid(
     assert_valid_anthropic_request(once, twice)
 
 
+def turn_by_turn(requests: list[common_pb2.ClaudeRequest], policy: Policy) -> list[Outcome]:
+    """Each turn's request optimized, as the gateway would send it."""
+    return [optimize(request, policy) for request in requests]
+
+
+def extends(previous: Outcome, outcome: Outcome) -> bool:
+    """`outcome`'s request starts with `previous`'s up to its verbatim tail (the whole request
+    when nothing changed), with the same system prompt."""
+    stable = previous.stable_messages if previous.changed else len(previous.request.messages)
+    return list(outcome.request.system) == list(previous.request.system) and list(
+        outcome.request.messages[:stable]
+    ) == list(previous.request.messages[:stable])
+
+
 @settings(SETTINGS, max_examples=80)
 @given(data=st.data(), chunk=st.integers(min_value=1, max_value=4), caching=st.booleans())
 def test_prefix_changes_only_when_a_chunk_fills(
-    data: st.DataObject, chunk: int, caching: bool, conversation_strategy: Strategies
+    data: st.DataObject,
+    chunk: int,
+    caching: bool,
+    conversation_strategy: Strategies,
+    turns_of: TurnsOf,
 ) -> None:
     """Replayed turn by turn without a target, the optimized request of each turn starts with
     the previous one's up to its verbatim tail, except on the turns where another chunk of
-    exchanges was sealed (or, with prompt caching, where the cut is first made)."""
+    exchanges was sealed (or, with prompt caching, where the cut is first made or the verbatim
+    head goes)."""
     request = data.draw(conversation_strategy(max_exchanges=16))
     policy = Policy(chunk_exchanges=chunk, cached_chunk_exchanges=chunk)
     if caching:
         policy = policy.for_prompt_caching()
-    previous: Outcome | None = None
-    for end in range(1, len(request.messages) + 1):
-        if request.messages[end - 1].role != common_pb2.ROLE_USER:
-            continue
-        partial = common_pb2.ClaudeRequest()
-        partial.CopyFrom(request)
-        del partial.messages[end:]
-        outcome = optimize(partial, policy)
+    outcomes = turn_by_turn(turns_of(request), policy)
+    for previous, outcome in itertools.pairwise(outcomes):
         if (
-            previous is not None
-            and previous.changed == outcome.changed
+            previous.changed == outcome.changed
             and previous.sealed_exchanges == outcome.sealed_exchanges
+            and previous.verbatim_head == outcome.verbatim_head
         ):
-            assert list(outcome.request.system) == list(previous.request.system)
-            stable = (
-                previous.stable_messages if previous.changed else len(previous.request.messages)
-            )
-            kept = list(previous.request.messages[:stable])
-            assert list(outcome.request.messages[:stable]) == kept
-        previous = outcome
+            assert extends(previous, outcome)
+
+
+@settings(SETTINGS, max_examples=80)
+@given(data=st.data(), minimum=st.integers(min_value=0, max_value=900))
+def test_with_prompt_caching_the_optimized_conversation_is_append_only(
+    data: st.DataObject, minimum: int, conversation_strategy: Strategies, turns_of: TurnsOf
+) -> None:
+    """The gateway's default (the chat policy, prompt caching on, no target reached): each
+    turn's optimized request starts with the previous turn's up to its verbatim tail. The prefix
+    may change only where the cut starts and where the verbatim head kept for the cache minimum
+    goes, each at most once per conversation; and the stable part always reaches the minimum
+    (else it could not be read back)."""
+    request = data.draw(conversation_strategy(max_exchanges=16))
+    policy = Policy(cached_min_prompt_tokens=minimum, target_tokens=100_000).for_prompt_caching()
+    outcomes = turn_by_turn(turns_of(request), policy)
+    breaks = [
+        (previous, outcome)
+        for previous, outcome in itertools.pairwise(outcomes)
+        if not extends(previous, outcome)
+    ]
+    for previous, outcome in breaks:
+        assert (previous.changed, previous.verbatim_head) != (
+            outcome.changed,
+            outcome.verbatim_head,
+        )
+    # The head appears when the conversation outgrows the minimum and goes when its condensed
+    # form reaches it: never back and forth.
+    heads = [head for head, _ in itertools.groupby(o.verbatim_head for o in outcomes if o.changed)]
+    assert len(heads) <= 3
+    assert len([head for head in heads if head]) <= 1
+    for outcome in outcomes:
+        if outcome.changed and outcome.original_tokens >= minimum:
+            stable = common_pb2.ClaudeRequest()
+            stable.CopyFrom(outcome.request)
+            del stable.messages[outcome.stable_messages :]
+            assert estimate_frame(stable) + estimate_messages(list(stable.messages)) >= minimum

@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from tollgate.common.errors import ServiceError
+from tollgate.gateway.pipeline import RequestRun
 from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
 from tollgate.gateway.steps.conversation_optimization import ConversationOptimizationStep
@@ -191,6 +192,55 @@ async def test_shadow_optimization_sends_the_original_and_adds_nothing_to_the_ba
     assert step.savings(_generated(1000, 1000)) == 0
     assert step.report is not None
     assert step.report.micros_saved == 2000
+
+
+def _flags(**modes: str) -> str:
+    """A flags file with each named flag on for everyone, in the given mode."""
+    import yaml
+
+    flags = {
+        key: {"enabled": True, "rolloutPercent": 100, "mode": mode, "parameters": {}}
+        for key, mode in modes.items()
+    }
+    return yaml.safe_dump({"version": 1, "flags": flags})
+
+
+@pytest.mark.parametrize(
+    ("optimization", "caching", "stable", "expected"),
+    [
+        ("enforce", "enforce", 2, 2),
+        ("shadow", "enforce", 2, 0),
+        ("enforce", "shadow", 2, 0),
+        # Not shorter than the request: the orchestrator would refuse it, so it is not sent.
+        ("enforce", "enforce", 3, 0),
+        ("enforce", "enforce", 7, 0),
+    ],
+)
+async def test_the_optimized_conversations_stable_prefix_goes_to_the_orchestrator(
+    fakes: Any, helpers: Any, optimization: str, caching: str, stable: int, expected: int
+) -> None:
+    """The orchestrator ends its cache breakpoint where the optimizer's stable prefix ends, only
+    when the optimized request is the one sent, it goes out with prompt caching and the prefix
+    leaves at least the newest message out."""
+    shorter = helpers.request().completion.request
+    shorter.messages.add(role=common_pb2.ROLE_ASSISTANT).content.add().text.text = "Large."
+    shorter.messages.add(role=common_pb2.ROLE_USER).content.add().text.text = "And the roof?"
+    fakes.stubs["conversation_optimizer"].replies["OptimizeConversation"] = (
+        conversation_optimizer_pb2.OptimizeConversationResponse(
+            request=shorter, original_tokens=1500, optimized_tokens=500, stable_messages=stable
+        )
+    )
+    flags = _flags(conversation_optimization=optimization, prompt_caching=caching)
+    run = RequestRun(helpers.request(), fakes.decisions(flags), fakes.services())
+    await run.look_up()
+    spec = run.spec()
+
+    asked = fakes.stubs["conversation_optimizer"].asked("OptimizeConversation")[0]
+    assert asked.prompt_caching == (caching == "enforce")
+    assert spec.stable_prefix_messages == expected
+    assert spec.request == (
+        shorter if optimization == "enforce" else helpers.request().completion.request
+    )
 
 
 # ---- semantic cache ------------------------------------------------------------------------

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+import pytest
+
+from tollgate.common.token_estimate import estimate_messages
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
@@ -184,3 +188,71 @@ def test_breakpoints_the_caller_placed_count_towards_the_four() -> None:
     assert placed == 1
     assert request.tools[0].HasField("cache_control")
     assert not request.system[0].HasField("cache_control")
+
+
+def test_an_optimized_conversations_breakpoint_ends_its_stable_prefix() -> None:
+    request = common_pb2.ClaudeRequest(
+        system=[_text(SENTENCE * 20)], messages=_conversation(7, SENTENCE * 5)
+    )
+    placed = place_breakpoints(request, 100, common_pb2.CACHE_TTL_5M, stable_messages=4)
+
+    assert placed == 2
+    assert request.system[0].HasField("cache_control")
+    marked = [m.content[0].HasField("cache_control") for m in request.messages]
+    # Only where the stable prefix ends: the turns after it are sent condensed next time, so a
+    # write there (the older-turns breakpoint) would never be read; message 0 is inside it.
+    assert marked == [False, False, False, True, False, False, False]
+
+
+def test_a_stable_prefix_under_the_minimum_gets_no_breakpoint() -> None:
+    request = common_pb2.ClaudeRequest(messages=_conversation(5, SENTENCE * 5))
+    assert place_breakpoints(request, 100_000, common_pb2.CACHE_TTL_5M, stable_messages=2) == 0
+    assert not any(m.content[0].HasField("cache_control") for m in request.messages)
+
+
+async def test_the_next_turn_reads_the_stable_prefix_of_the_previous_one(
+    make_spec: MakeSpec, orchestrator: Stub
+) -> None:
+    """Turn by turn as the optimizer sends it: the stable prefix grows by the exchange that left
+    the verbatim tail, and the new turn reads what the previous turn's breakpoint wrote."""
+    history = _conversation(9, SENTENCE * 5)
+    first = make_spec(prompt_caching=True, stable_prefix_messages=6)
+    first.request.ClearField("messages")
+    first.request.messages.extend(history)
+    second = make_spec(prompt_caching=True, stable_prefix_messages=8)
+    second.request.ClearField("messages")
+    condensed = [
+        _message(common_pb2.ROLE_USER, "6: short"),
+        _message(common_pb2.ROLE_ASSISTANT, "7"),
+    ]
+    second.request.messages.extend([*history[:6], *condensed, *_conversation(3, "new turn")])
+
+    written = (await _generate(orchestrator, first)).response.usage
+    read = (await _generate(orchestrator, second)).response.usage
+
+    assert written.cache_creation_input_tokens > 1024
+    assert read.cache_read_input_tokens == written.cache_creation_input_tokens
+
+
+async def test_a_stable_prefix_longer_than_the_request_is_refused(
+    make_spec: MakeSpec, upstream_calls: Callable[[], list[Any]], orchestrator: Stub
+) -> None:
+    spec = make_spec(prompt_caching=True, stable_prefix_messages=2)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _generate(orchestrator, spec)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "stable_prefix_messages is 2 but the request has only 1 messages" in (
+        caught.value.details() or ""
+    )
+    assert upstream_calls() == []
+
+
+def test_the_prefix_is_counted_with_its_framing_as_the_api_counts_it() -> None:
+    """Role markers count towards the minimum: a prefix that reaches it only with them is
+    still marked (counting blocks alone, it looked too short and went uncached)."""
+    request = common_pb2.ClaudeRequest(messages=_conversation(4, SENTENCE * 5))
+    minimum = estimate_messages(request.messages[:3])
+
+    assert place_breakpoints(request, minimum, common_pb2.CACHE_TTL_5M) == 1
+    assert request.messages[2].content[0].HasField("cache_control")

@@ -51,6 +51,9 @@ Args: dict "root" $ "key" <services key>
   {{- end }}
 {{- end }}
 {{- $stores := dict "cache" (list "redis" 6379) "budgetLedger" (list "postgres" 5432) "semanticCache" (list "qdrant" 6333 6334) -}}
+{{- if include "tollgate.orchestratorPaces" $root -}}
+{{- $_ := set $stores "orchestrator" (list "redis" 6379) -}}
+{{- end -}}
 {{- with index $stores $key }}
 {{- $store := first . }}
 # Its store, {{ $store }}.

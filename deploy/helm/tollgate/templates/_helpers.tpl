@@ -152,6 +152,17 @@ it: only `tollgate rollout` creates and edits it, so Helm upgrades and rollbacks
 {{- end -}}
 
 {{/*
+"true" when the orchestrator paces its replicas through the chart's Redis: pacing on, and a
+Redis to pace through (bundled or external). Without one, each replica's AIMD paces alone.
+*/}}
+{{- define "tollgate.orchestratorPaces" -}}
+{{- $orchestrator := .Values.services.orchestrator -}}
+{{- $redis := .Values.redis -}}
+{{- $hasRedis := or $redis.enabled $redis.external.url $redis.external.existingSecret -}}
+{{- if and $orchestrator.enabled $orchestrator.pacing.enabled $hasRedis -}}true{{- end -}}
+{{- end -}}
+
+{{/*
 Connection URL of a store for the service that uses it: the bundled StatefulSet's address, or
 the external URL. Args: dict "root" $ "store" "redis"|"postgres"|"qdrant"
 */}}

@@ -76,7 +76,11 @@ spec:
         prometheus.io/path: /metrics
         {{- /* Settings read once at start from a chart-managed Secret: roll the pods when they
         change. (TLS certificates reload by themselves.) */}}
-        {{- with index (dict "cache" "redis" "budgetLedger" "postgres" "semanticCache" "qdrant") $svc.key }}
+        {{- $storeOf := dict "cache" "redis" "budgetLedger" "postgres" "semanticCache" "qdrant" }}
+        {{- if include "tollgate.orchestratorPaces" $root }}
+        {{- $_ := set $storeOf "orchestrator" "redis" }}
+        {{- end }}
+        {{- with index $storeOf $svc.key }}
         checksum/store-url: {{ include "tollgate.storeUrl" (dict "root" $root "store" .) | sha256sum | trunc 16 }}
         {{- end }}
         {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
@@ -404,6 +408,16 @@ gateway sends a canary nothing until it has a weight and answers its health chec
 {{- with $anthropic.baseUrl }}
 - name: {{ $p }}ANTHROPIC_BASE_URL
   value: {{ . | quote }}
+{{- end }}
+{{- if include "tollgate.orchestratorPaces" $root }}
+- name: {{ $p }}PACING_REDIS_URL
+  valueFrom:
+    {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "redis" "for" "the orchestrator's fleet pacing") | nindent 4 }}
+- name: {{ $p }}PACING_KEY_PREFIX
+  value: {{ $svc.pacing.keyPrefix | quote }}
+{{- else }}
+- name: {{ $p }}PACING_ENABLED
+  value: "false"
 {{- end }}
 {{- else if eq $svc.key "cache" }}
 - name: {{ $p }}REDIS_URL

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(tollgate/v1/conversation_optimizer.proto\x12\x0btollgate.v1\x1a\x18tollgate/v1/common.proto\"\xbb\x01\n\x1bOptimizeConversationRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x15\n\rtarget_tokens\x18\x03 \x01(\r\x12\x12\n\nstrategies\x18\x04 \x03(\t\x12\x16\n\x0eprompt_caching\x18\x05 \x01(\x08\"\xf5\x02\n\x1cOptimizeConversationResponse\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x17\n\x0foriginal_tokens\x18\x02 \x01(\x03\x12\x18\n\x10optimized_tokens\x18\x03 \x01(\x03\x12\x15\n\rturns_removed\x18\x04 \x01(\r\x12\x12\n\nfacts_note\x18\x05 \x01(\t\x12\x1a\n\x12strategies_applied\x18\x06 \x03(\t\x12\x1b\n\x13summary_cost_micros\x18\x07 \x01(\x03\x12\x12\n\ntarget_met\x18\x08 \x01(\x08\x12\x1f\n\x17target_missed_by_tokens\x18\t \x01(\x03\x12\x1a\n\x12target_explanation\x18\n \x01(\t\x12)\n\rsummary_usage\x18\x0b \x01(\x0b\x32\x12.tollgate.v1.Usage\x12\x15\n\rsummary_model\x18\x0c \x01(\t\"~\n\x12\x43ountTokensRequest\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12,\n\x07\x63ontext\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\":\n\x13\x43ountTokensResponse\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x32\xdd\x01\n\x1c\x43onversationOptimizerService\x12k\n\x14OptimizeConversation\x12(.tollgate.v1.OptimizeConversationRequest\x1a).tollgate.v1.OptimizeConversationResponse\x12P\n\x0b\x43ountTokens\x12\x1f.tollgate.v1.CountTokensRequest\x1a .tollgate.v1.CountTokensResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(tollgate/v1/conversation_optimizer.proto\x12\x0btollgate.v1\x1a\x18tollgate/v1/common.proto\"\xbb\x01\n\x1bOptimizeConversationRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x15\n\rtarget_tokens\x18\x03 \x01(\r\x12\x12\n\nstrategies\x18\x04 \x03(\t\x12\x16\n\x0eprompt_caching\x18\x05 \x01(\x08\"\x8e\x03\n\x1cOptimizeConversationResponse\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x17\n\x0foriginal_tokens\x18\x02 \x01(\x03\x12\x18\n\x10optimized_tokens\x18\x03 \x01(\x03\x12\x15\n\rturns_removed\x18\x04 \x01(\r\x12\x12\n\nfacts_note\x18\x05 \x01(\t\x12\x1a\n\x12strategies_applied\x18\x06 \x03(\t\x12\x1b\n\x13summary_cost_micros\x18\x07 \x01(\x03\x12\x12\n\ntarget_met\x18\x08 \x01(\x08\x12\x1f\n\x17target_missed_by_tokens\x18\t \x01(\x03\x12\x1a\n\x12target_explanation\x18\n \x01(\t\x12)\n\rsummary_usage\x18\x0b \x01(\x0b\x32\x12.tollgate.v1.Usage\x12\x15\n\rsummary_model\x18\x0c \x01(\t\x12\x17\n\x0fstable_messages\x18\r \x01(\r\"~\n\x12\x43ountTokensRequest\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12,\n\x07\x63ontext\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\":\n\x13\x43ountTokensResponse\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x32\xdd\x01\n\x1c\x43onversationOptimizerService\x12k\n\x14OptimizeConversation\x12(.tollgate.v1.OptimizeConversationRequest\x1a).tollgate.v1.OptimizeConversationResponse\x12P\n\x0b\x43ountTokens\x12\x1f.tollgate.v1.CountTokensRequest\x1a .tollgate.v1.CountTokensResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPTIMIZECONVERSATIONREQUEST']._serialized_start=84
   _globals['_OPTIMIZECONVERSATIONREQUEST']._serialized_end=271
   _globals['_OPTIMIZECONVERSATIONRESPONSE']._serialized_start=274
-  _globals['_OPTIMIZECONVERSATIONRESPONSE']._serialized_end=647
-  _globals['_COUNTTOKENSREQUEST']._serialized_start=649
-  _globals['_COUNTTOKENSREQUEST']._serialized_end=775
-  _globals['_COUNTTOKENSRESPONSE']._serialized_start=777
-  _globals['_COUNTTOKENSRESPONSE']._serialized_end=835
-  _globals['_CONVERSATIONOPTIMIZERSERVICE']._serialized_start=838
-  _globals['_CONVERSATIONOPTIMIZERSERVICE']._serialized_end=1059
+  _globals['_OPTIMIZECONVERSATIONRESPONSE']._serialized_end=672
+  _globals['_COUNTTOKENSREQUEST']._serialized_start=674
+  _globals['_COUNTTOKENSREQUEST']._serialized_end=800
+  _globals['_COUNTTOKENSRESPONSE']._serialized_start=802
+  _globals['_COUNTTOKENSRESPONSE']._serialized_end=860
+  _globals['_CONVERSATIONOPTIMIZERSERVICE']._serialized_start=863
+  _globals['_CONVERSATIONOPTIMIZERSERVICE']._serialized_end=1084
 # @@protoc_insertion_point(module_scope)

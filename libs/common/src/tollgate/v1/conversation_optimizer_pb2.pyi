@@ -22,7 +22,7 @@ class OptimizeConversationRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., target_tokens: _Optional[int] = ..., strategies: _Optional[_Iterable[str]] = ..., prompt_caching: _Optional[bool] = ...) -> None: ...
 
 class OptimizeConversationResponse(_message.Message):
-    __slots__ = ("request", "original_tokens", "optimized_tokens", "turns_removed", "facts_note", "strategies_applied", "summary_cost_micros", "target_met", "target_missed_by_tokens", "target_explanation", "summary_usage", "summary_model")
+    __slots__ = ("request", "original_tokens", "optimized_tokens", "turns_removed", "facts_note", "strategies_applied", "summary_cost_micros", "target_met", "target_missed_by_tokens", "target_explanation", "summary_usage", "summary_model", "stable_messages")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZED_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class OptimizeConversationResponse(_message.Message):
     TARGET_EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_USAGE_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_MODEL_FIELD_NUMBER: _ClassVar[int]
+    STABLE_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     request: _common_pb2.ClaudeRequest
     original_tokens: int
     optimized_tokens: int
@@ -47,7 +48,8 @@ class OptimizeConversationResponse(_message.Message):
     target_explanation: str
     summary_usage: _common_pb2.Usage
     summary_model: str
-    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., original_tokens: _Optional[int] = ..., optimized_tokens: _Optional[int] = ..., turns_removed: _Optional[int] = ..., facts_note: _Optional[str] = ..., strategies_applied: _Optional[_Iterable[str]] = ..., summary_cost_micros: _Optional[int] = ..., target_met: _Optional[bool] = ..., target_missed_by_tokens: _Optional[int] = ..., target_explanation: _Optional[str] = ..., summary_usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., summary_model: _Optional[str] = ...) -> None: ...
+    stable_messages: int
+    def __init__(self, request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., original_tokens: _Optional[int] = ..., optimized_tokens: _Optional[int] = ..., turns_removed: _Optional[int] = ..., facts_note: _Optional[str] = ..., strategies_applied: _Optional[_Iterable[str]] = ..., summary_cost_micros: _Optional[int] = ..., target_met: _Optional[bool] = ..., target_missed_by_tokens: _Optional[int] = ..., target_explanation: _Optional[str] = ..., summary_usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., summary_model: _Optional[str] = ..., stable_messages: _Optional[int] = ...) -> None: ...
 
 class CountTokensRequest(_message.Message):
     __slots__ = ("request", "exact", "context")

@@ -24,7 +24,7 @@ BATCH_STATUS_CANCELING: BatchStatus
 BATCH_STATUS_ENDED: BatchStatus
 
 class GenerationSpec(_message.Message):
-    __slots__ = ("context", "request", "template_variables", "prompt_caching", "prompt_cache_ttl", "apply_template", "agent_profile")
+    __slots__ = ("context", "request", "template_variables", "prompt_caching", "prompt_cache_ttl", "apply_template", "agent_profile", "stable_prefix_messages")
     class TemplateVariablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class GenerationSpec(_message.Message):
     PROMPT_CACHE_TTL_FIELD_NUMBER: _ClassVar[int]
     APPLY_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     AGENT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    STABLE_PREFIX_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.RequestContext
     request: _common_pb2.ClaudeRequest
     template_variables: _containers.ScalarMap[str, str]
@@ -46,7 +47,8 @@ class GenerationSpec(_message.Message):
     prompt_cache_ttl: _common_pb2.CacheTtl
     apply_template: bool
     agent_profile: _common_pb2.AgentProfile
-    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., prompt_caching: _Optional[bool] = ..., prompt_cache_ttl: _Optional[_Union[_common_pb2.CacheTtl, str]] = ..., apply_template: _Optional[bool] = ..., agent_profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ...) -> None: ...
+    stable_prefix_messages: int
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., request: _Optional[_Union[_common_pb2.ClaudeRequest, _Mapping]] = ..., template_variables: _Optional[_Mapping[str, str]] = ..., prompt_caching: _Optional[bool] = ..., prompt_cache_ttl: _Optional[_Union[_common_pb2.CacheTtl, str]] = ..., apply_template: _Optional[bool] = ..., agent_profile: _Optional[_Union[_common_pb2.AgentProfile, _Mapping]] = ..., stable_prefix_messages: _Optional[int] = ...) -> None: ...
 
 class GenerationResult(_message.Message):
     __slots__ = ("response", "cost", "fallback_reason", "upstream_attempts", "template_version", "cache_breakpoints")

@@ -11,6 +11,7 @@ from tollgate.emulator.config import (
     FaultKind,
     FaultRates,
     LatencyConfig,
+    RateLimitConfig,
     ScriptedFault,
 )
 from tollgate.emulator.server import EmulatorServer
@@ -26,6 +27,7 @@ __all__ = [
     "FaultRates",
     "LatencyConfig",
     "ManualClock",
+    "RateLimitConfig",
     "RequestRecord",
     "ScriptedFault",
     "count_request_tokens",

@@ -28,6 +28,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault generator")
     parser.add_argument("--max-concurrency", type=int, default=None, help="429 beyond this")
     parser.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=None,
+        help="the organisation's request limit (429 beyond it); default: a generous one",
+    )
+    parser.add_argument(
         "--batch-delay-s", type=float, default=0.0, help="wait before processing a batch"
     )
     return parser.parse_args(argv)
@@ -40,6 +46,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         max_concurrency=args.max_concurrency,
         batch_processing_delay_s=args.batch_delay_s,
     )
+    if args.requests_per_minute is not None:
+        config.rate_limits.requests_per_minute = args.requests_per_minute
     # Run the flags through the same checks as a control-API patch.
     return EmulatorConfig.from_dict(config.to_dict())
 

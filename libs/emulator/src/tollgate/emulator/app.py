@@ -6,7 +6,12 @@ from aiohttp import web
 
 from tollgate.emulator import batches_api, control_api, messages_api, models_api
 from tollgate.emulator.state import EmulatorState
-from tollgate.emulator.web_support import STATE_KEY, add_request_id, api_middleware
+from tollgate.emulator.web_support import (
+    STATE_KEY,
+    add_rate_limit_headers,
+    add_request_id,
+    api_middleware,
+)
 
 # The real API accepts request bodies up to 32 MB.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -25,5 +30,6 @@ def build_app(state: EmulatorState) -> web.Application:
     models_api.add_routes(app)
     control_api.add_routes(app)
     app.on_response_prepare.append(add_request_id)
+    app.on_response_prepare.append(add_rate_limit_headers)
     app.on_cleanup.append(_stop_batches)
     return app

@@ -49,6 +49,19 @@ class FaultRates:
 
 
 @dataclass
+class RateLimitConfig:
+    """Per-minute limits of one organisation (API key) and model; None: no such limit.
+
+    The defaults are a generous organisation that ordinary tests and benchmarks never reach;
+    set a small `requests_per_minute` to see 429s and the headers run down.
+    """
+
+    requests_per_minute: int | None = 100_000
+    input_tokens_per_minute: int | None = 100_000_000
+    output_tokens_per_minute: int | None = 20_000_000
+
+
+@dataclass
 class ScriptedFault:
     """One entry of the fault script; the control API also accepts a bare kind string."""
 
@@ -82,6 +95,7 @@ class EmulatorConfig:
     faults: FaultRates = field(default_factory=FaultRates)
     # Consumed front to back, one entry per request, before rates apply.
     fault_script: list[ScriptedFault] = field(default_factory=list)
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     # At most this many /v1/messages requests in flight; None is unlimited.
     max_concurrency: int | None = None
     # Seeds the random faults; setting a new seed restarts their sequence.
@@ -199,6 +213,17 @@ def _parse_rates(data: Mapping[str, Any]) -> FaultRates:
     return rates
 
 
+def _parse_rate_limits(data: Mapping[str, Any]) -> RateLimitConfig:
+    _check_keys(data, RateLimitConfig, "rate_limits")
+    defaults = RateLimitConfig()
+    limits: dict[str, int | None] = {}
+    for item in dataclasses.fields(RateLimitConfig):
+        value = data.get(item.name, getattr(defaults, item.name))
+        where = f"rate_limits.{item.name}"
+        limits[item.name] = None if value is None else _integer(value, where, low=1)
+    return RateLimitConfig(**limits)
+
+
 def _parse_scripted(data: Any, where: str) -> ScriptedFault:
     if isinstance(data, str):
         data = {"kind": data}
@@ -236,6 +261,7 @@ def _parse_config(data: Mapping[str, Any]) -> EmulatorConfig:
     return EmulatorConfig(
         latency=_parse_latency(_mapping(data.get("latency", {}), "latency")),
         faults=_parse_rates(_mapping(data.get("faults", {}), "faults")),
+        rate_limits=_parse_rate_limits(_mapping(data.get("rate_limits", {}), "rate_limits")),
         fault_script=[
             entry
             if isinstance(entry, ScriptedFault)

@@ -7,6 +7,8 @@
   replace), e.g. ``{"latency": {"ttft_ms": 400}, "fault_script": ["overloaded"]}``;
   invalid patches are rejected whole with a 400; ``{"scripted_answers": {"listing price":
   "It is $450,000."}}`` makes every question containing the phrase get that answer text;
+  ``{"rate_limits": {"requests_per_minute": 60}}`` sets the organisation's limits (``null``:
+  no such limit);
 * ``POST /_emulator/reset`` -- forget stats, cached prompts and batches;
   ``{"config": true}`` also restores the config the server started with;
 * ``POST /_emulator/clock/advance`` -- ``{"seconds": 301}`` moves the TTL clock.

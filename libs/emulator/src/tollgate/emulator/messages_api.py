@@ -2,7 +2,8 @@
 
 Order of checks for a message request, chosen so that a test's scripted fault
 is never spent on a request that was going to fail anyway: auth (middleware)
--> body validation -> concurrency limit -> scripted / random fault -> answer.
+-> body validation -> organisation rate limits -> concurrency limit -> scripted / random fault
+-> answer. The rate-limit headers are added to every response (``add_rate_limit_headers``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     config = state.config
     message_request = validate_request(await read_json(request), config)
+    admission = state.rate_limits.admit(
+        request[SCOPE],
+        message_request.model,
+        input_tokens=count_request_tokens(message_request.body),
+        max_tokens=message_request.max_tokens,
+    )
     limit = config.max_concurrency
     if limit is not None and state.stats.in_flight >= limit:
         state.stats.faults_injected["concurrency_limit"] += 1
@@ -50,6 +57,13 @@ async def create_message(request: web.Request) -> web.StreamResponse:
                 return no_response(request)
 
         completion = state.engine.complete(message_request, scope=request[SCOPE])
+        usage = completion.usage
+        state.rate_limits.settle(
+            admission,
+            # Cache reads do not count towards the input-token limit.
+            input_tokens=usage.input_tokens + usage.cache_creation_input_tokens,
+            output_tokens=completion.answer.output_tokens,
+        )
         state.stats.add_usage(record_of(request), completion.message["usage"])
         if message_request.stream:
             midway = fault.kind if fault is not None else None

@@ -13,6 +13,7 @@ from tollgate.emulator.engine import Engine
 from tollgate.emulator.errors import ApiError, error_body, new_request_id
 from tollgate.emulator.faults import FaultInjector
 from tollgate.emulator.prompt_cache import PromptCache
+from tollgate.emulator.rate_limits import RateLimiter
 from tollgate.emulator.stats import EmulatorStats
 from tollgate.emulator.validation import validate_request
 
@@ -33,6 +34,7 @@ class EmulatorState:
         self.stats = EmulatorStats(config.record_limit)
         self.cache = PromptCache(clock)
         self.faults = FaultInjector(config)
+        self.rate_limits = RateLimiter(config, clock)
         self.engine = Engine(config, self.cache)
         self.batches = BatchStore(config, self.process_batch_entry)
 
@@ -46,8 +48,10 @@ class EmulatorState:
         return {"type": "succeeded", "message": completion.message}
 
     def reset(self, *, restore_config: bool = False) -> None:
-        """Forget history (stats, cached prefixes, batches); optionally restore the config."""
+        """Forget history (stats, cached prefixes, batches, rate-limit buckets); optionally
+        restore the config."""
         self.stats.reset()
+        self.rate_limits.clear()
         self.cache.clear()
         self.batches.clear()
         if restore_config:

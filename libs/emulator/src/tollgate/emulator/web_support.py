@@ -155,6 +155,19 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
+async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Signal handler: a Messages response, refused or not, tells the caller's rate-limit state.
+
+    Sent once the model is known (a body too broken to name one gets none), as they stand when
+    the headers go out: after this request's own charge, before the next one's.
+    """
+    record = request.get(RECORD)
+    scope = request.get(SCOPE)
+    if record is None or scope is None or record.path != "/v1/messages" or not record.model:
+        return
+    response.headers.update(state_of(request).rate_limits.headers(scope, record.model))
+
+
 async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
     """Signal handler: every response, streamed or not, carries ``request-id``."""
     request_id = request.get(REQUEST_ID)

@@ -64,8 +64,11 @@ class Outcome:
     sealed_exchanges: int = 0
     dropped_exchanges: int = 0
     # Messages of `request` before the verbatim tail: the next turn's request starts with them
-    # (and the same system prompt) until the cut moves.
+    # (and the same system prompt) until the cut moves. With prompt caching, the orchestrator
+    # ends a cache breakpoint there.
     stable_messages: int = 0
+    # Oldest exchanges sent verbatim so that the stable part can be cached (`cache_cost`).
+    verbatim_head: int = 0
     summary_usage: common_pb2.Usage = field(default_factory=common_pb2.Usage)
     summary_model: str = ""
     target: TargetReport = field(default_factory=TargetReport)
@@ -250,4 +253,5 @@ class ConversationOptimizer:
             sealed_exchanges=plan.layout.sealed,
             dropped_exchanges=plan.dropped,
             stable_messages=stable_messages,
+            verbatim_head=plan.head,
         )

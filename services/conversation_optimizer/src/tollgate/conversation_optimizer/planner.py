@@ -3,7 +3,9 @@
 The planner estimates tokens once per message and reuses the figures: the frame (tools and
 system prompt), each exchange as it is and as compressed, the verbatim tail. Dropping chunks
 oldest first, it stops at the policy's minimum, or, with a target, at the first cut that fits
-(counting the facts note, which grows with what is dropped, and any summary budget).
+(counting the facts note, which grows with what is dropped, and any summary budget). With
+prompt caching, a conversation whose condensed form would be too short to cache keeps its
+oldest exchanges verbatim up to the cache minimum (`cache_cost`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tollgate.common.token_estimate import (
     estimate_text,
     struct_to_python,
 )
+from tollgate.conversation_optimizer.cache_cost import cut_pays, verbatim_head
 from tollgate.conversation_optimizer.compression import (
     CompressedExchange,
     CompressionOptions,
@@ -45,6 +48,8 @@ class Plan:
     note: FactsNote | None = None
     # Turns (messages) in the verbatim tail.
     tail_turns: int = 0
+    # Oldest exchanges kept verbatim so that the stable part can be cached (`cache_cost`).
+    head: int = 0
 
 
 def _texts(message: common_pb2.Message) -> list[str]:
@@ -165,6 +170,10 @@ class Planner:
             return Plan(layout, 0, self.frame_tokens, 0, tail, tail_turns=tail_turns)
         compressed = self._compress()
         kept = self._kept_tokens(compressed)
+        head = self._verbatim_head(kept)
+        if head:
+            compressed = {i: c for i, c in compressed.items() if i >= head}
+            kept = self._kept_tokens(compressed)
         note: FactsNote | None = None
         if self.policy.uses(Strategy.FACTS_NOTE):
             note = FactsNote()
@@ -198,7 +207,23 @@ class Planner:
             {i: c for i, c in compressed.items() if i >= dropped},
             note,
             tail_turns,
+            head,
         )
+
+    def _verbatim_head(self, kept: list[int]) -> int:
+        """Exchanges to keep verbatim at the start (0: condense them all). Only with prompt
+        caching, when nothing is dropped by policy, the request is within its target (the
+        target comes first) and the fully condensed stable part could not be cached."""
+        policy = self.policy
+        if not policy.prompt_caching or self.layout.min_dropped:
+            return 0
+        if 0 < policy.target_tokens < self.original_tokens:
+            return 0
+        minimum = policy.cached_min_prompt_tokens
+        if cut_pays(self.original_tokens, self.frame_tokens + kept[0], minimum):
+            return 0
+        older = self.exchange_tokens[: self.layout.verbatim_from]
+        return verbatim_head(self.frame_tokens, older, minimum)
 
     def _sources(self, index: int) -> list[NoteSource]:
         messages = self.conversation.exchange_messages(self.exchanges[index])

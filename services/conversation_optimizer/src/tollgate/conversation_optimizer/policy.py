@@ -71,8 +71,9 @@ class Policy(BaseModel):
     cached_chunk_exchanges: int = Field(default=10, ge=1)
     cached_compressed_chunks: int = Field(default=100, ge=0)
     # The shortest prompt the API caches (1024 tokens for Sonnet and Opus, 2048 for Haiku). With
-    # prompt caching, a cacheable request is cut only once its cut form can be cached too
-    # (`cache_cost`): a shortened prompt under this minimum is billed in full on every turn.
+    # prompt caching, while the fully condensed stable part would be shorter, the oldest
+    # exchanges stay verbatim up to it (`cache_cost`): a shortened prompt under this minimum is
+    # billed in full on every turn.
     cached_min_prompt_tokens: int = Field(default=1024, ge=0)
     # Set by `for_prompt_caching`: the request goes out with cache breakpoints.
     prompt_caching: bool = False

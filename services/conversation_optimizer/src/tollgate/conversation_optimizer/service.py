@@ -64,6 +64,7 @@ class ConversationOptimizerServicer(
             target_explanation=outcome.target.explanation,
             summary_usage=outcome.summary_usage,
             summary_model=outcome.summary_model,
+            stable_messages=outcome.stable_messages if outcome.changed else 0,
         )
 
     async def CountTokens(

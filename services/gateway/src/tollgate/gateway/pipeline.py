@@ -109,6 +109,9 @@ class RequestRun:
             agent_profile=self.request.agent_profile,
         )
         self.prompt_caching.shape(spec)
+        if spec.prompt_caching:
+            # Where the optimized conversation's cacheable prefix ends (0: not optimized).
+            spec.stable_prefix_messages = self.optimize.stable_messages
         return spec
 
     def settle(self, answer: Answer) -> common_pb2.Account:

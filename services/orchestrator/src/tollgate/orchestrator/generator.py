@@ -60,6 +60,8 @@ class PreparedRequest:
     cache_ttl: common_pb2.CacheTtl
     # System blocks before the agent profile block (0: no profile block).
     shared_system_blocks: int = 0
+    # Messages of an optimized conversation that the next turn resends unchanged (0: unknown).
+    stable_prefix_messages: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,22 @@ class Generator:
                 "spec.request.model",
             )
         chain = [chain[0], *(model for model in chain[1:] if self._prices.knows(model))]
+        if spec.stable_prefix_messages > len(request.messages):
+            raise invalid_argument(
+                f"stable_prefix_messages is {spec.stable_prefix_messages} but the request has "
+                f"only {len(request.messages)} messages; it counts the request's first messages "
+                "that the next turn sends again unchanged.",
+                "spec.stable_prefix_messages",
+            )
         ttl = spec.prompt_cache_ttl or _TTL_BY_NAME[self._settings.prompt_cache_default_ttl]
         return PreparedRequest(
-            request, chain, template_version, spec.prompt_caching, ttl, shared_system_blocks
+            request,
+            chain,
+            template_version,
+            spec.prompt_caching,
+            ttl,
+            shared_system_blocks,
+            spec.stable_prefix_messages,
         )
 
     def call_for(self, prepared: PreparedRequest, model: str) -> ModelCall:
@@ -125,7 +140,11 @@ class Generator:
         if prepared.prompt_caching:
             minimum = self._prices.price(model).min_cacheable_tokens
             breakpoints = place_breakpoints(
-                request, minimum, prepared.cache_ttl, prepared.shared_system_blocks
+                request,
+                minimum,
+                prepared.cache_ttl,
+                shared_system_blocks=prepared.shared_system_blocks,
+                stable_messages=prepared.stable_prefix_messages,
             )
         return ModelCall(_with_sampling_in_extra_body(request_to_params(request)), breakpoints)
 

@@ -1,7 +1,8 @@
 """One upstream call made resilient: fallback chain, circuit breakers, AIMD slots and retries.
 
 For each model of the chain in turn (the routed model first): skip it if its circuit is open;
-otherwise take a slot from its concurrency limiter (queueing fairly, within the deadline) and call.
+otherwise take a slot from its concurrency limiter (queueing fairly, within the deadline), then
+room under the fleet-wide rate limit (`pacing.py`; a no-op when pacing is off), and call.
 A retryable failure (429, 529, 5xx, connection) is retried on the same model after a backoff that
 honours `retry-after`, unless the wait would pass the caller's deadline; a 529 moves straight to
 the next model when there is one, because an overloaded model is best left alone. Anything else
@@ -23,6 +24,7 @@ from tollgate.common.errors import ServiceError, deadline_exceeded, unavailable
 from tollgate.orchestrator.breaker import CircuitBreaker, CircuitBreakers
 from tollgate.orchestrator.concurrency import AimdLimiter, ConcurrencyLimits, Permit
 from tollgate.orchestrator.deadline import Deadline
+from tollgate.orchestrator.pacing import Pacer, Unpaced, calling
 from tollgate.orchestrator.retry import (
     BackoffPolicy,
     FailureKind,
@@ -96,7 +98,9 @@ class ResilientCaller:
         backoff: BackoffPolicy,
         max_attempts: int,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
+        self._pacer: Pacer = pacer or Unpaced()
         self._limits = limits
         self._breakers = breakers
         self._backoff = backoff
@@ -132,9 +136,15 @@ class ResilientCaller:
                     breaker.record_neutral()
                     raise
                 lease = Lease(limiter, breaker, permit)
+                try:
+                    counted = await self._pacer.admit(model, deadline)
+                except BaseException as exc:
+                    lease.finish(exc)
+                    raise
                 attempts += 1
                 try:
-                    value = await attempt(model, deadline.remaining())
+                    async with calling(self._pacer, model, counted=counted):
+                        value = await attempt(model, deadline.remaining())
                 except anthropic.APIError as exc:
                     lease.finish(exc)
                     kind = classify(exc)

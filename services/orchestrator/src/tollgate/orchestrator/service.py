@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anthropic
 import grpc
+import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 
 from tollgate.common.errors import invalid_argument
 from tollgate.common.interceptors import annotate
@@ -19,6 +20,14 @@ from tollgate.orchestrator.classification.settings import ClassificationSettings
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
 from tollgate.orchestrator.http_tracing import TracingTransport
+from tollgate.orchestrator.pacing import (
+    Pacer,
+    PacingTransport,
+    RedisPacer,
+    Unpaced,
+    organisation_id,
+    pacing_redis,
+)
 from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import BackoffPolicy
 from tollgate.orchestrator.settings import Settings
@@ -123,17 +132,41 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             yield orchestrator_pb2.ClassifyItemsResponse(result=result)
 
 
-def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
-    """The SDK client. Its own retries are off: retrying is the orchestrator's decision."""
+def anthropic_client(settings: Settings, pacer: Pacer | None = None) -> anthropic.AsyncAnthropic:
+    """The SDK client. Its own retries are off: retrying is the orchestrator's decision.
+
+    With a pacer, every response's rate-limit headers reach it on the way back.
+    """
+    transport: httpx.AsyncBaseTransport = TracingTransport()
+    if pacer is not None:
+        transport = PacingTransport(transport, pacer)
     return anthropic.AsyncAnthropic(
         api_key=settings.anthropic_api_key or "unset",
         base_url=settings.anthropic_base_url or None,
         max_retries=0,
-        http_client=anthropic.DefaultAsyncHttpxClient(transport=TracingTransport()),
+        http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
     )
 
 
-def resilient_caller(settings: Settings, rng: random.Random | None = None) -> ResilientCaller:
+def fleet_pacer(settings: Settings) -> tuple[Pacer, list[Callable[[], Awaitable[None]]]]:
+    """The pacer the settings ask for, and what closes it on shutdown."""
+    if not (settings.pacing_enabled and settings.pacing_redis_url):
+        return Unpaced(), []
+    redis = pacing_redis(settings.pacing_redis_url, settings.pacing_redis_timeout_seconds)
+    pacer = RedisPacer(
+        redis,
+        organisation=organisation_id(settings.anthropic_api_key),
+        key_prefix=settings.pacing_key_prefix,
+        timeout_seconds=settings.pacing_redis_timeout_seconds,
+        retry_seconds=settings.pacing_retry_seconds,
+        call_reserve_seconds=settings.pacing_call_reserve_seconds,
+    )
+    return pacer, [redis.aclose]
+
+
+def resilient_caller(
+    settings: Settings, rng: random.Random | None = None, pacer: Pacer | None = None
+) -> ResilientCaller:
     return ResilientCaller(
         ConcurrencyLimits(
             settings.concurrency_initial, settings.concurrency_min, settings.concurrency_max
@@ -142,25 +175,30 @@ def resilient_caller(settings: Settings, rng: random.Random | None = None) -> Re
         BackoffPolicy(settings.backoff_base_seconds, settings.backoff_max_seconds),
         settings.max_attempts,
         rng,
+        pacer,
     )
 
 
 def build_generator(
-    settings: Settings, client: anthropic.AsyncAnthropic, templates: TemplateLibrary
+    settings: Settings,
+    client: anthropic.AsyncAnthropic,
+    templates: TemplateLibrary,
+    pacer: Pacer | None = None,
 ) -> Generator:
     return Generator(
         client,
         PriceTable.load(settings.prices_file or None),
         settings,
         templates,
-        resilient_caller(settings),
+        resilient_caller(settings, pacer=pacer),
     )
 
 
 async def build_service(settings: Settings) -> GrpcService:
-    client = anthropic_client(settings)
+    pacer, close_pacer = fleet_pacer(settings)
+    client = anthropic_client(settings, pacer)
     templates = TemplateLibrary.load(settings.templates_dir or None)
-    generator = build_generator(settings, client, templates)
+    generator = build_generator(settings, client, templates, pacer)
     batches = BatchService(client, generator, PriceTable.load(settings.prices_file or None))
     classifier = PackedClassifier(generator, templates, ClassificationSettings())
     servicer = OrchestratorServicer(generator, batches, classifier)
@@ -168,4 +206,4 @@ async def build_service(settings: Settings) -> GrpcService:
     registration = Registration(
         full_name, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server, servicer
     )
-    return GrpcService("orchestrator", [registration], on_stop=[client.close])
+    return GrpcService("orchestrator", [registration], on_stop=[client.close, *close_pacer])

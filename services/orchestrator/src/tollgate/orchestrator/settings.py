@@ -71,6 +71,21 @@ class Settings(ServiceSettings):
         default_factory=lambda: ["classification", "lead_analysis"]
     )
 
+    # Fleet-wide pacing: every replica takes from one request bucket per model in this Redis,
+    # sized and refilled from Anthropic's rate-limit headers. Empty URL or pacing_enabled false:
+    # per-replica AIMD alone. Redis unreachable: AIMD alone until it answers again.
+    pacing_enabled: bool = True
+    pacing_redis_url: str = ""
+    # First part of every key; lets several deployments share one Redis.
+    pacing_key_prefix: str = Field(default="tg", min_length=1, max_length=64)
+    # Budget of one Redis round trip; past it the call goes unpaced.
+    pacing_redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    # After a Redis failure, calls go unpaced for this long before Redis is tried again.
+    pacing_retry_seconds: float = Field(default=2.0, gt=0)
+    # A wait for the shared rate that would leave less than this before the deadline is refused
+    # at once (UNAVAILABLE with retry_after_seconds): the call itself needs time too.
+    pacing_call_reserve_seconds: float = Field(default=1.0, ge=0)
+
     # Prompt caching TTL when the request does not choose one: "5m" or "1h".
     prompt_cache_default_ttl: str = Field(default="5m", pattern="^(5m|1h)$")
     # Empty: the task templates shipped with the orchestrator.

@@ -39,6 +39,9 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
         # Tokens taken out of the request actually sent (enforce mode only).
         self.tokens_removed = 0
         self.summary_cost_micros = 0
+        # Messages of the optimized request that the next turn resends unchanged (enforce mode
+        # only): the orchestrator ends its prompt-cache breakpoint there.
+        self.stable_messages = 0
 
     async def before(self, draft: Draft) -> Effect:
         decision = self._decision
@@ -52,7 +55,8 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             target_tokens=parameters.target_tokens,
             strategies=list(parameters.strategies),
             # Cutting a conversation rewrites Anthropic's prompt cache; with caching on, the
-            # optimizer cuts in larger, rarer steps so that the cached prefix keeps paying off.
+            # optimizer keeps its conversation append-only and says where the part the next
+            # turn resends ends (stable_messages), for the orchestrator's breakpoint.
             prompt_caching=self._prompt_caching.enforce,
         )
         track = self._services.routes.conversation_optimizer()
@@ -73,6 +77,10 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             report.detail += f"; target not met: {reply.target_explanation}"
         if decision.enforce and removed > 0:
             self.tokens_removed = removed
+            # The orchestrator refuses a prefix longer than the request: one the optimizer got
+            # wrong only loses the breakpoint, never the request.
+            if reply.stable_messages < len(reply.request.messages):
+                self.stable_messages = reply.stable_messages
             report.applied = True
             return Effect(request=reply.request)
         return NO_EFFECT
