@@ -2,14 +2,20 @@
 
 Each cell runs pairs on fresh tenants (one hot tenant, or 100 tenants the callers spread over),
 in process (the Ledger class on its own pool) and over gRPC (a ledger server in its own process,
-as a replica runs, with the service's default settings), with group commit on and — as the
-baseline in the same run — off (one transaction per call, the previous design). After every cell
+as a replica runs, with the service's default settings): one RPC per call, and as the gateway
+calls it (its ledger stub, tollgate.gateway.ledger_coalescing, through its breaker path: the
+calls of concurrent requests share Settle RPCs). Group commit is on and — as the baseline in the
+same run, on the hot tenant — off (one transaction per call, the previous design). A cell stops
+after `--pairs` pairs or `--seconds` seconds, whichever comes first. After every cell
 the run checks exactness against Postgres: the sum the bench committed equals the ledger's
 entries and its counters' `spent`, nothing is left held, and no budget is over its limit. A last
 row per mode storms one tenant's budget edge (more reservations than fit, at once) and checks
 that exactly the ones that fit were granted.
 
-    uv run python -m bench.ledger [--pairs 1000] [--callers 1 16 64 256]
+    uv run python -m bench.ledger [--quick] [--pairs 2000] [--seconds 8] [--callers 1 16 64 256]
+
+`--quick` (for development: about two minutes on a loaded machine) measures fewer pairs per
+cell and the baseline at 64 callers only.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import asyncpg
 import grpc
@@ -38,10 +44,14 @@ from tollgate.budget_ledger.migrate import apply_migrations
 from tollgate.budget_ledger.model import Requester
 from tollgate.budget_ledger.settings import Settings
 from tollgate.budget_ledger.validation import CommitInput, ReserveInput
+from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.errors import ServiceError
 from tollgate.common.health import wait_until_serving
-from tollgate.common.ledger_client import CoalescingLedgerClient
 from tollgate.common.stores import EmbeddedStores, resolve_postgres_dsn
+from tollgate.gateway import dependencies
+from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
+from tollgate.gateway.routing import Track
+from tollgate.gateway.settings import Settings as GatewaySettings
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc, common_pb2
 
@@ -52,7 +62,7 @@ HOLD_MICROS = 5_000
 ACTUALS = (4_000, 1_234, 5_000, 6_001, 17)
 IN_PROCESS = "in process"
 OVER_GRPC = "over gRPC, one RPC per call"
-COALESCED = "over gRPC, calls coalesced into Settle RPCs"
+COALESCED = "over gRPC, as the gateway calls it (Settle, coalesced)"
 GOALS = {IN_PROCESS: 5_000, OVER_GRPC: 2_000, COALESCED: 2_000}
 EDGE_CALLERS = 256
 EDGE_FITS = 100
@@ -65,6 +75,7 @@ Reserve = Callable[[str, str], Awaitable[bool]]
 
 @dataclass
 class Run:
+    pairs: int
     pairs_per_second: float
     p50_ms: float
     p99_ms: float
@@ -103,15 +114,17 @@ async def measure(
     pair: Pair,
     ledger_cpu: Callable[[], float],
     postgres: asyncpg.Connection | None = None,
+    seconds: float = float("inf"),
 ) -> Run:
     latencies: list[float] = []
     committed = 0
     remaining = total
+    stop_at = time.perf_counter() + seconds
 
     async def caller(index: int) -> None:
         nonlocal remaining, committed
         n = index
-        while remaining > 0:
+        while remaining > 0 and time.perf_counter() < stop_at:
             remaining -= 1
             started = time.perf_counter()
             actual = await pair(tenants[n % len(tenants)], secrets.token_hex(8))
@@ -129,6 +142,7 @@ async def measure(
     n = len(latencies)
     quantiles = statistics.quantiles(latencies, n=100) if n > 1 else latencies * 99
     return Run(
+        n,
         n / elapsed,
         quantiles[49] * 1000,
         quantiles[98] * 1000,
@@ -291,14 +305,44 @@ async def over_grpc(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
         yield grpc_calls(UnaryCaller(stub), cpu)
 
 
+class GatewayCaller:
+    """The gateway's way: its ledger stub (calls of concurrent requests share Settle RPCs)
+    behind its call path (breaker, deadline, metrics), with its default ledger timeout."""
+
+    def __init__(self, stub: budget_ledger_pb2_grpc.BudgetLedgerServiceStub) -> None:
+        settings = GatewaySettings()
+        self.stub = CoalescedLedgerStub(stub, rpc_timeout=settings.budget_ledger_timeout_seconds)
+        self._timeout = settings.budget_ledger_timeout_seconds
+        breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
+        # The stub owns the channel here: the track carries only the stub and the breaker.
+        no_channel = cast(grpc.aio.Channel, None)
+        self._track: Track[Any] = Track(
+            "budget_ledger", "stable", "bench", no_channel, self.stub, breaker
+        )
+
+    async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
+        return await self._call("Reserve", request)
+
+    async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
+        return await self._call("Commit", request)
+
+    async def _call(self, method: str, request: Any) -> Any:
+        rpc = getattr(self.stub, method)
+        try:
+            return await dependencies.call(self._track, method, rpc, request, self._timeout)
+        except grpc.aio.AioRpcError as error:  # a refusal: the caller's, as in the gateway
+            code, message, metadata = dependencies.status_of(error)
+            raise ServiceError(message, code, metadata=metadata) from error
+
+
 @contextlib.asynccontextmanager
 async def over_grpc_coalesced(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
     async with ledger_server(dsn, group_commit) as (stub, cpu):
-        client = CoalescingLedgerClient(stub)
+        caller = GatewayCaller(stub)
         try:
-            yield grpc_calls(client, cpu)
+            yield grpc_calls(caller, cpu)
         finally:
-            await client.close()
+            await caller.stub.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -357,13 +401,26 @@ async def drop_database(server_dsn: str, name: str) -> None:
         await admin.close()
 
 
+@dataclass(frozen=True)
+class Plan:
+    pairs: int
+    seconds: float
+    callers: tuple[int, ...]
+    # Caller counts of the baseline (group commit off), on the hot tenant only: it is slow.
+    baseline_callers: tuple[int, ...]
+
+    def cells(self, group_commit: bool) -> list[tuple[int, int]]:
+        if not group_commit:
+            return [(1, callers) for callers in self.baseline_callers]
+        return [(spread, callers) for spread in TENANT_SPREADS for callers in self.callers]
+
+
 async def series(
     path: str,
     group_commit: bool,
     calls: Calls,
     conn: asyncpg.Connection,
-    pairs: int,
-    callers_list: tuple[int, ...],
+    plan: Plan,
 ) -> tuple[list[str], dict[tuple[int, int], Run]]:
     mode = "on" if group_commit else "off (baseline)"
     rows: list[str] = []
@@ -371,20 +428,23 @@ async def series(
     warm = tenant_names(f"warm-{path}-{group_commit}", 1)
     await define_budgets(conn, warm, 10**15)
     await measure(16, 100, warm, calls.pair, calls.ledger_cpu)
-    for spread in TENANT_SPREADS:
-        for callers in callers_list:
-            tenants = tenant_names(secrets.token_hex(3), spread)
-            await define_budgets(conn, tenants, 10**15)
-            run = await measure(callers, pairs, tenants, calls.pair, calls.ledger_cpu, conn)
-            exact = await check_exactness(conn, tenants, run.committed_micros)
-            rates[(spread, callers)] = run
-            rows.append(
-                f"| {path} | {mode} | {spread} | {callers} | {run.pairs_per_second:,.0f} | "
-                f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.ledger_cpu_ms:.2f} | "
-                f"{cpu_of_caller(path, run)} | {run.postgres_cpu_ms:.2f} | "
-                f"{run.capacity(path == IN_PROCESS):,.0f} | {'yes' if exact.ok else 'NO'} | "
-                f"{exact.note} |"
-            )
+    for spread, callers in plan.cells(group_commit):
+        tenants = tenant_names(secrets.token_hex(3), spread)
+        await define_budgets(conn, tenants, 10**15)
+        run = await measure(
+            callers, plan.pairs, tenants, calls.pair, calls.ledger_cpu, conn, plan.seconds
+        )
+        exact = await check_exactness(conn, tenants, run.committed_micros)
+        rates[(spread, callers)] = run
+        rows.append(
+            f"| {path} | {mode} | {spread} | {callers} | {run.pairs:,} | "
+            f"{run.pairs_per_second:,.0f} | "
+            f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.ledger_cpu_ms:.3f} | "
+            f"{cpu_of_caller(path, run)} | {run.postgres_cpu_ms:.3f} | "
+            f"{run.capacity(path == IN_PROCESS):,.0f} | {'yes' if exact.ok else 'NO'} | "
+            f"{exact.note} |"
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
     # The budget edge: more reservations at once than fit; exactly the ones that fit win.
     (tenant,) = tenant_names(secrets.token_hex(3), 1)
     await define_budgets(conn, [tenant], EDGE_FITS * HOLD_MICROS)
@@ -398,7 +458,7 @@ async def series(
     )
     edge_ok = sum(granted) == EDGE_FITS and held == EDGE_FITS * HOLD_MICROS
     rows.append(
-        f"| {path} | {mode} | 1 (edge) | {EDGE_CALLERS * 2} | - | - | - | - | - | - | - | "
+        f"| {path} | {mode} | 1 (edge) | {EDGE_CALLERS * 2} | - | - | - | - | - | - | - | - | "
         f"{'yes' if edge_ok else 'NO'} | {sum(granted)} of {EDGE_CALLERS * 2} granted, "
         f"{EDGE_FITS} fit; held {held:,} of {EDGE_FITS * HOLD_MICROS:,} |"
     )
@@ -422,15 +482,15 @@ def cpu_of_caller(path: str, run: Run) -> str:
     return "-" if path == IN_PROCESS else f"{run.caller_cpu_ms:.2f}"
 
 
-async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
+async def bench(plan: Plan) -> list[str]:
     embedded = EmbeddedStores()
     server_dsn = resolve_postgres_dsn(None, embedded, prefer_local=True)
     name, dsn = await fresh_database(server_dsn)
     rows = [
-        "| path | group commit | tenants | callers | pairs/s | p50 ms | p99 ms | "
+        "| path | group commit | tenants | callers | pairs | pairs/s | p50 ms | p99 ms | "
         "ledger CPU ms/pair | caller CPU ms/pair | Postgres CPU ms/pair | "
         "2-core capacity pairs/s | exact | committed = entries = spent; held; over limit |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     rates: dict[tuple[str, bool], dict[tuple[int, int], Run]] = {}
     try:
@@ -439,9 +499,7 @@ async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
         try:
             for path, runner, group_commit in SERIES:
                 async with runner(dsn, group_commit) as calls:
-                    new_rows, new_rates = await series(
-                        path, group_commit, calls, conn, pairs, callers_list
-                    )
+                    new_rows, new_rates = await series(path, group_commit, calls, conn, plan)
                 rows.extend(new_rows)
                 rates[(path, group_commit)] = new_rates
         finally:
@@ -449,15 +507,13 @@ async def bench(pairs: int, callers_list: tuple[int, ...]) -> list[str]:
     finally:
         await drop_database(server_dsn, name)
         embedded.close()
-    rows.extend(["", *verdicts(rates, callers_list)])
+    rows.extend(["", *verdicts(rates)])
     return rows
 
 
-def verdicts(
-    runs: dict[tuple[str, bool], dict[tuple[int, int], Run]], callers_list: tuple[int, ...]
-) -> list[str]:
-    if 64 not in callers_list:
-        return []
+def verdicts(runs: dict[tuple[str, bool], dict[tuple[int, int], Run]]) -> list[str]:
+    if any((1, 64) not in cells for cells in runs.values()):
+        return ["(no verdicts: they need 64 callers on one tenant in every series)"]
     lines = [
         "| goal (issue 22): pairs/s at 64 callers, one hot tenant | measured | baseline (off) "
         "| speed-up | verdict on this run | 2-core capacity from CPU per pair | verdict on "
@@ -483,11 +539,25 @@ def _verdict(value: float, goal: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ledger")
-    parser.add_argument("--pairs", type=int, default=1000, help="pairs measured per cell")
+    parser.add_argument("--quick", action="store_true", help="a short run, for development")
+    parser.add_argument("--pairs", type=int, help="most pairs measured per cell")
+    parser.add_argument("--seconds", type=float, help="longest a cell measures")
     parser.add_argument("--callers", type=int, nargs="*", default=list(CALLERS))
     args = parser.parse_args()
-    rows = asyncio.run(bench(args.pairs, tuple(args.callers)))
+    callers = tuple(args.callers)
+    plan = Plan(
+        pairs=args.pairs or (400 if args.quick else 2000),
+        seconds=args.seconds or (2.0 if args.quick else 8.0),
+        callers=callers,
+        baseline_callers=tuple(c for c in callers if c == 64) if args.quick else callers,
+    )
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    rows = asyncio.run(bench(plan))
     print("\n".join(rows))
+    print(
+        f"\n{time.perf_counter() - started:.0f} s; load average (1 min) {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

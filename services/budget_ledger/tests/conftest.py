@@ -234,3 +234,23 @@ def settings_for(postgres_dsn: str) -> object:
         return ledger_settings_for(postgres_dsn, **overrides)
 
     return make
+
+
+POISON = "poison"
+
+
+@pytest.fixture
+def poisoned_batches(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make any group commit that carries the request id returned fail unexpectedly (a bug, not
+    a refusal), to check that such a call fails alone."""
+    from tollgate.budget_ledger import ledger as ledger_module
+
+    real_settle = ledger_module.settle
+
+    async def fragile(conn, calls, alerts):  # type: ignore[no-untyped-def]
+        if any(call.request_id == POISON for call in calls):
+            raise RuntimeError("a call this ledger cannot handle")
+        return await real_settle(conn, calls, alerts)
+
+    monkeypatch.setattr(ledger_module, "settle", fragile)
+    return POISON

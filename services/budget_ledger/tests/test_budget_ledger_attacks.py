@@ -11,8 +11,7 @@ import asyncpg
 import grpc
 import pytest
 
-from tollgate.budget_ledger import ledger as ledger_module
-from tollgate.budget_ledger import settlement
+from tollgate.budget_ledger import batch_store
 from tollgate.budget_ledger.alerts import AlertRaiser
 from tollgate.budget_ledger.database import Database
 from tollgate.budget_ledger.ledger import Ledger
@@ -195,23 +194,24 @@ async def test_256_callers_at_the_budget_edge_never_pass_it(start_processes, led
 async def test_a_connection_dropped_mid_batch_loses_and_doubles_nothing(
     ledger_settings, ledger, db, monkeypatch
 ) -> None:
-    """The database connection dies after the batch wrote its holds and entries but before the
-    counters moved: the whole batch rolls back, every caller is told UNAVAILABLE, and retries
-    post each charge exactly once."""
+    """The database connection dies after the batch wrote everything (holds, entries, counters)
+    but before it committed: the whole batch rolls back, every caller is told UNAVAILABLE, and
+    retries post each charge exactly once."""
     await ledger.budget(10**9)
     database = Database(ledger_settings)
     await database.open()
     own = Ledger(database, AlertRaiser(), max_batch=64, workers=1)
-    real_apply = settlement.apply_per_counter_deltas
+    real_write = batch_store.write_batch
     drops = {"left": 1}
 
-    async def drop_then_apply(conn, deltas):  # type: ignore[no-untyped-def]
-        if drops["left"] and any(d[0] for d in deltas.values()):
+    async def write_then_drop(conn, *decided):  # type: ignore[no-untyped-def]
+        written = await real_write(conn, *decided)
+        if drops["left"] and written.entry_ids:
             drops["left"] -= 1
             await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        await real_apply(conn, deltas)
+        return written
 
-    monkeypatch.setattr(settlement, "apply_per_counter_deltas", drop_then_apply)
+    monkeypatch.setattr(batch_store, "write_batch", write_then_drop)
     who = Requester("acme", "", "")
     record = pb.UsageRecord()
     ids = [f"drop-{i}" for i in range(40)]
@@ -287,19 +287,11 @@ async def test_a_ledger_killed_mid_storm_loses_and_doubles_nothing(
 
 
 async def test_a_call_that_breaks_its_batch_fails_alone(
-    ledger_settings, ledger, db, monkeypatch
+    ledger_settings, ledger, db, poisoned_batches
 ) -> None:
     """A call the ledger cannot handle (any unexpected error) fails only its own caller: the
     callers that shared its batch are settled one by one and never see its error."""
     await ledger.budget(10**6)
-    real_settle = ledger_module.settle
-
-    async def fragile(conn, calls, alerts):  # type: ignore[no-untyped-def]
-        if any(call.request_id == "poison" for call in calls):
-            raise RuntimeError("a call this ledger cannot handle")
-        return await real_settle(conn, calls, alerts)
-
-    monkeypatch.setattr(ledger_module, "settle", fragile)
     database = Database(ledger_settings)
     await database.open()
     own = Ledger(database, AlertRaiser(), max_batch=64, workers=1)
@@ -307,7 +299,7 @@ async def test_a_call_that_breaks_its_batch_fails_alone(
     try:
         results = await asyncio.gather(
             *(own.reserve(ReserveInput(who, f"fine-{i}", 100, 0, 300.0)) for i in range(20)),
-            own.reserve(ReserveInput(who, "poison", 100, 0, 300.0)),
+            own.reserve(ReserveInput(who, poisoned_batches, 100, 0, 300.0)),
             return_exceptions=True,
         )
     finally:

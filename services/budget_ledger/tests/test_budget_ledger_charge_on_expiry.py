@@ -10,8 +10,13 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from tollgate.budget_ledger.database import Database
+from tollgate.budget_ledger.service import build_service
 from tollgate.budget_ledger.sweeper import sweep_once
+from tollgate.common.testing import serving
 from tollgate.v1 import budget_ledger_pb2 as pb
+from tollgate.v1 import budget_ledger_pb2_grpc
+
+from .conftest import LedgerClient
 
 _EXPIRING = Duration(nanos=1_000_000)
 
@@ -168,3 +173,68 @@ async def test_a_charge_on_expiry_raises_the_alerts_it_crosses_once(ledger, db) 
             break
         await asyncio.sleep(0.05)
     assert [(a["threshold_percent"], a["spent_micros"]) for a in alerts] == [(50, 6_000)]
+
+
+async def test_a_commit_that_waited_for_the_sweepers_charge_is_answered_as_charged(
+    settings_for, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit reads its holds, entries included, in one statement whose snapshot predates
+    its wait for a hold's lock. A Commit that waited while the sweeper charged the hold must still
+    see the charge's entry (and that it was charged on expiry): it is answered as already charged,
+    never refused as a second answer under the request id, and posts nothing."""
+    from tollgate.budget_ledger import sweeper as sweeper_module
+
+    claimed, proceed = asyncio.Event(), asyncio.Event()
+
+    async def paused(pool, work):  # type: ignore[no-untyped-def]
+        # The sweeper's transaction, held open after its work until the test lets it commit.
+        async with pool.acquire() as conn, conn.transaction():
+            settled = await work(conn)
+            if settled:
+                claimed.set()
+                await proceed.wait()
+        return settled
+
+    monkeypatch.setattr(sweeper_module, "in_transaction", paused)
+    # The served ledger's own sweeper stays out of the way; the test runs the one that charges.
+    settings = settings_for(sweep_interval_seconds=3600)
+    async with (
+        serving(await build_service(settings), settings) as running,
+        grpc.aio.insecure_channel(running.address) as channel,
+    ):
+        ledger = LedgerClient(budget_ledger_pb2_grpc.BudgetLedgerServiceStub(channel))
+        await ledger.budget(1_000_000)
+        await _reserve(ledger, "batch-1", 7_000, charge=True)
+        await asyncio.sleep(0.05)
+        replica = Database(settings)
+        await replica.open()
+        try:
+            sweep = asyncio.create_task(sweep_once(replica, 10))
+            await asyncio.wait_for(claimed.wait(), 10)
+            commit = asyncio.create_task(ledger.commit("batch-1", 4_000))
+            for _ in range(200):
+                waiting = await db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if waiting:
+                    break
+                await asyncio.sleep(0.01)
+            assert waiting, "the Commit never waited for the sweeper's lock on the hold"
+            assert not commit.done()
+            proceed.set()
+            assert await sweep == 1
+            reply = await asyncio.wait_for(commit, 10)
+        finally:
+            proceed.set()
+            await replica.close()
+        charged = await db.fetchrow(
+            "SELECT id, cost_micros, charged_on_expiry FROM ledger_entries "
+            "WHERE request_id = 'batch-1'"
+        )
+        assert (charged["cost_micros"], charged["charged_on_expiry"]) == (7_000, True)
+        assert reply.replayed
+        assert reply.entry_id == f"le_{charged['id']}"
+        assert await db.fetchval("SELECT count(*) FROM ledger_entries") == 1
+        (state,) = await ledger.states()
+        assert (state.spent_micros, state.held_micros) == (7_000, 0)

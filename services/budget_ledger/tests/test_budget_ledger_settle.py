@@ -108,3 +108,125 @@ async def test_one_request_id_coalesced_50_times_holds_once(ledger, db) -> None:
     assert outcomes.count(pb.RESERVE_OUTCOME_RESERVED) == 1
     assert outcomes.count(pb.RESERVE_OUTCOME_ALREADY_HELD) == 49
     assert tuple(await db.fetchrow(_TOTALS)) == (0, 1_000)
+
+
+def _reserve(context, micros: int) -> pb.LedgerCall:  # type: ignore[no-untyped-def]
+    return pb.LedgerCall(reserve=pb.ReserveRequest(context=context, amount_micros=micros))
+
+
+def _commit(context, micros: int) -> pb.LedgerCall:  # type: ignore[no-untyped-def]
+    return pb.LedgerCall(commit=pb.CommitRequest(context=context, actual_micros=micros))
+
+
+def _code(result: pb.LedgerCallResult) -> grpc.StatusCode | None:
+    if result.WhichOneof("result") != "error":
+        return None
+    return next(c for c in grpc.StatusCode if c.value[0] == result.error.code)
+
+
+async def test_a_request_id_replayed_inside_one_settle_is_held_and_charged_once(ledger, db) -> None:
+    """One Settle (one group commit) carrying the same request id again and again: a retry,
+    a changed amount, a second answer under the id, and a reserve after its commit."""
+    await ledger.budget(10_000)
+    same = ledger.context("same")
+    calls = [
+        _reserve(same, 4_000),
+        _reserve(same, 4_000),  # a retry: the same hold
+        _reserve(same, 9_000),  # another amount under a live hold
+        _commit(same, 3_000),
+        _commit(same, 3_000),  # a retry of the commit
+        _commit(same, 8_000),  # a second charge under the id
+        _reserve(same, 4_000),  # after its commit
+        _reserve(ledger.context("same", api_key="other-key"), 4_000),  # another key's id
+    ]
+    results = (await ledger.stub.Settle(pb.SettleRequest(calls=calls))).results
+    assert results[0].reserve.outcome == pb.RESERVE_OUTCOME_RESERVED
+    assert results[1].reserve.outcome == pb.RESERVE_OUTCOME_ALREADY_HELD
+    assert _code(results[2]) == grpc.StatusCode.ALREADY_EXISTS
+    assert (results[3].commit.replayed, results[3].commit.held_micros) == (False, 4_000)
+    assert results[4].commit.replayed
+    assert results[4].commit.entry_id == results[3].commit.entry_id
+    assert _code(results[5]) == grpc.StatusCode.ALREADY_EXISTS
+    assert results[6].reserve.outcome == pb.RESERVE_OUTCOME_ALREADY_COMMITTED
+    assert _code(results[7]) == grpc.StatusCode.PERMISSION_DENIED
+    assert tuple(await db.fetchrow(_TOTALS)) == (3_000, 0)
+    assert await db.fetchval("SELECT count(*) FROM ledger_entries") == 1
+    assert await db.fetchval("SELECT count(*) FROM holds") == 1
+
+
+async def test_tenants_mixed_in_one_settle_never_touch_each_others_budgets(ledger, db) -> None:
+    """Three tenants in one group commit, one of them full, sharing request ids: each call is
+    decided against its own tenant's budget and holds, nothing leaks across."""
+    for tenant, limit in (("t-full", 1_000), ("t-roomy", 100_000), ("t-none", 0)):
+        await ledger.budget(limit, tenant=tenant)
+    calls = []
+    for i in range(30):
+        tenant = ("t-full", "t-roomy", "t-none")[i % 3]
+        calls.append(_reserve(ledger.context(f"r-{i // 3}", tenant=tenant), 600))
+    for i in range(10):
+        calls.append(_commit(ledger.context(f"r-{i}", tenant="t-roomy"), 500))
+    results = (await ledger.stub.Settle(pb.SettleRequest(calls=calls))).results
+    full, roomy, none = results[0:30:3], results[1:30:3], results[2:30:3]
+    # The full tenant fits one 600 hold of its 1,000; the tenant with a zero budget fits none.
+    assert [r.WhichOneof("result") for r in full] == ["reserve"] + ["error"] * 9
+    assert all(r.reserve.outcome == pb.RESERVE_OUTCOME_RESERVED for r in roomy)
+    assert all(_code(r) == grpc.StatusCode.RESOURCE_EXHAUSTED for r in none)
+    assert {r.error.metadata["tenant_id"] for r in (*full[1:], *none)} == {"t-full", "t-none"}
+    assert all(r.commit.held_micros == 600 for r in results[30:])
+    # The same request ids in the other tenants were never seen as this tenant's.
+    assert all(not r.commit.late for r in results[30:])
+    rows = await db.fetch(
+        "SELECT b.tenant_id, c.spent_micros, c.held_micros FROM budget_counters c "
+        "JOIN budgets b ON b.id = c.budget_id ORDER BY b.tenant_id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("t-full", 0, 600),
+        ("t-none", 0, 0),
+        ("t-roomy", 5_000, 0),
+    ]
+
+
+async def test_invalid_calls_in_a_settle_fail_alone_and_write_nothing(ledger, db) -> None:
+    """Hostile items mixed into one Settle each get their own INVALID_ARGUMENT; the valid
+    calls around them are settled and written as if the bad ones were not there."""
+    await ledger.budget(100_000)
+    bad_contexts = [
+        ledger.context("ctl\x01id"),
+        ledger.context("x" * 300),
+        ledger.context("no-tenant", tenant=""),
+    ]
+    calls = [
+        _reserve(ledger.context("good-1"), 1_000),
+        *(_reserve(context, 1_000) for context in bad_contexts),
+        _reserve(ledger.context("negative"), -5),
+        _reserve(ledger.context("huge"), 10**16),
+        _commit(ledger.context("good-1"), -1),
+        pb.LedgerCall(),
+        _commit(ledger.context("good-1"), 700),
+        _reserve(ledger.context("good-2"), 2_000),
+    ]
+    results = (await ledger.stub.Settle(pb.SettleRequest(calls=calls))).results
+    codes = [_code(r) for r in results]
+    assert codes == [None] + [grpc.StatusCode.INVALID_ARGUMENT] * 7 + [None, None]
+    assert all(r.error.message for r in results[1:8])
+    assert results[8].commit.held_micros == 1_000
+    assert results[9].reserve.outcome == pb.RESERVE_OUTCOME_RESERVED
+    assert tuple(await db.fetchrow(_TOTALS)) == (700, 2_000)
+    assert await db.fetchval("SELECT count(*) FROM holds") == 2
+
+
+async def test_a_call_that_breaks_its_group_fails_alone_in_a_settle(
+    ledger, db, poisoned_batches
+) -> None:
+    """An unexpected failure of one call (a bug, not a refusal) comes back as that call's own
+    INTERNAL error with a reference, never a stack trace; the rest of its Settle is settled."""
+    await ledger.budget(100_000)
+    calls = [_reserve(ledger.context(f"fine-{i}"), 100) for i in range(10)]
+    calls.insert(5, _reserve(ledger.context(poisoned_batches), 100))
+    results = (await ledger.stub.Settle(pb.SettleRequest(calls=calls))).results
+    assert _code(results[5]) == grpc.StatusCode.INTERNAL
+    assert "reference" in results[5].error.message
+    assert "Traceback" not in results[5].error.message
+    others = [r for i, r in enumerate(results) if i != 5]
+    assert all(r.reserve.outcome == pb.RESERVE_OUTCOME_RESERVED for r in others)
+    assert tuple(await db.fetchrow(_TOTALS)) == (0, 1_000)

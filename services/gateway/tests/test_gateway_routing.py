@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from tollgate.gateway.flags_config import parse_gateway_config
@@ -46,3 +47,24 @@ async def test_a_backend_without_a_canary_ignores_the_weight(router: BackendRout
     config = parse_gateway_config("canaries:\n  budget_ledger: {canaryWeight: 100}\n")
     assert router.route("budget_ledger", config, "acme", "c").name == "stable"
     await router.close()
+
+
+async def test_every_ledger_track_coalesces_its_hold_calls_and_nothing_else() -> None:
+    """Reserve, Commit and Release of every ledger deployment (stable and canary) go through the
+    coalescing stub; every other backend, and the ledger's other methods, are called as before."""
+    from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
+
+    router = BackendRouter.connect(Settings(budget_ledger_canary_addr="127.0.0.1:3"))
+    try:
+        ledger = router.backends["budget_ledger"]
+        for track in ledger.tracks():
+            assert isinstance(track.stub, CoalescedLedgerStub)
+            assert track.stub.Reserve.__self__ is track.stub
+            # Reports and administration stay unary: the channel's own callables.
+            assert isinstance(track.stub.UpsertBudget, grpc.aio.UnaryUnaryMultiCallable)
+            assert isinstance(track.stub.RecordUsage, grpc.aio.UnaryUnaryMultiCallable)
+        assert len(ledger.tracks()) == 2
+        others = [b for name, b in router.backends.items() if name != "budget_ledger"]
+        assert not any(isinstance(t.stub, CoalescedLedgerStub) for b in others for t in b.tracks())
+    finally:
+        await router.close()

@@ -49,6 +49,20 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         # the abandoned outcome is dropped (a retry of the call replays it).
         return await future
 
+    async def submit_all(self, calls: Sequence[CallT]) -> list[OutcomeT | BaseException]:
+        """Submit calls at once, so they share a batch (up to the batch size); each call's
+        outcome, or the exception its batch failed with, in order."""
+        if self._queue is None:
+            self._start()
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[OutcomeT]] = []
+        for call in calls:
+            future: asyncio.Future[OutcomeT] = loop.create_future()
+            self._queue.put_nowait((call, future))
+            futures.append(future)
+        return await asyncio.gather(*futures, return_exceptions=True)
+
     def _start(self) -> None:
         self._queue = asyncio.Queue()
         self._tasks = [

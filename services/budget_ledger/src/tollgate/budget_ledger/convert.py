@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from tollgate.budget_ledger.alerts import Alert
 from tollgate.budget_ledger.model import Counter, Scope
+from tollgate.budget_ledger.settlement import CommitResult, ReleaseResult, ReserveResult
 from tollgate.budget_ledger.usage import UsageReportData, UsageTotals
 from tollgate.budget_ledger.validation import UsageQuery
 from tollgate.v1 import budget_ledger_pb2 as pb
@@ -51,8 +52,51 @@ def budget_state(counter: Counter) -> pb.BudgetState:
     return state
 
 
-def budget_states(counters: list[Counter]) -> list[pb.BudgetState]:
-    return [budget_state(c) for c in counters]
+def budget_states(
+    counters: list[Counter], converted: dict[int, pb.BudgetState] | None = None
+) -> list[pb.BudgetState]:
+    """`converted` (by counter identity) spares converting again a counter that many answers of
+    one group commit share: they all report its totals after the batch."""
+    if converted is None:
+        return [budget_state(c) for c in counters]
+    states = []
+    for counter in counters:
+        state = converted.get(id(counter))
+        if state is None:
+            state = converted[id(counter)] = budget_state(counter)
+        states.append(state)
+    return states
+
+
+def reserve_response(
+    result: ReserveResult, converted: dict[int, pb.BudgetState] | None = None
+) -> pb.ReserveResponse:
+    return pb.ReserveResponse(
+        hold_id=result.hold_id,
+        expires_at=timestamp(result.expires_at),
+        states=budget_states(result.counters, converted),
+        replayed=result.replayed,
+        status=cast(pb.HoldStatus, int(result.status)),
+        outcome=cast(pb.ReserveOutcome, int(result.outcome)),
+    )
+
+
+def commit_response(
+    result: CommitResult, converted: dict[int, pb.BudgetState] | None = None
+) -> pb.CommitResponse:
+    return pb.CommitResponse(
+        entry_id=result.entry_id,
+        over_hold=result.over_hold,
+        replayed=result.replayed,
+        states=budget_states(result.counters, converted),
+        late=result.late,
+        held_micros=result.held_micros,
+    )
+
+
+def release_response(result: ReleaseResult) -> pb.ReleaseResponse:
+    status = int(result.status) if result.status is not None else pb.HOLD_STATUS_UNSPECIFIED
+    return pb.ReleaseResponse(released=result.released, status=cast(pb.HoldStatus, status))
 
 
 def alert(value: Alert) -> pb.BudgetAlert:

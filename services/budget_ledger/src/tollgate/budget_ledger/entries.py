@@ -14,19 +14,27 @@ import asyncpg
 from tollgate.budget_ledger.model import Requester
 from tollgate.v1 import budget_ledger_pb2 as pb
 
-# Entries and their optimizations in one statement; a request id that already has an entry
-# inserts nothing and returns no row.
-_INSERT = """
-    WITH entry AS (
+ENTRY_PARAMETERS = 28
+
+
+def insert_entries_ctes(first: int) -> str:
+    """Two WITH items, `entry` (RETURNING id, tenant_id, request_id) and `optimizations`, that
+    insert the entries and their optimizations from the `ENTRY_PARAMETERS` arrays of
+    `entry_arrays`, bound from parameter `first` on. A request id that already has an entry
+    inserts nothing and returns no row."""
+    n = [f"${first + i}" for i in range(ENTRY_PARAMETERS)]
+    return f"""
+    entry AS (
       INSERT INTO ledger_entries (
         tenant_id, request_id, api_key_id, contact_id, kind, model, task, cache_status,
         held_micros, cost_micros, tokens, baseline_cost_micros, input_tokens, output_tokens,
         cache_read_tokens, cache_write_tokens, over_hold, late, record, charged_on_expiry)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                           $6::text[], $7::smallint[], $8::smallint[], $9::bigint[],
-                           $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-                           $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[], $18::bool[],
-                           $19::bytea[], $28::bool[])
+      SELECT * FROM unnest({n[0]}::text[], {n[1]}::text[], {n[2]}::text[], {n[3]}::text[],
+                           {n[4]}::text[], {n[5]}::text[], {n[6]}::smallint[],
+                           {n[7]}::smallint[], {n[8]}::bigint[], {n[9]}::bigint[],
+                           {n[10]}::bigint[], {n[11]}::bigint[], {n[12]}::bigint[],
+                           {n[13]}::bigint[], {n[14]}::bigint[], {n[15]}::bigint[],
+                           {n[16]}::bool[], {n[17]}::bool[], {n[18]}::bytea[], {n[19]}::bool[])
       ON CONFLICT (tenant_id, request_id) DO NOTHING
       RETURNING id, tenant_id, request_id
     ), optimizations AS (
@@ -34,14 +42,17 @@ _INSERT = """
                                               tokens_saved, micros_saved)
       SELECT entry.id, o.position, o.optimization, o.mode, o.applied, o.tokens_saved,
              o.micros_saved
-      FROM entry JOIN unnest($20::text[], $21::text[], $22::smallint[], $23::text[],
-                             $24::smallint[], $25::bool[], $26::bigint[], $27::bigint[])
+      FROM entry JOIN unnest({n[20]}::text[], {n[21]}::text[], {n[22]}::smallint[],
+                             {n[23]}::text[], {n[24]}::smallint[], {n[25]}::bool[],
+                             {n[26]}::bigint[], {n[27]}::bigint[])
         AS o(tenant_id, request_id, position, optimization, mode, applied, tokens_saved,
              micros_saved)
         ON o.tenant_id = entry.tenant_id AND o.request_id = entry.request_id
-    )
-    SELECT id, tenant_id, request_id FROM entry
-"""
+    )"""
+
+
+# Entries and their optimizations in one statement.
+_INSERT = f"WITH {insert_entries_ctes(1)} SELECT id, tenant_id, request_id FROM entry"
 
 _FIND = """
     SELECT id, tenant_id, request_id, kind, cost_micros, tokens, over_hold, late,
@@ -107,8 +118,14 @@ async def post_many(
     """
     if not new:
         return {}
-    columns: list[list[object]] = [[] for _ in range(19)]
-    charged_on_expiry: list[bool] = []
+    rows = await conn.fetch(_INSERT, *entry_arrays(new))
+    return {(row["tenant_id"], row["request_id"]): int(row["id"]) for row in rows}
+
+
+def entry_arrays(new: Sequence[NewEntry]) -> list[list[object]]:
+    """The parameters of `insert_entries_ctes`: one array per column, entries then
+    optimizations."""
+    columns: list[list[object]] = [[] for _ in range(20)]
     optimizations: list[list[object]] = [[] for _ in range(8)]
     for entry in new:
         record = entry.record
@@ -136,10 +153,10 @@ async def post_many(
             entry.over_hold,
             entry.late,
             record.SerializeToString(),
+            entry.charged_on_expiry,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-        charged_on_expiry.append(entry.charged_on_expiry)
         for position, report in enumerate(record.optimizations):
             row = (
                 who.tenant_id,
@@ -153,13 +170,12 @@ async def post_many(
             )
             for column, value in zip(optimizations, row, strict=True):
                 column.append(value)
-    rows = await conn.fetch(_INSERT, *columns, *optimizations, charged_on_expiry)
-    return {(row["tenant_id"], row["request_id"]): int(row["id"]) for row in rows}
+    return [*columns, *optimizations]
 
 
 async def find(conn: asyncpg.Connection, tenant_id: str, request_id: str) -> PostedEntry | None:
     row = await conn.fetchrow(_FIND, tenant_id, request_id)
-    return None if row is None else _posted(row)
+    return None if row is None else posted_from_row(row)
 
 
 async def find_many(
@@ -169,10 +185,12 @@ async def find_many(
     if not keys:
         return {}
     rows = await conn.fetch(_FIND_MANY, [k[0] for k in keys], [k[1] for k in keys])
-    return {(row["tenant_id"], row["request_id"]): _posted(row) for row in rows}
+    return {(row["tenant_id"], row["request_id"]): posted_from_row(row) for row in rows}
 
 
-def _posted(row: asyncpg.Record) -> PostedEntry:
+def posted_from_row(row: asyncpg.Record) -> PostedEntry:
+    """From a row with the columns id, kind, cost_micros, tokens, over_hold, late and
+    charged_on_expiry."""
     return PostedEntry(
         int(row["id"]),
         row["kind"],

@@ -10,6 +10,7 @@ is locked once per batch instead of once per call.
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Sequence
 from typing import TypeVar
@@ -52,29 +53,34 @@ class Ledger:
         await self._committer.stop()
 
     async def reserve(self, request: ReserveInput) -> ReserveResult:
-        try:
-            result = _expect(await self._committer.submit(request), ReserveResult)
-        except ServiceError as error:
-            if error.reason == "BUDGET_EXHAUSTED":
-                ledger_metrics().reservations.add(1, {"outcome": "denied"})
-            raise
-        outcome = "replayed" if result.replayed else "granted"
-        ledger_metrics().reservations.add(1, {"outcome": outcome})
-        if not result.replayed:
-            ledger_metrics().reserved_micros.add(request.micros)
-        return result
+        return _expect(await self._submit(request), ReserveResult)
 
     async def commit(self, request: CommitInput) -> CommitResult:
-        result = _expect(await self._committer.submit(request), CommitResult)
-        if not result.replayed:
-            metrics = ledger_metrics()
-            metrics.committed_micros.add(request.actual_micros)
-            if result.over_hold:
-                metrics.over_hold_commits.add(1, {"late": str(result.late).lower()})
-        return result
+        return _expect(await self._submit(request), CommitResult)
 
     async def release(self, request: ReleaseInput) -> ReleaseResult:
-        return _expect(await self._committer.submit(request), ReleaseResult)
+        return _expect(await self._submit(request), ReleaseResult)
+
+    async def settle_all(self, calls: Sequence[Call]) -> list[Outcome | BaseException]:
+        """Settle calls sent together (one Settle RPC): they are queued at once, so they share
+        the next group commit. Each gets its own outcome — a refusal is a ServiceError among
+        them — or the exception its batch failed with; none is raised."""
+        outcomes = await self._committer.submit_all(calls)
+        tally = _Tally()
+        for call, outcome in zip(calls, outcomes, strict=True):
+            tally.note(call, outcome)
+        tally.flush()
+        return outcomes
+
+    async def _submit(self, call: Call) -> Outcome | Exception:
+        try:
+            outcome = await self._committer.submit(call)
+        except ServiceError as error:
+            outcome = error
+        tally = _Tally()
+        tally.note(call, outcome)
+        tally.flush()
+        return outcome
 
     async def _settle_isolated(self, calls: Sequence[Call]) -> list[Outcome | Exception]:
         """Settle a batch; if it fails unexpectedly, settle each call alone, so that a call the
@@ -109,11 +115,50 @@ class Ledger:
         return result.outcomes
 
 
+class _Tally:
+    """The ledger's metrics of some settled calls, added once per label set: a Settle of many
+    calls costs a few metric updates, not a few per call."""
+
+    def __init__(self) -> None:
+        self.reservations: collections.Counter[str] = collections.Counter()
+        self.reserved = 0
+        self.committed = 0
+        self.over_hold: collections.Counter[str] = collections.Counter()
+
+    def note(self, call: Call, outcome: Outcome | BaseException) -> None:
+        if isinstance(outcome, ServiceError):
+            if outcome.reason == "BUDGET_EXHAUSTED":
+                self.reservations["denied"] += 1
+        elif isinstance(outcome, ReserveResult) and isinstance(call, ReserveInput):
+            self.reservations["replayed" if outcome.replayed else "granted"] += 1
+            if not outcome.replayed:
+                self.reserved += call.micros
+        elif (
+            isinstance(outcome, CommitResult)
+            and isinstance(call, CommitInput)
+            and not outcome.replayed
+        ):
+            self.committed += call.actual_micros
+            if outcome.over_hold:
+                self.over_hold[str(outcome.late).lower()] += 1
+
+    def flush(self) -> None:
+        metrics = ledger_metrics()
+        for outcome, count in self.reservations.items():
+            metrics.reservations.add(count, {"outcome": outcome})
+        if self.reserved:
+            metrics.reserved_micros.add(self.reserved)
+        if self.committed:
+            metrics.committed_micros.add(self.committed)
+        for late, count in self.over_hold.items():
+            metrics.over_hold_commits.add(count, {"late": late})
+
+
 T = TypeVar("T")
 
 
-def _expect(outcome: Outcome | Exception, kind: type[T]) -> T:
-    if isinstance(outcome, Exception):
+def _expect(outcome: Outcome | BaseException, kind: type[T]) -> T:
+    if isinstance(outcome, BaseException):
         raise outcome
     if not isinstance(outcome, kind):  # pragma: no cover - settle answers each call in kind
         raise TypeError(f"expected {kind.__name__}, got {type(outcome).__name__}")

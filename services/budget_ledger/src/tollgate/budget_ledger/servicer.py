@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import grpc
 
@@ -15,11 +15,20 @@ from tollgate.budget_ledger.api_keys import ApiKeyStore
 from tollgate.budget_ledger.budgets import BudgetAdmin
 from tollgate.budget_ledger.ledger import Ledger
 from tollgate.budget_ledger.settings import Settings
+from tollgate.budget_ledger.settlement import (
+    Call,
+    CommitResult,
+    Outcome,
+    ReleaseResult,
+    ReserveResult,
+)
 from tollgate.budget_ledger.usage import UsageBook
 from tollgate.common.errors import ServiceError, invalid_argument, resource_exhausted
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc
+
+log = logging.getLogger("tollgate.budget_ledger.servicer")
 
 DEFAULT_ALERTS_WINDOW = timedelta(days=31)
 MAX_SETTLE_CALLS = 1000
@@ -65,66 +74,49 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
                 f"calls may hold at most {MAX_SETTLE_CALLS} calls (got {len(request.calls)}).",
                 "calls",
             )
-        # Submitted together, the calls share the ledger's next group commit.
-        results = await asyncio.gather(
-            *(self._settle_one(index, call) for index, call in enumerate(request.calls))
-        )
+        checked = [self._check(index, call) for index, call in enumerate(request.calls)]
+        valid = [call for call in checked if not isinstance(call, ServiceError)]
+        # Submitted together, the valid calls share the ledger's next group commit; an invalid
+        # one is answered with its own error and never reaches the ledger.
+        outcomes = iter(await self._ledger.settle_all(valid))
+        converted: dict[int, pb.BudgetState] = {}
+        results = [
+            _error_result(call)
+            if isinstance(call, ServiceError)
+            else _call_result(next(outcomes), converted)
+            for call in checked
+        ]
         return pb.SettleResponse(results=results)
 
-    async def _settle_one(self, index: int, call: pb.LedgerCall) -> pb.LedgerCallResult:
+    def _check(self, index: int, call: pb.LedgerCall) -> Call | ServiceError:
         kind = call.WhichOneof("call")
         try:
             if kind == "reserve":
-                return pb.LedgerCallResult(reserve=await self._reserve(call.reserve))
+                return validation.reserve(call.reserve, self._settings)
             if kind == "commit":
-                return pb.LedgerCallResult(commit=await self._commit(call.commit))
+                return validation.commit(call.commit)
             if kind == "release":
-                return pb.LedgerCallResult(release=await self._release(call.release))
-            raise invalid_argument(
-                f"calls[{index}] names no call: set reserve, commit or release.", f"calls[{index}]"
-            )
+                return validation.release(call.release)
         except ServiceError as error:
-            return pb.LedgerCallResult(
-                error=pb.LedgerCallError(
-                    code=error.code.value[0],
-                    message=error.message,
-                    reason=error.reason,
-                    metadata=error.metadata,
-                )
-            )
+            return error
+        return invalid_argument(
+            f"calls[{index}] names no call: set reserve, commit or release.", f"calls[{index}]"
+        )
 
     async def _reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
         checked = validation.reserve(request, self._settings)
         annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
-        result = await self._ledger.reserve(checked)
-        return pb.ReserveResponse(
-            hold_id=result.hold_id,
-            expires_at=convert.timestamp(result.expires_at),
-            states=convert.budget_states(result.counters),
-            replayed=result.replayed,
-            status=cast(pb.HoldStatus, int(result.status)),
-            outcome=cast(pb.ReserveOutcome, int(result.outcome)),
-        )
+        return convert.reserve_response(await self._ledger.reserve(checked))
 
     async def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         checked = validation.commit(request)
         annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
-        result = await self._ledger.commit(checked)
-        return pb.CommitResponse(
-            entry_id=result.entry_id,
-            over_hold=result.over_hold,
-            replayed=result.replayed,
-            states=convert.budget_states(result.counters),
-            late=result.late,
-            held_micros=result.held_micros,
-        )
+        return convert.commit_response(await self._ledger.commit(checked))
 
     async def _release(self, request: pb.ReleaseRequest) -> pb.ReleaseResponse:
         checked = validation.release(request)
         annotate(tenant=checked.requester.tenant_id, request_id=checked.request_id)
-        result = await self._ledger.release(checked)
-        status = int(result.status) if result.status is not None else pb.HOLD_STATUS_UNSPECIFIED
-        return pb.ReleaseResponse(released=result.released, status=cast(pb.HoldStatus, status))
+        return convert.release_response(await self._ledger.release(checked))
 
     async def RecordUsage(
         self, request: pb.RecordUsageRequest, context: grpc.aio.ServicerContext
@@ -239,3 +231,37 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
         return pb.ListApiKeyChangesResponse(
             changes=found.changes, revision=found.revision, has_more=found.has_more
         )
+
+
+def _error_result(error: ServiceError) -> pb.LedgerCallResult:
+    return pb.LedgerCallResult(
+        error=pb.LedgerCallError(
+            code=error.code.value[0],
+            message=error.message,
+            reason=error.reason,
+            metadata=error.metadata,
+        )
+    )
+
+
+def _call_result(
+    outcome: Outcome | BaseException, converted: dict[int, pb.BudgetState]
+) -> pb.LedgerCallResult:
+    """One call's answer in a Settle, as a unary call would have had it."""
+    if isinstance(outcome, ReserveResult):
+        return pb.LedgerCallResult(reserve=convert.reserve_response(outcome, converted))
+    if isinstance(outcome, CommitResult):
+        return pb.LedgerCallResult(commit=convert.commit_response(outcome, converted))
+    if isinstance(outcome, ReleaseResult):
+        return pb.LedgerCallResult(release=convert.release_response(outcome))
+    if isinstance(outcome, ServiceError):
+        return _error_result(outcome)
+    # A failure the ledger did not expect: this call's alone (the others of the Settle keep
+    # their answers); the traceback goes to the log, the caller gets a sentence.
+    reference = secrets.token_hex(4)
+    log.error(
+        "a Settle call failed (reference %s)", reference, exc_info=outcome, extra={"ref": reference}
+    )
+    return _error_result(
+        ServiceError(f"Internal error; quote reference {reference} when reporting it.")
+    )

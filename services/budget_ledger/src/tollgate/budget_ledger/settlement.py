@@ -21,8 +21,7 @@ import grpc
 
 from tollgate.budget_ledger import batch_store, entries
 from tollgate.budget_ledger.alerts import AlertRaiser, RaisedAlerts
-from tollgate.budget_ledger.batch_store import BatchConflict, CounterKey, NewHold, RequestKey
-from tollgate.budget_ledger.counters import apply_per_counter_deltas
+from tollgate.budget_ledger.batch_store import CounterKey, NewHold, RequestKey
 from tollgate.budget_ledger.model import Counter, HoldStatus, Requester, ReserveOutcome, ScopeKind
 from tollgate.budget_ledger.validation import CommitInput, ReleaseInput, ReserveInput
 from tollgate.common.errors import (
@@ -336,18 +335,13 @@ async def settle(
 ) -> BatchResult:
     """Decide and write one batch of calls inside the caller's transaction."""
     keys = sorted({(c.requester.tenant_id, c.request_id) for c in calls})
-    stored = await batch_store.lock_holds(conn, keys)
-    links = await batch_store.links_of(conn, sorted(stored))
-    commits = sorted(
-        {(c.requester.tenant_id, c.request_id) for c in calls if isinstance(c, CommitInput)}
-    )
-    posted = await entries.find_many(conn, commits)
+    stored = await batch_store.read_batch(conn, keys)
     # Releases only ever touch their hold's counters; the others may need this period's.
     requesters = sorted(
         {c.requester for c in calls if not isinstance(c, ReleaseInput)},
         key=lambda r: (r.tenant_id, r.api_key_id, r.contact_id),
     )
-    held_keys = [key for linked in links.values() for key in linked]
+    held_keys = [key for linked in stored.links.values() for key in linked]
     counters = await batch_store.lock_counters(conn, requesters, held_keys)
 
     batch = _Batch(
@@ -357,17 +351,17 @@ async def settle(
                 hold.amount_micros,
                 hold.tokens,
                 hold.status,
-                links[key],
+                stored.links[key],
                 hold.expires_at,
                 stored_status=hold.status,
             )
-            for key, hold in stored.items()
+            for key, hold in stored.holds.items()
         },
         {
             key: _Entry(
                 e.kind, e.cost_micros, e.tokens, e.over_hold, e.late, 0, e.id, e.charged_on_expiry
             )
-            for key, e in posted.items()
+            for key, e in stored.posted.items()
         },
         counters,
     )
@@ -401,24 +395,21 @@ async def _write(conn: asyncpg.Connection, batch: _Batch) -> None:
         for key, hold in batch.holds.items()
         if hold.stored_status is None
     ]
-    expiries = await batch_store.insert_holds(conn, new_holds)
-    for key, expires_at in expiries.items():
-        batch.holds[key].expires_at = expires_at
-    await batch_store.settle_holds(
+    written = await batch_store.write_batch(
         conn,
+        new_holds,
         {
             key: hold.status
             for key, hold in batch.holds.items()
             if hold.stored_status is not None and hold.stored_status is not hold.status
         },
+        [entry for _, entry in batch.new_entries],
+        dict(batch.deltas),
     )
-    ids = await entries.post_many(conn, [entry for _, entry in batch.new_entries])
-    if len(ids) != len(batch.new_entries):
-        # RecordUsage posted one of these request ids meanwhile: decide the batch again.
-        raise BatchConflict("a request id of this batch was recorded concurrently elsewhere")
+    for key, expires_at in written.expiries.items():
+        batch.holds[key].expires_at = expires_at
     for key, _ in batch.new_entries:
-        batch.entries[key].id = ids[key]
-    await apply_per_counter_deltas(conn, dict(batch.deltas))
+        batch.entries[key].id = written.entry_ids[key]
 
 
 def _applies(counter: Counter, who: Requester) -> bool:

@@ -5,6 +5,7 @@ Every RPC validates fully before it touches the database, so bad input never hal
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,11 @@ from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import common_pb2
 
 MAX_ID_LENGTH = 256
+# Checked on every id of every call: one regular-expression scan, not a loop per character.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+_TASKS = frozenset(common_pb2.TaskType.values())
+_CACHE_STATUSES = frozenset(common_pb2.CacheStatus.values())
+_FLAG_MODES = frozenset(common_pb2.FlagMode.values())
 MAX_TEXT_LENGTH = 2000
 MAX_THRESHOLD_PERCENT = 1000
 MAX_THRESHOLDS = 32
@@ -84,7 +90,7 @@ def identifier(value: str, field: str, *, required: bool = True) -> str:
         raise invalid_argument(f"{field} is required.", field)
     if len(value) > MAX_ID_LENGTH:
         raise invalid_argument(f"{field} is longer than {MAX_ID_LENGTH} characters.", field)
-    if any(ord(ch) < 32 for ch in value):
+    if _CONTROL_CHARACTER.search(value):
         raise invalid_argument(f"{field} contains control characters.", field)
     return value
 
@@ -169,11 +175,11 @@ def reserve(request: pb.ReserveRequest, settings: Settings) -> ReserveInput:
 
 def usage_record(record: pb.UsageRecord, field: str = "record") -> pb.UsageRecord:
     identifier(record.model, f"{field}.model", required=False)
-    if record.task not in common_pb2.TaskType.values():
+    if record.task not in _TASKS:
         raise invalid_argument(
             f"{field}.task {record.task} is not a known task type.", f"{field}.task"
         )
-    if record.cache_status not in common_pb2.CacheStatus.values():
+    if record.cache_status not in _CACHE_STATUSES:
         raise invalid_argument(
             f"{field}.cache_status {record.cache_status} is not known.", f"{field}.cache_status"
         )
@@ -204,7 +210,7 @@ def usage_record(record: pb.UsageRecord, field: str = "record") -> pb.UsageRecor
     for index, optimization in enumerate(record.optimizations):
         where = f"{field}.optimizations[{index}]"
         identifier(optimization.optimization, f"{where}.optimization")
-        if optimization.mode not in common_pb2.FlagMode.values():
+        if optimization.mode not in _FLAG_MODES:
             raise invalid_argument(f"{where}.mode is not known.", f"{where}.mode")
         non_negative(optimization.tokens_saved, f"{where}.tokens_saved", MAX_TOKENS)
         non_negative(optimization.micros_saved, f"{where}.micros_saved")

@@ -26,6 +26,7 @@ from tollgate.common.bucketing import bucket
 from tollgate.common.channels import open_channel
 from tollgate.common.tls import channel_credentials
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
+from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
     budget_ledger_pb2_grpc,
@@ -149,13 +150,19 @@ class BackendRouter:
                 await self._health_task
         for entry in self.backends.values():
             for track in entry.tracks():
+                if isinstance(track.stub, CoalescedLedgerStub):
+                    await track.stub.aclose()
                 await track.channel.close()
 
 
 def _track(backend: str, name: str, address: str, settings: Settings) -> Track[Any]:
     channel = open_channel(address, settings.max_message_bytes, channel_credentials(settings))
     breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
-    return Track(backend, name, address, channel, STUBS[backend](channel), breaker)
+    stub = STUBS[backend](channel)
+    if backend == "budget_ledger":
+        # Concurrent requests' reserves, commits and releases share Settle RPCs.
+        stub = CoalescedLedgerStub(stub, rpc_timeout=settings.budget_ledger_timeout_seconds)
+    return Track(backend, name, address, channel, stub, breaker)
 
 
 class RequestRoutes:
