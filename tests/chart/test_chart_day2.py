@@ -133,7 +133,8 @@ def test_egress_mode_lets_each_service_reach_only_what_it_needs(helm: Any, facts
         return sorted(peers)
 
     assert reachable("cache") == ["anywhere:53,53", "redis:6379"]
-    assert reachable("orchestrator") == ["anywhere:443", "anywhere:53,53"]
+    # Redis: the replicas' shared rate-limit bucket (fleet pacing, on by default).
+    assert reachable("orchestrator") == ["anywhere:443", "anywhere:53,53", "redis:6379"]
     assert reachable("leadScoring") == ["anywhere:53,53", "orchestrator:grpc"]
     gateway = reachable("gateway")
     for backend in ("orchestrator", "cache", "budget-ledger", "semantic-cache"):
