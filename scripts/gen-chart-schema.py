@@ -201,6 +201,16 @@ def service(name: str) -> Schema:
         settings["managedKeys"] = strict(
             {"enabled": BOOL, "refreshSeconds": {"type": "number", "exclusiveMinimum": 0}}
         )
+        # As the gateway's session_ttl_seconds, session_max_bytes (at least 1 KiB) and
+        # sessions_key_prefix.
+        settings["sessions"] = strict(
+            {
+                "enabled": BOOL,
+                "ttlSeconds": POSITIVE_INT,
+                "maxBytes": {"type": "integer", "minimum": 1024},
+                "keyPrefix": {"type": "string", "minLength": 1, "maxLength": 64},
+            }
+        )
         settings["flagsWatch"] = BOOL
         settings["canary"] = canary(weighted=False)
     else:
@@ -299,6 +309,13 @@ def store(
     return strict(properties)
 
 
+def redis_settings() -> dict[str, Schema]:
+    return {
+        "maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"},
+        "auth": strict({"enabled": BOOL, "password": {"type": "string", "minLength": 1}}),
+    }
+
+
 def tls_secret() -> Schema:
     """`enabled` and the Secret holding the certificate. An enabled block without a Secret is
     refused by the chart (tollgate.tlsValidate), whose message says what to set."""
@@ -316,14 +333,9 @@ def values_schema() -> Schema:
             "default": default_block(),
             "services": strict({name: service(name) for name in SERVICE_NAMES}),
             "flags": flags(),
-            "redis": store(
-                {
-                    "maxMemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)$"},
-                    "auth": strict(
-                        {"enabled": BOOL, "password": {"type": "string", "minLength": 1}}
-                    ),
-                }
-            ),
+            "redis": store(redis_settings()),
+            # The sessions' own Redis: the same settings; the chart runs it without eviction.
+            "sessionsRedis": store(redis_settings()),
             "postgres": store(
                 {
                     "auth": strict(

@@ -140,6 +140,8 @@ def test_egress_mode_lets_each_service_reach_only_what_it_needs(helm: Any, facts
     for backend in ("orchestrator", "cache", "budget-ledger", "semantic-cache"):
         assert f"{backend}:grpc" in gateway
     assert "anywhere:443,6443" in gateway  # the flags watch
+    # Its sessions' own Redis, and no other store.
+    assert [p for p in gateway if p.endswith(":6379")] == ["sessions-redis:6379"]
 
 
 def test_runtime_overrides_live_in_a_configmap_helm_never_renders(

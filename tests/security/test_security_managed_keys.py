@@ -54,6 +54,8 @@ async def keys_suite(
         http_port=0,
         rate_limit_redis_url=redis_url,
         rate_limit_key_prefix=f"{redis_namespace}:rl",
+        sessions_redis_url=redis_url,
+        sessions_key_prefix=f"{redis_namespace}:sessions",
         managed_keys_refresh_seconds=0.2,
     ) as suite:
         yield suite
@@ -252,6 +254,40 @@ async def test_per_key_rate_limit_and_budget_are_enforced(keys_suite) -> None:
     error = await complete_refusal(suite, poor.secret)
     assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert poor.key.id in error.message or "api key" in error.message.lower()
+
+
+async def test_a_keys_own_token_limit_counts_its_sessions_history(keys_suite) -> None:
+    """No limit is configured for the tenant or keys: only the key's own. Each new turn alone
+    is far under it (about 1,700 tokens, then about 30); the history each turn carries is not."""
+    suite = keys_suite
+    made = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="talker",
+        limits=ledger_pb.ApiKeyLimits(tokens_per_minute=6000),
+    )
+    opening = "Tell me everything about the garden and the roof. " * 150
+    refusal = None
+    async with TollgateClient(suite.gateway.address, made.secret) as client:
+        # Counters are per calendar minute: eight turns are refused even across one rollover.
+        for turn in range(8):
+            try:
+                await client.complete(
+                    messages=[
+                        {"role": "user", "content": opening if turn == 0 else f"And {turn}?"}
+                    ],
+                    model=ALLOWED_MODEL,
+                    max_tokens=20,
+                    session_id="long-talk",
+                )
+            except TollgateError as error:
+                refusal = (turn, error)
+                break
+    assert refusal is not None, "the stored history went past the key's own token limit"
+    turn, error = refusal
+    assert turn >= 2
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "this API key" in error.message
 
 
 async def test_the_secret_is_returned_once_and_never_logged(keys_suite, caplog) -> None:

@@ -14,7 +14,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from tollgate.budget_ledger.service import build_service as build_ledger
 from tollgate.budget_ledger.settings import Settings as LedgerSettings
-from tollgate.common.auth import Role, hash_api_key
+from tollgate.common.auth import KeyLimits, Role, hash_api_key
 from tollgate.common.errors import ServiceError
 from tollgate.common.testing import serving
 from tollgate.gateway.key_directory import KeyDirectory
@@ -109,6 +109,24 @@ async def test_file_and_managed_keys_both_open_and_a_revocation_closes(ledger, t
     assert await directory.refresh()
     refused(directory, "tg_managed_1")
     assert directory.authenticate(bearer(FILE_SECRET)).id == "boot"
+
+
+async def test_a_managed_keys_own_limits_are_found_by_its_tenant_and_id(ledger, tmp_path) -> None:
+    """What a later admission of the same call (a session's history) applies."""
+    directory = KeyDirectory(key_file(tmp_path), ledger.fetch)
+    limits = pb.ApiKeyLimits(tokens_per_minute=6000, requests_per_minute=7)
+    stored = await ledger.store("crm", "tg_managed_limits", limits=limits)
+    assert await directory.refresh()
+    own = directory.limits_of("acme", stored.id)
+    assert (own.tokens_per_minute, own.requests_per_minute) == (6000, 7)
+    assert own == directory.authenticate(bearer("tg_managed_limits")).limits
+    # Another tenant naming the same id, the file's keys and unknown ids get none of their own.
+    assert directory.limits_of("globex", stored.id) == KeyLimits()
+    assert directory.limits_of("ops", "boot") == KeyLimits()
+    assert directory.limits_of("acme", "nope") == KeyLimits()
+    await ledger.revoke(stored.id)
+    assert await directory.refresh()
+    assert directory.limits_of("acme", stored.id) == KeyLimits()
 
 
 async def test_a_ledger_outage_keeps_the_snapshot_and_never_brings_a_revoked_key_back(

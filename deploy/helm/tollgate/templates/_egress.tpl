@@ -54,9 +54,12 @@ Args: dict "root" $ "key" <services key>
 {{- if include "tollgate.orchestratorPaces" $root -}}
 {{- $_ := set $stores "orchestrator" (list "redis" 6379) -}}
 {{- end -}}
+{{- if and (eq $key "gateway") (include "tollgate.gatewayKeepsSessions" $root) -}}
+{{- $_ := set $stores "gateway" (list "sessionsRedis" 6379) -}}
+{{- end -}}
 {{- with index $stores $key }}
 {{- $store := first . }}
-# Its store, {{ $store }}.
+# Its store, {{ kebabcase $store }}.
 - ports:
     {{- range $port := rest . }}
     - port: {{ $port }}
@@ -66,7 +69,7 @@ Args: dict "root" $ "key" <services key>
   to:
     - podSelector:
         matchLabels:
-          {{- include "tollgate.selectorLabels" (dict "root" $root "component" $store) | nindent 10 }}
+          {{- include "tollgate.selectorLabels" (dict "root" $root "component" (kebabcase $store)) | nindent 10 }}
   {{- else if $egress.storesTo }}
   to:
     {{- toYaml $egress.storesTo | nindent 4 }}

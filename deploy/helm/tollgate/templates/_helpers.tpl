@@ -163,15 +163,25 @@ Redis to pace through (bundled or external). Without one, each replica's AIMD pa
 {{- end -}}
 
 {{/*
+"true" when the gateway keeps sessions (stored conversations, `session_id`): in the sessions'
+own Redis (`sessionsRedis`: bundled, or external). Rendering fails clearly when sessions are on
+and that Redis has no address.
+*/}}
+{{- define "tollgate.gatewayKeepsSessions" -}}
+{{- $gateway := .Values.services.gateway -}}
+{{- if and $gateway.enabled $gateway.sessions.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
 Connection URL of a store for the service that uses it: the bundled StatefulSet's address, or
-the external URL. Args: dict "root" $ "store" "redis"|"postgres"|"qdrant"
+the external URL. Args: dict "root" $ "store" "redis"|"sessionsRedis"|"postgres"|"qdrant"
 */}}
 {{- define "tollgate.storeUrl" -}}
 {{- $root := .root -}}
 {{- $values := index $root.Values .store -}}
-{{- $host := include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-%s" (include "tollgate.fullname" $root) .store)) -}}
+{{- $host := include "tollgate.serviceHost" (dict "root" $root "name" (printf "%s-%s" (include "tollgate.fullname" $root) (kebabcase .store))) -}}
 {{- if $values.enabled -}}
-{{- if eq .store "redis" -}}
+{{- if has .store (list "redis" "sessionsRedis") -}}
 {{- if $values.auth.enabled -}}
 {{- printf "redis://:%s@%s:6379/0" (urlquery $values.auth.password) $host -}}
 {{- else -}}
@@ -205,7 +215,7 @@ secretKeyRef:
 {{- end -}}
 secretKeyRef:
   name: {{ include "tollgate.storesSecretName" .root }}
-  key: {{ .store }}-url
+  key: {{ kebabcase .store }}-url
 {{- end -}}
 {{- end -}}
 

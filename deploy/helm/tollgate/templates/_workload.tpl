@@ -80,6 +80,9 @@ spec:
         {{- if include "tollgate.orchestratorPaces" $root }}
         {{- $_ := set $storeOf "orchestrator" "redis" }}
         {{- end }}
+        {{- if include "tollgate.gatewayKeepsSessions" $root }}
+        {{- $_ := set $storeOf "gateway" "sessionsRedis" }}
+        {{- end }}
         {{- with index $storeOf $svc.key }}
         checksum/store-url: {{ include "tollgate.storeUrl" (dict "root" $root "store" .) | sha256sum | trunc 16 }}
         {{- end }}
@@ -378,6 +381,17 @@ spec:
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- if include "tollgate.gatewayKeepsSessions" $root }}
+- name: {{ $p }}SESSIONS_REDIS_URL
+  valueFrom:
+    {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "sessionsRedis" "for" "the gateway's session store") | nindent 4 }}
+- name: {{ $p }}SESSIONS_KEY_PREFIX
+  value: {{ $svc.sessions.keyPrefix | quote }}
+- name: {{ $p }}SESSION_TTL_SECONDS
+  value: {{ $svc.sessions.ttlSeconds | toString | quote }}
+- name: {{ $p }}SESSION_MAX_BYTES
+  value: {{ int64 $svc.sessions.maxBytes | toString | quote }}
+{{- end }}
 {{- if eq (include "tollgate.gatewayWatchesFlags" $root) "true" }}
 - name: {{ $p }}FLAGS_CONFIGMAP
   value: {{ include "tollgate.flagsConfigMapName" $root }}

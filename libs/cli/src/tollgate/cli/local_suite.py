@@ -47,8 +47,11 @@ SERVICES: tuple[tuple[str, int], ...] = (
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
 # The services that need a store, with the variable that holds its URL and the embedded kind.
+# The gateway keeps sessions (`session_id`) in the same Redis as the exact cache: locally nothing
+# evicts it (no memory cap) and nothing outlives the suite anyway.
 STORE_URLS = {
     "cache": ("TOLLGATE_CACHE_REDIS_URL", "Redis"),
+    "gateway": ("TOLLGATE_GATEWAY_SESSIONS_REDIS_URL", "Redis"),
     "budget_ledger": ("TOLLGATE_BUDGET_LEDGER_DATABASE_URL", "Postgres"),
 }
 SERVICES_WITHOUT_STORES = [name for name, _ in SERVICES if name not in STORE_URLS]
@@ -256,6 +259,7 @@ class _Launcher:
     timeout: float
     progress: Progress
     python: str
+    embedded: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     async def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         env = {**self.env, **(extra_env or {})}
@@ -270,7 +274,13 @@ class _Launcher:
         if variable in self.env:
             await self.start(name)
         else:
-            await self.start(name, {variable: await _embedded(kind, start_store, self.progress)})
+            await self.start(name, {variable: await self._embedded_url(kind, start_store)})
+
+    async def _embedded_url(self, kind: str, start_store: Callable[[], str]) -> str:
+        """One embedded store of each kind, however many services wait for it."""
+        if kind not in self.embedded:
+            self.embedded[kind] = asyncio.ensure_future(_embedded(kind, start_store, self.progress))
+        return await self.embedded[kind]
 
 
 async def _embedded(what: str, start: Callable[[], str], progress: Progress) -> str:
@@ -418,6 +428,11 @@ async def local_suite(
             env["TOLLGATE_GATEWAY_HTTP_ENABLED"] = "true"
             env["TOLLGATE_GATEWAY_HTTP_PORT"] = str(http_port)
             env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
+            # Sessions go where the exact cache goes: a Redis given for the cache serves them
+            # too, unless one is given for sessions.
+            cache_redis, sessions_redis = (STORE_URLS[n][0] for n in ("cache", "gateway"))
+            if cache_redis in env:
+                env.setdefault(sessions_redis, env[cache_redis])
             # In the suite's own folder: a service stopped mid-start cannot clean up after itself.
             env.setdefault("TOLLGATE_SEMANTIC_CACHE_DATA_DIR", str(stores_dir / "vectors"))
             # Each service starts as soon as what it needs is there, and is watched from then

@@ -115,6 +115,7 @@ class KeyDirectory:
         # One refresh at a time: the loop's and an admin call's must not interleave.
         self._refreshing = asyncio.Lock()
         self._secrets: dict[str, _Secret] = {}
+        self._by_id: dict[str, ApiKey] = {}
         self.revision = 0
         self._last_read = time.monotonic()
         self._reachable: bool | None = None
@@ -140,6 +141,16 @@ class KeyDirectory:
             raise unauthenticated(f"This API key expired at {when}.")
         return secret.key
 
+    def limits_of(self, tenant: str, key_id: str) -> KeyLimits:
+        """The own limits of the managed key `key_id` of `tenant`, for a call made after the one
+        that authenticated it (a session's history, admitted once the session is read). The
+        file's keys have none; nor has a key no longer in force, whose calls are refused anyway
+        from the next one on."""
+        key = self._by_id.get(key_id)
+        if key is None or key.tenant != tenant:
+            return KeyLimits()
+        return key.limits
+
     def apply(self, changes: list[pb.ApiKeyChange]) -> None:
         """Take changes in revision order; a revoked key leaves the directory for good."""
         for change in changes:
@@ -154,14 +165,17 @@ class KeyDirectory:
                 self._changes[key_id] = change
             self.revision = max(self.revision, change.key.revision)
         secrets: dict[str, _Secret] = {}
+        by_id: dict[str, ApiKey] = {}
         for change in self._changes.values():
             key = managed_key(change)
+            by_id[key.id] = key
             if change.previous_secret_sha256:
                 until = _seconds(change.previous_valid_until, True)
                 secrets[change.previous_secret_sha256] = _Secret(key, until)
             secrets[change.secret_sha256] = _Secret(key)
         # One assignment: a call authenticating meanwhile sees the old map or the new one.
         self._secrets = secrets
+        self._by_id = by_id
         _instruments().managed_keys.set(len(self._changes))
 
     async def refresh(self) -> bool:

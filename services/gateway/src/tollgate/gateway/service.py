@@ -354,8 +354,10 @@ async def build_service(settings: Settings) -> GrpcService:
     )
 
     async def admit_history(tenant: str, key_id: str, tokens: int) -> None:
-        # The turn itself was counted at the door; its stored history adds tokens only.
-        await rate_limiter.admit(tenant, key_id, tokens, requests=0)
+        # The turn itself was counted at the door; its stored history adds tokens only, under
+        # the same limits as the turn: a managed key's own where they are stricter.
+        own = keys.limits_of(tenant, key_id)
+        await rate_limiter.admit(tenant, key_id, tokens, key_limits=own, requests=0)
 
     pipeline = CompletionPipeline(
         settings, flags, router, prices, background, profiles, sessions, admit_history
