@@ -28,6 +28,13 @@ def channel_options(max_message_bytes: int = 8 * 1024 * 1024) -> list[tuple[str,
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
+        # A backend that is not listening yet (a suite starting side by side, a pod restarting)
+        # sends the channel into reconnect backoff, which by default grows to 120 s: calls fail
+        # fast with UNAVAILABLE long after the backend is back. Retry its address at least every
+        # 2 s instead.
+        ("grpc.initial_reconnect_backoff_ms", 250),
+        ("grpc.min_reconnect_backoff_ms", 250),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
     ]
 
 
