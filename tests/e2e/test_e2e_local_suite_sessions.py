@@ -3,14 +3,11 @@ uses, so a second turn naming a session is answered with the first in its histor
 
 from __future__ import annotations
 
-import asyncio
-
-import grpc
 import psutil
 import pytest
 
 from tollgate.cli.local_suite import local_suite
-from tollgate.client import TollgateClient, TollgateError
+from tollgate.client import TollgateClient
 from tollgate.v1 import common_pb2, gateway_pb2
 
 CACHE_REDIS = "TOLLGATE_CACHE_REDIS_URL"
@@ -34,7 +31,6 @@ async def test_the_local_suite_keeps_sessions_in_the_caches_redis(
         assert gateway_env[SESSIONS_REDIS].startswith("redis://127.0.0.1:")
         assert gateway_env[SESSIONS_REDIS] == cache_env[CACHE_REDIS]
         async with TollgateClient(suite.gateway, suite.api_key) as client:
-            await _until_the_ledger_answers(client)
             for question in ("Is the house on Elm Street for sale?", "And its price?"):
                 await client.complete(
                     messages=[{"role": "user", "content": question}],
@@ -48,19 +44,3 @@ async def test_the_local_suite_keeps_sessions_in_the_caches_redis(
     assert roles == [common_pb2.ROLE_USER, common_pb2.ROLE_ASSISTANT] * 2
     asked = [m.content[0].text.text for m in stored.messages if m.role == common_pb2.ROLE_USER]
     assert asked == ["Is the house on Elm Street for sale?", "And its price?"]
-
-
-async def _until_the_ledger_answers(client: TollgateClient) -> None:
-    """The suite's services start side by side: the gateway may have tried the ledger before it
-    listened, and its channel then waits out gRPC's reconnect back-off (budgets fail closed)."""
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        try:
-            await client.complete(messages=[{"role": "user", "content": "warm-up"}], max_tokens=5)
-            return
-        except TollgateError as error:
-            if error.code != grpc.StatusCode.UNAVAILABLE:
-                raise
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-        await asyncio.sleep(0.5)

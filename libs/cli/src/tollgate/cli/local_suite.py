@@ -54,7 +54,6 @@ STORE_URLS = {
     "gateway": ("TOLLGATE_GATEWAY_SESSIONS_REDIS_URL", "Redis"),
     "budget_ledger": ("TOLLGATE_BUDGET_LEDGER_DATABASE_URL", "Postgres"),
 }
-SERVICES_WITHOUT_STORES = [name for name, _ in SERVICES if name not in STORE_URLS]
 # The gateway's HTTP front door (Anthropic's Messages API) beside its gRPC port.
 HTTP_PORT = 8080
 DEMO_TENANT = "acme-realty"
@@ -441,17 +440,23 @@ async def local_suite(
                 env, workdir, ports, suite.processes, start_timeout, progress, python
             )
             starters = {"Redis": stores.redis_url, "Postgres": stores.postgres_dsn}
+
+            def start(name: str) -> Awaitable[None]:
+                if name not in STORE_URLS:
+                    return launcher.start(name)
+                variable, kind = STORE_URLS[name]
+                return launcher.start_after_store(name, variable, kind, starters[kind])
+
             progress(f"starting {len(SERVICES)} services ...")
             await _first_failure(
                 [
                     *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
-                    *(launcher.start(name) for name in SERVICES_WITHOUT_STORES),
-                    *(
-                        launcher.start_after_store(name, variable, kind, starters[kind])
-                        for name, (variable, kind) in STORE_URLS.items()
-                    ),
+                    *(start(name) for name in BACKENDS),
                 ]
             )
+            # The gateway last, once every backend listens: its first calls find them up instead
+            # of meeting a channel that is still backing off from a refused connection.
+            await _first_failure([start("gateway")])
             suite.gateway = f"127.0.0.1:{ports['gateway']}"
             suite.http_url = f"http://127.0.0.1:{http_port}"
             yield suite
