@@ -29,6 +29,7 @@ from tests.security.conftest import question
 from tollgate.client import TollgateClient, TollgateError
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import budget_ledger_pb2 as ledger_pb
+from tollgate.v1 import classification_pb2 as c
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 ALLOWED_MODEL = "claude-haiku-4-5"
@@ -211,6 +212,46 @@ async def test_a_key_limited_to_a_task_is_refused_another(keys_suite) -> None:
     error = await complete_refusal(suite, made.secret)  # a chat
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert "may not run task 'chat'" in error.message
+
+
+async def classify_refusal(suite: FullSuite, secret: str, model: str) -> grpc.aio.AioRpcError:
+    """A one-item Classify run naming `model`; the refusal it ends with."""
+    request = gateway_pb2.ClassifyRequest(
+        instructions=c.ClassificationInstructions(
+            prompt="The lead's role", labels=c.LabelSet(labels=["buyer", "seller"]), model=model
+        ),
+        items=[c.ClassificationItem(id="a", text="Wants to list the house")],
+    )
+    async with grpc.aio.insecure_channel(suite.gateway.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            async for _ in stub.Classify(
+                request, metadata=(("authorization", f"Bearer {secret}"),), timeout=30
+            ):
+                pass
+    return error.value
+
+
+async def test_classify_holds_a_key_to_its_models_and_tasks(keys_suite) -> None:
+    suite = keys_suite
+    chat_only = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="chat-only",
+        limits=ledger_pb.ApiKeyLimits(allowed_tasks=[common_pb2.TASK_TYPE_CHAT]),
+    )
+    error = await classify_refusal(suite, chat_only.secret, ALLOWED_MODEL)
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "may not run task 'classification'" in (error.details() or "")
+    one_model = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="one-model",
+        limits=ledger_pb.ApiKeyLimits(allowed_models=[ALLOWED_MODEL]),
+    )
+    error = await classify_refusal(suite, one_model.secret, OTHER_MODEL)
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert f"may not use model '{OTHER_MODEL}'" in (error.details() or "")
 
 
 async def test_expired_and_rotated_away_secrets_are_refused_on_both_doors(keys_suite) -> None:

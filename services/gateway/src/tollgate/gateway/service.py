@@ -177,6 +177,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, key: ApiKey, request: gateway_pb2.ClassifyRequest
     ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         """A classification run of an authenticated key (both doors)."""
+        # A key limited to some models or tasks is held to them here too, not only in Complete.
+        check_completion(key, request.instructions.model, common_pb2.TASK_TYPE_CLASSIFICATION)
         await self._admit(key, 0)
         run_context = self._request_context(key)
         if request.request_id:
