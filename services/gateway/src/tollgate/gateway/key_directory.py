@@ -12,20 +12,19 @@ ledger. The file's keys are the bootstrap: they work whatever the ledger does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 
 import grpc
-from opentelemetry import metrics
 
 from tollgate.common.auth import ApiKey, KeyLimits, Role, bearer_digest
 from tollgate.common.errors import unauthenticated
 from tollgate.gateway.key_file import KeyFile
+from tollgate.gateway.metrics import instruments
+from tollgate.gateway.polling import Polling
 from tollgate.v1 import budget_ledger_pb2 as pb
 
 log = logging.getLogger("tollgate.gateway.keys")
@@ -37,33 +36,6 @@ _ROLES = {
     pb.API_KEY_ROLE_ADMIN: Role.ADMIN,
     pb.API_KEY_ROLE_OPERATOR: Role.OPERATOR,
 }
-
-
-@dataclass(frozen=True)
-class _Instruments:
-    # outcome: ok, failed
-    refreshes: metrics.Counter
-    # seconds since the managed keys were last read from the ledger
-    staleness: metrics._Gauge
-    managed_keys: metrics._Gauge
-
-
-@cache
-def _instruments() -> _Instruments:
-    meter = metrics.get_meter("tollgate.gateway.keys")
-    return _Instruments(
-        refreshes=meter.create_counter(
-            "tollgate_gateway_key_directory_refreshes",
-            description="Reads of the ledger's key changes",
-        ),
-        staleness=meter.create_gauge(
-            "tollgate_gateway_key_directory_staleness_seconds",
-            description="Seconds since the managed keys were last read from the ledger",
-        ),
-        managed_keys=meter.create_gauge(
-            "tollgate_gateway_key_directory_managed_keys", description="Managed keys in force"
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +78,6 @@ class KeyDirectory:
     ) -> None:
         self._file = key_file
         self._fetch = fetch
-        self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._changes: dict[str, pb.ApiKeyChange] = {}
         # Ids of revoked keys: a revocation is final, so no change read later (an older page,
@@ -119,7 +90,7 @@ class KeyDirectory:
         self.revision = 0
         self._last_read = time.monotonic()
         self._reachable: bool | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._polling = Polling(self.refresh, refresh_seconds)
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -176,7 +147,7 @@ class KeyDirectory:
         # One assignment: a call authenticating meanwhile sees the old map or the new one.
         self._secrets = secrets
         self._by_id = by_id
-        _instruments().managed_keys.set(len(self._changes))
+        instruments().key_directory_managed_keys.set(len(self._changes))
 
     async def refresh(self) -> bool:
         """Read the changes since the last revision; False when the ledger could not answer
@@ -201,11 +172,11 @@ class KeyDirectory:
         return True
 
     def _record(self, ok: bool, error: BaseException | None) -> None:
-        tools = _instruments()
-        tools.refreshes.add(1, {"outcome": "ok" if ok else "failed"})
+        tools = instruments()
+        tools.key_directory_refreshes.add(1, {"outcome": "ok" if ok else "failed"})
         if ok:
             self._last_read = time.monotonic()
-        tools.staleness.set(time.monotonic() - self._last_read)
+        tools.key_directory_staleness.set(time.monotonic() - self._last_read)
         # One line when the ledger goes away and one when it comes back, not one a second.
         if ok != self._reachable:
             if ok:
@@ -226,20 +197,8 @@ class KeyDirectory:
         if self._fetch is None:
             return
         await self.refresh()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_seconds)
-            try:
-                await self.refresh()
-            except Exception:  # a surprise must not end the refreshing for good
-                log.exception("reading managed API keys failed")
+        self._polling.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._polling.stop()
         await self._file.stop()

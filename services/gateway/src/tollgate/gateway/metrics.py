@@ -71,6 +71,11 @@ class GatewayInstruments:
     http_requests: metrics.Counter
     # route, method; seconds
     http_duration: metrics.Histogram
+    # outcome (ok, failed): reads of the ledger's managed-key changes
+    key_directory_refreshes: metrics.Counter
+    # seconds since the managed keys were last read from the ledger
+    key_directory_staleness: metrics._Gauge
+    key_directory_managed_keys: metrics._Gauge
 
 
 @cache
@@ -142,6 +147,17 @@ def instruments() -> GatewayInstruments:
             meter,
             "tollgate_http_request_duration_seconds",
             "HTTP front-door request handling time, by route and method",
+        ),
+        key_directory_refreshes=meter.create_counter(
+            "tollgate_gateway_key_directory_refreshes",
+            description="Reads of the ledger's key changes",
+        ),
+        key_directory_staleness=meter.create_gauge(
+            "tollgate_gateway_key_directory_staleness_seconds",
+            description="Seconds since the managed keys were last read from the ledger",
+        ),
+        key_directory_managed_keys=meter.create_gauge(
+            "tollgate_gateway_key_directory_managed_keys", description="Managed keys in force"
         ),
     )
 

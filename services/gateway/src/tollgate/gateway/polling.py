@@ -1,11 +1,16 @@
 """A background loop that calls one function every few seconds until stopped: how the gateway
-follows files a ConfigMap or Secret volume updates in place (flags, overrides, API keys)."""
+follows files a ConfigMap or Secret volume updates in place (flags, overrides, API keys) and the
+ledger's managed-key changes. The function may be a coroutine function."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import logging
 from collections.abc import Callable
+
+log = logging.getLogger("tollgate.gateway.polling")
 
 
 class Polling:
@@ -29,4 +34,9 @@ class Polling:
         # volumes, which swap a symlink rather than rewrite the file.
         while True:
             await asyncio.sleep(self._seconds)
-            self._tick()
+            try:
+                result = self._tick()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # a surprise must not end the polling for good
+                log.exception("a polling round failed")
