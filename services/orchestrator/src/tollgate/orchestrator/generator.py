@@ -29,6 +29,7 @@ from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import classify
 from tollgate.orchestrator.routing import model_chain, task_name
+from tollgate.orchestrator.sdk_spans import SdkClients
 from tollgate.orchestrator.settings import Settings
 from tollgate.orchestrator.stream_assembly import StreamAssembler
 from tollgate.orchestrator.templates import TemplateLibrary
@@ -81,7 +82,7 @@ class Generator:
         templates: TemplateLibrary,
         caller: ResilientCaller,
     ):
-        self._client = client
+        self._clients = SdkClients(client)
         self._prices = prices
         self._settings = settings
         self._templates = templates
@@ -184,7 +185,7 @@ class Generator:
             breakpoints[model] = call.cache_breakpoints
             # The SDK stays the HTTP client (errors, headers, timeouts); its raw response skips
             # building the SDK's models, which the body is then parsed into protobuf from anyway.
-            raw = await self._client.messages.with_raw_response.create(
+            raw = await self._clients.current().messages.with_raw_response.create(
                 **call.params, timeout=self._timeout(remaining)
             )
             return await raw.read()
@@ -220,7 +221,7 @@ class Generator:
         async def attempt(model: str, remaining: float) -> Any:
             call = self.call_for(prepared, model)
             breakpoints[model] = call.cache_breakpoints
-            return await self._client.messages.create(
+            return await self._clients.current().messages.create(
                 **call.params, stream=True, timeout=self._timeout(remaining)
             )
 
