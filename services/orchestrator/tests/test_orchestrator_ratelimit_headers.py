@@ -145,3 +145,19 @@ def test_any_header_values_never_raise_and_never_break_the_invariants(
             assert 0 <= allowance.remaining <= allowance.limit
             assert allowance.reset_in is None or allowance.reset_in >= 0
     assert state.retry_after is None or 0 <= state.retry_after <= 3600
+
+
+def test_the_pacing_read_takes_the_requests_limit_and_retry_after_only() -> None:
+    from tollgate.orchestrator.ratelimit_headers import parse_pacing_limits
+
+    headers = {**REAL, "retry-after": "7"}
+    full = parse_rate_limits(headers, NOW)
+    paced = parse_pacing_limits(headers, NOW)
+    assert paced.requests == full.requests
+    assert paced.retry_after == full.retry_after == 7.0
+    assert paced.tokens is None
+    assert paced.input_tokens is None
+    assert parse_pacing_limits({"retry-after": "3"}, NOW) == RateLimitState(retry_after=3.0)
+    assert parse_pacing_limits({}, NOW).empty
+    assert parse_pacing_limits(with_requests("0", "0"), NOW).empty
+    assert parse_pacing_limits(with_requests("10", "x"), NOW).empty

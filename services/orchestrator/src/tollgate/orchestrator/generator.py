@@ -25,6 +25,7 @@ from tollgate.common.anthropic_format import (
 from tollgate.common.errors import invalid_argument, unavailable
 from tollgate.common.pricing import PriceTable
 from tollgate.orchestrator.deadline import Deadline
+from tollgate.orchestrator.messages_client import MessagesClient
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import classify
@@ -81,7 +82,7 @@ class Generator:
         templates: TemplateLibrary,
         caller: ResilientCaller,
     ):
-        self._client = client
+        self._messages = MessagesClient(client)
         self._prices = prices
         self._settings = settings
         self._templates = templates
@@ -182,12 +183,9 @@ class Generator:
         async def attempt(model: str, remaining: float) -> bytes:
             call = self.call_for(prepared, model)
             breakpoints[model] = call.cache_breakpoints
-            # The SDK stays the HTTP client (errors, headers, timeouts); its raw response skips
-            # building the SDK's models, which the body is then parsed into protobuf from anyway.
-            raw = await self._client.messages.with_raw_response.create(
-                **call.params, timeout=self._timeout(remaining)
-            )
-            return await raw.read()
+            # The SDK stays the HTTP client (errors, headers, timeouts); the raw body skips
+            # building the SDK's models, which it is then parsed into protobuf from anyway.
+            return await self._messages.create(call.params, self._timeout(remaining))
 
         outcome = await self._caller.call_holding(
             prepared.chain, self._deadline(deadline_seconds), attempt
@@ -220,9 +218,7 @@ class Generator:
         async def attempt(model: str, remaining: float) -> Any:
             call = self.call_for(prepared, model)
             breakpoints[model] = call.cache_breakpoints
-            return await self._client.messages.create(
-                **call.params, stream=True, timeout=self._timeout(remaining)
-            )
+            return await self._messages.stream(call.params, self._timeout(remaining))
 
         outcome = await self._caller.call_holding(
             prepared.chain, self._deadline(deadline_seconds), attempt

@@ -37,7 +37,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,7 +49,7 @@ from redis.backoff import NoBackoff
 
 from tollgate.common.errors import unavailable
 from tollgate.orchestrator.deadline import Deadline
-from tollgate.orchestrator.ratelimit_headers import RateLimitState, parse_rate_limits
+from tollgate.orchestrator.ratelimit_headers import RateLimitState, parse_pacing_limits
 
 log = logging.getLogger("tollgate.orchestrator")
 
@@ -181,7 +181,7 @@ class Unpaced:
 
 @contextlib.asynccontextmanager
 async def calling(pacer: Pacer, model: str, *, counted: bool) -> AsyncIterator[None]:
-    """Marks the HTTP call made inside as a call to `model` (read by `PacingTransport`).
+    """Marks the HTTP call made inside as a call to `model` (read by the transport, `sending`).
 
     A counted call that never reached the transport (it failed before sending) leaves the
     in-flight count here, since no response will.
@@ -324,27 +324,18 @@ def pacing_redis(url: str, timeout_seconds: float, max_connections: int = 64) ->
     return Redis.from_pool(pool)
 
 
-class PacingTransport(httpx.AsyncBaseTransport):
-    """Hands the rate-limit headers of every Messages response to the pacer."""
+def sending(request: httpx.Request) -> _Call | None:
+    """The paced call this HTTP request belongs to, marked as sent; None for any other request.
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, pacer: Pacer) -> None:
-        self._inner = inner
-        self._pacer = pacer
+    Called by the transport (`http_tracing.py`) as the request goes out.
+    """
+    call = _current_call.get()
+    if call is None or not request.url.path.endswith("/v1/messages"):
+        return None
+    call.sent = True
+    return call
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        call = _current_call.get()
-        if call is None or not request.url.path.endswith("/v1/messages"):
-            return await self._inner.handle_async_request(request)
-        call.sent = True
-        try:
-            response = await self._inner.handle_async_request(request)
-        except BaseException:
-            if call.counted:
-                await self._pacer.landed(call.model)
-            raise
-        state = parse_rate_limits(response.headers)
-        await self._pacer.answered(call.model, state, counted=call.counted)
-        return response
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+async def report_response(pacer: Pacer, call: _Call, headers: Mapping[str, str]) -> None:
+    """Hands what a Messages response said about the rate limit to the pacer."""
+    await pacer.answered(call.model, parse_pacing_limits(headers), counted=call.counted)

@@ -66,10 +66,29 @@ def parse_rate_limits(headers: Mapping[str, str], now: datetime | None = None) -
         return _EMPTY
 
 
+def parse_pacing_limits(headers: Mapping[str, str], now: datetime | None = None) -> RateLimitState:
+    """Only what the fleet pacer reads: the requests allowance and `retry-after`.
+
+    Runs on every Messages response when pacing is on, so the token families, which nothing
+    paces on, are left unread (None).
+    """
+    try:
+        requests = _allowance(headers, "requests", now or datetime.now(UTC))
+        retry_after = _retry_after(headers.get("retry-after"))
+    except Exception:
+        return _EMPTY
+    if requests is None and retry_after is None:
+        return _EMPTY
+    return RateLimitState(requests=requests, retry_after=retry_after)
+
+
 def _allowance(headers: Mapping[str, str], family: str, now: datetime) -> Allowance | None:
     limit = _count(headers.get(f"{PREFIX}{family}-limit"))
+    if not limit:
+        # Absent (a bare response: an error from a proxy) or zero; one lookup, not three.
+        return None
     remaining = _count(headers.get(f"{PREFIX}{family}-remaining"))
-    if limit is None or remaining is None or limit == 0:
+    if remaining is None:
         return None
     return Allowance(
         limit=limit,

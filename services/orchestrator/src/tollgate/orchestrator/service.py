@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anthropic
 import grpc
-import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 
 from tollgate.common.errors import invalid_argument
 from tollgate.common.interceptors import annotate
@@ -19,10 +19,9 @@ from tollgate.orchestrator.classification.classifier import PackedClassifier
 from tollgate.orchestrator.classification.settings import ClassificationSettings
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
-from tollgate.orchestrator.http_tracing import TracingTransport
+from tollgate.orchestrator.http_tracing import UpstreamTransport
 from tollgate.orchestrator.pacing import (
     Pacer,
-    PacingTransport,
     RedisPacer,
     Unpaced,
     organisation_id,
@@ -135,11 +134,11 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
 def anthropic_client(settings: Settings, pacer: Pacer | None = None) -> anthropic.AsyncAnthropic:
     """The SDK client. Its own retries are off: retrying is the orchestrator's decision.
 
-    With a pacer, every response's rate-limit headers reach it on the way back.
+    With a pacer, every response's rate-limit headers reach it on the way back; with pacing off
+    (`Unpaced`) they are not read at all.
     """
-    transport: httpx.AsyncBaseTransport = TracingTransport()
-    if pacer is not None:
-        transport = PacingTransport(transport, pacer)
+    paced = None if pacer is None or isinstance(pacer, Unpaced) else pacer
+    transport = UpstreamTransport(pacer=paced)
     return anthropic.AsyncAnthropic(
         api_key=settings.anthropic_api_key or "unset",
         base_url=settings.anthropic_base_url or None,
@@ -194,7 +193,18 @@ def build_generator(
     )
 
 
+def quiet_http_client_log(log_level: str) -> None:
+    """The SDK's HTTP client logs an INFO line for every call to Claude; below DEBUG it is dropped.
+
+    The RPC's access line and the `POST /v1/messages` span already record each call, and building
+    and writing the extra JSON line cost about 3% of the orchestrator's CPU per request.
+    """
+    if logging.getLevelName(log_level.upper()) != logging.DEBUG:
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
 async def build_service(settings: Settings) -> GrpcService:
+    quiet_http_client_log(settings.log_level)
     pacer, close_pacer = fleet_pacer(settings)
     client = anthropic_client(settings, pacer)
     templates = TemplateLibrary.load(settings.templates_dir or None)
