@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,33 @@ async def test_repeated_and_simultaneous_texts_are_embedded_once(
         assert not same[0].flags.writeable
     finally:
         await batching.stop()
+
+
+class _CountingEmbedder:
+    """Counts the texts it is asked to tokenize; embeds nothing."""
+
+    name = "counting"
+    dimension = 2
+
+    def __init__(self) -> None:
+        self.counted: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        self.counted.append(text)
+        return len(text.split()) + 2
+
+
+def test_token_counts_are_kept_by_text() -> None:
+    # A store counts the question its lookup counted just before: tokenized once.
+    model = _CountingEmbedder()
+    batching = BatchingEmbedder(model)
+    assert batching.count_tokens("rent per month") == 5
+    assert batching.count_tokens("rent per month") == 5
+    assert batching.count_tokens("rent per year here") == 6
+    assert model.counted == ["rent per month", "rent per year here"]
 
 
 def test_lru_keeps_the_most_recently_used() -> None:

@@ -125,3 +125,17 @@ def test_the_shipped_lexicons_load() -> None:
     lexicon = load_lexicon()
     assert lexicon.phrases[lexicon.keys("sq ft")] == " ".join(lexicon.keys("square foot"))
     assert lexicon.keys("half a million") == ("#500000",)
+
+
+def test_typos_are_corrected_against_each_other_question_despite_cached_terms() -> None:
+    # The guard keeps each question's terms as read on their own; a check must still read
+    # "bedrom" as the other question's "bedroom", and only against a question that has it.
+    guard = NearMissGuard(model_vocabulary(DEFAULT_MODEL_DIR))
+    typo, right = "show me 3 bedrom houses in austin", "Show me 3-bedroom houses in Austin"
+    assert "#3 bedrom" in [t.key for t in guard.terms(typo)]
+    for _ in range(2):
+        assert guard.check(typo, right) is None
+        assert guard.check(right, typo) is None
+    refusal = guard.check(typo, "Show me 3-bathroom houses in Austin")
+    assert refusal is not None
+    assert refusal.reason == "unexplained difference: 3 bedrom vs 3 bathroom"

@@ -34,8 +34,11 @@ class Settings(ServiceSettings):
     # Longest question (in model tokens) the model sees whole; longer ones are not eligible,
     # because the embedding would silently ignore their tail.
     model_max_tokens: int = Field(default=256, ge=8, le=512)
-    # onnxruntime intra-op threads. Two suits a 2-core pod: the event loop mostly waits on it.
-    onnx_threads: int = Field(default=2, ge=1, le=64)
+    # onnxruntime intra-op threads. One: a second thread spins while it waits for work and
+    # costs more CPU than it saves on a shared 2-core pod (semantic cache CPU per request under
+    # 16 clients, in process: 5.8-6.1 ms at one thread, 10.4-11.1 ms at two); an embedding
+    # still takes ~4 ms.
+    onnx_threads: int = Field(default=1, ge=1, le=64)
     embed_max_batch: int = Field(default=32, ge=1, le=512)
     # How long the first request of a batch waits for others to join it.
     embed_batch_wait_ms: float = Field(default=2.0, ge=0, le=100)

@@ -73,6 +73,14 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Without this, onnxruntime leaves a weight-only int8 model's DequantizeLinear nodes out
+        # of constant folding (keeping them as QDQ patterns for its quantized kernels): the
+        # token-embedding table is dequantized again on every call and the MatMuls run as
+        # MatMulNBits, about twice the CPU per text (measured). With QDQ handling off, constant
+        # folding turns the int8 weights into float32 weights once at load and the model runs as
+        # the fp32 export does (and closer to it: cosine 0.99957 instead of 0.99940 at worst).
+        # A model without DequantizeLinear nodes is unaffected.
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
         try:
             self._session = ort.InferenceSession(
                 str(model_file), options, providers=["CPUExecutionProvider"]

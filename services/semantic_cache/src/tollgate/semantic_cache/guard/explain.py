@@ -14,7 +14,7 @@ unexplained difference.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from tollgate.semantic_cache.guard.lexicon import IGNORABLE, Lexicon, phrase_spans
@@ -54,10 +54,15 @@ def correct_typos(
 ) -> tuple[Word, ...]:
     """Each word the vocabulary does not know that is one edit from a word of the other question
     ("bedrom" / "bedroom") read as that word: a typo, not a difference. A known word is never
-    a typo ("lease" / "least", "bath" / "bats" are other words)."""
-    candidates = sorted({w.surface for w in other if _could_be_typo(w.surface)})
+    a typo ("lease" / "least", "bath" / "bats" are other words).
+
+    Returns `words` itself when nothing was corrected, so a caller can reuse what it read from
+    them."""
     matched = {w.key for w in other}
+    # Built only for a word that could be a typo: most questions have none.
+    candidates: list[str] | None = None
     out = []
+    corrected = False
     for word in words:
         match = None
         if (
@@ -65,14 +70,20 @@ def correct_typos(
             and _could_be_typo(word.surface)
             and word.surface not in vocabulary
         ):
+            if candidates is None:
+                candidates = sorted({w.surface for w in other if _could_be_typo(w.surface)})
             match = next((c for c in candidates if _one_edit(word.surface, c)), None)
-        out.append(Word(stem(match, lexicon.irregular), word.surface) if match else word)
-    return tuple(out)
+        if match:
+            corrected = True
+            out.append(Word(stem(match, lexicon.irregular), word.surface))
+        else:
+            out.append(word)
+    return tuple(out) if corrected else words
 
 
 def read_terms(words: tuple[Word, ...], lexicon: Lexicon) -> tuple[Term, ...]:
-    merged = _merge(list(words), lexicon.numbers, lexicon.longest_number)
-    merged = _merge(merged, lexicon.phrases, lexicon.longest_phrase)
+    merged = _merge(list(words), lexicon.numbers, lexicon.number_starts)
+    merged = _merge(merged, lexicon.phrases, lexicon.phrase_starts)
     counted = _bind_counts(merged, lexicon.binding)
     terms = [Term(w.key, w.surface) for w in counted if w.key != IGNORABLE]
     return _bind(terms, lexicon.binding)
@@ -101,11 +112,13 @@ def _bind_counts(words: list[Word], binding: Collection[str]) -> list[Word]:
     return out
 
 
-def _merge(words: list[Word], table: dict[tuple[str, ...], str], longest: int) -> list[Word]:
+def _merge(
+    words: list[Word], table: dict[tuple[str, ...], str], starts: Mapping[str, int]
+) -> list[Word]:
     """Each phrase of `table` found in `words` becomes one word with the phrase's meaning."""
     keys = [w.key for w in words]
     out = []
-    for start, end, meaning in phrase_spans(keys, table, longest):
+    for start, end, meaning in phrase_spans(keys, table, starts):
         if meaning is None:
             out.append(words[start])
         else:
@@ -130,14 +143,18 @@ def _bind(terms: list[Term], binding: Collection[str]) -> tuple[Term, ...]:
 
 def differences(asked: tuple[Term, ...], cached: tuple[Term, ...]) -> Differences:
     """What each question says that the other does not."""
-    left = Counter(t.key for t in asked) - Counter(t.key for t in cached)
-    right = Counter(t.key for t in cached) - Counter(t.key for t in asked)
+    keys_asked = Counter(t.key for t in asked)
+    keys_cached = Counter(t.key for t in cached)
+    if keys_asked == keys_cached:
+        return Differences((), ())
+    left = keys_asked - keys_cached
+    right = keys_cached - keys_asked
     return Differences(tuple(_remaining(asked, left)), tuple(_remaining(cached, right)))
 
 
-def _remaining(terms: tuple[Term, ...], extra: Counter[str]) -> list[Term]:
+def _remaining(terms: tuple[Term, ...], budget: Counter[str]) -> list[Term]:
+    """The terms `budget` counts, in question order (`budget` is used up)."""
     out = []
-    budget = Counter(extra)
     for term in terms:
         if budget[term.key] > 0:
             budget[term.key] -= 1

@@ -51,6 +51,9 @@ class NearMissGuard:
         self._vocabulary = frozenset(vocabulary)
         self._lexicon = lexicon or load_lexicon()
         self._words: LruCache[str, tuple[Word, ...]] = LruCache(cache_size)
+        # Terms read from the uncorrected words: what `check` uses for a side without typos,
+        # which is nearly every side (reading terms is most of a check's cost).
+        self._terms: LruCache[str, tuple[Term, ...]] = LruCache(cache_size)
 
     def words(self, question: str) -> tuple[Word, ...]:
         found = self._words.get(question)
@@ -61,21 +64,37 @@ class NearMissGuard:
 
     def terms(self, question: str) -> tuple[Term, ...]:
         """The question's terms on its own (without typo correction against another)."""
-        return read_terms(self.words(question), self._lexicon)
+        found = self._terms.get(question)
+        if found is None:
+            found = read_terms(self.words(question), self._lexicon)
+            self._terms.put(question, found)
+        return found
 
     def check(self, asked: str, cached: str) -> Rejection | None:
         """None when the cached answer may serve the asked question, else why not."""
         words_asked, words_cached = self.words(asked), self.words(cached)
         vocabulary, lexicon = self._vocabulary, self._lexicon
         # One side at a time: a word already corrected is matched and stays as it is.
-        words_asked = correct_typos(words_asked, words_cached, vocabulary, lexicon)
-        words_cached = correct_typos(words_cached, words_asked, vocabulary, lexicon)
-        found = differences(read_terms(words_asked, lexicon), read_terms(words_cached, lexicon))
+        fixed_asked = correct_typos(words_asked, words_cached, vocabulary, lexicon)
+        fixed_cached = correct_typos(words_cached, fixed_asked, vocabulary, lexicon)
+        found = differences(
+            self._terms_of(asked, words_asked, fixed_asked),
+            self._terms_of(cached, words_cached, fixed_cached),
+        )
         if not found:
             return None
         said_asked = _join(found.only_asked)
         said_cached = _join(found.only_cached)
         return Rejection("difference", f"unexplained difference: {said_asked} vs {said_cached}")
+
+    def _terms_of(
+        self, question: str, words: tuple[Word, ...], fixed: tuple[Word, ...]
+    ) -> tuple[Term, ...]:
+        """The terms of `fixed`, the question's words after typo correction: the cached terms
+        when nothing was corrected (`correct_typos` then returns the same tuple)."""
+        if fixed is words:
+            return self.terms(question)
+        return read_terms(fixed, self._lexicon)
 
 
 def model_vocabulary(model_dir: Path) -> frozenset[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from tollgate.semantic_cache.guard.words import stem, tokenize
@@ -33,9 +34,15 @@ class Lexicon:
     binding: frozenset[str]
     longest_phrase: int
 
-    @property
-    def longest_number(self) -> int:
-        return max((len(k) for k in self.numbers), default=0)
+    @cached_property
+    def number_starts(self) -> dict[str, int]:
+        """The longest number phrase starting with each word (see `phrase_starts`)."""
+        return phrase_starts(self.numbers)
+
+    @cached_property
+    def phrase_starts(self) -> dict[str, int]:
+        """The longest lexicon phrase starting with each word (see `phrase_starts`)."""
+        return phrase_starts(self.phrases)
 
     def keys(self, phrase: str) -> tuple[str, ...]:
         """`phrase` as the stems and values a question's words become."""
@@ -46,13 +53,29 @@ class Lexicon:
         return replace_numbers(stems, self.numbers)
 
 
+def phrase_starts(table: Mapping[tuple[str, ...], str]) -> dict[str, int]:
+    """For each word that starts a phrase of `table`, the length of its longest such phrase.
+
+    `phrase_spans` tries only the lengths a phrase starting at a word can have: most words of a
+    question start no phrase and cost one lookup instead of one per length (the guard reads the
+    terms of both questions for every candidate it examines).
+    """
+    starts: dict[str, int] = {}
+    for phrase in table:
+        if phrase:
+            starts[phrase[0]] = max(starts.get(phrase[0], 0), len(phrase))
+    return starts
+
+
 def phrase_spans(
-    keys: Sequence[str], table: Mapping[tuple[str, ...], str], longest: int
+    keys: Sequence[str], table: Mapping[tuple[str, ...], str], starts: Mapping[str, int]
 ) -> Iterator[tuple[int, int, str | None]]:
     """(start, end, meaning) covering `keys` left to right, the longest phrase of `table` first
-    at each position; meaning is None for a word no phrase covers."""
+    at each position; meaning is None for a word no phrase covers. `starts` is
+    `phrase_starts(table)`."""
     index = 0
     while index < len(keys):
+        longest = starts.get(keys[index], 0)
         for size in range(min(longest, len(keys) - index), 0, -1):
             meaning = table.get(tuple(keys[index : index + size]))
             if meaning is not None:
@@ -66,10 +89,10 @@ def phrase_spans(
 
 def replace_numbers(keys: tuple[str, ...], numbers: dict[tuple[str, ...], str]) -> tuple[str, ...]:
     """Number words and phrases ("half a million", "three") replaced by their values."""
-    longest = max((len(k) for k in numbers), default=0)
+    starts = phrase_starts(numbers)
     return tuple(
         meaning if meaning is not None else keys[start]
-        for start, _, meaning in phrase_spans(keys, numbers, longest)
+        for start, _, meaning in phrase_spans(keys, numbers, starts)
     )
 
 
