@@ -229,3 +229,82 @@ async def test_waiters_fall_back_to_a_miss_when_redis_goes_away(
     answer = await asyncio.wait_for(waiter, timeout=10.0)
     assert (answer.hit, answer.fill_lease) == (False, "")
     assert "unavailable" in answer.reason
+
+
+class LaggingProxy:
+    """A TCP proxy to a real Redis whose replies can be held back: a Redis that answers late."""
+
+    def __init__(self, upstream: str) -> None:
+        host_port = upstream.removeprefix("redis://").split("/", 1)[0]
+        host, _, port = host_port.rpartition(":")
+        self._upstream = (host, int(port))
+        self.lag = 0.0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(
+            self._pump(reader, up_writer, lagging=False),
+            self._pump(up_reader, writer, lagging=True),
+            return_exceptions=True,
+        )
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, lagging: bool
+    ) -> None:
+        while data := await source.read(65536):
+            if lagging and self.lag:
+                await asyncio.sleep(self.lag)
+            sink.write(data)
+            await sink.drain()
+        sink.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+
+async def test_a_late_reply_is_never_read_as_the_next_calls_answer(
+    redis_url: str,
+    start_cache: Callable[..., Any],
+    context: ContextFactory,
+    make_request: RequestFactory,
+    make_response: ResponseFactory,
+) -> None:
+    """A lookup cut short by its timeout leaves its reply in flight; the next lookup (on a pool
+    of one connection) must not take that reply for its own and answer with another request's
+    entry."""
+    proxy = LaggingProxy(redis_url)
+    try:
+        cache = await start_cache(
+            redis_url=await proxy.start(),
+            redis_max_connections=1,
+            lookup_timeout_seconds=0.2,
+            breaker_failure_threshold=100,
+        )
+        stored_request = make_request("Summarise lead 42 in one line.")
+        stored = await _fill(cache, context(), stored_request, make_response())
+        assert stored.stored
+        proxy.lag = 0.5
+        late = await _lookup(cache, context(), stored_request)
+        assert "unavailable" in late.reason
+        proxy.lag = 0.0
+        other = await _lookup(cache, context(), make_request("Summarise lead 43 in one line."))
+        assert not other.hit
+        assert other.fill_lease
+        assert other.key != late.key
+        await asyncio.sleep(0.6)  # the late reply has arrived by now; the answers stay right
+        again = await _lookup(cache, context(), make_request("Summarise lead 44 in one line."))
+        assert (again.hit, bool(again.fill_lease)) == (False, True)
+        hit = await _lookup(cache, context(), stored_request)
+        assert hit.hit
+    finally:
+        await proxy.stop()

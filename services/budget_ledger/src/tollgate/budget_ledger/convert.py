@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tollgate.budget_ledger.alerts import Alert
-from tollgate.budget_ledger.model import Counter, Scope
+from tollgate.budget_ledger.model import BudgetDefinition, Counter, Scope
 from tollgate.budget_ledger.settlement import CommitResult, ReleaseResult, ReserveResult
 from tollgate.budget_ledger.usage import UsageReportData, UsageTotals
 from tollgate.budget_ledger.validation import UsageQuery
 from tollgate.v1 import budget_ledger_pb2 as pb
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """As `Timestamp.FromDatetime` (a naive value is UTC), in integer arithmetic: that method
+    goes through a struct_time and `calendar.timegm`, several times slower, and every Reserve
+    answer carries one."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def scope(value: Scope) -> pb.BudgetScope:
@@ -30,7 +37,25 @@ def scope(value: Scope) -> pb.BudgetScope:
 
 
 def budget_state(counter: Counter) -> pb.BudgetState:
-    budget = counter.budget
+    state = pb.BudgetState(
+        spent_micros=counter.spent_micros,
+        held_micros=counter.held_micros,
+        override_micros=counter.override_micros,
+        remaining_micros=counter.remaining_micros,
+        spent_tokens=counter.spent_tokens,
+        held_tokens=counter.held_tokens,
+    )
+    state.MergeFrom(_period_part(counter.budget, counter.period_start, counter.period_end))
+    return state
+
+
+@lru_cache(maxsize=4096)
+def _period_part(
+    budget: BudgetDefinition, period_start: datetime, period_end: datetime | None
+) -> pb.BudgetState:
+    """The fields of a budget state that only change with the budget or the period, built once
+    and merged into each answer (a quarter of the cost of building them every time). Never
+    handed out itself: it is shared, and merging copies it."""
     state = pb.BudgetState(
         budget=pb.Budget(
             scope=scope(budget.scope),
@@ -39,16 +64,10 @@ def budget_state(counter: Counter) -> pb.BudgetState:
             limit_tokens=budget.limit_tokens,
             alert_thresholds_percent=list(budget.alert_thresholds_percent),
         ),
-        period_start=timestamp(counter.period_start),
-        spent_micros=counter.spent_micros,
-        held_micros=counter.held_micros,
-        override_micros=counter.override_micros,
-        remaining_micros=counter.remaining_micros,
-        spent_tokens=counter.spent_tokens,
-        held_tokens=counter.held_tokens,
+        period_start=timestamp(period_start),
     )
-    if counter.period_end is not None:
-        state.period_end.CopyFrom(timestamp(counter.period_end))
+    if period_end is not None:
+        state.period_end.CopyFrom(timestamp(period_end))
     return state
 
 

@@ -64,6 +64,7 @@ class Database:
                 "statement_timeout": str(timeout_ms),
                 "application_name": "tollgate-budget-ledger",
             },
+            reset=_keep_session,
         )
 
     async def close(self) -> None:
@@ -79,6 +80,17 @@ class Database:
         if self._pool is None:
             raise unavailable("the budget ledger's database pool is not open")
         return self._pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is, without asyncpg's reset query.
+
+    The default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) is one more round trip
+    per group commit. The ledger's pooled connections never carry session state: locks are
+    transaction-scoped (`pg_advisory_xact_lock`, FOR UPDATE), no statement SETs a session
+    variable or DECLAREs a cursor, and LISTEN and the migration lock use connections of their
+    own. An open transaction is still rolled back by the pool before this is called.
+    """
 
 
 async def in_transaction(

@@ -46,7 +46,12 @@ class RedisConnection:
             # Waiting for a free connection is bounded by each call's own timeout as well.
             timeout=settings.admin_timeout_seconds,
             socket_connect_timeout=settings.write_timeout_seconds,
-            socket_timeout=settings.admin_timeout_seconds,
+            # No socket timeout of the client's own: every call is bounded by its operation's
+            # timeout (EntryStore._run), and a call cut short closes its connection (the client
+            # disconnects on any exception mid-command, so no reply is read by the next one).
+            # With one, the client wrapped every send in `asyncio.wait_for` (a task per
+            # command) and every read in a second timeout.
+            socket_timeout=None,
             retry=Retry(NoBackoff(), 0),
         )
         self._client = Redis.from_pool(pool)

@@ -224,7 +224,7 @@ class EntryStore:
         script = self._script(source)
         try:
             async with asyncio.timeout(timeout):
-                result = await script(keys=list(keys), args=list(args))
+                result = await script(keys=keys, args=args)
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
             self._breaker.record_failure()
             self._count_failure(operation, exc)

@@ -17,7 +17,7 @@ the hash tag nor make two different names collide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 
@@ -25,44 +25,48 @@ def _encode(name: str) -> str:
     return quote(name, safe="")
 
 
-@dataclass(frozen=True)
 class TenantKeys:
-    prefix: str
-    tenant_id: str
+    """The key names of one tenant, encoded once: every lookup and store names six to nine of
+    them, and percent-encoding the tenant for each was a measurable part of a call's CPU."""
 
-    @property
-    def base(self) -> str:
-        return f"{self.prefix}:{{{_encode(self.tenant_id)}}}"
+    __slots__ = (
+        "_lease_prefix",
+        "_tag_prefix",
+        "base",
+        "bytes",
+        "entry_prefix",
+        "index",
+        "invalidations",
+        "meta",
+        "prefix",
+        "stats",
+        "tenant_id",
+    )
 
-    @property
-    def entry_prefix(self) -> str:
-        return f"{self.base}:x:"
+    def __init__(self, prefix: str, tenant_id: str) -> None:
+        self.prefix = prefix
+        self.tenant_id = tenant_id
+        self.base = f"{prefix}:{{{_encode(tenant_id)}}}"
+        self.entry_prefix = f"{self.base}:x:"
+        self._lease_prefix = f"{self.base}:l:"
+        self._tag_prefix = f"{self.base}:t:"
+        self.index = f"{self.base}:idx"
+        self.meta = f"{self.base}:meta"
+        self.bytes = f"{self.base}:bytes"
+        self.invalidations = f"{self.base}:inv"
+        self.stats = f"{self.base}:stats"
 
     def entry(self, key_hash: str) -> str:
         return self.entry_prefix + key_hash
 
     def lease(self, key_hash: str) -> str:
-        return f"{self.base}:l:{key_hash}"
+        return self._lease_prefix + key_hash
 
     def tag(self, tag: str) -> str:
-        return f"{self.base}:t:{_encode(tag)}"
+        return self._tag_prefix + _encode(tag)
 
-    @property
-    def index(self) -> str:
-        return f"{self.base}:idx"
 
-    @property
-    def meta(self) -> str:
-        return f"{self.base}:meta"
-
-    @property
-    def bytes(self) -> str:
-        return f"{self.base}:bytes"
-
-    @property
-    def invalidations(self) -> str:
-        return f"{self.base}:inv"
-
-    @property
-    def stats(self) -> str:
-        return f"{self.base}:stats"
+@lru_cache(maxsize=4096)
+def tenant_keys(prefix: str, tenant_id: str) -> TenantKeys:
+    """The (immutable in use) key names of a tenant, shared by its calls."""
+    return TenantKeys(prefix, tenant_id)

@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 from tollgate.cache import validation
 from tollgate.cache.canonical import MalformedRequestError, Rendering, cache_key
 from tollgate.cache.entries import CacheUnavailable, EntryStore
-from tollgate.cache.keys import TenantKeys
+from tollgate.cache.keys import TenantKeys, tenant_keys
 from tollgate.cache.metrics import instruments
 from tollgate.cache.policy import CachePolicy
 from tollgate.cache.settings import Settings
@@ -53,7 +53,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self._policy = policy
 
     def _keys(self, tenant_id: str) -> TenantKeys:
-        return TenantKeys(self._settings.key_prefix, tenant_id)
+        return tenant_keys(self._settings.key_prefix, tenant_id)
 
     async def ExactLookup(
         self, request: cache_pb2.ExactLookupRequest, context: grpc.aio.ServicerContext
