@@ -28,7 +28,7 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
-from tollgate.gateway.flags import Decisions, FlagsSource
+from tollgate.gateway.flags import DecisionMemo, Decisions, FlagsSource
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.replay import replay_events
@@ -194,6 +194,7 @@ class CompletionPipeline:
         self.background = background
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
         self._precision = PrecisionBoard()
+        self._decisions = DecisionMemo()
 
     async def _agent_profile(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
@@ -222,7 +223,7 @@ class CompletionPipeline:
             background=self.background,
             precision=self._precision,
         )
-        decisions = Decisions.evaluate(config, tenant, contact)
+        decisions = self._decisions.evaluate(config, tenant, contact)
         return RequestRun(Request(context, completion, profile), decisions, services)
 
     async def _run(
