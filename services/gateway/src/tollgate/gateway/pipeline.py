@@ -90,9 +90,15 @@ class RequestRun:
 
     async def look_up(self) -> None:
         """Exact cache ∥ optimization, then the semantic cache on the optimized request."""
-        first = await asyncio.gather(
-            self.exact.before(self.draft), self.optimize.before(self.draft)
-        )
+        decisions = self.decisions
+        if decisions.exact_cache.active and decisions.conversation_optimization.active:
+            first = await asyncio.gather(
+                self.exact.before(self.draft), self.optimize.before(self.draft)
+            )
+        else:
+            # At most one of them calls its service (an inactive step returns at once): side
+            # by side would only cost two tasks per request.
+            first = (await self.exact.before(self.draft), await self.optimize.before(self.draft))
         for effect in first:
             self.draft = self.draft.apply(effect)
         if self.draft.cached is None:
