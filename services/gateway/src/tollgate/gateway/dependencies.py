@@ -91,7 +91,7 @@ def _labels(backend: str, track: str, method: str = "", code: str = "") -> dict[
 # The breaker gauge's last setting per series (backend, track): its level and when it was set.
 _breaker_levels: dict[tuple[str, str], tuple[int, float]] = {}
 # A level that did not change is set again only this often: an exporter with delta temporality
-# forgets a gauge set in no interval, and every few seconds keeps the series in each one.
+# forgets a gauge set in no interval, and once a second keeps the series in each one.
 BREAKER_GAUGE_REFRESH_SECONDS = 1.0
 
 
