@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from functools import cache
 from typing import Any, TypeVar
 
 import grpc
@@ -70,16 +71,42 @@ class _Outcome:
 
     def _finish(self, code: str) -> None:
         track = self._track
-        labels = {"backend": track.backend, "track": track.name, "method": self._method}
+        labels = _labels(track.backend, track.name, self._method)
         instruments().call_duration.record(time.perf_counter() - self._started, labels)
         _count(track, self._method, code)
 
 
+# Metric attributes by (backend, track, method[, code]): built once, not per call. The SDK only
+# reads them, and the set of backends, tracks, methods and codes is small and fixed.
+@cache
+def _labels(backend: str, track: str, method: str = "", code: str = "") -> dict[str, str]:
+    labels = {"backend": backend, "track": track}
+    if method:
+        labels["method"] = method
+    if code:
+        labels["code"] = code
+    return labels
+
+
+# The breaker gauge's last setting per series (backend, track): its level and when it was set.
+_breaker_levels: dict[tuple[str, str], tuple[int, float]] = {}
+# A level that did not change is set again only this often: an exporter with delta temporality
+# forgets a gauge set in no interval, and once a second keeps the series in each one.
+BREAKER_GAUGE_REFRESH_SECONDS = 1.0
+
+
 def _count(track: Track[Any], method: str, code: str) -> None:
     tools = instruments()
-    labels = {"backend": track.backend, "track": track.name}
-    tools.calls.add(1, {**labels, "method": method, "code": code})
-    tools.breaker_state.set(BREAKER_LEVEL[track.breaker.state], labels)
+    tools.calls.add(1, _labels(track.backend, track.name, method, code))
+    # The gauge holds the value last set, so setting the same level again on every call only
+    # costs an SDK measurement: it is set when the level changes (and now and then).
+    level = BREAKER_LEVEL[track.breaker.state]
+    series = (track.backend, track.name)
+    now = time.monotonic()
+    last = _breaker_levels.get(series)
+    if last is None or last[0] != level or now - last[1] >= BREAKER_GAUGE_REFRESH_SECONDS:
+        _breaker_levels[series] = (level, now)
+        tools.breaker_state.set(level, _labels(track.backend, track.name))
 
 
 async def call(

@@ -92,6 +92,38 @@ class Decisions:
         )
 
 
+class DecisionMemo:
+    """Decisions already made under the config in force, by (tenant, contact).
+
+    A decision is a pure function of the config, the flag, the tenant and the contact, and a
+    reloaded config is a new object (FlagsSource swaps it whole), so the memo is emptied when it
+    sees another config and is otherwise never stale. Deciding costs six hashes and a dozen
+    lookups per request; a repeat caller costs one dict lookup. Contacts are unbounded, so the
+    memo is emptied when it reaches `limit` entries.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._config: GatewayConfig | None = None
+        self._by_caller: dict[tuple[str, str], Decisions] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_caller)
+
+    def evaluate(self, config: GatewayConfig, tenant: str, contact: str) -> Decisions:
+        if config is not self._config:
+            self._config = config
+            self._by_caller = {}
+        caller = (tenant, contact)
+        decisions = self._by_caller.get(caller)
+        if decisions is None:
+            if len(self._by_caller) >= self._limit:
+                self._by_caller.clear()
+            decisions = Decisions.evaluate(config, tenant, contact)
+            self._by_caller[caller] = decisions
+        return decisions
+
+
 class FlagsSource:
     """Holds the config in force: Helm's flags layered under the operators' runtime overrides.
 

@@ -59,6 +59,10 @@ class FlagConfig(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+# What a flag missing from the file is: built once (it is frozen), not on every lookup.
+_OFF = FlagConfig()
+
+
 class CanaryConfig(_Strict):
     canary_weight: int = Field(default=0, ge=0, le=100, alias="canaryWeight")
 
@@ -121,7 +125,7 @@ class GatewayConfig(_Strict):
 
     def flag(self, key: str) -> FlagConfig:
         """The flag's config; a flag missing from the file is off."""
-        return self.flags.get(key, FlagConfig())
+        return self.flags.get(key, _OFF)
 
     def canary_weight(self, backend: str) -> int:
         canary = self.canaries.get(backend)

@@ -4,6 +4,8 @@ Money is counted in integer micro-dollars. Counters carry no OpenTelemetry `unit
 Prometheus exporter would append it to the name (`tollgate_cost_micros_micro_USD_total`), and the
 dashboard queries `tollgate_cost_micros_total`. Backend-call latency uses explicit second-based
 buckets, from a cache lookup (a few milliseconds) to a long answer from Claude (minutes).
+The counters added to on every request are summed by the gateway and read by the SDK when it
+collects (tollgate.gateway.summed_counter): the same counters, for a fraction of the CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from opentelemetry import metrics
 
 from tollgate.common.breaker import BreakerState
 from tollgate.common.telemetry import seconds_histogram
+from tollgate.gateway.summed_counter import SummedCounter
 
 CALL_SECONDS_BUCKETS = (
     0.001,
@@ -43,7 +46,7 @@ class GatewayInstruments:
     # backend, track, method; seconds
     call_duration: metrics.Histogram
     # backend, track, method, code (a gRPC status name, or CIRCUIT_OPEN)
-    calls: metrics.Counter
+    calls: SummedCounter
     # backend, track: 0 closed, 1 half-open, 2 open
     breaker_state: metrics._Gauge
     # backend, step: an optimization skipped because its service failed (fail-open)
@@ -51,13 +54,13 @@ class GatewayInstruments:
     # kind: ledger commit, exact store, ... (work after the answer that failed for good)
     background_failures: metrics.Counter
     # model: what answered requests cost (cache hits cost 0 and add nothing)
-    cost_micros: metrics.Counter
+    cost_micros: SummedCounter
     # optimization: what each optimization took off the baseline (enforce mode only)
-    saved_micros: metrics.Counter
+    saved_micros: SummedCounter
     # cache (exact, semantic), result (hit, miss, shadow_hit, skipped, ineligible)
-    cache_lookups: metrics.Counter
+    cache_lookups: SummedCounter
     # model, code: the outcome of each call to Claude as the orchestrator reported it
-    upstream_responses: metrics.Counter
+    upstream_responses: SummedCounter
     # tenant, scope: spent / limit of the tightest budget after a hold
     budget_used: metrics._Gauge
     # outcome (agreed, disagreed, repeat, no_budget, failed): verifications of semantic hits
@@ -88,7 +91,8 @@ def instruments() -> GatewayInstruments:
             description="Calls from the gateway to its backends, by backend, track and method",
             explicit_bucket_boundaries_advisory=list(CALL_SECONDS_BUCKETS),
         ),
-        calls=meter.create_counter(
+        calls=SummedCounter(
+            meter,
             "tollgate_gateway_backend_calls",
             description="Calls from the gateway to its backends, by outcome (gRPC status)",
         ),
@@ -104,18 +108,23 @@ def instruments() -> GatewayInstruments:
             "tollgate_gateway_background_failures",
             description="Work after the answer (commits, stores) that failed for good, by kind",
         ),
-        cost_micros=meter.create_counter(
-            "tollgate_cost_micros", description="What answers cost in micro-dollars, by model"
+        cost_micros=SummedCounter(
+            meter,
+            "tollgate_cost_micros",
+            description="What answers cost in micro-dollars, by model",
         ),
-        saved_micros=meter.create_counter(
+        saved_micros=SummedCounter(
+            meter,
             "tollgate_saved_micros",
             description="Micro-dollars each optimization saved against the baseline",
         ),
-        cache_lookups=meter.create_counter(
+        cache_lookups=SummedCounter(
+            meter,
             "tollgate_gateway_cache_lookups",
             description="Cache lookups as the gateway saw them, by cache and result",
         ),
-        upstream_responses=meter.create_counter(
+        upstream_responses=SummedCounter(
+            meter,
             "tollgate_upstream_responses",
             description="Calls to Claude through the orchestrator, by model and status code",
         ),

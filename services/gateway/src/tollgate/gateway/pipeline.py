@@ -28,7 +28,7 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
-from tollgate.gateway.flags import Decisions, FlagsSource
+from tollgate.gateway.flags import DecisionMemo, Decisions, FlagsSource
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.replay import replay_events
@@ -90,9 +90,15 @@ class RequestRun:
 
     async def look_up(self) -> None:
         """Exact cache ∥ optimization, then the semantic cache on the optimized request."""
-        first = await asyncio.gather(
-            self.exact.before(self.draft), self.optimize.before(self.draft)
-        )
+        decisions = self.decisions
+        if decisions.exact_cache.active and decisions.conversation_optimization.active:
+            first = await asyncio.gather(
+                self.exact.before(self.draft), self.optimize.before(self.draft)
+            )
+        else:
+            # At most one of them calls its service (an inactive step returns at once): side
+            # by side would only cost two tasks per request.
+            first = (await self.exact.before(self.draft), await self.optimize.before(self.draft))
         for effect in first:
             self.draft = self.draft.apply(effect)
         if self.draft.cached is None:
@@ -194,6 +200,7 @@ class CompletionPipeline:
         self.background = background
         self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
         self._precision = PrecisionBoard()
+        self._decisions = DecisionMemo()
 
     async def _agent_profile(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
@@ -222,7 +229,7 @@ class CompletionPipeline:
             background=self.background,
             precision=self._precision,
         )
-        decisions = Decisions.evaluate(config, tenant, contact)
+        decisions = self._decisions.evaluate(config, tenant, contact)
         return RequestRun(Request(context, completion, profile), decisions, services)
 
     async def _run(

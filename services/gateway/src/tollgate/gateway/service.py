@@ -16,7 +16,6 @@ from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
-from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.admin import AdminCalls
 from tollgate.gateway.agent_profiles import AgentProfiles
 from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
@@ -95,19 +94,15 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, key: ApiKey, completion: gateway_pb2.Completion
     ) -> common_pb2.RequestContext:
         """Validate and admit a completion (both doors), and the context it runs under."""
-        self._validator.check(completion)
+        estimate = self._validator.check(completion)
         check_completion(key, completion.request.model, completion.task)
-        await self._admit_completion(key, completion)
+        # The most the request can use: its input (estimated) plus every token it may write.
+        await self._admit(key, estimate + completion.request.max_tokens)
         return self._request_context(key, completion)
 
     async def _admit(self, key: ApiKey, tokens: int) -> None:
         if self._rate_limiter is not None:
             await self._rate_limiter.admit(key.tenant, key.id, tokens, key_limits=key.limits)
-
-    async def _admit_completion(self, key: ApiKey, completion: gateway_pb2.Completion) -> None:
-        # The most the request can use: its input (estimated) plus every token it may write.
-        request = completion.request
-        await self._admit(key, estimate_request(request) + request.max_tokens)
 
     def _request_context(
         self, key: ApiKey, completion: gateway_pb2.Completion | None = None

@@ -21,14 +21,24 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_TOOLS = 128
 MAX_TEMPLATE_VARIABLES = 64
 MAX_STOP_SEQUENCES = 64
+# Every value the API defines, read once: `EnumTypeWrapper.values()` builds a list per call.
+_TASKS = frozenset(common_pb2.TaskType.values())
+_TOOL_CHOICES = frozenset(common_pb2.ToolChoiceType.values())
 
 
 class RequestValidator:
     def __init__(self, settings: Settings, prices: PriceTable) -> None:
         self._settings = settings
         self._prices = prices
+        # The window of a request that names no model: the smallest of the table's (which is
+        # loaded once), not sorted and searched again per request.
+        self._smallest_window = min(
+            prices.price(model).context_window_tokens for model in prices.models
+        )
 
-    def check(self, completion: gateway_pb2.Completion) -> None:
+    def check(self, completion: gateway_pb2.Completion) -> int:
+        """Refuse an invalid completion; return the estimated input tokens of its request
+        (template variables not included), which admission counts, so it is estimated once."""
         size = completion.ByteSize()
         if size > self._settings.max_request_bytes:
             raise invalid_argument(
@@ -44,7 +54,7 @@ class RequestValidator:
         self._check_system(request)
         self._check_tools(request)
         self._check_messages(request)
-        self._check_context_window(completion)
+        return self._check_context_window(completion)
 
     @staticmethod
     def _check_labels(completion: gateway_pb2.Completion) -> None:
@@ -71,15 +81,20 @@ class RequestValidator:
                     "completion.template_variables",
                 )
 
-    def _check_context_window(self, completion: gateway_pb2.Completion) -> None:
+    def _check_context_window(self, completion: gateway_pb2.Completion) -> int:
         """Refuse what no model could take: the estimated prompt (variables included) plus
         max_tokens past the window of the named model, or of the smallest when none is named.
         The calibrated estimate is used, not the upper bound, so a request that fits is never
-        refused; what the estimate misses, Claude refuses itself."""
+        refused; what the estimate misses, Claude refuses itself. Returns the request's own
+        estimate (without the variables)."""
         request = completion.request
-        models = [request.model] if request.model else self._prices.models
-        window = min(self._prices.price(model).context_window_tokens for model in models)
-        prompt = estimate_request(request) + sum(
+        window = (
+            self._prices.price(request.model).context_window_tokens
+            if request.model
+            else self._smallest_window
+        )
+        estimate = estimate_request(request)
+        prompt = estimate + sum(
             estimate_text(value) for value in completion.template_variables.values()
         )
         if prompt + request.max_tokens > window:
@@ -89,6 +104,7 @@ class RequestValidator:
                 f"window of {request.model or 'the models this request may be routed to'}.",
                 "completion.request",
             )
+        return estimate
 
     @staticmethod
     def _check_tools(request: common_pb2.ClaudeRequest) -> None:
@@ -121,10 +137,10 @@ class RequestValidator:
     def _check_enums(completion: gateway_pb2.Completion) -> None:
         # Enums are open on the wire: a caller can send a number no version of the API defines.
         task = completion.task
-        if task not in common_pb2.TaskType.values():
+        if task not in _TASKS:
             raise invalid_argument(f"Unknown task {task}.", "completion.task")
         choice = completion.request.tool_choice.type
-        if choice not in common_pb2.ToolChoiceType.values():
+        if choice not in _TOOL_CHOICES:
             raise invalid_argument(
                 f"Unknown tool_choice type {choice}.", "completion.request.tool_choice.type"
             )
