@@ -185,15 +185,18 @@ def run(calls: int, rounds: int, concurrency: int, baseline_ref: str) -> str:
 
 
 def _table(calls: int, rounds: int, concurrency: int, baseline: _Worker, current: _Worker) -> str:
-    # Bare runs no code of either tree, so both workers' rounds are one sample.
+    # Bare runs no code of either tree, so both workers' rounds are one sample for its row.
     bare = baseline.samples["bare"] + current.samples["bare"]
 
-    def row(label: str, values: list[float]) -> str:
+    def row(label: str, values: list[float], paired: list[float]) -> str:
+        """`paired`: the bare figure measured just before each of `values` in the same worker,
+        so a burst of load from elsewhere that hits one round hits both of its figures."""
         each = ", ".join(f"{v:.0f}" for v in values)
-        median, lowest = statistics.median(values), min(values)
+        added = statistics.median(v - b for v, b in zip(values, paired, strict=True))
+        ratio = statistics.median(v / b for v, b in zip(values, paired, strict=True))
         return (
-            f"| {label} | {median:.0f} | {lowest:.0f} "
-            f"| {median / statistics.median(bare):.2f} | {lowest / min(bare):.2f} | {each} |"
+            f"| {label} | {statistics.median(values):.0f} | {min(values):.0f} "
+            f"| {added:+.0f} | {ratio:.2f} | {each} |"
         )
 
     return "\n".join(
@@ -201,14 +204,23 @@ def _table(calls: int, rounds: int, concurrency: int, baseline: _Worker, current
             f"CPU per unary call (client + server, one process, {calls} calls per round, "
             f"{concurrency} in flight, {rounds} interleaved rounds):",
             "",
-            "| setup | µs CPU per call, median | lowest round | ratio to bare, median "
-            "| ratio, lowest | each round |",
+            "| setup | µs CPU per call, median | lowest round | µs above bare, paired median "
+            "| ratio to bare, paired median | each round |",
             "|---|---:|---:|---:|---:|---|",
-            row("bare grpc.aio, no interceptors (both workers)", bare),
-            row(f"suite's server and channel on {baseline.label}", baseline.samples["suite"]),
-            row("suite's server and channel on this tree", current.samples["suite"]),
+            row("bare grpc.aio, no interceptors (both workers)", bare, bare),
+            row(
+                f"suite's server and channel on {baseline.label}",
+                baseline.samples["suite"],
+                baseline.samples["bare"],
+            ),
+            row(
+                "suite's server and channel on this tree",
+                current.samples["suite"],
+                current.samples["bare"],
+            ),
             "",
-            "(On a shared machine the lowest round is the least disturbed one.)",
+            "(Paired: each round's figure against the bare round its worker ran just before it, "
+            "so load from elsewhere that hits a round hits both.)",
         ]
     )
 
