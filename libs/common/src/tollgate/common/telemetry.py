@@ -196,7 +196,8 @@ class RpcSeries:
     attribute dict on every call (~5 µs), for a figure that only changes by one. The histogram has
     no observable form in OpenTelemetry, so `tollgate_rpc_duration_seconds` is still recorded per
     call, with its attribute dict built once. The counts are written by the event loop that serves
-    the method (one per process) and only read elsewhere.
+    the method (one per process) and only read elsewhere. Not carried over from the synchronous
+    counter: exemplars (trace ids it samples while traces are exported; only OTLP shows them).
     """
 
     __slots__ = ("_by_code", "_duration", "attributes", "counts")
