@@ -12,7 +12,7 @@ import grpc
 from tollgate.client.errors import TollgateError
 from tollgate.client.tls import ClientTls
 from tollgate.common.anthropic_format import request_from_params
-from tollgate.common.channels import channel_options, client_interceptors
+from tollgate.common.channels import TracedChannel, channel_options
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 
@@ -75,18 +75,13 @@ class TollgateClient:
     ) -> None:
         """`tls`: call the gateway over TLS (verifying its certificate, optionally presenting
         a client certificate); None: plaintext, for a gateway on loopback or behind a proxy."""
-        # A client span per call, carrying the caller's trace context to the gateway.
+        # Every call carries the caller's trace context to the gateway (with a client span
+        # while spans are exported).
         if tls is None:
-            self._channel = grpc.aio.insecure_channel(
-                target, options=channel_options(), interceptors=client_interceptors()
-            )
+            channel = grpc.aio.insecure_channel(target, options=channel_options())
         else:
-            self._channel = grpc.aio.secure_channel(
-                target,
-                tls.credentials(),
-                options=channel_options(),
-                interceptors=client_interceptors(),
-            )
+            channel = grpc.aio.secure_channel(target, tls.credentials(), options=channel_options())
+        self._channel: grpc.aio.Channel = TracedChannel(channel)
         self._stub = gateway_pb2_grpc.GatewayServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
