@@ -110,6 +110,10 @@ def _charged(outcome: Outcome, summaries: SummaryResult | None) -> Outcome:
 
 
 def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
+    target = policy.target_tokens
+    if not target or outcome.optimized_tokens <= target:
+        # Met: the outcome's default report already says so (and a copy is not needed).
+        return outcome
     fixed = FixedParts(
         frame=plan.frame_tokens,
         tail=plan.tail_tokens,
@@ -117,7 +121,7 @@ def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
         note=note_block_tokens(outcome.facts_note),
         can_drop=policy.uses(Strategy.KEEP_RECENT),
     )
-    report = report_target(policy.target_tokens, outcome.optimized_tokens, fixed)
+    report = report_target(target, outcome.optimized_tokens, fixed)
     return replace(outcome, target=report)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from tollgate.common.token_estimate import (
     BLOCK_OVERHEAD_TOKENS,
@@ -113,7 +114,12 @@ class Planner:
         self.exchange_tokens = [
             sum(message_tokens[ex.start : ex.end]) for ex in conversation.exchanges
         ]
-        self.tool_names = _tool_names(conversation.messages)
+
+    @cached_property
+    def tool_names(self) -> dict[str, str]:
+        # Only compression and the note need them: a conversation with nothing older than its
+        # verbatim tail never looks.
+        return _tool_names(self.conversation.messages)
 
     @property
     def original_tokens(self) -> int:
