@@ -90,7 +90,7 @@ class ConversationOptimizerServicer(
 
 def _record(outcome: Outcome, task: str) -> None:
     instruments = optimizer_metrics()
-    instruments.optimized.add(1, {"task": task, "changed": str(outcome.changed).lower()})
+    instruments.optimized.add(task, outcome.changed)
     removed = outcome.original_tokens - outcome.optimized_tokens
     if removed > 0:
         instruments.tokens_removed.add(removed, {"task": task})
