@@ -102,12 +102,16 @@ class Planner:
     """Chooses how many chunks to drop and compresses what stays (one request)."""
 
     def __init__(
-        self, request: common_pb2.ClaudeRequest, conversation: Conversation, policy: Policy
+        self,
+        request: common_pb2.ClaudeRequest,
+        conversation: Conversation,
+        policy: Policy,
+        layout: Layout | None = None,
     ) -> None:
         self.request = request
         self.conversation = conversation
         self.policy = policy
-        self.layout = plan_layout(conversation, policy)
+        self.layout = layout if layout is not None else plan_layout(conversation, policy)
         self.exchanges = conversation.exchanges
         self.frame_tokens = estimate_frame(request)
         message_tokens = [estimate_message(m) for m in conversation.messages]
