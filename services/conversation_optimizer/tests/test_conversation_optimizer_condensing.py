@@ -151,3 +151,35 @@ def test_a_target_that_only_losing_the_users_words_could_meet_is_reported(make: 
     assert not outcome.target.met
     assert "Point 0: we don't want stairs." in outcome.facts_note
     assert "the facts note that keeps what they said" in outcome.target.explanation
+
+
+def test_a_conversation_that_is_all_tail_is_counted_and_its_target_still_explained(
+    make: Any,
+) -> None:
+    """Nothing is older than the verbatim tail: the request comes back as it is, with its
+    estimate, and a target it misses is explained as for any other request."""
+    optimizer = ConversationOptimizer()
+    cases = [
+        make.request([make.user("Hello, which listings have a garden?")]),
+        make.request([make.user("Hello."), make.user("Which listings have a garden?")]),
+        long_chat(make, 3),
+    ]
+    for request in cases:
+        policy = Policy(keep_last_turns=20).for_prompt_caching()
+        outcome = asyncio.run(optimizer.optimize(request, policy))
+        tokens = estimate_request(request)
+        assert outcome.request is request
+        assert (outcome.original_tokens, outcome.optimized_tokens) == (tokens, tokens)
+        assert outcome.target.met
+        assert not outcome.changed
+        assert outcome.stable_messages == 0
+        within = Policy(keep_last_turns=20, target_tokens=tokens)
+        assert asyncio.run(optimizer.optimize(request, within)).target.met
+        tight = Policy(keep_last_turns=20, target_tokens=tokens - 1)
+        missed = asyncio.run(optimizer.optimize(request, tight))
+        assert missed.request is request
+        assert not missed.target.met
+        assert missed.target.missed_by == 1
+        assert missed.target.explanation.startswith(
+            f"The target of {tokens - 1} tokens is out of reach by 1 tokens"
+        )

@@ -8,10 +8,12 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.metrics import CallbackOptions
 
 from tollgate.common.anthropic_format import request_to_params
 from tollgate.common.server import GrpcService, Registration
 from tollgate.common.testing import serving
+from tollgate.conversation_optimizer.metrics import ConversationTally
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
 from tollgate.conversation_optimizer.policy import Policy
 from tollgate.conversation_optimizer.service import build_service
@@ -81,6 +83,19 @@ async def test_a_short_conversation_comes_back_unchanged(optimizer_stub: Stub, m
     assert response.original_tokens == response.optimized_tokens
     assert list(response.strategies_applied) == []
     assert response.facts_note == ""
+
+
+def test_conversations_are_tallied_by_task_and_change() -> None:
+    tally = ConversationTally()
+    for _ in range(3):
+        tally.add("chat", False)
+    tally.add("report", True)
+    observed = {
+        (o.attributes["task"], o.attributes["changed"]): o.value
+        for o in tally.observe(CallbackOptions())
+        if o.attributes is not None
+    }
+    assert observed == {("chat", "false"): 3, ("report", "true"): 1}
 
 
 async def test_the_request_chooses_its_strategies_and_target(

@@ -235,6 +235,27 @@ def test_each_task_gets_its_policy_and_requests_can_override_it() -> None:
         PolicyBook(Policy(), {"poetry": {}})
 
 
+def test_a_request_policy_is_its_task_policy_with_the_request_settings() -> None:
+    book = PolicyBook(Policy(keep_last_turns=3), {"lead_analysis": {"compressed_chunks": 4}})
+    lead = common_pb2.TASK_TYPE_LEAD_ANALYSIS
+    for _ in range(2):  # the second time from the book's reuse
+        cached = book.for_request(lead, ["facts_note", "keep_recent"], 700, True)
+        assert (
+            cached
+            == book.for_task(lead)
+            .with_request(["facts_note", "keep_recent"], 700)
+            .for_prompt_caching()
+        )
+        assert book.for_request(lead, [], 0, True).prompt_caching
+        plain = book.for_request(lead, [], 0, False)
+        assert plain == book.for_task(lead)
+        assert book.for_request(common_pb2.TASK_TYPE_CHAT, [], 900, False).target_tokens == 900
+    with pytest.raises(ServiceError):
+        book.for_request(lead, ["shrink"], 0, False)
+    with pytest.raises(ServiceError):
+        book.for_request(lead, ["shrink"], 0, False)
+
+
 def test_settings_read_policies_from_json_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "TOLLGATE_CONVERSATION_OPTIMIZER_DEFAULT_POLICY",

@@ -136,6 +136,10 @@ def _ids(message: common_pb2.Message, kind: str) -> list[str]:
 def _check_tool_pairing(messages: Sequence[common_pb2.Message], origins: Sequence[int]) -> None:
     seen: set[str] = set()
     for i, message in enumerate(messages):
+        kinds = [b.WhichOneof("block") for b in message.content]
+        if "tool_use" not in kinds and "tool_result" not in kinds:
+            # Nothing to pair here; a tool_use just before is checked from its own turn.
+            continue
         where = f"request.messages[{origins[i]}]"
         uses = _ids(message, "tool_use")
         for tool_id in uses:
@@ -152,7 +156,6 @@ def _check_tool_pairing(messages: Sequence[common_pb2.Message], origins: Sequenc
                 where,
             )
         if results:
-            kinds = [b.WhichOneof("block") for b in message.content]
             first_other = next((k for k, kind in enumerate(kinds) if kind != "tool_result"), None)
             if first_other is not None and "tool_result" in kinds[first_other:]:
                 raise invalid_argument(

@@ -8,7 +8,8 @@
 4. Optionally summarise each dropped chunk through the orchestrator (`summarizer`).
 5. Assemble the request: system prompt + note, kept exchanges, verbatim tail.
 
-When nothing changes, the caller's request comes back untouched.
+When nothing changes, the caller's request comes back untouched. A conversation that is all
+verbatim tail (a single turn) stops after step 2: only its tokens are counted.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from tollgate.common.token_estimate import estimate_request
 from tollgate.conversation_optimizer.cache_cost import cut_pays
 from tollgate.conversation_optimizer.conversation import Conversation, parse_conversation
 from tollgate.conversation_optimizer.facts_note import FactsNote
+from tollgate.conversation_optimizer.layout import plan_layout
 from tollgate.conversation_optimizer.planner import Plan, Planner, note_block_tokens
 from tollgate.conversation_optimizer.policy import Policy, Strategy
 from tollgate.conversation_optimizer.targets import FixedParts, TargetReport, report_target
@@ -85,9 +88,19 @@ THREAD_ABOVE_TURNS = 200
 
 def _plan(
     request: common_pb2.ClaudeRequest, policy: Policy, summary_reserve: int
-) -> tuple[Conversation, Planner, Plan]:
+) -> tuple[Conversation, Planner, Plan] | Outcome:
+    """The conversation, its planner and its cut; or, when there is nothing to cut, the
+    unchanged outcome."""
     conversation = parse_conversation(request)
-    planner = Planner(request, conversation, policy)
+    layout = plan_layout(conversation, policy)
+    if layout.verbatim_from == 0:
+        # The whole conversation is its verbatim tail (a single turn, say): nothing can be
+        # compressed or dropped, so only its tokens are counted. A target it misses takes the
+        # planner's path, which explains the miss.
+        tokens = estimate_request(request)
+        if not policy.target_tokens or tokens <= policy.target_tokens:
+            return _unchanged(request, tokens)
+    planner = Planner(request, conversation, policy, layout)
     return conversation, planner, planner.plan(summary_reserve)
 
 
@@ -110,6 +123,10 @@ def _charged(outcome: Outcome, summaries: SummaryResult | None) -> Outcome:
 
 
 def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
+    target = policy.target_tokens
+    if not target or outcome.optimized_tokens <= target:
+        # Met: the outcome's default report already says so (and a copy is not needed).
+        return outcome
     fixed = FixedParts(
         frame=plan.frame_tokens,
         tail=plan.tail_tokens,
@@ -117,7 +134,7 @@ def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
         note=note_block_tokens(outcome.facts_note),
         can_drop=policy.uses(Strategy.KEEP_RECENT),
     )
-    report = report_target(policy.target_tokens, outcome.optimized_tokens, fixed)
+    report = report_target(target, outcome.optimized_tokens, fixed)
     return replace(outcome, target=report)
 
 
@@ -157,9 +174,12 @@ class ConversationOptimizer:
         summarizing = self._summarizing(policy)
         reserve = policy.summary_max_tokens if summarizing else 0
         if len(request.messages) > THREAD_ABOVE_TURNS:
-            conversation, planner, plan = await asyncio.to_thread(_plan, request, policy, reserve)
+            planned = await asyncio.to_thread(_plan, request, policy, reserve)
         else:
-            conversation, planner, plan = _plan(request, policy, reserve)
+            planned = _plan(request, policy, reserve)
+        if isinstance(planned, Outcome):
+            return planned
+        conversation, planner, plan = planned
         summaries: SummaryResult | None = None
         if summarizing and plan.dropped and self._summarizer is not None:
             summaries = await self._summarizer.summarize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from tollgate.common.token_estimate import (
     BLOCK_OVERHEAD_TOKENS,
@@ -101,19 +102,28 @@ class Planner:
     """Chooses how many chunks to drop and compresses what stays (one request)."""
 
     def __init__(
-        self, request: common_pb2.ClaudeRequest, conversation: Conversation, policy: Policy
+        self,
+        request: common_pb2.ClaudeRequest,
+        conversation: Conversation,
+        policy: Policy,
+        layout: Layout | None = None,
     ) -> None:
         self.request = request
         self.conversation = conversation
         self.policy = policy
-        self.layout = plan_layout(conversation, policy)
+        self.layout = layout if layout is not None else plan_layout(conversation, policy)
         self.exchanges = conversation.exchanges
         self.frame_tokens = estimate_frame(request)
         message_tokens = [estimate_message(m) for m in conversation.messages]
         self.exchange_tokens = [
             sum(message_tokens[ex.start : ex.end]) for ex in conversation.exchanges
         ]
-        self.tool_names = _tool_names(conversation.messages)
+
+    @cached_property
+    def tool_names(self) -> dict[str, str]:
+        # Only compression and the note need them: a conversation with nothing older than its
+        # verbatim tail never looks.
+        return _tool_names(self.conversation.messages)
 
     @property
     def original_tokens(self) -> int:

@@ -22,6 +22,7 @@ describe what the others removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -135,6 +136,9 @@ TASK_NAMES: dict[int, str] = {
 }
 KNOWN_TASKS = frozenset(TASK_NAMES.values())
 
+# Distinct (task, chain, target, caching) policies kept by `PolicyBook.for_request`.
+REQUEST_POLICIES = 1024
+
 # Tasks that read the whole history closely keep more of it; classification needs little.
 DEFAULT_TASK_OVERRIDES: dict[str, dict[str, Any]] = {
     "lead_analysis": {"keep_last_turns": 6, "compressed_chunks": 2},
@@ -157,6 +161,27 @@ class PolicyBook:
             task: Policy.model_validate({**default.model_dump(), **overrides.get(task, {})})
             for task in KNOWN_TASKS
         }
+        self._by_request: dict[tuple[int, tuple[str, ...], int, bool], Policy] = {}
 
     def for_task(self, task: int) -> Policy:
         return self._by_task[TASK_NAMES.get(task, "chat")]
+
+    def for_request(
+        self, task: int, strategies: Sequence[str], target_tokens: int, prompt_caching: bool
+    ) -> Policy:
+        """The policy of one request: its task's, with the request's chain, target and caching.
+
+        Policies are immutable, so one is built per distinct combination and reused: deriving
+        it (a pydantic copy) cost more than the rest of a short conversation's optimization.
+        """
+        key = (task, tuple(strategies), target_tokens, prompt_caching)
+        policy = self._by_request.get(key)
+        if policy is None:
+            policy = self.for_task(task).with_request(list(strategies), target_tokens)
+            if prompt_caching:
+                policy = policy.for_prompt_caching()
+            if len(self._by_request) >= REQUEST_POLICIES:
+                # Targets come from callers, so combinations are unbounded: start over.
+                self._by_request.clear()
+            self._by_request[key] = policy
+        return policy

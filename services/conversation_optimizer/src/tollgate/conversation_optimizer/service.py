@@ -44,11 +44,12 @@ class ConversationOptimizerServicer(
             raise invalid_argument(
                 "request is required: send the conversation to optimize.", "request"
             )
-        policy = self._policies.for_task(request.context.task).with_request(
-            list(request.strategies), request.target_tokens
+        policy = self._policies.for_request(
+            request.context.task,
+            request.strategies,
+            request.target_tokens,
+            request.prompt_caching,
         )
-        if request.prompt_caching:
-            policy = policy.for_prompt_caching()
         outcome = await self._optimizer.optimize(request.request, policy, request.context)
         _record(outcome, TASK_NAMES.get(request.context.task, "chat"))
         return conversation_optimizer_pb2.OptimizeConversationResponse(
@@ -89,7 +90,7 @@ class ConversationOptimizerServicer(
 
 def _record(outcome: Outcome, task: str) -> None:
     instruments = optimizer_metrics()
-    instruments.optimized.add(1, {"task": task, "changed": str(outcome.changed).lower()})
+    instruments.optimized.add(task, outcome.changed)
     removed = outcome.original_tokens - outcome.optimized_tokens
     if removed > 0:
         instruments.tokens_removed.add(removed, {"task": task})
