@@ -13,10 +13,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-from tollgate.common.telemetry import RecordWhileExported
+from tollgate.common.telemetry import RecordWhileExported, spans_exported
 from tollgate.orchestrator import messages_client
 from tollgate.orchestrator.messages_client import MessagesClient
-from tollgate.orchestrator.sdk_spans import spans_exported
 
 ANSWER = {
     "id": "msg_1",

@@ -1,13 +1,16 @@
 """Calls to the Messages API through the official SDK, with as little per-call work as it allows.
 
-While spans are exported (`sdk_spans.py`), a call is `messages.create` on the traced client, so
-the SDK records its `anthropic.messages.create` span. Otherwise it is the SDK's generic
-`post` on an untraced copy of the client (same HTTP client, pool and transport): the same
-request pipeline (headers, auth, timeout, errors as `anthropic.APIError`, SSE decoding), minus what
-only serves typed calls. The body is serialized once with `json.dumps` from the parameters
-instead of being walked, copied and encoded by the SDK, and the URL is parsed once here instead
-of on every call. About 0.1 ms less CPU per call than `messages.create`, measured against an
-in-memory transport.
+While spans are exported (`telemetry.spans_exported`), a call is `messages.create` on the traced
+client, so the SDK records its `anthropic.messages.create` span. Otherwise it is the SDK's generic
+`post` on an untraced copy of the client (same HTTP client, pool and transport): the same request
+pipeline (headers, auth, timeout, errors as `anthropic.APIError`, SSE decoding), minus what only
+serves typed calls. The body is serialized once with `json.dumps` from the parameters instead of
+being walked, copied and encoded by the SDK, and the URL is parsed once here instead of on every
+call. About 0.1 ms less CPU per call than `messages.create`, measured against an in-memory
+transport, of which the SDK's own call span (attributes and trace headers built before it finds out
+nobody records it) is 0.07-0.13 ms. Once a span processor is attached, the traced client makes the
+calls again, so the trace (server span, SDK span, HTTP span) is unchanged whenever anyone receives
+it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import anthropic
 import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 from anthropic.types import Message, RawMessageStreamEvent
 
-from tollgate.orchestrator.sdk_spans import spans_exported
+from tollgate.common.telemetry import spans_exported
 
 MessageStream = anthropic.AsyncStream[RawMessageStreamEvent]
 
