@@ -254,6 +254,29 @@ async def test_classify_holds_a_key_to_its_models_and_tasks(keys_suite) -> None:
     assert f"may not use model '{OTHER_MODEL}'" in (error.details() or "")
 
 
+async def test_a_classify_run_counts_its_tokens_against_the_keys_limit(keys_suite) -> None:
+    """A packed run is one request but calls Claude once per chunk: its chunks' tokens count
+    against the key's tokens per minute, so no run spends past the limit."""
+    suite = keys_suite
+    limited = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="few-tokens",
+        limits=ledger_pb.ApiKeyLimits(tokens_per_minute=50),
+    )
+    calls_before = claude_calls(suite)
+    error = await classify_refusal(suite, limited.secret, ALLOWED_MODEL)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = error.details() or ""
+    assert "Stopped after answering 0 of 1 items" in details
+    assert "50 tokens per minute allowed for this API key" in details
+    assert claude_calls(suite) == calls_before
+
+
+def claude_calls(suite: FullSuite) -> int:
+    return sum(1 for r in suite.emulator.stats.requests if r.path == "/v1/messages")
+
+
 async def test_expired_and_rotated_away_secrets_are_refused_on_both_doors(keys_suite) -> None:
     suite = keys_suite
     soon = gateway_pb2.CreateApiKeyRequest().expires_at

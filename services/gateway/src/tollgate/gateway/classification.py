@@ -14,6 +14,11 @@ its last result is in. A chunk the budget refuses is not sent; the chunks alread
 finish, their results are streamed, and the stream then ends with RESOURCE_EXHAUSTED saying how
 many items were answered. Results already sent stand and are charged.
 
+Rate limits: the run counts as one request when it is accepted, and each chunk's tokens (the
+same estimate as its hold, input and output) are counted against the key's and the tenant's
+tokens per minute before the chunk is held; a chunk the limit refuses ends the run as a budget
+refusal does.
+
 A caller who leaves mid-run stops the run the same way: no further chunk starts, and the running
 ones are read to their end in the gateway's background work, so what Claude answered for them is
 charged and cached (as an abandoned Complete is).
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -100,6 +105,10 @@ def check_request(request: gateway_pb2.ClassifyRequest, prices: PriceTable) -> A
     return rule
 
 
+# Counts a chunk's tokens against the caller's per-minute limits, or raises RESOURCE_EXHAUSTED.
+AdmitTokens = Callable[[int], Awaitable[None]]
+
+
 def chunks(items: Sequence[Item], size: int) -> list[list[Item]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -123,10 +132,10 @@ class Classification:
         self._background = background
         self._config = classification or ClassificationSettings()
 
-    def hold_micros(
+    def chunk_tokens(
         self, request: gateway_pb2.ClassifyRequest, rule: AnswerRule, items: Sequence[Item]
-    ) -> int:
-        """The estimated price of one chunk: see the module's docstring."""
+    ) -> tuple[int, int]:
+        """At most how many input and output tokens one chunk's packed calls take."""
         per_call = request.max_items_per_call or self._config.items_per_call_hint
         calls = math.ceil(len(items) / per_call)
         instructions = request.instructions
@@ -141,12 +150,22 @@ class Classification:
         output_tokens = full * call_max_tokens(rule, per_call, 1 << 30)
         if rest:
             output_tokens += call_max_tokens(rule, rest, 1 << 30)
+        return input_tokens, output_tokens
+
+    def hold_micros(
+        self, request: gateway_pb2.ClassifyRequest, rule: AnswerRule, items: Sequence[Item]
+    ) -> int:
+        """The estimated price of one chunk: see the module's docstring."""
+        input_tokens, output_tokens = self.chunk_tokens(request, rule, items)
         return priced_at_most(
-            self._settings, self._prices, instructions.model, input_tokens, output_tokens
+            self._settings, self._prices, request.instructions.model, input_tokens, output_tokens
         )
 
     async def run(
-        self, context: common_pb2.RequestContext, request: gateway_pb2.ClassifyRequest
+        self,
+        context: common_pb2.RequestContext,
+        request: gateway_pb2.ClassifyRequest,
+        admit_tokens: AdmitTokens | None = None,
     ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         rule = check_request(request, self._prices)
         decisions = Decisions.evaluate(self._flags.config, context.tenant_id, "")
@@ -172,7 +191,7 @@ class Classification:
             if result.WhichOneof("outcome") != "error" and result.item_id in keys:
                 await cache.store(keys[result.item_id], result)
 
-        run = _ChunkRun(self, context, request, rule, decisions, routes, remember)
+        run = _ChunkRun(self, context, request, rule, decisions, routes, remember, admit_tokens)
         results = run.results(chunks(to_ask, self._config.chunk_items))
         async with contextlib.aclosing(results):
             async for result in results:
@@ -219,8 +238,10 @@ class _ChunkRun:
         decisions: Decisions,
         routes: RequestRoutes,
         remember: Callable[[Result], Any],
+        admit_tokens: AdmitTokens | None = None,
     ) -> None:
         self._owner = owner
+        self._admit_tokens = admit_tokens
         self._context = context
         self._request = request
         self._rule = rule
@@ -238,6 +259,14 @@ class _ChunkRun:
         context.request_id = f"{self._context.request_id}:chunk-{index}"
         context.task = common_pb2.TASK_TYPE_CLASSIFICATION
         return context
+
+    async def _admit(self, items: list[Item]) -> None:
+        """Count the chunk's tokens against the per-minute limits (the run was counted as one
+        request when it was accepted): a packed run calls Claude for every chunk, so without
+        this one run could spend any number of tokens past a key's or tenant's limit."""
+        if self._admit_tokens is not None:
+            input_tokens, output_tokens = self._owner.chunk_tokens(self._request, self._rule, items)
+            await self._admit_tokens(input_tokens + output_tokens)
 
     async def _hold(self, context: common_pb2.RequestContext, items: list[Item]) -> Hold | None:
         decision = self._decisions.budget_enforcement
@@ -275,6 +304,7 @@ class _ChunkRun:
                     break
                 context = self._chunk_context(index)
                 try:
+                    await self._admit(items)
                     hold = await self._hold(context, items)
                 except ServiceError as exc:
                     gate.release()

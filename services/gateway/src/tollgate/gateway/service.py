@@ -100,9 +100,11 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         await self._admit(key, estimate + completion.request.max_tokens)
         return self._request_context(key, completion)
 
-    async def _admit(self, key: ApiKey, tokens: int) -> None:
+    async def _admit(self, key: ApiKey, tokens: int, requests: int = 1) -> None:
         if self._rate_limiter is not None:
-            await self._rate_limiter.admit(key.tenant, key.id, tokens, key_limits=key.limits)
+            await self._rate_limiter.admit(
+                key.tenant, key.id, tokens, key_limits=key.limits, requests=requests
+            )
 
     def _request_context(
         self, key: ApiKey, completion: gateway_pb2.Completion | None = None
@@ -179,9 +181,14 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         if request.request_id:
             run_context.request_id = request.request_id
         run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
+
+        async def admit_chunk(tokens: int) -> None:
+            await self._admit(key, tokens, requests=0)
+
+        run = self._classification.run(run_context, request, admit_chunk)
         # Closed at once when the caller leaves (not whenever the generator is collected), so
         # the run stops starting chunks then.
-        async with contextlib.aclosing(self._classification.run(run_context, request)) as items:
+        async with contextlib.aclosing(run) as items:
             async for item in items:
                 yield item
 
