@@ -183,3 +183,6 @@ def test_a_conversation_that_is_all_tail_is_counted_and_its_target_still_explain
         assert missed.target.explanation.startswith(
             f"The target of {tokens - 1} tokens is out of reach by 1 tokens"
         )
+        # Nothing is older than the tail, so the frame and the tail as sent are the whole
+        # request: the explanation's figure is the request's own.
+        assert f"already take {tokens}." in missed.target.explanation

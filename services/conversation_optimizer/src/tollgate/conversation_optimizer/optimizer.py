@@ -127,9 +127,13 @@ def _with_target(outcome: Outcome, policy: Policy, plan: Plan) -> Outcome:
     if not target or outcome.optimized_tokens <= target:
         # Met: the outcome's default report already says so (and a copy is not needed).
         return outcome
+    # A conversation that is all verbatim tail is sent exactly as it came (same-role turns not
+    # merged), so its tail is what it costs as sent, not the planner's estimate of the merged
+    # turns: otherwise the explanation's figures would not add up to the request's.
+    all_tail = plan.layout.verbatim_from == 0
     fixed = FixedParts(
         frame=plan.frame_tokens,
-        tail=plan.tail_tokens,
+        tail=outcome.optimized_tokens - plan.frame_tokens if all_tail else plan.tail_tokens,
         tail_turns=plan.tail_turns,
         note=note_block_tokens(outcome.facts_note),
         can_drop=policy.uses(Strategy.KEEP_RECENT),
