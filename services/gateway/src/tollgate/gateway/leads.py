@@ -18,7 +18,6 @@ from tollgate.common.errors import ServiceError, failed_precondition, unavailabl
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
-from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagsSource, decide, decide_typed
@@ -40,13 +39,13 @@ class LeadScoring:
         flags: FlagsSource,
         router: BackendRouter,
         prices: PriceTable,
-        background: BackgroundWork,
+        budget: BudgetGuard,
     ) -> None:
         self._settings = settings
         self._flags = flags
         self._router = router
         self._prices = prices
-        self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
+        self._budget = budget
 
     def _track(self, backend: str, context: common_pb2.RequestContext) -> Track[Any]:
         return self._router.route(backend, self._flags.config, context.tenant_id, "")

@@ -184,6 +184,7 @@ class CompletionPipeline:
         router: BackendRouter,
         prices: PriceTable,
         background: BackgroundWork,
+        budget: BudgetGuard,
         profiles: AgentProfiles | None = None,
         sessions: SessionStore | None = None,
         admit: Admit | None = None,
@@ -198,7 +199,7 @@ class CompletionPipeline:
         self._savings = SavingsCalculator(prices)
         # Public so that shutdown and tests can wait for work after the answer.
         self.background = background
-        self._budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
+        self._budget = budget
         self._precision = PrecisionBoard()
         self._decisions = DecisionMemo()
 

@@ -363,8 +363,11 @@ async def build_service(settings: Settings) -> GrpcService:
         own = keys.limits_of(tenant, key_id)
         await rate_limiter.admit(tenant, key_id, tokens, key_limits=own, requests=0)
 
+    # Holds and commits on the ledger, shared by every path that spends: it keeps no state of
+    # its own beyond the ledger's deadline and the background work its commits run in.
+    budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
     pipeline = CompletionPipeline(
-        settings, flags, router, prices, background, profiles, sessions, admit_history
+        settings, flags, router, prices, background, budget, profiles, sessions, admit_history
     )
     admin = AdminCalls(settings, flags, router)
     servicer = GatewayServicer(
@@ -372,16 +375,9 @@ async def build_service(settings: Settings) -> GrpcService:
         keys,
         RequestValidator(settings, prices),
         pipeline,
-        LeadScoring(settings, flags, router, prices, background),
+        LeadScoring(settings, flags, router, prices, budget),
         admin,
-        Classification(
-            settings,
-            flags,
-            router,
-            prices,
-            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
-            background,
-        ),
+        Classification(settings, flags, router, prices, budget, background),
         rate_limiter,
         KeyAdmin(admin.ledger_call, keys) if settings.managed_keys_enabled else None,
         profiles=profiles,
@@ -398,13 +394,7 @@ async def build_service(settings: Settings) -> GrpcService:
     if sessions is not None:
         on_stop.insert(0, sessions.close)
     if settings.http_enabled:
-        batches = BatchCalls(
-            settings,
-            flags,
-            router,
-            prices,
-            BudgetGuard(settings.budget_ledger_timeout_seconds, background),
-        )
+        batches = BatchCalls(settings, flags, router, prices, budget)
         servicer.http_door = HttpDoor(settings, servicer, prices, batches)
         on_start.append(servicer.http_door.start)
         # Stop hooks run last to first: no new HTTP request starts while the pipeline drains.
