@@ -269,7 +269,7 @@ async def test_a_classify_run_counts_its_tokens_against_the_keys_limit(keys_suit
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     details = error.details() or ""
     assert "Stopped after answering 0 of 1 items" in details
-    assert "50 tokens per minute allowed for this API key" in details
+    assert "50 tokens per minute allowed for this API key; send fewer or shorter items" in details
     assert claude_calls(suite) == calls_before
 
 

@@ -107,6 +107,8 @@ def check_request(request: gateway_pb2.ClassifyRequest, prices: PriceTable) -> A
 
 # Counts a chunk's tokens against the caller's per-minute limits, or raises RESOURCE_EXHAUSTED.
 AdmitTokens = Callable[[int], Awaitable[None]]
+# What a caller whose chunk alone is over a tokens-per-minute limit can do about it.
+CHUNK_TOO_BIG_HINT = "send fewer or shorter items (a run's items are counted a chunk at a time)"
 
 
 def chunks(items: Sequence[Item], size: int) -> list[list[Item]]:

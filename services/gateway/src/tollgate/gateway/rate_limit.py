@@ -29,6 +29,8 @@ from tollgate.common.errors import ServiceError, resource_exhausted
 log = logging.getLogger("tollgate.gateway.rate_limit")
 
 WINDOW_SECONDS = 60
+# What a request larger than a tokens-per-minute limit can do about it (waiting would not help).
+TOO_BIG_HINT = "lower max_tokens or shorten the conversation"
 
 # KEYS: counters. ARGV: window ttl, then (limit, increment) per key; limit 0 means no limit.
 # Returns 0 when admitted, else the 1-based index of the first counter that would overflow.
@@ -143,6 +145,7 @@ class RateLimiter:
         now: float | None = None,
         key_limits: KeyLimits | None = None,
         requests: int = 1,
+        too_big_hint: str = TOO_BIG_HINT,
     ) -> None:
         """Count `requests` requests (one, or none to add tokens to a request already counted)
         of `tokens` tokens, or raise RESOURCE_EXHAUSTED with a retry hint. A managed key's own
@@ -159,7 +162,7 @@ class RateLimiter:
         counters = self._counters(tenant, key_id, tokens, limits, window, requests)
         too_big = next((c for c in counters if c.kind == "tokens" and 0 < c.limit < tokens), None)
         if too_big is not None:
-            raise self._refusal(too_big, tenant, retry_after=None)
+            raise self._refusal(too_big, tenant, retry_after=None, too_big_hint=too_big_hint)
         try:
             refused_index = int(
                 await self._script(  # type: ignore[misc,operator]
@@ -207,7 +210,9 @@ class RateLimiter:
         ]  # fmt: skip
 
     @staticmethod
-    def _refusal(counter: _Counter, tenant: str, retry_after: int | None) -> ServiceError:
+    def _refusal(
+        counter: _Counter, tenant: str, retry_after: int | None, too_big_hint: str = ""
+    ) -> ServiceError:
         who = f"tenant {tenant!r}" if counter.scope == "tenant" else "this API key"
         metadata = {
             "limit_scope": counter.scope,
@@ -217,8 +222,7 @@ class RateLimiter:
         if retry_after is None:
             error = resource_exhausted(
                 f"This request needs {counter.increment:,} tokens, more than the "
-                f"{counter.limit:,} tokens per minute allowed for {who}; lower max_tokens or "
-                "shorten the conversation.",
+                f"{counter.limit:,} tokens per minute allowed for {who}; {too_big_hint}.",
                 **metadata,
             )
         else:

@@ -22,7 +22,7 @@ from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import BatchCalls
 from tollgate.gateway.budget import BudgetGuard
-from tollgate.gateway.classification import Classification
+from tollgate.gateway.classification import CHUNK_TOO_BIG_HINT, Classification
 from tollgate.gateway.configmap_watch import ConfigMapWatch
 from tollgate.gateway.decoding import tolerant_adder
 from tollgate.gateway.flags import FlagsSource
@@ -100,11 +100,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         await self._admit(key, estimate + completion.request.max_tokens)
         return self._request_context(key, completion)
 
-    async def _admit(self, key: ApiKey, tokens: int, requests: int = 1) -> None:
+    async def _admit(self, key: ApiKey, tokens: int) -> None:
         if self._rate_limiter is not None:
-            await self._rate_limiter.admit(
-                key.tenant, key.id, tokens, key_limits=key.limits, requests=requests
-            )
+            await self._rate_limiter.admit(key.tenant, key.id, tokens, key_limits=key.limits)
 
     def _request_context(
         self, key: ApiKey, completion: gateway_pb2.Completion | None = None
@@ -183,7 +181,15 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
 
         async def admit_chunk(tokens: int) -> None:
-            await self._admit(key, tokens, requests=0)
+            if self._rate_limiter is not None:
+                await self._rate_limiter.admit(
+                    key.tenant,
+                    key.id,
+                    tokens,
+                    key_limits=key.limits,
+                    requests=0,
+                    too_big_hint=CHUNK_TOO_BIG_HINT,
+                )
 
         run = self._classification.run(run_context, request, admit_chunk)
         # Closed at once when the caller leaves (not whenever the generator is collected), so
