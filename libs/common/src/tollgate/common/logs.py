@@ -45,6 +45,11 @@ def trace_fields() -> dict[str, str]:
     }
 
 
+# `json.dumps(entry, default=str)` builds a new encoder on every call (any keyword but the
+# defaults does); one shared encoder writes the same text without that per-line construction.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -83,7 +88,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 # grpc's Cython layer logs every metadata value that is not valid UTF-8, bytes and all, at ERROR
