@@ -9,11 +9,13 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.metrics import CallbackOptions
+from opentelemetry.sdk.metrics import MeterProvider
 
 from tollgate.common.anthropic_format import request_to_params
 from tollgate.common.server import GrpcService, Registration
+from tollgate.common.summed_counter import SummedCounter
 from tollgate.common.testing import serving
-from tollgate.conversation_optimizer.metrics import ConversationTally
+from tollgate.conversation_optimizer.metrics import conversation
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
 from tollgate.conversation_optimizer.policy import Policy
 from tollgate.conversation_optimizer.service import build_service
@@ -86,10 +88,10 @@ async def test_a_short_conversation_comes_back_unchanged(optimizer_stub: Stub, m
 
 
 def test_conversations_are_tallied_by_task_and_change() -> None:
-    tally = ConversationTally()
+    tally = SummedCounter(MeterProvider().get_meter("test"), "conversations", "test")
     for _ in range(3):
-        tally.add("chat", False)
-    tally.add("report", True)
+        tally.add(1, conversation("chat", False))
+    tally.add(1, conversation("report", True))
     observed = {
         (o.attributes["task"], o.attributes["changed"]): o.value
         for o in tally.observe(CallbackOptions())

@@ -16,8 +16,8 @@ from functools import cache
 from opentelemetry import metrics
 
 from tollgate.common.breaker import BreakerState
+from tollgate.common.summed_counter import SummedCounter
 from tollgate.common.telemetry import seconds_histogram
-from tollgate.gateway.summed_counter import SummedCounter
 
 CALL_SECONDS_BUCKETS = (
     0.001,

@@ -1,5 +1,5 @@
-"""Counters the gateway adds to several times per request, summed here and read by the metrics
-SDK when it collects.
+"""Counters added to on every request, summed here and read by the metrics SDK when it collects
+(the gateway's per-request counters, the optimizer's conversations).
 
 The SDK's synchronous `Counter.add` cleans, hashes and aggregates the attributes on every call
 (about 9 µs of CPU each, several calls per request). Summing in a dict costs a fraction of a
@@ -24,7 +24,7 @@ class SummedCounter:
         # Keyed by the attribute set, whatever the order the caller built the dict in: one
         # attribute set must be one observation, or the SDK keeps only the last.
         self._totals: dict[frozenset[tuple[str, str]], int] = {}
-        meter.create_observable_counter(name, callbacks=[self._observe], description=description)
+        meter.create_observable_counter(name, callbacks=[self.observe], description=description)
 
     def add(self, amount: int, attributes: Mapping[str, str]) -> None:
         if amount < 0:
@@ -32,7 +32,7 @@ class SummedCounter:
         key = frozenset(attributes.items())
         self._totals[key] = self._totals.get(key, 0) + amount
 
-    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         # Called on the exporter's thread: copy() is one C call, so an add on the event loop
         # never changes the dict while it is read.
         return [Observation(total, dict(key)) for key, total in self._totals.copy().items()]

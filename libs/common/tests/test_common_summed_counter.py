@@ -1,4 +1,4 @@
-"""The gateway's summed counters export what the SDK's own counters would: a cumulative,
+"""Summed counters export what the SDK's own counters would: a cumulative,
 monotonic sum per attribute set, whatever order the attributes were given in."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Sum
 
-from tollgate.gateway.summed_counter import SummedCounter
+from tollgate.common.summed_counter import SummedCounter
 
 
 def _points(reader: InMemoryMetricReader, name: str) -> tuple[Sum, dict[Any, int]]:
