@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.common.errors import invalid_argument
+from tollgate.common.lru import LruCache
 from tollgate.v1 import common_pb2
 
 
@@ -161,7 +162,10 @@ class PolicyBook:
             task: Policy.model_validate({**default.model_dump(), **overrides.get(task, {})})
             for task in KNOWN_TASKS
         }
-        self._by_request: dict[tuple[int, tuple[str, ...], int, bool], Policy] = {}
+        # Targets come from callers, so combinations are unbounded: the most recent are kept.
+        self._by_request: LruCache[tuple[int, tuple[str, ...], int, bool], Policy] = LruCache(
+            REQUEST_POLICIES
+        )
 
     def for_task(self, task: int) -> Policy:
         return self._by_task[TASK_NAMES.get(task, "chat")]
@@ -180,8 +184,5 @@ class PolicyBook:
             policy = self.for_task(task).with_request(list(strategies), target_tokens)
             if prompt_caching:
                 policy = policy.for_prompt_caching()
-            if len(self._by_request) >= REQUEST_POLICIES:
-                # Targets come from callers, so combinations are unbounded: start over.
-                self._by_request.clear()
-            self._by_request[key] = policy
+            self._by_request.put(key, policy)
         return policy

@@ -18,6 +18,7 @@ from tollgate.common.flag_definitions import (
     SemanticCacheParameters,
 )
 from tollgate.common.flag_layers import layered_text
+from tollgate.common.lru import LruCache
 from tollgate.gateway.flags_config import (
     DEFAULT_CONFIG,
     FlagMode,
@@ -96,16 +97,16 @@ class DecisionMemo:
     """Decisions already made under the config in force, by (tenant, contact).
 
     A decision is a pure function of the config, the flag, the tenant and the contact, and a
-    reloaded config is a new object (FlagsSource swaps it whole), so the memo is emptied when it
-    sees another config and is otherwise never stale. Deciding costs six hashes and a dozen
-    lookups per request; a repeat caller costs one dict lookup. Contacts are unbounded, so the
-    memo is emptied when it reaches `limit` entries.
+    reloaded config is a new object (FlagsSource swaps it whole), so the memo starts afresh when
+    it sees another config and is otherwise never stale. Deciding costs six hashes and a dozen
+    lookups per request; a repeat caller costs one lookup. Contacts are unbounded, so at most
+    `limit` callers are kept (least recently used first out).
     """
 
     def __init__(self, limit: int = 4096) -> None:
         self._limit = limit
         self._config: GatewayConfig | None = None
-        self._by_caller: dict[tuple[str, str], Decisions] = {}
+        self._by_caller: LruCache[tuple[str, str], Decisions] = LruCache(limit)
 
     def __len__(self) -> int:
         return len(self._by_caller)
@@ -113,14 +114,12 @@ class DecisionMemo:
     def evaluate(self, config: GatewayConfig, tenant: str, contact: str) -> Decisions:
         if config is not self._config:
             self._config = config
-            self._by_caller = {}
+            self._by_caller = LruCache(self._limit)
         caller = (tenant, contact)
         decisions = self._by_caller.get(caller)
         if decisions is None:
-            if len(self._by_caller) >= self._limit:
-                self._by_caller.clear()
             decisions = Decisions.evaluate(config, tenant, contact)
-            self._by_caller[caller] = decisions
+            self._by_caller.put(caller, decisions)
         return decisions
 
 
