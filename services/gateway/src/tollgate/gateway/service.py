@@ -4,6 +4,7 @@ lead scoring, or the admin calls."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -33,7 +34,7 @@ from tollgate.gateway.key_file import KeyFile
 from tollgate.gateway.key_policy import check_completion, check_task
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
-from tollgate.gateway.rate_limit import RateLimiter
+from tollgate.gateway.rate_limit import TOO_BIG_HINT, RateLimiter
 from tollgate.gateway.redaction import log_exchange
 from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.session_calls import SessionCalls
@@ -100,9 +101,18 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         await self._admit(key, estimate + completion.request.max_tokens)
         return self._request_context(key, completion)
 
-    async def _admit(self, key: ApiKey, tokens: int) -> None:
+    async def _admit(
+        self, key: ApiKey, tokens: int, *, requests: int = 1, too_big_hint: str = TOO_BIG_HINT
+    ) -> None:
         if self._rate_limiter is not None:
-            await self._rate_limiter.admit(key.tenant, key.id, tokens, key_limits=key.limits)
+            await self._rate_limiter.admit(
+                key.tenant,
+                key.id,
+                tokens,
+                key_limits=key.limits,
+                requests=requests,
+                too_big_hint=too_big_hint,
+            )
 
     def _request_context(
         self, key: ApiKey, completion: gateway_pb2.Completion | None = None
@@ -180,17 +190,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             run_context.request_id = request.request_id
         run_context.task = common_pb2.TASK_TYPE_CLASSIFICATION
 
-        async def admit_chunk(tokens: int) -> None:
-            if self._rate_limiter is not None:
-                await self._rate_limiter.admit(
-                    key.tenant,
-                    key.id,
-                    tokens,
-                    key_limits=key.limits,
-                    requests=0,
-                    too_big_hint=CHUNK_TOO_BIG_HINT,
-                )
-
+        # Each chunk's tokens, on top of the run counted as one request above.
+        admit_chunk = functools.partial(
+            self._admit, key, requests=0, too_big_hint=CHUNK_TOO_BIG_HINT
+        )
         run = self._classification.run(run_context, request, admit_chunk)
         # Closed at once when the caller leaves (not whenever the generator is collected), so
         # the run stops starting chunks then.
