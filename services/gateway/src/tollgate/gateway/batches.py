@@ -19,24 +19,17 @@ from typing import Any
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from tollgate.common.errors import ServiceError, unavailable
+from tollgate.common.errors import ServiceError
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import Decisions, FlagsSource
-from tollgate.gateway.pipeline import forward_error
+from tollgate.gateway.pipeline import orchestrator_failure
 from tollgate.gateway.routing import BackendRouter, RequestRoutes, Track
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.budget_hold import billed_tokens, max_cost
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2, orchestrator_pb2
-
-
-def _failure(exc: DependencyDown | grpc.aio.AioRpcError) -> ServiceError:
-    error = exc.error if isinstance(exc, DependencyDown) else exc
-    if error is None:
-        return unavailable("The orchestrator is unavailable; try again shortly.")
-    return forward_error(error, "orchestrator")
 
 
 class BatchCalls:
@@ -85,7 +78,7 @@ class BatchCalls:
                 self._settings.orchestrator_timeout_seconds,
             )
         except (DependencyDown, grpc.aio.AioRpcError) as exc:
-            raise _failure(exc) from exc
+            raise orchestrator_failure(exc) from exc
 
     async def create(
         self,
@@ -172,7 +165,7 @@ class BatchCalls:
                     model = model or item.result.response.model
                 yield item
         except (DependencyDown, grpc.aio.AioRpcError) as exc:
-            raise _failure(exc) from exc
+            raise orchestrator_failure(exc) from exc
         if batch.request_id and self._decisions(context).budget_enforcement.active:
             settled = common_pb2.RequestContext()
             settled.CopyFrom(context)

@@ -43,7 +43,7 @@ from tollgate.common.classification import (
     check_items,
     check_max_items_per_call,
 )
-from tollgate.common.errors import ServiceError, invalid_argument, unavailable
+from tollgate.common.errors import ServiceError, invalid_argument
 from tollgate.common.pricing import PriceTable
 from tollgate.common.token_bound import upper_bound_text
 from tollgate.gateway import dependencies
@@ -53,7 +53,7 @@ from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.classification_cache import ItemCache, instructions_digest
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import Decisions, FlagsSource
-from tollgate.gateway.pipeline import forward_error
+from tollgate.gateway.pipeline import orchestrator_failure
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.budget_hold import billed_tokens, priced_at_most
@@ -345,14 +345,8 @@ class _ChunkRun:
                 model = model or result.model
                 await self._remember(result)
                 self._queue.put_nowait(result)
-        except DependencyDown as exc:
-            self.stopped = self.stopped or (
-                unavailable("The orchestrator is unavailable; try again shortly.")
-                if exc.error is None
-                else forward_error(exc.error, "orchestrator")
-            )
-        except grpc.aio.AioRpcError as exc:
-            self.stopped = self.stopped or forward_error(exc, "orchestrator")
+        except (DependencyDown, grpc.aio.AioRpcError) as exc:
+            self.stopped = self.stopped or orchestrator_failure(exc)
         finally:
             await replies.aclose()
             gate.release()

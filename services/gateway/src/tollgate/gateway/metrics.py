@@ -5,7 +5,7 @@ Prometheus exporter would append it to the name (`tollgate_cost_micros_micro_USD
 dashboard queries `tollgate_cost_micros_total`. Backend-call latency uses explicit second-based
 buckets, from a cache lookup (a few milliseconds) to a long answer from Claude (minutes).
 The counters added to on every request are summed by the gateway and read by the SDK when it
-collects (tollgate.gateway.summed_counter): the same counters, for a fraction of the CPU.
+collects (tollgate.common.summed_counter): the same counters, for a fraction of the CPU.
 """
 
 from __future__ import annotations

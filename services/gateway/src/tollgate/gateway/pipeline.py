@@ -395,6 +395,12 @@ def _orchestrator_error(
 ) -> ServiceError:
     error = exc.error if isinstance(exc, DependencyDown) else exc
     _upstream_outcome(spec.request.model, error.code().name if error else "CIRCUIT_OPEN")
+    return orchestrator_failure(exc)
+
+
+def orchestrator_failure(exc: DependencyDown | grpc.aio.AioRpcError) -> ServiceError:
+    """What the caller is told when a call to the orchestrator failed or its breaker is open."""
+    error = exc.error if isinstance(exc, DependencyDown) else exc
     if error is None:
         return unavailable("The orchestrator is unavailable; try again shortly.")
     return forward_error(error, "orchestrator")
