@@ -233,6 +233,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--baseline-ref", default="main")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.calls % args.concurrency:
+        # Each client makes calls // concurrency calls, and CPU is divided by --calls.
+        parser.error("--calls must be a multiple of --concurrency")
     if args.worker:
         _run_worker()
         return ""

@@ -32,7 +32,6 @@ class Lexicon:
     # Phrases (as stems) → canonical key, or IGNORABLE.
     phrases: dict[tuple[str, ...], str]
     binding: frozenset[str]
-    longest_phrase: int
 
     @cached_property
     def number_starts(self) -> dict[str, int]:
@@ -114,11 +113,11 @@ def _pairs(name: str, directory: Path) -> Iterator[tuple[str, str]]:
 def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     contractions = dict(_pairs("contractions.txt", directory))
     irregular = dict(_pairs("irregular.txt", directory))
-    base = Lexicon(contractions, irregular, {}, {}, frozenset(), 0)
+    base = Lexicon(contractions, irregular, {}, {}, frozenset())
     numbers: dict[tuple[str, ...], str] = {}
     for words, value in _pairs("numbers.txt", directory):
         numbers[base.keys(words)] = f"#{value}"
-    with_numbers = Lexicon(contractions, irregular, numbers, {}, frozenset(), 0)
+    with_numbers = Lexicon(contractions, irregular, numbers, {}, frozenset())
     phrases: dict[tuple[str, ...], str] = {}
 
     def add(variant: tuple[str, ...], meaning: str, source: str) -> None:
@@ -141,5 +140,4 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     binding = frozenset(
         stem(w, irregular) for w in _lines("binding.txt", directory) if " " not in w
     )
-    longest = max(len(k) for k in phrases)
-    return Lexicon(contractions, irregular, numbers, phrases, binding, longest)
+    return Lexicon(contractions, irregular, numbers, phrases, binding)
