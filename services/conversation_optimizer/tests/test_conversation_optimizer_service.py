@@ -9,13 +9,11 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.metrics import CallbackOptions
-from opentelemetry.sdk.metrics import MeterProvider
 
 from tollgate.common.anthropic_format import request_to_params
 from tollgate.common.server import GrpcService, Registration
-from tollgate.common.summed_counter import SummedCounter
 from tollgate.common.testing import serving
-from tollgate.conversation_optimizer.metrics import conversation
+from tollgate.conversation_optimizer.metrics import optimizer_metrics
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer
 from tollgate.conversation_optimizer.policy import Policy
 from tollgate.conversation_optimizer.service import build_service
@@ -87,17 +85,31 @@ async def test_a_short_conversation_comes_back_unchanged(optimizer_stub: Stub, m
     assert response.facts_note == ""
 
 
-def test_conversations_are_tallied_by_task_and_change() -> None:
-    tally = SummedCounter(MeterProvider().get_meter("test"), "conversations", "test")
-    for _ in range(3):
-        tally.add(1, conversation("chat", False))
-    tally.add(1, conversation("report", True))
-    observed = {
-        (o.attributes["task"], o.attributes["changed"]): o.value
-        for o in tally.observe(CallbackOptions())
+def _tallied() -> dict[tuple[str, str], int]:
+    return {
+        (o.attributes["task"], o.attributes["changed"]): int(o.value)
+        for o in optimizer_metrics().optimized.observe(CallbackOptions())
         if o.attributes is not None
     }
-    assert observed == {("chat", "false"): 3, ("report", "true"): 1}
+
+
+async def test_conversations_are_tallied_by_task_and_change(
+    optimizer_stub: Stub, make: Any, long_crm_request: common_pb2.ClaudeRequest
+) -> None:
+    before = _tallied()
+    short = make.request([make.user("Hi, we need three bedrooms near Maplewood.")])
+    for _ in range(3):
+        await optimizer_stub.OptimizeConversation(
+            conversation_optimizer_pb2.OptimizeConversationRequest(request=short)
+        )
+    report = conversation_optimizer_pb2.OptimizeConversationRequest(
+        request=long_crm_request,
+        context=common_pb2.RequestContext(task=common_pb2.TASK_TYPE_REPORT),
+    )
+    assert (await optimizer_stub.OptimizeConversation(report)).turns_removed > 0
+    after = _tallied()
+    added = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key)}
+    assert added == {("chat", "false"): 3, ("report", "true"): 1}
 
 
 async def test_the_request_chooses_its_strategies_and_target(

@@ -10,11 +10,6 @@ from opentelemetry import metrics
 from tollgate.common.summed_counter import SummedCounter
 
 
-def conversation(task: str, changed: bool) -> dict[str, str]:
-    """The attributes `tollgate_optimizer_conversations` counts one conversation under."""
-    return {"task": task, "changed": "true" if changed else "false"}
-
-
 @dataclass(frozen=True)
 class OptimizerMetrics:
     # Added to on every request: summed in process and read at collection.

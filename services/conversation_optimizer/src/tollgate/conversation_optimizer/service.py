@@ -11,7 +11,7 @@ from tollgate.common.tls import channel_credentials
 from tollgate.common.token_estimate import estimate_request
 from tollgate.conversation_optimizer.conversation import parse_conversation
 from tollgate.conversation_optimizer.exact_count import ExactTokenCounter
-from tollgate.conversation_optimizer.metrics import conversation, optimizer_metrics
+from tollgate.conversation_optimizer.metrics import optimizer_metrics
 from tollgate.conversation_optimizer.optimizer import ConversationOptimizer, Outcome
 from tollgate.conversation_optimizer.policy import TASK_NAMES, PolicyBook
 from tollgate.conversation_optimizer.settings import Settings
@@ -90,7 +90,8 @@ class ConversationOptimizerServicer(
 
 def _record(outcome: Outcome, task: str) -> None:
     instruments = optimizer_metrics()
-    instruments.optimized.add(1, conversation(task, outcome.changed))
+    changed = "true" if outcome.changed else "false"
+    instruments.optimized.add(1, {"task": task, "changed": changed})
     removed = outcome.original_tokens - outcome.optimized_tokens
     if removed > 0:
         instruments.tokens_removed.add(removed, {"task": task})
