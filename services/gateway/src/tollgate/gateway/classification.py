@@ -158,7 +158,12 @@ class Classification:
         self, request: gateway_pb2.ClassifyRequest, rule: AnswerRule, items: Sequence[Item]
     ) -> int:
         """The estimated price of one chunk: see the module's docstring."""
-        input_tokens, output_tokens = self.chunk_tokens(request, rule, items)
+        return self.price_of(request, *self.chunk_tokens(request, rule, items))
+
+    def price_of(
+        self, request: gateway_pb2.ClassifyRequest, input_tokens: int, output_tokens: int
+    ) -> int:
+        """At most what a chunk of these tokens costs, for the run's model."""
         return priced_at_most(
             self._settings, self._prices, request.instructions.model, input_tokens, output_tokens
         )
@@ -262,21 +267,19 @@ class _ChunkRun:
         context.task = common_pb2.TASK_TYPE_CLASSIFICATION
         return context
 
-    async def _admit(self, items: list[Item]) -> None:
+    async def _admit(self, tokens: int) -> None:
         """Count the chunk's tokens against the per-minute limits (the run was counted as one
         request when it was accepted): a packed run calls Claude for every chunk, so without
         this one run could spend any number of tokens past a key's or tenant's limit."""
         if self._admit_tokens is not None:
-            input_tokens, output_tokens = self._owner.chunk_tokens(self._request, self._rule, items)
-            await self._admit_tokens(input_tokens + output_tokens)
+            await self._admit_tokens(tokens)
 
-    async def _hold(self, context: common_pb2.RequestContext, items: list[Item]) -> Hold | None:
+    async def _hold(self, context: common_pb2.RequestContext, price: int) -> Hold | None:
         decision = self._decisions.budget_enforcement
         if not decision.active:
             return None
-        amount = max(1, self._owner.hold_micros(self._request, self._rule, items))
         return await self._owner.budget.reserve(
-            self._routes.budget_ledger(), decision, context, amount
+            self._routes.budget_ledger(), decision, context, max(1, price)
         )
 
     async def results(self, all_chunks: list[list[Item]]) -> AsyncGenerator[Result, None]:
@@ -305,9 +308,14 @@ class _ChunkRun:
                     gate.release()
                     break
                 context = self._chunk_context(index)
+                input_tokens, output_tokens = self._owner.chunk_tokens(
+                    self._request, self._rule, items
+                )
                 try:
-                    await self._admit(items)
-                    hold = await self._hold(context, items)
+                    await self._admit(input_tokens + output_tokens)
+                    hold = await self._hold(
+                        context, self._owner.price_of(self._request, input_tokens, output_tokens)
+                    )
                 except ServiceError as exc:
                     gate.release()
                     self.stopped = exc
