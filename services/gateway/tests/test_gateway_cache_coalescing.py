@@ -191,8 +191,8 @@ async def test_a_call_sent_back_by_the_batch_is_asked_alone_within_its_own_deadl
 
 async def test_a_call_too_large_for_a_share_of_a_batch_goes_alone() -> None:
     cache = ScriptedCache()
-    # 64 calls a batch in half of 64 KiB: a call over 512 bytes goes alone.
-    stub = _stub(cache, max_message_bytes=64 * 1024)
+    # 24 calls a batch in half of 24 KiB: a call over 512 bytes goes alone.
+    stub = _stub(cache, max_message_bytes=24 * 1024)
     track = _track(stub)
     big = cache_pb2.ExactStoreRequest(
         context=common_pb2.RequestContext(tenant_id="acme"), tags=["x" * 600]

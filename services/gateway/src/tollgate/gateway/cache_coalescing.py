@@ -47,6 +47,10 @@ from tollgate.v1 import cache_pb2, cache_pb2_grpc
 
 # What the cache accepts in one ExactBatch (tollgate.cache.servicer.MAX_BATCH_CALLS).
 MAX_CALLS_PER_RPC = 1000
+# The cache runs only as many lookups of a batch as its reply has room for whole stored answers
+# (30 with its default 256 KiB entries and 8 MiB messages) and sends the rest back: batches of
+# this many calls never reach that, and already share the cost of an RPC among many calls.
+CALLS_PER_RPC = 24
 
 ReplyT = TypeVar("ReplyT", bound=Message)
 
@@ -58,7 +62,7 @@ class CoalescedCacheStub:
         *,
         rpc_timeout: float,
         max_message_bytes: int,
-        max_calls_per_rpc: int = 64,
+        max_calls_per_rpc: int = CALLS_PER_RPC,
         rpcs_in_flight: int = 2,
     ) -> None:
         self._stub = stub
