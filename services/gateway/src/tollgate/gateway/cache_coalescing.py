@@ -70,7 +70,8 @@ class CoalescedCacheStub:
         max_batch = min(max_calls_per_rpc, MAX_CALLS_PER_RPC)
         # A batch of calls no larger than this stays within half the message limit.
         self._batched_bytes = max_message_bytes // 2 // max_batch
-        self._committer: GroupCommitter[cache_pb2.ExactCall, cache_pb2.ExactCallResult] = (
+        # A call waits in the queue as (kind, request): it is copied into its batch once.
+        self._committer: GroupCommitter[tuple[str, Message], cache_pb2.ExactCallResult] = (
             GroupCommitter(self._send, max_batch=max_batch, workers=rpcs_in_flight)
         )
 
@@ -128,9 +129,7 @@ class CoalescedCacheStub:
             return await unary(request, timeout=timeout)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        call = cache_pb2.ExactCall()
-        getattr(call, kind).CopyFrom(request)
-        reply = await as_unary(self._batched(call, kind, expected), timeout)
+        reply = await as_unary(self._batched(request, kind, expected), timeout)
         if reply is not None:
             return reply
         # Not run in the batch (a lookup that waits for another caller's fill, or one the
@@ -138,21 +137,20 @@ class CoalescedCacheStub:
         left = None if timeout is None else max(0.0, timeout - (loop.time() - started))
         return await unary(request, timeout=left)
 
-    async def _batched(
-        self, call: cache_pb2.ExactCall, kind: str, expected: type[ReplyT]
-    ) -> ReplyT | None:
+    async def _batched(self, request: Message, kind: str, expected: type[ReplyT]) -> ReplyT | None:
         """The call's reply from its batch, or None when the batch sent it back to be asked
         alone; its refusal raised as a ServiceError."""
-        result = await self._committer.submit(call)
+        result = await self._committer.submit((kind, request))
         if result.WhichOneof("result") == "send_alone":
             return None
         return unwrap(result, kind, expected, "cache")
 
     async def _send(
-        self, calls: Sequence[cache_pb2.ExactCall]
+        self, calls: Sequence[tuple[str, Message]]
     ) -> Sequence[cache_pb2.ExactCallResult]:
-        reply = await self._stub.ExactBatch(
-            cache_pb2.ExactBatchRequest(calls=calls), timeout=self._rpc_timeout
-        )
+        batch = cache_pb2.ExactBatchRequest()
+        for kind, request in calls:
+            getattr(batch.calls.add(), kind).CopyFrom(request)
+        reply = await self._stub.ExactBatch(batch, timeout=self._rpc_timeout)
         check_count(reply.results, calls, "cache")
         return list(reply.results)
