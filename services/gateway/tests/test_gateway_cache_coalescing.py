@@ -127,6 +127,34 @@ async def test_a_lone_call_is_sent_at_once_and_concurrent_calls_share_a_batch() 
     assert cache.unary == []
 
 
+async def test_a_store_rides_in_the_next_lookups_batch_and_alone_waits_only_its_linger() -> None:
+    cache = ScriptedCache()
+    stub = CoalescedCacheStub(
+        cache,  # type: ignore[arg-type]
+        rpc_timeout=5.0,
+        max_message_bytes=8 << 20,
+        linger=60.0,  # far longer than the test: a store that went alone would hang it
+    )
+    store = cache_pb2.ExactStoreRequest(key="k", fill_lease="1-a")
+    try:
+        stored = asyncio.create_task(stub.ExactStore(store, timeout=120.0))
+        await asyncio.sleep(0.01)
+        assert cache.batches == []  # background work starts no RPC of its own
+        assert _answered_text(await stub.ExactLookup(_lookup("next"), timeout=5.0)) == "next"
+        assert (await stored).stored
+    finally:
+        await stub.aclose()
+    assert [[c.WhichOneof("call") for c in batch] for batch in cache.batches] == [
+        ["lookup", "store"]
+    ]
+
+    quick = _stub(ScriptedCache())  # the default linger: a lone store still goes
+    try:
+        assert (await quick.ExactStore(store, timeout=5.0)).stored
+    finally:
+        await quick.aclose()
+
+
 async def test_a_refused_call_raises_its_own_unary_error_and_its_batch_mates_are_answered() -> None:
     def answer(call: cache_pb2.ExactCall) -> Result:
         if call.lookup.context.tenant_id:
