@@ -119,3 +119,21 @@ async def test_stopping_sends_the_lingering_calls() -> None:
     await committer.stop()
     assert [await task for task in lingering] == [10, 20]
     assert recorder.batches == [[1, 2]]
+
+
+async def test_a_call_lingering_across_stop_is_still_settled() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    first = asyncio.create_task(committer.submit(1))
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(committer.stop())
+    await asyncio.sleep(0)
+    # Arrives while stop() waits for the batch in flight, and lingers past the stop.
+    late = asyncio.create_task(committer.submit_lingering(2, linger=0.05))
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    await stopping
+    assert await first == 10
+    assert await asyncio.wait_for(late, timeout=10) == 20
+    await committer.stop()

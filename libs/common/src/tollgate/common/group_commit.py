@@ -90,6 +90,8 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         if self._linger_timer is not None:
             self._linger_timer.cancel()
             self._linger_timer = None
+        if self._queue is None:  # a call that lingered across stop(): serve it all the same
+            self._start()
         assert self._queue is not None
         while self._lingering:
             self._queue.put_nowait(self._lingering.popleft())
