@@ -175,7 +175,7 @@ class Classification:
         admit_tokens: AdmitTokens | None = None,
     ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         rule = check_request(request, self._prices)
-        decisions = Decisions.evaluate(self._flags.config, context.tenant_id, "")
+        decisions = self._flags.decisions(context.tenant_id, "")
         routes = RequestRoutes(self._router, self._flags.config, context.tenant_id, "")
         cache = ItemCache(
             routes.cache(),
