@@ -85,6 +85,22 @@ async def test_a_caller_that_gives_up_leaves_the_batch_whole() -> None:
         await committer.stop()
 
 
+async def test_calls_submitted_together_share_a_batch_and_each_gets_its_outcome() -> None:
+    recorder = Recorder(fail_when=13)
+    committer = GroupCommitter(recorder.settle, max_batch=4, workers=1)
+    try:
+        outcomes = await committer.submit_all([1, 2, 3])
+        assert outcomes == [10, 20, 30]
+        assert recorder.batches == [[1, 2, 3]]
+        # Over the batch size: split, and a failed batch is the outcome of its calls only.
+        outcomes = await committer.submit_all([11, 12, 13, 14, 15])
+    finally:
+        await committer.stop()
+    assert recorder.batches[1:] == [[11, 12, 13, 14], [15]]
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes[:4])
+    assert outcomes[4] == 150
+
+
 async def test_a_lingering_call_rides_in_the_next_batch_another_call_starts() -> None:
     recorder = Recorder()
     committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)

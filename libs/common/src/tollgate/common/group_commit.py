@@ -49,28 +49,24 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         self._linger_timer: asyncio.TimerHandle | None = None
 
     async def submit(self, call: CallT) -> OutcomeT:
+        # A caller that gives up leaves its call in the batch: the batch is settled whole, and
+        # the abandoned outcome is dropped (a retry of the call replays it).
+        return await self._enqueue(call)
+
+    async def submit_all(self, calls: Sequence[CallT]) -> list[OutcomeT | BaseException]:
+        """Submit calls at once, so they share a batch (up to the batch size); each call's
+        outcome, or the exception its batch failed with, in order."""
+        futures = [self._enqueue(call) for call in calls]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    def _enqueue(self, call: CallT) -> asyncio.Future[OutcomeT]:
+        """Queue a call for the next batch; its future gets the call's outcome."""
         if self._queue is None:
             self._start()
         assert self._queue is not None
         future: asyncio.Future[OutcomeT] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((call, future))
-        # A caller that gives up leaves its call in the batch: the batch is settled whole, and
-        # the abandoned outcome is dropped (a retry of the call replays it).
-        return await future
-
-    async def submit_all(self, calls: Sequence[CallT]) -> list[OutcomeT | BaseException]:
-        """Submit calls at once, so they share a batch (up to the batch size); each call's
-        outcome, or the exception its batch failed with, in order."""
-        if self._queue is None:
-            self._start()
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[OutcomeT]] = []
-        for call in calls:
-            future: asyncio.Future[OutcomeT] = loop.create_future()
-            self._queue.put_nowait((call, future))
-            futures.append(future)
-        return await asyncio.gather(*futures, return_exceptions=True)
+        return future
 
     async def submit_lingering(self, call: CallT, linger: float) -> OutcomeT:
         """Submit a call that may wait up to `linger` seconds for company: it goes in the next

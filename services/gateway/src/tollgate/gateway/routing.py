@@ -28,6 +28,7 @@ from tollgate.common.tls import channel_credentials
 from tollgate.gateway.cache_coalescing import CoalescedCacheStub
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
 from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
+from tollgate.gateway.metrics import instruments
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
     budget_ledger_pb2_grpc,
@@ -149,8 +150,10 @@ class BackendRouter:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
+        breaker_states = instruments().breaker_states
         for entry in self.backends.values():
             for track in entry.tracks():
+                breaker_states.forget(track.backend, track.name, track.breaker)
                 if isinstance(track.stub, CoalescedLedgerStub | CoalescedCacheStub):
                     await track.stub.aclose()
                 await track.channel.close()
@@ -159,6 +162,8 @@ class BackendRouter:
 def _track(backend: str, name: str, address: str, settings: Settings) -> Track[Any]:
     channel = open_channel(address, settings.max_message_bytes, channel_credentials(settings))
     breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
+    # Reported as tollgate_gateway_breaker_state until the router closes.
+    instruments().breaker_states.watch(backend, name, breaker)
     stub = STUBS[backend](channel)
     if backend == "budget_ledger":
         # Concurrent requests' reserves, commits and releases share Settle RPCs.
