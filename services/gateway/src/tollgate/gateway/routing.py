@@ -25,6 +25,7 @@ from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.bucketing import bucket
 from tollgate.common.channels import open_channel
 from tollgate.common.tls import channel_credentials
+from tollgate.gateway.cache_coalescing import CoalescedCacheStub
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
 from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
 from tollgate.gateway.metrics import instruments
@@ -153,7 +154,7 @@ class BackendRouter:
         for entry in self.backends.values():
             for track in entry.tracks():
                 breaker_states.forget(track.backend, track.name, track.breaker)
-                if isinstance(track.stub, CoalescedLedgerStub):
+                if isinstance(track.stub, CoalescedLedgerStub | CoalescedCacheStub):
                     await track.stub.aclose()
                 await track.channel.close()
 
@@ -167,6 +168,14 @@ def _track(backend: str, name: str, address: str, settings: Settings) -> Track[A
     if backend == "budget_ledger":
         # Concurrent requests' reserves, commits and releases share Settle RPCs.
         stub = CoalescedLedgerStub(stub, rpc_timeout=settings.budget_ledger_timeout_seconds)
+    if backend == "cache":
+        # Concurrent requests' exact-cache lookups, stores and releases share ExactBatch RPCs.
+        # The batch is given a store's time (the longest of the three); each call keeps its own.
+        stub = CoalescedCacheStub(
+            stub,
+            rpc_timeout=settings.cache_timeout_seconds * 5,
+            max_message_bytes=settings.max_message_bytes,
+        )
     return Track(backend, name, address, channel, stub, breaker)
 
 
