@@ -176,17 +176,15 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         task = validation.task_of(request.context)
         key = validation.key_hash(request.key)
         lease = validation.fill_lease(request.fill_lease)
-        tags = validation.tags(
-            request.tags, limit=settings.max_tags_per_entry, max_length=settings.max_tag_length
-        )
-        ttl_asked = validation.seconds(request.ttl, "ttl")
-        if ttl_asked > settings.max_ttl_seconds:
-            raise invalid_argument(
-                f"ttl is {ttl_asked:g} s; at most {settings.max_ttl_seconds} s is allowed.", "ttl"
-            )
-        if not request.HasField("response"):
-            raise invalid_argument("response is required: it is what gets stored.", "response")
         keys = self._keys(tenant_id)
+        try:
+            tags, ttl_asked = self._store_options(request)
+        except ServiceError:
+            # The same request would be refused again: callers waiting on this lease go upstream
+            # at once instead of waiting out a lease no store will give back.
+            await self._give_back(keys, key, lease, settings.uncacheable_hold_seconds)
+            instruments().stores.add(1, {"outcome": "rejected"})
+            raise
 
         refusal = self._refusal(request.response, tenant_id, task)
         if refusal:
@@ -215,6 +213,21 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             )
         instruments().stores.add(1, {"outcome": "stored"})
         return cache_pb2.ExactStoreResponse(stored=True)
+
+    def _store_options(self, request: cache_pb2.ExactStoreRequest) -> tuple[list[str], float]:
+        """The store's tags and asked ttl, or INVALID_ARGUMENT for a store that cannot be made."""
+        settings = self._settings
+        tags = validation.tags(
+            request.tags, limit=settings.max_tags_per_entry, max_length=settings.max_tag_length
+        )
+        ttl_asked = validation.seconds(request.ttl, "ttl")
+        if ttl_asked > settings.max_ttl_seconds:
+            raise invalid_argument(
+                f"ttl is {ttl_asked:g} s; at most {settings.max_ttl_seconds} s is allowed.", "ttl"
+            )
+        if not request.HasField("response"):
+            raise invalid_argument("response is required: it is what gets stored.", "response")
+        return tags, ttl_asked
 
     def _refusal(self, response: common_pb2.ClaudeResponse, tenant_id: str, task: str) -> str:
         """Why this answer must not be stored, or "" when it may."""
