@@ -29,6 +29,7 @@ from tests.security.conftest import question
 from tollgate.client import TollgateClient, TollgateError
 from tollgate.common.pricing import PriceTable
 from tollgate.emulator import EmulatorServer
+from tollgate.emulator.config import FaultKind, ScriptedFault
 from tollgate.v1 import budget_ledger_pb2 as ledger_pb
 from tollgate.v1 import classification_pb2 as c
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -481,3 +482,39 @@ async def test_rotate_and_revoke_on_the_http_door(keys_suite) -> None:
         suite, "GET", "/v1/tollgate/keys", TENANT_ADMIN_KEY, params={"include_revoked": "true"}
     )
     assert [k["id"] for k in listed.json()["keys"]] == [key_id]
+
+
+async def test_a_key_limited_to_one_model_is_never_answered_by_a_fallback_model(
+    keys_suite, emulator: EmulatorServer
+) -> None:
+    """The orchestrator falls back to the small model when a chat's model is overloaded; a key
+    limited to that chat model must get the failure, not another model's answer."""
+    suite = keys_suite
+    fallback = PriceTable.load().role("small")
+    assert fallback != OTHER_MODEL
+    made = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="sonnet-only",
+        limits=ledger_pb.ApiKeyLimits(allowed_models=[OTHER_MODEL]),
+    )
+
+    def overload() -> None:
+        emulator.config.fault_script = [
+            ScriptedFault(FaultKind.OVERLOADED, model=OTHER_MODEL) for _ in range(20)
+        ]
+
+    def models_asked() -> list[str]:
+        return [r.model for r in emulator.stats.requests if r.path == "/v1/messages"]
+
+    # The control: an unlimited key is answered by the fallback model.
+    overload()
+    await complete(suite, API_KEY, model=OTHER_MODEL)
+    assert fallback in models_asked()
+
+    before = len(models_asked())
+    overload()
+    error = await complete_refusal(suite, made.secret, model=OTHER_MODEL)
+    assert error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    asked = models_asked()[before:]
+    assert set(asked) == {OTHER_MODEL}

@@ -118,10 +118,33 @@ def test_lead_analysis_goes_to_the_small_model_by_default_whatever_its_size() ->
     task = common_pb2.TASK_TYPE_LEAD_ANALYSIS
     long_text = "The lead wrote a very long message. " * 400
     assert choose_model(_request(long_text, 600), task, settings) == "claude-haiku-5-5"
-    assert model_chain(_request("Lead", 512), task, settings) == [
+    assert model_chain(_request("Lead", 512), common_pb2.RequestContext(task=task), settings) == [
         "claude-haiku-5-5",
         "claude-sonnet-5-5",
     ]
+
+
+def test_fallbacks_stay_inside_the_models_the_calling_key_may_use() -> None:
+    settings = Settings(task_fallbacks={"chat": ["claude-haiku-5-5", "claude-opus-5-5"]})
+    chat = common_pb2.TASK_TYPE_CHAT
+    request = _request("Hi", 10, "claude-sonnet-5-5")
+    anyone = common_pb2.RequestContext(task=chat)
+    assert model_chain(request, anyone, settings) == [
+        "claude-sonnet-5-5",
+        "claude-haiku-5-5",
+        "claude-opus-5-5",
+    ]
+    limited = common_pb2.RequestContext(
+        task=chat, allowed_models=["claude-sonnet-5-5", "claude-opus-5-5"]
+    )
+    assert model_chain(request, limited, settings) == ["claude-sonnet-5-5", "claude-opus-5-5"]
+    only_one = common_pb2.RequestContext(task=chat, allowed_models=["claude-sonnet-5-5"])
+    assert model_chain(request, only_one, settings) == ["claude-sonnet-5-5"]
+    # A routed model the key may not use is refused, never quietly run.
+    haiku_only = common_pb2.RequestContext(task=chat, allowed_models=["claude-haiku-5-5"])
+    with pytest.raises(ServiceError) as refused:
+        model_chain(_request("Hi", 10), haiku_only, settings)
+    assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_a_named_model_wins_and_chat_is_not_size_routed() -> None:
@@ -137,6 +160,8 @@ def test_a_named_model_wins_and_chat_is_not_size_routed() -> None:
 def test_the_fallback_chain_follows_the_task_and_never_repeats_a_model() -> None:
     settings = Settings(task_fallbacks={"report": ["claude-sonnet-5-5", "claude-haiku-5-5"]})
     chain = model_chain(
-        _request("Q3 report", 2000, "claude-sonnet-5-5"), common_pb2.TASK_TYPE_REPORT, settings
+        _request("Q3 report", 2000, "claude-sonnet-5-5"),
+        common_pb2.RequestContext(task=common_pb2.TASK_TYPE_REPORT),
+        settings,
     )
     assert chain == ["claude-sonnet-5-5", "claude-haiku-5-5"]

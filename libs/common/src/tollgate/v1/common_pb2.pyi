@@ -294,7 +294,7 @@ class AgentProfile(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., role: _Optional[_Union[AgentRole, str]] = ..., experience: _Optional[_Union[AgentExperience, str]] = ..., specializations: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RequestContext(_message.Message):
-    __slots__ = ("tenant_id", "api_key_id", "contact_id", "request_id", "task", "conversation_id", "trace_id")
+    __slots__ = ("tenant_id", "api_key_id", "contact_id", "request_id", "task", "conversation_id", "trace_id", "allowed_models")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +302,7 @@ class RequestContext(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     api_key_id: str
     contact_id: str
@@ -309,7 +310,8 @@ class RequestContext(_message.Message):
     task: TaskType
     conversation_id: str
     trace_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., api_key_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., task: _Optional[_Union[TaskType, str]] = ..., conversation_id: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    allowed_models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., api_key_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., request_id: _Optional[str] = ..., task: _Optional[_Union[TaskType, str]] = ..., conversation_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OptimizationReport(_message.Message):
     __slots__ = ("optimization", "mode", "applied", "tokens_saved", "micros_saved", "detail")

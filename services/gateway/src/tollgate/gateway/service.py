@@ -127,6 +127,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             task=completion.task if completion else common_pb2.TASK_TYPE_UNSPECIFIED,
             conversation_id=completion.conversation_id if completion else "",
             trace_id=telemetry.current_trace_id() or new_trace_id(),
+            # Carried to the orchestrator, which keeps its fallbacks inside them.
+            allowed_models=sorted(key.limits.allowed_models),
         )
 
     def _timeout(self) -> float:

@@ -107,7 +107,7 @@ class Generator:
             shared_system_blocks = len(request.system)
             request.system.append(profile_block(spec.agent_profile))
             template_version = "+".join(filter(None, (template_version, PROFILE_LABEL)))
-        chain = model_chain(request, spec.context.task, self._settings)
+        chain = model_chain(request, spec.context, self._settings)
         if not self._prices.knows(chain[0]):
             raise invalid_argument(
                 f"Tollgate does not serve the model {chain[0]!r}; "

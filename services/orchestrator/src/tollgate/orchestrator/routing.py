@@ -2,11 +2,13 @@
 
 A request that names its model gets it. Otherwise a short request of a size-routed task (a
 classification-like job) goes to the small model, and anything else to its task's model. The
-fallback chain is the task's configured fallbacks after the chosen model.
+fallback chain is the task's configured fallbacks after the chosen model, kept to the models
+the calling key may use.
 """
 
 from __future__ import annotations
 
+from tollgate.common.errors import permission_denied
 from tollgate.common.tasks import task_name
 from tollgate.common.token_estimate import estimate_request
 from tollgate.orchestrator.settings import Settings
@@ -29,10 +31,20 @@ def choose_model(request: common_pb2.ClaudeRequest, task: int, settings: Setting
     return settings.task_models.get(name, settings.default_model)
 
 
-def model_chain(request: common_pb2.ClaudeRequest, task: int, settings: Settings) -> list[str]:
-    primary = choose_model(request, task, settings)
+def model_chain(
+    request: common_pb2.ClaudeRequest, context: common_pb2.RequestContext, settings: Settings
+) -> list[str]:
+    """The chosen model, then the task's fallbacks the calling key may use (`allowed_models`:
+    a key limited to some models is never answered by another, even when its own is down)."""
+    primary = choose_model(request, context.task, settings)
+    allowed = context.allowed_models
+    if allowed and primary not in allowed:
+        raise permission_denied(
+            f"The request would run on {primary!r}, which the calling key may not use; "
+            f"it may use {', '.join(sorted(allowed))}: name one in `model`."
+        )
     chain = [primary]
-    for model in settings.task_fallbacks.get(task_name(task), []):
-        if model not in chain:
+    for model in settings.task_fallbacks.get(task_name(context.task), []):
+        if model not in chain and (not allowed or model in allowed):
             chain.append(model)
     return chain
