@@ -146,6 +146,9 @@ async def run(items: int) -> str:
             await classify(
                 client, http, "packed, first run with the cache", request(texts, 0, False)
             )
+            # The gateway stores each item after streaming its result, in the background: give
+            # the last stores of the first run a moment before the re-run looks them up.
+            await asyncio.sleep(1.0)
             rerun = await classify(
                 client, http, "packed, re-run (item cache)", request(texts, 0, False)
             )

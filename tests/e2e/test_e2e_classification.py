@@ -161,7 +161,7 @@ async def test_a_rerun_is_answered_from_the_cache_and_the_cache_is_per_tenant(
     calls = suite.upstream_calls()
     assert calls >= 2
     assert not any(r.cached for r in first)
-    await suite.settled()  # the item stores are awaited before each result is sent
+    await suite.settled()  # the item stores run in the background, after the results
     again = await _classify(suite, request)
     assert suite.upstream_calls() == calls
     assert all(r.cached and r.calls == 0 and r.cost.total_micros == 0 for r in again)
@@ -247,6 +247,7 @@ async def test_the_http_door_streams_json_lines_and_refuses_in_anthropics_shape(
     results = [line["result"] for line in lines[:-1]]
     assert sorted(r["item_id"] for r in results) == [f"n{i}" for i in range(7)]
     assert all(r["label"] in LABELS and int(r["cost"]["total_micros"]) > 0 for r in results)
+    await suite.settled()  # the item stores, after the results
     grpc_run = await _classify(
         suite,
         gateway_pb2.ClassifyRequest(

@@ -63,7 +63,7 @@ async def test_a_stopped_redis_lets_calls_through_then_pacing_resumes(
         window_seconds=10.0**7,  # no refill during the test
     )
     try:
-        empty = RateLimitState(requests=Allowance(limit=1000, remaining=0, reset_in=60.0))
+        empty = RateLimitState(requests=Allowance(limit=1000, remaining=0))
         await pacer.answered(MODEL, empty, counted=False)
         assert await paced_out(pacer)
         await redis_proxy.cut()

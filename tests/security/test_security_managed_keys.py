@@ -27,10 +27,12 @@ from tests.conftest import (
 )
 from tests.security.conftest import question
 from tollgate.client import TollgateClient, TollgateError
+from tollgate.common.pricing import PriceTable
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import budget_ledger_pb2 as ledger_pb
 from tollgate.v1 import classification_pb2 as c
 from tollgate.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from tollgate.v1 import lead_scoring_pb2 as lead_pb
 
 ALLOWED_MODEL = "claude-haiku-4-5"
 OTHER_MODEL = "claude-sonnet-5-5"
@@ -275,6 +277,70 @@ async def test_a_classify_run_counts_its_tokens_against_the_keys_limit(keys_suit
 
 def claude_calls(suite: FullSuite) -> int:
     return sum(1 for r in suite.emulator.stats.requests if r.path == "/v1/messages")
+
+
+def test_the_models_checked_for_lead_reasoning_are_those_the_orchestrator_may_use() -> None:
+    """The gateway checks a key against the role models; the orchestrator, by default, routes
+    lead analysis to a model and falls back to others: those must be the same set."""
+    from tollgate.orchestrator.settings import Settings as OrchestratorSettings
+
+    routing = OrchestratorSettings()
+    used = {routing.task_models["lead_analysis"], *routing.task_fallbacks["lead_analysis"]}
+    assert sorted(used) == PriceTable.load().role_models
+
+
+async def test_lead_reasoning_never_runs_on_a_model_the_key_may_not_use(keys_suite) -> None:
+    """Lead reasoning names no model (the orchestrator routes it: small, the default as
+    fallback): a key limited to other models is refused it, with a sentence, before Claude is
+    asked; it may still score without reasoning, and a key allowed those models gets reasoning."""
+    suite = keys_suite
+    one_model = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="one-model",
+        limits=ledger_pb.ApiKeyLimits(allowed_models=[ALLOWED_MODEL]),
+    )
+    lead = lead_pb.Lead(
+        profile=lead_pb.LeadProfile(lead_id="lead-1", name="Maria Lopez", source="web"),
+        answers=lead_pb.QualificationAnswers(budget="$450,000", timeline="3 months"),
+    )
+    calls_before = claude_calls(suite)
+    async with grpc.aio.insecure_channel(suite.gateway.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        metadata = (("authorization", f"Bearer {one_model.secret}"),)
+        one = gateway_pb2.ScoreLeadRequest(lead=lead, with_reasoning=True)
+        many = gateway_pb2.ScoreLeadsRequest(leads=[lead], with_reasoning=True)
+        refusals = []
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.ScoreLead(one, metadata=metadata, timeout=10)
+        refusals.append(refused.value)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            [item async for item in stub.ScoreLeads(many, metadata=metadata, timeout=10)]
+        refusals.append(refused.value)
+    for error in refusals:
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+        details = error.details() or ""
+        assert "may not ask for lead reasoning" in details
+        assert f"may use only {ALLOWED_MODEL}" in details
+    assert claude_calls(suite) == calls_before
+    plain = await admin_call(
+        suite, one_model.secret, "ScoreLead", gateway_pb2.ScoreLeadRequest(lead=lead)
+    )
+    assert plain.score.reasoning_cost.total_micros == 0
+    role_models = await create(
+        suite,
+        TENANT_ADMIN_KEY,
+        name="role-models",
+        limits=ledger_pb.ApiKeyLimits(allowed_models=PriceTable.load().role_models),
+    )
+    reasoned = await admin_call(
+        suite,
+        role_models.secret,
+        "ScoreLead",
+        gateway_pb2.ScoreLeadRequest(lead=lead, with_reasoning=True),
+    )
+    assert reasoned.score.reasoning_cost.total_micros > 0
+    assert claude_calls(suite) == calls_before + 1
 
 
 async def test_expired_and_rotated_away_secrets_are_refused_on_both_doors(keys_suite) -> None:

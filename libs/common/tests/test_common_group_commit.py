@@ -83,3 +83,73 @@ async def test_a_caller_that_gives_up_leaves_the_batch_whole() -> None:
         assert recorder.batches == [[1, 2]]
     finally:
         await committer.stop()
+
+
+async def test_calls_submitted_together_share_a_batch_and_each_gets_its_outcome() -> None:
+    recorder = Recorder(fail_when=13)
+    committer = GroupCommitter(recorder.settle, max_batch=4, workers=1)
+    try:
+        outcomes = await committer.submit_all([1, 2, 3])
+        assert outcomes == [10, 20, 30]
+        assert recorder.batches == [[1, 2, 3]]
+        # Over the batch size: split, and a failed batch is the outcome of its calls only.
+        outcomes = await committer.submit_all([11, 12, 13, 14, 15])
+    finally:
+        await committer.stop()
+    assert recorder.batches[1:] == [[11, 12, 13, 14], [15]]
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes[:4])
+    assert outcomes[4] == 150
+
+
+async def test_a_lingering_call_rides_in_the_next_batch_another_call_starts() -> None:
+    recorder = Recorder()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    try:
+        # A linger far longer than the test: had it gone alone, it would be a batch of its own.
+        lingering = asyncio.create_task(committer.submit_lingering(1, linger=60.0))
+        await asyncio.sleep(0.01)
+        assert recorder.batches == []  # it starts no batch by itself
+        assert await committer.submit(2) == 20
+        assert await lingering == 10
+    finally:
+        await committer.stop()
+    assert recorder.batches == [[2, 1]]
+
+
+async def test_a_lingering_call_alone_is_sent_when_its_linger_has_passed() -> None:
+    recorder = Recorder()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=2)
+    try:
+        assert await committer.submit_lingering(1, linger=0.01) == 10
+        assert await committer.submit_lingering(2, linger=0.01) == 20
+    finally:
+        await committer.stop()
+    assert recorder.batches == [[1], [2]]
+
+
+async def test_stopping_sends_the_lingering_calls() -> None:
+    recorder = Recorder()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    lingering = [asyncio.create_task(committer.submit_lingering(i, linger=60.0)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    await committer.stop()
+    assert [await task for task in lingering] == [10, 20]
+    assert recorder.batches == [[1, 2]]
+
+
+async def test_a_call_lingering_across_stop_is_still_settled() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    first = asyncio.create_task(committer.submit(1))
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(committer.stop())
+    await asyncio.sleep(0)
+    # Arrives while stop() waits for the batch in flight, and lingers past the stop.
+    late = asyncio.create_task(committer.submit_lingering(2, linger=0.05))
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    await stopping
+    assert await first == 10
+    assert await asyncio.wait_for(late, timeout=10) == 20
+    await committer.stop()

@@ -140,6 +140,32 @@ async def test_count_tokens_equals_usage_total(client: anthropic.AsyncAnthropic)
     )
 
 
+async def test_a_request_is_tokenized_once_and_its_usage_counts_the_prompt_once(
+    client: anthropic.AsyncAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate limiter, the prompt cache and the usage read one count of the prompt: the
+    system text is tokenized once per request, and the usage adds up to count_tokens."""
+    from tollgate.emulator import tokens
+
+    system = "You answer for the Lakeview office of a real-estate CRM, briefly."
+    seen: list[str] = []
+    real = tokens.tokenize
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(tokens, "tokenize", counting)
+    message = await client.messages.create(
+        model=SONNET, max_tokens=100, system=system, messages=ask()
+    )
+    assert seen.count(system) == 1
+    usage = message.usage
+    expected = count_request_tokens({"system": system, "messages": ask()})
+    assert (usage.input_tokens, usage.cache_read_input_tokens) == (expected, 0)
+    assert not usage.cache_creation_input_tokens
+
+
 async def test_max_tokens_cuts_answer(client: anthropic.AsyncAnthropic) -> None:
     full = await client.messages.create(model=SONNET, max_tokens=400, messages=ask())
     cut = await client.messages.create(model=SONNET, max_tokens=7, messages=ask())

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+import pytest
 from google.protobuf import duration_pb2
 
 from tollgate.v1 import cache_pb2, common_pb2
@@ -205,6 +207,39 @@ async def test_waiters_go_upstream_at_once_when_the_answer_is_not_cacheable(
     for answer in answers:
         assert (answer.hit, answer.fill_lease, answer.cacheable) == (False, "", True)
         assert "not cacheable" in answer.reason
+
+
+async def test_waiters_go_upstream_at_once_when_the_store_is_refused_as_invalid(
+    cache: Stub,
+    context: ContextFactory,
+    make_request: RequestFactory,
+    make_response: ResponseFactory,
+) -> None:
+    """A store the cache refuses outright (here: more tags than an entry may carry) still gives
+    its fill lease back: the same request would be refused again, so waiters must not sit out
+    the lease's timeout."""
+    request = make_request()
+    holder = await cache.ExactLookup(_lookup_request(context(), request))
+    waiters = [
+        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context(), request, wait=20.0)))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0.1)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await cache.ExactStore(
+            cache_pb2.ExactStoreRequest(
+                context=context(),
+                key=holder.key,
+                fill_lease=holder.fill_lease,
+                response=make_response(),
+                tags=[f"tag-{index}" for index in range(100)],
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most" in (refused.value.details() or "")
+    answers = await asyncio.wait_for(asyncio.gather(*waiters), timeout=10.0)
+    for answer in answers:
+        assert (answer.hit, answer.fill_lease) == (False, "")
 
 
 async def test_an_answer_computed_across_an_invalidation_is_not_stored(

@@ -3,7 +3,6 @@ a caller's mistake never opens a circuit, nor holds a failing one closed."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import grpc
@@ -105,36 +104,3 @@ async def test_an_abandoned_stream_cancels_the_call_and_leaves_the_breaker_alone
     await items.aclose()
     assert cancelled == [True]
     assert track.breaker.state is BreakerState.CLOSED
-
-
-async def test_the_breaker_gauge_follows_every_change_of_state(
-    fakes: Any, helpers: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The gauge is set only when the level changes (or now and then), yet reads the breaker's
-    state after every call: closed, then open after the failures."""
-    levels: list[int] = []
-
-    class Gauge:
-        def set(self, value: int, attributes: dict[str, str]) -> None:
-            assert attributes == {"backend": "budget_ledger", "track": "stable"}
-            levels.append(value)
-
-    tools = dependencies.instruments()
-    monkeypatch.setattr(dependencies, "_breaker_levels", {})
-    gauged = dataclasses.replace(tools, breaker_state=Gauge())
-    monkeypatch.setattr(dependencies, "instruments", lambda: gauged)
-    track = _ledger(fakes)
-    track.stub.replies["Reserve"] = object()
-    for _ in range(3):
-        await dependencies.call(track, "Reserve", track.stub.Reserve, object(), 1.0)
-    assert levels == [0]
-    track.stub.replies["Reserve"] = helpers.rpc_error(grpc.StatusCode.UNAVAILABLE, "down")
-    for _ in range(fakes.settings.breaker_failure_threshold):
-        with pytest.raises(DependencyDown):
-            await dependencies.call(track, "Reserve", track.stub.Reserve, object(), 1.0)
-    assert levels == [0, 2]
-    # Unchanged but old: set again, so an exporter that forgets unset gauges keeps the series.
-    monkeypatch.setattr(dependencies, "BREAKER_GAUGE_REFRESH_SECONDS", 0.0)
-    with pytest.raises(DependencyDown, match="circuit open"):
-        await dependencies.call(track, "Reserve", track.stub.Reserve, object(), 1.0)
-    assert levels == [0, 2, 2]

@@ -148,6 +148,40 @@ async def test_bad_requests_are_refused_before_any_call(
     assert upstream_calls() == []
 
 
+async def test_the_prompt_and_tool_are_built_once_per_distinct_instructions(
+    scripted_emulator: EmulatorServer,
+    orchestrator: Stub,
+    upstream_calls: Callable[[], list[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every pack and re-ask of a run, and every later run with the same instructions, sends
+    the same system prompt and tool, built once; other instructions get their own."""
+    from tollgate.orchestrator.classification import classifier
+
+    built: list[tuple[str, ...]] = []
+    real_tool = classifier.tool
+
+    def counting_tool(rule: AnswerRule) -> common_pb2.Tool:
+        built.append(rule.labels)
+        return real_tool(rule)
+
+    monkeypatch.setattr(classifier, "tool", counting_tool)
+    texts = [*TEXTS, "A scripted-bad note."]
+    for _ in range(2):
+        await _run(orchestrator, _request(texts, per_call=3))
+    calls = upstream_calls()
+    assert len(calls) > 3 * 2  # three packs a run, and re-asks of the scripted item
+    assert built == [tuple(LABELS)]
+    assert len({json.dumps([c.body["system"], c.body["tools"]]) for c in calls}) == 1
+    other = classification_pb2.LabelSet(labels=["hot", "cold"])
+    await _run(orchestrator, _request(TEXTS[:2], labels=other))
+    assert built == [tuple(LABELS), ("hot", "cold")]
+    assert (
+        upstream_calls()[-1].body["tools"][0]["input_schema"]
+        != calls[0].body["tools"][0]["input_schema"]
+    )
+
+
 async def test_long_items_travel_in_smaller_packs(
     start_orchestrator: StartOrchestrator,
     upstream_calls: Callable[[], list[Any]],

@@ -25,7 +25,7 @@ FROZEN_WINDOW = 10.0**7
 
 
 def requests_state(limit: int, remaining: int, retry_after: float | None = None) -> RateLimitState:
-    return RateLimitState(requests=Allowance(limit, remaining, 30.0), retry_after=retry_after)
+    return RateLimitState(requests=Allowance(limit, remaining), retry_after=retry_after)
 
 
 @pytest.fixture

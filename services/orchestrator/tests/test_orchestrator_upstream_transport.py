@@ -50,7 +50,7 @@ async def test_a_paced_messages_response_reports_its_limits_and_the_body_still_r
         async with calling(pacer, "claude-a", counted=True):
             await client.get("/v1/models")
     assert pacer.answers == [
-        ("claude-a", RateLimitState(requests=Allowance(50, 49, None)), True),
+        ("claude-a", RateLimitState(requests=Allowance(50, 49)), True),
     ]
     # The models request was not the paced call: it never went out, so the slot is given back.
     assert pacer.landings == ["claude-a"]

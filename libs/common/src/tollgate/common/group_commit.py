@@ -6,12 +6,18 @@ transaction, its client sends a batch as one `Settle` RPC. At one caller a batch
 nothing waits; under load the queue fills while a batch is in flight, so the fixed cost of a
 batch (round trips, a durable commit, the wait for a hot row's lock, an RPC) is shared by all
 the calls in it instead of paid by each.
+
+Work off the critical path can linger (`submit_lingering`): such a call starts no batch of its
+own while another call comes within its linger time, and rides in that call's batch instead, so
+at a steady load it costs no batch of its own (the gateway's exact-cache stores ride with the
+next request's lookup).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -38,30 +44,53 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         self._workers = workers
         self._queue: asyncio.Queue[tuple[CallT, asyncio.Future[OutcomeT]]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Lingering calls: taken into the next batch a worker starts, or queued by the timer.
+        self._lingering: deque[tuple[CallT, asyncio.Future[OutcomeT]]] = deque()
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     async def submit(self, call: CallT) -> OutcomeT:
+        # A caller that gives up leaves its call in the batch: the batch is settled whole, and
+        # the abandoned outcome is dropped (a retry of the call replays it).
+        return await self._enqueue(call)
+
+    async def submit_all(self, calls: Sequence[CallT]) -> list[OutcomeT | BaseException]:
+        """Submit calls at once, so they share a batch (up to the batch size); each call's
+        outcome, or the exception its batch failed with, in order."""
+        futures = [self._enqueue(call) for call in calls]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    def _enqueue(self, call: CallT) -> asyncio.Future[OutcomeT]:
+        """Queue a call for the next batch; its future gets the call's outcome."""
         if self._queue is None:
             self._start()
         assert self._queue is not None
         future: asyncio.Future[OutcomeT] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((call, future))
-        # A caller that gives up leaves its call in the batch: the batch is settled whole, and
-        # the abandoned outcome is dropped (a retry of the call replays it).
-        return await future
+        return future
 
-    async def submit_all(self, calls: Sequence[CallT]) -> list[OutcomeT | BaseException]:
-        """Submit calls at once, so they share a batch (up to the batch size); each call's
-        outcome, or the exception its batch failed with, in order."""
+    async def submit_lingering(self, call: CallT, linger: float) -> OutcomeT:
+        """Submit a call that may wait up to `linger` seconds for company: it goes in the next
+        batch another call starts, and starts one itself only when `linger` has passed."""
         if self._queue is None:
             self._start()
-        assert self._queue is not None
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[OutcomeT]] = []
-        for call in calls:
-            future: asyncio.Future[OutcomeT] = loop.create_future()
-            self._queue.put_nowait((call, future))
-            futures.append(future)
-        return await asyncio.gather(*futures, return_exceptions=True)
+        future: asyncio.Future[OutcomeT] = loop.create_future()
+        self._lingering.append((call, future))
+        # One timer, set by the oldest lingering call: none waits longer than its linger.
+        if self._linger_timer is None:
+            self._linger_timer = loop.call_later(linger, self._queue_lingering)
+        return await future
+
+    def _queue_lingering(self) -> None:
+        """The lingering calls, still unsent, go in the queue for the next free worker."""
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if self._queue is None:  # a call that lingered across stop(): serve it all the same
+            self._start()
+        assert self._queue is not None
+        while self._lingering:
+            self._queue.put_nowait(self._lingering.popleft())
 
     def _start(self) -> None:
         self._queue = asyncio.Queue()
@@ -71,8 +100,9 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         ]
 
     async def stop(self) -> None:
-        """Settle what is queued, then stop the workers."""
+        """Settle what is queued (lingering calls too), then stop the workers."""
         if self._queue is not None:
+            self._queue_lingering()
             await self._queue.join()
         for task in self._tasks:
             task.cancel()
@@ -85,14 +115,21 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
     async def _work(self) -> None:
         assert self._queue is not None
         queue = self._queue
+        lingering = self._lingering
         while True:
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            queued = len(batch)
+            while len(batch) < self._max_batch and lingering:
+                batch.append(lingering.popleft())
+            if not lingering and self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
             try:
                 await self._run(batch)
             finally:
-                for _ in batch:
+                for _ in range(queued):
                     queue.task_done()
 
     async def _run(self, batch: list[tuple[CallT, asyncio.Future[OutcomeT]]]) -> None:

@@ -11,19 +11,14 @@ so the per-RPC cost on both sides is shared.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
-import grpc
-
-from tollgate.common.errors import ServiceError
+from tollgate.common.batch_calls import check_count, unwrap
 from tollgate.common.group_commit import GroupCommitter
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc
 
 # What the ledger accepts in one Settle.
 MAX_CALLS_PER_RPC = 1000
-
-ReplyT = TypeVar("ReplyT", pb.ReserveResponse, pb.CommitResponse, pb.ReleaseResponse)
 
 
 class CoalescingLedgerClient:
@@ -45,15 +40,15 @@ class CoalescingLedgerClient:
 
     async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
         result = await self._committer.submit(pb.LedgerCall(reserve=request))
-        return _unwrap(result, "reserve", pb.ReserveResponse)
+        return unwrap(result, "reserve", pb.ReserveResponse, "ledger")
 
     async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         result = await self._committer.submit(pb.LedgerCall(commit=request))
-        return _unwrap(result, "commit", pb.CommitResponse)
+        return unwrap(result, "commit", pb.CommitResponse, "ledger")
 
     async def release(self, request: pb.ReleaseRequest) -> pb.ReleaseResponse:
         result = await self._committer.submit(pb.LedgerCall(release=request))
-        return _unwrap(result, "release", pb.ReleaseResponse)
+        return unwrap(result, "release", pb.ReleaseResponse, "ledger")
 
     async def close(self) -> None:
         """Send what is queued, then stop."""
@@ -61,30 +56,5 @@ class CoalescingLedgerClient:
 
     async def _send(self, calls: Sequence[pb.LedgerCall]) -> Sequence[pb.LedgerCallResult]:
         reply = await self._stub.Settle(pb.SettleRequest(calls=calls), timeout=self._timeout)
-        if len(reply.results) != len(calls):
-            raise ServiceError(
-                f"the ledger answered {len(reply.results)} of {len(calls)} calls",
-                grpc.StatusCode.UNAVAILABLE,
-            )
+        check_count(reply.results, calls, "ledger")
         return list(reply.results)
-
-
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
-
-
-def _unwrap(result: pb.LedgerCallResult, kind: str, expected: type[ReplyT]) -> ReplyT:
-    if result.WhichOneof("result") == "error":
-        error = result.error
-        raise ServiceError(
-            error.message,
-            _CODES.get(error.code, grpc.StatusCode.UNKNOWN),
-            metadata=dict(error.metadata),
-            reason=error.reason,
-        )
-    reply = getattr(result, kind)
-    if result.WhichOneof("result") != kind or not isinstance(reply, expected):
-        raise ServiceError(
-            f"the ledger answered a {kind} with {result.WhichOneof('result')}",
-            grpc.StatusCode.UNAVAILABLE,
-        )
-    return reply

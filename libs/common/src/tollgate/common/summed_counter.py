@@ -1,5 +1,6 @@
 """Counters added to on every request, summed here and read by the metrics SDK when it collects
-(the gateway's per-request counters, the optimizer's conversations).
+(the gateway's per-request counters, the budget ledger's reservations and amounts, the
+optimizer's conversations).
 
 The SDK's synchronous `Counter.add` cleans, hashes and aggregates the attributes on every call
 (about 9 µs of CPU each, several calls per request). Summing in a dict costs a fraction of a

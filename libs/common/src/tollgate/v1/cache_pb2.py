@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from tollgate.v1 import common_pb2 as tollgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tollgate/v1/cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18tollgate/v1/common.proto\"\x93\x03\n\x12\x45xactLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x63quire_fill_lease\x18\x04 \x01(\x08\x12\x30\n\rwait_for_fill\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcache_sampled\x18\x06 \x01(\x08\x12R\n\x12template_variables\x18\x07 \x03(\x0b\x32\x36.tollgate.v1.ExactLookupRequest.TemplateVariablesEntry\x12\x15\n\rcontact_scope\x18\x08 \x01(\t\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x95\x01\n\x13\x45xactLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nfill_lease\x18\x04 \x01(\t\x12\x11\n\tcacheable\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc7\x01\n\x11\x45xactStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\x08response\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x12\n\nfill_lease\x18\x06 \x01(\t\"4\n\x12\x45xactStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x13\x45xactReleaseRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nfill_lease\x18\x03 \x01(\t\"(\n\x14\x45xactReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"9\n\x16\x45xactInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"*\n\x17\x45xactInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"&\n\x11\x45xactStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"R\n\x12\x45xactStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x32\xb1\x03\n\x0c\x43\x61\x63heService\x12P\n\x0b\x45xactLookup\x12\x1f.tollgate.v1.ExactLookupRequest\x1a .tollgate.v1.ExactLookupResponse\x12M\n\nExactStore\x12\x1e.tollgate.v1.ExactStoreRequest\x1a\x1f.tollgate.v1.ExactStoreResponse\x12S\n\x0c\x45xactRelease\x12 .tollgate.v1.ExactReleaseRequest\x1a!.tollgate.v1.ExactReleaseResponse\x12\\\n\x0f\x45xactInvalidate\x12#.tollgate.v1.ExactInvalidateRequest\x1a$.tollgate.v1.ExactInvalidateResponse\x12M\n\nExactStats\x12\x1e.tollgate.v1.ExactStatsRequest\x1a\x1f.tollgate.v1.ExactStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tollgate/v1/cache.proto\x12\x0btollgate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18tollgate/v1/common.proto\"\x93\x03\n\x12\x45xactLookupRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12+\n\x07request\x18\x02 \x01(\x0b\x32\x1a.tollgate.v1.ClaudeRequest\x12\x18\n\x10template_version\x18\x03 \x01(\t\x12\x1a\n\x12\x61\x63quire_fill_lease\x18\x04 \x01(\x08\x12\x30\n\rwait_for_fill\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcache_sampled\x18\x06 \x01(\x08\x12R\n\x12template_variables\x18\x07 \x03(\x0b\x32\x36.tollgate.v1.ExactLookupRequest.TemplateVariablesEntry\x12\x15\n\rcontact_scope\x18\x08 \x01(\t\x1a\x38\n\x16TemplateVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x95\x01\n\x13\x45xactLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12-\n\x08response\x18\x02 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nfill_lease\x18\x04 \x01(\t\x12\x11\n\tcacheable\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc7\x01\n\x11\x45xactStoreRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\x08response\x18\x03 \x01(\x0b\x32\x1b.tollgate.v1.ClaudeResponse\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x12\n\nfill_lease\x18\x06 \x01(\t\"4\n\x12\x45xactStoreResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x13\x45xactReleaseRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.tollgate.v1.RequestContext\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nfill_lease\x18\x03 \x01(\t\"(\n\x14\x45xactReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"\xac\x01\n\tExactCall\x12\x31\n\x06lookup\x18\x01 \x01(\x0b\x32\x1f.tollgate.v1.ExactLookupRequestH\x00\x12/\n\x05store\x18\x02 \x01(\x0b\x32\x1e.tollgate.v1.ExactStoreRequestH\x00\x12\x33\n\x07release\x18\x03 \x01(\x0b\x32 .tollgate.v1.ExactReleaseRequestH\x00\x42\x06\n\x04\x63\x61ll\"\xbd\x01\n\x0e\x45xactCallError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12;\n\x08metadata\x18\x04 \x03(\x0b\x32).tollgate.v1.ExactCallError.MetadataEntry\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x0e\x45xactSendAlone\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x98\x02\n\x0f\x45xactCallResult\x12\x32\n\x06lookup\x18\x01 \x01(\x0b\x32 .tollgate.v1.ExactLookupResponseH\x00\x12\x30\n\x05store\x18\x02 \x01(\x0b\x32\x1f.tollgate.v1.ExactStoreResponseH\x00\x12\x34\n\x07release\x18\x03 \x01(\x0b\x32!.tollgate.v1.ExactReleaseResponseH\x00\x12,\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1b.tollgate.v1.ExactCallErrorH\x00\x12\x31\n\nsend_alone\x18\x05 \x01(\x0b\x32\x1b.tollgate.v1.ExactSendAloneH\x00\x42\x08\n\x06result\":\n\x11\x45xactBatchRequest\x12%\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x16.tollgate.v1.ExactCall\"C\n\x12\x45xactBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.tollgate.v1.ExactCallResult\"9\n\x16\x45xactInvalidateRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"*\n\x17\x45xactInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"&\n\x11\x45xactStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"R\n\x12\x45xactStatsResponse\x12\x0c\n\x04hits\x18\x01 \x01(\x03\x12\x0e\n\x06misses\x18\x02 \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x32\x80\x04\n\x0c\x43\x61\x63heService\x12P\n\x0b\x45xactLookup\x12\x1f.tollgate.v1.ExactLookupRequest\x1a .tollgate.v1.ExactLookupResponse\x12M\n\nExactStore\x12\x1e.tollgate.v1.ExactStoreRequest\x1a\x1f.tollgate.v1.ExactStoreResponse\x12S\n\x0c\x45xactRelease\x12 .tollgate.v1.ExactReleaseRequest\x1a!.tollgate.v1.ExactReleaseResponse\x12M\n\nExactBatch\x12\x1e.tollgate.v1.ExactBatchRequest\x1a\x1f.tollgate.v1.ExactBatchResponse\x12\\\n\x0f\x45xactInvalidate\x12#.tollgate.v1.ExactInvalidateRequest\x1a$.tollgate.v1.ExactInvalidateResponse\x12M\n\nExactStats\x12\x1e.tollgate.v1.ExactStatsRequest\x1a\x1f.tollgate.v1.ExactStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._loaded_options = None
   _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._serialized_options = b'8\001'
+  _globals['_EXACTCALLERROR_METADATAENTRY']._loaded_options = None
+  _globals['_EXACTCALLERROR_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_EXACTLOOKUPREQUEST']._serialized_start=99
   _globals['_EXACTLOOKUPREQUEST']._serialized_end=502
   _globals['_EXACTLOOKUPREQUEST_TEMPLATEVARIABLESENTRY']._serialized_start=446
@@ -49,14 +51,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXACTRELEASEREQUEST']._serialized_end=1012
   _globals['_EXACTRELEASERESPONSE']._serialized_start=1014
   _globals['_EXACTRELEASERESPONSE']._serialized_end=1054
-  _globals['_EXACTINVALIDATEREQUEST']._serialized_start=1056
-  _globals['_EXACTINVALIDATEREQUEST']._serialized_end=1113
-  _globals['_EXACTINVALIDATERESPONSE']._serialized_start=1115
-  _globals['_EXACTINVALIDATERESPONSE']._serialized_end=1157
-  _globals['_EXACTSTATSREQUEST']._serialized_start=1159
-  _globals['_EXACTSTATSREQUEST']._serialized_end=1197
-  _globals['_EXACTSTATSRESPONSE']._serialized_start=1199
-  _globals['_EXACTSTATSRESPONSE']._serialized_end=1281
-  _globals['_CACHESERVICE']._serialized_start=1284
-  _globals['_CACHESERVICE']._serialized_end=1717
+  _globals['_EXACTCALL']._serialized_start=1057
+  _globals['_EXACTCALL']._serialized_end=1229
+  _globals['_EXACTCALLERROR']._serialized_start=1232
+  _globals['_EXACTCALLERROR']._serialized_end=1421
+  _globals['_EXACTCALLERROR_METADATAENTRY']._serialized_start=1374
+  _globals['_EXACTCALLERROR_METADATAENTRY']._serialized_end=1421
+  _globals['_EXACTSENDALONE']._serialized_start=1423
+  _globals['_EXACTSENDALONE']._serialized_end=1455
+  _globals['_EXACTCALLRESULT']._serialized_start=1458
+  _globals['_EXACTCALLRESULT']._serialized_end=1738
+  _globals['_EXACTBATCHREQUEST']._serialized_start=1740
+  _globals['_EXACTBATCHREQUEST']._serialized_end=1798
+  _globals['_EXACTBATCHRESPONSE']._serialized_start=1800
+  _globals['_EXACTBATCHRESPONSE']._serialized_end=1867
+  _globals['_EXACTINVALIDATEREQUEST']._serialized_start=1869
+  _globals['_EXACTINVALIDATEREQUEST']._serialized_end=1926
+  _globals['_EXACTINVALIDATERESPONSE']._serialized_start=1928
+  _globals['_EXACTINVALIDATERESPONSE']._serialized_end=1970
+  _globals['_EXACTSTATSREQUEST']._serialized_start=1972
+  _globals['_EXACTSTATSREQUEST']._serialized_end=2010
+  _globals['_EXACTSTATSRESPONSE']._serialized_start=2012
+  _globals['_EXACTSTATSRESPONSE']._serialized_end=2094
+  _globals['_CACHESERVICE']._serialized_start=2097
+  _globals['_CACHESERVICE']._serialized_end=2609
 # @@protoc_insertion_point(module_scope)

@@ -93,6 +93,69 @@ class ExactReleaseResponse(_message.Message):
     released: bool
     def __init__(self, released: _Optional[bool] = ...) -> None: ...
 
+class ExactCall(_message.Message):
+    __slots__ = ("lookup", "store", "release")
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    lookup: ExactLookupRequest
+    store: ExactStoreRequest
+    release: ExactReleaseRequest
+    def __init__(self, lookup: _Optional[_Union[ExactLookupRequest, _Mapping]] = ..., store: _Optional[_Union[ExactStoreRequest, _Mapping]] = ..., release: _Optional[_Union[ExactReleaseRequest, _Mapping]] = ...) -> None: ...
+
+class ExactCallError(_message.Message):
+    __slots__ = ("code", "message", "reason", "metadata", "fields")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    reason: str
+    metadata: _containers.ScalarMap[str, str]
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExactSendAlone(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ExactCallResult(_message.Message):
+    __slots__ = ("lookup", "store", "release", "error", "send_alone")
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SEND_ALONE_FIELD_NUMBER: _ClassVar[int]
+    lookup: ExactLookupResponse
+    store: ExactStoreResponse
+    release: ExactReleaseResponse
+    error: ExactCallError
+    send_alone: ExactSendAlone
+    def __init__(self, lookup: _Optional[_Union[ExactLookupResponse, _Mapping]] = ..., store: _Optional[_Union[ExactStoreResponse, _Mapping]] = ..., release: _Optional[_Union[ExactReleaseResponse, _Mapping]] = ..., error: _Optional[_Union[ExactCallError, _Mapping]] = ..., send_alone: _Optional[_Union[ExactSendAlone, _Mapping]] = ...) -> None: ...
+
+class ExactBatchRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[ExactCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[ExactCall, _Mapping]]] = ...) -> None: ...
+
+class ExactBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ExactCallResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ExactCallResult, _Mapping]]] = ...) -> None: ...
+
 class ExactInvalidateRequest(_message.Message):
     __slots__ = ("tenant_id", "tags")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class CacheServiceStub:
                 request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.FromString,
                 _registered_method=True)
+        self.ExactBatch = channel.unary_unary(
+                '/tollgate.v1.CacheService/ExactBatch',
+                request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactBatchRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactBatchResponse.FromString,
+                _registered_method=True)
         self.ExactInvalidate = channel.unary_unary(
                 '/tollgate.v1.CacheService/ExactInvalidate',
                 request_serializer=tollgate_dot_v1_dot_cache__pb2.ExactInvalidateRequest.SerializeToString,
@@ -87,6 +92,21 @@ class CacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExactBatch(self, request, context):
+        """Several ExactLookup, ExactStore and ExactRelease calls in one RPC, for a client that
+        coalesces the calls of concurrent requests (the gateway). Each call is handled as if it were
+        sent alone (same checks, same tenant-scoped keys, same metrics) and answered with its own
+        result or its own error; one call's error never affects the others. The calls run
+        concurrently: their order within a batch carries no meaning.
+        A call the batch does not run is answered `send_alone` (nothing written, nothing counted),
+        and its caller sends it again as its unary RPC: a lookup that asked to wait (wait_for_fill)
+        and finds the fill lease held (it would hold up the answers of the other calls), and the
+        lookups beyond those whose answers the reply has room for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExactInvalidate(self, request, context):
         """Remove a tenant's entries, all or those with the given tags.
         """
@@ -117,6 +137,11 @@ def add_CacheServiceServicer_to_server(servicer, server):
                     servicer.ExactRelease,
                     request_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.SerializeToString,
+            ),
+            'ExactBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExactBatch,
+                    request_deserializer=tollgate_dot_v1_dot_cache__pb2.ExactBatchRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_cache__pb2.ExactBatchResponse.SerializeToString,
             ),
             'ExactInvalidate': grpc.unary_unary_rpc_method_handler(
                     servicer.ExactInvalidate,
@@ -210,6 +235,33 @@ class CacheService:
             '/tollgate.v1.CacheService/ExactRelease',
             tollgate_dot_v1_dot_cache__pb2.ExactReleaseRequest.SerializeToString,
             tollgate_dot_v1_dot_cache__pb2.ExactReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExactBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.CacheService/ExactBatch',
+            tollgate_dot_v1_dot_cache__pb2.ExactBatchRequest.SerializeToString,
+            tollgate_dot_v1_dot_cache__pb2.ExactBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

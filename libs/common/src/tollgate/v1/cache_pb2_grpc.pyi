@@ -43,6 +43,17 @@ class CacheServiceStub:
     """Give a fill lease back without an answer (the upstream call failed), so that one waiting
     caller takes the lease over at once instead of after the lease timeout.
     """
+    ExactBatch: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactBatchRequest, _cache_pb2.ExactBatchResponse]
+    """Several ExactLookup, ExactStore and ExactRelease calls in one RPC, for a client that
+    coalesces the calls of concurrent requests (the gateway). Each call is handled as if it were
+    sent alone (same checks, same tenant-scoped keys, same metrics) and answered with its own
+    result or its own error; one call's error never affects the others. The calls run
+    concurrently: their order within a batch carries no meaning.
+    A call the batch does not run is answered `send_alone` (nothing written, nothing counted),
+    and its caller sends it again as its unary RPC: a lookup that asked to wait (wait_for_fill)
+    and finds the fill lease held (it would hold up the answers of the other calls), and the
+    lookups beyond those whose answers the reply has room for.
+    """
     ExactInvalidate: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactInvalidateRequest, _cache_pb2.ExactInvalidateResponse]
     """Remove a tenant's entries, all or those with the given tags."""
     ExactStats: _grpc.UnaryUnaryMultiCallable[_cache_pb2.ExactStatsRequest, _cache_pb2.ExactStatsResponse]
@@ -59,6 +70,17 @@ class CacheServiceAsyncStub(CacheServiceStub):
     ExactRelease: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactReleaseRequest, _cache_pb2.ExactReleaseResponse]  # type: ignore[assignment]
     """Give a fill lease back without an answer (the upstream call failed), so that one waiting
     caller takes the lease over at once instead of after the lease timeout.
+    """
+    ExactBatch: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactBatchRequest, _cache_pb2.ExactBatchResponse]  # type: ignore[assignment]
+    """Several ExactLookup, ExactStore and ExactRelease calls in one RPC, for a client that
+    coalesces the calls of concurrent requests (the gateway). Each call is handled as if it were
+    sent alone (same checks, same tenant-scoped keys, same metrics) and answered with its own
+    result or its own error; one call's error never affects the others. The calls run
+    concurrently: their order within a batch carries no meaning.
+    A call the batch does not run is answered `send_alone` (nothing written, nothing counted),
+    and its caller sends it again as its unary RPC: a lookup that asked to wait (wait_for_fill)
+    and finds the fill lease held (it would hold up the answers of the other calls), and the
+    lookups beyond those whose answers the reply has room for.
     """
     ExactInvalidate: _aio.UnaryUnaryMultiCallable[_cache_pb2.ExactInvalidateRequest, _cache_pb2.ExactInvalidateResponse]  # type: ignore[assignment]
     """Remove a tenant's entries, all or those with the given tags."""
@@ -91,6 +113,23 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_cache_pb2.ExactReleaseResponse, _abc.Awaitable[_cache_pb2.ExactReleaseResponse]]:
         """Give a fill lease back without an answer (the upstream call failed), so that one waiting
         caller takes the lease over at once instead of after the lease timeout.
+        """
+
+    @_abc_1.abstractmethod
+    def ExactBatch(
+        self,
+        request: _cache_pb2.ExactBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cache_pb2.ExactBatchResponse, _abc.Awaitable[_cache_pb2.ExactBatchResponse]]:
+        """Several ExactLookup, ExactStore and ExactRelease calls in one RPC, for a client that
+        coalesces the calls of concurrent requests (the gateway). Each call is handled as if it were
+        sent alone (same checks, same tenant-scoped keys, same metrics) and answered with its own
+        result or its own error; one call's error never affects the others. The calls run
+        concurrently: their order within a batch carries no meaning.
+        A call the batch does not run is answered `send_alone` (nothing written, nothing counted),
+        and its caller sends it again as its unary RPC: a lookup that asked to wait (wait_for_fill)
+        and finds the fill lease held (it would hold up the answers of the other calls), and the
+        lookups beyond those whose answers the reply has room for.
         """
 
     @_abc_1.abstractmethod

@@ -14,7 +14,6 @@ from typing import Any
 from tollgate.emulator.answers import Answer, compose_answer, last_user_text
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.prompt_cache import CacheUsage, PromptCache
-from tollgate.emulator.tokens import prompt_segments
 from tollgate.emulator.validation import MessageRequest
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -57,7 +56,7 @@ class Engine:
         usage = self._cache.apply(
             scope=scope,
             model=request.model,
-            segments=prompt_segments(request.body),
+            segments=request.segments,
             min_tokens=self._config.min_cacheable_for(request.model),
         )
         scripted = self._config.scripted_answer(last_user_text(request.body))

@@ -13,7 +13,6 @@ from aiohttp import web
 from tollgate.emulator.config import FaultKind
 from tollgate.emulator.faults import concurrency_error, fault_error
 from tollgate.emulator.streaming import stream_completion
-from tollgate.emulator.tokens import count_request_tokens
 from tollgate.emulator.validation import validate_request
 from tollgate.emulator.web_support import (
     SCOPE,
@@ -35,7 +34,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     admission = state.rate_limits.admit(
         request[SCOPE],
         message_request.model,
-        input_tokens=count_request_tokens(message_request.body),
+        input_tokens=message_request.prompt_tokens,
         max_tokens=message_request.max_tokens,
     )
     limit = config.max_concurrency
@@ -85,4 +84,4 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     message_request = validate_request(
         await read_json(request), state_of(request).config, for_count=True
     )
-    return json_response({"input_tokens": count_request_tokens(message_request.body)})
+    return json_response({"input_tokens": message_request.prompt_tokens})

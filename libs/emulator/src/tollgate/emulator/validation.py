@@ -14,6 +14,7 @@ from typing import Any
 
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.errors import ApiError, invalid_request
+from tollgate.emulator.tokens import PromptSegment, prompt_segments
 
 MAX_CACHE_BREAKPOINTS = 4
 
@@ -86,6 +87,14 @@ class MessageRequest:
     stop_sequences: tuple[str, ...]
     tools: tuple[Mapping[str, Any], ...]
     tool_choice: Mapping[str, Any] | None
+    # The prompt counted once, here: the rate limiter, the prompt cache and count_tokens all
+    # read these, so a request is never tokenized twice.
+    segments: tuple[PromptSegment, ...]
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every prompt token, cached or not (what count_tokens answers)."""
+        return sum(segment.tokens for segment in self.segments)
 
 
 def _fail(where: str, message: str) -> ApiError:
@@ -410,4 +419,5 @@ def validate_request(
         stop_sequences=stop_sequences,
         tools=tools,
         tool_choice=tool_choice,
+        segments=tuple(prompt_segments(body)),
     )

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import asyncpg
 
-from tollgate.budget_ledger import entries
+from tollgate.budget_ledger import counters, entries
 from tollgate.budget_ledger.counters import COUNTER_COLUMNS
 from tollgate.budget_ledger.model import Counter, HoldStatus, Requester
 
@@ -113,6 +113,25 @@ _LOCK_COUNTERS = f"""
     ORDER BY locked.budget_id, locked.period_start
 """
 
+
+def settle_holds_sql(first: int) -> str:
+    """An UPDATE giving holds their final status from the three arrays of `settle_arrays`, bound
+    from parameter `first` on: alone (the sweeper), or inside a batch's one write."""
+    n = [f"${first + i}" for i in range(3)]
+    return f"""
+    UPDATE holds SET status = s.status, settled_at = now()
+    FROM unnest({n[0]}::text[], {n[1]}::text[], {n[2]}::smallint[])
+      AS s(tenant_id, request_id, status)
+    WHERE holds.tenant_id = s.tenant_id AND holds.request_id = s.request_id
+"""
+
+
+def settle_arrays(settled: dict[RequestKey, HoldStatus]) -> list[list[object]]:
+    """The parameters of `settle_holds_sql`."""
+    keys = list(settled)
+    return [[k[0] for k in keys], [k[1] for k in keys], [int(settled[k]) for k in keys]]
+
+
 # Everything a batch decided, in one statement: new holds, their counter links (only for the
 # holds actually inserted), settled holds, entries with their optimizations, and one update per
 # counter. A hold or entry another transaction wrote meanwhile inserts nothing and returns no row,
@@ -136,31 +155,14 @@ _WRITE = f"""
       FROM unnest($10::text[], $11::text[], $12::bigint[], $13::timestamptz[])
         AS l(tenant_id, request_id, budget_id, period_start)
       JOIN new_holds n ON n.tenant_id = l.tenant_id AND n.request_id = l.request_id
-    ), settled AS (
-      UPDATE holds SET status = s.status, settled_at = now()
-      FROM unnest($14::text[], $15::text[], $16::smallint[]) AS s(tenant_id, request_id, status)
-      WHERE holds.tenant_id = s.tenant_id AND holds.request_id = s.request_id
-    ), totals AS (
-      UPDATE budget_counters c
-      SET spent_micros = c.spent_micros + d.spent_micros,
-          held_micros = c.held_micros + d.held_micros,
-          spent_tokens = c.spent_tokens + d.spent_tokens,
-          held_tokens = c.held_tokens + d.held_tokens
-      FROM unnest($17::bigint[], $18::timestamptz[], $19::bigint[], $20::bigint[],
-                  $21::bigint[], $22::bigint[])
-        AS d(budget_id, period_start, spent_micros, held_micros, spent_tokens, held_tokens)
-      WHERE c.budget_id = d.budget_id AND c.period_start = d.period_start
-    ), {entries.insert_entries_ctes(23)}
+    ), settled AS ({settle_holds_sql(14)}), totals AS ({counters.apply_deltas_sql(17)}),
+    {entries.insert_entries_ctes(23)}
     SELECT tenant_id, request_id, expires_at, NULL::bigint AS entry_id FROM new_holds
     UNION ALL
     SELECT tenant_id, request_id, NULL, id FROM entry
 """
 
-_SETTLE_HOLDS = """
-    UPDATE holds SET status = s.status, settled_at = now()
-    FROM unnest($1::text[], $2::text[], $3::smallint[]) AS s(tenant_id, request_id, status)
-    WHERE holds.tenant_id = s.tenant_id AND holds.request_id = s.request_id
-"""
+_SETTLE_HOLDS = settle_holds_sql(1)
 
 
 class BatchConflict(Exception):
@@ -285,7 +287,7 @@ async def write_batch(
     holds: Sequence[NewHold],
     settled: dict[RequestKey, HoldStatus],
     new_entries: Sequence[entries.NewEntry],
-    deltas: dict[CounterKey, tuple[int, int, int, int]],
+    deltas: counters.CounterDeltas,
 ) -> Written:
     """Write a batch's decisions in one statement.
 
@@ -294,8 +296,6 @@ async def write_batch(
     if not (holds or settled or new_entries or deltas):
         return Written({}, {})
     links = [(h.requester.tenant_id, h.request_id, key) for h in holds for key in h.counter_keys]
-    settled_keys = list(settled)
-    counter_keys = sorted(deltas)
     rows = await conn.fetch(
         _WRITE,
         [h.requester.tenant_id for h in holds],
@@ -311,12 +311,8 @@ async def write_batch(
         [link[1] for link in links],
         [link[2][0] for link in links],
         [link[2][1] for link in links],
-        [k[0] for k in settled_keys],
-        [k[1] for k in settled_keys],
-        [int(settled[k]) for k in settled_keys],
-        [k[0] for k in counter_keys],
-        [k[1] for k in counter_keys],
-        *([deltas[k][i] for k in counter_keys] for i in range(4)),
+        *settle_arrays(settled),
+        *counters.delta_arrays(deltas),
         *entries.entry_arrays(new_entries),
     )
     written = Written({}, {})
@@ -337,10 +333,4 @@ async def write_batch(
 
 async def settle_holds(conn: asyncpg.Connection, settled: dict[RequestKey, HoldStatus]) -> None:
     if settled:
-        keys = list(settled)
-        await conn.execute(
-            _SETTLE_HOLDS,
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [int(settled[k]) for k in keys],
-        )
+        await conn.execute(_SETTLE_HOLDS, *settle_arrays(settled))

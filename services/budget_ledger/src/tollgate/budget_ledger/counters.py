@@ -32,17 +32,36 @@ _LOCK_KEYS = f"""
     FOR UPDATE OF c
 """
 
-_APPLY_DELTAS = """
+CounterDeltas = dict[tuple[int, datetime], tuple[int, int, int, int]]
+
+
+def apply_deltas_sql(first: int) -> str:
+    """An UPDATE adding to each counter its (spent µ$, held µ$, spent tokens, held tokens) from
+    the six arrays of `delta_arrays`, bound from parameter `first` on: alone, or as a WITH item
+    of a larger statement (batch_store's one write per batch)."""
+    n = [f"${first + i}" for i in range(6)]
+    return f"""
     UPDATE budget_counters c
     SET spent_micros = c.spent_micros + d.spent_micros,
         held_micros = c.held_micros + d.held_micros,
         spent_tokens = c.spent_tokens + d.spent_tokens,
         held_tokens = c.held_tokens + d.held_tokens
-    FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[],
-                $6::bigint[]) AS d(budget_id, period_start, spent_micros, held_micros,
-                                   spent_tokens, held_tokens)
+    FROM unnest({n[0]}::bigint[], {n[1]}::timestamptz[], {n[2]}::bigint[], {n[3]}::bigint[],
+                {n[4]}::bigint[], {n[5]}::bigint[])
+      AS d(budget_id, period_start, spent_micros, held_micros, spent_tokens, held_tokens)
     WHERE c.budget_id = d.budget_id AND c.period_start = d.period_start
 """
+
+
+def delta_arrays(deltas: CounterDeltas) -> list[list[object]]:
+    """The parameters of `apply_deltas_sql`: counter keys (in the global order) and deltas."""
+    keys = sorted(deltas)
+    columns: list[list[object]] = [[k[0] for k in keys], [k[1] for k in keys]]
+    columns.extend([deltas[k][i] for k in keys] for i in range(4))
+    return columns
+
+
+_APPLY_DELTAS = apply_deltas_sql(1)
 
 
 async def lock_keys(
@@ -53,19 +72,7 @@ async def lock_keys(
     return [Counter.from_row(row) for row in rows]
 
 
-async def apply_per_counter_deltas(
-    conn: asyncpg.Connection, deltas: dict[tuple[int, datetime], tuple[int, int, int, int]]
-) -> None:
+async def apply_per_counter_deltas(conn: asyncpg.Connection, deltas: CounterDeltas) -> None:
     """Add (spent µ$, held µ$, spent tokens, held tokens) to each keyed counter (locked already)."""
-    if not deltas:
-        return
-    keys = sorted(deltas)
-    await conn.execute(
-        _APPLY_DELTAS,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [deltas[k][0] for k in keys],
-        [deltas[k][1] for k in keys],
-        [deltas[k][2] for k in keys],
-        [deltas[k][3] for k in keys],
-    )
+    if deltas:
+        await conn.execute(_APPLY_DELTAS, *delta_arrays(deltas))

@@ -10,7 +10,6 @@ is locked once per batch instead of once per call.
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import Sequence
 from typing import TypeVar
@@ -66,10 +65,8 @@ class Ledger:
         the next group commit. Each gets its own outcome — a refusal is a ServiceError among
         them — or the exception its batch failed with; none is raised."""
         outcomes = await self._committer.submit_all(calls)
-        tally = _Tally()
         for call, outcome in zip(calls, outcomes, strict=True):
-            tally.note(call, outcome)
-        tally.flush()
+            _count(call, outcome)
         return outcomes
 
     async def _submit(self, call: Call) -> Outcome | Exception:
@@ -77,9 +74,7 @@ class Ledger:
             outcome = await self._committer.submit(call)
         except ServiceError as error:
             outcome = error
-        tally = _Tally()
-        tally.note(call, outcome)
-        tally.flush()
+        _count(call, outcome)
         return outcome
 
     async def _settle_isolated(self, calls: Sequence[Call]) -> list[Outcome | Exception]:
@@ -115,43 +110,32 @@ class Ledger:
         return result.outcomes
 
 
-class _Tally:
-    """The ledger's metrics of some settled calls, added once per label set: a Settle of many
-    calls costs a few metric updates, not a few per call."""
+# The counters' attribute sets, built once.
+_DENIED = {"outcome": "denied"}
+_GRANTED = {"outcome": "granted"}
+_REPLAYED = {"outcome": "replayed"}
+_LATE = {"late": "true"}
+_ON_TIME = {"late": "false"}
 
-    def __init__(self) -> None:
-        self.reservations: collections.Counter[str] = collections.Counter()
-        self.reserved = 0
-        self.committed = 0
-        self.over_hold: collections.Counter[str] = collections.Counter()
 
-    def note(self, call: Call, outcome: Outcome | BaseException) -> None:
-        if isinstance(outcome, ServiceError):
-            if outcome.reason == "BUDGET_EXHAUSTED":
-                self.reservations["denied"] += 1
-        elif isinstance(outcome, ReserveResult) and isinstance(call, ReserveInput):
-            self.reservations["replayed" if outcome.replayed else "granted"] += 1
-            if not outcome.replayed:
-                self.reserved += call.micros
-        elif (
-            isinstance(outcome, CommitResult)
-            and isinstance(call, CommitInput)
-            and not outcome.replayed
-        ):
-            self.committed += call.actual_micros
-            if outcome.over_hold:
-                self.over_hold[str(outcome.late).lower()] += 1
-
-    def flush(self) -> None:
-        metrics = ledger_metrics()
-        for outcome, count in self.reservations.items():
-            metrics.reservations.add(count, {"outcome": outcome})
-        if self.reserved:
-            metrics.reserved_micros.add(self.reserved)
-        if self.committed:
-            metrics.committed_micros.add(self.committed)
-        for late, count in self.over_hold.items():
-            metrics.over_hold_commits.add(count, {"late": late})
+def _count(call: Call, outcome: Outcome | BaseException) -> None:
+    """Add one settled call to the ledger's counters (sums read at collection: see metrics.py)."""
+    metrics = ledger_metrics()
+    if isinstance(outcome, ServiceError):
+        if outcome.reason == "BUDGET_EXHAUSTED":
+            metrics.reservations.add(1, _DENIED)
+    elif isinstance(outcome, ReserveResult) and isinstance(call, ReserveInput):
+        if outcome.replayed:
+            metrics.reservations.add(1, _REPLAYED)
+        else:
+            metrics.reservations.add(1, _GRANTED)
+            metrics.reserved_micros.add(call.micros, {})
+    elif (
+        isinstance(outcome, CommitResult) and isinstance(call, CommitInput) and not outcome.replayed
+    ):
+        metrics.committed_micros.add(call.actual_micros, {})
+        if outcome.over_hold:
+            metrics.over_hold_commits.add(1, _LATE if outcome.late else _ON_TIME)
 
 
 T = TypeVar("T")

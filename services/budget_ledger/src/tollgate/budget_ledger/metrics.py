@@ -1,4 +1,9 @@
-"""The ledger's own metrics (RPC counts and latencies come from the shared interceptor)."""
+"""The ledger's own metrics (RPC counts and latencies come from the shared interceptor).
+
+The counters every Reserve and Commit adds to are summed in process and read at collection
+(tollgate.common.summed_counter), as the gateway's per-request counters are: a Settle of many
+calls costs a dict update per call, not an SDK measurement.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from functools import cache
 
 from opentelemetry import metrics
 
+from tollgate.common.summed_counter import SummedCounter
+
 
 @dataclass(frozen=True)
 class LedgerMetrics:
-    reservations: metrics.Counter
-    reserved_micros: metrics.Counter
-    committed_micros: metrics.Counter
-    over_hold_commits: metrics.Counter
+    reservations: SummedCounter
+    reserved_micros: SummedCounter
+    committed_micros: SummedCounter
+    over_hold_commits: SummedCounter
     holds_expired: metrics.Counter
     holds_charged_on_expiry: metrics.Counter
     alerts: metrics.Counter
@@ -22,19 +29,24 @@ class LedgerMetrics:
 
 @cache
 def ledger_metrics() -> LedgerMetrics:
-    meter = metrics.get_meter("tollgate")
+    return build_ledger_metrics(metrics.get_meter("tollgate"))
+
+
+def build_ledger_metrics(meter: metrics.Meter) -> LedgerMetrics:
     return LedgerMetrics(
-        reservations=meter.create_counter(
+        reservations=SummedCounter(
+            meter,
             "tollgate_budget_reservations",
             description="Reservations by outcome: granted, denied or replayed",
         ),
-        reserved_micros=meter.create_counter(
-            "tollgate_budget_reserved_micros", description="Amounts held"
+        reserved_micros=SummedCounter(
+            meter, "tollgate_budget_reserved_micros", description="Amounts held"
         ),
-        committed_micros=meter.create_counter(
-            "tollgate_budget_committed_micros", description="Amounts posted"
+        committed_micros=SummedCounter(
+            meter, "tollgate_budget_committed_micros", description="Amounts posted"
         ),
-        over_hold_commits=meter.create_counter(
+        over_hold_commits=SummedCounter(
+            meter,
             "tollgate_budget_over_hold_commits",
             description="Commits whose actual cost was above the hold, or had no live hold",
         ),

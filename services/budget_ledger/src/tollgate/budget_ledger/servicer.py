@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,7 @@ from tollgate.budget_ledger.settlement import (
     ReserveResult,
 )
 from tollgate.budget_ledger.usage import UsageBook
+from tollgate.common.batch_calls import error_fields, unexpected_error
 from tollgate.common.errors import ServiceError, invalid_argument, resource_exhausted
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import budget_ledger_pb2 as pb
@@ -234,14 +234,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
 
 
 def _error_result(error: ServiceError) -> pb.LedgerCallResult:
-    return pb.LedgerCallResult(
-        error=pb.LedgerCallError(
-            code=error.code.value[0],
-            message=error.message,
-            reason=error.reason,
-            metadata=error.metadata,
-        )
-    )
+    return pb.LedgerCallResult(error=pb.LedgerCallError(**error_fields(error)))
 
 
 def _call_result(
@@ -256,12 +249,4 @@ def _call_result(
         return pb.LedgerCallResult(release=convert.release_response(outcome))
     if isinstance(outcome, ServiceError):
         return _error_result(outcome)
-    # A failure the ledger did not expect: this call's alone (the others of the Settle keep
-    # their answers); the traceback goes to the log, the caller gets a sentence.
-    reference = secrets.token_hex(4)
-    log.error(
-        "a Settle call failed (reference %s)", reference, exc_info=outcome, extra={"ref": reference}
-    )
-    return _error_result(
-        ServiceError(f"Internal error; quote reference {reference} when reporting it.")
-    )
+    return _error_result(unexpected_error(outcome, log, "Settle"))

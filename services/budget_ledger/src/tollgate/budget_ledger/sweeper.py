@@ -129,7 +129,7 @@ async def sweep_once(database: Database, batch_size: int, alerts: AlertRaiser | 
     if charged:
         metrics = ledger_metrics()
         metrics.holds_charged_on_expiry.add(len(charged))
-        metrics.committed_micros.add(sum(charged.values()))
+        metrics.committed_micros.add(sum(charged.values()), {})
     return settled
 
 

@@ -3,10 +3,17 @@
 Lookups and stores never fail because of Redis: a lookup becomes a miss, a store is skipped, and
 the reason says so. Invalidation and stats do fail (UNAVAILABLE) when Redis is down, because the
 caller must not believe entries were removed, or read numbers, that were not.
+
+ExactBatch runs each of its calls through the same methods as the unary ExactLookup, ExactStore
+and ExactRelease (`_lookup_call`, `_store_call`, `_release_call`), concurrently; each call gets
+its own result or its own error. A batched lookup never waits for another caller's fill (it would
+hold up the whole reply): it is answered `send_alone` instead, and its caller sends it again as
+ExactLookup, which waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -20,7 +27,8 @@ from tollgate.cache.metrics import instruments
 from tollgate.cache.policy import CachePolicy
 from tollgate.cache.settings import Settings
 from tollgate.cache.single_flight import LookupResult, Outcome, SingleFlight
-from tollgate.common.errors import invalid_argument, unavailable
+from tollgate.common.batch_calls import error_fields, unexpected_error
+from tollgate.common.errors import ServiceError, invalid_argument, unavailable
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import cache_pb2, cache_pb2_grpc, common_pb2
 
@@ -32,6 +40,23 @@ _MISS_REASONS = {
     Outcome.UNCACHEABLE: "an identical request's answer was just found not cacheable",
     Outcome.DEGRADED: "the cache store is unavailable; answered as a miss",
 }
+
+# What an ExactBatch carries at most (a client bug beyond: the whole RPC is refused).
+MAX_BATCH_CALLS = 1000
+# Room in a batch reply for what is not a stored answer: every call's own result (a store's
+# reason is the longest, under 200 bytes) and the framing.
+_BATCH_REPLY_RESERVE = MAX_BATCH_CALLS * 256
+# A lookup's reply besides the stored answer: key, reason, framing.
+_LOOKUP_REPLY_OVERHEAD = 1024
+
+_WAIT_ELSEWHERE = cache_pb2.ExactSendAlone(
+    reason="an identical request is being answered by another caller; send the lookup alone "
+    "(ExactLookup) to wait for its answer"
+)
+_NO_ROOM = cache_pb2.ExactSendAlone(
+    reason="the batch holds more lookups than its reply has room for answers; send the lookup "
+    "alone (ExactLookup)"
+)
 
 
 def _count_lookup(result: str) -> None:
@@ -51,6 +76,14 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self._store = store
         self._single_flight = single_flight
         self._policy = policy
+        # Each lookup of a batch may answer a whole stored entry; the reply must fit in one
+        # message (max_message_bytes is every service's send and receive limit), so the lookups
+        # past this many in one batch are sent back to be asked alone, before they run.
+        self._lookups_per_batch = max(
+            1,
+            (settings.max_message_bytes - _BATCH_REPLY_RESERVE)
+            // (settings.max_entry_bytes + _LOOKUP_REPLY_OVERHEAD),
+        )
 
     def _keys(self, tenant_id: str) -> TenantKeys:
         return tenant_keys(self._settings.key_prefix, tenant_id)
@@ -58,8 +91,18 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def ExactLookup(
         self, request: cache_pb2.ExactLookupRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExactLookupResponse:
-        tenant_id = validation.tenant_id(request.context.tenant_id, "context.tenant_id")
-        annotate(tenant=tenant_id, request_id=request.context.request_id)
+        reply = await self._lookup_call(_annotated_tenant(request.context), request, context)
+        assert isinstance(reply, cache_pb2.ExactLookupResponse)  # only a batch defers a wait
+        return reply
+
+    async def _lookup_call(
+        self,
+        tenant_id: str,
+        request: cache_pb2.ExactLookupRequest,
+        context: grpc.aio.ServicerContext | None,
+    ) -> cache_pb2.ExactLookupResponse | cache_pb2.ExactSendAlone:
+        """The lookup of ExactLookup (`context` is its RPC's) and of a batch (`context` None:
+        a lookup that would wait is answered send_alone instead, having counted nothing)."""
         task = validation.task_of(request.context)
         template_version = validation.template_version(request.template_version)
         wait_seconds = validation.seconds(request.wait_for_fill, "wait_for_fill")
@@ -85,14 +128,18 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             key,
             acquire=request.acquire_fill_lease,
             wait_seconds=self._wait_budget(wait_seconds, context),
+            defer_wait=context is None,
         )
+        if result.outcome is Outcome.WAIT_DEFERRED:
+            return _WAIT_ELSEWHERE
         return self._lookup_response(key, result)
 
-    def _wait_budget(self, asked: float, context: grpc.aio.ServicerContext) -> float:
+    def _wait_budget(self, asked: float, context: grpc.aio.ServicerContext | None) -> float:
         """What the caller asked for, within the configured cap and the call's own deadline
-        (leaving room for the last look and the reply)."""
+        (leaving room for the last look and the reply). A batched lookup has no deadline of
+        its own here: whether it would wait is all that counts."""
         budget = min(asked, self._settings.max_wait_for_fill_seconds)
-        remaining = context.time_remaining()
+        remaining = None if context is None else context.time_remaining()
         if remaining is not None:
             budget = min(budget, remaining - 2 * self._settings.lookup_timeout_seconds)
         return max(0.0, budget)
@@ -120,23 +167,24 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def ExactStore(
         self, request: cache_pb2.ExactStoreRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExactStoreResponse:
+        return await self._store_call(_annotated_tenant(request.context), request)
+
+    async def _store_call(
+        self, tenant_id: str, request: cache_pb2.ExactStoreRequest
+    ) -> cache_pb2.ExactStoreResponse:
         settings = self._settings
-        tenant_id = validation.tenant_id(request.context.tenant_id, "context.tenant_id")
-        annotate(tenant=tenant_id, request_id=request.context.request_id)
         task = validation.task_of(request.context)
         key = validation.key_hash(request.key)
         lease = validation.fill_lease(request.fill_lease)
-        tags = validation.tags(
-            request.tags, limit=settings.max_tags_per_entry, max_length=settings.max_tag_length
-        )
-        ttl_asked = validation.seconds(request.ttl, "ttl")
-        if ttl_asked > settings.max_ttl_seconds:
-            raise invalid_argument(
-                f"ttl is {ttl_asked:g} s; at most {settings.max_ttl_seconds} s is allowed.", "ttl"
-            )
-        if not request.HasField("response"):
-            raise invalid_argument("response is required: it is what gets stored.", "response")
         keys = self._keys(tenant_id)
+        try:
+            tags, ttl_asked = self._store_options(request)
+        except ServiceError:
+            # The same request would be refused again: callers waiting on this lease go upstream
+            # at once instead of waiting out a lease no store will give back.
+            await self._give_back(keys, key, lease, settings.uncacheable_hold_seconds)
+            instruments().stores.add(1, {"outcome": "rejected"})
+            raise
 
         refusal = self._refusal(request.response, tenant_id, task)
         if refusal:
@@ -166,6 +214,21 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         instruments().stores.add(1, {"outcome": "stored"})
         return cache_pb2.ExactStoreResponse(stored=True)
 
+    def _store_options(self, request: cache_pb2.ExactStoreRequest) -> tuple[list[str], float]:
+        """The store's tags and asked ttl, or INVALID_ARGUMENT for a store that cannot be made."""
+        settings = self._settings
+        tags = validation.tags(
+            request.tags, limit=settings.max_tags_per_entry, max_length=settings.max_tag_length
+        )
+        ttl_asked = validation.seconds(request.ttl, "ttl")
+        if ttl_asked > settings.max_ttl_seconds:
+            raise invalid_argument(
+                f"ttl is {ttl_asked:g} s; at most {settings.max_ttl_seconds} s is allowed.", "ttl"
+            )
+        if not request.HasField("response"):
+            raise invalid_argument("response is required: it is what gets stored.", "response")
+        return tags, ttl_asked
+
     def _refusal(self, response: common_pb2.ClaudeResponse, tenant_id: str, task: str) -> str:
         """Why this answer must not be stored, or "" when it may."""
         verdict = self._policy.response_verdict(response)
@@ -193,12 +256,63 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def ExactRelease(
         self, request: cache_pb2.ExactReleaseRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExactReleaseResponse:
-        tenant_id = validation.tenant_id(request.context.tenant_id, "context.tenant_id")
-        annotate(tenant=tenant_id, request_id=request.context.request_id)
+        return await self._release_call(_annotated_tenant(request.context), request)
+
+    async def _release_call(
+        self, tenant_id: str, request: cache_pb2.ExactReleaseRequest
+    ) -> cache_pb2.ExactReleaseResponse:
         key = validation.key_hash(request.key)
         lease = validation.fill_lease(request.fill_lease, required=True)
         released = await self._give_back(self._keys(tenant_id), key, lease, 0.0)
         return cache_pb2.ExactReleaseResponse(released=released)
+
+    async def ExactBatch(
+        self, request: cache_pb2.ExactBatchRequest, context: grpc.aio.ServicerContext
+    ) -> cache_pb2.ExactBatchResponse:
+        calls = request.calls
+        if len(calls) > MAX_BATCH_CALLS:
+            raise invalid_argument(
+                f"calls may hold at most {MAX_BATCH_CALLS} calls (got {len(calls)}).", "calls"
+            )
+        # The calls' tenants may differ: the RPC's log line names none of them, as for Settle.
+        room = self._lookups_per_batch
+        answers = []
+        for call in calls:
+            if call.WhichOneof("call") == "lookup":
+                room -= 1
+            answers.append(self._batch_call(call, has_room=room >= 0))
+        # One call alone (the common case at low load) needs no task of its own.
+        results = [await answers[0]] if len(answers) == 1 else await asyncio.gather(*answers)
+        return cache_pb2.ExactBatchResponse(results=results)
+
+    async def _batch_call(
+        self, call: cache_pb2.ExactCall, *, has_room: bool
+    ) -> cache_pb2.ExactCallResult:
+        """One call of a batch, through the unary RPC's own method: its answer or its error."""
+        kind = call.WhichOneof("call")
+        try:
+            if kind == "lookup":
+                if not has_room:
+                    return cache_pb2.ExactCallResult(send_alone=_NO_ROOM)
+                lookup = await self._lookup_call(_tenant(call.lookup.context), call.lookup, None)
+                if isinstance(lookup, cache_pb2.ExactSendAlone):
+                    return cache_pb2.ExactCallResult(send_alone=lookup)
+                return cache_pb2.ExactCallResult(lookup=lookup)
+            if kind == "store":
+                store = await self._store_call(_tenant(call.store.context), call.store)
+                return cache_pb2.ExactCallResult(store=store)
+            if kind == "release":
+                release = await self._release_call(_tenant(call.release.context), call.release)
+                return cache_pb2.ExactCallResult(release=release)
+            error = invalid_argument("the call names no call: set lookup, store or release.", "")
+        except ServiceError as refused:
+            error = refused
+        except Exception as exc:  # this call's alone: the others keep their answers
+            error = unexpected_error(exc, log, "ExactBatch")
+        fields = [path for path, _ in error.field_violations]
+        return cache_pb2.ExactCallResult(
+            error=cache_pb2.ExactCallError(**error_fields(error), fields=fields)
+        )
 
     async def ExactInvalidate(
         self, request: cache_pb2.ExactInvalidateRequest, context: grpc.aio.ServicerContext
@@ -238,3 +352,14 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return cache_pb2.ExactStatsResponse(
             hits=stats.hits, misses=stats.misses, entries=stats.entries, bytes=stats.bytes
         )
+
+
+def _tenant(context: common_pb2.RequestContext) -> str:
+    return validation.tenant_id(context.tenant_id, "context.tenant_id")
+
+
+def _annotated_tenant(context: common_pb2.RequestContext) -> str:
+    """The call's tenant, checked, and named with its request id on the RPC's log line."""
+    tenant_id = _tenant(context)
+    annotate(tenant=tenant_id, request_id=context.request_id)
+    return tenant_id

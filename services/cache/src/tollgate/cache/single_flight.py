@@ -33,6 +33,9 @@ class Outcome(enum.Enum):
     UNCACHEABLE = "uncacheable"
     # Redis is unavailable: a miss without a lease.
     DEGRADED = "degraded"
+    # Another caller holds the lease and this one, asked not to wait here, would have waited:
+    # nothing was counted; the caller looks again where it may wait (see `lookup`).
+    WAIT_DEFERRED = "wait_deferred"
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,20 @@ class SingleFlight:
         self._poll = poll
 
     async def lookup(
-        self, keys: TenantKeys, key_hash: str, *, acquire: bool, wait_seconds: float
+        self,
+        keys: TenantKeys,
+        key_hash: str,
+        *,
+        acquire: bool,
+        wait_seconds: float,
+        defer_wait: bool = False,
     ) -> LookupResult:
         """Look the entry up; take the lease on a miss when `acquire`; wait for another
-        caller's fill up to `wait_seconds`. Every lookup counts once, as a hit or a miss."""
+        caller's fill up to `wait_seconds`. Every lookup counts once, as a hit or a miss.
+
+        With `defer_wait`, a lookup that would wait does not: it answers WAIT_DEFERRED after its
+        first look, which (the lease being held) neither wrote nor counted anything, so the
+        caller can make the whole lookup again where waiting holds up nobody else."""
         started = time.monotonic()
         deadline = started + wait_seconds
         waited = False
@@ -66,6 +79,8 @@ class SingleFlight:
             probe = await self._store.probe(
                 keys, key_hash, acquire=acquire, count_held_as_miss=wait_seconds <= 0
             )
+            if defer_wait and wait_seconds > 0 and probe.state is ProbeState.LEASE_HELD:
+                return LookupResult(Outcome.WAIT_DEFERRED)
             interval = self._poll.initial_seconds
             while probe.state is ProbeState.LEASE_HELD and wait_seconds > 0:
                 waited = True

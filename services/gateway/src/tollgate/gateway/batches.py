@@ -51,7 +51,7 @@ class BatchCalls:
         return RequestRoutes(self._router, self._flags.config, context.tenant_id, "")
 
     def _decisions(self, context: common_pb2.RequestContext) -> Decisions:
-        return Decisions.evaluate(self._flags.config, context.tenant_id, "")
+        return self._flags.decisions(context.tenant_id, "")
 
     def hold_micros(self, completions: list[gateway_pb2.Completion]) -> int:
         """The most the whole batch can cost, at the batch discount."""

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import Any
 
 import grpc
 from pydantic import Field
@@ -84,9 +83,9 @@ class ClassificationSettings(BaseSettings):
     # Prompt tokens of one packed call beyond the items and the instructions (its template and
     # the tool's framing): used only to estimate a chunk's hold.
     call_prompt_tokens: int = Field(default=400, ge=0)
-    # Item cache lookups at once, and the limit on each lookup or store: a bulk run is not
-    # waited on like one Complete, so it gives the cache more time than the request path's
-    # CACHE_TIMEOUT_SECONDS rather than recompute items it holds.
+    # Item cache lookups at once (and stores at once per run), and the limit on each lookup or
+    # store: a bulk run is not waited on like one Complete, so it gives the cache more time than
+    # the request path's CACHE_TIMEOUT_SECONDS rather than recompute items it holds.
     cache_lookups_in_flight: int = Field(default=32, ge=1)
     cache_timeout_seconds: float = Field(default=1.0, gt=0)
 
@@ -175,7 +174,7 @@ class Classification:
         admit_tokens: AdmitTokens | None = None,
     ) -> AsyncGenerator[gateway_pb2.ClassifyResponse, None]:
         rule = check_request(request, self._prices)
-        decisions = Decisions.evaluate(self._flags.config, context.tenant_id, "")
+        decisions = self._flags.decisions(context.tenant_id, "")
         routes = RequestRoutes(self._router, self._flags.config, context.tenant_id, "")
         cache = ItemCache(
             routes.cache(),
@@ -194,9 +193,12 @@ class Classification:
         to_ask = [item for item in request.items if not (serve and item.id in hits)]
         answered = len(request.items) - len(to_ask)
 
-        async def remember(result: Result) -> None:
+        def remember(result: Result) -> None:
+            # Stored in the background once the result is on its way to the caller, who never
+            # waits on a cache write (shutdown drains these with the other work after answers).
             if result.WhichOneof("outcome") != "error" and result.item_id in keys:
-                await cache.store(keys[result.item_id], result)
+                store = cache.store(keys[result.item_id], result)
+                self._background.spawn("classification cache store", store)
 
         run = _ChunkRun(self, context, request, rule, decisions, routes, remember, admit_tokens)
         results = run.results(chunks(to_ask, self._config.chunk_items))
@@ -244,7 +246,7 @@ class _ChunkRun:
         rule: AnswerRule,
         decisions: Decisions,
         routes: RequestRoutes,
-        remember: Callable[[Result], Any],
+        remember: Callable[[Result], None],
         admit_tokens: AdmitTokens | None = None,
     ) -> None:
         self._owner = owner
@@ -351,8 +353,8 @@ class _ChunkRun:
                 add_counts(cost, result.cost)
                 add_counts(usage, result.usage)
                 model = model or result.model
-                await self._remember(result)
                 self._queue.put_nowait(result)
+                self._remember(result)
         except (DependencyDown, grpc.aio.AioRpcError) as exc:
             self.stopped = self.stopped or orchestrator_failure(exc)
         finally:

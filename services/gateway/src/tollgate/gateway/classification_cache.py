@@ -5,7 +5,8 @@ The cache service keys, scopes and expires entries by tenant and task like any o
 item is stored as a one-message request (the item's text, under a system line naming the
 instructions' SHA-256) with its answer as JSON text. A tenant's invalidation and TTLs apply to
 these entries too. The cache fails open: an unreachable cache is a miss, a failed store is
-skipped.
+skipped. Stores run in the gateway's background work after each result is streamed, a bounded
+number at once per run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -83,7 +84,13 @@ class ItemCache:
     digest: str
     model: str
     timeout: float
+    # Lookups at once, and stores at once: a run's stores go on in the background as its
+    # results stream, so without a bound a run of thousands of items would send them all at once.
     in_flight: int
+    _store_gate: asyncio.Semaphore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_store_gate", asyncio.Semaphore(self.in_flight))
 
     def _context(self) -> common_pb2.RequestContext:
         context = common_pb2.RequestContext()
@@ -129,4 +136,5 @@ class ItemCache:
         request = cache_pb2.ExactStoreRequest(
             context=self._context(), key=key, response=_stored(result)
         )
-        await self._ask("ExactStore", request)
+        async with self._store_gate:
+            await self._ask("ExactStore", request)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import grpc
 
 from tollgate.common.telemetry import SERVER_ERROR_CODES
-from tollgate.gateway.metrics import BREAKER_LEVEL, instruments
+from tollgate.gateway.metrics import instruments
 from tollgate.gateway.routing import Track
 
 # The dependency's own failures: the codes OpenTelemetry's RPC conventions call server errors.
@@ -88,25 +88,9 @@ def _labels(backend: str, track: str, method: str = "", code: str = "") -> dict[
     return labels
 
 
-# The breaker gauge's last setting per series (backend, track): its level and when it was set.
-_breaker_levels: dict[tuple[str, str], tuple[int, float]] = {}
-# A level that did not change is set again only this often: an exporter with delta temporality
-# forgets a gauge set in no interval, and once a second keeps the series in each one.
-BREAKER_GAUGE_REFRESH_SECONDS = 1.0
-
-
 def _count(track: Track[Any], method: str, code: str) -> None:
-    tools = instruments()
-    tools.calls.add(1, _labels(track.backend, track.name, method, code))
-    # The gauge holds the value last set, so setting the same level again on every call only
-    # costs an SDK measurement: it is set when the level changes (and now and then).
-    level = BREAKER_LEVEL[track.breaker.state]
-    series = (track.backend, track.name)
-    now = time.monotonic()
-    last = _breaker_levels.get(series)
-    if last is None or last[0] != level or now - last[1] >= BREAKER_GAUGE_REFRESH_SECONDS:
-        _breaker_levels[series] = (level, now)
-        tools.breaker_state.set(level, _labels(track.backend, track.name))
+    # The breaker's state is not recorded here: the gauge reads it at collection (BreakerStates).
+    instruments().calls.add(1, _labels(track.backend, track.name, method, code))
 
 
 async def call(

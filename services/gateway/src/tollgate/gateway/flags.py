@@ -93,36 +93,6 @@ class Decisions:
         )
 
 
-class DecisionMemo:
-    """Decisions already made under the config in force, by (tenant, contact).
-
-    A decision is a pure function of the config, the flag, the tenant and the contact, and a
-    reloaded config is a new object (FlagsSource swaps it whole), so the memo starts afresh when
-    it sees another config and is otherwise never stale. Deciding costs six hashes and a dozen
-    lookups per request; a repeat caller costs one lookup. Contacts are unbounded, so at most
-    `limit` callers are kept (least recently used first out).
-    """
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._limit = limit
-        self._config: GatewayConfig | None = None
-        self._by_caller: LruCache[tuple[str, str], Decisions] = LruCache(limit)
-
-    def __len__(self) -> int:
-        return len(self._by_caller)
-
-    def evaluate(self, config: GatewayConfig, tenant: str, contact: str) -> Decisions:
-        if config is not self._config:
-            self._config = config
-            self._by_caller = LruCache(self._limit)
-        caller = (tenant, contact)
-        decisions = self._by_caller.get(caller)
-        if decisions is None:
-            decisions = Decisions.evaluate(config, tenant, contact)
-            self._by_caller.put(caller, decisions)
-        return decisions
-
-
 class FlagsSource:
     """Holds the config in force: Helm's flags layered under the operators' runtime overrides.
 
@@ -138,7 +108,13 @@ class FlagsSource:
     that gives an invalid config) is refused with one log line and the last good config stays.
     """
 
-    def __init__(self, path: str, poll_seconds: float = 1.0, overrides_path: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        poll_seconds: float = 1.0,
+        overrides_path: str = "",
+        callers_kept: int = 4096,
+    ) -> None:
         self._paths = {
             origin: Path(file)
             for origin, file in (("file", path), ("overrides-file", overrides_path))
@@ -146,8 +122,30 @@ class FlagsSource:
         }
         self._seen: dict[str, str] = {}
         self._layers: dict[str, str] = {"base": "", "overrides": ""}
-        self.config: GatewayConfig = DEFAULT_CONFIG
+        self._config: GatewayConfig = DEFAULT_CONFIG
+        self._callers_kept = callers_kept
+        self._decided: LruCache[tuple[str, str], Decisions] = LruCache(callers_kept)
         self._polling = Polling(self.load, poll_seconds)
+
+    @property
+    def config(self) -> GatewayConfig:
+        """The config in force; replaced whole when a new one takes effect, never changed."""
+        return self._config
+
+    def decisions(self, tenant: str, contact: str) -> Decisions:
+        """Every flag decided for this caller under the config in force.
+
+        A decision is a pure function of the config, the flag, the tenant and the contact, and
+        the memo is emptied whenever another config takes effect, so it is never stale. Deciding
+        costs six hashes and a dozen lookups; a repeat caller costs one lookup. Contacts are
+        unbounded, so at most `callers_kept` callers are kept (least recently used first out).
+        """
+        caller = (tenant, contact)
+        decided = self._decided.get(caller)
+        if decided is None:
+            decided = Decisions.evaluate(self._config, tenant, contact)
+            self._decided.put(caller, decided)
+        return decided
 
     @property
     def overrides_text(self) -> str:
@@ -168,8 +166,9 @@ class FlagsSource:
             log.error("refused new flags from %s, keeping the last good config: %s", origin, exc)
             return False
         self._layers = layers
-        if config.source_digest != self.config.source_digest:
-            self.config = config
+        if config.source_digest != self._config.source_digest:
+            self._config = config
+            self._decided = LruCache(self._callers_kept)
             log.info(
                 "flags config in force",
                 extra={"config_version": config.source_digest, "origin": origin},

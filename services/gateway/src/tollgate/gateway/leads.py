@@ -47,6 +47,12 @@ class LeadScoring:
         self._prices = prices
         self._budget = budget
 
+    @property
+    def reasoning_models(self) -> list[str]:
+        """The models lead reasoning may run on: it names none, so the orchestrator may route it
+        to any model with a role in the price table (the small one, the default as fallback)."""
+        return self._prices.role_models
+
     def _track(self, backend: str, context: common_pb2.RequestContext) -> Track[Any]:
         return self._router.route(backend, self._flags.config, context.tenant_id, "")
 

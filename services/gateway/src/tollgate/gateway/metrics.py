@@ -10,12 +10,13 @@ collects (tollgate.common.summed_counter): the same counters, for a fraction of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
 from opentelemetry import metrics
 
-from tollgate.common.breaker import BreakerState
+from tollgate.common.breaker import BreakerState, CircuitBreaker
 from tollgate.common.summed_counter import SummedCounter
 from tollgate.common.telemetry import seconds_histogram
 
@@ -41,6 +42,40 @@ CALL_SECONDS_BUCKETS = (
 BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
+class BreakerStates:
+    """`tollgate_gateway_breaker_state{backend,track}`, read from the breakers at collection.
+
+    Nothing is set on the call path: each scrape or export reads every watched breaker's state
+    as it is then, so the series exists from the start (0, closed), shows half-open once the
+    open time has passed even with no call since, and costs a request nothing.
+    """
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        meter.create_observable_gauge(
+            "tollgate_gateway_breaker_state",
+            callbacks=[self.observe],
+            description="Circuit breaker per backend track: 0 closed, 1 half-open, 2 open",
+        )
+
+    def watch(self, backend: str, track: str, breaker: CircuitBreaker) -> None:
+        self._breakers[(backend, track)] = breaker
+
+    def forget(self, backend: str, track: str, breaker: CircuitBreaker) -> None:
+        """Stop reporting this breaker (its router closed); another one since watched under
+        the same labels stays."""
+        if self._breakers.get((backend, track)) is breaker:
+            del self._breakers[(backend, track)]
+
+    def observe(self, _options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        # Called on the exporter's thread: copy() is one C call, so a watch on the event loop
+        # never changes the dict while it is read.
+        return [
+            metrics.Observation(BREAKER_LEVEL[breaker.state], {"backend": backend, "track": track})
+            for (backend, track), breaker in self._breakers.copy().items()
+        ]
+
+
 @dataclass(frozen=True)
 class GatewayInstruments:
     # backend, track, method; seconds
@@ -48,7 +83,7 @@ class GatewayInstruments:
     # backend, track, method, code (a gRPC status name, or CIRCUIT_OPEN)
     calls: SummedCounter
     # backend, track: 0 closed, 1 half-open, 2 open
-    breaker_state: metrics._Gauge
+    breaker_states: BreakerStates
     # backend, step: an optimization skipped because its service failed (fail-open)
     fail_open: metrics.Counter
     # kind: ledger commit, exact store, ... (work after the answer that failed for good)
@@ -96,10 +131,7 @@ def instruments() -> GatewayInstruments:
             "tollgate_gateway_backend_calls",
             description="Calls from the gateway to its backends, by outcome (gRPC status)",
         ),
-        breaker_state=meter.create_gauge(
-            "tollgate_gateway_breaker_state",
-            description="Circuit breaker per backend track: 0 closed, 1 half-open, 2 open",
-        ),
+        breaker_states=BreakerStates(meter),
         fail_open=meter.create_counter(
             "tollgate_gateway_fail_open",
             description="Optimizations skipped because their service failed (fail-open)",

@@ -28,7 +28,7 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
-from tollgate.gateway.flags import DecisionMemo, Decisions, FlagsSource
+from tollgate.gateway.flags import Decisions, FlagsSource
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.relay import Relay
 from tollgate.gateway.replay import replay_events
@@ -201,7 +201,6 @@ class CompletionPipeline:
         self.background = background
         self._budget = budget
         self._precision = PrecisionBoard()
-        self._decisions = DecisionMemo()
 
     async def _agent_profile(
         self, context: common_pb2.RequestContext, completion: gateway_pb2.Completion
@@ -230,7 +229,8 @@ class CompletionPipeline:
             background=self.background,
             precision=self._precision,
         )
-        decisions = self._decisions.evaluate(config, tenant, contact)
+        # Decided under `config` (read above, with no await in between, so the same one).
+        decisions = self._flags.decisions(tenant, contact)
         return RequestRun(Request(context, completion, profile), decisions, services)
 
     async def _run(

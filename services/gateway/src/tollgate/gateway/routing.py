@@ -25,8 +25,10 @@ from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.bucketing import bucket
 from tollgate.common.channels import open_channel
 from tollgate.common.tls import channel_credentials
+from tollgate.gateway.cache_coalescing import CoalescedCacheStub
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
 from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
+from tollgate.gateway.metrics import instruments
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
     budget_ledger_pb2_grpc,
@@ -148,9 +150,11 @@ class BackendRouter:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
+        breaker_states = instruments().breaker_states
         for entry in self.backends.values():
             for track in entry.tracks():
-                if isinstance(track.stub, CoalescedLedgerStub):
+                breaker_states.forget(track.backend, track.name, track.breaker)
+                if isinstance(track.stub, CoalescedLedgerStub | CoalescedCacheStub):
                     await track.stub.aclose()
                 await track.channel.close()
 
@@ -158,10 +162,20 @@ class BackendRouter:
 def _track(backend: str, name: str, address: str, settings: Settings) -> Track[Any]:
     channel = open_channel(address, settings.max_message_bytes, channel_credentials(settings))
     breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
+    # Reported as tollgate_gateway_breaker_state until the router closes.
+    instruments().breaker_states.watch(backend, name, breaker)
     stub = STUBS[backend](channel)
     if backend == "budget_ledger":
         # Concurrent requests' reserves, commits and releases share Settle RPCs.
         stub = CoalescedLedgerStub(stub, rpc_timeout=settings.budget_ledger_timeout_seconds)
+    if backend == "cache":
+        # Concurrent requests' exact-cache lookups, stores and releases share ExactBatch RPCs.
+        # The batch is given a store's time (the longest of the three); each call keeps its own.
+        stub = CoalescedCacheStub(
+            stub,
+            rpc_timeout=settings.cache_timeout_seconds * 5,
+            max_message_bytes=settings.max_message_bytes,
+        )
     return Track(backend, name, address, channel, stub, breaker)
 
 

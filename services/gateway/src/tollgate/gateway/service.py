@@ -31,7 +31,7 @@ from tollgate.gateway.http.door import HttpDoor
 from tollgate.gateway.key_admin import KeyAdmin
 from tollgate.gateway.key_directory import FetchChanges, KeyDirectory
 from tollgate.gateway.key_file import KeyFile
-from tollgate.gateway.key_policy import check_completion, check_task
+from tollgate.gateway.key_policy import check_completion, check_lead_reasoning, check_task
 from tollgate.gateway.leads import LeadScoring
 from tollgate.gateway.pipeline import CompletionPipeline
 from tollgate.gateway.rate_limit import TOO_BIG_HINT, RateLimiter
@@ -159,11 +159,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         ):
             yield item
 
+    def _check_leads(self, key: ApiKey, with_reasoning: bool) -> None:
+        """A key limited to some tasks or models is held to them when it scores leads."""
+        check_task(key, common_pb2.TASK_TYPE_LEAD_ANALYSIS)
+        if with_reasoning:
+            check_lead_reasoning(key, self._leads.reasoning_models)
+
     async def ScoreLead(
         self, request: gateway_pb2.ScoreLeadRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.ScoreLeadResponse:
         key = self._authenticate(context)
-        check_task(key, common_pb2.TASK_TYPE_LEAD_ANALYSIS)
+        self._check_leads(key, request.with_reasoning)
         await self._admit(key, 0)
         return await self._leads.score_one(self._request_context(key), request, self._timeout())
 
@@ -171,7 +177,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.ScoreLeadsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ScoreLeadsResponse]:
         key = self._authenticate(context)
-        check_task(key, common_pb2.TASK_TYPE_LEAD_ANALYSIS)
+        self._check_leads(key, request.with_reasoning)
         await self._admit(key, 0)
         async for item in self._leads.score_many(
             self._request_context(key), request, self._timeout()

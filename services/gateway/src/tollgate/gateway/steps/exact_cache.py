@@ -3,6 +3,10 @@
 On a miss in enforce mode the lookup takes the key's fill lease, so identical requests arriving
 meanwhile wait for this one's answer instead of each calling Claude (single flight). The lease is
 given back with the stored answer, or released when no answer comes.
+
+The calls go through the track's stub, which carries them in ExactBatch RPCs together with other
+requests' (gateway/cache_coalescing.py): each still ends as its unary call would, and a lookup
+that waits for another request's fill waits in a unary ExactLookup.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tollgate.common.classification import (
@@ -22,6 +23,7 @@ from tollgate.common.classification import (
     check_max_items_per_call,
 )
 from tollgate.common.errors import ServiceError, invalid_argument
+from tollgate.common.lru import LruCache
 from tollgate.common.token_estimate import struct_to_python
 from tollgate.orchestrator.classification.packing import (
     ANSWERS_FIELD,
@@ -44,6 +46,20 @@ log = logging.getLogger("tollgate.orchestrator.classification")
 TEMPLATE_TASK = "packed_classification"
 Item = classification_pb2.ClassificationItem
 Remaining = Callable[[], float | None]
+# Distinct instructions whose framing is kept between runs: a bulk job sends the same
+# instructions in many ClassifyItems calls (the gateway's chunks), each cut into many packs.
+FRAMINGS_KEPT = 64
+# What a framing depends on: the prompt, the label set, the JSON schema (one of the two is empty).
+FramingKey = tuple[str, tuple[str, ...], str]
+
+
+@dataclass(frozen=True)
+class _Framing:
+    """The parts of every call that depend on the instructions alone, not on the pack: the
+    rendered system prompt and the answer tool. Protobuf copies them into each request."""
+
+    system: common_pb2.ContentBlock
+    tool: common_pb2.Tool
 
 
 def _entries(response: common_pb2.ClaudeResponse) -> dict[str, Any]:
@@ -77,6 +93,27 @@ class PackedClassifier:
         # not the orchestrator's start.
         self._templates = templates
         self._settings = settings
+        self._framings: LruCache[FramingKey, _Framing] = LruCache(FRAMINGS_KEPT)
+
+    def _framing(
+        self, instructions: classification_pb2.ClassificationInstructions, rule: AnswerRule
+    ) -> _Framing:
+        """Built once per distinct instructions, not for every pack and re-ask."""
+        key = (instructions.prompt, rule.labels, instructions.json_schema)
+        framing = self._framings.get(key)
+        if framing is None:
+            system = self._templates.for_task(TEMPLATE_TASK).render(
+                {
+                    "instructions": instructions.prompt or "(no further instructions)",
+                    "answer_rule": answer_rule_sentence(rule),
+                }
+            )
+            framing = _Framing(
+                system=common_pb2.ContentBlock(text=common_pb2.TextBlock(text=system)),
+                tool=tool(rule),
+            )
+            self._framings.put(key, framing)
+        return framing
 
     def _limits(self, asked: int) -> PackLimits:
         return PackLimits(
@@ -92,19 +129,14 @@ class PackedClassifier:
         items: Sequence[Item],
         limits: PackLimits,
     ) -> orchestrator_pb2.GenerationSpec:
-        system = self._templates.for_task(TEMPLATE_TASK).render(
-            {
-                "instructions": request.instructions.prompt or "(no further instructions)",
-                "answer_rule": answer_rule_sentence(rule),
-            }
-        )
+        framing = self._framing(request.instructions, rule)
         claude = common_pb2.ClaudeRequest(
             model=request.instructions.model,
             max_tokens=max_tokens_for(rule, len(items), limits),
             temperature=0.0,
-            system=[common_pb2.ContentBlock(text=common_pb2.TextBlock(text=system))],
+            system=[framing.system],
             messages=[items_message(items)],
-            tools=[tool(rule)],
+            tools=[framing.tool],
             tool_choice=common_pb2.ToolChoice(
                 type=common_pb2.TOOL_CHOICE_TYPE_TOOL, name=TOOL_NAME
             ),

@@ -1,0 +1,97 @@
+"""Batch RPCs that carry the calls of concurrent requests (the ledger's `Settle`, the cache's
+`ExactBatch`): each call is answered as its unary call would have been, with its reply or its
+own error, so a client can hand each caller exactly what a call sent alone would have given it.
+
+A batch result is a message with a `result` oneof: one member per kind of call, and `error`, a
+message of code, message, reason and metadata (what the unary call's status and its
+google.rpc.ErrorInfo would carry). These helpers turn a ServiceError into those fields on the
+server, and a result back into its reply or its ServiceError on the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sized
+from typing import Any, Protocol, TypeVar
+
+import grpc
+
+from tollgate.common.errors import ServiceError
+from tollgate.common.ids import new_request_id
+
+Reply = TypeVar("Reply")
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+class CallError(Protocol):
+    """The error member of a batch result (e.g. LedgerCallError, ExactCallError)."""
+
+    @property
+    def code(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, str]: ...
+
+
+class BatchResult(Protocol):
+    def WhichOneof(self, oneof_group: Any) -> str | None: ...
+
+
+def error_fields(error: ServiceError) -> dict[str, Any]:
+    """The fields of a batch result's error that carry `error`."""
+    return {
+        "code": error.code.value[0],
+        "message": error.message,
+        "reason": error.reason,
+        "metadata": error.metadata,
+    }
+
+
+def unexpected_error(exc: BaseException, log: logging.Logger, rpc: str) -> ServiceError:
+    """A call of a batch failed in a way its service did not expect: that call's alone (the
+    others keep their answers). The traceback goes to the log, the caller gets a sentence with
+    a reference, as the error interceptor does for a unary call."""
+    reference = new_request_id().replace("req_", "err_")
+    log.error(
+        "a %s call failed (reference %s)", rpc, reference, exc_info=exc, extra={"ref": reference}
+    )
+    return ServiceError(f"Internal error; quote reference {reference} when reporting it.")
+
+
+def service_error(error: CallError, field_paths: Iterable[str] = ()) -> ServiceError:
+    """The ServiceError the unary call would have raised; `field_paths` are the fields of its
+    google.rpc.BadRequest, each described by the message."""
+    return ServiceError(
+        error.message,
+        _CODES.get(error.code, grpc.StatusCode.UNKNOWN),
+        field_violations=[(path, error.message) for path in field_paths],
+        metadata=dict(error.metadata),
+        reason=error.reason,
+    )
+
+
+def check_count(results: Sized, calls: Sized, service: str) -> None:
+    """A batch answered with another number of results than calls is a failure of the RPC."""
+    if len(results) != len(calls):
+        raise ServiceError(
+            f"the {service} answered {len(results)} of {len(calls)} calls",
+            grpc.StatusCode.UNAVAILABLE,
+        )
+
+
+def unwrap(result: BatchResult, kind: str, expected: type[Reply], service: str) -> Reply:
+    """The `kind` reply of a batch result, or the ServiceError its call was refused with."""
+    which = result.WhichOneof("result")
+    if which == "error":
+        error = result.error  # type: ignore[attr-defined]
+        raise service_error(error, getattr(error, "fields", ()))
+    reply = getattr(result, kind)
+    if which != kind or not isinstance(reply, expected):
+        raise ServiceError(
+            f"the {service} answered a {kind} with {which}", grpc.StatusCode.UNAVAILABLE
+        )
+    return reply
