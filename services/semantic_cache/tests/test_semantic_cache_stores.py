@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import qdrant_edge as edge
 
 from tollgate.semantic_cache.eligibility import Scope
 from tollgate.semantic_cache.settings import Settings
-from tollgate.semantic_cache.store.base import CacheEntry, SearchQuery, VectorStore
+from tollgate.semantic_cache.store.base import TENANT, CacheEntry, SearchQuery, VectorStore
 from tollgate.semantic_cache.store.edge import EdgeVectorStore
 from tollgate.semantic_cache.store.factory import build_store
 from tollgate.semantic_cache.store.remote import QdrantVectorStore
@@ -172,6 +173,65 @@ async def test_count_is_of_live_entries(vector_store: VectorStore) -> None:
     await vector_store.upsert(entry(question="gone", expires_at_ms=NOW - 5), unit(51))
     assert await vector_store.count("t1", NOW) == 1
     assert await vector_store.count("t1", NOW - 10) == 2
+
+
+async def test_size_counts_every_entry_of_the_tenant(vector_store: VectorStore) -> None:
+    await vector_store.upsert(entry(question="live", tags=("a",)), unit(52))
+    await vector_store.upsert(entry(question="gone", expires_at_ms=NOW - 5), unit(53))
+    await vector_store.upsert(entry("t2"), unit(54))
+    assert await vector_store.size("t1") == 2
+    assert await vector_store.size("t3") == 0
+    await vector_store.delete("t1", ["a"])
+    assert await vector_store.size("t1") == 1
+
+
+async def test_in_process_size_stays_exact_through_every_change(tmp_path: Path) -> None:
+    """The in-process size is the tenant index's count, not a scan: it must equal an exact
+    count after replacements (of another tenant's point too), evictions, invalidations,
+    purges, compaction and a restart."""
+    store = EdgeVectorStore("c__m__8", 8, str(tmp_path))
+    await store.open()
+    rng = np.random.default_rng(3)
+    ids: list[str] = []
+
+    async def assert_exact() -> None:
+        for tenant in ("t1", "t2"):
+            exact = await store._run(lambda t=tenant: _exact_count(store, t))
+            assert await store.size(tenant) == exact
+
+    try:
+        for step in range(400):
+            tenant = "t1" if rng.random() < 0.6 else "t2"
+            roll = rng.random()
+            if roll < 0.65 or not ids:
+                reuse = ids and rng.random() < 0.25
+                point = str(rng.choice(ids)) if reuse else str(uuid.uuid4())
+                expires = NOW - 1 if step % 7 == 0 else NOW + 60_000
+                tags = ("a",) if step % 3 == 0 else ()
+                await store.upsert(
+                    entry(tenant, entry_id=point, expires_at_ms=expires, tags=tags), unit(step, 8)
+                )
+                ids.append(point)
+            elif roll < 0.8:
+                await store.evict_oldest(tenant, int(rng.integers(1, 4)))
+            elif roll < 0.88:
+                await store.delete(tenant, ["a"])
+            elif roll < 0.95:
+                await store.purge_expired(NOW)
+            else:
+                await store._run(lambda: store._shard.optimize())
+            await assert_exact()
+        await store.close()
+        store = EdgeVectorStore("c__m__8", 8, str(tmp_path))
+        await store.open()
+        await assert_exact()
+    finally:
+        await store.close()
+
+
+def _exact_count(store: EdgeVectorStore, tenant: str) -> int:
+    every = edge.Filter(must=[edge.FieldCondition(TENANT, match=edge.MatchValue(tenant))])
+    return int(store._shard.count(edge.CountRequest(exact=True, filter=every)))
 
 
 async def test_in_process_entries_survive_a_restart(tmp_path: Path) -> None:

@@ -267,7 +267,7 @@ class SemanticCache:
         """Evict the tenant's oldest entries past its limit (expired ones count: they are the
         oldest, and still take space until the sweep purges them)."""
         limit = self._settings.max_entries_for(tenant)
-        excess = await self._store.count(tenant, 0) - limit
+        excess = await self._store.size(tenant) - limit
         if excess > 0:
             evicted = await self._store.evict_oldest(tenant, excess)
             self._stats.record_evictions(tenant, evicted)

@@ -36,8 +36,8 @@ class Settings(ServiceSettings):
     model_max_tokens: int = Field(default=256, ge=8, le=512)
     # onnxruntime intra-op threads. One: a second thread spins while it waits for work and
     # costs more CPU than it saves on a shared 2-core pod (semantic cache CPU per request under
-    # 16 clients, in process: 5.8-6.1 ms at one thread, 10.4-11.1 ms at two); an embedding
-    # still takes ~4 ms.
+    # 16 clients, in process, with the float32 model of the time: 5.8-6.1 ms at one thread,
+    # 10.4-11.1 ms at two); an embedding of the shipped model takes ~2-4 ms of CPU.
     onnx_threads: int = Field(default=1, ge=1, le=64)
     embed_max_batch: int = Field(default=32, ge=1, le=512)
     # How long the first request of a batch waits for others to join it.

@@ -93,7 +93,12 @@ class VectorStore(Protocol):
     async def purge_expired(self, now_ms: int) -> int: ...
 
     async def count(self, tenant: str, now_ms: int) -> int:
-        """The tenant's live entries (all of them, expired or not, when now_ms is 0)."""
+        """The tenant's entries that have not expired at now_ms."""
+        ...
+
+    async def size(self, tenant: str) -> int:
+        """Every entry the tenant holds, expired ones included: what its entry limit counts.
+        Asked after every store, so it must not scan the tenant's entries."""
         ...
 
     async def evict_oldest(self, tenant: str, count: int) -> int:

@@ -156,6 +156,15 @@ class QdrantVectorStore:
         )
         return int(result.count)
 
+    async def size(self, tenant: str) -> int:
+        every = models.Filter(
+            must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
+        )
+        result = await self._call(
+            self._client.count(self._collection, count_filter=every, exact=True)
+        )
+        return int(result.count)
+
     async def evict_oldest(self, tenant: str, count: int) -> int:
         if count <= 0:
             return 0
