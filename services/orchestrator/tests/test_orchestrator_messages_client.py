@@ -44,17 +44,21 @@ PARAMS: dict[str, Any] = {
 
 
 class Upstream:
-    """Answers like the Messages API and keeps every request it was sent."""
+    """Answers like the Messages API and keeps every request it was sent; with `fails`, raises
+    that instead of answering."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, fails: Exception | None = None) -> None:
         self.status = status
+        self.fails = fails
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.fails is not None:
+            raise self.fails
         if self.status != 200:
             error = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
-            return httpx.Response(self.status, json=error)
+            return httpx.Response(self.status, json=error, headers={"retry-after": "3"})
         if json.loads(request.content).get("stream"):
             sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in EVENTS)
             return httpx.Response(
@@ -92,7 +96,6 @@ async def test_both_paths_send_the_same_request_and_read_the_same_answer(
 ) -> None:
     upstream = Upstream()
     client = client_over(upstream)
-    assert client.untraced._tracer is None  # the copy builds no span at all
     bodies = []
     for on in (True, False):
         exporting(monkeypatch, on)
@@ -127,9 +130,37 @@ async def test_both_paths_stream_the_same_events(monkeypatch: pytest.MonkeyPatch
     assert json.loads(untraced.content)["stream"] is True
 
 
-async def test_both_paths_raise_the_sdks_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = client_over(Upstream(status=429))
+@pytest.mark.parametrize(
+    ("upstream", "error"),
+    [
+        (Upstream(status=429), anthropic.RateLimitError),
+        (Upstream(status=529), anthropic.OverloadedError),
+        (Upstream(status=500), anthropic.InternalServerError),
+        (Upstream(status=400), anthropic.BadRequestError),
+        (Upstream(fails=httpx.ReadTimeout("slow")), anthropic.APITimeoutError),
+        (Upstream(fails=httpx.ConnectError("refused")), anthropic.APIConnectionError),
+    ],
+)
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_both_paths_raise_the_sdks_errors(
+    monkeypatch: pytest.MonkeyPatch,
+    upstream: Upstream,
+    error: type[anthropic.APIError],
+    streamed: bool,
+) -> None:
+    client = client_over(upstream)
+    call = client.stream if streamed else client.create
+    raised = []
     for on in (True, False):
         exporting(monkeypatch, on)
-        with pytest.raises(anthropic.RateLimitError):
-            await client.create(PARAMS, 5.0)
+        with pytest.raises(error) as caught:
+            await call(PARAMS, 5.0)
+        raised.append(caught.value)
+    traced, untraced = raised
+    assert type(untraced) is type(traced)
+    assert str(untraced) == str(traced)
+    if isinstance(traced, anthropic.APIStatusError):
+        assert isinstance(untraced, anthropic.APIStatusError)
+        assert untraced.body == traced.body
+        # What the retries read the server's hint from.
+        assert untraced.response.headers["retry-after"] == "3"
