@@ -1,20 +1,27 @@
-"""The SDK's call span is built only while spans are exported, and the untraced path sends the
-same request and reads the same answer as `messages.create`."""
+"""The SDK's call span is built only while spans are exported, and the untraced paths (straight on
+the aiohttp session, or on the SDK's httpx client when the transport is not aiohttp's) send the
+same request and read the same answer, and raise the same errors, as `messages.create`."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
-import httpx2 as httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from tollgate.common.telemetry import RecordWhileExported, spans_exported
 from tollgate.orchestrator import messages_client
+from tollgate.orchestrator.http_tracing import UpstreamTransport
 from tollgate.orchestrator.messages_client import MessagesClient
 
 ANSWER = {
@@ -41,36 +48,87 @@ PARAMS: dict[str, Any] = {
     "messages": [{"role": "user", "content": [{"type": "text", "text": "Is it for sale?"}]}],
     "extra_body": {"temperature": 0.5},
 }
+# Headers that differ between the SDK's call and the untraced one by design: the marker the
+# raw-response wrapper adds for its own use, and trace context (never sent while untraced).
+OWN_HEADERS = ("x-stainless-raw-response", "traceparent", "tracestate")
+# How each client is reached: the SDK's call, straight on aiohttp, on the SDK's httpx client.
+TRACED, DIRECT, HTTPX = "traced", "direct", "httpx"
 
 
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
 class Upstream:
-    """Answers like the Messages API and keeps every request it was sent; with `fails`, raises
-    that instead of answering."""
+    """Answers like the Messages API on a local port and keeps every request it was sent."""
 
-    def __init__(self, status: int = 200, fails: Exception | None = None) -> None:
-        self.status = status
-        self.fails = fails
-        self.requests: list[httpx.Request] = []
+    status: int = 200
+    gzip: bool = False
+    delay: float = 0.0
+    requests: list[Seen] = field(default_factory=list)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.fails is not None:
-            raise self.fails
+    async def handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.requests.append(Seen(request.path, dict(request.headers), body))
+        await asyncio.sleep(self.delay)
+        headers = {"retry-after": "3"}
         if self.status != 200:
-            error = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
-            return httpx.Response(self.status, json=error, headers={"retry-after": "3"})
-        if json.loads(request.content).get("stream"):
+            payload: Any = {"type": "error", "error": {"type": "some_error", "message": "slow"}}
+            content, kind = json.dumps(payload).encode(), "application/json"
+        elif body.get("stream"):
             sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in EVENTS)
-            return httpx.Response(
-                200, content=sse.encode(), headers={"content-type": "text/event-stream"}
+            content, kind = sse.encode(), "text/event-stream"
+        else:
+            content, kind = json.dumps(ANSWER).encode(), "application/json"
+        if self.gzip:
+            content = gzip.compress(content)
+            headers["content-encoding"] = "gzip"
+        return web.Response(status=self.status, body=content, content_type=kind, headers=headers)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    """`await serve(upstream)`: the base URL of a local server answering as `upstream` says."""
+    servers: list[TestServer] = []
+
+    async def start(upstream: Upstream) -> str:
+        app = web.Application()
+        app.router.add_post("/proxy/v1/messages", upstream.handle)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("/proxy"))
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def clients_over() -> AsyncIterator[Any]:
+    """`clients_over(base_url)`: one client per path, each over a transport of its own, as the
+    orchestrator builds it."""
+    sdks: list[anthropic.AsyncAnthropic] = []
+
+    def make(base_url: str) -> dict[str, MessagesClient]:
+        made = {}
+        for path in (TRACED, DIRECT, HTTPX):
+            upstream = UpstreamTransport()
+            http = anthropic.DefaultAsyncHttpxClient(transport=upstream)
+            sdk = anthropic.AsyncAnthropic(
+                api_key="k", base_url=base_url, max_retries=0, http_client=http
             )
-        return httpx.Response(200, json=ANSWER)
+            sdks.append(sdk)
+            made[path] = MessagesClient(sdk, upstream if path == DIRECT else None)
+        return made
 
-
-def client_over(upstream: Upstream, base_url: str = "http://api.test/proxy") -> MessagesClient:
-    http = anthropic.DefaultAsyncHttpxClient(transport=httpx.MockTransport(upstream))
-    sdk = anthropic.AsyncAnthropic(api_key="k", base_url=base_url, max_retries=0, http_client=http)
-    return MessagesClient(sdk)
+    yield make
+    for sdk in sdks:
+        await sdk.close()
 
 
 def exporting(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
@@ -91,43 +149,38 @@ def test_spans_count_as_exported_once_a_processor_is_attached(
     assert spans_exported()
 
 
-async def test_both_paths_send_the_same_request_and_read_the_same_answer(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("compressed", [False, True])
+async def test_every_path_sends_the_same_request_and_reads_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch, serve: Any, clients_over: Any, compressed: bool
+) -> None:
+    upstream = Upstream(gzip=compressed)
+    clients = clients_over(await serve(upstream))
+    for path, client in clients.items():
+        exporting(monkeypatch, path == TRACED)
+        assert json.loads(await client.create(PARAMS, 12.5)) == ANSWER
+    traced, *untraced = upstream.requests
+    assert traced.path == "/proxy/v1/messages"
+    assert traced.body["temperature"] == 0.5
+    assert "extra_body" not in traced.body
+    assert traced.headers["x-stainless-timeout"] == "12.5"
+    expected = {k: v for k, v in traced.headers.items() if k.lower() not in OWN_HEADERS}
+    for seen in untraced:
+        assert (seen.path, seen.headers, seen.body) == (traced.path, expected, traced.body)
+
+
+async def test_every_path_streams_the_same_events(
+    monkeypatch: pytest.MonkeyPatch, serve: Any, clients_over: Any
 ) -> None:
     upstream = Upstream()
-    client = client_over(upstream)
-    bodies = []
-    for on in (True, False):
-        exporting(monkeypatch, on)
-        bodies.append(json.loads(await client.create(PARAMS, 12.5)))
-    assert bodies == [ANSWER, ANSWER]
-    traced, untraced = upstream.requests
-    assert str(untraced.url) == str(traced.url) == "http://api.test/proxy/v1/messages"
-    assert json.loads(untraced.content) == json.loads(traced.content)
-    assert json.loads(untraced.content)["temperature"] == 0.5
-    assert "extra_body" not in json.loads(untraced.content)
-    # The same headers, but the marker the raw-response wrapper adds for its own use.
-    assert dict(untraced.headers) == {
-        name: value
-        for name, value in traced.headers.items()
-        if name not in ("x-stainless-raw-response", "traceparent", "tracestate")
-    }
-    assert untraced.extensions["timeout"] == traced.extensions["timeout"]
-
-
-async def test_both_paths_stream_the_same_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    upstream = Upstream()
-    client = client_over(upstream, "http://api.test")
     seen = []
-    for on in (True, False):
-        exporting(monkeypatch, on)
+    for path, client in clients_over(await serve(upstream)).items():
+        exporting(monkeypatch, path == TRACED)
         async with await client.stream(PARAMS, 12.5) as events:
             seen.append([event.model_dump() async for event in events])
-    assert seen[0] == seen[1]
-    assert [event["type"] for event in seen[1]] == [event["type"] for event in EVENTS]
-    traced, untraced = upstream.requests
-    assert json.loads(untraced.content) == json.loads(traced.content)
-    assert json.loads(untraced.content)["stream"] is True
+    assert seen[0] == seen[1] == seen[2]
+    assert [event["type"] for event in seen[0]] == [event["type"] for event in EVENTS]
+    assert all(request.body == upstream.requests[0].body for request in upstream.requests)
+    assert upstream.requests[0].body["stream"] is True
 
 
 @pytest.mark.parametrize(
@@ -137,30 +190,35 @@ async def test_both_paths_stream_the_same_events(monkeypatch: pytest.MonkeyPatch
         (Upstream(status=529), anthropic.OverloadedError),
         (Upstream(status=500), anthropic.InternalServerError),
         (Upstream(status=400), anthropic.BadRequestError),
-        (Upstream(fails=httpx.ReadTimeout("slow")), anthropic.APITimeoutError),
-        (Upstream(fails=httpx.ConnectError("refused")), anthropic.APIConnectionError),
+        (Upstream(status=429, gzip=True), anthropic.RateLimitError),
+        (Upstream(delay=1.0), anthropic.APITimeoutError),
+        (None, anthropic.APIConnectionError),  # nothing listens
     ],
 )
 @pytest.mark.parametrize("streamed", [False, True])
-async def test_both_paths_raise_the_sdks_errors(
+async def test_every_path_raises_the_sdks_errors(
     monkeypatch: pytest.MonkeyPatch,
-    upstream: Upstream,
+    serve: Any,
+    clients_over: Any,
+    upstream: Upstream | None,
     error: type[anthropic.APIError],
     streamed: bool,
 ) -> None:
-    client = client_over(upstream)
-    call = client.stream if streamed else client.create
+    base_url = await serve(upstream) if upstream is not None else "http://127.0.0.1:9/proxy"
     raised = []
-    for on in (True, False):
-        exporting(monkeypatch, on)
+    for path, client in clients_over(base_url).items():
+        exporting(monkeypatch, path == TRACED)
+        call = client.stream if streamed else client.create
         with pytest.raises(error) as caught:
-            await call(PARAMS, 5.0)
+            await call(PARAMS, 0.3)
         raised.append(caught.value)
-    traced, untraced = raised
-    assert type(untraced) is type(traced)
-    assert str(untraced) == str(traced)
-    if isinstance(traced, anthropic.APIStatusError):
-        assert isinstance(untraced, anthropic.APIStatusError)
-        assert untraced.body == traced.body
-        # What the retries read the server's hint from.
-        assert untraced.response.headers["retry-after"] == "3"
+    traced, *untraced = raised
+    for other in untraced:
+        assert type(other) is type(traced)
+        assert str(other) == str(traced)
+        assert str(other.request.url) == str(traced.request.url)
+        if isinstance(traced, anthropic.APIStatusError):
+            assert isinstance(other, anthropic.APIStatusError)
+            assert other.body == traced.body
+            # What the retries read the server's hint from.
+            assert other.response.headers["retry-after"] == "3"

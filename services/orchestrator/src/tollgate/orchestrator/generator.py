@@ -76,13 +76,13 @@ class ModelCall:
 class Generator:
     def __init__(
         self,
-        client: anthropic.AsyncAnthropic,
+        messages: MessagesClient,
         prices: PriceTable,
         settings: Settings,
         templates: TemplateLibrary,
         caller: ResilientCaller,
     ):
-        self._messages = MessagesClient(client)
+        self._messages = messages
         self._prices = prices
         self._settings = settings
         self._templates = templates

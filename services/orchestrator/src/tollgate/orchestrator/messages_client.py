@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import aiohttp
 import anthropic
 import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 from anthropic._models import FinalRequestOptions
 from anthropic.types import RawMessageStreamEvent
+from yarl import URL
 
 from tollgate.common.telemetry import spans_exported
+from tollgate.orchestrator.http_tracing import UpstreamTransport
 
 MessageStream = anthropic.AsyncStream[RawMessageStreamEvent]
 
@@ -45,21 +48,29 @@ def request_body(params: dict[str, Any]) -> bytes:
 
 
 class MessagesClient:
-    def __init__(self, client: anthropic.AsyncAnthropic) -> None:
+    def __init__(
+        self, client: anthropic.AsyncAnthropic, upstream: UpstreamTransport | None = None
+    ) -> None:
         self.traced = client
         self._http = client._client  # the SDK's HTTP client: its pool, transport and limits
         # The SDK appends the path to its base URL (which may carry a path of its own).
         self.url = httpx.URL(str(client.base_url).rstrip("/") + "/v1/messages")
+        self._direct_url = URL(str(self.url), encoded=True)
         # Made on the first call: the SDK names the running async library in a header.
         self._headers: dict[str, str] | None = None
         auth = client.custom_auth
         self._send_options: dict[str, Any] = {} if auth is None else {"auth": auth}
+        # Unary calls skip httpx when the transport under the SDK can send them itself (and no
+        # httpx authentication flow, such as the SDK's token credentials, has to run).
+        self._upstream = upstream if upstream and upstream.posts_directly and not auth else None
 
     async def create(self, params: dict[str, Any], timeout: float) -> bytes:
         """A unary call's raw JSON body (the caller parses it once, into protobuf)."""
         if spans_exported():
             raw = await self.traced.messages.with_raw_response.create(**params, timeout=timeout)
             return await raw.read()
+        if self._upstream is not None:
+            return await self._post(self._upstream, request_body(params), timeout)
         response = await self._send(request_body(params), timeout, stream=False)
         return response.content
 
@@ -72,14 +83,9 @@ class MessagesClient:
 
     async def _send(self, body: bytes, timeout: float, *, stream: bool) -> httpx.Response:
         """One attempt, as the SDK's `_attempt_request` makes it, with its errors."""
-        seconds = str(timeout)
-        headers = self._headers or self._sdk_headers()
+        headers = self._headers_for(timeout)
         request = self._http.build_request(
-            "POST",
-            self.url,
-            content=body,
-            headers={**headers, _TIMEOUT_HEADERS[0]: seconds, _TIMEOUT_HEADERS[1]: seconds},
-            timeout=timeout,
+            "POST", self.url, content=body, headers=headers, timeout=timeout
         )
         try:
             response = await self._http.send(request, stream=stream, **self._send_options)
@@ -95,11 +101,55 @@ class MessagesClient:
             raise self.traced._make_status_error_from_response(response)
         return response
 
-    def _sdk_headers(self) -> dict[str, str]:
-        """The SDK's headers for a Messages call, less the per-call timeout ones."""
+    async def _post(self, upstream: UpstreamTransport, body: bytes, timeout: float) -> bytes:
+        """`_send` without httpx: the same request on the same aiohttp session, the same
+        errors, which the SDK's transport and the SDK would have made of aiohttp's."""
+        headers = self._headers_for(timeout)
+        try:
+            answer = await upstream.post(self._direct_url, headers, body, timeout)
+        except aiohttp.ServerTimeoutError as err:  # connect, pool and read timeouts
+            raise anthropic.APITimeoutError(request=self._request(headers, body)) from err
+        except Exception as err:
+            raise anthropic.APIConnectionError(request=self._request(headers, body)) from err
+        if 200 <= answer.status < 300 and "content-encoding" not in answer.headers:
+            return answer.body
+        # An error, or a compressed body: decoded and made into an error by httpx and the SDK,
+        # exactly as on their path.
+        response = httpx.Response(
+            answer.status,
+            headers=list(answer.raw_headers),
+            content=answer.body,
+            request=self._request(headers, body),
+        )
+        if response.is_success:
+            return response.content
+        raise self.traced._make_status_error_from_response(response)
+
+    def _request(self, headers: dict[str, str], body: bytes) -> httpx.Request:
+        """The request an SDK error refers to (made only for an error)."""
+        return self._http.build_request(
+            "POST",
+            self.url,
+            content=body,
+            headers=headers,
+            timeout=float(headers[_TIMEOUT_HEADERS[0]]),
+        )
+
+    def _headers_for(self, timeout: float) -> dict[str, str]:
+        seconds = str(timeout)
+        headers = self._headers or self._fixed_headers()
+        return {**headers, _TIMEOUT_HEADERS[0]: seconds, _TIMEOUT_HEADERS[1]: seconds}
+
+    def _fixed_headers(self) -> dict[str, str]:
+        """Every header of a Messages call but the per-call timeout ones (and those that follow
+        from the URL and the body): the SDK's, over its HTTP client's own defaults."""
         options = FinalRequestOptions.construct(method="post", url="/v1/messages", timeout=1.0)
-        built = self.traced._build_headers(options)
-        for name in _TIMEOUT_HEADERS:
-            del built[name]
-        self._headers = {name.decode(): value.decode() for name, value in built.raw}
+        built = self._http.build_request(
+            "POST", self.url, headers=self.traced._build_headers(options)
+        ).headers
+        for name in (*_TIMEOUT_HEADERS, "host", "content-length"):
+            if name in built:
+                del built[name]
+        # Named as httpx hands them to the transport under it (lower case).
+        self._headers = dict(built.multi_items())
         return self._headers
