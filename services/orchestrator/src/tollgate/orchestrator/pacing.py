@@ -240,9 +240,8 @@ class RedisPacer:
         longest_ms = int(max(0.0, deadline.remaining() - self._call_reserve) * 1000)
         args = [1, longest_ms, self._ttl_ms, self._window_ms]
         try:
-            answer = await asyncio.wait_for(
-                self._acquire(keys=[self.key(model)], args=args), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                answer = await self._acquire(keys=[self.key(model)], args=args)
             outcome, wait_ms = int(answer[0]), int(answer[1])
         except Exception as exc:  # any Redis failure: fall back for this call and a while after
             self._fall_back(exc, model)
@@ -291,7 +290,8 @@ class RedisPacer:
 
     async def _run(self, script: Any, model: str, args: list[int]) -> None:
         try:
-            await asyncio.wait_for(script(keys=[self.key(model)], args=args), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await script(keys=[self.key(model)], args=args)
         except Exception as exc:
             self._fall_back(exc, model)
 
