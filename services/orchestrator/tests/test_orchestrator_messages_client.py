@@ -34,13 +34,30 @@ ANSWER = {
     "stop_sequence": None,
     "usage": {"input_tokens": 12, "output_tokens": 4},
 }
+USAGE = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 7}
+TOOL = {"type": "tool_use", "id": "toolu_1", "name": "record", "input": {}}
 EVENTS = [
-    {"type": "message_start", "message": {**ANSWER, "content": []}},
+    {"type": "message_start", "message": {**ANSWER, "content": [], "usage": USAGE}},
+    {"type": "ping"},
     {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Yes"}},
     {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": TOOL},
+    {
+        "type": "content_block_delta",
+        "index": 1,
+        "delta": {"type": "input_json_delta", "partial_json": '{"a": 1}'},
+    },
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+        "usage": {"output_tokens": 9},
+    },
     {"type": "message_stop"},
 ]
+# A stream the server breaks off with an error event after it began.
+BROKEN_OFF = [*EVENTS[:4], {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}]
 PARAMS: dict[str, Any] = {
     "model": "claude-sonnet-5-5",
     "max_tokens": 64,
@@ -69,6 +86,7 @@ class Upstream:
     status: int = 200
     gzip: bool = False
     delay: float = 0.0
+    events: list[dict[str, Any]] = field(default_factory=lambda: EVENTS)
     requests: list[Seen] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -80,7 +98,7 @@ class Upstream:
             payload: Any = {"type": "error", "error": {"type": "some_error", "message": "slow"}}
             content, kind = json.dumps(payload).encode(), "application/json"
         elif body.get("stream"):
-            sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in EVENTS)
+            sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in self.events)
             content, kind = sse.encode(), "text/event-stream"
         else:
             content, kind = json.dumps(ANSWER).encode(), "application/json"
@@ -131,6 +149,12 @@ async def clients_over() -> AsyncIterator[Any]:
         await sdk.close()
 
 
+async def read_into(received: list[Any], stream: Any) -> None:
+    async with stream as events:
+        async for event in events:
+            received.append(event)
+
+
 def exporting(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
     monkeypatch.setattr(messages_client, "spans_exported", lambda: on)
 
@@ -176,11 +200,33 @@ async def test_every_path_streams_the_same_events(
     for path, client in clients_over(await serve(upstream)).items():
         exporting(monkeypatch, path == TRACED)
         async with await client.stream(PARAMS, 12.5) as events:
-            seen.append([event.model_dump() async for event in events])
+            seen.append([event async for event in events])
     assert seen[0] == seen[1] == seen[2]
-    assert [event["type"] for event in seen[0]] == [event["type"] for event in EVENTS]
+    # Every event but the ping, in order.
+    assert [event.WhichOneof("event") for event in seen[0]] == [
+        event["type"] for event in EVENTS if event["type"] != "ping"
+    ]
+    start, delta = seen[0][0].message_start, seen[0][-2].message_delta
+    assert (start.usage.cache_read_input_tokens, delta.usage.output_tokens) == (7, 9)
+    assert seen[0][5].content_block_delta.partial_json == '{"a": 1}'
     assert all(request.body == upstream.requests[0].body for request in upstream.requests)
     assert upstream.requests[0].body["stream"] is True
+
+
+async def test_an_error_event_mid_stream_is_the_sdks_error_on_every_path(
+    monkeypatch: pytest.MonkeyPatch, serve: Any, clients_over: Any
+) -> None:
+    raised = []
+    for path, client in clients_over(await serve(Upstream(events=BROKEN_OFF))).items():
+        exporting(monkeypatch, path == TRACED)
+        received: list[Any] = []
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            await read_into(received, await client.stream(PARAMS, 12.5))
+        assert len(received) == 3  # what came before the error
+        raised.append(caught.value)
+    traced, *untraced = raised
+    for other in untraced:
+        assert (type(other), str(other), other.body) == (type(traced), str(traced), traced.body)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ this client anyway (the orchestrator retries), so one attempt is all the SDK wou
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import anthropic
@@ -27,16 +28,16 @@ from anthropic._models import FinalRequestOptions
 from anthropic.types import RawMessageStreamEvent
 from yarl import URL
 
+from tollgate.common.anthropic_format import stream_event_from_json
 from tollgate.common.telemetry import spans_exported
 from tollgate.orchestrator.http_tracing import UpstreamTransport
+from tollgate.v1 import common_pb2
 
 MessageStream = anthropic.AsyncStream[RawMessageStreamEvent]
+StreamEvent = common_pb2.StreamEvent
 
 # The headers the SDK derives from a call's timeout; every other header is the same on every call.
 _TIMEOUT_HEADERS = ("x-stainless-timeout", "x-stainless-read-timeout")
-# What the SDK's stream parses each event into (a union, which the stream's signature does not
-# spell; the SDK casts it the same way).
-_EVENT: Any = cast(Any, RawMessageStreamEvent)
 
 
 def request_body(params: dict[str, Any]) -> bytes:
@@ -74,12 +75,13 @@ class MessagesClient:
         response = await self._send(request_body(params), timeout, stream=False)
         return response.content
 
-    async def stream(self, params: dict[str, Any], timeout: float) -> MessageStream:
-        """A streamed call's events, as `messages.create(stream=True)` returns them."""
+    async def stream(self, params: dict[str, Any], timeout: float) -> EventStream:
+        """A streamed call's events, as protobuf (ping and unknown events left out)."""
         if spans_exported():
-            return await self.traced.messages.create(**params, stream=True, timeout=timeout)
+            events = await self.traced.messages.create(**params, stream=True, timeout=timeout)
+            return EventStream(_sdk_events(events), events.close)
         response = await self._send(request_body({**params, "stream": True}), timeout, stream=True)
-        return MessageStream(cast_to=_EVENT, response=response, client=self.traced)
+        return EventStream(_sse_events(response, self.traced), response.aclose)
 
     async def _send(self, body: bytes, timeout: float, *, stream: bool) -> httpx.Response:
         """One attempt, as the SDK's `_attempt_request` makes it, with its errors."""
@@ -153,3 +155,62 @@ class MessagesClient:
         # Named as httpx hands them to the transport under it (lower case).
         self._headers = dict(built.multi_items())
         return self._headers
+
+
+class EventStream:
+    """A streamed answer's events; leaving the `async with` closes the HTTP response (which stops
+    generation upstream when the answer is not finished)."""
+
+    def __init__(
+        self, events: AsyncGenerator[StreamEvent, None], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._events = events
+        self._close = close
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            await self._events.aclose()
+        finally:
+            await self._close()
+
+    def __aiter__(self) -> AsyncGenerator[StreamEvent, None]:
+        return self._events
+
+
+async def _sdk_events(events: MessageStream) -> AsyncGenerator[StreamEvent, None]:
+    """The SDK's typed events (the traced path: the SDK's span observes them) as protobuf."""
+    async for event in events:
+        converted = stream_event_from_json(event.model_dump())
+        if converted is not None:
+            yield converted
+
+
+async def _sse_events(
+    response: httpx.Response, client: anthropic.AsyncAnthropic
+) -> AsyncGenerator[StreamEvent, None]:
+    """The server-sent events decoded by the SDK's own decoder and read as the SDK's stream reads
+    them (`AsyncStream.__stream__`: pings and unnamed events skipped, an `error` event raised as
+    the SDK's status error), each event's JSON put straight into protobuf: the SDK's typed event
+    and its dump cost about 23 us of CPU per event."""
+    try:
+        async for sse in client._make_sse_decoder().aiter_bytes(response.aiter_bytes()):
+            if sse.event is None or sse.event == "ping":
+                continue
+            if sse.event == "error":
+                body: Any = sse.data
+                try:
+                    body = sse.json()
+                    message = f"{body}"
+                except Exception:
+                    message = sse.data or f"Error code: {response.status_code}"
+                raise client._make_status_error(message, body=body, response=response)
+            if not sse.data:
+                continue
+            converted = stream_event_from_json(sse.json())
+            if converted is not None:
+                yield converted
+    finally:
+        await response.aclose()
