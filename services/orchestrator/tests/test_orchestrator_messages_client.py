@@ -84,6 +84,8 @@ class Upstream:
     """Answers like the Messages API on a local port and keeps every request it was sent."""
 
     status: int = 200
+    # With a status of 307 or 308: where to (the server answers there).
+    moved_to: str = ""
     gzip: bool = False
     delay: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=lambda: EVENTS)
@@ -91,10 +93,16 @@ class Upstream:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read())
+        status = self.status
+        if self.moved_to:
+            if request.path != self.moved_to:
+                return web.Response(status=status, headers={"location": self.moved_to})
+            status = 200
+        # The requests answered (a redirect is not kept).
         self.requests.append(Seen(request.path, dict(request.headers), body))
         await asyncio.sleep(self.delay)
         headers = {"retry-after": "3"}
-        if self.status != 200:
+        if status != 200:
             payload: Any = {"type": "error", "error": {"type": "some_error", "message": "slow"}}
             content, kind = json.dumps(payload).encode(), "application/json"
         elif body.get("stream"):
@@ -105,7 +113,7 @@ class Upstream:
         if self.gzip:
             content = gzip.compress(content)
             headers["content-encoding"] = "gzip"
-        return web.Response(status=self.status, body=content, content_type=kind, headers=headers)
+        return web.Response(status=status, body=content, content_type=kind, headers=headers)
 
 
 @pytest.fixture
@@ -116,6 +124,7 @@ async def serve() -> AsyncIterator[Any]:
     async def start(upstream: Upstream) -> str:
         app = web.Application()
         app.router.add_post("/proxy/v1/messages", upstream.handle)
+        app.router.add_post("/moved/v1/messages", upstream.handle)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)
@@ -173,17 +182,20 @@ def test_spans_count_as_exported_once_a_processor_is_attached(
     assert spans_exported()
 
 
-@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize(
+    "upstream",
+    [Upstream(), Upstream(gzip=True), Upstream(status=307, moved_to="/moved/v1/messages")],
+    ids=["plain", "gzip", "redirected"],
+)
 async def test_every_path_sends_the_same_request_and_reads_the_same_answer(
-    monkeypatch: pytest.MonkeyPatch, serve: Any, clients_over: Any, compressed: bool
+    monkeypatch: pytest.MonkeyPatch, serve: Any, clients_over: Any, upstream: Upstream
 ) -> None:
-    upstream = Upstream(gzip=compressed)
     clients = clients_over(await serve(upstream))
     for path, client in clients.items():
         exporting(monkeypatch, path == TRACED)
         assert json.loads(await client.create(PARAMS, 12.5)) == ANSWER
-    traced, *untraced = upstream.requests
-    assert traced.path == "/proxy/v1/messages"
+    traced, *untraced = upstream.requests[-3:]
+    assert traced.path == (upstream.moved_to or "/proxy/v1/messages")
     assert traced.body["temperature"] == 0.5
     assert "extra_body" not in traced.body
     assert traced.headers["x-stainless-timeout"] == "12.5"

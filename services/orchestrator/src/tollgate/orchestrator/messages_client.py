@@ -125,6 +125,10 @@ class MessagesClient:
         )
         if response.is_success:
             return response.content
+        if response.has_redirect_location:
+            # The SDK's HTTP client follows redirects (the Messages API sends none): the call is
+            # made again on it, which follows this one as it would have.
+            return (await self._send(body, timeout, stream=False)).content
         raise self.traced._make_status_error_from_response(response)
 
     def _request(self, headers: dict[str, str], body: bytes) -> httpx.Request:
