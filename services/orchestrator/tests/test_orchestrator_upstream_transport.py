@@ -1,9 +1,14 @@
-"""The one transport layer under the SDK: a span per request, pacing reports only when paced."""
+"""The one transport layer under the SDK: a span per request, pacing reports only when paced,
+for requests through httpx and for the ones it posts directly alike."""
 
 from __future__ import annotations
 
+import aiohttp
 import httpx2 as httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from tollgate.orchestrator.deadline import Deadline
 from tollgate.orchestrator.http_tracing import UpstreamTransport
@@ -76,3 +81,37 @@ async def test_without_a_pacer_the_response_passes_through() -> None:
         response = await client.post("/v1/messages?beta=true", content=b"{}")
     assert response.status_code == 429
     assert response.content == b'{"id": "msg_1"}'
+
+
+async def test_a_direct_post_is_paced_like_a_request_through_httpx() -> None:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"id": "msg_1"}', headers=LIMITS)
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", handle)
+    pacer = RecordingPacer()
+    transport = UpstreamTransport(pacer=pacer)
+    assert transport.posts_directly
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = server.make_url("/v1/messages")
+        async with calling(pacer, "claude-a", counted=True):
+            answer = await transport.post(url, {}, b"{}", 5.0)
+        # Outside a paced call, nothing is reported.
+        await transport.post(url, {}, b"{}", 5.0)
+    await transport.aclose()
+    assert (answer.status, answer.body) == (200, b'{"id": "msg_1"}')
+    assert pacer.answers == [
+        ("claude-a", RateLimitState(requests=Allowance(50, 49)), True),
+    ]
+    assert pacer.landings == []
+
+
+async def test_a_failed_direct_post_leaves_the_in_flight_count() -> None:
+    pacer = RecordingPacer()
+    transport = UpstreamTransport(pacer=pacer)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with calling(pacer, "claude-a", counted=True):
+            await transport.post(URL("http://127.0.0.1:9/v1/messages"), {}, b"{}", 5.0)
+    await transport.aclose()
+    assert pacer.landings == ["claude-a"]
+    assert pacer.answers == []

@@ -17,15 +17,11 @@ import anthropic
 
 from tollgate.common.agent_profiles import LABEL as PROFILE_LABEL
 from tollgate.common.agent_profiles import check_profile, profile_block
-from tollgate.common.anthropic_format import (
-    request_to_params,
-    response_from_json,
-    stream_event_from_json,
-)
+from tollgate.common.anthropic_format import request_to_params, response_from_json
 from tollgate.common.errors import invalid_argument, unavailable
 from tollgate.common.pricing import PriceTable
 from tollgate.orchestrator.deadline import Deadline
-from tollgate.orchestrator.messages_client import MessagesClient
+from tollgate.orchestrator.messages_client import EventStream, MessagesClient
 from tollgate.orchestrator.prompt_cache import place_breakpoints
 from tollgate.orchestrator.resilience import ResilientCaller
 from tollgate.orchestrator.retry import classify
@@ -76,13 +72,13 @@ class ModelCall:
 class Generator:
     def __init__(
         self,
-        client: anthropic.AsyncAnthropic,
+        messages: MessagesClient,
         prices: PriceTable,
         settings: Settings,
         templates: TemplateLibrary,
         caller: ResilientCaller,
     ):
-        self._messages = MessagesClient(client)
+        self._messages = messages
         self._prices = prices
         self._settings = settings
         self._templates = templates
@@ -215,7 +211,7 @@ class Generator:
         prepared = self.prepare(spec)
         breakpoints: dict[str, int] = {}
 
-        async def attempt(model: str, remaining: float) -> Any:
+        async def attempt(model: str, remaining: float) -> EventStream:
             call = self.call_for(prepared, model)
             breakpoints[model] = call.cache_breakpoints
             return await self._messages.stream(call.params, self._timeout(remaining))
@@ -227,10 +223,7 @@ class Generator:
         failure: BaseException | None = None
         try:
             async with outcome.value as upstream:
-                async for raw in upstream:
-                    event = stream_event_from_json(raw.model_dump())
-                    if event is None:
-                        continue
+                async for event in upstream:
                     assembler.add(event)
                     yield orchestrator_pb2.StreamGenerateResponse(event=event)
         except anthropic.APIError as exc:

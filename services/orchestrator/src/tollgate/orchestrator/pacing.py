@@ -41,7 +41,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx2 as httpx  # the HTTP library the anthropic SDK is built on
 from opentelemetry import metrics
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -138,7 +137,7 @@ return 1
 
 
 @dataclass
-class _Call:
+class PacedCall:
     model: str
     # Whether the bucket counts this call in flight (False when Redis was skipped).
     counted: bool
@@ -147,7 +146,7 @@ class _Call:
 
 
 # The call in progress, so the HTTP layer knows which bucket a response speaks of.
-_current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+_current_call: contextvars.ContextVar[PacedCall | None] = contextvars.ContextVar(
     "tollgate_pacing_call", default=None
 )
 
@@ -186,7 +185,7 @@ async def calling(pacer: Pacer, model: str, *, counted: bool) -> AsyncIterator[N
     A counted call that never reached the transport (it failed before sending) leaves the
     in-flight count here, since no response will.
     """
-    call = _Call(model, counted)
+    call = PacedCall(model, counted)
     token = _current_call.set(call)
     try:
         yield
@@ -241,9 +240,8 @@ class RedisPacer:
         longest_ms = int(max(0.0, deadline.remaining() - self._call_reserve) * 1000)
         args = [1, longest_ms, self._ttl_ms, self._window_ms]
         try:
-            answer = await asyncio.wait_for(
-                self._acquire(keys=[self.key(model)], args=args), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                answer = await self._acquire(keys=[self.key(model)], args=args)
             outcome, wait_ms = int(answer[0]), int(answer[1])
         except Exception as exc:  # any Redis failure: fall back for this call and a while after
             self._fall_back(exc, model)
@@ -292,7 +290,8 @@ class RedisPacer:
 
     async def _run(self, script: Any, model: str, args: list[int]) -> None:
         try:
-            await asyncio.wait_for(script(keys=[self.key(model)], args=args), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await script(keys=[self.key(model)], args=args)
         except Exception as exc:
             self._fall_back(exc, model)
 
@@ -324,18 +323,19 @@ def pacing_redis(url: str, timeout_seconds: float, max_connections: int = 64) ->
     return Redis.from_pool(pool)
 
 
-def sending(request: httpx.Request) -> _Call | None:
-    """The paced call this HTTP request belongs to, marked as sent; None for any other request.
+def sending(path: str) -> PacedCall | None:
+    """The paced call an HTTP request to `path` belongs to, marked as sent; None for any other
+    request.
 
     Called by the transport (`http_tracing.py`) as the request goes out.
     """
     call = _current_call.get()
-    if call is None or not request.url.path.endswith("/v1/messages"):
+    if call is None or not path.endswith("/v1/messages"):
         return None
     call.sent = True
     return call
 
 
-async def report_response(pacer: Pacer, call: _Call, headers: Mapping[str, str]) -> None:
+async def report_response(pacer: Pacer, call: PacedCall, headers: Mapping[str, str]) -> None:
     """Hands what a Messages response said about the rate limit to the pacer."""
     await pacer.answered(call.model, parse_pacing_limits(headers), counted=call.counted)

@@ -21,6 +21,7 @@ import anthropic
 from opentelemetry import metrics
 
 from tollgate.common.errors import ServiceError, deadline_exceeded, unavailable
+from tollgate.common.summed_counter import SummedCounter
 from tollgate.orchestrator.breaker import CircuitBreaker, CircuitBreakers
 from tollgate.orchestrator.concurrency import AimdLimiter, ConcurrencyLimits, Permit
 from tollgate.orchestrator.deadline import Deadline
@@ -38,11 +39,12 @@ from tollgate.orchestrator.upstream_errors import map_upstream_error
 T = TypeVar("T")
 
 _meter = metrics.get_meter("tollgate")
-_attempts_counter = _meter.create_counter(
-    "tollgate_upstream_attempts", description="Calls to the Anthropic API, by model and outcome"
+# Summed here and read at collection: added to on every call (summed_counter.py).
+_attempts_counter = SummedCounter(
+    _meter, "tollgate_upstream_attempts", "Calls to the Anthropic API, by model and outcome"
 )
-_fallbacks_counter = _meter.create_counter(
-    "tollgate_upstream_fallbacks", description="Generations answered by a fallback model"
+_fallbacks_counter = SummedCounter(
+    _meter, "tollgate_upstream_fallbacks", "Generations answered by a fallback model"
 )
 
 # Failures that say something about the model's health (a 429 is about our pace, not its health).

@@ -20,6 +20,7 @@ from tollgate.orchestrator.classification.settings import ClassificationSettings
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
 from tollgate.orchestrator.http_tracing import UpstreamTransport
+from tollgate.orchestrator.messages_client import MessagesClient
 from tollgate.orchestrator.pacing import (
     Pacer,
     RedisPacer,
@@ -131,19 +132,22 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             yield orchestrator_pb2.ClassifyItemsResponse(result=result)
 
 
-def anthropic_client(settings: Settings, pacer: Pacer | None = None) -> anthropic.AsyncAnthropic:
-    """The SDK client. Its own retries are off: retrying is the orchestrator's decision.
+def upstream_for(pacer: Pacer | None = None) -> UpstreamTransport:
+    """The transport under the SDK. With a pacer, every response's rate-limit headers reach it
+    on the way back; with pacing off (`Unpaced`) they are not read at all."""
+    return UpstreamTransport(pacer=None if pacer is None or isinstance(pacer, Unpaced) else pacer)
 
-    With a pacer, every response's rate-limit headers reach it on the way back; with pacing off
-    (`Unpaced`) they are not read at all.
-    """
-    paced = None if pacer is None or isinstance(pacer, Unpaced) else pacer
-    transport = UpstreamTransport(pacer=paced)
+
+def anthropic_client(
+    settings: Settings, upstream: UpstreamTransport | None = None
+) -> anthropic.AsyncAnthropic:
+    """The SDK client, over `upstream`. Its own retries are off: retrying is the orchestrator's
+    decision."""
     return anthropic.AsyncAnthropic(
         api_key=settings.anthropic_api_key or "unset",
         base_url=settings.anthropic_base_url or None,
         max_retries=0,
-        http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
+        http_client=anthropic.DefaultAsyncHttpxClient(transport=upstream or upstream_for()),
     )
 
 
@@ -183,9 +187,10 @@ def build_generator(
     client: anthropic.AsyncAnthropic,
     templates: TemplateLibrary,
     pacer: Pacer | None = None,
+    upstream: UpstreamTransport | None = None,
 ) -> Generator:
     return Generator(
-        client,
+        MessagesClient(client, upstream),
         PriceTable.load(settings.prices_file or None),
         settings,
         templates,
@@ -206,9 +211,10 @@ def quiet_http_client_log(log_level: str) -> None:
 async def build_service(settings: Settings) -> GrpcService:
     quiet_http_client_log(settings.log_level)
     pacer, close_pacer = fleet_pacer(settings)
-    client = anthropic_client(settings, pacer)
+    upstream = upstream_for(pacer)
+    client = anthropic_client(settings, upstream)
     templates = TemplateLibrary.load(settings.templates_dir or None)
-    generator = build_generator(settings, client, templates, pacer)
+    generator = build_generator(settings, client, templates, pacer, upstream)
     batches = BatchService(client, generator, PriceTable.load(settings.prices_file or None))
     classifier = PackedClassifier(generator, templates, ClassificationSettings())
     servicer = OrchestratorServicer(generator, batches, classifier)
