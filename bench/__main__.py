@@ -69,6 +69,11 @@ BENCHMARKS = (
         "http_access", "HTTP door access log and metrics per request", quick=("--requests", "1000")
     ),
     Benchmark("cache_lookup", "Exact-cache lookup", quick=("--calls", "500")),
+    Benchmark(
+        "cache_batch",
+        "Exact-cache calls in ExactBatch RPCs vs one RPC each",
+        quick=("--requests", "500", "--rounds", "2"),
+    ),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),
     Benchmark("semantic_eval", "Semantic-cache precision and recall"),
     Benchmark("ledger", "Budget ledger", quick=("--pairs", "100")),
