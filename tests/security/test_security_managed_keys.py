@@ -267,17 +267,13 @@ async def test_a_classify_run_counts_its_tokens_against_the_keys_limit(keys_suit
         name="few-tokens",
         limits=ledger_pb.ApiKeyLimits(tokens_per_minute=50),
     )
-    calls_before = claude_calls(suite)
+    calls_before = suite.upstream_calls()
     error = await classify_refusal(suite, limited.secret, ALLOWED_MODEL)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     details = error.details() or ""
     assert "Stopped after answering 0 of 1 items" in details
     assert "50 tokens per minute allowed for this API key; send fewer or shorter items" in details
-    assert claude_calls(suite) == calls_before
-
-
-def claude_calls(suite: FullSuite) -> int:
-    return sum(1 for r in suite.emulator.stats.requests if r.path == "/v1/messages")
+    assert suite.upstream_calls() == calls_before
 
 
 def test_the_models_checked_for_lead_reasoning_are_those_the_orchestrator_may_use() -> None:
@@ -305,7 +301,7 @@ async def test_lead_reasoning_never_runs_on_a_model_the_key_may_not_use(keys_sui
         profile=lead_pb.LeadProfile(lead_id="lead-1", name="Maria Lopez", source="web"),
         answers=lead_pb.QualificationAnswers(budget="$450,000", timeline="3 months"),
     )
-    calls_before = claude_calls(suite)
+    calls_before = suite.upstream_calls()
     async with grpc.aio.insecure_channel(suite.gateway.address) as channel:
         stub = gateway_pb2_grpc.GatewayServiceStub(channel)
         metadata = (("authorization", f"Bearer {one_model.secret}"),)
@@ -323,7 +319,7 @@ async def test_lead_reasoning_never_runs_on_a_model_the_key_may_not_use(keys_sui
         details = error.details() or ""
         assert "may not ask for lead reasoning" in details
         assert f"may use only {ALLOWED_MODEL}" in details
-    assert claude_calls(suite) == calls_before
+    assert suite.upstream_calls() == calls_before
     plain = await admin_call(
         suite, one_model.secret, "ScoreLead", gateway_pb2.ScoreLeadRequest(lead=lead)
     )
@@ -341,7 +337,7 @@ async def test_lead_reasoning_never_runs_on_a_model_the_key_may_not_use(keys_sui
         gateway_pb2.ScoreLeadRequest(lead=lead, with_reasoning=True),
     )
     assert reasoned.score.reasoning_cost.total_micros > 0
-    assert claude_calls(suite) == calls_before + 1
+    assert suite.upstream_calls() == calls_before + 1
 
 
 async def test_expired_and_rotated_away_secrets_are_refused_on_both_doors(keys_suite) -> None:

@@ -79,11 +79,9 @@ class _Outcome:
 # Metric attributes by (backend, track, method[, code]): built once, not per call. The SDK only
 # reads them, and the set of backends, tracks, methods and codes is small and fixed.
 @cache
-def _labels(backend: str, track: str, method: str = "", code: str = "") -> dict[str, str]:
-    labels = {"backend": backend, "track": track}
-    if method:
-        labels["method"] = method
-    if code:
+def _labels(backend: str, track: str, method: str, code: str | None = None) -> dict[str, str]:
+    labels = {"backend": backend, "track": track, "method": method}
+    if code is not None:
         labels["code"] = code
     return labels
 

@@ -82,7 +82,7 @@ class QdrantVectorStore:
 
     async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
         must: list[models.Condition] = [
-            models.FieldCondition(key=TENANT, match=models.MatchValue(value=query.tenant)),
+            _of_tenant(query.tenant),
             models.FieldCondition(key=SCOPE_KEY, match=models.MatchValue(value=query.scope_key)),
             models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)),
         ]
@@ -107,9 +107,7 @@ class QdrantVectorStore:
         ]
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
-        must: list[models.Condition] = [
-            models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))
-        ]
+        must: list[models.Condition] = [_of_tenant(tenant)]
         if tags:
             must.append(models.FieldCondition(key=TAGS, match=models.MatchAny(any=list(tags))))
         return await self._delete_matching(models.Filter(must=must))
@@ -145,23 +143,16 @@ class QdrantVectorStore:
             removed += len(records)
 
     async def count(self, tenant: str, now_ms: int) -> int:
-        live = models.Filter(
-            must=[
-                models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant)),
-                models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=now_ms)),
-            ]
-        )
-        result = await self._call(
-            self._client.count(self._collection, count_filter=live, exact=True)
-        )
-        return int(result.count)
+        live = models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=now_ms))
+        return await self._count(_of_tenant(tenant), live)
 
     async def size(self, tenant: str) -> int:
-        every = models.Filter(
-            must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
-        )
+        return await self._count(_of_tenant(tenant))
+
+    async def _count(self, *must: models.Condition) -> int:
+        matching = models.Filter(must=list(must))
         result = await self._call(
-            self._client.count(self._collection, count_filter=every, exact=True)
+            self._client.count(self._collection, count_filter=matching, exact=True)
         )
         return int(result.count)
 
@@ -171,9 +162,7 @@ class QdrantVectorStore:
         records, _ = await self._call(
             self._client.scroll(
                 self._collection,
-                scroll_filter=models.Filter(
-                    must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
-                ),
+                scroll_filter=models.Filter(must=[_of_tenant(tenant)]),
                 limit=count,
                 order_by=models.OrderBy(key=CREATED_AT),
                 with_payload=False,
@@ -241,3 +230,8 @@ async def ensure_collection(
 def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:
     values: list[float] = np.asarray(vector, dtype=np.float32).ravel().tolist()
     return values
+
+
+def _of_tenant(tenant: str) -> models.FieldCondition:
+    """The condition that scopes every read and write to one tenant's points."""
+    return models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))
