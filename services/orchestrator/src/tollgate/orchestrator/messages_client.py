@@ -85,10 +85,7 @@ class MessagesClient:
 
     async def _send(self, body: bytes, timeout: float, *, stream: bool) -> httpx.Response:
         """One attempt, as the SDK's `_attempt_request` makes it, with its errors."""
-        headers = self._headers_for(timeout)
-        request = self._http.build_request(
-            "POST", self.url, content=body, headers=headers, timeout=timeout
-        )
+        request = self._request(self._headers_for(timeout), body, timeout)
         try:
             response = await self._http.send(request, stream=stream, **self._send_options)
         except httpx.TimeoutException as err:
@@ -109,10 +106,11 @@ class MessagesClient:
         headers = self._headers_for(timeout)
         try:
             answer = await upstream.post(self._direct_url, headers, body, timeout)
-        except aiohttp.ServerTimeoutError as err:  # connect, pool and read timeouts
-            raise anthropic.APITimeoutError(request=self._request(headers, body)) from err
         except Exception as err:
-            raise anthropic.APIConnectionError(request=self._request(headers, body)) from err
+            request = self._request(headers, body, timeout)
+            if isinstance(err, aiohttp.ServerTimeoutError):  # connect, pool and read timeouts
+                raise anthropic.APITimeoutError(request=request) from err
+            raise anthropic.APIConnectionError(request=request) from err
         if 200 <= answer.status < 300 and "content-encoding" not in answer.headers:
             return answer.body
         # An error, or a compressed body: decoded and made into an error by httpx and the SDK,
@@ -121,7 +119,7 @@ class MessagesClient:
             answer.status,
             headers=list(answer.raw_headers),
             content=answer.body,
-            request=self._request(headers, body),
+            request=self._request(headers, body, timeout),
         )
         if response.is_success:
             return response.content
@@ -131,14 +129,11 @@ class MessagesClient:
             return (await self._send(body, timeout, stream=False)).content
         raise self.traced._make_status_error_from_response(response)
 
-    def _request(self, headers: dict[str, str], body: bytes) -> httpx.Request:
-        """The request an SDK error refers to (made only for an error)."""
+    def _request(self, headers: dict[str, str], body: bytes, timeout: float) -> httpx.Request:
+        """The call as the SDK's HTTP client sends it (on the direct path, made only for an
+        error to refer to)."""
         return self._http.build_request(
-            "POST",
-            self.url,
-            content=body,
-            headers=headers,
-            timeout=float(headers[_TIMEOUT_HEADERS[0]]),
+            "POST", self.url, content=body, headers=headers, timeout=timeout
         )
 
     def _headers_for(self, timeout: float) -> dict[str, str]:
