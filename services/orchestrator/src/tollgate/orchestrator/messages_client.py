@@ -88,12 +88,10 @@ class MessagesClient:
         request = self._request(self._headers_for(timeout), body, timeout)
         try:
             response = await self._http.send(request, stream=stream, **self._send_options)
-        except httpx.TimeoutException as err:
-            raise anthropic.APITimeoutError(request=request) from err
         except anthropic.AnthropicError:
             raise
         except Exception as err:
-            raise anthropic.APIConnectionError(request=request) from err
+            raise _sdk_error(err, request) from err
         if not response.is_success:
             if not response.is_closed:
                 await response.aread()
@@ -107,10 +105,7 @@ class MessagesClient:
         try:
             answer = await upstream.post(self._direct_url, headers, body, timeout)
         except Exception as err:
-            request = self._request(headers, body, timeout)
-            if isinstance(err, aiohttp.ServerTimeoutError):  # connect, pool and read timeouts
-                raise anthropic.APITimeoutError(request=request) from err
-            raise anthropic.APIConnectionError(request=request) from err
+            raise _sdk_error(err, self._request(headers, body, timeout)) from err
         if 200 <= answer.status < 300 and "content-encoding" not in answer.headers:
             return answer.body
         # An error, or a compressed body: decoded and made into an error by httpx and the SDK,
@@ -154,6 +149,15 @@ class MessagesClient:
         # Named as httpx hands them to the transport under it (lower case).
         self._headers = dict(built.multi_items())
         return self._headers
+
+
+def _sdk_error(err: Exception, request: httpx.Request) -> anthropic.APIError:
+    """What the SDK makes of a call that got no answer, on either path: a timeout (httpx's, or
+    aiohttp's connect, pool and read timeouts, which the SDK's transport turns into httpx's) is
+    `APITimeoutError`, anything else `APIConnectionError`."""
+    if isinstance(err, httpx.TimeoutException | aiohttp.ServerTimeoutError):
+        return anthropic.APITimeoutError(request=request)
+    return anthropic.APIConnectionError(request=request)
 
 
 class EventStream:
