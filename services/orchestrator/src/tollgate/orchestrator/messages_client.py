@@ -85,18 +85,13 @@ class MessagesClient:
 
     async def _send(self, body: bytes, timeout: float, *, stream: bool) -> httpx.Response:
         """One attempt, as the SDK's `_attempt_request` makes it, with its errors."""
-        headers = self._headers_for(timeout)
-        request = self._http.build_request(
-            "POST", self.url, content=body, headers=headers, timeout=timeout
-        )
+        request = self._request(self._headers_for(timeout), body, timeout)
         try:
             response = await self._http.send(request, stream=stream, **self._send_options)
-        except httpx.TimeoutException as err:
-            raise anthropic.APITimeoutError(request=request) from err
         except anthropic.AnthropicError:
             raise
         except Exception as err:
-            raise anthropic.APIConnectionError(request=request) from err
+            raise _sdk_error(err, request) from err
         if not response.is_success:
             if not response.is_closed:
                 await response.aread()
@@ -109,10 +104,8 @@ class MessagesClient:
         headers = self._headers_for(timeout)
         try:
             answer = await upstream.post(self._direct_url, headers, body, timeout)
-        except aiohttp.ServerTimeoutError as err:  # connect, pool and read timeouts
-            raise anthropic.APITimeoutError(request=self._request(headers, body)) from err
         except Exception as err:
-            raise anthropic.APIConnectionError(request=self._request(headers, body)) from err
+            raise _sdk_error(err, self._request(headers, body, timeout)) from err
         if 200 <= answer.status < 300 and "content-encoding" not in answer.headers:
             return answer.body
         # An error, or a compressed body: decoded and made into an error by httpx and the SDK,
@@ -121,7 +114,7 @@ class MessagesClient:
             answer.status,
             headers=list(answer.raw_headers),
             content=answer.body,
-            request=self._request(headers, body),
+            request=self._request(headers, body, timeout),
         )
         if response.is_success:
             return response.content
@@ -131,14 +124,11 @@ class MessagesClient:
             return (await self._send(body, timeout, stream=False)).content
         raise self.traced._make_status_error_from_response(response)
 
-    def _request(self, headers: dict[str, str], body: bytes) -> httpx.Request:
-        """The request an SDK error refers to (made only for an error)."""
+    def _request(self, headers: dict[str, str], body: bytes, timeout: float) -> httpx.Request:
+        """The call as the SDK's HTTP client sends it (on the direct path, made only for an
+        error to refer to)."""
         return self._http.build_request(
-            "POST",
-            self.url,
-            content=body,
-            headers=headers,
-            timeout=float(headers[_TIMEOUT_HEADERS[0]]),
+            "POST", self.url, content=body, headers=headers, timeout=timeout
         )
 
     def _headers_for(self, timeout: float) -> dict[str, str]:
@@ -159,6 +149,15 @@ class MessagesClient:
         # Named as httpx hands them to the transport under it (lower case).
         self._headers = dict(built.multi_items())
         return self._headers
+
+
+def _sdk_error(err: Exception, request: httpx.Request) -> anthropic.APIError:
+    """What the SDK makes of a call that got no answer, on either path: a timeout (httpx's, or
+    aiohttp's connect, pool and read timeouts, which the SDK's transport turns into httpx's) is
+    `APITimeoutError`, anything else `APIConnectionError`."""
+    if isinstance(err, httpx.TimeoutException | aiohttp.ServerTimeoutError):
+        return anthropic.APITimeoutError(request=request)
+    return anthropic.APIConnectionError(request=request)
 
 
 class EventStream:
