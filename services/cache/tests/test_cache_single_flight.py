@@ -40,6 +40,23 @@ def _lookup_request(
     )
 
 
+async def _holder_and_waiters(
+    cache: Stub,
+    context: common_pb2.RequestContext,
+    request: common_pb2.ClaudeRequest,
+    count: int,
+) -> tuple[cache_pb2.ExactLookupResponse, list[asyncio.Future[Any]]]:
+    """One lookup that takes the fill lease, then `count` lookups waiting for its answer (given
+    time to reach the cache and start waiting)."""
+    holder = await cache.ExactLookup(_lookup_request(context, request))
+    waiters = [
+        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context, request, wait=20.0)))
+        for _ in range(count)
+    ]
+    await asyncio.sleep(0.1)
+    return holder, waiters
+
+
 async def test_fifty_concurrent_identical_lookups_give_one_lease_and_one_answer(
     start_cache: Callable[..., Any],
     context: ContextFactory,
@@ -187,13 +204,7 @@ async def test_waiters_go_upstream_at_once_when_the_answer_is_not_cacheable(
     make_request: RequestFactory,
     make_response: ResponseFactory,
 ) -> None:
-    request = make_request()
-    holder = await cache.ExactLookup(_lookup_request(context(), request))
-    waiters = [
-        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context(), request, wait=20.0)))
-        for _ in range(5)
-    ]
-    await asyncio.sleep(0.1)
+    holder, waiters = await _holder_and_waiters(cache, context(), make_request(), 5)
     refused = await cache.ExactStore(
         cache_pb2.ExactStoreRequest(
             context=context(),
@@ -218,13 +229,7 @@ async def test_waiters_go_upstream_at_once_when_the_store_is_refused_as_invalid(
     """A store the cache refuses outright (here: more tags than an entry may carry) still gives
     its fill lease back: the same request would be refused again, so waiters must not sit out
     the lease's timeout."""
-    request = make_request()
-    holder = await cache.ExactLookup(_lookup_request(context(), request))
-    waiters = [
-        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context(), request, wait=20.0)))
-        for _ in range(3)
-    ]
-    await asyncio.sleep(0.1)
+    holder, waiters = await _holder_and_waiters(cache, context(), make_request(), 3)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await cache.ExactStore(
             cache_pb2.ExactStoreRequest(
