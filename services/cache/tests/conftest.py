@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from tollgate.cache.service import build_service
 from tollgate.cache.settings import Settings
 from tollgate.common.testing import serving
-from tollgate.v1 import cache_pb2_grpc, common_pb2
+from tollgate.v1 import cache_pb2, cache_pb2_grpc, common_pb2
 
 CacheStub = cache_pb2_grpc.CacheServiceStub
 
@@ -68,6 +68,32 @@ def make_response() -> Callable[..., common_pb2.ClaudeResponse]:
 def context() -> Callable[..., common_pb2.RequestContext]:
     def build(tenant_id: str = "acme", **fields: Any) -> common_pb2.RequestContext:
         return common_pb2.RequestContext(tenant_id=tenant_id, **fields)
+
+    return build
+
+
+@pytest.fixture
+def answer_store(
+    context: Callable[..., common_pb2.RequestContext],
+) -> Callable[..., cache_pb2.ExactStoreRequest]:
+    """The ExactStoreRequest answering `held` (a lookup that took the fill lease) with `response`:
+    `held`'s key and lease, under `tenant`'s context; keyword arguments set or override other
+    fields."""
+
+    def build(
+        held: cache_pb2.ExactLookupResponse,
+        response: common_pb2.ClaudeResponse,
+        tenant: str = "acme",
+        **fields: Any,
+    ) -> cache_pb2.ExactStoreRequest:
+        values: dict[str, Any] = {
+            "context": context(tenant),
+            "key": held.key,
+            "fill_lease": held.fill_lease,
+            "response": response,
+        }
+        values.update(fields)
+        return cache_pb2.ExactStoreRequest(**values)
 
     return build
 

@@ -20,6 +20,7 @@ Stub = Any
 RequestFactory = Callable[..., common_pb2.ClaudeRequest]
 ResponseFactory = Callable[..., common_pb2.ClaudeResponse]
 ContextFactory = Callable[..., common_pb2.RequestContext]
+StoreFactory = Callable[..., cache_pb2.ExactStoreRequest]
 Call = cache_pb2.ExactCall
 Lookup = cache_pb2.ExactLookupRequest
 Store = cache_pb2.ExactStoreRequest
@@ -57,6 +58,7 @@ async def test_each_call_is_answered_as_its_unary_call_would_be(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     first, second = make_request("first question"), make_request("second question")
     sampled = make_request("sampled", temperature=1.0)
@@ -79,7 +81,7 @@ async def test_each_call_is_answered_as_its_unary_call_would_be(
     answer = make_response("The first answer.")
     settled = await _batch(
         cache,
-        Call(store=Store(context=context(), key=a.key, response=answer, fill_lease=a.fill_lease)),
+        Call(store=answer_store(a, answer)),
         Call(release=Release(context=context(), key=b.key, fill_lease=b.fill_lease)),
     )
     assert settled[0].store.stored
@@ -159,18 +161,12 @@ async def test_calls_under_another_tenant_never_reach_the_owners_entry_or_lease(
     make_response: ResponseFactory,
     redis_client: Redis,
     redis_namespace: str,
+    answer_store: StoreFactory,
 ) -> None:
     request = make_request()
     held = await _take_lease(cache, context(), request)
-    forged = Store(
-        context=context("globex"),
-        key=held.key,
-        response=make_response("poisoned"),
-        fill_lease=held.fill_lease,
-    )
-    honest = Store(
-        context=context(), key=held.key, response=make_response(), fill_lease=held.fill_lease
-    )
+    forged = answer_store(held, make_response("poisoned"), "globex")
+    honest = answer_store(held, make_response())
     steal = Release(context=context("globex"), key=held.key, fill_lease=held.fill_lease)
     results = await _batch(cache, Call(store=forged), Call(release=steal))
     assert not results[1].release.released
@@ -191,6 +187,7 @@ async def test_a_lookup_that_would_wait_is_sent_back_without_waiting_or_counting
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     request = make_request()
     holder = await _take_lease(cache, context(), request)
@@ -211,14 +208,7 @@ async def test_a_lookup_that_would_wait_is_sent_back_without_waiting_or_counting
     assert await _stats(cache) == (0, 3, 0)
 
     # Sent alone, it waits for the holder's answer as a unary lookup always did.
-    await cache.ExactStore(
-        Store(
-            context=context(),
-            key=holder.key,
-            response=make_response(),
-            fill_lease=holder.fill_lease,
-        )
-    )
+    await cache.ExactStore(answer_store(holder, make_response()))
     alone = await cache.ExactLookup(waiting)
     assert alone.hit
     assert await _stats(cache) == (1, 3, 1)

@@ -19,6 +19,7 @@ Stub = Any
 RequestFactory = Callable[..., common_pb2.ClaudeRequest]
 ResponseFactory = Callable[..., common_pb2.ClaudeResponse]
 ContextFactory = Callable[..., common_pb2.RequestContext]
+StoreFactory = Callable[..., cache_pb2.ExactStoreRequest]
 
 
 async def _lookup(
@@ -57,17 +58,14 @@ async def test_miss_then_store_then_hit(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     request, answer = make_request(), make_response()
     miss = await _lookup(cache, context(), request, acquire_fill_lease=True)
     assert (miss.hit, miss.cacheable, miss.reason) == (False, True, "")
     assert len(miss.key) == 64
     assert miss.fill_lease
-    stored = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=miss.key, response=answer, fill_lease=miss.fill_lease
-        )
-    )
+    stored = await cache.ExactStore(answer_store(miss, answer))
     assert stored.stored
     hit = await _lookup(cache, context(), request, acquire_fill_lease=True)
     assert hit.hit
@@ -133,15 +131,12 @@ async def test_an_answer_rendered_for_one_contact_is_never_served_to_another(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     request = make_request()
     dana = {"template_variables": {"lead_name": "Dana", "email": "dana@example.com"}}
     miss = await _lookup(cache, context(), request, acquire_fill_lease=True, **dana)
-    stored = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=miss.key, response=make_response(), fill_lease=miss.fill_lease
-        )
-    )
+    stored = await cache.ExactStore(answer_store(miss, make_response()))
     assert stored.stored
     assert (await _lookup(cache, context(), request, **dana)).hit
     bob = {"template_variables": {"lead_name": "Bob", "email": "bob@example.com"}}
@@ -167,6 +162,7 @@ async def test_two_tenants_with_byte_identical_requests_never_share_an_entry(
     make_response: ResponseFactory,
     redis_client: Redis,
     redis_namespace: str,
+    answer_store: StoreFactory,
 ) -> None:
     request = make_request()
     key_a = await _fill(cache, context("acme"), request, make_response("Answer for acme."))
@@ -175,12 +171,7 @@ async def test_two_tenants_with_byte_identical_requests_never_share_an_entry(
     assert miss_b.key != key_a
     # Globex's key, replayed under acme's tenant, does not reach acme's entry either.
     stored = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context("globex"),
-            key=miss_b.key,
-            response=make_response("Answer for globex."),
-            fill_lease=miss_b.fill_lease,
-        )
+        answer_store(miss_b, make_response("Answer for globex."), "globex")
     )
     assert stored.stored
     hit_a = await _lookup(cache, context("acme"), request)
@@ -340,17 +331,14 @@ async def test_answers_over_the_size_cap_are_not_stored(
     make_response: ResponseFactory,
     redis_client: Redis,
     redis_namespace: str,
+    answer_store: StoreFactory,
 ) -> None:
     cache = await start_cache(max_entry_bytes=200)
     small, large = make_request("small"), make_request("large")
     await _fill(cache, context(), small, make_response("x" * 50))
     miss = await _lookup(cache, context(), large, acquire_fill_lease=True)
     big_answer = make_response("x" * 500)
-    refused = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=miss.key, response=big_answer, fill_lease=miss.fill_lease
-        )
-    )
+    refused = await cache.ExactStore(answer_store(miss, big_answer))
     assert not refused.stored
     assert f"{big_answer.ByteSize()} bytes" in refused.reason
     assert "cap of 200" in refused.reason

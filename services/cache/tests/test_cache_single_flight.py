@@ -17,6 +17,7 @@ Stub = Any
 RequestFactory = Callable[..., common_pb2.ClaudeRequest]
 ResponseFactory = Callable[..., common_pb2.ClaudeResponse]
 ContextFactory = Callable[..., common_pb2.RequestContext]
+StoreFactory = Callable[..., cache_pb2.ExactStoreRequest]
 
 
 def _seconds(value: float) -> duration_pb2.Duration:
@@ -40,11 +41,29 @@ def _lookup_request(
     )
 
 
+async def _holder_and_waiters(
+    cache: Stub,
+    context: common_pb2.RequestContext,
+    request: common_pb2.ClaudeRequest,
+    count: int,
+) -> tuple[cache_pb2.ExactLookupResponse, list[asyncio.Future[Any]]]:
+    """One lookup that takes the fill lease, then `count` lookups waiting for its answer (given
+    time to reach the cache and start waiting)."""
+    holder = await cache.ExactLookup(_lookup_request(context, request))
+    waiters = [
+        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context, request, wait=20.0)))
+        for _ in range(count)
+    ]
+    await asyncio.sleep(0.1)
+    return holder, waiters
+
+
 async def test_fifty_concurrent_identical_lookups_give_one_lease_and_one_answer(
     start_cache: Callable[..., Any],
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     # Two replicas sharing one Redis, as behind a load balancer.
     replicas = [await start_cache(), await start_cache()]
@@ -67,11 +86,7 @@ async def test_fifty_concurrent_identical_lookups_give_one_lease_and_one_answer(
     assert all(not call.done() for call in pending)
 
     answer = make_response("The one upstream answer.")
-    stored = await replicas[0].ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=holder.key, response=answer, fill_lease=holder.fill_lease
-        )
-    )
+    stored = await replicas[0].ExactStore(answer_store(holder, answer))
     assert stored.stored
     waiters = await asyncio.gather(*pending)
     assert len(waiters) == 49
@@ -88,6 +103,7 @@ async def test_a_holder_that_never_stores_is_replaced_after_the_lease_timeout(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     cache = await start_cache(lease_timeout_seconds=0.4)
     request = make_request()
@@ -100,19 +116,11 @@ async def test_a_holder_that_never_stores_is_replaced_after_the_lease_timeout(
     assert not successor.hit
 
     answer = make_response()
-    stored = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=successor.key, response=answer, fill_lease=successor.fill_lease
-        )
-    )
+    stored = await cache.ExactStore(answer_store(successor, answer))
     assert stored.stored
     # The first holder, back late, may still store the (same) answer; it no longer holds
     # anything to give back.
-    late = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(), key=dead.key, response=answer, fill_lease=dead.fill_lease
-        )
-    )
+    late = await cache.ExactStore(answer_store(dead, answer))
     assert late.stored
     assert (await cache.ExactLookup(_lookup_request(context(), request))).hit
 
@@ -186,21 +194,11 @@ async def test_waiters_go_upstream_at_once_when_the_answer_is_not_cacheable(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
-    request = make_request()
-    holder = await cache.ExactLookup(_lookup_request(context(), request))
-    waiters = [
-        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context(), request, wait=20.0)))
-        for _ in range(5)
-    ]
-    await asyncio.sleep(0.1)
+    holder, waiters = await _holder_and_waiters(cache, context(), make_request(), 5)
     refused = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(),
-            key=holder.key,
-            fill_lease=holder.fill_lease,
-            response=make_response(stop_reason=common_pb2.STOP_REASON_MAX_TOKENS),
-        )
+        answer_store(holder, make_response(stop_reason=common_pb2.STOP_REASON_MAX_TOKENS))
     )
     assert not refused.stored
     answers = await asyncio.wait_for(asyncio.gather(*waiters), timeout=10.0)
@@ -214,26 +212,15 @@ async def test_waiters_go_upstream_at_once_when_the_store_is_refused_as_invalid(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     """A store the cache refuses outright (here: more tags than an entry may carry) still gives
     its fill lease back: the same request would be refused again, so waiters must not sit out
     the lease's timeout."""
-    request = make_request()
-    holder = await cache.ExactLookup(_lookup_request(context(), request))
-    waiters = [
-        asyncio.ensure_future(cache.ExactLookup(_lookup_request(context(), request, wait=20.0)))
-        for _ in range(3)
-    ]
-    await asyncio.sleep(0.1)
+    holder, waiters = await _holder_and_waiters(cache, context(), make_request(), 3)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await cache.ExactStore(
-            cache_pb2.ExactStoreRequest(
-                context=context(),
-                key=holder.key,
-                fill_lease=holder.fill_lease,
-                response=make_response(),
-                tags=[f"tag-{index}" for index in range(100)],
-            )
+            answer_store(holder, make_response(), tags=[f"tag-{index}" for index in range(100)])
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "at most" in (refused.value.details() or "")
@@ -247,6 +234,7 @@ async def test_an_answer_computed_across_an_invalidation_is_not_stored(
     context: ContextFactory,
     make_request: RequestFactory,
     make_response: ResponseFactory,
+    answer_store: StoreFactory,
 ) -> None:
     tenant_wide, tagged, other_tag = make_request("A"), make_request("B"), make_request("C")
     holders = {
@@ -256,15 +244,7 @@ async def test_an_answer_computed_across_an_invalidation_is_not_stored(
     await cache.ExactInvalidate(cache_pb2.ExactInvalidateRequest(tenant_id="acme", tags=["x"]))
 
     def store(name: str, tags: list[str]) -> Any:
-        return cache.ExactStore(
-            cache_pb2.ExactStoreRequest(
-                context=context(),
-                key=holders[name].key,
-                fill_lease=holders[name].fill_lease,
-                response=make_response(),
-                tags=tags,
-            )
-        )
+        return cache.ExactStore(answer_store(holders[name], make_response(), tags=tags))
 
     stale = await store("tag", ["x"])
     assert not stale.stored
@@ -278,13 +258,5 @@ async def test_an_answer_computed_across_an_invalidation_is_not_stored(
     # A fill that starts after the invalidation stores normally.
     fresh = await cache.ExactLookup(_lookup_request(context(), tagged))
     assert fresh.fill_lease
-    stored = await cache.ExactStore(
-        cache_pb2.ExactStoreRequest(
-            context=context(),
-            key=fresh.key,
-            fill_lease=fresh.fill_lease,
-            response=make_response(),
-            tags=["x"],
-        )
-    )
+    stored = await cache.ExactStore(answer_store(fresh, make_response(), tags=["x"]))
     assert stored.stored

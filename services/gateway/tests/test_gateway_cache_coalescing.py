@@ -76,11 +76,14 @@ class ScriptedCache:
         return cache_pb2.ExactInvalidateResponse(removed=3)
 
 
-def _stub(cache: ScriptedCache, max_message_bytes: int = 8 << 20) -> CoalescedCacheStub:
+def _stub(
+    cache: ScriptedCache, max_message_bytes: int = 8 << 20, **options: Any
+) -> CoalescedCacheStub:
     return CoalescedCacheStub(
         cache,  # type: ignore[arg-type]
         rpc_timeout=5.0,
         max_message_bytes=max_message_bytes,
+        **options,
     )
 
 
@@ -129,12 +132,8 @@ async def test_a_lone_call_is_sent_at_once_and_concurrent_calls_share_a_batch() 
 
 async def test_a_store_rides_in_the_next_lookups_batch_and_alone_waits_only_its_linger() -> None:
     cache = ScriptedCache()
-    stub = CoalescedCacheStub(
-        cache,  # type: ignore[arg-type]
-        rpc_timeout=5.0,
-        max_message_bytes=8 << 20,
-        linger=60.0,  # far longer than the test: a store that went alone would hang it
-    )
+    # A linger far longer than the test: a store that went alone would hang it.
+    stub = _stub(cache, linger=60.0)
     store = cache_pb2.ExactStoreRequest(key="k", fill_lease="1-a")
     try:
         stored = asyncio.create_task(stub.ExactStore(store, timeout=120.0))
