@@ -29,6 +29,7 @@ import psutil
 from google.protobuf import duration_pb2
 
 from bench.cache_lookup import cache_process, chat_answer, chat_request
+from bench.suite_tools import cpu_seconds
 from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.stores import EmbeddedStores, resolve_redis_url
 from tollgate.gateway import dependencies
@@ -50,11 +51,6 @@ class Figures:
 
     def per_request_ms(self, seconds: float) -> float:
         return seconds / self.requests * 1000
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 async def one_round(
@@ -127,14 +123,18 @@ async def main(total: int, callers: int, rounds: int) -> None:
                         )
                         await one_round(track, fresh(200), callers)  # warm-up
                         requests = fresh(total)
-                        caller0, cache0, wall0 = time.process_time(), _cpu(cache), time.monotonic()
+                        caller0, cache0, wall0 = (
+                            time.process_time(),
+                            cpu_seconds(cache.pid),
+                            time.monotonic(),
+                        )
                         await one_round(track, requests, callers)
                         if isinstance(stub, CoalescedCacheStub):
                             await stub.aclose()
                         result = figures[way]
                         result.requests += total
                         result.caller_seconds += time.process_time() - caller0
-                        result.cache_seconds += _cpu(cache) - cache0
+                        result.cache_seconds += cpu_seconds(cache.pid) - cache0
                         result.wall_seconds += time.monotonic() - wall0
     finally:
         embedded.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,22 +26,14 @@ import aiohttp
 import anthropic
 
 from bench.overhead import body, sdk_body, unique_text
-from bench.suite_tools import SETUPS, percentile, set_emulator_latency
+from bench.suite_tools import SETUPS, cpu_seconds, percentile, set_emulator_latency
 from tollgate.cli.local_suite import LocalSuite, local_suite
 from tollgate.client import TollgateClient
 
 SAME_QUESTION = "What documents does a first-time buyer need for a mortgage pre-approval?"
-_TICKS = os.sysconf("SC_CLK_TCK")
 GRPC = "gRPC (TollgateClient)"
 HTTP_SDK = "HTTP (anthropic SDK)"
 HTTP_RAW = "HTTP (aiohttp client)"
-
-
-def cpu_seconds(pid: int) -> float:
-    # Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime, stime.
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 @dataclass

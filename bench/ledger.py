@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import socket
@@ -37,6 +38,7 @@ from typing import Any, Protocol, cast
 import asyncpg
 import grpc
 
+from bench.suite_tools import cpu_seconds
 from tollgate.budget_ledger.alerts import AlertRaiser
 from tollgate.budget_ledger.database import Database
 from tollgate.budget_ledger.ledger import Ledger
@@ -275,14 +277,7 @@ def grpc_calls(ledger: LedgerCaller, ledger_cpu: Callable[[], float]) -> Calls:
 
 def process_cpu(pid: int) -> Callable[[], float]:
     """CPU seconds (user + system) another process has used so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def read() -> float:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    return read
+    return functools.partial(cpu_seconds, pid)
 
 
 @contextlib.asynccontextmanager

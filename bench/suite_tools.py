@@ -15,6 +15,8 @@ import psutil
 
 from tollgate.cli.local_suite import DEFAULT_FLAGS, LocalSuite
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 OPTIMIZATIONS = (
     "conversation_optimization",
     "exact_cache",
@@ -50,6 +52,15 @@ async def set_emulator_latency(emulator_url: str, ttft_ms: float, tokens_per_sec
     async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as http:
         reply = await http.post("/_emulator/config", json=patch)
         reply.raise_for_status()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (from /proc: cheap enough to read
+    around every round of a benchmark)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised name.
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def percentile(values: Sequence[float], q: float) -> float:
