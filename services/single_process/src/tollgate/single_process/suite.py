@@ -42,27 +42,36 @@ from tollgate.semantic_cache import settings as semantic_cache_settings
 class Backend:
     """How one backend is built: its settings type and its `build_service`."""
 
-    settings: Callable[[], ServiceSettings]
+    settings: Callable[..., ServiceSettings]
     build: Callable[[Any], Awaitable[GrpcService]]
+    # The setting naming the orchestrator, for a backend that calls it (summaries, lead
+    # reasoning): pointed at the orchestrator in this process whenever it names one at all.
+    orchestrator_setting: str = ""
 
 
 # By the gateway's names for them (BACKENDS).
 BACKEND_BUILDERS: dict[str, Backend] = {
     "orchestrator": Backend(orchestrator_settings.Settings, orchestrator_service.build_service),
-    "conversation_optimizer": Backend(optimizer_settings.Settings, optimizer_service.build_service),
+    "conversation_optimizer": Backend(
+        optimizer_settings.Settings, optimizer_service.build_service, "orchestrator_address"
+    ),
     "cache": Backend(cache_settings.Settings, cache_service.build_service),
     "semantic_cache": Backend(
         semantic_cache_settings.Settings, semantic_cache_service.build_service
     ),
     "budget_ledger": Backend(budget_ledger_settings.Settings, budget_ledger_service.build_service),
-    "lead_scoring": Backend(lead_scoring_settings.Settings, lead_scoring_service.build_service),
+    "lead_scoring": Backend(
+        lead_scoring_settings.Settings, lead_scoring_service.build_service, "orchestrator_addr"
+    ),
 }
 assert set(BACKEND_BUILDERS) == set(BACKENDS), "every backend the gateway calls is built here"
 
 
-async def _backend(name: str) -> tuple[GrpcService, str]:
+async def _backend(name: str, orchestrator: str) -> tuple[GrpcService, str]:
     builder = BACKEND_BUILDERS[name]
     settings = builder.settings()
+    if builder.orchestrator_setting and getattr(settings, builder.orchestrator_setting):
+        settings = builder.settings(**{builder.orchestrator_setting: orchestrator})
     service = await builder.build(settings)
     server = in_process.InProcessServer(
         [
@@ -81,8 +90,10 @@ async def build_suite() -> tuple[GrpcService, GatewaySettings]:
     backends: list[GrpcService] = []
     # Over whatever the environment says: the backends are here, and no canary runs beside them.
     overrides: dict[str, Any] = {f"{name}_canary_addr": "" for name in BACKENDS}
-    for name in BACKENDS:
-        backend, overrides[f"{name}_addr"] = await _backend(name)
+    # The orchestrator first: the backends that call it are given its address.
+    for name in sorted(BACKENDS, key=lambda name: name != "orchestrator"):
+        orchestrator = overrides.get("orchestrator_addr", "")
+        backend, overrides[f"{name}_addr"] = await _backend(name, orchestrator)
         backends.append(backend)
     settings = GatewaySettings(**overrides)
     gateway = await gateway_service.build_service(settings)
