@@ -132,18 +132,24 @@ def gateway_files(tmp_path: Path) -> dict[Path, str]:
     return {keys: "/etc/tollgate/api-keys/keys.yaml", flags: "/etc/tollgate/flags/flags.yaml"}
 
 
+Settings = tuple[dict[str, int], dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def settings(
+    emulator: EmulatorServer, redis_url: str, redis_namespace: str, postgres_dsn: str
+) -> Settings:
+    """A free loopback port per service, and each container's environment."""
+    ports = {module: free_port() for module, _ in SERVICES}
+    return ports, service_env(ports, emulator.base_url, redis_url, redis_namespace, postgres_dsn)
+
+
 @pytest.fixture
 async def suite(
-    images: dict[str, str],
-    emulator: EmulatorServer,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-    tmp_path: Path,
+    images: dict[str, str], settings: Settings, tmp_path: Path
 ) -> AsyncIterator[tuple[Containers, str]]:
     """The seven containers, SERVING; the gateway's address. Removed whatever happens."""
-    ports = {module: free_port() for module, _ in SERVICES}
-    env = service_env(ports, emulator.base_url, redis_url, redis_namespace, postgres_dsn)
+    ports, env = settings
     mounts = {"gateway": gateway_files(tmp_path)}
     containers = Containers(prefix=f"tollgate-test-{secrets.token_hex(3)}")
     try:
@@ -244,15 +250,9 @@ async def test_the_seven_images_serve_through_the_gateway_and_drain_on_sigterm(
 
 
 async def test_the_single_process_image_answers_on_the_gateways_port_and_drains(
-    images: dict[str, str],
-    emulator: EmulatorServer,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-    tmp_path: Path,
+    images: dict[str, str], settings: Settings, postgres_dsn: str, tmp_path: Path
 ) -> None:
-    ports = {module: free_port() for module, _ in SERVICES}
-    env = service_env(ports, emulator.base_url, redis_url, redis_namespace, postgres_dsn)
+    ports, env = settings
     suite_env = single_process_env(env) | {"TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START": "false"}
     image = images["single_process"]
     # The schema, as the chart's migration Job makes it in this mode: from the suite's image.
