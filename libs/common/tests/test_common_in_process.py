@@ -9,8 +9,7 @@ metadata, deadlines) and what the handler sees (metadata, time left, cancellatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +21,10 @@ from opentelemetry import trace
 from tollgate.common import in_process
 from tollgate.common.channels import open_channel
 from tollgate.common.errors import ServiceError
-from tollgate.common.interceptors import STATUS_DETAILS_KEY, ServerInterceptor
+from tollgate.common.interceptors import STATUS_DETAILS_KEY
 from tollgate.common.logs import request_fields
 from tollgate.common.server import GrpcService, Registration
-from tollgate.common.testing import serving
+from tollgate.common.testing import serving, serving_in_process
 from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 SERVICE = "tests-in-process"
@@ -108,6 +107,7 @@ class Served:
     stub: orchestrator_pb2_grpc.OrchestratorServiceStub
     channel: grpc.aio.Channel
     servicer: Batches
+    stop: Callable[[float], Awaitable[None]]
 
 
 def _service(servicer: Batches) -> GrpcService:
@@ -116,29 +116,16 @@ def _service(servicer: Batches) -> GrpcService:
     return GrpcService(SERVICE, [Registration(full_name, add, servicer)])
 
 
-@contextlib.asynccontextmanager
-async def _address(how: str, servicer: Batches) -> AsyncIterator[str]:
-    if how == "network":
-        async with serving(_service(servicer)) as running:
-            yield running.address
-        return
-    server = in_process.InProcessServer([ServerInterceptor(SERVICE)])
-    orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(servicer, server)
-    address = in_process.register(SERVICE, server)
-    try:
-        yield address
-    finally:
-        in_process.unregister(address)
-
-
 @pytest.fixture(params=["network", "in_process"])
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     # The generated stubs declare every method abstract; the tests call only the two it has.
     servicer = Batches()  # type: ignore[abstract]
-    async with _address(request.param, servicer) as address:
-        channel = open_channel(address)
+    serve = serving if request.param == "network" else serving_in_process
+    async with serve(_service(servicer)) as running:
+        channel = open_channel(running.address)
         try:
-            yield Served(orchestrator_pb2_grpc.OrchestratorServiceStub(channel), channel, servicer)
+            stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+            yield Served(stub, channel, servicer, running.stop)
         finally:
             await channel.close()
 
@@ -302,6 +289,12 @@ async def test_an_unknown_method_is_unimplemented(served: Served) -> None:
     )
     error = await _failure(unknown(_batch("ok"), timeout=5))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_a_stopped_server_is_unavailable(served: Served) -> None:
+    await served.stop(0)
+    error = await _failure(served.stub.GetBatch(_batch("ok"), timeout=5))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
 
 
 async def test_a_stream_is_read_to_its_end(served: Served) -> None:

@@ -59,6 +59,12 @@ class InProcessServer:
         self._interceptors = tuple(interceptors)
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
         self._generic: list[grpc.GenericRpcHandler] = []
+        self.stopped = False
+
+    def stop(self) -> None:
+        """From now on every call is UNAVAILABLE, as calls to a stopped server are: channels
+        already open to it hold the server, so unregistering alone would not stop them."""
+        self.stopped = True
 
     def add_registered_method_handlers(
         self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
@@ -409,6 +415,8 @@ class _Method:
         return self._serialize(request), InProcessContext(_metadata(metadata), deadline)
 
     async def _resolve(self, context: InProcessContext) -> grpc.RpcMethodHandler:
+        if self._server.stopped:
+            raise _failed(grpc.StatusCode.UNAVAILABLE, "the service has stopped")
         handler = await self._server.handler(self._method, context.invocation_metadata())
         if handler is None:
             raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"Method not found: {self._method}")
