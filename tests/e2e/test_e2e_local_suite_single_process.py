@@ -4,6 +4,8 @@ listens on a port of its own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psutil
 import pytest
 
@@ -13,7 +15,7 @@ from tollgate.client import TollgateClient
 from tollgate.gateway.flags_config import BACKENDS
 from tollgate.v1 import common_pb2
 
-QUESTION = {
+QUESTION: dict[str, Any] = {
     "messages": [{"role": "user", "content": "Is the house on Elm Street still for sale?"}],
     # Large enough that the answer ends on its own: cut-off answers are not cached.
     "max_tokens": 1000,
