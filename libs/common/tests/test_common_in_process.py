@@ -79,6 +79,10 @@ class Batches(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self, request: orchestrator_pb2.GetBatchResultsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[orchestrator_pb2.GetBatchResultsResponse]:
         what = request.batch_id
+        if what == "subscribe":
+            # As the ledger's StreamAlerts says its subscription is live, before any item.
+            await context.send_initial_metadata((("tollgate-subscribed", "1"),))
+            await self._wait_until_cancelled()
         try:
             for index in range(3 if what in ("three", "fail") else 1_000_000):
                 if what == "fail" and index == 2:
@@ -295,6 +299,14 @@ async def test_a_stopped_server_is_unavailable(served: Served) -> None:
     await served.stop(0)
     error = await _failure(served.stub.GetBatch(_batch("ok"), timeout=5))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_initial_metadata_arrives_when_the_handler_sends_it(served: Served) -> None:
+    call = served.stub.GetBatchResults(_results("subscribe"), timeout=FOREVER)
+    initial = await asyncio.wait_for(call.initial_metadata(), PROMPTLY)
+    assert ("tollgate-subscribed", "1") in list(initial)
+    call.cancel()
+    await asyncio.wait_for(served.servicer.cancelled.wait(), PROMPTLY)
 
 
 async def test_a_stream_is_read_to_its_end(served: Served) -> None:

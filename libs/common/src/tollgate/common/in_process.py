@@ -114,6 +114,8 @@ class InProcessContext(grpc.aio.ServicerContext):
         self._details: str | None = None
         self._trailing: tuple[tuple[str, str | bytes], ...] = ()
         self._cancelled = False
+        self._initial = Metadata()
+        self._initial_sent = asyncio.Event()
 
     def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         return self._metadata
@@ -149,7 +151,19 @@ class InProcessContext(grpc.aio.ServicerContext):
         self._trailing = tuple(trailing_metadata or ())
 
     async def send_initial_metadata(self, initial_metadata: Any) -> None:
-        """Nothing the suite's callers read: accepted and dropped."""
+        # A handler may send it to say it is ready (the ledger's StreamAlerts: "subscribed"),
+        # so the caller's `initial_metadata()` waits for it, as over the network.
+        if not self._initial_sent.is_set():
+            self._initial = Metadata(*initial_metadata)
+            self.initial_metadata_sent()
+
+    def initial_metadata_sent(self) -> None:
+        """The initial metadata is final: sent, or implied by a reply or the end of the call."""
+        self._initial_sent.set()
+
+    async def sent_initial_metadata(self) -> Metadata:
+        await self._initial_sent.wait()
+        return self._initial
 
     def code(self) -> grpc.StatusCode | None:
         return self._code
@@ -245,6 +259,7 @@ class _Call:
         task.add_done_callback(self._handler_ended)
 
     def _handler_ended(self, task: asyncio.Task[Any]) -> None:
+        self._context.initial_metadata_sent()
         if task.cancelled():
             self._end(grpc.StatusCode.CANCELLED)
             return
@@ -310,7 +325,7 @@ class _Call:
         return self._details
 
     async def initial_metadata(self) -> Metadata:
-        return Metadata()
+        return await self._context.sent_initial_metadata()
 
     async def trailing_metadata(self) -> Metadata:
         await self._finished()
@@ -511,6 +526,7 @@ class _UnaryStream(_Method, grpc.aio.UnaryStreamMultiCallable):
                 items = behavior(handler.request_deserializer(payload), context)
                 try:
                     async for reply in items:
+                        context.initial_metadata_sent()
                         await replies.put(self._deserialize(serialize(reply)))
                 finally:
                     # Closed here, in the handler's own task and context, whatever ended it.
