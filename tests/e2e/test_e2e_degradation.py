@@ -69,6 +69,32 @@ async def test_cache_stopped_still_answers(everything_on: FullSuite) -> None:
 
 
 @both_modes
+async def test_a_cache_too_slow_is_skipped_at_its_deadline_and_its_handler_cancelled(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cancelled = asyncio.Event()
+
+    async def never_answers(*_args: Any) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    # A lookup's deadline is five times this: half a second.
+    async with start_suite(EVERYTHING, cache_timeout_seconds=0.1) as suite:
+        servicer = suite.servers["cache"].service.registrations[0].servicer
+        monkeypatch.setattr(servicer, "_lookup_call", never_answers)
+        async with suite.client() as client:
+            result = await client.complete(**_request("Is there a pool?"))
+        assert result.text
+        assert "did not answer in time" in _detail(result.account, "exact_cache")
+        # The gateway's deadline reached the cache: its handler stopped waiting too.
+        await asyncio.wait_for(cancelled.wait(), 5)
+
+
+@both_modes
 async def test_ledger_stopped_fails_closed_with_a_clear_sentence(everything_on: FullSuite) -> None:
     await everything_on.servers["budget_ledger"].stop(grace=0)
     async with everything_on.client() as client:
