@@ -1,9 +1,10 @@
 """`local_suite(single_process=True)`: the seven services as one process answer a Complete and a
-streamed Complete as the suite does, with the exact cache and a budget hold, and no backend
-listens on a port of its own."""
+streamed Complete as the suite does, with the exact cache and a budget hold, no backend listens
+on a port of its own, and SIGTERM stops it cleanly."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -37,11 +38,11 @@ def _listening_ports(pid: int) -> set[int]:
 
 @pytest.mark.timeout(300)
 async def test_one_process_answers_a_complete_and_a_stream_with_cache_and_budget(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The emulator, never the real API; the suite's own embedded stores.
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    async with local_suite(start_timeout=240, single_process=True) as suite:
+    async with local_suite(start_timeout=240, single_process=True, workdir=tmp_path) as suite:
         names = [p.name for p in suite.processes]
         # The whole suite is the process named "gateway" (beside the emulator of the API).
         (service,) = [p for p in suite.processes if p.name == "gateway"]
@@ -71,3 +72,8 @@ async def test_one_process_answers_a_complete_and_a_stream_with_cache_and_budget
     assert int(suite.gateway.rsplit(":", 1)[1]) in listening
     backend_ports = {int(environ[f"TOLLGATE_{name.upper()}_PORT"]) for name in BACKENDS}
     assert not backend_ports & listening, (backend_ports, listening)
+    # Stopped with SIGTERM on the way out: every service's stop hooks ran, and it exited cleanly.
+    assert service.process.returncode == 0
+    log = service.log_path.read_text()
+    assert '"msg": "stopped"' in log
+    assert "stop hook failed" not in log
