@@ -316,6 +316,15 @@ async def test_a_stream_is_read_to_its_end(served: Served) -> None:
     await asyncio.wait_for(served.servicer.closed.wait(), PROMPTLY)
 
 
+async def test_cancelling_a_stream_read_to_its_end_changes_nothing(served: Served) -> None:
+    # As tollgate.gateway.dependencies.stream does after every stream, finished or not.
+    call = served.stub.GetBatchResults(_results("three"), timeout=5)
+    assert len([item async for item in call]) == 3
+    assert not call.cancel()
+    assert not call.cancelled()
+    assert await call.code() == grpc.StatusCode.OK
+
+
 async def test_a_stream_the_caller_stops_early_closes_the_handler(served: Served) -> None:
     # As tollgate.gateway.dependencies.stream stops one: leave the loop, then cancel the call.
     call = served.stub.GetBatchResults(_results("endless"), timeout=FOREVER)

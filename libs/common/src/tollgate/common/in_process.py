@@ -284,6 +284,11 @@ class _Call:
             callback(self)
 
     def cancel(self) -> bool:
+        if self._task.done():
+            # Its outcome may be read already (a stream's end, an awaited reply) while the
+            # task's done callbacks wait for the next loop turn: a finished call stays as it
+            # ended, as on the network (the gateway cancels every stream it has read).
+            self._handler_ended(self._task)
         if self._code is not None:
             return False
         self._cancelled = True
