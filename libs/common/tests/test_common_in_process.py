@@ -182,6 +182,14 @@ async def test_a_reply_arrives(served: Served) -> None:
     assert reply.batch.id == "ok"
 
 
+async def test_a_call_runs_unawaited_and_may_be_awaited_twice(served: Served) -> None:
+    call = served.stub.GetBatch(_batch("ok"), timeout=5)
+    # Never awaited, the call still reaches the handler and ends (grpc.aio starts it at once).
+    assert await asyncio.wait_for(call.code(), PROMPTLY) == grpc.StatusCode.OK
+    assert served.servicer.received is not None
+    assert (await call).batch.id == (await call).batch.id == "ok"
+
+
 async def test_a_service_error_arrives_with_its_code_details_and_google_rpc_status(
     served: Served,
 ) -> None:
