@@ -114,6 +114,7 @@ async def test_f7_a_tenant_admin_cannot_act_on_another_tenant(
     assert upstream_cost_micros(full_suite) == 0
 
 
+@both_modes
 async def test_f7_an_empty_tenant_id_means_the_callers_own_tenant_for_alerts(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
