@@ -1,6 +1,6 @@
 """Calls to a service in the same process, through its own handlers and interceptors.
 
-The single-process suite (`tollgate.cli.single_process`) runs every service on one event loop.
+The single-process suite (`tollgate.single_process`) runs every service on one event loop.
 The gateway still reaches each backend through the backend's generated stub and the same channel
 interface, but an `InProcessChannel` hands the call to the backend's registered handler instead
 of a socket: no HTTP/2 framing, no completion-queue thread, no second event loop. Everything a
@@ -15,16 +15,22 @@ caller can observe is kept:
 - a failure reaches the caller as `grpc.aio.AioRpcError`, with the code, details and trailing
   metadata the backend set; an exception the backend let escape is UNKNOWN, as on a real server.
 
-A unary call runs when it is awaited, in the awaiting task (a grpc.aio call starts at once); a
-stream runs as it is read. Every caller in the suite awaits or reads its calls at once.
+Each call starts at once, as a grpc.aio call does, and its handler runs in a task of its own
+with a context of its own, as a server's handler does: the handler's span and log fields never
+leak into the caller (not even between two items of a stream), its deadline and its cancellation
+are the handler task's, never the caller's. A stream's handler runs up to STREAM_BUFFER replies
+ahead of its reader. tests: libs/common/tests/test_common_in_process.py runs the same assertions
+against a real gRPC server and an in-process one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -53,6 +59,12 @@ class InProcessServer:
         self._interceptors = tuple(interceptors)
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
         self._generic: list[grpc.GenericRpcHandler] = []
+        self.stopped = False
+
+    def stop(self) -> None:
+        """From now on every call is UNAVAILABLE, as calls to a stopped server are: channels
+        already open to it hold the server, so unregistering alone would not stop them."""
+        self.stopped = True
 
     def add_registered_method_handlers(
         self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
@@ -102,6 +114,8 @@ class InProcessContext(grpc.aio.ServicerContext):
         self._details: str | None = None
         self._trailing: tuple[tuple[str, str | bytes], ...] = ()
         self._cancelled = False
+        self._initial = Metadata()
+        self._initial_sent = asyncio.Event()
 
     def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         return self._metadata
@@ -137,7 +151,19 @@ class InProcessContext(grpc.aio.ServicerContext):
         self._trailing = tuple(trailing_metadata or ())
 
     async def send_initial_metadata(self, initial_metadata: Any) -> None:
-        """Nothing the suite's callers read: accepted and dropped."""
+        # A handler may send it to say it is ready (the ledger's StreamAlerts: "subscribed"),
+        # so the caller's `initial_metadata()` waits for it, as over the network.
+        if not self._initial_sent.is_set():
+            self._initial = Metadata(*initial_metadata)
+            self.initial_metadata_sent()
+
+    def initial_metadata_sent(self) -> None:
+        """The initial metadata is final: sent, or implied by a reply or the end of the call."""
+        self._initial_sent.set()
+
+    async def sent_initial_metadata(self) -> Metadata:
+        await self._initial_sent.wait()
+        return self._initial
 
     def code(self) -> grpc.StatusCode | None:
         return self._code
@@ -162,6 +188,10 @@ class InProcessContext(grpc.aio.ServicerContext):
 
     def cancelled(self) -> bool:
         return self._cancelled
+
+    def cancel(self) -> None:
+        """The caller cancelled the call, or its deadline passed."""
+        self._cancelled = True
 
     def done(self) -> bool:
         return self._code is not None
@@ -202,15 +232,45 @@ def _unexpected(method: str, exc: BaseException) -> AioRpcError:
     return _failed(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc).__name__}")
 
 
-class _Call:
-    """What every in-process call shares: its outcome and its done callbacks."""
+def _deadline_exceeded() -> AioRpcError:
+    return _failed(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
 
-    def __init__(self) -> None:
+
+def _handler_task(work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    # The handler runs in a task of its own, in a context of its own, as on a gRPC server:
+    # - the interceptor's span and log fields (context variables) never become the caller's,
+    #   not even between two items of a stream, and are reset in the context that set them;
+    # - the deadline cancels the handler, never the caller's task;
+    # - cancelling the call (from any task) cancels the handler's task.
+    return asyncio.get_running_loop().create_task(work, context=contextvars.Context())
+
+
+class _Call:
+    """What every in-process call shares: the handler's task, its outcome, done callbacks."""
+
+    def __init__(self, task: asyncio.Task[Any], context: InProcessContext) -> None:
+        self._task = task
+        self._context = context
         self._code: grpc.StatusCode | None = None
         self._details = ""
         self._trailing: Metadata = Metadata()
         self._callbacks: list[DoneCallback] = []
         self._cancelled = False
+        task.add_done_callback(self._handler_ended)
+
+    def _handler_ended(self, task: asyncio.Task[Any]) -> None:
+        self._context.initial_metadata_sent()
+        if task.cancelled():
+            self._end(grpc.StatusCode.CANCELLED)
+            return
+        # Read here, so an outcome nobody awaits is never logged as "never retrieved".
+        error = task.exception()
+        if isinstance(error, AioRpcError):
+            self._end(error.code(), error)
+        elif error is not None:
+            self._end(grpc.StatusCode.UNKNOWN)
+        else:
+            self._end(grpc.StatusCode.OK)
 
     def _end(self, code: grpc.StatusCode, error: AioRpcError | None = None) -> None:
         if self._code is not None:
@@ -222,6 +282,20 @@ class _Call:
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback(self)
+
+    def cancel(self) -> bool:
+        if self._task.done():
+            # Its outcome may be read already (a stream's end, an awaited reply) while the
+            # task's done callbacks wait for the next loop turn: a finished call stays as it
+            # ended, as on the network (the gateway cancels every stream it has read).
+            self._handler_ended(self._task)
+        if self._code is not None:
+            return False
+        self._cancelled = True
+        self._context.cancel()
+        self._task.cancel()
+        self._end(grpc.StatusCode.CANCELLED)
+        return True
 
     def add_done_callback(self, callback: DoneCallback) -> None:
         if self._code is not None:
@@ -236,85 +310,107 @@ class _Call:
         return self._cancelled
 
     def time_remaining(self) -> float | None:
-        return None
+        return self._context.time_remaining()
+
+    async def wait_for_connection(self) -> None:
+        """Nothing to connect to."""
+
+    async def _finished(self) -> None:
+        if not self._task.done():
+            await asyncio.wait([self._task])
+        # The task's done callbacks run a loop turn after it ends: the outcome is read now.
+        self._handler_ended(self._task)
 
     async def code(self) -> grpc.StatusCode | None:
+        await self._finished()
         return self._code
 
     async def details(self) -> str:
+        await self._finished()
         return self._details
 
     async def initial_metadata(self) -> Metadata:
-        return Metadata()
+        return await self._context.sent_initial_metadata()
 
     async def trailing_metadata(self) -> Metadata:
+        await self._finished()
         return self._trailing
 
 
 class _UnaryUnaryCall(_Call):
-    def __init__(self, run: Any) -> None:
-        super().__init__()
-        self._run = run
-
-    def cancel(self) -> bool:
-        if self._code is not None:
-            return False
-        self._cancelled = True
-        self._run.close()
-        self._end(grpc.StatusCode.CANCELLED)
-        return True
-
     def __await__(self) -> Generator[Any, None, Any]:
-        if self._cancelled:
-            raise asyncio.CancelledError()
         try:
-            reply = yield from self._run.__await__()
-        except AioRpcError as error:
-            self._end(error.code(), error)
-            raise
+            return (yield from self._task.__await__())
         except asyncio.CancelledError:
-            self._cancelled = True
-            self._end(grpc.StatusCode.CANCELLED)
+            # The awaiting task was cancelled (awaiting a task cancels it too), or the call was.
+            self.cancel()
             raise
-        self._end(grpc.StatusCode.OK)
-        return reply
+
+
+# Replies a stream's handler may be ahead of its reader, as a network call's buffers let it be.
+STREAM_BUFFER = 8
+
+
+class _StreamEnd:
+    """Follows a stream's last reply: how the handler ended."""
+
+    def __init__(self, error: AioRpcError | None) -> None:
+        self.error = error
+
+
+class _Replies:
+    """From a stream's handler to its reader: at most STREAM_BUFFER replies waiting, then the
+    end, which never waits (a handler that has ended must not hang on a reader that left)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._room = asyncio.Semaphore(STREAM_BUFFER)
+
+    async def put(self, reply: Any) -> None:
+        await self._room.acquire()
+        self._queue.put_nowait(reply)
+
+    def end(self, error: AioRpcError | None) -> None:
+        self._queue.put_nowait(_StreamEnd(error))
+
+    async def get(self) -> Any:
+        item = await self._queue.get()
+        if not isinstance(item, _StreamEnd):
+            self._room.release()
+        return item
 
 
 class _UnaryStreamCall(_Call):
-    def __init__(self, items: AsyncIterator[Any]) -> None:
-        super().__init__()
-        self._items = items
-        self._closing: asyncio.Task[None] | None = None
-
-    def cancel(self) -> bool:
-        if self._code is not None:
-            return False
-        self._cancelled = True
-        self._end(grpc.StatusCode.CANCELLED)
-        # The handler is suspended at a yield: closing it runs its cleanup (and its
-        # interceptor records CANCELLED), as a real server cancels an abandoned stream.
-        aclose = getattr(self._items, "aclose", None)
-        if aclose is not None:
-            self._closing = asyncio.ensure_future(aclose())
-        return True
+    def __init__(
+        self, task: asyncio.Task[Any], context: InProcessContext, replies: _Replies
+    ) -> None:
+        super().__init__(task, context)
+        self._replies = replies
+        self._end_read: _StreamEnd | None = None
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        return self._read()
+        return self._read_all()
 
-    async def _read(self) -> AsyncIterator[Any]:
-        try:
-            async for item in self._items:
-                if self._cancelled:
-                    break
-                yield item
-        except AioRpcError as error:
-            self._end(error.code(), error)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            self._cancelled = True
-            self._end(grpc.StatusCode.CANCELLED)
-            raise
-        self._end(grpc.StatusCode.OK)
+    async def _read_all(self) -> AsyncIterator[Any]:
+        while (reply := await self.read()) is not grpc.aio.EOF:
+            yield reply
+
+    async def read(self) -> Any:
+        if self._end_read is None:
+            if self._cancelled:
+                raise asyncio.CancelledError()
+            try:
+                item = await self._replies.get()
+            except asyncio.CancelledError:
+                # A reader cancelled mid-stream cancels the call, as grpc.aio's reader does.
+                self.cancel()
+                raise
+            if not isinstance(item, _StreamEnd):
+                return item
+            self._end_read = item
+        if self._end_read.error is not None:
+            raise self._end_read.error
+        return grpc.aio.EOF
 
 
 class _Method:
@@ -339,14 +435,38 @@ class _Method:
         return self._serialize(request), InProcessContext(_metadata(metadata), deadline)
 
     async def _resolve(self, context: InProcessContext) -> grpc.RpcMethodHandler:
+        if self._server.stopped:
+            raise _failed(grpc.StatusCode.UNAVAILABLE, "the service has stopped")
         handler = await self._server.handler(self._method, context.invocation_metadata())
         if handler is None:
             raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"Method not found: {self._method}")
         return handler
 
-
-def _deadline_exceeded() -> AioRpcError:
-    return _failed(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+    @contextlib.asynccontextmanager
+    async def _status(
+        self, context: InProcessContext, timeout: float | None
+    ) -> AsyncIterator[None]:
+        """The deadline around the handler, and how the handler ended as the caller sees it."""
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                yield
+        except AbortError:
+            raise context.error() from None
+        except TimeoutError:
+            if not deadline.expired():
+                raise _unexpected(self._method, TimeoutError()) from None
+            raise _deadline_exceeded() from None
+        except asyncio.CancelledError:
+            context.cancel()
+            raise
+        except AioRpcError:
+            raise
+        except Exception as exc:
+            raise _unexpected(self._method, exc) from exc
+        if context.code() not in (None, grpc.StatusCode.OK):
+            # The handler set a status and returned instead of aborting.
+            raise context.error()
 
 
 class _UnaryUnary(_Method, grpc.aio.UnaryUnaryMultiCallable):
@@ -360,28 +480,19 @@ class _UnaryUnary(_Method, grpc.aio.UnaryUnaryMultiCallable):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
+        # The call starts at once, as a grpc.aio call does, whether or not it is awaited.
         payload, context = self._start(request, timeout, metadata)
-        return _UnaryUnaryCall(self._invoke(payload, context, timeout))
+        return _UnaryUnaryCall(_handler_task(self._invoke(payload, context, timeout)), context)
 
     async def _invoke(
         self, payload: bytes, context: InProcessContext, timeout: float | None
     ) -> Any:
-        handler = await self._resolve(context)
-        behavior = handler.unary_unary
-        if behavior is None:
-            raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not unary")
-        try:
-            async with asyncio.timeout(timeout):
-                reply = await behavior(handler.request_deserializer(payload), context)
-        except AbortError:
-            raise context.error() from None
-        except TimeoutError:
-            raise _deadline_exceeded() from None
-        except Exception as exc:
-            raise _unexpected(self._method, exc) from exc
-        if context.code() not in (None, grpc.StatusCode.OK):
-            # The handler set a status and returned instead of aborting.
-            raise context.error()
+        async with self._status(context, timeout):
+            handler = await self._resolve(context)
+            behavior = handler.unary_unary
+            if behavior is None:
+                raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not unary")
+            reply = await behavior(handler.request_deserializer(payload), context)
         return self._deserialize(handler.response_serializer(reply))
 
 
@@ -397,31 +508,38 @@ class _UnaryStream(_Method, grpc.aio.UnaryStreamMultiCallable):
         compression: Any = None,
     ) -> Any:
         payload, context = self._start(request, timeout, metadata)
-        return _UnaryStreamCall(self._items(payload, context, timeout))
+        replies = _Replies()
+        task = _handler_task(self._produce(payload, context, timeout, replies))
+        return _UnaryStreamCall(task, context, replies)
 
-    async def _items(
-        self, payload: bytes, context: InProcessContext, timeout: float | None
-    ) -> AsyncIterator[Any]:
-        handler = await self._resolve(context)
-        behavior = handler.unary_stream
-        if behavior is None:
-            raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not a stream")
-        replies = behavior(handler.request_deserializer(payload), context)
-        serialize = handler.response_serializer
+    async def _produce(
+        self,
+        payload: bytes,
+        context: InProcessContext,
+        timeout: float | None,
+        replies: _Replies,
+    ) -> None:
+        """Run the handler, handing its replies to the reader; last, how it ended. A cancelled
+        call cancels this task, wherever it waits (in the handler, or on a full buffer)."""
         try:
-            async with asyncio.timeout(timeout):
-                async for reply in replies:
-                    yield self._deserialize(serialize(reply))
-        except AbortError:
-            raise context.error() from None
-        except TimeoutError:
-            raise _deadline_exceeded() from None
-        except Exception as exc:
-            raise _unexpected(self._method, exc) from exc
-        finally:
-            await replies.aclose()
-        if context.code() not in (None, grpc.StatusCode.OK):
-            raise context.error()
+            async with self._status(context, timeout):
+                handler = await self._resolve(context)
+                behavior = handler.unary_stream
+                if behavior is None:
+                    raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not a stream")
+                serialize = handler.response_serializer
+                items = behavior(handler.request_deserializer(payload), context)
+                try:
+                    async for reply in items:
+                        context.initial_metadata_sent()
+                        await replies.put(self._deserialize(serialize(reply)))
+                finally:
+                    # Closed here, in the handler's own task and context, whatever ended it.
+                    await items.aclose()
+        except AioRpcError as error:
+            replies.end(error)
+            raise
+        replies.end(None)
 
 
 class InProcessChannel(grpc.aio.Channel):
@@ -483,20 +601,29 @@ _registered = itertools.count(1)
 
 def register(name: str, server: InProcessServer) -> str:
     """Make `server` reachable in this process; returns its address (`in-process:<name>/<n>`)."""
+    if not name or "/" in name:
+        raise ValueError(f"{name!r}: an in-process service needs a name without '/'")
     address = f"{SCHEME}{name}/{next(_registered)}"
     _servers[address] = server
     return address
 
 
 def unregister(address: str) -> None:
-    _servers.pop(address, None)
+    """Make the service at `address` unreachable; new channels to it are refused. An address
+    that is not registered is a mistake of the caller's (a second stop, a stale address)."""
+    if _servers.pop(address, None) is None:
+        raise ValueError(_unknown(address))
 
 
 def channel(target: str) -> InProcessChannel:
     server = _servers.get(target)
     if server is None:
-        raise ValueError(
-            f"{target}: no such service in this process (in-process addresses are made by the "
-            "single-process suite, python -m tollgate.single_process)"
-        )
+        raise ValueError(_unknown(target))
     return InProcessChannel(server)
+
+
+def _unknown(address: str) -> str:
+    return (
+        f"{address}: no such service in this process (in-process addresses are made by "
+        "tollgate.common.in_process.register, e.g. in the single-process suite)"
+    )

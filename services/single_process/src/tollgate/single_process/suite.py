@@ -22,8 +22,7 @@ from tollgate.budget_ledger import settings as budget_ledger_settings
 from tollgate.cache import service as cache_service
 from tollgate.cache import settings as cache_settings
 from tollgate.common import in_process
-from tollgate.common.interceptors import ServerInterceptor
-from tollgate.common.server import GrpcService
+from tollgate.common.server import GrpcService, in_process_server
 from tollgate.common.settings import ServiceSettings
 from tollgate.conversation_optimizer import service as optimizer_service
 from tollgate.conversation_optimizer import settings as optimizer_settings
@@ -73,15 +72,7 @@ async def _backend(name: str, orchestrator: str) -> tuple[GrpcService, str]:
     if builder.orchestrator_setting and getattr(settings, builder.orchestrator_setting):
         settings = builder.settings(**{builder.orchestrator_setting: orchestrator})
     service = await builder.build(settings)
-    server = in_process.InProcessServer(
-        [
-            *service.interceptors,
-            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
-        ]
-    )
-    for registration in service.registrations:
-        registration.add_to_server(registration.servicer, server)
-    return service, in_process.register(name, server)
+    return service, in_process.register(name, in_process_server(service, settings))
 
 
 async def build_suite() -> tuple[GrpcService, GatewaySettings]:
