@@ -1,6 +1,7 @@
 """`local_suite(single_process=True)`: the seven services as one process answer a Complete and a
-streamed Complete as the suite does, with the exact cache and a budget hold, no backend listens
-on a port of its own, and SIGTERM stops it cleanly."""
+streamed Complete as the suite does, with the exact cache and a budget hold, lead reasoning
+reaches the orchestrator in the same process, no backend listens on a port of its own, and
+SIGTERM stops it cleanly."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.conftest import set_tenant_budget
 from tollgate.cli.local_suite import DEMO_TENANT, local_suite
 from tollgate.client import TollgateClient
 from tollgate.gateway.flags_config import BACKENDS
-from tollgate.v1 import common_pb2
+from tollgate.v1 import common_pb2, gateway_pb2, lead_scoring_pb2
 
 QUESTION: dict[str, Any] = {
     "messages": [{"role": "user", "content": "Is the house on Elm Street still for sale?"}],
@@ -23,6 +24,12 @@ QUESTION: dict[str, Any] = {
     "temperature": 0.0,
 }
 BUDGET_MICROS = 5_000_000
+LEAD = lead_scoring_pb2.Lead(
+    profile=lead_scoring_pb2.LeadProfile(lead_id="lead-1", name="Maria Lopez", source="web"),
+    answers=lead_scoring_pb2.QualificationAnswers(
+        budget="$450k", timeline="3 months", location="Austin", pre_approval="yes"
+    ),
+)
 
 
 def _listening_ports(pid: int) -> set[int]:
@@ -52,6 +59,10 @@ async def test_one_process_answers_a_complete_and_a_stream_with_cache_and_budget
             answered = await client.complete(**QUESTION)
             stream = client.stream(**QUESTION)
             streamed = await stream.text()
+            scored = await client.stub.ScoreLead(
+                gateway_pb2.ScoreLeadRequest(lead=LEAD, with_reasoning=True),
+                metadata=client.metadata,
+            )
         pid = service.process.pid
         environ = psutil.Process(pid).environ()
         listening = _listening_ports(pid)
@@ -68,6 +79,9 @@ async def test_one_process_answers_a_complete_and_a_stream_with_cache_and_budget
     assert stream.account is not None
     assert stream.account.cache_status == common_pb2.CACHE_STATUS_EXACT
     assert stream.account.cost.total_micros == 0
+    # Lead scoring asked Claude for its reasoning through the orchestrator of this process (its
+    # own setting names another address; scoring would fail open without the reasoning).
+    assert scored.score.reasoning_cost.total_micros > 0
     # The gateway listens where it should; no backend does, though each was given a port.
     assert int(suite.gateway.rsplit(":", 1)[1]) in listening
     backend_ports = {int(environ[f"TOLLGATE_{name.upper()}_PORT"]) for name in BACKENDS}
