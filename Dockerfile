@@ -1,7 +1,9 @@
-# Image of one Tollgate service; the same file builds all seven. From the repository root:
+# Image of one Tollgate service; the same file builds all seven, and the single-process suite
+# (every service in one process, `python -m tollgate.single_process`). From the repository root:
 #   docker build --build-arg SERVICE=gateway -t tollgate/gateway .
-# (`make images` builds every service.) SERVICE is the service's module name: gateway,
-# conversation_optimizer, cache, semantic_cache, budget_ledger, orchestrator, lead_scoring.
+# (`make images` builds every image.) SERVICE is the module name: gateway,
+# conversation_optimizer, cache, semantic_cache, budget_ledger, orchestrator, lead_scoring,
+# or single_process.
 # BASE_IMAGE is any Debian-based image with Python 3.11 and its venv module; where the registry
 # is out of reach, scripts/base-image.sh builds one from Debian's mirror.
 #
@@ -42,14 +44,16 @@ COPY services/gateway/pyproject.toml services/gateway/
 COPY services/lead_scoring/pyproject.toml services/lead_scoring/
 COPY services/orchestrator/pyproject.toml services/orchestrator/
 COPY services/semantic_cache/pyproject.toml services/semantic_cache/
-# Fills uv's cache with the wheels of all seven services (and the build backend of the
-# workspace's own packages); the environment itself is thrown away. Each service's stage below
-# then installs from this cache without downloading anything.
+COPY services/single_process/pyproject.toml services/single_process/
+# Fills uv's cache with the wheels of all seven services and of the single-process suite (the
+# same ones: it needs nothing of its own) and the build backend of the workspace's own
+# packages; the environment itself is thrown away. Each image's stage below then installs from
+# this cache without downloading anything.
 RUN UV_PROJECT_ENVIRONMENT=/tmp/warm uv sync --frozen --no-dev --no-install-workspace \
       --package tollgate-budget-ledger --package tollgate-cache \
       --package tollgate-conversation-optimizer --package tollgate-gateway \
       --package tollgate-lead-scoring --package tollgate-orchestrator \
-      --package tollgate-semantic-cache \
+      --package tollgate-semantic-cache --package tollgate-single-process \
  && uv venv --quiet /tmp/backend \
  && uv pip install --quiet --python /tmp/backend/bin/python "hatchling>=1.25" \
  && rm -rf /tmp/warm /tmp/backend
@@ -65,12 +69,27 @@ RUN test -f "services/${SERVICE:-none}/pyproject.toml" || { \
  && uv sync --frozen --no-dev --offline --no-install-workspace \
       --package "tollgate-$(echo "${SERVICE}" | tr _ -)"
 COPY libs/common/src libs/common/src
-COPY services/${SERVICE}/src services/${SERVICE}/src
+# Every service's source, not only ${SERVICE}'s: the single-process suite installs all seven.
+# The classic builder cannot make a COPY depend on SERVICE, and this costs the other images
+# nothing they keep: `uv sync --package` below installs only the service's own dependency
+# closure into /opt/venv, the only thing the runtime stage takes, so each image holds exactly
+# what it held before, and the layers every image shares (everything above `ARG SERVICE`) are
+# unchanged. What changes is this stage's build cache: a change to one service's source reruns
+# the `uv sync` step below for every image (seconds each: the wheels come from the cache above).
+COPY services/budget_ledger/src services/budget_ledger/src
+COPY services/cache/src services/cache/src
+COPY services/conversation_optimizer/src services/conversation_optimizer/src
+COPY services/gateway/src services/gateway/src
+COPY services/lead_scoring/src services/lead_scoring/src
+COPY services/orchestrator/src services/orchestrator/src
+COPY services/semantic_cache/src services/semantic_cache/src
+COPY services/single_process/src services/single_process/src
 RUN uv sync --frozen --no-dev --offline --no-editable \
       --package "tollgate-$(echo "${SERVICE}" | tr _ -)"
 # The entry point: metrics on 9090 unless told otherwise (the port the chart uses), then
-# `exec python -m tollgate.<service>`, so Python is PID 1 and gets SIGTERM itself.
-RUN prefix="TOLLGATE_$(echo "${SERVICE}" | tr a-z A-Z)" \
+# `exec python -m tollgate.<service>`, so Python is PID 1 and gets SIGTERM itself. The
+# single-process suite's one metrics endpoint is the gateway's (TOLLGATE_GATEWAY_METRICS_PORT).
+RUN prefix="TOLLGATE_$(echo "${SERVICE}" | sed 's/^single_process$/gateway/' | tr a-z A-Z)" \
  && printf '#!/bin/sh\nexport %s_METRICS_PORT="${%s_METRICS_PORT:-9090}"\nexec python -m tollgate.%s "$@"\n' \
       "$prefix" "$prefix" "${SERVICE}" > /opt/venv/bin/tollgate-service \
  && chmod 0755 /opt/venv/bin/tollgate-service

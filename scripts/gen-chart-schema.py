@@ -153,21 +153,26 @@ def canary(weighted: bool = True) -> Schema:
     return strict(properties)
 
 
+def image() -> Schema:
+    """An image of a service or of the suite: a repository of its own over `default.image`."""
+    return strict(
+        {
+            "registry": STRING,
+            "repository": {"type": "string", "minLength": 1},
+            "tag": STRING,
+            "digest": DIGEST,
+            "pullPolicy": PULL_POLICY,
+        }
+    )
+
+
 def service(name: str) -> Schema:
     settings = workload_settings()
     settings.update(
         {
             "enabled": BOOL,
             "port": PORT,
-            "image": strict(
-                {
-                    "registry": STRING,
-                    "repository": {"type": "string", "minLength": 1},
-                    "tag": STRING,
-                    "digest": DIGEST,
-                    "pullPolicy": PULL_POLICY,
-                }
-            ),
+            "image": image(),
         }
     )
     if name == "gateway":
@@ -256,6 +261,19 @@ def service(name: str) -> Schema:
     return strict(settings)
 
 
+def single_process() -> Schema:
+    """The suite in the gateway's pods: its own image, and the resources and probes that differ
+    from the gateway's; everything else comes from `services`."""
+    return strict(
+        {
+            "enabled": BOOL,
+            "image": image(),
+            "resources": resources(),
+            "probes": probes(),
+        }
+    )
+
+
 def flag(parameters: Schema, description: str) -> Schema:
     return strict(
         {
@@ -332,6 +350,7 @@ def values_schema() -> Schema:
             "clusterDomain": {"type": "string", "minLength": 1},
             "default": default_block(),
             "services": strict({name: service(name) for name in SERVICE_NAMES}),
+            "singleProcess": single_process(),
             "flags": flags(),
             "redis": store(redis_settings()),
             # The sessions' own Redis: the same settings; the chart runs it without eviction.

@@ -15,7 +15,7 @@ import yaml
 from tollgate.client import TollgateClient
 from tollgate.common.auth import hash_api_key
 from tollgate.common.server import RunningServer
-from tollgate.common.testing import serving
+from tollgate.common.testing import InProcessRunning, serving, serving_in_process
 from tollgate.emulator import EmulatorServer
 from tollgate.gateway.service import build_service as build_gateway
 from tollgate.gateway.settings import Settings as GatewaySettings
@@ -58,10 +58,25 @@ async def set_tenant_budget(admin: TollgateClient, tenant: str, limit_micros: in
     await admin.stub.SetBudget(gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata)
 
 
+# How a full suite's backends are served: each on a gRPC server of its own over loopback, or
+# in-process (tollgate.common.in_process) as the single-process suite serves them. The gateway is
+# a real gRPC server either way: it is what clients reach.
+SUITE_MODES = ("network", "in_process")
+
+# A test that must hold in both modes: `@both_modes` (the suite fixtures read `suite_mode`).
+both_modes = pytest.mark.parametrize("suite_mode", SUITE_MODES, indirect=True)
+
+
+@pytest.fixture
+def suite_mode(request: pytest.FixtureRequest) -> str:
+    """How the suite fixtures serve the backends: "network" unless a test asks (`both_modes`)."""
+    return str(getattr(request, "param", "network"))
+
+
 @dataclass
 class Suite:
     emulator: EmulatorServer
-    orchestrator: RunningServer
+    orchestrator: RunningServer | InProcessRunning
     gateway: RunningServer
 
     def client(self, api_key: str = API_KEY) -> TollgateClient:
@@ -76,9 +91,11 @@ async def emulator() -> AsyncIterator[EmulatorServer]:
 
 @contextlib.asynccontextmanager
 async def running_suite(
-    emulator: EmulatorServer, workdir: Path, **both: Any
+    emulator: EmulatorServer, workdir: Path, in_process: bool = False, **both: Any
 ) -> AsyncIterator[Suite]:
-    """Emulator, orchestrator and gateway; `both` are settings given to both servers."""
+    """Emulator, orchestrator and gateway; `both` are settings given to both servers; with
+    `in_process` the orchestrator is served in-process (see SUITE_MODES)."""
+    serve_backend = serving_in_process if in_process else serving
     orchestrator_settings = OrchestratorSettings(
         host="127.0.0.1",
         port=0,
@@ -86,7 +103,7 @@ async def running_suite(
         anthropic_api_key="emulator-key",
         **both,
     )
-    async with serving(
+    async with serve_backend(
         await build_orchestrator(orchestrator_settings), orchestrator_settings
     ) as orchestrator:
         gateway_settings = GatewaySettings(
@@ -101,8 +118,8 @@ async def running_suite(
 
 
 @pytest.fixture
-async def suite(emulator: EmulatorServer, tmp_path: Path) -> AsyncIterator[Suite]:
-    async with running_suite(emulator, tmp_path) as running:
+async def suite(emulator: EmulatorServer, tmp_path: Path, suite_mode: str) -> AsyncIterator[Suite]:
+    async with running_suite(emulator, tmp_path, in_process=suite_mode == "in_process") as running:
         yield running
 
 
@@ -124,16 +141,19 @@ ALL_ON: dict[str, Any] = {
 
 @dataclass
 class FullSuite:
-    """Emulator, orchestrator, cache, ledger and gateway, each a real server in this process."""
+    """Emulator, orchestrator, cache, ledger and gateway, each a real server in this process
+    (or, `in_process`, the backends served as the single-process suite serves them)."""
 
     emulator: EmulatorServer
-    servers: dict[str, RunningServer]
+    servers: dict[str, RunningServer | InProcessRunning]
     flags_path: Path
     gateway_settings: GatewaySettings
 
     @property
     def gateway(self) -> RunningServer:
-        return self.servers["gateway"]
+        gateway = self.servers["gateway"]
+        assert isinstance(gateway, RunningServer)
+        return gateway
 
     def client(self, api_key: str = API_KEY) -> TollgateClient:
         return TollgateClient(self.gateway.address, api_key)
@@ -166,6 +186,7 @@ async def running_full_suite(
     flags: dict[str, Any],
     with_semantic_cache: bool = False,
     semantic_overrides: dict[str, Any] | None = None,
+    in_process: bool = False,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -180,7 +201,8 @@ async def running_full_suite(
     flags_path = workdir / "flags.yaml"
     flags_path.write_text(yaml.safe_dump(flags))
     local = {"host": "127.0.0.1", "port": 0}
-    servers: dict[str, RunningServer] = {}
+    serve_backend = serving_in_process if in_process else serving
+    servers: dict[str, RunningServer | InProcessRunning] = {}
     async with contextlib.AsyncExitStack() as stack:
         orchestrator_settings = OrchestratorSettings(
             **local, anthropic_base_url=emulator.base_url, anthropic_api_key="emulator-key"
@@ -198,7 +220,7 @@ async def running_full_suite(
             **local, database_url=postgres_dsn, migrate_on_start=True, sweep_interval_seconds=0.5
         )
         servers["orchestrator"] = await stack.enter_async_context(
-            serving(await build_orchestrator(orchestrator_settings), orchestrator_settings)
+            serve_backend(await build_orchestrator(orchestrator_settings), orchestrator_settings)
         )
         # The optimizer's optional `summarize` strategy asks Claude through the orchestrator.
         optimizer_settings = OptimizerSettings(
@@ -210,7 +232,7 @@ async def running_full_suite(
             ("conversation_optimizer", build_optimizer, optimizer_settings),
         ):
             servers[name] = await stack.enter_async_context(
-                serving(await build(settings), settings)  # type: ignore[operator]
+                serve_backend(await build(settings), settings)  # type: ignore[arg-type]
             )
         semantic_addr = "127.0.0.1:9"  # nothing listens: skipped (fail open) unless asked for
         if with_semantic_cache:
@@ -221,21 +243,22 @@ async def running_full_suite(
                 **local, data_dir=str(workdir / "vectors"), **(semantic_overrides or {})
             )
             servers["semantic_cache"] = await stack.enter_async_context(
-                serving(await build_semantic(semantic_settings), semantic_settings)
+                serve_backend(await build_semantic(semantic_settings), semantic_settings)
             )
             semantic_addr = servers["semantic_cache"].address
         lead_settings = LeadScoringSettings(
             **local, orchestrator_addr=servers["orchestrator"].address
         )
         servers["lead_scoring"] = await stack.enter_async_context(
-            serving(await build_lead_scoring(lead_settings), lead_settings)
+            serve_backend(await build_lead_scoring(lead_settings), lead_settings)
         )
         gateway_settings = GatewaySettings(
             **local,
             api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
             flags_file=str(flags_path),
             flags_poll_seconds=0.2,
-            cache_timeout_seconds=2.0,
+            # Long, unless a test asks otherwise: see the cache's Redis timeouts above.
+            cache_timeout_seconds=gateway_overrides.pop("cache_timeout_seconds", 2.0),
             orchestrator_addr=servers["orchestrator"].address,
             cache_addr=servers["cache"].address,
             budget_ledger_addr=servers["budget_ledger"].address,
@@ -253,12 +276,35 @@ async def running_full_suite(
 
 
 @pytest.fixture
-def start_door(
+def start_suite(
     emulator: EmulatorServer,
     tmp_path: Path,
     redis_url: str,
     redis_namespace: str,
     postgres_dsn: str,
+    suite_mode: str,
+) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
+    """Start the full suite with `flags`, its backends served as `suite_mode` says; keyword
+    arguments go to running_full_suite (gateway settings among them)."""
+
+    def start(flags: dict[str, Any], **overrides: Any) -> AbstractAsyncContextManager[FullSuite]:
+        return running_full_suite(
+            emulator,
+            tmp_path,
+            redis_url,
+            redis_namespace,
+            postgres_dsn,
+            flags,
+            in_process=suite_mode == "in_process",
+            **overrides,
+        )
+
+    return start
+
+
+@pytest.fixture
+def start_door(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
 ) -> Callable[..., AbstractAsyncContextManager[FullSuite]]:
     """Start the full suite with the HTTP door on (every flag on unless `flags` are given);
     keyword arguments override gateway settings."""
@@ -266,30 +312,14 @@ def start_door(
     def start(
         flags: dict[str, Any] | None = None, **gateway_overrides: Any
     ) -> AbstractAsyncContextManager[FullSuite]:
-        return running_full_suite(
-            emulator,
-            tmp_path,
-            redis_url,
-            redis_namespace,
-            postgres_dsn,
-            flags or ALL_ON,
-            http_enabled=True,
-            http_port=0,
-            **gateway_overrides,
-        )
+        return start_suite(flags or ALL_ON, http_enabled=True, http_port=0, **gateway_overrides)
 
     return start
 
 
 @pytest.fixture
 async def full_suite(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
 ) -> AsyncIterator[FullSuite]:
-    async with running_full_suite(
-        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, ALL_ON
-    ) as running:
+    async with start_suite(ALL_ON) as running:
         yield running

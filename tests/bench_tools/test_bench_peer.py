@@ -13,7 +13,9 @@ from bench.peer import (
     CLIENTS,
     GOVERNANCE,
     LITELLM,
+    ONE,
     PASS_THROUGH,
+    SEVEN,
     Figures,
     goal_lines,
     tree_cpu_seconds,
@@ -44,20 +46,35 @@ def test_the_cpu_of_a_process_includes_its_children_running_and_exited() -> None
         parent.wait()
 
 
-def _figures(setup: str, code: str, requests: int, cpu_seconds: float, seconds: float) -> Figures:
+def _figures(
+    setup: str,
+    code: str,
+    requests: int,
+    cpu_seconds: float,
+    seconds: float,
+    deployment: str = SEVEN,
+) -> Figures:
     run = Run([1.0] * requests, seconds)
-    return Figures(setup, code, run, run, run, {"gateway": cpu_seconds}, 0.0)
+    return Figures(setup, code, run, run, run, {"gateway": cpu_seconds}, 0.0, deployment=deployment)
 
 
 def test_verdicts_compare_this_checkout_with_the_goals_and_ignore_the_baseline() -> None:
     figures = [
-        _figures(LITELLM, "LiteLLM 1.106.2", 100, 1.0, 10.0),  # 10 req/s
+        _figures(LITELLM, "LiteLLM 1.106.2", 100, 1.0, 10.0, deployment=""),  # 10 req/s
         _figures(PASS_THROUGH, "baseline abc", 1000, 9.0, 10.0),  # 9 ms: not judged
         _figures(PASS_THROUGH, "this checkout def", 1000, 0.9, 10.0),  # 0.9 ms
         _figures(GOVERNANCE, "this checkout def", 400, 1.2, 10.0),  # 3 ms, 40 req/s
+        _figures(GOVERNANCE, "this checkout def", 600, 1.14, 10.0, ONE),  # 1.9 ms, 60 req/s
     ]
     lines = "\n".join(goal_lines(figures))
-    assert f"| {PASS_THROUGH}: server CPU per request | ≤ 1 ms | 0.90 ms | met |" in lines
-    assert "| ≤ 2 ms | 3.00 ms | missed (1.5x the goal) |" in lines
-    assert f"req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 4.00x | missed |" in lines
+    assert f"| {PASS_THROUGH}, {SEVEN}: server CPU per request | ≤ 1 ms | 0.90 ms | met |" in lines
+    assert (
+        f"| {GOVERNANCE}, {SEVEN}: server CPU per request | ≤ 2 ms | 3.00 ms "
+        "| missed (1.5x the goal) |" in lines
+    )
+    assert f"{SEVEN}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 4.00x | missed |" in lines
+    assert f"| {GOVERNANCE}, {ONE}: server CPU per request | ≤ 2 ms | 1.90 ms | met |" in lines
+    assert f"{ONE}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 6.00x | met |" in lines
+    # Each deployment is judged on its own figures only; a setup not run is not judged.
+    assert f"{PASS_THROUGH}, {ONE}" not in lines
     assert "9.00" not in lines

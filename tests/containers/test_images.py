@@ -3,7 +3,8 @@ root filesystem, a non-root user, no capabilities. They reach the machine's Post
 the Anthropic API emulator (served by this test) on loopback only. Through the gateway container
 and the project's client: a unary answer, a stream, an exact-cache hit and a budget refusal; then
 SIGTERM drains every container (a stream in flight on the gateway completes) and each exits 0
-within its grace period.
+within its grace period. The single-process image, configured by the same variables, migrates the
+ledger's schema, answers a completion on the gateway's port and drains on SIGTERM too.
 
 Needs a Docker engine (`scripts/docker-engine.sh` starts one); without one it is skipped and the
 run says so at the end. The images are (re)built first by scripts/build-images.sh, so they hold
@@ -17,13 +18,14 @@ import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import yaml
 
 from tests.conftest import ADMIN_KEY, API_KEY, set_tenant_budget, write_keys_file
-from tests.containers.docker import SKIP_REASON, Containers, engine_answers
+from tests.containers.docker import HARDENING, SKIP_REASON, Containers, docker, engine_answers
 from tollgate.cli.local_suite import DEFAULT_FLAGS, SERVICES, free_port
 from tollgate.client import TollgateClient, TollgateError
 from tollgate.common.health import wait_until_serving
@@ -34,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = 10.0
 # Starting seven containers on a busy 2-core machine, the semantic cache loading its model.
 START_TIMEOUT_SECONDS = 120.0
-REQUEST = {
+REQUEST: dict[str, Any] = {
     "model": "claude-sonnet-5-5",
     "system": "You answer questions about mortgages for a brokerage.",
     "messages": [{"role": "user", "content": "How long is a rate lock valid?"}],
@@ -62,7 +64,8 @@ def images() -> dict[str, str]:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return {module: f"tollgate/{module.replace('_', '-')}:{tag}" for module, _ in SERVICES}
+    modules = [*(module for module, _ in SERVICES), "single_process"]
+    return {module: f"tollgate/{module.replace('_', '-')}:{tag}" for module in modules}
 
 
 def service_env(
@@ -108,29 +111,46 @@ def service_env(
     return env
 
 
-@pytest.fixture
-async def suite(
-    images: dict[str, str],
-    emulator: EmulatorServer,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-    tmp_path: Path,
-) -> AsyncIterator[tuple[Containers, str]]:
-    """The seven containers, SERVING; the gateway's address. Removed whatever happens."""
-    ports = {module: free_port() for module, _ in SERVICES}
-    env = service_env(ports, emulator.base_url, redis_url, redis_namespace, postgres_dsn)
+def single_process_env(env: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The suite's one environment: the gateway's, less the backends' addresses (they are in its
+    process), and each backend's own settings, less those of a server or a call of its own."""
+    own = ("_HOST", "_PORT", "_METRICS_PORT", "_ORCHESTRATOR_ADDR")
+    merged = {k: v for k, v in env["gateway"].items() if not k.endswith("_ADDR")}
+    for module, settings in env.items():
+        if module != "gateway":
+            merged |= {k: v for k, v in settings.items() if not k.endswith(own)}
+    return merged
+
+
+def gateway_files(tmp_path: Path) -> dict[Path, str]:
+    """The gateway's API keys and flags, mounted where the chart mounts them."""
     keys = write_keys_file(tmp_path / "keys.yaml")
     flags = tmp_path / "flags.yaml"
     flags.write_text(yaml.safe_dump(DEFAULT_FLAGS))
     for path in (keys, flags):
         path.chmod(0o644)  # read by the containers' unprivileged user
-    mounts = {
-        "gateway": {
-            keys: "/etc/tollgate/api-keys/keys.yaml",
-            flags: "/etc/tollgate/flags/flags.yaml",
-        }
-    }
+    return {keys: "/etc/tollgate/api-keys/keys.yaml", flags: "/etc/tollgate/flags/flags.yaml"}
+
+
+Settings = tuple[dict[str, int], dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def settings(
+    emulator: EmulatorServer, redis_url: str, redis_namespace: str, postgres_dsn: str
+) -> Settings:
+    """A free loopback port per service, and each container's environment."""
+    ports = {module: free_port() for module, _ in SERVICES}
+    return ports, service_env(ports, emulator.base_url, redis_url, redis_namespace, postgres_dsn)
+
+
+@pytest.fixture
+async def suite(
+    images: dict[str, str], settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Containers, str]]:
+    """The seven containers, SERVING; the gateway's address. Removed whatever happens."""
+    ports, env = settings
+    mounts = {"gateway": gateway_files(tmp_path)}
     containers = Containers(prefix=f"tollgate-test-{secrets.token_hex(3)}")
     try:
         for module, _ in SERVICES:
@@ -227,3 +247,40 @@ async def test_the_seven_images_serve_through_the_gateway_and_drain_on_sigterm(
         assert result.seconds < GRACE_SECONDS + 5, f"{module} took {result.seconds:.1f}s"
         assert '"msg": "stopped"' in logs, f"{module} did not drain:\n{logs}"
         assert "Traceback" not in logs, f"{module}:\n{logs}"
+
+
+async def test_the_single_process_image_answers_on_the_gateways_port_and_drains(
+    images: dict[str, str], settings: Settings, postgres_dsn: str, tmp_path: Path
+) -> None:
+    ports, env = settings
+    suite_env = single_process_env(env) | {"TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START": "false"}
+    image = images["single_process"]
+    # The schema, as the chart's migration Job makes it in this mode: from the suite's image.
+    await docker(
+        "run",
+        "--rm",
+        *HARDENING,
+        f"--env=TOLLGATE_BUDGET_LEDGER_DATABASE_URL={postgres_dsn}",
+        "--entrypoint=python",
+        image,
+        *("-m", "tollgate.budget_ledger", "migrate"),
+    )
+    containers = Containers(prefix=f"tollgate-test-{secrets.token_hex(3)}")
+    gateway = f"127.0.0.1:{ports['gateway']}"
+    try:
+        await containers.run("single_process", image, suite_env, gateway_files(tmp_path))
+        try:
+            await wait_until_serving(gateway, START_TIMEOUT_SECONDS)
+        except TimeoutError:
+            pytest.fail(f"the suite did not serve:\n{await containers.logs('single_process')}")
+        async with TollgateClient(gateway, API_KEY) as client:
+            answer = await client.complete(**REQUEST)
+        assert answer.text
+        assert answer.account.cost.total_micros > 0
+        stopped = await containers.terminate("single_process", GRACE_SECONDS + 20)
+        logs = await containers.logs("single_process")
+        assert stopped.exit_code == 0, f"the suite exited {stopped.exit_code}:\n{logs}"
+        assert '"msg": "stopped"' in logs, logs
+        assert "Traceback" not in logs, logs
+    finally:
+        await containers.remove_all()

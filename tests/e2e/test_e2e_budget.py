@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, FullSuite, set_tenant_budget
+from tests.conftest import ADMIN_KEY, API_KEY, FullSuite, both_modes, set_tenant_budget
 from tollgate.client import TollgateError
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
@@ -39,6 +39,7 @@ async def _settled(suite: FullSuite) -> budget_ledger_pb2.BudgetState:
     return state
 
 
+@both_modes
 async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
     full_suite: FullSuite,
 ) -> None:
@@ -52,6 +53,7 @@ async def test_a_request_that_does_not_fit_is_refused_with_the_budget_state(
     assert full_suite.upstream_calls() == 0
 
 
+@both_modes
 async def test_commits_equal_the_cost_of_answers_and_hits_hold_nothing(
     full_suite: FullSuite,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anthropic
 
-from tests.conftest import Suite
+from tests.conftest import Suite, both_modes
 from tollgate.common.pricing import PriceTable
 from tollgate.v1 import common_pb2
 
@@ -25,6 +25,7 @@ async def _direct(suite: Suite, **params: object) -> anthropic.types.Message:
         return await client.messages.create(**params)  # type: ignore[call-overload,no-any-return]
 
 
+@both_modes
 async def test_unary_answer_usage_and_cost_match_the_emulator(suite: Suite) -> None:
     async with suite.client() as client:
         result = await client.complete(
@@ -59,6 +60,7 @@ async def test_unary_answer_usage_and_cost_match_the_emulator(suite: Suite) -> N
     assert result.account.baseline_cost_micros == cost.total_micros
 
 
+@both_modes
 async def test_streamed_answer_equals_unary_answer_and_ends_with_the_account(suite: Suite) -> None:
     kwargs = {
         "model": "claude-haiku-5-5",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.conftest import ALL_ON, FullSuite, running_full_suite
+from tests.conftest import ALL_ON, FullSuite, both_modes, running_full_suite
 from tollgate.client import TollgateError
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import common_pb2
@@ -41,15 +43,9 @@ def _detail(account: common_pb2.Account, key: str) -> str:
 
 @pytest.fixture
 async def everything_on(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    redis_url: str,
-    redis_namespace: str,
-    postgres_dsn: str,
-) -> Any:
-    async with running_full_suite(
-        emulator, tmp_path, redis_url, redis_namespace, postgres_dsn, EVERYTHING
-    ) as suite:
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+) -> AsyncIterator[FullSuite]:
+    async with start_suite(EVERYTHING) as suite:
         yield suite
 
 
@@ -63,6 +59,7 @@ async def test_optimizer_and_semantic_cache_down_still_answers(everything_on: Fu
     assert "skipped" in _detail(result.account, "conversation_optimization")
 
 
+@both_modes
 async def test_cache_stopped_still_answers(everything_on: FullSuite) -> None:
     await everything_on.servers["cache"].stop(grace=0)
     async with everything_on.client() as client:
@@ -71,6 +68,33 @@ async def test_cache_stopped_still_answers(everything_on: FullSuite) -> None:
     assert "skipped" in _detail(result.account, "exact_cache")
 
 
+@both_modes
+async def test_a_cache_too_slow_is_skipped_at_its_deadline_and_its_handler_cancelled(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cancelled = asyncio.Event()
+
+    async def never_answers(*_args: Any) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    # A lookup's deadline is five times this: half a second.
+    async with start_suite(EVERYTHING, cache_timeout_seconds=0.1) as suite:
+        servicer = suite.servers["cache"].service.registrations[0].servicer
+        monkeypatch.setattr(servicer, "_lookup_call", never_answers)
+        async with suite.client() as client:
+            result = await client.complete(**_request("Is there a pool?"))
+        assert result.text
+        assert "did not answer in time" in _detail(result.account, "exact_cache")
+        # The gateway's deadline reached the cache: its handler stopped waiting too.
+        await asyncio.wait_for(cancelled.wait(), 5)
+
+
+@both_modes
 async def test_ledger_stopped_fails_closed_with_a_clear_sentence(everything_on: FullSuite) -> None:
     await everything_on.servers["budget_ledger"].stop(grace=0)
     async with everything_on.client() as client:
@@ -131,6 +155,7 @@ async def test_shadow_mode_changes_nothing_sent_to_claude_but_reports_the_saving
     assert shadowed.account.saved_micros == 0
 
 
+@both_modes
 async def test_account_details_never_show_a_backends_address_or_raw_error(
     everything_on: FullSuite,
 ) -> None:
@@ -147,6 +172,14 @@ async def test_account_details_never_show_a_backends_address_or_raw_error(
         assert details[key].startswith("skipped: the "), details
     assert "answered unmetered" in details["budget_enforcement"]
     for detail in details.values():
-        for leak in ("127.0.0.1", "ipv4", "ipv6", "StatusCode", "failed to connect", "stable"):
+        for leak in (
+            "127.0.0.1",
+            "in-process",
+            "ipv4",
+            "ipv6",
+            "StatusCode",
+            "failed to connect",
+            "stable",
+        ):
             assert leak not in detail, detail
         assert not re.search(r":\d{2,5}\b", detail), detail

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.conftest import OTHER_TENANT_KEY, FullSuite, running_full_suite
+from tests.conftest import OTHER_TENANT_KEY, FullSuite, both_modes, running_full_suite
 from tollgate.common.stores import EmbeddedStores
 from tollgate.emulator import EmulatorServer
 from tollgate.v1 import common_pb2
@@ -24,6 +24,7 @@ def _report(account: common_pb2.Account, key: str) -> common_pb2.OptimizationRep
     return next(r for r in account.optimizations if r.optimization == key)
 
 
+@both_modes
 async def test_a_repeated_request_is_answered_from_the_cache_for_free(
     full_suite: FullSuite,
 ) -> None:
@@ -41,6 +42,7 @@ async def test_a_repeated_request_is_answered_from_the_cache_for_free(
     assert _report(second.account, "exact_cache").micros_saved == second.account.saved_micros
 
 
+@both_modes
 async def test_a_streamed_request_gets_the_cached_answer_as_a_stream(full_suite: FullSuite) -> None:
     async with full_suite.client() as client:
         first = await client.complete(**REQUEST)
@@ -59,6 +61,7 @@ async def test_a_streamed_request_gets_the_cached_answer_as_a_stream(full_suite:
     assert full_suite.upstream_calls() == 1
 
 
+@both_modes
 async def test_two_tenants_with_identical_requests_never_share(full_suite: FullSuite) -> None:
     async with full_suite.client() as acme, full_suite.client(OTHER_TENANT_KEY) as globex:
         await acme.complete(**REQUEST)
@@ -67,6 +70,7 @@ async def test_two_tenants_with_identical_requests_never_share(full_suite: FullS
     assert full_suite.upstream_calls() == 2
 
 
+@both_modes
 async def test_fifty_identical_concurrent_requests_call_claude_once(full_suite: FullSuite) -> None:
     full_suite.emulator.config.latency.ttft_ms = 300
     async with full_suite.client() as client:

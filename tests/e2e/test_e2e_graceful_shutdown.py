@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import API_KEY, write_keys_file
 from tollgate.cli.local_suite import free_port
 from tollgate.client import TollgateClient
@@ -22,7 +24,28 @@ async def _start(module: str, env: dict[str, str], log: Path) -> asyncio.subproc
     )
 
 
-async def test_sigterm_drains_an_in_flight_stream_and_exits_zero(tmp_path: Path) -> None:
+def _single_process_env(
+    tmp_path: Path, redis_url: str, redis_namespace: str, postgres_dsn: str
+) -> dict[str, str]:
+    """What `python -m tollgate.single_process` needs beyond the gateway's and orchestrator's
+    settings: the stores every backend in it opens."""
+    return {
+        "TOLLGATE_CACHE_REDIS_URL": redis_url,
+        "TOLLGATE_CACHE_KEY_PREFIX": redis_namespace,
+        "TOLLGATE_BUDGET_LEDGER_DATABASE_URL": postgres_dsn,
+        "TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START": "true",
+        "TOLLGATE_SEMANTIC_CACHE_DATA_DIR": str(tmp_path / "vectors"),
+    }
+
+
+@pytest.mark.parametrize("single_process", [False, True], ids=["processes", "single_process"])
+async def test_sigterm_drains_an_in_flight_stream_and_exits_zero(
+    tmp_path: Path,
+    redis_url: str,
+    redis_namespace: str,
+    postgres_dsn: str,
+    single_process: bool,
+) -> None:
     # About 2.5 s of streaming, so the signal lands mid-answer.
     config = EmulatorConfig(latency=LatencyConfig(ttft_ms=50, tokens_per_second=40))
     async with EmulatorServer(config=config) as emulator:
@@ -38,11 +61,18 @@ async def test_sigterm_drains_an_in_flight_stream_and_exits_zero(tmp_path: Path)
             "TOLLGATE_GATEWAY_ORCHESTRATOR_ADDR": f"127.0.0.1:{orchestrator_port}",
             "TOLLGATE_GATEWAY_API_KEYS_FILE": str(write_keys_file(tmp_path / "keys.yaml")),
         }
-        orchestrator = await _start("orchestrator", env, tmp_path / "orchestrator.log")
-        gateway = await _start("gateway", env, tmp_path / "gateway.log")
+        if single_process:
+            # Every service in the one process; the orchestrator inside it, reached in-process.
+            env.update(_single_process_env(tmp_path, redis_url, redis_namespace, postgres_dsn))
+            gateway = await _start("single_process", env, tmp_path / "gateway.log")
+            processes, ports = [gateway], [gateway_port]
+        else:
+            orchestrator = await _start("orchestrator", env, tmp_path / "orchestrator.log")
+            gateway = await _start("gateway", env, tmp_path / "gateway.log")
+            processes, ports = [gateway, orchestrator], [orchestrator_port, gateway_port]
         try:
-            await wait_until_serving(f"127.0.0.1:{orchestrator_port}", timeout=30)
-            await wait_until_serving(f"127.0.0.1:{gateway_port}", timeout=30)
+            for port in ports:
+                await wait_until_serving(f"127.0.0.1:{port}", timeout=60)
             async with TollgateClient(f"127.0.0.1:{gateway_port}", API_KEY) as client:
                 stream = client.stream(
                     messages=[
@@ -53,20 +83,20 @@ async def test_sigterm_drains_an_in_flight_stream_and_exits_zero(tmp_path: Path)
                 events = aiter(stream)
                 first = await anext(events)
                 assert first.WhichOneof("event") == "message_start"
-                gateway.send_signal(signal.SIGTERM)
-                orchestrator.send_signal(signal.SIGTERM)
+                for process in processes:
+                    process.send_signal(signal.SIGTERM)
                 rest = [event async for event in events]
             assert rest[-1].WhichOneof("event") == "message_stop"
             assert stream.account is not None
             assert stream.account.usage.output_tokens == 100
-            assert await asyncio.wait_for(gateway.wait(), 30) == 0
-            assert await asyncio.wait_for(orchestrator.wait(), 30) == 0
+            for process in processes:
+                assert await asyncio.wait_for(process.wait(), 30) == 0
             # The gateway drained and stopped rather than being cut off.
             log = (tmp_path / "gateway.log").read_text()
             assert '"msg": "shutting down"' in log
             assert '"msg": "stopped"' in log
         finally:
-            for process in (gateway, orchestrator):
+            for process in processes:
                 if process.returncode is None:
                     process.kill()
                     await process.wait()

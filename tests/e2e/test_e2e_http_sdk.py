@@ -17,6 +17,7 @@ from tests.conftest import (
     API_KEY,
     OTHER_TENANT_KEY,
     FullSuite,
+    both_modes,
 )
 from tests.e2e.conftest import set_acme_budget
 from tollgate.v1 import gateway_pb2
@@ -89,6 +90,7 @@ async def test_async_sdk_message_carries_usage_and_the_budget_left(
     assert int(raw.headers["x-tollgate-budget-remaining-micros"]) < 10_000_000
 
 
+@both_modes
 async def test_stream_assembles_in_the_sdk_and_the_account_event_is_skipped(
     door: tuple[FullSuite, str],
 ) -> None:
@@ -178,6 +180,7 @@ async def test_count_tokens_and_models(door: tuple[FullSuite, str]) -> None:
     assert (await client.models.retrieve(MODEL)).id == MODEL
 
 
+@both_modes
 async def test_each_error_status_reaches_the_sdk_as_its_exception(
     door: tuple[FullSuite, str],
 ) -> None:
@@ -207,6 +210,7 @@ async def test_each_error_status_reaches_the_sdk_as_its_exception(
     assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
+@both_modes
 async def test_a_budget_refusal_is_a_429_with_retry_after_and_the_budget_state(
     door: tuple[FullSuite, str],
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from tests.conftest import API_KEY, OTHER_TENANT_KEY, FullSuite
+from tests.conftest import API_KEY, OTHER_TENANT_KEY, FullSuite, both_modes
 from tests.security.conftest import set_tenant_budget, upstream_cost_micros
 from tollgate.client import TollgateError
 from tollgate.v1 import gateway_pb2
@@ -54,6 +54,7 @@ async def test_f1_a_malformed_usage_report_is_refused_and_stops_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
+@both_modes
 async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -71,6 +72,7 @@ async def test_f1_concurrent_requests_sharing_a_request_id_stop_nobody(
     assert await read_usage(full_suite, "globex") == (5, sum(costs))
 
 
+@both_modes
 async def test_f2_reusing_a_request_id_gets_no_free_answers(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -85,6 +87,7 @@ async def test_f2_reusing_a_request_id_gets_no_free_answers(
     assert requests == full_suite.upstream_calls()
 
 
+@both_modes
 async def test_f3_an_abandoned_stream_is_billed_for_what_claude_produced(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -121,6 +124,7 @@ async def test_f4_template_variables_are_inside_the_hold(
     assert cost <= limit
 
 
+@both_modes
 async def test_f4_text_crafted_against_the_estimate_cannot_overspend(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:

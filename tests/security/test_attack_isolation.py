@@ -18,6 +18,7 @@ from tests.conftest import (
     OTHER_TENANT_KEY,
     TENANT_ADMIN_KEY,
     FullSuite,
+    both_modes,
 )
 from tests.security.conftest import set_tenant_budget, upstream_cost_micros
 from tollgate.common.auth import KeysFileError, hash_api_key
@@ -28,6 +29,7 @@ from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 EXACT = common_pb2.CACHE_STATUS_EXACT
 
 
+@both_modes
 async def test_f5_an_answer_built_from_one_contacts_data_is_not_served_to_another(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -80,6 +82,7 @@ _OTHER_TENANT_CALLS = [
 ]
 
 
+@both_modes
 async def test_f7_a_tenant_admin_cannot_act_on_another_tenant(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -111,6 +114,7 @@ async def test_f7_a_tenant_admin_cannot_act_on_another_tenant(
     assert upstream_cost_micros(full_suite) == 0
 
 
+@both_modes
 async def test_f7_an_empty_tenant_id_means_the_callers_own_tenant_for_alerts(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, OTHER_TENANT_KEY, FullSuite, Suite
+from tests.conftest import ADMIN_KEY, API_KEY, OTHER_TENANT_KEY, FullSuite, Suite, both_modes
 from tollgate.client import TollgateError
+from tollgate.common.channels import open_channel
 from tollgate.common.testing import serving
 from tollgate.v1 import (
     budget_ledger_pb2,
@@ -25,6 +26,7 @@ from tollgate.v1 import (
 EXACT = common_pb2.CACHE_STATUS_EXACT
 
 
+@both_modes
 async def test_exact_cache_identical_request_from_another_tenant_is_a_miss(
     full_suite: FullSuite, ask: Any
 ) -> None:
@@ -41,6 +43,7 @@ async def test_exact_cache_identical_request_from_another_tenant_is_a_miss(
     assert full_suite.upstream_calls() == 2
 
 
+@both_modes
 async def test_exact_cache_invalidation_by_one_tenant_leaves_the_other_intact(
     full_suite: FullSuite, ask: Any
 ) -> None:
@@ -49,7 +52,7 @@ async def test_exact_cache_invalidation_by_one_tenant_leaves_the_other_intact(
         await acme.complete(**request)
         await full_suite.settled()
     # The cache service itself, as the gateway calls it for globex's admin invalidation.
-    channel = grpc.aio.insecure_channel(full_suite.servers["cache"].address)
+    channel = open_channel(full_suite.servers["cache"].address)
     try:
         reply = await cache_pb2_grpc.CacheServiceStub(channel).ExactInvalidate(
             cache_pb2.ExactInvalidateRequest(tenant_id="globex", tags=["listing-4"])
@@ -61,6 +64,7 @@ async def test_exact_cache_invalidation_by_one_tenant_leaves_the_other_intact(
         assert (await acme.complete(**request)).account.cache_status == EXACT
 
 
+@both_modes
 async def test_ledger_a_tenant_cannot_spend_another_tenants_budget(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -87,6 +91,7 @@ async def test_ledger_a_tenant_cannot_spend_another_tenants_budget(
     assert await read_usage(full_suite, "globex") == (1, answer.account.cost.total_micros)
 
 
+@both_modes
 async def test_ledger_a_guessed_request_id_neither_reuses_nor_moves_a_charge(
     full_suite: FullSuite, ask: Any, read_usage: Any
 ) -> None:
@@ -132,6 +137,7 @@ async def test_reports_and_admin_calls_refuse_another_tenant_or_a_non_admin_key(
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+@both_modes
 async def test_reports_show_a_tenant_only_its_own_usage(full_suite: FullSuite, ask: Any) -> None:
     async with full_suite.client(API_KEY) as acme:
         await acme.complete(**ask("Acme's private question."))

@@ -1,10 +1,12 @@
 {{/*
-Egress rules of one service's NetworkPolicy (networkPolicy.egress.enabled).
+Egress rules of one workload's NetworkPolicy (networkPolicy.egress.enabled): what each service
+in its pods needs (`tollgate.members`: in single-process mode, every service's in the gateway's).
 Args: dict "root" $ "key" <services key>
 */}}
 {{- define "tollgate.serviceEgress" -}}
 {{- $root := .root -}}
 {{- $key := .key -}}
+{{- $members := include "tollgate.members" . | fromJsonArray -}}
 {{- $egress := $root.Values.networkPolicy.egress -}}
 # Name resolution, wherever the cluster's DNS runs.
 - ports:
@@ -14,8 +16,8 @@ Args: dict "root" $ "key" <services key>
       protocol: TCP
 {{- $callees := list -}}
 {{- if eq $key "gateway" -}}
-{{- range $other, $values := $root.Values.services -}}
-{{- if and (ne $other "gateway") $values.enabled -}}
+{{- range $other := include "tollgate.workloadKeys" $root | fromJsonArray -}}
+{{- if ne $other "gateway" -}}
 {{- $callees = append $callees $other -}}
 {{- end -}}
 {{- end -}}
@@ -40,7 +42,7 @@ Args: dict "root" $ "key" <services key>
     - port: 6443
       protocol: TCP
 {{- end }}
-{{- if eq $key "orchestrator" }}
+{{- if has "orchestrator" $members }}
 # The Anthropic API.
 - ports:
     - port: 443
@@ -57,8 +59,13 @@ Args: dict "root" $ "key" <services key>
 {{- if and (eq $key "gateway") (include "tollgate.gatewayKeepsSessions" $root) -}}
 {{- $_ := set $stores "gateway" (list "sessionsRedis" 6379) -}}
 {{- end -}}
-{{- with index $stores $key }}
+{{- $reached := list }}
+{{- range $member := $members }}
+{{- with index $stores $member }}
 {{- $store := first . }}
+{{- /* The cache and the orchestrator's pacing share one Redis: one rule for both. */}}
+{{- if not (has $store $reached) }}
+{{- $reached = append $reached $store }}
 # Its store, {{ kebabcase $store }}.
 - ports:
     {{- range $port := rest . }}
@@ -74,6 +81,8 @@ Args: dict "root" $ "key" <services key>
   to:
     {{- toYaml $egress.storesTo | nindent 4 }}
   {{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- $svc := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
 {{- if $svc.otlpEndpoint }}

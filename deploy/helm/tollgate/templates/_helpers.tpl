@@ -249,3 +249,77 @@ seccompProfile:
 uid: 10001
 gid: 10001
 {{- end -}}
+
+{{/*
+"true" in single-process mode (singleProcess.enabled): the gateway's pods run every service in
+one process (`python -m tollgate.single_process`), and no backend has a workload of its own.
+Fails on values the mode cannot honour: it builds every backend, so every service must be on,
+and a canary needs a Deployment of its own, which no service has here.
+*/}}
+{{- define "tollgate.singleProcess" -}}
+{{- if .Values.singleProcess.enabled -}}
+{{- range $key, $values := .Values.services -}}
+{{- if not $values.enabled -}}
+{{- fail (printf "singleProcess.enabled is true: it runs every service in one process, so services.%s.enabled must be true too" $key) -}}
+{{- end -}}
+{{- if dig "canary" "enabled" false $values -}}
+{{- fail (printf "singleProcess.enabled is true: services.%s.canary.enabled cannot be, since in single-process mode no service has a Deployment of its own to canary; set services.%s.canary.enabled to false, or run the seven Deployments (singleProcess.enabled: false)" $key $key) -}}
+{{- end -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+Keys of the services that have a workload of their own (Deployment, Service, ServiceAccount,
+PDB, HPA, NetworkPolicy), as a JSON list: every enabled service, or in single-process mode the
+gateway alone. Use as: include "tollgate.workloadKeys" $ | fromJsonArray
+*/}}
+{{- define "tollgate.workloadKeys" -}}
+{{- $keys := list -}}
+{{- if include "tollgate.singleProcess" . -}}
+{{- $keys = list "gateway" -}}
+{{- else -}}
+{{- range $key, $values := .Values.services -}}
+{{- if $values.enabled -}}
+{{- $keys = append $keys $key -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $keys -}}
+{{- end -}}
+
+{{/*
+Keys of the services that run in the pods of services.<key>, as a JSON list, the workload's own
+first: [key], or in single-process mode every service for the gateway.
+Args: dict "root" $ "key" <services key>
+*/}}
+{{- define "tollgate.members" -}}
+{{- $members := list .key -}}
+{{- if and (eq .key "gateway") (include "tollgate.singleProcess" .root) -}}
+{{- range $key, $_ := .root.Values.services -}}
+{{- if ne $key "gateway" -}}
+{{- $members = append $members $key -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $members -}}
+{{- end -}}
+
+{{/*
+The configuration of the workload of services.<key>: its `tollgate.service`, and in
+single-process mode the gateway's with the image, resources and probes of `singleProcess`
+(module single_process). Use as: include "tollgate.workload" (dict "root" $ "key" "gateway") | fromYaml
+*/}}
+{{- define "tollgate.workload" -}}
+{{- $svc := include "tollgate.service" . | fromYaml -}}
+{{- if and (eq .key "gateway") (include "tollgate.singleProcess" .root) -}}
+{{- $suite := .root.Values.singleProcess -}}
+{{- $svc = fromYaml (include "tollgate.merge" (dict "base" $svc "override" (pick $suite "resources" "probes"))) -}}
+{{- /* The suite's image starts from `default.image`, not the gateway's (its tag or digest). */}}
+{{- $_ := set $svc "image" (fromYaml (include "tollgate.merge" (dict "base" .root.Values.default.image "override" $suite.image))) -}}
+{{- $_ := set $svc "module" "single_process" -}}
+{{- $_ := set $svc "imageRef" (include "tollgate.imageRef" (dict "root" .root "image" $svc.image)) -}}
+{{- end -}}
+{{- toYaml $svc -}}
+{{- end -}}

@@ -17,9 +17,18 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the services call each other over mutual TLS (tls.internal). Never in single-process
+mode: its services call each other inside one process, and no call between them crosses the
+network. Args: $
+*/}}
+{{- define "tollgate.internalTls" -}}
+{{- if and .Values.tls.internal.enabled (not (include "tollgate.singleProcess" .)) -}}true{{- end -}}
+{{- end -}}
+
 {{/* "true" when the chart makes the internal certificates itself (one per service). Args: $ */}}
 {{- define "tollgate.internalCertsGenerated" -}}
-{{- if and .Values.tls.internal.enabled (not .Values.tls.internal.secretName) -}}true{{- end -}}
+{{- if and (include "tollgate.internalTls" .) (not .Values.tls.internal.secretName) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The Secret a service's internal certificate is in. Args: dict "root" $ "svc" <service> */}}
@@ -44,7 +53,7 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
 {{- if eq .svc.key "gateway" -}}
 {{- ternary "true" "" (and $tls.gateway.enabled true) -}}
 {{- else -}}
-{{- ternary "true" "" (and $tls.internal.enabled true) -}}
+{{- ternary "true" "" (eq (include "tollgate.internalTls" .root) "true") -}}
 {{- end -}}
 {{- end -}}
 
@@ -62,7 +71,7 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
 - name: {{ $p }}TLS_KEY_FILE
   value: {{ $gateway }}/tls.key
 {{- end }}
-{{- else if $tls.internal.enabled }}
+{{- else if include "tollgate.internalTls" .root }}
 # Serves mutual TLS: only callers with a certificate from the internal CA get an answer.
 - name: {{ $p }}TLS_CERT_FILE
   value: {{ $internal }}/tls.crt
@@ -76,7 +85,7 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
   value: {{ include "tollgate.allowedCallers" .svc.key | quote }}
 {{- end }}
 {{- end }}
-{{- if $tls.internal.enabled }}
+{{- if include "tollgate.internalTls" .root }}
 # Calls the other services over mutual TLS with the internal certificate.
 - name: {{ $p }}TLS_CA_FILE
   value: {{ $internal }}/ca.crt
@@ -95,7 +104,7 @@ speak TLS, so a service that serves TLS also serves the health service alone on 
   mountPath: {{ include "tollgate.tlsGatewayDir" . }}
   readOnly: true
 {{- end }}
-{{- if $tls.internal.enabled }}
+{{- if include "tollgate.internalTls" .root }}
 - name: tls-internal
   mountPath: {{ include "tollgate.tlsInternalDir" . }}
   readOnly: true
@@ -112,7 +121,7 @@ Args: dict "root" $ "svc" <tollgate.service> */}}
     secretName: {{ $tls.gateway.secretName }}
     defaultMode: 0440
 {{- end }}
-{{- if $tls.internal.enabled }}
+{{- if include "tollgate.internalTls" .root }}
 - name: tls-internal
   secret:
     secretName: {{ include "tollgate.internalSecretName" . }}

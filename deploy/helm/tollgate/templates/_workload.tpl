@@ -10,10 +10,21 @@ calls over them with round_robin (a ClusterIP would pin a long-lived connection 
 {{- if eq .track "canary" -}}{{ printf "%s-canary" .svc.name }}{{- else -}}{{ .svc.name }}{{- end -}}
 {{- end -}}
 
-{{/* Args: dict "root" $ "svc" <tollgate.service> "track" "stable"|"canary" */}}
+{{/*
+Args: dict "root" $ "svc" <tollgate.workload> "track" "stable"|"canary"
+In single-process mode the gateway's workload runs every service (`tollgate.members`): its pods
+get each one's settings, stores, secrets and files, and the gateway's ports and probes.
+*/}}
 {{- define "tollgate.deployment" -}}
 {{- $root := .root -}}
 {{- $svc := .svc -}}
+{{- $members := include "tollgate.members" (dict "root" $root "key" $svc.key) | fromJsonArray -}}
+{{- $backends := rest $members -}}
+{{- $memberSvcs := dict -}}
+{{- range $key := $members -}}
+{{- $_ := set $memberSvcs $key (include "tollgate.service" (dict "root" $root "key" $key) | fromYaml) -}}
+{{- end -}}
+{{- $ledger := get $memberSvcs "budgetLedger" -}}
 {{- $track := .track -}}
 {{- $canary := eq $track "canary" -}}
 {{- $name := include "tollgate.workloadName" . -}}
@@ -83,15 +94,25 @@ spec:
         {{- if include "tollgate.gatewayKeepsSessions" $root }}
         {{- $_ := set $storeOf "gateway" "sessionsRedis" }}
         {{- end }}
-        {{- with index $storeOf $svc.key }}
-        checksum/store-url: {{ include "tollgate.storeUrl" (dict "root" $root "store" .) | sha256sum | trunc 16 }}
+        {{- $stores := list }}
+        {{- range $key := $members }}
+        {{- with index $storeOf $key }}
+        {{- $stores = append $stores (include "tollgate.storeUrl" (dict "root" $root "store" .)) }}
         {{- end }}
-        {{- if and (eq $svc.key "orchestrator") $svc.anthropic.apiKey }}
-        checksum/anthropic-key: {{ $svc.anthropic.apiKey | sha256sum | trunc 16 }}
         {{- end }}
-        {{- if and (eq $svc.key "leadScoring") $svc.model.json }}
+        {{- with $stores }}
+        checksum/store-url: {{ join "\n" . | sha256sum | trunc 16 }}
+        {{- end }}
+        {{- with get $memberSvcs "orchestrator" }}
+        {{- if .anthropic.apiKey }}
+        checksum/anthropic-key: {{ .anthropic.apiKey | sha256sum | trunc 16 }}
+        {{- end }}
+        {{- end }}
+        {{- with get $memberSvcs "leadScoring" }}
+        {{- if .model.json }}
         # Roll lead scoring when the chart-managed model changes (it is read at start).
-        checksum/lead-model: {{ $svc.model.json | sha256sum }}
+        checksum/lead-model: {{ .model.json | sha256sum }}
+        {{- end }}
         {{- end }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
@@ -136,20 +157,20 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if and (eq $svc.key "budgetLedger") $svc.migration.enabled (not $svc.migrateOnStart) }}
+      {{- if and $ledger $ledger.migration.enabled (not $ledger.migrateOnStart) }}
       # The migration Job runs beside the release; until it has built the schema the ledger waits
       # here (and is not ready) instead of crash-looping into back-off.
       initContainers:
         - name: wait-for-schema
           image: {{ $imageRef | quote }}
           imagePullPolicy: {{ $image.pullPolicy }}
-          command: ["python", "-m", "tollgate.budget_ledger", "wait-for-schema", "--timeout", {{ int $svc.migration.activeDeadlineSeconds | quote }}]
+          command: ["python", "-m", "tollgate.budget_ledger", "wait-for-schema", "--timeout", {{ int $ledger.migration.activeDeadlineSeconds | quote }}]
           env:
-            - name: {{ $svc.envPrefix }}DATABASE_URL
+            - name: {{ $ledger.envPrefix }}DATABASE_URL
               valueFrom:
                 {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 16 }}
           resources:
-            {{- toYaml $svc.migration.resources | nindent 12 }}
+            {{- toYaml $ledger.migration.resources | nindent 12 }}
           securityContext:
             {{- include "tollgate.containerSecurityContext" $user | nindent 12 }}
           volumeMounts:
@@ -219,7 +240,18 @@ spec:
             {{- with include "tollgate.tlsEnv" (dict "root" $root "svc" $svc) | trim }}
             {{- . | nindent 12 }}
             {{- end }}
-            {{- range $envName, $envValue := $svc.env }}
+            {{- range $key := $backends }}
+            {{- with include "tollgate.serviceEnv" (dict "root" $root "svc" (get $memberSvcs $key)) | trim }}
+            # {{ $key }}, in this process: its own settings, stores and secrets.
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- end }}
+            {{- $env := dict }}
+            {{- /* One service's `env` wins over the services after it (the gateway's first). */}}
+            {{- range $key := $members }}
+            {{- $env = merge $env (get $memberSvcs $key).env }}
+            {{- end }}
+            {{- range $envName, $envValue := $env }}
             - name: {{ $envName }}
               value: {{ $envValue | toString | quote }}
             {{- end }}
@@ -259,7 +291,7 @@ spec:
               mountPath: /etc/tollgate/api-keys
               readOnly: true
             {{- end }}
-            {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+            {{- if and (has "leadScoring" $members) (include "tollgate.leadModelConfigMap" $root) }}
             - name: lead-model
               mountPath: /etc/tollgate/lead-model
               readOnly: true
@@ -286,12 +318,13 @@ spec:
           secret:
             secretName: {{ include "tollgate.apiKeysSecretName" $root }}
         {{- end }}
-        {{- if and (eq $svc.key "leadScoring") (include "tollgate.leadModelConfigMap" $root) }}
+        {{- if and (has "leadScoring" $members) (include "tollgate.leadModelConfigMap" $root) }}
+        {{- $model := (get $memberSvcs "leadScoring").model }}
         - name: lead-model
           configMap:
             name: {{ include "tollgate.leadModelConfigMap" $root }}
             items:
-              - key: {{ ternary "model.json" $svc.model.existingConfigMapKey (ne $svc.model.json "") }}
+              - key: {{ ternary "model.json" $model.existingConfigMapKey (ne $model.json "") }}
                 path: model.json
         {{- end }}
         {{- with include "tollgate.tlsVolumes" (dict "root" $root "svc" $svc) | trim }}
@@ -398,8 +431,10 @@ spec:
 - name: {{ $p }}FLAGS_OVERRIDES_CONFIGMAP
   value: {{ include "tollgate.flagOverridesConfigMapName" $root }}
 {{- end }}
-{{- range $key, $values := $root.Values.services }}
-{{- if and (ne $key "gateway") $values.enabled }}
+{{- /* In single-process mode the backends are in the gateway's process, which sets their
+addresses itself. */}}
+{{- range $key := include "tollgate.workloadKeys" $root | fromJsonArray }}
+{{- if ne $key "gateway" }}
 {{- $backend := include "tollgate.service" (dict "root" $root "key" $key) | fromYaml }}
 - name: {{ $p }}{{ upper $backend.module }}_ADDR
   value: "dns:///{{ include "tollgate.serviceHost" (dict "root" $root "name" $backend.name) }}:{{ int $backend.port }}"
@@ -460,8 +495,10 @@ gateway sends a canary nothing until it has a weight and answers its health chec
 - name: {{ $p }}MIGRATE_ON_START
   value: {{ $svc.migrateOnStart | toString | quote }}
 {{- else if eq $svc.key "leadScoring" }}
+{{- if not (include "tollgate.singleProcess" $root) }}
 - name: {{ $p }}ORCHESTRATOR_ADDR
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}
+{{- end }}
 {{- if include "tollgate.leadModelConfigMap" $root }}
 - name: {{ $p }}MODEL_FILE
   value: /etc/tollgate/lead-model/model.json
@@ -474,7 +511,7 @@ gateway sends a canary nothing until it has a weight and answers its health chec
 - name: {{ $p }}PII_ALLOW_FIELDS
   value: {{ toJson . | quote }}
 {{- end }}
-{{- else if eq $svc.key "conversationOptimizer" }}
+{{- else if and (eq $svc.key "conversationOptimizer") (not (include "tollgate.singleProcess" $root)) }}
 - name: {{ $p }}ORCHESTRATOR_ADDRESS
   value: {{ include "tollgate.orchestratorTarget" $root | quote }}
 {{- end }}

@@ -233,9 +233,15 @@ def _grpc_probe(address: str) -> Callable[[], Awaitable[bool]]:
 
 
 async def _spawn_service(
-    name: str, env: dict[str, str], workdir: Path, ports: dict[str, int], python: str
+    name: str,
+    env: dict[str, str],
+    workdir: Path,
+    ports: dict[str, int],
+    python: str,
+    module: str | None = None,
 ) -> SuiteProcess:
-    process, log_path = await _spawn(name, f"tollgate.{name}", env, workdir, python=python)
+    module = module or f"tollgate.{name}"
+    process, log_path = await _spawn(name, module, env, workdir, python=python)
     address = f"127.0.0.1:{ports[name]}"
     return SuiteProcess(
         name,
@@ -260,9 +266,11 @@ class _Launcher:
     python: str
     embedded: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
-    async def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+    async def start(
+        self, name: str, extra_env: dict[str, str] | None = None, module: str | None = None
+    ) -> None:
         env = {**self.env, **(extra_env or {})}
-        entry = await _spawn_service(name, env, self.workdir, self.ports, self.python)
+        entry = await _spawn_service(name, env, self.workdir, self.ports, self.python, module)
         self.processes.append(entry)
         await _until_ready(entry, self.timeout, self.progress)
 
@@ -274,6 +282,15 @@ class _Launcher:
             await self.start(name)
         else:
             await self.start(name, {variable: await self._embedded_url(kind, start_store)})
+
+    async def start_single_process(self, starters: dict[str, Callable[[], str]]) -> None:
+        """Every service in one process (tollgate.single_process), as "gateway", with every
+        store any of them needs."""
+        stores = {}
+        for variable, kind in STORE_URLS.values():
+            if variable not in self.env:
+                stores[variable] = await self._embedded_url(kind, starters[kind])
+        await self.start("gateway", stores, module="tollgate.single_process")
 
     async def _embedded_url(self, kind: str, start_store: Callable[[], str]) -> str:
         """One embedded store of each kind, however many services wait for it."""
@@ -387,8 +404,12 @@ async def local_suite(
     start_timeout: float = START_TIMEOUT_SECONDS,
     progress: Progress = _quiet,
     python: str = sys.executable,
+    single_process: bool = False,
 ) -> AsyncIterator[LocalSuite]:
     """Start everything, wait until every process is ready, and stop it all on exit.
+
+    `single_process` runs the seven services as one process (`python -m
+    tollgate.single_process`, listening where the gateway would) instead of seven.
 
     `python` is the interpreter the processes run under: another checkout's virtualenv runs
     that checkout's code (the benchmarks compare a branch with main that way).
@@ -447,16 +468,25 @@ async def local_suite(
                 variable, kind = STORE_URLS[name]
                 return launcher.start_after_store(name, variable, kind, starters[kind])
 
-            progress(f"starting {len(SERVICES)} services ...")
-            await _first_failure(
-                [
-                    *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
-                    *(start(name) for name in BACKENDS),
-                ]
-            )
-            # The gateway last, once every backend listens: its first calls find them up instead
-            # of meeting a channel that is still backing off from a refused connection.
-            await _first_failure([start("gateway")])
+            if single_process:
+                progress("starting the services in one process ...")
+                await _first_failure(
+                    [
+                        *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
+                        launcher.start_single_process(starters),
+                    ]
+                )
+            else:
+                progress(f"starting {len(SERVICES)} services ...")
+                await _first_failure(
+                    [
+                        *(_until_ready(p, start_timeout, progress) for p in list(suite.processes)),
+                        *(start(name) for name in BACKENDS),
+                    ]
+                )
+                # The gateway last, once every backend listens: its first calls find them up
+                # instead of meeting a channel still backing off from a refused connection.
+                await _first_failure([start("gateway")])
             suite.gateway = f"127.0.0.1:{ports['gateway']}"
             suite.http_url = f"http://127.0.0.1:{http_port}"
             yield suite

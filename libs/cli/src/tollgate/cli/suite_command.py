@@ -33,6 +33,12 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"how long a service may take to become ready (default {START_TIMEOUT_SECONDS:.0f})",
     )
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="run the seven services as one process (python -m tollgate.single_process): "
+        "about half the CPU per request, no per-service scaling or canaries",
+    )
 
 
 def say(line: str) -> None:
@@ -76,5 +82,6 @@ def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "keep_workdir": args.keep_workdir,
         "start_timeout": args.start_timeout,
+        "single_process": args.single_process,
         "progress": say,
     }

@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from tollgate.common import telemetry
+from tollgate.common import in_process, telemetry
 
 # Headless Services resolve to one address per pod; round_robin spreads calls over all of them
 # instead of pinning a long-lived connection to one pod.
@@ -174,6 +174,9 @@ def open_channel(
 ) -> grpc.aio.Channel:
     """A channel to another service of the suite: TLS with `credentials`, else plaintext (inside
     the cluster network; see tollgate.common.tls.channel_credentials)."""
+    if target.startswith(in_process.SCHEME):
+        # The single-process suite: the service runs in this process, reached without a socket.
+        return TracedChannel(in_process.channel(target))
     options = channel_options(max_message_bytes)
     if credentials is not None:
         return TracedChannel(grpc.aio.secure_channel(target, credentials, options=options))

@@ -22,6 +22,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from tollgate.common.callers import CallerAllowlist
+from tollgate.common.in_process import InProcessServer
 from tollgate.common.interceptors import ServerInterceptor
 from tollgate.common.logs import configure_logging, hide_metadata_values_in_grpc_logs
 from tollgate.common.settings import ServiceSettings
@@ -163,6 +164,21 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
         extra={"service": service.name, "port": port, "tls": credentials is not None},
     )
     return RunningServer(service, server, health, port, health_server)
+
+
+def in_process_server(service: GrpcService, settings: ServiceSettings) -> InProcessServer:
+    """`service` on an in-process server (`tollgate.common.in_process`), behind the interceptors
+    its gRPC server would have. Not the caller allowlist: it names callers by their TLS
+    certificate, and a call in the same process has none. Its hooks are the caller's to run."""
+    server = InProcessServer(
+        [
+            *service.interceptors,
+            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
+        ]
+    )
+    for registration in service.registrations:
+        registration.add_to_server(registration.servicer, server)
+    return server
 
 
 async def _start_health_port(

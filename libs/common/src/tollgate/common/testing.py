@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tollgate.common.server import GrpcService, RunningServer, start_server
+from tollgate.common import in_process
+from tollgate.common.server import GrpcService, RunningServer, in_process_server, start_server
 from tollgate.common.settings import ServiceSettings
 from tollgate.common.stores import EmbeddedStores, resolve_postgres_dsn, resolve_redis_url
 
@@ -85,3 +86,37 @@ async def serving(
         yield running
     finally:
         await running.stop(grace=0.5)
+
+
+class InProcessRunning:
+    """A service served in this process (`tollgate.common.in_process`), as the single-process
+    suite serves its backends: its address, and a stop after which its calls are UNAVAILABLE."""
+
+    def __init__(self, service: GrpcService, settings: ServiceSettings) -> None:
+        self.service = service
+        self._server = in_process_server(service, settings)
+        self.address = in_process.register(service.name, self._server)
+
+    async def stop(self, grace: float = 0) -> None:
+        """Refuse new calls and run the stop hooks; `grace` is accepted as RunningServer's is,
+        and ignored: an in-process server has no connections to drain."""
+        if self._server.stopped:
+            return
+        self._server.stop()
+        in_process.unregister(self.address)
+        for hook in reversed(self.service.on_stop):
+            await hook()
+
+
+@contextlib.asynccontextmanager
+async def serving_in_process(
+    service: GrpcService, settings: ServiceSettings | None = None
+) -> AsyncIterator[InProcessRunning]:
+    """`serving`'s twin: `service` reachable in this process at an `in-process:` address."""
+    for hook in service.on_start:
+        await hook()
+    running = InProcessRunning(service, settings or ServiceSettings())
+    try:
+        yield running
+    finally:
+        await running.stop()

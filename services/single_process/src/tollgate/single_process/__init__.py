@@ -1,0 +1,1 @@
+"""The whole suite in one process (see tollgate.single_process.suite)."""
