@@ -218,7 +218,8 @@ class InProcessContext(grpc.aio.ServicerContext):
 
 
 def _metadata(metadata: Any) -> tuple[tuple[str, str | bytes], ...]:
-    return tuple((key, value) for key, value in metadata or ())
+    # (key, value) pairs already, from a list or grpc.aio.Metadata: copied, not rebuilt.
+    return tuple(metadata or ())
 
 
 def _failed(code: grpc.StatusCode, details: str) -> AioRpcError:
