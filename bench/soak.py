@@ -11,7 +11,7 @@ unique misses at temperature 0.7 (never cached; the full miss path: optimizer, l
 commit, orchestrator, emulator), some of them streamed; a fixed pool of FAQ questions at
 temperature 0 (exact hits after the first round); and a fixed pool of paraphrases of them
 (semantic hits). One cache does fill: the semantic cache keeps the vectors of recent questions
-(an LRU of `EMBED_CACHE_SIZE`, 10,000), ~1.6 KB per unique question up to ~10 MB.
+(an LRU of `EMBED_CACHE_SIZE`, 10,000), ~1.6 KB per unique question, up to ~16 MB.
 
     uv run python -m bench.soak --minutes 10 --output docs/soak.md
 """
