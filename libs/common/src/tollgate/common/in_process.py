@@ -30,7 +30,15 @@ import contextlib
 import contextvars
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Sequence,
+)
 from typing import Any
 
 import grpc
@@ -56,10 +64,14 @@ class InProcessServer:
     each method's handler, and resolves a call through the server interceptors."""
 
     def __init__(self, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> None:
-        self._interceptors = tuple(interceptors)
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
         self._generic: list[grpc.GenericRpcHandler] = []
         self.stopped = False
+        # Chained once: the first interceptor is the outermost, as grpc.aio.server runs them.
+        resolve: Continuation = self._find
+        for interceptor in reversed(tuple(interceptors)):
+            resolve = _chain(interceptor, resolve)
+        self._resolve = resolve
 
     def stop(self) -> None:
         """From now on every call is UNAVAILABLE, as calls to a stopped server are: channels
@@ -78,24 +90,21 @@ class InProcessServer:
     async def handler(
         self, method: str, metadata: tuple[tuple[str, str | bytes], ...]
     ) -> grpc.RpcMethodHandler | None:
-        details = _CallDetails(method, metadata)
+        return await self._resolve(_CallDetails(method, metadata))
 
-        async def find(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-            found = self._handlers.get(details.method)
-            for generic in self._generic if found is None else ():
-                found = generic.service(details)
-                if found is not None:
-                    break
-            return found
-
-        continuation = find
-        # The first interceptor is the outermost, as grpc.aio.server(interceptors=...) runs them.
-        for interceptor in reversed(self._interceptors):
-            continuation = _chain(interceptor, continuation)
-        return await continuation(details)
+    async def _find(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        found = self._handlers.get(details.method)
+        for generic in self._generic if found is None else ():
+            found = generic.service(details)
+            if found is not None:
+                break
+        return found
 
 
-def _chain(interceptor: grpc.aio.ServerInterceptor, inner: Any) -> Any:
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler | None"]]
+
+
+def _chain(interceptor: grpc.aio.ServerInterceptor, inner: Continuation) -> Continuation:
     async def resolve(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         return await interceptor.intercept_service(inner, details)
 
@@ -429,19 +438,38 @@ class _Method:
         self._serialize = request_serializer or (lambda request: request)
         self._deserialize = response_deserializer or (lambda reply: reply)
 
-    def _start(
-        self, request: Any, timeout: float | None, metadata: Any
-    ) -> tuple[bytes, InProcessContext]:
+    def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        # The call starts at once, as a grpc.aio call does, whether or not it is awaited.
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
-        return self._serialize(request), InProcessContext(_metadata(metadata), deadline)
+        context = InProcessContext(_metadata(metadata), deadline)
+        return self._begin(self._serialize(request), context, timeout)
 
-    async def _resolve(self, context: InProcessContext) -> grpc.RpcMethodHandler:
+    def _begin(self, payload: bytes, context: InProcessContext, timeout: float | None) -> Any:
+        """The call object, its handler started in a task of its own."""
+        raise NotImplementedError
+
+    async def _behavior(
+        self, context: InProcessContext, kind: str
+    ) -> tuple[grpc.RpcMethodHandler, Callable[..., Any]]:
+        """The method's handler (through the interceptors) and its `kind` of behavior."""
         if self._server.stopped:
             raise _failed(grpc.StatusCode.UNAVAILABLE, "the service has stopped")
         handler = await self._server.handler(self._method, context.invocation_metadata())
         if handler is None:
             raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"Method not found: {self._method}")
-        return handler
+        behavior = getattr(handler, kind)
+        if behavior is None:
+            raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not {kind}")
+        return handler, behavior
 
     @contextlib.asynccontextmanager
     async def _status(
@@ -471,44 +499,20 @@ class _Method:
 
 
 class _UnaryUnary(_Method, grpc.aio.UnaryUnaryMultiCallable):
-    def __call__(
-        self,
-        request: Any,
-        *,
-        timeout: float | None = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: bool | None = None,
-        compression: Any = None,
-    ) -> Any:
-        # The call starts at once, as a grpc.aio call does, whether or not it is awaited.
-        payload, context = self._start(request, timeout, metadata)
+    def _begin(self, payload: bytes, context: InProcessContext, timeout: float | None) -> Any:
         return _UnaryUnaryCall(_handler_task(self._invoke(payload, context, timeout)), context)
 
     async def _invoke(
         self, payload: bytes, context: InProcessContext, timeout: float | None
     ) -> Any:
         async with self._status(context, timeout):
-            handler = await self._resolve(context)
-            behavior = handler.unary_unary
-            if behavior is None:
-                raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not unary")
+            handler, behavior = await self._behavior(context, "unary_unary")
             reply = await behavior(handler.request_deserializer(payload), context)
         return self._deserialize(handler.response_serializer(reply))
 
 
 class _UnaryStream(_Method, grpc.aio.UnaryStreamMultiCallable):
-    def __call__(
-        self,
-        request: Any,
-        *,
-        timeout: float | None = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: bool | None = None,
-        compression: Any = None,
-    ) -> Any:
-        payload, context = self._start(request, timeout, metadata)
+    def _begin(self, payload: bytes, context: InProcessContext, timeout: float | None) -> Any:
         replies = _Replies()
         task = _handler_task(self._produce(payload, context, timeout, replies))
         return _UnaryStreamCall(task, context, replies)
@@ -524,10 +528,7 @@ class _UnaryStream(_Method, grpc.aio.UnaryStreamMultiCallable):
         call cancels this task, wherever it waits (in the handler, or on a full buffer)."""
         try:
             async with self._status(context, timeout):
-                handler = await self._resolve(context)
-                behavior = handler.unary_stream
-                if behavior is None:
-                    raise _failed(grpc.StatusCode.UNIMPLEMENTED, f"{self._method} is not a stream")
+                handler, behavior = await self._behavior(context, "unary_stream")
                 serialize = handler.response_serializer
                 items = behavior(handler.request_deserializer(payload), context)
                 try:
