@@ -130,11 +130,7 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     for hook in service.on_start:
         await hook()
     server = grpc.aio.server(
-        interceptors=[
-            *service.interceptors,
-            *caller_allowlist(settings),
-            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
-        ],
+        interceptors=_interceptors(service, settings, caller_allowlist(settings)),
         options=server_options(settings),
         # Calls in progress across all connections; past it new calls get RESOURCE_EXHAUSTED
         # at once instead of queueing without bound.
@@ -142,8 +138,7 @@ async def start_server(service: GrpcService, settings: ServiceSettings) -> Runni
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    for registration in service.registrations:
-        registration.add_to_server(registration.servicer, server)
+    _register(service, server)
     names = [r.full_name for r in service.registrations]
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
@@ -171,15 +166,26 @@ def in_process_server(service: GrpcService, settings: ServiceSettings) -> InProc
     """`service` on an in-process server (`tollgate.common.in_process`), behind the interceptors
     its gRPC server would have. Not the caller allowlist: it names callers by their TLS
     certificate, and a call in the same process has none. Its hooks are the caller's to run."""
-    server = InProcessServer(
-        [
-            *service.interceptors,
-            ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage),
-        ]
-    )
+    server = InProcessServer(_interceptors(service, settings, allowlist=[]))
+    _register(service, server)
+    return server
+
+
+def _interceptors(
+    service: GrpcService,
+    settings: ServiceSettings,
+    allowlist: list[grpc.aio.ServerInterceptor],
+) -> list[grpc.aio.ServerInterceptor]:
+    """A service's server interceptors, outermost first: its own, the caller allowlist, then the
+    shared access line, span, metrics and error mapping."""
+    shared = ServerInterceptor(service.name, settings.track, settings.keep_caller_baggage)
+    return [*service.interceptors, *allowlist, shared]
+
+
+def _register(service: GrpcService, server: Any) -> None:
+    """Every servicer of `service` on `server` (a gRPC server, or an in-process one)."""
     for registration in service.registrations:
         registration.add_to_server(registration.servicer, server)
-    return server
 
 
 async def _start_health_port(
