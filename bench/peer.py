@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -365,7 +365,7 @@ async def run(
     baseline: Path | None,
     with_litellm: bool,
     setups: list[str],
-    deployments: list[str] = list(DEPLOYMENTS),  # noqa: B006 (never mutated)
+    deployments: Sequence[str] = tuple(DEPLOYMENTS),
 ) -> str:
     figures: list[Figures] = []
     notes: list[str] = []
