@@ -104,3 +104,30 @@ async def test_an_abandoned_stream_cancels_the_call_and_leaves_the_breaker_alone
     await items.aclose()
     assert cancelled == [True]
     assert track.breaker.state is BreakerState.CLOSED
+
+
+async def test_every_backend_call_is_in_the_duration_histogram_when_metrics_are_read(
+    fakes: Any,
+) -> None:
+    """Call durations are held between collections; a scrape must still count every call."""
+    import prometheus_client
+
+    from tollgate.common.telemetry import configure_telemetry
+
+    configure_telemetry("gateway")
+
+    def durations_counted() -> float:
+        return sum(
+            sample.value
+            for family in prometheus_client.REGISTRY.collect()
+            for sample in family.samples
+            if sample.name == "tollgate_gateway_backend_call_duration_seconds_count"
+            and sample.labels.get("method") == "Reserve"
+        )
+
+    track = _ledger(fakes)
+    track.stub.replies["Reserve"] = object()
+    before = durations_counted()
+    for _ in range(7):
+        await dependencies.call(track, "Reserve", track.stub.Reserve, object(), 1.0)
+    assert durations_counted() - before == 7

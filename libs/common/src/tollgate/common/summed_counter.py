@@ -12,7 +12,7 @@ counter samples while traces are exported), which only OTLP export would show.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -21,7 +21,16 @@ from opentelemetry.metrics import CallbackOptions, Observation
 class SummedCounter:
     """`add(amount, attributes)` like the SDK's Counter; the totals are reported at collection."""
 
-    def __init__(self, meter: metrics.Meter, name: str, description: str) -> None:
+    def __init__(
+        self,
+        meter: metrics.Meter,
+        name: str,
+        description: str,
+        before_observe: Callable[[], None] | None = None,
+    ) -> None:
+        # Run first at each collection: a HeldHistogram's flush, so that the durations held
+        # until now are in the histogram when it is read.
+        self._before_observe = before_observe
         # Keyed by the attribute set, whatever the order the caller built the dict in: one
         # attribute set must be one observation, or the SDK keeps only the last.
         self._totals: dict[frozenset[tuple[str, str]], int] = {}
@@ -34,6 +43,8 @@ class SummedCounter:
         self._totals[key] = self._totals.get(key, 0) + amount
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        if self._before_observe is not None:
+            self._before_observe()
         # Called on the exporter's thread: copy() is one C call, so an add on the event loop
         # never changes the dict while it is read.
         return [Observation(total, dict(key)) for key, total in self._totals.copy().items()]

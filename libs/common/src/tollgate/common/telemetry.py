@@ -189,41 +189,32 @@ def seconds_histogram(meter: metrics.Meter, name: str, description: str) -> metr
     )
 
 
-class RpcSeries:
-    """The RPC metrics of one (service, method, track), bound once per method.
+class HeldDurations:
+    """The durations of one attribute set of a histogram, bound once (its attribute dict built
+    once, not per call).
 
-    `tollgate_rpc_requests` is counted here in plain ints, one per status code, and read by an
-    observable counter when a reader collects; the SDK's `Counter.add` cleans, sorts and hashes the
-    attribute dict on every call (~5 µs), for a figure that only changes by one. The histogram has
-    no observable form in OpenTelemetry, so `tollgate_rpc_duration_seconds` gets every duration,
-    with its attribute dict built once. While spans are not exported the durations are held and
-    handed to the histogram in batches (every PENDING_LIMIT calls, and by the counter's callback
-    before each collection, so a reader always sees every call): the SDK's record path run once per
-    RPC between gRPC's own work cost ~30 µs of CPU per call, run back to back ~5 µs
-    (bench/grpc_hop.py). While spans are exported each duration is recorded at once, in the RPC's
-    context, so the histogram's exemplars are as before. The counts are written by the event loop
-    that serves the method (one per process) and only read elsewhere; the held durations sit in a
-    deque, whose append and popleft are safe between the loop and a collecting thread. Not carried
-    over from the synchronous counter: exemplars (trace ids it samples while traces are exported;
-    only OTLP shows them).
+    The SDK's record path run once per call between other work costs ~20-30 µs of CPU, run back
+    to back ~5 µs (bench/grpc_hop.py). So while spans are not exported the durations are held and
+    handed to the histogram in batches: every PENDING_LIMIT calls, and by `flush`, which an
+    observable instrument's callback calls before each collection (a collection runs every
+    callback before it reads the histograms), so a reader always sees every duration. While
+    spans are exported each duration is recorded at once, in the caller's context, so the
+    histogram's exemplars are as before. Records come from the event loop; the held durations
+    sit in a deque, whose append and popleft are safe between the loop and a collecting thread.
     """
 
     PENDING_LIMIT = 256
 
-    __slots__ = ("_by_code", "_duration", "_pending", "attributes", "counts")
+    __slots__ = ("_histogram", "_pending", "attributes")
 
-    def __init__(self, duration: metrics.Histogram, attributes: dict[str, str]) -> None:
-        self._duration = duration
+    def __init__(self, histogram: metrics.Histogram, attributes: dict[str, str]) -> None:
+        self._histogram = histogram
         self.attributes = attributes
-        self.counts: dict[grpc.StatusCode, int] = {}
-        self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
         self._pending: collections.deque[float] = collections.deque()
 
-    def record(self, code: grpc.StatusCode, seconds: float) -> None:
-        counts = self.counts
-        counts[code] = counts.get(code, 0) + 1
+    def record(self, seconds: float) -> None:
         if spans_exported():
-            self._duration.record(seconds, self.attributes)
+            self._histogram.record(seconds, self.attributes)
             return
         pending = self._pending
         pending.append(seconds)
@@ -232,13 +223,69 @@ class RpcSeries:
 
     def flush(self) -> None:
         """Hand every held duration to the histogram."""
-        pending, record, attributes = self._pending, self._duration.record, self.attributes
+        pending, record, attributes = self._pending, self._histogram.record, self.attributes
         while pending:
             try:
                 seconds = pending.popleft()
             except IndexError:  # taken by a flush on another thread meanwhile
                 return
             record(seconds, attributes)
+
+
+class HeldHistogram:
+    """A histogram recorded through HeldDurations, one per attribute set; its owner calls
+    `flush` from an observable instrument's callback (see HeldDurations)."""
+
+    def __init__(self, histogram: metrics.Histogram) -> None:
+        self._histogram = histogram
+        self._series: dict[frozenset[tuple[str, str]], HeldDurations] = {}
+        self._lock = threading.Lock()
+
+    def series(self, attributes: dict[str, str]) -> HeldDurations:
+        """The series of `attributes`: look it up once and keep it, not once per call."""
+        key = frozenset(attributes.items())
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = HeldDurations(self._histogram, attributes)
+        return series
+
+    def flush(self) -> None:
+        with self._lock:
+            every = list(self._series.values())
+        for series in every:
+            series.flush()
+
+
+class RpcSeries:
+    """The RPC metrics of one (service, method, track), bound once per method.
+
+    `tollgate_rpc_requests` is counted here in plain ints, one per status code, and read by an
+    observable counter when a reader collects; the SDK's `Counter.add` cleans, sorts and hashes the
+    attribute dict on every call (~5 µs), for a figure that only changes by one. The histogram has
+    no observable form in OpenTelemetry, so `tollgate_rpc_duration_seconds` gets every duration
+    through HeldDurations, flushed by the counter's callback. The counts are written by the event
+    loop that serves the method (one per process) and only read elsewhere. Not carried over from
+    the synchronous counter: exemplars (trace ids it samples while traces are exported; only OTLP
+    shows them).
+    """
+
+    __slots__ = ("_by_code", "_durations", "attributes", "counts")
+
+    def __init__(self, duration: metrics.Histogram, attributes: dict[str, str]) -> None:
+        self._durations = HeldDurations(duration, attributes)
+        self.attributes = attributes
+        self.counts: dict[grpc.StatusCode, int] = {}
+        self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
+
+    def record(self, code: grpc.StatusCode, seconds: float) -> None:
+        counts = self.counts
+        counts[code] = counts.get(code, 0) + 1
+        self._durations.record(seconds)
+
+    def flush(self) -> None:
+        """Hand every held duration to the histogram."""
+        self._durations.flush()
 
     def observations(self) -> list[metrics.Observation]:
         observed = []

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from tollgate.common.telemetry import SERVER_ERROR_CODES
+from tollgate.common.telemetry import SERVER_ERROR_CODES, HeldDurations
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.routing import Track
 
@@ -71,8 +71,9 @@ class _Outcome:
 
     def _finish(self, code: str) -> None:
         track = self._track
-        labels = _labels(track.backend, track.name, self._method)
-        instruments().call_duration.record(time.perf_counter() - self._started, labels)
+        _durations(track.backend, track.name, self._method).record(
+            time.perf_counter() - self._started
+        )
         _count(track, self._method, code)
 
 
@@ -84,6 +85,11 @@ def _labels(backend: str, track: str, method: str, code: str | None = None) -> d
     if code is not None:
         labels["code"] = code
     return labels
+
+
+@cache
+def _durations(backend: str, track: str, method: str) -> HeldDurations:
+    return instruments().call_duration.series(_labels(backend, track, method))
 
 
 def _count(track: Track[Any], method: str, code: str) -> None:

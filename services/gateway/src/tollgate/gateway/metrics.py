@@ -18,7 +18,7 @@ from opentelemetry import metrics
 
 from tollgate.common.breaker import BreakerState, CircuitBreaker
 from tollgate.common.summed_counter import SummedCounter
-from tollgate.common.telemetry import seconds_histogram
+from tollgate.common.telemetry import HeldHistogram, seconds_histogram
 
 CALL_SECONDS_BUCKETS = (
     0.001,
@@ -79,7 +79,7 @@ class BreakerStates:
 @dataclass(frozen=True)
 class GatewayInstruments:
     # backend, track, method; seconds
-    call_duration: metrics.Histogram
+    call_duration: HeldHistogram
     # backend, track, method, code (a gRPC status name, or CIRCUIT_OPEN)
     calls: SummedCounter
     # backend, track: 0 closed, 1 half-open, 2 open
@@ -119,17 +119,22 @@ class GatewayInstruments:
 @cache
 def instruments() -> GatewayInstruments:
     meter = metrics.get_meter("tollgate")
-    return GatewayInstruments(
-        call_duration=meter.create_histogram(
+    call_duration = HeldHistogram(
+        meter.create_histogram(
             "tollgate_gateway_backend_call_duration_seconds",
             unit="s",
             description="Calls from the gateway to its backends, by backend, track and method",
             explicit_bucket_boundaries_advisory=list(CALL_SECONDS_BUCKETS),
-        ),
+        )
+    )
+    return GatewayInstruments(
+        call_duration=call_duration,
         calls=SummedCounter(
             meter,
             "tollgate_gateway_backend_calls",
             description="Calls from the gateway to its backends, by outcome (gRPC status)",
+            # The held call durations reach the histogram before each collection reads it.
+            before_observe=call_duration.flush,
         ),
         breaker_states=BreakerStates(meter),
         fail_open=meter.create_counter(
