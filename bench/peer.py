@@ -8,7 +8,10 @@ its children — read from /proc before and after the 16-client run and divided 
 it served; the load generator and the emulator are not counted. The embedded Redis and Postgres
 behind the cache and the ledger are counted apart ("stores"). CPU per request is the figure to
 trust on a loaded machine: the rate and latencies move with whatever else runs, the CPU a
-request costs much less.
+request costs much less. Still, it moves by up to ±20% between runs of the same code, so the
+16-client run is repeated (`--rounds`, 3 by default) and a cell reports its median round (the
+rate, latencies and CPU of that one round) with the spread of the rounds beside it; the goals are
+judged on the median.
 
 LiteLLM's proxy (`litellm[proxy]`, pinned below) is installed into its own virtualenv under
 .tools/ on first use, never into the workspace: one worker, a master key, nothing else.
@@ -18,8 +21,9 @@ deploys them by default) and one process (`python -m tollgate.single_process`, t
 `--baseline DIR` runs Tollgate's setups a second time with another checkout's code (its
 .venv), interleaved with this checkout's, for a before/after in one run.
 
-    uv run python -m bench.peer [--quick] [--baseline ../main-checkout] [--no-litellm]
-                                [--setup SETUP] [--deployment {seven processes,one process}]
+    uv run python -m bench.peer [--quick] [--rounds N] [--baseline ../main-checkout]
+                                [--no-litellm] [--setup SETUP]
+                                [--deployment {seven processes,one process}]
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ LITELLM_VENV = ROOT / ".tools" / "litellm-venv"
 MODEL = "claude-sonnet-5-5"
 MASTER_KEY = "sk-bench-master-key"
 CLIENTS = 16
+ROUNDS = 3  # 16-client runs per cell; the median one is reported
 LITELLM = "LiteLLM proxy (1 worker, master key only)"
 PASS_THROUGH, GOVERNANCE, EVERYTHING = list(SETUPS)
 # (setup, goal on server CPU ms per request), from the issue.
@@ -81,6 +86,9 @@ class Figures:
     # service failed or was too slow (fail-open): their CPU is not the setup's CPU.
     skipped: int = 0
     deployment: str = ""  # SEVEN or ONE for Tollgate; empty for LiteLLM
+    # Server CPU ms per request of every 16-client round, in the order run (the cell is the
+    # median one); empty when the cell was measured once.
+    round_cpu_ms: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -93,6 +101,13 @@ class Figures:
     @property
     def service_cpu_ms(self) -> float:
         return self.cpu_ms(sum(self.service_cpu_seconds.values()))
+
+    @property
+    def spread(self) -> str:
+        """The rounds' range, e.g. " (2.05 to 2.31)", or "" for one round."""
+        if len(self.round_cpu_ms) < 2:
+            return ""
+        return f" ({min(self.round_cpu_ms):.2f} to {max(self.round_cpu_ms):.2f})"
 
 
 def tree_cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -133,8 +148,44 @@ class Served:
     skipped: Callable[[], int] = lambda: 0  # requests served so far with a step skipped
 
 
+@dataclass(frozen=True)
+class _Round:
+    loaded: Run
+    service_cpu: dict[str, float]
+    store_cpu: float
+    skipped: int
+
+    @property
+    def cpu_ms(self) -> float:
+        return sum(self.service_cpu.values()) * 1000 / max(1, len(self.loaded.latencies_ms))
+
+
+def median_round(rounds: Sequence[_Round]) -> _Round:
+    """The round whose CPU per request is the median (the upper one of an even count)."""
+    return sorted(rounds, key=lambda r: r.cpu_ms)[len(rounds) // 2]
+
+
+async def _loaded_round(served: Served, seconds: float) -> _Round:
+    """One 16-client run and the CPU its serving processes and stores used."""
+    service_before = {n: tree_cpu_seconds([p]) for n, p in served.services.items()}
+    store_before = tree_cpu_seconds(served.stores)
+    skipped_before = served.skipped()
+    loaded = await closed_loop(served.call, CLIENTS, seconds, warm_up=0)
+    return _Round(
+        loaded,
+        {n: tree_cpu_seconds([p]) - service_before[n] for n, p in served.services.items()},
+        tree_cpu_seconds(served.stores) - store_before,
+        served.skipped() - skipped_before,
+    )
+
+
 async def measure(
-    setup: str, code: str, served: Served, seconds: float, deployment: str = ""
+    setup: str,
+    code: str,
+    served: Served,
+    seconds: float,
+    deployment: str = "",
+    rounds: int = ROUNDS,
 ) -> Figures:
     await set_emulator_latency(served.emulator_url, 0.0, 0.0)
     sdk = anthropic.AsyncAnthropic(
@@ -149,30 +200,24 @@ async def measure(
         rss_idle = rss(served.services)
         direct_run = await closed_loop(direct, 1, seconds)
         one = await closed_loop(served.call, 1, seconds)
-        service_before = {n: tree_cpu_seconds([p]) for n, p in served.services.items()}
-        store_before = tree_cpu_seconds(served.stores)
-        skipped_before = served.skipped()
-        loaded = await closed_loop(served.call, CLIENTS, seconds, warm_up=0)
-        skipped = served.skipped() - skipped_before
-        service_cpu = {
-            n: tree_cpu_seconds([p]) - service_before[n] for n, p in served.services.items()
-        }
-        store_cpu = tree_cpu_seconds(served.stores) - store_before
+        measured = [await _loaded_round(served, seconds) for _ in range(max(1, rounds))]
         rss_loaded = rss(served.services)
     finally:
         await sdk.close()
+    median = median_round(measured)
     return Figures(
         setup,
         code,
         direct_run,
         one,
-        loaded,
-        service_cpu,
-        store_cpu,
+        median.loaded,
+        median.service_cpu,
+        median.store_cpu,
         rss_idle,
         rss_loaded,
-        skipped,
+        median.skipped,
         deployment,
+        [r.cpu_ms for r in measured] if len(measured) > 1 else [],
     )
 
 
@@ -206,7 +251,12 @@ def store_processes(clients: list[psutil.Process]) -> list[psutil.Process]:
 
 
 async def tollgate(
-    setup: str, python: str, code: str, seconds: float, deployment: str = SEVEN
+    setup: str,
+    python: str,
+    code: str,
+    seconds: float,
+    deployment: str = SEVEN,
+    rounds: int = ROUNDS,
 ) -> Figures:
     flags = SETUPS[setup]
     async with local_suite(
@@ -230,7 +280,7 @@ async def tollgate(
                     skipped += 1
 
             served = Served(call, services, stores, emulator.address, lambda: skipped)
-            return await measure(setup, code, served, seconds, deployment)
+            return await measure(setup, code, served, seconds, deployment, rounds)
 
 
 def litellm_version() -> str:
@@ -294,7 +344,7 @@ def _answers(url: str) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
-async def litellm(version: str, seconds: float) -> Figures:
+async def litellm(version: str, seconds: float, rounds: int = ROUNDS) -> Figures:
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as folder:
         workdir = Path(folder)
         emulator_url = f"http://127.0.0.1:{free_port()}"
@@ -341,7 +391,7 @@ async def litellm(version: str, seconds: float) -> Figures:
                     await client.messages.create(**sdk_body(MODEL, unique_text()))
 
                 served = Served(call, {"litellm": psutil.Process(proxy.pid)}, [], emulator_url)
-                return await measure(LITELLM, f"LiteLLM {version}", served, seconds)
+                return await measure(LITELLM, f"LiteLLM {version}", served, seconds, rounds=rounds)
             finally:
                 await client.close()
 
@@ -366,13 +416,14 @@ async def run(
     with_litellm: bool,
     setups: list[str],
     deployments: Sequence[str] = tuple(DEPLOYMENTS),
+    rounds: int = ROUNDS,
 ) -> str:
     figures: list[Figures] = []
     notes: list[str] = []
     if with_litellm:
         phase("LiteLLM proxy ...")
         try:
-            figures.append(await litellm(litellm_version(), seconds))
+            figures.append(await litellm(litellm_version(), seconds, rounds))
         except Exception as error:  # reported in the table's notes, the rest still runs
             notes.append(f"LiteLLM could not be measured: {type(error).__name__}: {error}")
     codes = [(sys.executable, _this_checkout())]
@@ -383,21 +434,27 @@ async def run(
             for python, code in codes:
                 phase(f"{setup}, {deployment}, {code} ...")
                 measured = await _tollgate_once_more_if_it_fails(
-                    setup, deployment, python, code, seconds, notes
+                    setup, deployment, python, code, seconds, rounds, notes
                 )
                 if measured is not None:
                     figures.append(measured)
-    return render(figures, notes, seconds)
+    return render(figures, notes, seconds, rounds)
 
 
 async def _tollgate_once_more_if_it_fails(
-    setup: str, deployment: str, python: str, code: str, seconds: float, notes: list[str]
+    setup: str,
+    deployment: str,
+    python: str,
+    code: str,
+    seconds: float,
+    rounds: int,
+    notes: list[str],
 ) -> Figures | None:
     """A suite that cannot start (an embedded store crashing on a machine short of memory) is
     tried once more, then reported in the notes, so one bad start does not lose the run."""
     for attempt in (1, 2):
         try:
-            return await tollgate(setup, python, code, seconds, deployment)
+            return await tollgate(setup, python, code, seconds, deployment, rounds)
         except SuiteError as failure:
             phase(f"  the suite did not start (attempt {attempt}): {failure.summary}")
             if attempt == 2:
@@ -412,7 +469,13 @@ def _ms(value: float) -> str:
     return f"{value:+.2f}"
 
 
-def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
+def render(figures: list[Figures], notes: list[str], seconds: float, rounds: int = 1) -> str:
+    repeated = (
+        f" The 16-client run is repeated {rounds} times: each cell is the median round, the "
+        "rounds' range of CPU per request in brackets."
+        if rounds > 1
+        else ""
+    )
     lines = [
         f"Unique prompts, emulator at zero latency, {seconds:g} s per cell. CPU per request is "
         "the serving processes' user + system time over the 16-client run divided by its "
@@ -422,7 +485,8 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
         "SDK straight to the same emulator measured just before. The machine is shared: rates "
         "and latencies move between runs, CPU per request much less. A request with a step "
         "skipped is one the gateway served without an optimization whose service failed or "
-        "answered too late (fail-open); a cell with many of them understates that setup's CPU.",
+        "answered too late (fail-open); a cell with many of them understates that setup's CPU."
+        + repeated,
         "",
         f"| setup | code | req/s at {CLIENTS} | server CPU ms/request | stores CPU ms/request "
         "| added p50 ms (1 client) | added p99 ms (1 client) | requests with a step skipped |",
@@ -431,7 +495,7 @@ def render(figures: list[Figures], notes: list[str], seconds: float) -> str:
     for f in figures:
         skipped = "" if f.setup == LITELLM else f"{f.skipped:,} of {len(f.loaded.latencies_ms):,}"
         lines.append(
-            f"| {f.label} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f} "
+            f"| {f.label} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f}{f.spread} "
             f"| {f.cpu_ms(f.store_cpu_seconds):.2f} "
             f"| {_ms(f.one_client.p(50) - f.direct.p(50))} "
             f"| {_ms(f.one_client.p(99) - f.direct.p(99))} | {skipped} |"
@@ -493,7 +557,7 @@ def goal_lines(figures: list[Figures]) -> list[str]:
                 verdict = "met" if value <= goal else f"missed ({value / goal:.1f}x the goal)"
                 lines.append(
                     f"| {setup}, {deployment}: server CPU per request | ≤ {goal:g} ms "
-                    f"| {value:.2f} ms | {verdict} |"
+                    f"| {value:.2f} ms{ours[setup, deployment].spread} | {verdict} |"
                 )
         if peer is not None and (GOVERNANCE, deployment) in ours:
             ratio = ours[GOVERNANCE, deployment].loaded.rate / peer.loaded.rate
@@ -509,6 +573,9 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 s cells instead of 10 s")
     parser.add_argument("--seconds", type=float, help="length of each cell")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="16-client runs per cell (median reported)"
+    )
     parser.add_argument("--baseline", type=Path, help="another checkout (with .venv) to compare")
     parser.add_argument("--no-litellm", action="store_true", help="Tollgate's setups only")
     parser.add_argument(
@@ -521,7 +588,9 @@ def main(argv: list[str] | None = None) -> str:
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     setups = args.setup or list(SETUPS)
     deployments = args.deployment or list(DEPLOYMENTS)
-    report = asyncio.run(run(seconds, args.baseline, not args.no_litellm, setups, deployments))
+    report = asyncio.run(
+        run(seconds, args.baseline, not args.no_litellm, setups, deployments, args.rounds)
+    )
     print(report)
     return report
 

@@ -78,3 +78,20 @@ def test_verdicts_compare_this_checkout_with_the_goals_and_ignore_the_baseline()
     # Each deployment is judged on its own figures only; a setup not run is not judged.
     assert f"{PASS_THROUGH}, {ONE}" not in lines
     assert "9.00" not in lines
+
+
+def test_a_cell_is_its_median_round_and_is_judged_on_it_with_the_spread_shown() -> None:
+    from bench.peer import _Round, median_round
+
+    def one_round(requests: int, cpu_seconds: float) -> _Round:
+        return _Round(Run([1.0] * requests, 10.0), {"gateway": cpu_seconds}, 0.0, 0)
+
+    rounds = [one_round(1000, 2.4), one_round(1000, 1.9), one_round(1000, 2.1)]
+    assert median_round(rounds) is rounds[2]
+    figures = _figures(GOVERNANCE, "this checkout def", 1000, 2.1, 10.0)
+    figures.round_cpu_ms = [r.cpu_ms for r in rounds]
+    lines = "\n".join(goal_lines([figures]))
+    assert (
+        f"| {GOVERNANCE}, {SEVEN}: server CPU per request | ≤ 2 ms | 2.10 ms (1.90 to 2.40) "
+        "| missed (1.1x the goal) |" in lines
+    )
