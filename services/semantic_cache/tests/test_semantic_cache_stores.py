@@ -12,10 +12,20 @@ from typing import Any
 import numpy as np
 import pytest
 import qdrant_edge as edge
+from qdrant_client import models
 
 from tollgate.semantic_cache.eligibility import Scope
 from tollgate.semantic_cache.settings import Settings
-from tollgate.semantic_cache.store.base import TENANT, CacheEntry, SearchQuery, VectorStore
+from tollgate.semantic_cache.store import edge as edge_store
+from tollgate.semantic_cache.store import payload, remote
+from tollgate.semantic_cache.store.base import (
+    PARTITION,
+    TENANT,
+    VECTOR_NAME,
+    CacheEntry,
+    SearchQuery,
+    VectorStore,
+)
 from tollgate.semantic_cache.store.edge import EdgeVectorStore
 from tollgate.semantic_cache.store.factory import build_store
 from tollgate.semantic_cache.store.remote import QdrantVectorStore
@@ -124,6 +134,109 @@ async def test_answers_longer_than_max_tokens_are_not_found(vector_store: Vector
     assert await vector_store.search(unit(5), query(max_output_tokens=499)) == []
     assert len(await vector_store.search(unit(5), query(max_output_tokens=500))) == 1
     assert len(await vector_store.search(unit(5), query(max_output_tokens=0))) == 1
+
+
+def nearer_to(target: np.ndarray, rank: int, seed: int) -> np.ndarray:
+    """A vector whose similarity to `target` falls as `rank` grows."""
+    noisy = target + rank * 0.2 * unit(seed)
+    return noisy / np.linalg.norm(noisy)
+
+
+@pytest.mark.parametrize(
+    "unfit",
+    [{"expires_at_ms": NOW - 1}, {"output_tokens": 900}],
+    ids=["expired", "too-long"],
+)
+async def test_the_nearest_qualifying_entries_are_found_behind_unfit_ones(
+    vector_store: VectorStore, unfit: dict[str, int]
+) -> None:
+    """More unfit entries than the limit rank above the fit ones: the engine's first page
+    holds none that qualifies, and the search must still return the fit ones, nearest first."""
+    target = unit(90)
+    for rank in range(8):
+        await vector_store.upsert(
+            entry(question=f"unfit {rank}", **unfit), nearer_to(target, rank, 300 + rank)
+        )
+    for rank in range(8, 11):
+        await vector_store.upsert(
+            entry(question=f"fit {rank}"), nearer_to(target, rank, 300 + rank)
+        )
+    found = await vector_store.search(target, query(max_output_tokens=500, limit=5))
+    assert [c.entry.question for c in found] == ["fit 8", "fit 9", "fit 10"]
+
+
+async def test_a_second_search_runs_only_when_a_nearest_entry_does_not_qualify(
+    vector_store: VectorStore,
+) -> None:
+    target = unit(91)
+    for rank in range(3):
+        await vector_store.upsert(entry(question=f"q{rank}"), nearer_to(target, rank, 400 + rank))
+    searches = _count_engine_searches(vector_store)
+    assert len(await vector_store.search(target, query(limit=2))) == 2
+    assert searches == [1]
+    await vector_store.upsert(entry(question="expired", expires_at_ms=NOW - 1), target)
+    found = await vector_store.search(target, query(limit=2))
+    assert [c.entry.question for c in found] == ["q0", "q1"]
+    assert searches == [3]
+
+
+def _count_engine_searches(store: VectorStore) -> list[int]:
+    """Count the store's calls to the engine's search (one shared counter in a list)."""
+    calls = [0]
+    nearest = store._nearest  # type: ignore[attr-defined]
+
+    async def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return await nearest(*args)
+
+    store._nearest = counted  # type: ignore[attr-defined]
+    return calls
+
+
+async def test_a_partition_shared_by_two_tenants_never_crosses(
+    vector_store: VectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were two tenants' partition keys ever equal (a digest collision), a search still
+    returns only the asking tenant's entries: each candidate's tenant and scope are checked."""
+    for module in (payload, edge_store, remote):
+        monkeypatch.setattr(module, "partition_key", lambda tenant, scope_key: "shared")
+    target = unit(92)
+    await vector_store.upsert(entry("t2", question="theirs"), target)
+    await vector_store.upsert(
+        entry("t2", question="theirs, other scope", scope=OTHER_SCOPE), target
+    )
+    await vector_store.upsert(entry("t1", question="mine"), nearer_to(target, 1, 500))
+    for limit in (1, 5):
+        found = await vector_store.search(target, query("t1", limit=limit))
+        assert {c.entry.tenant for c in found} <= {"t1"}
+        assert {c.entry.scope.key() for c in found} <= {SCOPE.key()}
+    assert await vector_store.search(target, query("t3")) == []
+
+
+async def test_points_stored_without_a_partition_are_never_found(
+    vector_store: VectorStore,
+) -> None:
+    """Points of the older payload layout (no partition) match no search."""
+    old = entry(question="older layout")
+    layout = {k: v for k, v in payload.to_payload(old).items() if k != PARTITION}
+    await _upsert_raw(vector_store, old.id, unit(93), layout)
+    assert await vector_store.search(unit(93), query()) == []
+    assert await vector_store.search(unit(93), query(now_ms=NOW + 10**9)) == []
+
+
+async def _upsert_raw(
+    store: VectorStore, point_id: str, vector: np.ndarray, raw: dict[str, Any]
+) -> None:
+    values = vector.tolist()
+    if isinstance(store, EdgeVectorStore):
+        point = edge.Point(point_id, {VECTOR_NAME: values}, raw)
+        await store._run(lambda: store._shard.update(edge.UpdateOperation.upsert_points([point])))
+        return
+    assert isinstance(store, QdrantVectorStore)
+    await store._client.upsert(
+        store.collection,
+        points=[models.PointStruct(id=point_id, vector={VECTOR_NAME: values}, payload=raw)],
+    )
 
 
 async def test_upserting_the_same_id_replaces_the_entry(vector_store: VectorStore) -> None:
@@ -277,6 +390,23 @@ async def test_in_process_compaction_runs_after_enough_deletions(tmp_path: Path)
 def test_a_qdrant_url_selects_the_qdrant_client_store() -> None:
     remote = build_store(Settings(qdrant_url="http://qdrant:6333"), "m", 384)
     assert isinstance(remote, QdrantVectorStore)
-    assert remote.collection == "tollgate_semantic__m__384"
+    assert remote.collection == "tollgate_semantic__m__384__v2"
     local = build_store(Settings(), "m", 384)
     assert isinstance(local, EdgeVectorStore)
+
+
+async def test_an_in_process_collection_of_the_older_layout_is_left_unused(tmp_path: Path) -> None:
+    """Entries stored before the payload layout changed live in a collection of the older name:
+    the store opens a new one beside it and never reads them."""
+    older = EdgeVectorStore("tollgate_semantic__m__384", 384, str(tmp_path))
+    await older.open()
+    await older.upsert(entry(question="stored before the upgrade"), unit(94))
+    await older.close()
+    store = build_store(Settings(data_dir=str(tmp_path)), "m", 384)
+    await store.open()
+    try:
+        assert await store.search(unit(94), query()) == []
+        assert await store.size("t1") == 0
+    finally:
+        await store.close()
+    assert (tmp_path / "tollgate_semantic__m__384").is_dir()

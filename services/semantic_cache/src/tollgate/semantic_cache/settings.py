@@ -52,7 +52,8 @@ class Settings(ServiceSettings):
     qdrant_timeout_seconds: float = Field(default=5.0, gt=0)
     # Where the in-process engine keeps its shards; empty uses a temporary folder removed on stop.
     data_dir: str = ""
-    # Collections are named <prefix>__<model>__<dimension>: one per embedding model.
+    # Collections are named <prefix>__<model>__<dimension>__v<schema>: one per embedding model
+    # and payload layout.
     collection_prefix: str = "tollgate_semantic"
     # The in-process engine compacts deleted points away after this many deletions; compaction
     # pauses the process briefly (longer the more entries are kept).

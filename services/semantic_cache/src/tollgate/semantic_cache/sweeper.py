@@ -1,8 +1,9 @@
 """Background sweep: purges expired entries (and verdicts past the precision window) and lets
 the store compact now and then.
 
-Expired entries are already invisible to lookups (every search filters on expires_at); the sweep
-only reclaims their space.
+Expired entries are already invisible to lookups (every search checks expires_at); the sweep
+reclaims their space, and keeps searches on their fast path, which an expired entry among the
+nearest ones sends to a second search (store/search.py).
 """
 
 from __future__ import annotations

@@ -15,12 +15,14 @@ VECTOR_NAME = "question"
 
 # Payload fields that filters read; both stores index them.
 TENANT = "tenant"
+# A digest of tenant and scope: the one indexed condition a search puts in the engine's filter.
+PARTITION = "partition"
 SCOPE_KEY = "scope_key"
 TAGS = "tags"
 EXPIRES_AT = "expires_at"
 OUTPUT_TOKENS = "output_tokens"
 CREATED_AT = "created_at"
-KEYWORD_FIELDS = (SCOPE_KEY, TAGS)
+KEYWORD_FIELDS = (PARTITION, TAGS)
 INTEGER_FIELDS = (EXPIRES_AT, OUTPUT_TOKENS, CREATED_AT)
 
 
@@ -110,6 +112,12 @@ class VectorStore(Protocol):
         ...
 
 
+# The layout of the points' payloads; a new layout starts new collections (it is a cache: entries
+# stored under an older layout are simply not used). v2 added PARTITION.
+SCHEMA_VERSION = 2
+
+
 def collection_name(prefix: str, model: str, dimension: int) -> str:
-    """A collection per embedding model: vectors of different models are never compared."""
-    return f"{prefix}__{model}__{dimension}"
+    """A collection per embedding model (vectors of different models are never compared) and
+    per payload layout."""
+    return f"{prefix}__{model}__{dimension}__v{SCHEMA_VERSION}"

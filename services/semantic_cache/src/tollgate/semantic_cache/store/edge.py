@@ -1,10 +1,11 @@
 """The in-process vector store: a Qdrant Edge shard per collection, on local disk.
 
 Used when no Qdrant server is configured (laptops, tests, single-node installs). Searches are
-exact over the tenant's points: the shard keeps its vectors in plain segments and never builds an
-HNSW graph, because qdrant-edge builds graphs in the calling thread while holding the GIL, which
-would freeze the service for seconds. Tenant and scope are keyword-indexed, so a search scores
-only the points that match them. Deletions are compacted by `maintain` once enough accumulate.
+exact over the points of one scope of one tenant: the shard keeps its vectors in plain segments and
+never builds an HNSW graph, because qdrant-edge builds graphs in the calling thread while holding
+the GIL, which would freeze the service for seconds. Tenant and scope are one indexed keyword (the
+partition), so a search scores only the points that match it; expiry and length are checked on
+the candidates (store/search.py). Deletions are compacted by `maintain` once enough accumulate.
 
 The shard is used from one thread at a time — a dedicated executor — so the event loop never
 blocks on disk or scoring, and multi-step operations (list ids, then delete them) see no
@@ -27,7 +28,7 @@ from tollgate.semantic_cache.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     OUTPUT_TOKENS,
-    SCOPE_KEY,
+    PARTITION,
     TAGS,
     TENANT,
     VECTOR_NAME,
@@ -37,6 +38,7 @@ from tollgate.semantic_cache.store.base import (
 )
 from tollgate.semantic_cache.store.edge_shard import EdgeShardHost, delete_matching
 from tollgate.semantic_cache.store.payload import from_payload, to_payload
+from tollgate.semantic_cache.store.search import nearest_qualifying, partition_key
 
 log = logging.getLogger("tollgate.semantic_cache.store")
 
@@ -109,21 +111,19 @@ class EdgeVectorStore:
         await self._run(lambda: self._shard.update(edge.UpdateOperation.upsert_points(points)))
 
     async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
-        must: list[Any] = [
-            _of_tenant(query.tenant),
-            edge.FieldCondition(SCOPE_KEY, match=edge.MatchValue(query.scope_key)),
-            edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(query.now_ms))),
-        ]
-        if query.max_output_tokens > 0:
-            must.append(
-                edge.FieldCondition(
-                    OUTPUT_TOKENS, range=edge.RangeFloat(lte=float(query.max_output_tokens))
-                )
-            )
+        return await nearest_qualifying(
+            query,
+            lambda: self._nearest(vector, query, _partition_only(query)),
+            lambda: self._nearest(vector, query, _every_condition(query)),
+        )
+
+    async def _nearest(
+        self, vector: npt.NDArray[np.float32], query: SearchQuery, condition: edge.Filter
+    ) -> list[Candidate]:
         request = edge.QueryRequest(
             limit=query.limit,
             query=edge.Query.Nearest(_as_list(vector), using=VECTOR_NAME),
-            filter=edge.Filter(must=must),
+            filter=condition,
             with_payload=True,
         )
         points = await self._run(lambda: self._shard.query(request))
@@ -207,6 +207,32 @@ def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:
     return values
 
 
+def _of_partition(query: SearchQuery) -> edge.FieldCondition:
+    """The query's tenant and scope, as one keyword condition."""
+    key = partition_key(query.tenant, query.scope_key)
+    return edge.FieldCondition(PARTITION, match=edge.MatchValue(key))
+
+
+def _partition_only(query: SearchQuery) -> edge.Filter:
+    return edge.Filter(must=[_of_partition(query)])
+
+
+def _every_condition(query: SearchQuery) -> edge.Filter:
+    """The partition, not expired, and no longer than the request's max_tokens."""
+    must: list[Any] = [
+        _of_partition(query),
+        edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(query.now_ms))),
+    ]
+    if query.max_output_tokens > 0:
+        must.append(
+            edge.FieldCondition(
+                OUTPUT_TOKENS, range=edge.RangeFloat(lte=float(query.max_output_tokens))
+            )
+        )
+    return edge.Filter(must=must)
+
+
 def _of_tenant(tenant: str) -> edge.FieldCondition:
-    """The condition that scopes every read and write to one tenant's points."""
+    """The condition that scopes deletes, counts and evictions to one tenant's points (a search
+    is scoped by its partition, which includes the tenant, and by the check of every candidate)."""
     return edge.FieldCondition(TENANT, match=edge.MatchValue(tenant))

@@ -11,17 +11,21 @@ from tollgate.semantic_cache.store.base import (
     CREATED_AT,
     EXPIRES_AT,
     OUTPUT_TOKENS,
+    PARTITION,
     SCOPE_KEY,
     TAGS,
     TENANT,
     CacheEntry,
 )
+from tollgate.semantic_cache.store.search import partition_key
 
 
 def to_payload(entry: CacheEntry) -> dict[str, Any]:
+    scope_key = entry.scope.key()
     return {
         TENANT: entry.tenant,
-        SCOPE_KEY: entry.scope.key(),
+        PARTITION: partition_key(entry.tenant, scope_key),
+        SCOPE_KEY: scope_key,
         "scope": {
             "model": entry.scope.model,
             "system_hash": entry.scope.system_hash,

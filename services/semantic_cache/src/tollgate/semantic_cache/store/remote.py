@@ -22,7 +22,7 @@ from tollgate.semantic_cache.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     OUTPUT_TOKENS,
-    SCOPE_KEY,
+    PARTITION,
     TAGS,
     TENANT,
     VECTOR_NAME,
@@ -32,6 +32,7 @@ from tollgate.semantic_cache.store.base import (
     StoreUnavailable,
 )
 from tollgate.semantic_cache.store.payload import from_payload, to_payload
+from tollgate.semantic_cache.store.search import nearest_qualifying, partition_key
 
 log = logging.getLogger("tollgate.semantic_cache.store")
 
@@ -81,23 +82,22 @@ class QdrantVectorStore:
         await self._call(self._client.upsert(self._collection, points=points, wait=True))
 
     async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
-        must: list[models.Condition] = [
-            _of_tenant(query.tenant),
-            models.FieldCondition(key=SCOPE_KEY, match=models.MatchValue(value=query.scope_key)),
-            models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)),
-        ]
-        if query.max_output_tokens > 0:
-            must.append(
-                models.FieldCondition(
-                    key=OUTPUT_TOKENS, range=models.Range(lte=query.max_output_tokens)
-                )
-            )
+        # The same shape as the in-process store (see store/search.py).
+        return await nearest_qualifying(
+            query,
+            lambda: self._nearest(vector, query, _partition_only(query)),
+            lambda: self._nearest(vector, query, _every_condition(query)),
+        )
+
+    async def _nearest(
+        self, vector: npt.NDArray[np.float32], query: SearchQuery, condition: models.Filter
+    ) -> list[Candidate]:
         response = await self._call(
             self._client.query_points(
                 self._collection,
                 query=_as_list(vector),
                 using=VECTOR_NAME,
-                query_filter=models.Filter(must=must),
+                query_filter=condition,
                 limit=query.limit,
                 with_payload=True,
             )
@@ -232,6 +232,32 @@ def _as_list(vector: npt.NDArray[np.float32]) -> list[float]:
     return values
 
 
+def _of_partition(query: SearchQuery) -> models.FieldCondition:
+    """The query's tenant and scope, as one keyword condition."""
+    key = partition_key(query.tenant, query.scope_key)
+    return models.FieldCondition(key=PARTITION, match=models.MatchValue(value=key))
+
+
+def _partition_only(query: SearchQuery) -> models.Filter:
+    return models.Filter(must=[_of_partition(query)])
+
+
+def _every_condition(query: SearchQuery) -> models.Filter:
+    """The partition, not expired, and no longer than the request's max_tokens."""
+    must: list[models.Condition] = [
+        _of_partition(query),
+        models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)),
+    ]
+    if query.max_output_tokens > 0:
+        must.append(
+            models.FieldCondition(
+                key=OUTPUT_TOKENS, range=models.Range(lte=query.max_output_tokens)
+            )
+        )
+    return models.Filter(must=must)
+
+
 def _of_tenant(tenant: str) -> models.FieldCondition:
-    """The condition that scopes every read and write to one tenant's points."""
+    """The condition that scopes deletes, counts and evictions to one tenant's points (a search
+    is scoped by its partition, which includes the tenant, and by the check of every candidate)."""
     return models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))
