@@ -7,15 +7,17 @@ from functools import cache
 
 from opentelemetry import metrics
 
+from tollgate.common.summed_counter import SummedCounter
 from tollgate.common.telemetry import seconds_histogram
 
 
 @dataclass(frozen=True)
 class CacheInstruments:
-    # cache: exact; result: hit, miss, bypass, degraded
-    lookups: metrics.Counter
+    # cache: exact; result: hit, miss, bypass, degraded. Added to on every lookup and store:
+    # summed here and read at collection (SummedCounter), not the SDK's per-call work.
+    lookups: SummedCounter
     # outcome: stored, rejected, invalidated, failed
-    stores: metrics.Counter
+    stores: SummedCounter
     # operation: lookup, store, release, invalidate, stats
     redis_failures: metrics.Counter
     # outcome: hit, lease, timeout, uncacheable, degraded
@@ -26,11 +28,11 @@ class CacheInstruments:
 def instruments() -> CacheInstruments:
     meter = metrics.get_meter("tollgate")
     return CacheInstruments(
-        lookups=meter.create_counter(
-            "tollgate_cache_lookups", description="Cache lookups, by cache and result"
+        lookups=SummedCounter(
+            meter, "tollgate_cache_lookups", description="Cache lookups, by cache and result"
         ),
-        stores=meter.create_counter(
-            "tollgate_cache_stores", description="Exact-cache stores, by outcome"
+        stores=SummedCounter(
+            meter, "tollgate_cache_stores", description="Exact-cache stores, by outcome"
         ),
         redis_failures=meter.create_counter(
             "tollgate_cache_redis_failures",
