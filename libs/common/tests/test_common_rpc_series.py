@@ -30,11 +30,11 @@ def test_held_durations_never_exceed_the_limit_and_all_reach_the_histogram(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     series, histogram = _series(False, monkeypatch)
-    durations = [i / 1000 for i in range(telemetry.HeldDurations.PENDING_LIMIT * 2 + 7)]
+    durations = [i / 1000 for i in range(telemetry.HeldValues.PENDING_LIMIT * 2 + 7)]
     for seconds in durations:
         series.record(grpc.StatusCode.OK, seconds)
     # Two full batches went without any collection; the last 7 wait for one.
-    assert histogram.values == durations[: telemetry.HeldDurations.PENDING_LIMIT * 2]
+    assert histogram.values == durations[: telemetry.HeldValues.PENDING_LIMIT * 2]
     series.flush()
     assert histogram.values == durations
     assert series.counts == {grpc.StatusCode.OK: len(durations)}

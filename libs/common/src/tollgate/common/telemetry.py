@@ -189,18 +189,18 @@ def seconds_histogram(meter: metrics.Meter, name: str, description: str) -> metr
     )
 
 
-class HeldDurations:
-    """The durations of one attribute set of a histogram, bound once (its attribute dict built
-    once, not per call).
+class HeldValues:
+    """The values (durations, similarities) of one attribute set of a histogram, bound once (its
+    attribute dict built once, not per call).
 
     The SDK's record path run once per call between other work costs ~20-30 µs of CPU, run back
-    to back ~5 µs (bench/grpc_hop.py). So while spans are not exported the durations are held and
+    to back ~5 µs (bench/grpc_hop.py). So while spans are not exported the values are held and
     handed to the histogram in batches: every PENDING_LIMIT calls, and by `flush`, which an
     observable instrument's callback calls before each collection (a collection runs every
-    callback before it reads the histograms), so a reader always sees every duration. While
-    spans are exported each duration is recorded at once, in the caller's context, so the
-    histogram's exemplars are as before. Records come from the event loop; the held durations
-    sit in a deque, whose append and popleft are safe between the loop and a collecting thread.
+    callback before it reads the histograms), so a reader always sees every value. While spans
+    are exported each value is recorded at once, in the caller's context, so the histogram's
+    exemplars are as before. Records come from the event loop; the held values sit in a deque,
+    whose append and popleft are safe between the loop and a collecting thread.
     """
 
     PENDING_LIMIT = 256
@@ -212,42 +212,42 @@ class HeldDurations:
         self.attributes = attributes
         self._pending: collections.deque[float] = collections.deque()
 
-    def record(self, seconds: float) -> None:
+    def record(self, value: float) -> None:
         if spans_exported():
-            self._histogram.record(seconds, self.attributes)
+            self._histogram.record(value, self.attributes)
             return
         pending = self._pending
-        pending.append(seconds)
+        pending.append(value)
         if len(pending) >= self.PENDING_LIMIT:
             self.flush()
 
     def flush(self) -> None:
-        """Hand every held duration to the histogram."""
+        """Hand every held value to the histogram."""
         pending, record, attributes = self._pending, self._histogram.record, self.attributes
         while pending:
             try:
-                seconds = pending.popleft()
+                value = pending.popleft()
             except IndexError:  # taken by a flush on another thread meanwhile
                 return
-            record(seconds, attributes)
+            record(value, attributes)
 
 
 class HeldHistogram:
-    """A histogram recorded through HeldDurations, one per attribute set; its owner calls
-    `flush` from an observable instrument's callback (see HeldDurations)."""
+    """A histogram recorded through HeldValues, one per attribute set; its owner calls `flush`
+    from an observable instrument's callback (see HeldValues)."""
 
     def __init__(self, histogram: metrics.Histogram) -> None:
         self._histogram = histogram
-        self._series: dict[frozenset[tuple[str, str]], HeldDurations] = {}
+        self._series: dict[frozenset[tuple[str, str]], HeldValues] = {}
         self._lock = threading.Lock()
 
-    def series(self, attributes: dict[str, str]) -> HeldDurations:
+    def series(self, attributes: dict[str, str]) -> HeldValues:
         """The series of `attributes`: look it up once and keep it, not once per call."""
         key = frozenset(attributes.items())
         with self._lock:
             series = self._series.get(key)
             if series is None:
-                series = self._series[key] = HeldDurations(self._histogram, attributes)
+                series = self._series[key] = HeldValues(self._histogram, attributes)
         return series
 
     def flush(self) -> None:
@@ -264,7 +264,7 @@ class RpcSeries:
     observable counter when a reader collects; the SDK's `Counter.add` cleans, sorts and hashes the
     attribute dict on every call (~5 µs), for a figure that only changes by one. The histogram has
     no observable form in OpenTelemetry, so `tollgate_rpc_duration_seconds` gets every duration
-    through HeldDurations, flushed by the counter's callback. The counts are written by the event
+    through HeldValues, flushed by the counter's callback. The counts are written by the event
     loop that serves the method (one per process) and only read elsewhere. Not carried over from
     the synchronous counter: exemplars (trace ids it samples while traces are exported; only OTLP
     shows them).
@@ -273,7 +273,7 @@ class RpcSeries:
     __slots__ = ("_by_code", "_durations", "attributes", "counts")
 
     def __init__(self, duration: metrics.Histogram, attributes: dict[str, str]) -> None:
-        self._durations = HeldDurations(duration, attributes)
+        self._durations = HeldValues(duration, attributes)
         self.attributes = attributes
         self.counts: dict[grpc.StatusCode, int] = {}
         self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from tollgate.common.telemetry import SERVER_ERROR_CODES, HeldDurations
+from tollgate.common.telemetry import SERVER_ERROR_CODES, HeldValues
 from tollgate.gateway.metrics import instruments
 from tollgate.gateway.routing import Track
 
@@ -88,7 +88,7 @@ def _labels(backend: str, track: str, method: str, code: str | None = None) -> d
 
 
 @cache
-def _durations(backend: str, track: str, method: str) -> HeldDurations:
+def _durations(backend: str, track: str, method: str) -> HeldValues:
     return instruments().call_duration.series(_labels(backend, track, method))
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 from opentelemetry import metrics
 
 from tollgate.common.lru import LruCache
-from tollgate.common.telemetry import SIMILARITY_BUCKETS
+from tollgate.common.summed_counter import SummedCounter
+from tollgate.common.telemetry import SIMILARITY_BUCKETS, HeldHistogram, HeldValues
 
 
 class Outcome(Enum):
@@ -32,27 +34,55 @@ class TenantCounters:
     evicted: int = 0
 
 
+@dataclass(frozen=True)
+class _Instruments:
+    # Added to on every lookup and store: summed here and read at collection (SummedCounter),
+    # the similarities held and handed over in batches, flushed by the lookups' collection.
+    lookups: SummedCounter
+    stores: SummedCounter
+    evictions: metrics.Counter
+    similarity: HeldValues
+
+
+@cache
+def _instruments() -> _Instruments:
+    """The process's semantic-cache metrics, shared by every CacheStats (one per cache)."""
+    meter = metrics.get_meter("tollgate")
+    similarity = HeldHistogram(
+        meter.create_histogram(
+            "tollgate_semantic_similarity",
+            description="Similarity of the closest cached question, per lookup that had one",
+            explicit_bucket_boundaries_advisory=SIMILARITY_BUCKETS,
+        )
+    )
+    return _Instruments(
+        lookups=SummedCounter(
+            meter,
+            "tollgate_semantic_lookups",
+            description="Semantic cache lookups by outcome and task",
+            before_observe=similarity.flush,
+        ),
+        stores=SummedCounter(
+            meter, "tollgate_semantic_stores", description="Semantic cache stores by result"
+        ),
+        evictions=meter.create_counter(
+            "tollgate_semantic_evictions",
+            description="Entries evicted to keep tenants within their entry limit",
+        ),
+        similarity=similarity.series({}),
+    )
+
+
 class CacheStats:
     """This replica's counters since it started; the busiest `max_tenants` tenants are kept."""
 
     def __init__(self, max_tenants: int = 100_000) -> None:
         self._tenants: LruCache[str, TenantCounters] = LruCache(max_tenants)
-        meter = metrics.get_meter("tollgate")
-        self._lookups = meter.create_counter(
-            "tollgate_semantic_lookups", description="Semantic cache lookups by outcome and task"
-        )
-        self._stores = meter.create_counter(
-            "tollgate_semantic_stores", description="Semantic cache stores by result"
-        )
-        self._evictions = meter.create_counter(
-            "tollgate_semantic_evictions",
-            description="Entries evicted to keep tenants within their entry limit",
-        )
-        self._similarity = meter.create_histogram(
-            "tollgate_semantic_similarity",
-            description="Similarity of the closest cached question, per lookup that had one",
-            explicit_bucket_boundaries_advisory=SIMILARITY_BUCKETS,
-        )
+        instruments = _instruments()
+        self._lookups = instruments.lookups
+        self._stores = instruments.stores
+        self._evictions = instruments.evictions
+        self._similarity = instruments.similarity
 
     def counters(self, tenant: str) -> TenantCounters:
         found = self._tenants.get(tenant)
