@@ -8,34 +8,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import prometheus_client
-
 from tests.conftest import API_KEY, OTHER_TENANT_KEY, FullSuite
+from tollgate.common.testing import metric_total
 from tollgate.v1 import common_pb2
 
 EXACT = common_pb2.CACHE_STATUS_EXACT
 MISS = common_pb2.CACHE_STATUS_MISS
 
 
-def _total(metric: str, **labels: str) -> float:
-    """The sum of `metric`'s samples with these labels, in this process."""
-    return sum(
-        sample.value
-        for family in prometheus_client.REGISTRY.collect()
-        for sample in family.samples
-        if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items())
-    )
-
-
 def _served(method: str) -> float:
     """How many `method` RPCs the cache service has answered (any status)."""
     name = f"/tollgate.v1.CacheService/{method}"
-    return _total("tollgate_rpc_requests_total", service="cache", method=name)
+    return metric_total("tollgate_rpc_requests_total", service="cache", method=name)
 
 
 def _stores(code: str) -> float:
     """How many exact-cache stores the gateway made that ended with `code`."""
-    return _total(
+    return metric_total(
         "tollgate_gateway_backend_calls_total", backend="cache", method="ExactStore", code=code
     )
 

@@ -110,19 +110,14 @@ async def test_every_backend_call_is_in_the_duration_histogram_when_metrics_are_
     fakes: Any,
 ) -> None:
     """Call durations are held between collections; a scrape must still count every call."""
-    import prometheus_client
-
     from tollgate.common.telemetry import configure_telemetry
+    from tollgate.common.testing import metric_total
 
     configure_telemetry("gateway")
 
     def durations_counted() -> float:
-        return sum(
-            sample.value
-            for family in prometheus_client.REGISTRY.collect()
-            for sample in family.samples
-            if sample.name == "tollgate_gateway_backend_call_duration_seconds_count"
-            and sample.labels.get("method") == "Reserve"
+        return metric_total(
+            "tollgate_gateway_backend_call_duration_seconds_count", method="Reserve"
         )
 
     track = _ledger(fakes)

@@ -120,3 +120,16 @@ async def serving_in_process(
         yield running
     finally:
         await running.stop()
+
+
+def metric_total(name: str, **labels: str) -> float:
+    """The sum of the Prometheus samples `name` with these labels, in this process (collected
+    now, so every observable instrument's callback runs first)."""
+    import prometheus_client
+
+    return sum(
+        sample.value
+        for family in prometheus_client.REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
