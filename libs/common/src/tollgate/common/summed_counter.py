@@ -28,8 +28,8 @@ class SummedCounter:
         description: str,
         before_observe: Callable[[], None] | None = None,
     ) -> None:
-        # Run first at each collection: a HeldHistogram's flush, so that the durations held
-        # until now are in the histogram when it is read.
+        # Run first at each collection: a HeldHistogram's flush, so that the values held until
+        # now are in the histogram when it is read.
         self._before_observe = before_observe
         # Keyed by the attribute set, whatever the order the caller built the dict in: one
         # attribute set must be one observation, or the SDK keeps only the last.
