@@ -41,7 +41,7 @@ from tollgate.semantic_cache import settings as semantic_cache_settings
 class Backend:
     """How one backend is built: its settings type and its `build_service`."""
 
-    settings: Callable[..., ServiceSettings]
+    settings: Callable[[], ServiceSettings]
     build: Callable[[Any], Awaitable[GrpcService]]
     # The setting naming the orchestrator, for a backend that calls it (summaries, lead
     # reasoning): pointed at the orchestrator in this process whenever it names one at all.
@@ -70,7 +70,7 @@ async def _backend(name: str, orchestrator: str) -> tuple[GrpcService, str]:
     builder = BACKEND_BUILDERS[name]
     settings = builder.settings()
     if builder.orchestrator_setting and getattr(settings, builder.orchestrator_setting):
-        settings = builder.settings(**{builder.orchestrator_setting: orchestrator})
+        settings = settings.model_copy(update={builder.orchestrator_setting: orchestrator})
     service = await builder.build(settings)
     return service, in_process.register(name, in_process_server(service, settings))
 
