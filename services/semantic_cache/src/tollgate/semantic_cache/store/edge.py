@@ -112,18 +112,16 @@ class EdgeVectorStore:
 
     async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
         return await nearest_qualifying(
-            query,
-            lambda: self._nearest(vector, query, _partition_only(query)),
-            lambda: self._nearest(vector, query, _every_condition(query)),
+            query, lambda every_condition: self._nearest(vector, query, every_condition)
         )
 
     async def _nearest(
-        self, vector: npt.NDArray[np.float32], query: SearchQuery, condition: edge.Filter
+        self, vector: npt.NDArray[np.float32], query: SearchQuery, every_condition: bool
     ) -> list[Candidate]:
         request = edge.QueryRequest(
             limit=query.limit,
             query=edge.Query.Nearest(_as_list(vector), using=VECTOR_NAME),
-            filter=condition,
+            filter=_search_filter(query, every_condition),
             with_payload=True,
         )
         points = await self._run(lambda: self._shard.query(request))
@@ -213,16 +211,13 @@ def _of_partition(query: SearchQuery) -> edge.FieldCondition:
     return edge.FieldCondition(PARTITION, match=edge.MatchValue(key))
 
 
-def _partition_only(query: SearchQuery) -> edge.Filter:
-    return edge.Filter(must=[_of_partition(query)])
-
-
-def _every_condition(query: SearchQuery) -> edge.Filter:
-    """The partition, not expired, and no longer than the request's max_tokens."""
-    must: list[Any] = [
-        _of_partition(query),
-        edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(query.now_ms))),
-    ]
+def _search_filter(query: SearchQuery, every_condition: bool) -> edge.Filter:
+    """The partition; with `every_condition`, also not expired and no longer than the request's
+    max_tokens."""
+    must: list[Any] = [_of_partition(query)]
+    if not every_condition:
+        return edge.Filter(must=must)
+    must.append(edge.FieldCondition(EXPIRES_AT, range=edge.RangeFloat(gt=float(query.now_ms))))
     if query.max_output_tokens > 0:
         must.append(
             edge.FieldCondition(

@@ -84,20 +84,18 @@ class QdrantVectorStore:
     async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
         # The same shape as the in-process store (see store/search.py).
         return await nearest_qualifying(
-            query,
-            lambda: self._nearest(vector, query, _partition_only(query)),
-            lambda: self._nearest(vector, query, _every_condition(query)),
+            query, lambda every_condition: self._nearest(vector, query, every_condition)
         )
 
     async def _nearest(
-        self, vector: npt.NDArray[np.float32], query: SearchQuery, condition: models.Filter
+        self, vector: npt.NDArray[np.float32], query: SearchQuery, every_condition: bool
     ) -> list[Candidate]:
         response = await self._call(
             self._client.query_points(
                 self._collection,
                 query=_as_list(vector),
                 using=VECTOR_NAME,
-                query_filter=condition,
+                query_filter=_search_filter(query, every_condition),
                 limit=query.limit,
                 with_payload=True,
             )
@@ -238,16 +236,13 @@ def _of_partition(query: SearchQuery) -> models.FieldCondition:
     return models.FieldCondition(key=PARTITION, match=models.MatchValue(value=key))
 
 
-def _partition_only(query: SearchQuery) -> models.Filter:
-    return models.Filter(must=[_of_partition(query)])
-
-
-def _every_condition(query: SearchQuery) -> models.Filter:
-    """The partition, not expired, and no longer than the request's max_tokens."""
-    must: list[models.Condition] = [
-        _of_partition(query),
-        models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)),
-    ]
+def _search_filter(query: SearchQuery, every_condition: bool) -> models.Filter:
+    """The partition; with `every_condition`, also not expired and no longer than the request's
+    max_tokens."""
+    must: list[models.Condition] = [_of_partition(query)]
+    if not every_condition:
+        return models.Filter(must=must)
+    must.append(models.FieldCondition(key=EXPIRES_AT, range=models.Range(gt=query.now_ms)))
     if query.max_output_tokens > 0:
         must.append(
             models.FieldCondition(

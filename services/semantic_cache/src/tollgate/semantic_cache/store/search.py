@@ -58,13 +58,12 @@ def screen(found: Sequence[Candidate], query: SearchQuery) -> Screened:
 
 
 async def nearest_qualifying(
-    query: SearchQuery,
-    in_partition: Callable[[], Awaitable[list[Candidate]]],
-    with_every_condition: Callable[[], Awaitable[list[Candidate]]],
+    query: SearchQuery, nearest: Callable[[bool], Awaitable[list[Candidate]]]
 ) -> list[Candidate]:
-    """The `query.limit` nearest qualifying entries: the partition-only search, screened, and
-    the search with every condition in the engine's filter only when the first fell short."""
-    screened = screen(await in_partition(), query)
+    """The `query.limit` nearest qualifying entries. `nearest(every_condition)` asks the engine
+    for them with only the partition in its filter (False), or with every condition (True):
+    the first, screened, and the second only when the first fell short."""
+    screened = screen(await nearest(False), query)
     if screened.complete:
         return screened.candidates
-    return screen(await with_every_condition(), query).candidates
+    return screen(await nearest(True), query).candidates
