@@ -20,22 +20,25 @@ class _Histogram:
         self.values.append(amount)
 
 
-def _series(exported: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[telemetry.RpcSeries, Any]:
+def _series(
+    exported: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[telemetry.RpcSeries, telemetry.HeldValues, Any]:
     monkeypatch.setattr(telemetry, "spans_exported", lambda: exported)
     histogram = _Histogram()
-    return telemetry.RpcSeries(histogram, {"method": "m"}), histogram  # type: ignore[arg-type]
+    durations = telemetry.HeldValues(histogram, {"method": "m"})  # type: ignore[arg-type]
+    return telemetry.RpcSeries(durations), durations, histogram
 
 
 def test_held_durations_never_exceed_the_limit_and_all_reach_the_histogram(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    series, histogram = _series(False, monkeypatch)
+    series, held, histogram = _series(False, monkeypatch)
     durations = [i / 1000 for i in range(telemetry.HeldValues.PENDING_LIMIT * 2 + 7)]
     for seconds in durations:
         series.record(grpc.StatusCode.OK, seconds)
     # Two full batches went without any collection; the last 7 wait for one.
     assert histogram.values == durations[: telemetry.HeldValues.PENDING_LIMIT * 2]
-    series.flush()
+    held.flush()
     assert histogram.values == durations
     assert series.counts == {grpc.StatusCode.OK: len(durations)}
 
@@ -43,7 +46,7 @@ def test_held_durations_never_exceed_the_limit_and_all_reach_the_histogram(
 def test_while_spans_are_exported_each_duration_is_recorded_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    series, histogram = _series(True, monkeypatch)
+    series, _, histogram = _series(True, monkeypatch)
     series.record(grpc.StatusCode.INTERNAL, 0.25)
     assert histogram.values == [0.25]
 

@@ -272,9 +272,9 @@ class RpcSeries:
 
     __slots__ = ("_by_code", "_durations", "attributes", "counts")
 
-    def __init__(self, duration: metrics.Histogram, attributes: dict[str, str]) -> None:
-        self._durations = HeldValues(duration, attributes)
-        self.attributes = attributes
+    def __init__(self, durations: HeldValues) -> None:
+        self._durations = durations
+        self.attributes = durations.attributes
         self.counts: dict[grpc.StatusCode, int] = {}
         self._by_code: dict[grpc.StatusCode, dict[str, str]] = {}
 
@@ -282,10 +282,6 @@ class RpcSeries:
         counts = self.counts
         counts[code] = counts.get(code, 0) + 1
         self._durations.record(seconds)
-
-    def flush(self) -> None:
-        """Hand every held duration to the histogram."""
-        self._durations.flush()
 
     def observations(self) -> list[metrics.Observation]:
         observed = []
@@ -303,8 +299,8 @@ class RpcInstruments:
     def __init__(self, meter: metrics.Meter) -> None:
         self._series: dict[tuple[str, str, str], RpcSeries] = {}
         self._lock = threading.Lock()
-        self.duration = seconds_histogram(
-            meter, "tollgate_rpc_duration_seconds", "RPC handling time"
+        self.duration = HeldHistogram(
+            seconds_histogram(meter, "tollgate_rpc_duration_seconds", "RPC handling time")
         )
         self.requests = meter.create_observable_counter(
             "tollgate_rpc_requests",
@@ -320,16 +316,15 @@ class RpcInstruments:
             series = self._series.get(key)
             if series is None:
                 attributes = {"service": service, "method": method, "track": track}
-                series = self._series[key] = RpcSeries(self.duration, attributes)
+                series = self._series[key] = RpcSeries(self.duration.series(attributes))
         return series
 
     def _observe(self, _options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
-        with self._lock:
-            every = list(self._series.values())
         # Collection runs every callback before it reads the histogram: the held durations are
         # in it by then.
-        for series in every:
-            series.flush()
+        self.duration.flush()
+        with self._lock:
+            every = list(self._series.values())
         return [observation for series in every for observation in series.observations()]
 
 
