@@ -96,7 +96,7 @@ class Figures:
         return f"{self.setup}, {self.deployment}" if self.deployment else self.setup
 
     def cpu_ms(self, seconds: float) -> float:
-        return seconds * 1000 / max(1, len(self.loaded.latencies_ms))
+        return per_request_ms(seconds, self.loaded)
 
     @property
     def service_cpu_ms(self) -> float:
@@ -108,6 +108,11 @@ class Figures:
         if len(self.round_cpu_ms) < 2:
             return ""
         return f" ({min(self.round_cpu_ms):.2f} to {max(self.round_cpu_ms):.2f})"
+
+
+def per_request_ms(cpu_seconds: float, run: Run) -> float:
+    """CPU milliseconds per request served in `run`."""
+    return cpu_seconds * 1000 / max(1, len(run.latencies_ms))
 
 
 def tree_cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -157,7 +162,7 @@ class _Round:
 
     @property
     def cpu_ms(self) -> float:
-        return sum(self.service_cpu.values()) * 1000 / max(1, len(self.loaded.latencies_ms))
+        return per_request_ms(sum(self.service_cpu.values()), self.loaded)
 
 
 def median_round(rounds: Sequence[_Round]) -> _Round:
