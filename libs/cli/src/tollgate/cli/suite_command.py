@@ -37,7 +37,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
         "--single-process",
         action="store_true",
         help="run the seven services as one process (python -m tollgate.single_process): "
-        "38-45%% less CPU per request, no per-service scaling or canaries",
+        "less CPU per request (docs/benchmarks.md), no per-service scaling or canaries",
     )
 
 
