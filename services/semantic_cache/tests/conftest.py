@@ -16,7 +16,7 @@ from tollgate.common.testing import serving
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.embedding.model import OnnxEmbedder
-from tollgate.semantic_cache.service import build_service
+from tollgate.semantic_cache.service import build_retrieval, build_service
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.store.base import VectorStore, collection_name
 from tollgate.semantic_cache.store.edge import EdgeVectorStore
@@ -72,14 +72,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
+@pytest.fixture(params=["static", "model"])
 async def semantic_cache(
-    settings: Settings, onnx_embedder: OnnxEmbedder, vector_store: VectorStore, clock: FakeClock
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    onnx_embedder: OnnxEmbedder,
+    vector_store: VectorStore,
+    clock: FakeClock,
 ) -> AsyncIterator[SemanticCache]:
-    """The cache core over each store, with a fake clock."""
+    """The cache core over each store and each way of retrieval, with a fake clock."""
+    settings = settings.model_copy(update={"retrieval": request.param})
     batching = BatchingEmbedder(onnx_embedder)
     await batching.start()
-    yield SemanticCache(settings, batching, vector_store, clock=clock)
+    retrieval = await build_retrieval(settings, onnx_embedder, batching)
+    yield SemanticCache(settings, batching, vector_store, clock=clock, retrieval=retrieval)
     await batching.stop()
 
 

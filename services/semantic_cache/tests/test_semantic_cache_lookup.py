@@ -83,7 +83,10 @@ async def test_a_near_miss_is_refused_with_the_reason(
     result = await ask(semantic_cache, requests, "Show me 3-bedroom homes under $600k in Austin")
     assert result.eligible
     assert not result.hit
-    assert result.similarity > 0.9
+    # Searched by the model's own vectors, the refused candidate's similarity is the model's; a
+    # static search's is on another scale, and the guard refused before the model ran.
+    final = semantic_cache.retrieval.search_similarity_is_final
+    assert result.similarity > 0.9 if final else result.similarity == 0.0
     assert result.matched_question == AUSTIN
     assert result.rejection == "unexplained difference: under 600000 vs under 500000"
     counters, _ = await semantic_cache.stats("tenant-a")

@@ -1,9 +1,10 @@
 """The semantic cache itself: lookup, store, invalidation and statistics, free of gRPC.
 
-Lookup: decide eligibility, embed the question, take the nearest entries of the same tenant and
-scope that have not expired (and whose answer fits the request's max_tokens), and serve the first
-that reaches the similarity threshold and passes the near-miss guard. Several candidates are
-examined because a near-miss ("under $600k") may sit closer than the true paraphrase.
+Lookup: decide eligibility, take the nearest entries of the same tenant and scope that have not
+expired (and whose answer fits the request's max_tokens), and serve the one the full model finds
+most similar among those that reach the similarity threshold and pass the near-miss guard.
+Several candidates are examined because a near-miss ("under $600k") may sit closer than the true
+paraphrase. How entries are found, and when the full model runs, is `retrieval.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tollgate.semantic_cache.eligibility import (
 )
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
+from tollgate.semantic_cache.retrieval import ModelRetrieval, Retrieval
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.stats import CacheStats, Outcome, TenantCounters
 from tollgate.semantic_cache.store.base import CacheEntry, Candidate, SearchQuery, VectorStore
@@ -81,9 +83,11 @@ class SemanticCache:
         stats: CacheStats | None = None,
         precision: PrecisionMonitor | None = None,
         clock: Callable[[], float] = time.time,
+        retrieval: Retrieval | None = None,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
+        self._retrieval = retrieval or ModelRetrieval(embedder)
         self._store = store
         self._guard = guard or NearMissGuard(model_vocabulary(settings.resolved_model_path()))
         self._stats = stats or CacheStats()
@@ -100,6 +104,10 @@ class SemanticCache:
     @property
     def vector_store(self) -> VectorStore:
         return self._store
+
+    @property
+    def retrieval(self) -> Retrieval:
+        return self._retrieval
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -118,7 +126,7 @@ class SemanticCache:
             self._stats.record_lookup(tenant, task, Outcome.INELIGIBLE)
             return LookupResult(eligible=False, ineligible_reason=question.reason)
         threshold = min_similarity if min_similarity > 0 else self._settings.threshold_for(task)
-        vector = await self._embedder.embed(question.text)
+        vector = await self._retrieval.vector(question.text)
         candidates = await self._store.search(
             vector,
             SearchQuery(
@@ -129,9 +137,9 @@ class SemanticCache:
                 limit=self._settings.candidates,
             ),
         )
-        result = self._choose(question, sorted(candidates, key=lambda c: -c.similarity), threshold)
-        if candidates:
-            self._stats.record_similarity(max(c.similarity for c in candidates))
+        result = await self._choose(
+            question, sorted(candidates, key=lambda c: -c.similarity), threshold
+        )
         if not result.hit:
             outcome = Outcome.REJECTED if result.rejection_by_guard else Outcome.MISS
             self._stats.record_lookup(tenant, task, outcome)
@@ -164,18 +172,35 @@ class SemanticCache:
         digest = hashlib.sha256(f"{tenant}\x1f{request_id}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
-    def _choose(
-        self, question: Question, candidates: Sequence[Candidate], threshold: float
+    async def _choose(
+        self, question: Question, found: Sequence[Candidate], threshold: float
     ) -> _Choice:
+        """The answer to serve from `found` (nearest first), or why none: the guard first, then
+        the full model's similarity of the candidates the guard let through."""
+        floor = self._retrieval.floor(threshold)
         refused: tuple[Candidate, str] | None = None
-        for candidate in candidates:
-            if candidate.similarity < threshold:
+        passed: list[Candidate] = []
+        for candidate in found:
+            if candidate.similarity < floor:
                 break
             if self._settings.guard_enabled:
                 rejection = self._guard.check(question.text, candidate.entry.question)
                 if rejection is not None:
                     refused = refused or (candidate, rejection.reason)
                     continue
+            passed.append(candidate)
+        scored = await self._retrieval.similarities(question.text, passed)
+        confirmed = sorted(zip(scored, passed, strict=True), key=lambda pair: -pair[0])
+        # The search's similarity is on the threshold's scale only when it is the full model's.
+        final = self._retrieval.search_similarity_is_final
+        # The similarity histogram is the full model's, of the nearest candidate it measured.
+        if found and final:
+            self._stats.record_similarity(found[0].similarity)
+        elif confirmed:
+            self._stats.record_similarity(confirmed[0][0])
+        for similarity, candidate in confirmed:
+            if similarity < threshold:
+                break
             response = _decode(candidate.entry)
             if response is None:
                 continue
@@ -185,7 +210,7 @@ class SemanticCache:
                     hit=True,
                     response=response,
                     entry=candidate.entry,
-                    similarity=candidate.similarity,
+                    similarity=similarity,
                     matched_question=candidate.entry.question,
                     threshold=threshold,
                 ),
@@ -196,23 +221,25 @@ class SemanticCache:
             return _Choice(
                 LookupResult(
                     eligible=True,
-                    similarity=candidate.similarity,
+                    similarity=candidate.similarity if final else 0.0,
                     matched_question=candidate.entry.question,
                     rejection=reason,
                     threshold=threshold,
                 ),
                 rejection_by_guard=True,
             )
-        if candidates:
-            closest = candidates[0]
+        closest = confirmed[0] if confirmed else None
+        if closest is None and found and final:
+            closest = found[0].similarity, found[0]
+        if closest is not None:
+            similarity, candidate = closest
             return _Choice(
                 LookupResult(
                     eligible=True,
-                    similarity=closest.similarity,
-                    matched_question=closest.entry.question,
+                    similarity=similarity,
+                    matched_question=candidate.entry.question,
                     rejection=(
-                        f"similarity {closest.similarity:.3f} is below the threshold "
-                        f"{threshold:.3f}"
+                        f"similarity {similarity:.3f} is below the threshold {threshold:.3f}"
                     ),
                     threshold=threshold,
                 ),
@@ -255,9 +282,9 @@ class SemanticCache:
             output_tokens=response.usage.output_tokens,
             cache_read_input_tokens=response.usage.cache_read_input_tokens,
             cache_creation_input_tokens=response.usage.cache_creation_input_tokens,
-            embedding_model=self._embedder.model_name,
+            embedding_model=self._retrieval.vector_name,
         )
-        vector = await self._embedder.embed(question.text)
+        vector = await self._retrieval.vector(question.text)
         await self._store.upsert(entry, vector)
         self._stats.record_store(tenant, stored=True)
         await self._keep_within_limit(tenant)

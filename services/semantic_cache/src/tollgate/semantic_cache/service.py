@@ -9,8 +9,10 @@ from tollgate.common.server import GrpcService, Registration
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.embedding.model import Embedder, OnnxEmbedder
+from tollgate.semantic_cache.embedding.static import TABLE_FILE, StaticEmbedder
 from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
 from tollgate.semantic_cache.guard.lexicon import load_lexicon
+from tollgate.semantic_cache.retrieval import ModelRetrieval, Retrieval, StaticRetrieval
 from tollgate.semantic_cache.servicer import SemanticCacheServicer
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.store.base import VectorStore
@@ -36,6 +38,23 @@ async def load_embedder(settings: Settings) -> OnnxEmbedder:
     )
 
 
+async def build_retrieval(
+    settings: Settings, model: Embedder, batching: BatchingEmbedder
+) -> Retrieval:
+    """Static retrieval when configured and the model's folder has its table; else the model's
+    own vectors (a table confirms nothing for another model than the one it was made from)."""
+    model_dir = settings.resolved_model_path().resolve()
+    own_model = isinstance(model, OnnxEmbedder) and model.model_dir == model_dir
+    if settings.retrieval == "model" or not own_model or not (model_dir / TABLE_FILE).is_file():
+        return ModelRetrieval(batching)
+    static = await asyncio.to_thread(
+        StaticEmbedder, model_dir, max_tokens=settings.model_max_tokens
+    )
+    return StaticRetrieval(
+        static, batching, floor=settings.static_floor, cache_size=settings.embed_cache_size
+    )
+
+
 async def build_service(
     settings: Settings,
     *,
@@ -52,7 +71,8 @@ async def build_service(
         max_wait_ms=settings.embed_batch_wait_ms,
         cache_size=settings.embed_cache_size,
     )
-    vectors = store or build_store(settings, model.name, model.dimension)
+    retrieval = await build_retrieval(settings, model, batching)
+    vectors = store or build_store(settings, retrieval.vector_name, retrieval.dimension)
     verdict_store = verdicts or build_verdict_store(settings)
     lexicon = load_lexicon()
     monitor = PrecisionMonitor(
@@ -66,7 +86,9 @@ async def build_service(
         refresh_seconds=settings.precision_refresh_seconds,
     )
     guard = NearMissGuard(model_vocabulary(settings.resolved_model_path()), lexicon)
-    cache = SemanticCache(settings, batching, vectors, guard=guard, precision=monitor)
+    cache = SemanticCache(
+        settings, batching, vectors, guard=guard, precision=monitor, retrieval=retrieval
+    )
     verifier = Verifier(batching, monitor, lexicon, settings.answer_min_similarity)
     sweeper = Sweeper(cache, settings.sweep_interval_seconds, monitor)
 
@@ -77,7 +99,11 @@ async def build_service(
         await sweeper.start()
         log.info(
             "semantic cache ready",
-            extra={"model": model.name, "collection": vectors.collection},
+            extra={
+                "model": model.name,
+                "retrieval": retrieval.vector_name,
+                "collection": vectors.collection,
+            },
         )
 
     async def close_resources() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -66,7 +66,15 @@ class Settings(ServiceSettings):
     # The near-miss guard; turning it off is for evaluation only.
     guard_enabled: bool = True
     # Nearest entries examined per lookup: a near-miss at the top must not hide a true match.
-    candidates: int = Field(default=5, ge=1, le=50)
+    candidates: int = Field(default=10, ge=1, le=50)
+    # How entries are found: "static" searches by the model's static token table (a table
+    # lookup) and runs the model only on candidates the guard lets through; "model" searches by
+    # the model's own vectors (every lookup and store runs the model). A model folder without
+    # a static table always uses "model". retrieval.py says why both serve the same answers.
+    retrieval: Literal["static", "model"] = "static"
+    # Static search similarity under which a candidate is not examined. The lowest such
+    # similarity of a paraphrase the cache serves on the corpus's train split is 0.80.
+    static_floor: float = Field(default=0.70, ge=0, le=1)
 
     # ---- bounded memory ----------------------------------------------------------------------
     # Entries kept per tenant; storing past it evicts the tenant's oldest entries. Per tenant

@@ -55,6 +55,7 @@ class OnnxEmbedder:
                     "tokenizer.json"
                 )
         self._max_tokens = max_tokens
+        self._model_dir = model_dir.resolve()
         self._name = _model_name(model_dir, model_file)
 
         # The exported tokenizer.json pads and truncates to a fixed 128; the model takes 256, and
@@ -110,6 +111,10 @@ class OnnxEmbedder:
         return self._dimension
 
     @property
+    def model_dir(self) -> Path:
+        return self._model_dir
+
+    @property
     def max_tokens(self) -> int:
         return self._max_tokens
 
@@ -161,16 +166,20 @@ def _model_name(model_dir: Path, model_file: Path) -> str:
     with model_file.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
-    expected = _recorded_digest(model_dir, model_file.name)
+    expected = recorded_digest(model_dir, model_file.name)
     if expected is not None and expected != digest.hexdigest():
         raise ModelLoadError(
             f"{model_file} does not match its checksum in SHA256SUMS (truncated or replaced?)"
         )
-    slug = re.sub(r"[^a-z0-9]+", "-", model_dir.resolve().name.lower()).strip("-") or "model"
-    return f"{slug}-{digest.hexdigest()[:8]}"
+    return f"{model_slug(model_dir)}-{digest.hexdigest()[:8]}"
 
 
-def _recorded_digest(model_dir: Path, file_name: str) -> str | None:
+def model_slug(model_dir: Path) -> str:
+    """The model folder's name as a collection name may spell it."""
+    return re.sub(r"[^a-z0-9]+", "-", model_dir.resolve().name.lower()).strip("-") or "model"
+
+
+def recorded_digest(model_dir: Path, file_name: str) -> str | None:
     """The sha256 that the folder's SHA256SUMS records for `file_name`, if it records one."""
     sums = model_dir / "SHA256SUMS"
     if not sums.is_file():
