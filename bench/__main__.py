@@ -76,6 +76,11 @@ BENCHMARKS = (
     ),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),
     Benchmark("semantic_eval", "Semantic-cache precision and recall"),
+    Benchmark(
+        "semantic_retrieval",
+        "Semantic-cache retrieval: static vectors beside the model's, through the cache",
+        quick=("--distractors", "500"),
+    ),
     Benchmark("ledger", "Budget ledger", quick=("--pairs", "100")),
     Benchmark("orchestrator_concurrency", "Orchestrator adaptive concurrency"),
     Benchmark(
