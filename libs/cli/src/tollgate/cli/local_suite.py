@@ -88,9 +88,23 @@ DEFAULT_FLAGS = {
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports. Chosen with every socket held open at once: ports picked one
+    after the other can repeat (a port closed is free to be handed out again), and two services
+    given one port would have one's readiness taken for the other's."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass
@@ -228,8 +242,15 @@ async def _start_emulator(workdir: Path, env: dict[str, str], python: str) -> Su
     return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: _listens(port))
 
 
-def _grpc_probe(address: str) -> Callable[[], Awaitable[bool]]:
-    return lambda: is_serving(address)
+def _grpc_probe(address: str, service: str) -> Callable[[], Awaitable[bool]]:
+    """Ready when `service` itself reports SERVING at `address`: another server's health answer
+    (a port still held by a process that is going away, say) must not count as ours."""
+    return lambda: is_serving(address, service)
+
+
+def grpc_service_name(name: str) -> str:
+    """The gRPC service a suite process serves, e.g. tollgate.v1.SemanticCacheService."""
+    return "tollgate.v1." + "".join(part.title() for part in name.split("_")) + "Service"
 
 
 async def _spawn_service(
@@ -248,7 +269,7 @@ async def _spawn_service(
         address,
         process,
         log_path,
-        _grpc_probe(address),
+        _grpc_probe(address, grpc_service_name(name)),
         env_prefix=f"TOLLGATE_{name.upper()}_",
     )
 
@@ -354,9 +375,11 @@ async def _first_failure(jobs: list[Awaitable[None]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _service_ports(default_ports: bool) -> dict[str, int]:
+def _suite_ports(default_ports: bool) -> tuple[dict[str, int], int]:
+    """Each service's port, and the HTTP door's."""
     if not default_ports:
-        return {name: free_port() for name, _ in SERVICES}
+        *chosen, http = free_ports(len(SERVICES) + 1)
+        return {name: port for (name, _), port in zip(SERVICES, chosen, strict=True)}, http
     ports = dict(SERVICES)
     busy = ports_in_use(ports)
     if busy:
@@ -366,7 +389,7 @@ def _service_ports(default_ports: bool) -> dict[str, int]:
             cause=[],
             hint="Stop it, or start the suite on free ports: tollgate run --free-ports.",
         )
-    return ports
+    return ports, HTTP_PORT
 
 
 @contextlib.contextmanager
@@ -419,7 +442,7 @@ async def local_suite(
     by the caller is the caller's to keep.
     """
     with _default_ports_lock(default_ports):
-        ports = _service_ports(default_ports)
+        ports, http_port = _suite_ports(default_ports)
         owned: list[Path] = []
         if workdir is None:
             workdir = short_temp_dir("tollgate-local-")
@@ -444,7 +467,6 @@ async def local_suite(
             env["TOLLGATE_GATEWAY_API_KEYS_FILE"] = str(keys_path)
             env["TOLLGATE_GATEWAY_FLAGS_FILE"] = str(_flags_file(workdir, flags))
             env = _service_env(env, ports)
-            http_port = HTTP_PORT if default_ports else free_port()
             env["TOLLGATE_GATEWAY_HTTP_ENABLED"] = "true"
             env["TOLLGATE_GATEWAY_HTTP_PORT"] = str(http_port)
             env.setdefault("TOLLGATE_BUDGET_LEDGER_MIGRATE_ON_START", "true")
