@@ -16,6 +16,7 @@ from tollgate.common.testing import serving
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.embedding.model import OnnxEmbedder
+from tollgate.semantic_cache.embedding.static import StaticEmbedder
 from tollgate.semantic_cache.service import build_retrieval, build_service
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.store.base import VectorStore, collection_name
@@ -43,15 +44,38 @@ def make_store(kind: str, dimension: int, data_dir: str) -> VectorStore:
     return QdrantVectorStore(AsyncQdrantClient(location=":memory:"), collection, dimension)
 
 
+@pytest.fixture(scope="session")
+def static_dimension(onnx_embedder: OnnxEmbedder) -> int:
+    """The length of the shipped static retrieval vectors (what the service stores)."""
+    return StaticEmbedder(onnx_embedder.model_dir).dimension
+
+
 @pytest.fixture(params=["edge", "qdrant-local"])
-async def vector_store(
-    request: pytest.FixtureRequest, onnx_embedder: OnnxEmbedder, tmp_path: Any
-) -> AsyncIterator[VectorStore]:
+def store_kind(request: pytest.FixtureRequest) -> str:
     """Each store test runs against the in-process engine and qdrant-client's local mode."""
-    store = make_store(request.param, onnx_embedder.dimension, str(tmp_path / "edge"))
-    await store.open()
-    yield store
-    await store.close()
+    return str(request.param)
+
+
+@pytest.fixture
+async def open_store(store_kind: str, tmp_path: Any) -> AsyncIterator[Any]:
+    """`await open_store(dimension)`: a store of this test's kind, closed after the test."""
+    opened: list[VectorStore] = []
+
+    async def open_one(dimension: int) -> VectorStore:
+        store = make_store(store_kind, dimension, str(tmp_path / f"edge-{len(opened)}"))
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def vector_store(open_store: Any, onnx_embedder: OnnxEmbedder) -> VectorStore:
+    """A store for the model's own vectors."""
+    return await open_store(onnx_embedder.dimension)  # type: ignore[no-any-return]
 
 
 class FakeClock:
@@ -77,7 +101,7 @@ async def semantic_cache(
     request: pytest.FixtureRequest,
     settings: Settings,
     onnx_embedder: OnnxEmbedder,
-    vector_store: VectorStore,
+    open_store: Any,
     clock: FakeClock,
 ) -> AsyncIterator[SemanticCache]:
     """The cache core over each store and each way of retrieval, with a fake clock."""
@@ -85,7 +109,8 @@ async def semantic_cache(
     batching = BatchingEmbedder(onnx_embedder)
     await batching.start()
     retrieval = await build_retrieval(settings, onnx_embedder, batching)
-    yield SemanticCache(settings, batching, vector_store, clock=clock, retrieval=retrieval)
+    store = await open_store(retrieval.dimension)
+    yield SemanticCache(settings, batching, store, clock=clock, retrieval=retrieval)
     await batching.stop()
 
 

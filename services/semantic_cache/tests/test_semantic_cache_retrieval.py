@@ -17,7 +17,6 @@ from tollgate.semantic_cache.embedding.static import TABLE_FILE, StaticEmbedder
 from tollgate.semantic_cache.retrieval import ModelRetrieval, StaticRetrieval
 from tollgate.semantic_cache.service import build_retrieval
 from tollgate.semantic_cache.settings import Settings
-from tollgate.semantic_cache.store.base import VectorStore
 
 from .test_semantic_cache_lookup import AUSTIN, ask, remember
 
@@ -42,7 +41,7 @@ def make_cache(
     settings: Settings,
     onnx_embedder: OnnxEmbedder,
     batching: BatchingEmbedder,
-    vector_store: VectorStore,
+    open_store: Any,
     clock: Any,
 ) -> Callable[..., Awaitable[SemanticCache]]:
     """`await make_cache(**settings_changes)`: the cache with static retrieval over each store."""
@@ -51,7 +50,8 @@ def make_cache(
         changed = settings.model_copy(update=changes)
         retrieval = await build_retrieval(changed, onnx_embedder, batching)
         assert isinstance(retrieval, StaticRetrieval)
-        return SemanticCache(changed, batching, vector_store, clock=clock, retrieval=retrieval)
+        store = await open_store(retrieval.dimension)
+        return SemanticCache(changed, batching, store, clock=clock, retrieval=retrieval)
 
     return make
 

@@ -44,12 +44,12 @@ def lookup_request(requests: Any, question: str, **options: Any) -> pb.SemanticL
 
 @pytest.mark.parametrize("backend", ["edge", "qdrant-local"])
 async def test_store_then_a_paraphrase_hits(
-    settings: Settings, start_cache: Any, requests: Any, backend: str, onnx_embedder: Any
+    settings: Settings, start_cache: Any, requests: Any, backend: str, static_dimension: int
 ) -> None:
     store = None
     if backend == "qdrant-local":
         store = QdrantVectorStore(
-            AsyncQdrantClient(location=":memory:"), "svc__m__384", onnx_embedder.dimension
+            AsyncQdrantClient(location=":memory:"), "svc__static", static_dimension
         )
     async with start_cache(settings, store) as cache:
         before = time.time()
@@ -238,11 +238,11 @@ class _UnreachableQdrant(QdrantVectorStore):
 
 
 async def test_an_unreachable_qdrant_is_unavailable_not_internal(
-    settings: Settings, start_cache: Any, requests: Any, onnx_embedder: Any
+    settings: Settings, start_cache: Any, requests: Any, static_dimension: int
 ) -> None:
     # Port 9 (discard) has no listener here: every request is refused at once.
     client = AsyncQdrantClient(url="http://127.0.0.1:9", timeout=1, check_compatibility=False)
-    store = _UnreachableQdrant(client, "down__m__384", onnx_embedder.dimension)
+    store = _UnreachableQdrant(client, "down__static", static_dimension)
     async with start_cache(settings, store) as cache:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await cache.stub.SemanticLookup(lookup_request(requests, AUSTIN))

@@ -73,8 +73,8 @@ class Settings(ServiceSettings):
     # a static table always uses "model". retrieval.py says why both serve the same answers.
     retrieval: Literal["static", "model"] = "static"
     # Static search similarity under which a candidate is not examined. The lowest such
-    # similarity of a paraphrase the cache serves on the corpus's train split is 0.80.
-    static_floor: float = Field(default=0.70, ge=0, le=1)
+    # similarity of a paraphrase the cache serves on the corpus's train split is 0.68.
+    static_floor: float = Field(default=0.55, ge=0, le=1)
 
     # ---- bounded memory ----------------------------------------------------------------------
     # Entries kept per tenant; storing past it evicts the tenant's oldest entries. Per tenant
