@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
 
 from tests.conftest import Suite, both_modes
@@ -102,3 +104,22 @@ async def test_request_id_is_kept_and_the_task_routes_the_model(suite: Suite) ->
     )
     seen = [r for r in suite.emulator.stats.requests if r.path == "/v1/messages"]
     assert seen[-1].model == "claude-haiku-5-5"
+
+
+@both_modes
+async def test_many_callers_looping_on_one_channel_are_all_served(suite: Suite) -> None:
+    """80 callers each sending the next call as the last returns, all on one channel (fewer than
+    the gateway's 500 calls at once). gRPC's server counts a stream until it is fully closed, so
+    the connection holds more streams than calls; at the gateway's former limit of 100 streams
+    per connection some of these calls were refused (UNAVAILABLE, checked)."""
+    async with suite.client() as client:
+
+        async def caller(number: int) -> int:
+            for turn in range(4):
+                await client.complete(
+                    messages=[{"role": "user", "content": f"Caller {number}, question {turn}"}],
+                    max_tokens=20,
+                )
+            return 4
+
+        assert sum(await asyncio.gather(*(caller(n) for n in range(80)))) == 320

@@ -115,7 +115,11 @@ class Settings(ServiceSettings):
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Streams one caller's connection may hold open at once (callers are outside the suite).
-    max_concurrent_streams: int = Field(default=100, ge=1)
+    # Twice MAX_CONCURRENT_RPCS: gRPC's server counts a stream until it is fully closed, so a
+    # caller looping N calls on one channel holds up to ~2N streams, and a stream past the limit
+    # is refused (UNAVAILABLE, RST_STREAM REFUSED_STREAM). At 100, 63 such callers were refused
+    # (58 were not); the calls in progress are bounded by MAX_CONCURRENT_RPCS anyway.
+    max_concurrent_streams: int = Field(default=1000, ge=1)
     # Calls in progress at once; past it new calls get RESOURCE_EXHAUSTED. The server's receive
     # limit stays the common 8 MiB so that a request between max_request_bytes and it is told
     # the limit in a sentence; unauthenticated bodies are never read (tollgate.gateway.auth_gate)
