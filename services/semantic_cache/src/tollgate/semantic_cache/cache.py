@@ -177,7 +177,10 @@ class SemanticCache:
     ) -> _Choice:
         """The answer to serve from `found` (nearest first), or why none: the guard first, then
         the full model's similarity of the candidates the guard let through."""
-        floor = self._retrieval.floor(threshold)
+        # The search's similarity is on the threshold's scale only when it is the full model's;
+        # a static search examines what clears the (looser) static floor.
+        final = self._retrieval.search_similarity_is_final
+        floor = threshold if final else self._settings.static_floor
         refused: tuple[Candidate, str] | None = None
         passed: list[Candidate] = []
         for candidate in found:
@@ -191,8 +194,6 @@ class SemanticCache:
             passed.append(candidate)
         scored = await self._retrieval.similarities(question.text, passed)
         confirmed = sorted(zip(scored, passed, strict=True), key=lambda pair: -pair[0])
-        # The search's similarity is on the threshold's scale only when it is the full model's.
-        final = self._retrieval.search_similarity_is_final
         # The similarity histogram is the full model's, of the nearest candidate it measured.
         if found and final:
             self._stats.record_similarity(found[0].similarity)

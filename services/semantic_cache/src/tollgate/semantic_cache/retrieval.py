@@ -47,10 +47,6 @@ class Retrieval(Protocol):
         """The vector `text` is stored and searched by."""
         ...
 
-    def floor(self, threshold: float) -> float:
-        """The search similarity under which a candidate is not examined."""
-        ...
-
     async def similarities(self, text: str, candidates: Sequence[Candidate]) -> list[float]:
         """The full model's cosine similarity of `text` to each candidate's question."""
         ...
@@ -77,9 +73,6 @@ class ModelRetrieval:
     async def vector(self, text: str) -> Vector:
         return await self._embedder.embed(text)
 
-    def floor(self, threshold: float) -> float:
-        return threshold
-
     async def similarities(self, text: str, candidates: Sequence[Candidate]) -> list[float]:
         return [c.similarity for c in candidates]
 
@@ -92,12 +85,10 @@ class StaticRetrieval:
         static: StaticEmbedder,
         embedder: BatchingEmbedder,
         *,
-        floor: float,
         cache_size: int = 10_000,
     ) -> None:
         self._static = static
         self._embedder = embedder
-        self._floor = floor
         # A store embeds the question its lookup embedded moments before.
         self._vectors: LruCache[str, Vector] = LruCache(cache_size)
 
@@ -119,9 +110,6 @@ class StaticRetrieval:
             found = self._static.embed_one(text)
             self._vectors.put(text, found)
         return found
-
-    def floor(self, threshold: float) -> float:
-        return self._floor
 
     async def similarities(self, text: str, candidates: Sequence[Candidate]) -> list[float]:
         if not candidates:

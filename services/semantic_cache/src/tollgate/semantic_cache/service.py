@@ -50,9 +50,7 @@ async def build_retrieval(
     static = await asyncio.to_thread(
         StaticEmbedder, model_dir, max_tokens=settings.model_max_tokens
     )
-    return StaticRetrieval(
-        static, batching, floor=settings.static_floor, cache_size=settings.embed_cache_size
-    )
+    return StaticRetrieval(static, batching, cache_size=settings.embed_cache_size)
 
 
 async def build_service(
