@@ -11,6 +11,7 @@ hit with the full model and the guard, `retrieval.py`).
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ class StaticEmbedder:
                 f"{table_file} does not match its checksum in SHA256SUMS (truncated or replaced?)"
             )
         try:
-            with np.load(table_file) as arrays:
+            # From the bytes just hashed: the file is read once.
+            with np.load(io.BytesIO(raw)) as arrays:
                 # Dequantized once at load, kept as float16 (23 MB instead of 47 MB of float32;
                 # a lookup sums its few rows in float32).
                 rows = arrays["table"].astype(np.float32) * arrays["scale"][:, None]
