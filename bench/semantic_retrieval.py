@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.progress import phase
-from bench.semantic_eval import CORPUS_DIR, Pair, load_split
+from bench.semantic_eval import Pair, load_split
 from bench.semantic_lookup import questions, request_for
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
@@ -78,9 +78,10 @@ def answer_naming(question: str) -> common_pb2.ClaudeResponse:
 
 
 def stored_questions(split: str, distractors: int) -> list[str]:
-    corpus = load_split("train") + load_split("test")
-    train_near_misses = [p.asked for p in load_split("train") if not p.should_hit]
-    asked = {p.asked for p in load_split(split)}
+    splits = {name: load_split(name) for name in ("train", "test")}
+    corpus = splits["train"] + splits["test"]
+    train_near_misses = [p.asked for p in splits["train"] if not p.should_hit]
+    asked = {p.asked for p in splits[split]}
     pool = {p.cached for p in corpus} | set(train_near_misses) | set(questions(distractors, 11))
     # An asked question is never stored itself: the lookup would find its own text.
     return sorted(pool - asked)
@@ -177,7 +178,6 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--distractors", type=int, default=5_000)
     args = parser.parse_args()
-    assert CORPUS_DIR.is_dir()
     print(asyncio.run(evaluate(args.split, args.distractors)))
 
 
