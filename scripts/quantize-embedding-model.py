@@ -51,6 +51,7 @@ DEFAULT_OUTPUT = (
     Path(__file__).resolve().parents[1]
     / "services/semantic_cache/src/tollgate/semantic_cache/embedding/all-MiniLM-L6-v2-int8"
 )
+STATIC_TABLE = "static_embeddings.npz"
 COPIED = ("tokenizer.json", "LICENSE")
 _FLOAT = onnx.TensorProto.FLOAT
 # Activation levels: 7 bits, so that no pair of u8 x s8 products overflows 16 bits (docstring).
@@ -222,7 +223,11 @@ def main(source: Path, output: Path) -> None:
         if path.name in ("model.onnx", *COPIED)
     ]
     (output / "SHA256SUMS").write_text("\n".join(sums) + "\n")
-    print(f"wrote {output}")
+    # The static retrieval table is made from the model: one left from the previous model would
+    # find candidates by vectors this model no longer gives (the service searches by the model's
+    # own vectors until the table is made again).
+    (output / STATIC_TABLE).unlink(missing_ok=True)
+    print(f"wrote {output}; make its static table: scripts/build-static-embeddings.py {output}")
 
 
 if __name__ == "__main__":
