@@ -28,10 +28,16 @@ EVERYTHING["flags"].update(
 )
 
 
-def _request(question: str) -> dict[str, Any]:
+def _request(question: str, *, history: bool = False) -> dict[str, Any]:
+    """One question; with `history`, as the third turn of a chat (the conversation optimizer
+    is not asked about a single message: it has no history to cut)."""
+    earlier = [
+        {"role": "user", "content": "We are looking in Denver."},
+        {"role": "assistant", "content": "Noted: Denver."},
+    ]
     return {
         "model": "claude-sonnet-5-5",
-        "messages": [{"role": "user", "content": question}],
+        "messages": (earlier if history else []) + [{"role": "user", "content": question}],
         "max_tokens": 800,
         "temperature": 0.0,
     }
@@ -53,7 +59,7 @@ async def test_optimizer_and_semantic_cache_down_still_answers(everything_on: Fu
     # The fixture points the semantic cache at a port where nothing listens.
     await everything_on.servers["conversation_optimizer"].stop(grace=0)
     async with everything_on.client() as client:
-        result = await client.complete(**_request("Any 2-bed condos in Denver?"))
+        result = await client.complete(**_request("Any 2-bed condos?", history=True))
     assert result.text
     assert "skipped" in _detail(result.account, "semantic_cache")
     assert "skipped" in _detail(result.account, "conversation_optimization")
@@ -166,7 +172,7 @@ async def test_account_details_never_show_a_backends_address_or_raw_error(
         await everything_on.servers[backend].stop(grace=0)
     await asyncio.sleep(0.5)  # the gateway polls the flags file every 0.2 s here
     async with everything_on.client() as client:
-        result = await client.complete(**_request("Is parking included?"))
+        result = await client.complete(**_request("Is parking included?", history=True))
     details = {r.optimization: r.detail for r in result.account.optimizations}
     for key in ("exact_cache", "conversation_optimization", "semantic_cache", "budget_enforcement"):
         assert details[key].startswith("skipped: the "), details

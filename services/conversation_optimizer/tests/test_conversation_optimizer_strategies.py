@@ -181,6 +181,28 @@ def test_a_target_drops_more_chunks_until_the_request_fits(make: Any) -> None:
     assert list(impossible.request.messages[-5:]) == list(request.messages[-5:])
 
 
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_a_single_message_comes_back_unchanged(
+    conversation_strategy: Any, data: st.DataObject
+) -> None:
+    """The gateway does not ask about a one-message request (its step
+    test_one_message_is_not_sent_to_the_optimizer) because of this: only history is cut, and one
+    message is all verbatim tail, whatever the strategies, target and prompt caching."""
+    request = data.draw(
+        conversation_strategy(max_exchanges=1).filter(lambda r: len(r.messages) == 1)
+    )
+    strategies = data.draw(st.lists(st.sampled_from([s.value for s in Strategy]), unique=True))
+    policy = Policy().with_request(strategies, data.draw(st.integers(0, 5_000)))
+    if data.draw(st.booleans()):
+        policy = policy.for_prompt_caching()
+    outcome = optimize(request, policy)
+    assert outcome.request == request
+    assert not outcome.changed
+    assert outcome.original_tokens == outcome.optimized_tokens
+    assert (outcome.turns_removed, outcome.summary_cost_micros) == (0, 0)
+
+
 def test_cache_breakpoints_of_kept_blocks_stay_and_none_are_added(make: Any) -> None:
     request = tool_conversation(make, 10)
     request.system[0].cache_control.ttl = common_pb2.CACHE_TTL_1H

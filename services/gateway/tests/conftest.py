@@ -101,6 +101,18 @@ def request(**fields: Any) -> Request:
     return Request(context, gateway_pb2.Completion(request=claude))
 
 
+def conversation() -> Request:
+    """`request()` as the third turn of a conversation: history the optimizer may cut."""
+    built = request()
+    messages = built.completion.request.messages
+    latest = common_pb2.Message()
+    latest.CopyFrom(messages[0])
+    messages[0].content[0].text.text = "We need four bedrooms."
+    messages.add(role=common_pb2.ROLE_ASSISTANT).content.add().text.text = "Noted: four bedrooms."
+    messages.append(latest)
+    return built
+
+
 @pytest.fixture
 def fakes() -> FakeSuite:
     return FakeSuite(Settings(breaker_failure_threshold=3, breaker_open_seconds=60.0))
@@ -111,4 +123,6 @@ def helpers() -> Any:
     """The module's helpers, for tests (conftest modules are not importable by name here)."""
     import types
 
-    return types.SimpleNamespace(on=on, request=request, rpc_error=rpc_error)
+    return types.SimpleNamespace(
+        on=on, request=request, conversation=conversation, rpc_error=rpc_error
+    )

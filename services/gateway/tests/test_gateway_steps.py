@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from tollgate.common.errors import ServiceError
+from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.pipeline import RequestRun
 from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -149,14 +150,14 @@ async def test_optimizer_gets_the_flags_strategies_and_target_and_the_saving_is_
     flags = helpers.on(
         "conversation_optimization", targetTokens=500, strategies=["keep_recent", "facts_note"]
     )
-    shorter = helpers.request().completion.request
+    shorter = helpers.conversation().completion.request
     shorter.messages[0].content[0].text.text = "Garden size?"
     fakes.stubs["conversation_optimizer"].replies["OptimizeConversation"] = (
         conversation_optimizer_pb2.OptimizeConversationResponse(
             request=shorter, original_tokens=1500, optimized_tokens=500, summary_cost_micros=300
         )
     )
-    request = helpers.request()
+    request = helpers.conversation()
     decisions = fakes.decisions(flags)
     step = ConversationOptimizationStep(
         request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
@@ -177,12 +178,12 @@ async def test_shadow_optimization_sends_the_original_and_adds_nothing_to_the_ba
     flags = helpers.on("conversation_optimization", mode="shadow")
     fakes.stubs["conversation_optimizer"].replies["OptimizeConversation"] = (
         conversation_optimizer_pb2.OptimizeConversationResponse(
-            request=helpers.request().completion.request,
+            request=helpers.conversation().completion.request,
             original_tokens=1500,
             optimized_tokens=500,
         )
     )
-    request = helpers.request()
+    request = helpers.conversation()
     decisions = fakes.decisions(flags)
     step = ConversationOptimizationStep(
         request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
@@ -192,6 +193,51 @@ async def test_shadow_optimization_sends_the_original_and_adds_nothing_to_the_ba
     assert step.savings(_generated(1000, 1000)) == 0
     assert step.report is not None
     assert step.report.micros_saved == 2000
+
+
+@pytest.mark.parametrize("target", [0, 200])
+async def test_one_message_is_not_sent_to_the_optimizer(
+    fakes: Any, helpers: Any, target: int
+) -> None:
+    """One message is all verbatim tail: the optimizer would send it back unchanged (its
+    test_a_single_message_comes_back_unchanged), so the gateway does not ask."""
+    flags = helpers.on("conversation_optimization", targetTokens=target)
+    request = helpers.request()
+    decisions = fakes.decisions(flags)
+    step = ConversationOptimizationStep(
+        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
+    )
+    effect = await step.before(Draft(request.completion.request))
+    assert fakes.stubs["conversation_optimizer"].asked("OptimizeConversation") == []
+    assert effect.request is None
+    assert step.report is not None
+    tokens = estimate_request(request.completion.request)
+    assert step.report.detail == f"{tokens} tokens in one message: no history to cut"
+    assert step.savings(_generated(1000, 1000)) == 0
+
+
+async def test_one_message_over_a_set_target_is_sent_for_the_explanation(
+    fakes: Any, helpers: Any
+) -> None:
+    flags = helpers.on("conversation_optimization", targetTokens=5)
+    fakes.stubs["conversation_optimizer"].replies["OptimizeConversation"] = (
+        conversation_optimizer_pb2.OptimizeConversationResponse(
+            request=helpers.request().completion.request,
+            original_tokens=40,
+            optimized_tokens=40,
+            target_met=False,
+            target_explanation="The target of 5 tokens is out of reach by 35 tokens.",
+        )
+    )
+    request = helpers.request()
+    decisions = fakes.decisions(flags)
+    step = ConversationOptimizationStep(
+        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
+    )
+    await step.before(Draft(request.completion.request))
+    assert len(fakes.stubs["conversation_optimizer"].asked("OptimizeConversation")) == 1
+    assert step.report is not None
+    assert "target not met: The target of 5 tokens" in step.report.detail
 
 
 def _flags(**modes: str) -> str:
@@ -231,7 +277,7 @@ async def test_the_optimized_conversations_stable_prefix_goes_to_the_orchestrato
         )
     )
     flags = _flags(conversation_optimization=optimization, prompt_caching=caching)
-    run = RequestRun(helpers.request(), fakes.decisions(flags), fakes.services())
+    run = RequestRun(helpers.conversation(), fakes.decisions(flags), fakes.services())
     await run.look_up()
     spec = run.spec()
 
@@ -239,7 +285,7 @@ async def test_the_optimized_conversations_stable_prefix_goes_to_the_orchestrato
     assert asked.prompt_caching == (caching == "enforce")
     assert spec.stable_prefix_messages == expected
     assert spec.request == (
-        shorter if optimization == "enforce" else helpers.request().completion.request
+        shorter if optimization == "enforce" else helpers.conversation().completion.request
     )
 
 

@@ -11,6 +11,7 @@ from tollgate.common.flag_definitions import (
     ConversationOptimizationParameters,
     PromptCachingParameters,
 )
+from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.steps.base import (
     NO_EFFECT,
@@ -49,9 +50,19 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
             return NO_EFFECT
         report = self.start_report(decision)
         parameters = decision.parameters
+        request = self._request.completion.request
+        if len(request.messages) == 1:
+            # One message is one exchange, the conversation's verbatim tail: the optimizer cuts
+            # only history and would send it back unchanged (its tests hold it to that for any
+            # message, strategies and target), so the hop is saved. A target set here and missed
+            # is still sent, for the optimizer's explanation of the miss.
+            tokens = estimate_request(request)
+            if not parameters.target_tokens or tokens <= parameters.target_tokens:
+                report.detail = f"{tokens} tokens in one message: no history to cut"
+                return NO_EFFECT
         call = conversation_optimizer_pb2.OptimizeConversationRequest(
             context=self._request.context,
-            request=self._request.completion.request,
+            request=request,
             target_tokens=parameters.target_tokens,
             strategies=list(parameters.strategies),
             # Cutting a conversation rewrites Anthropic's prompt cache; with caching on, the
