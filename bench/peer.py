@@ -69,6 +69,9 @@ SEVEN = "seven processes"
 ONE = "one process"
 DEPLOYMENTS = {SEVEN: False, ONE: True}
 ALL_SERVICES = "all services (one process)"
+# bench.stack_floor: the same API answered by the stack alone, in each deployment's shape.
+FLOOR = "stack floor (bare grpc.aio + aiohttp, no Tollgate code)"
+FLOOR_FRONT, FLOOR_HOP = "floor: front server", "floor: server behind a hop"
 
 
 @dataclass
@@ -401,6 +404,66 @@ async def litellm(version: str, seconds: float, rounds: int = ROUNDS) -> Figures
                 await client.close()
 
 
+def _listening(port: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    return probe
+
+
+async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figures:
+    """The stack's floor (bench.stack_floor) in the deployment's shape: one server making the
+    HTTP call, or (seven processes) a front server calling it over one gRPC hop."""
+    import aiohttp
+    import grpc
+
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as folder:
+        workdir = Path(folder)
+        emulator_url = f"http://127.0.0.1:{free_port()}"
+        env = dict(os.environ)
+        emulator_command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
+        emulator_command += ["--port", emulator_url.rsplit(":", 1)[1]]
+        front, behind = free_port(), free_port()
+
+        def server(port: int, *extra: str) -> list[str]:
+            command = [sys.executable, "-m", "bench.stack_floor", "--port", str(port)]
+            return [*command, "--upstream", emulator_url, "--model", MODEL, *extra]
+
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(
+                _process(emulator_command, workdir / "emulator.log", _answers(emulator_url), env)
+            )
+            services: dict[str, psutil.Process] = {}
+            if DEPLOYMENTS[deployment]:
+                front_command = server(front)
+            else:
+                hop = await stack.enter_async_context(
+                    _process(server(behind), workdir / "hop.log", _listening(behind), env)
+                )
+                services[FLOOR_HOP] = psutil.Process(hop.pid)
+                front_command = server(front, "--next", f"127.0.0.1:{behind}")
+            process = await stack.enter_async_context(
+                _process(front_command, workdir / "front.log", _listening(front), env)
+            )
+            services = {FLOOR_FRONT: psutil.Process(process.pid), **services}
+            client = await stack.enter_async_context(
+                TollgateClient(f"127.0.0.1:{front}", "floor", timeout=60)
+            )
+
+            async def call() -> None:
+                await client.complete(task="chat", **body(unique_text()))
+
+            served = Served(call, services, [], emulator_url)
+            code = f"grpcio {grpc.__version__}, aiohttp {aiohttp.__version__}"
+            return await measure(FLOOR, code, served, seconds, deployment, rounds)
+
+
 def _checkout_name(checkout: Path) -> str:
     commit = subprocess.run(
         ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
@@ -422,6 +485,7 @@ async def run(
     setups: list[str],
     deployments: Sequence[str] = tuple(DEPLOYMENTS),
     rounds: int = ROUNDS,
+    with_floor: bool = True,
 ) -> str:
     figures: list[Figures] = []
     notes: list[str] = []
@@ -431,6 +495,10 @@ async def run(
             figures.append(await litellm(litellm_version(), seconds, rounds))
         except Exception as error:  # reported in the table's notes, the rest still runs
             notes.append(f"LiteLLM could not be measured: {type(error).__name__}: {error}")
+    if with_floor:
+        for deployment in deployments:
+            phase(f"stack floor, {deployment} ...")
+            figures.append(await floor(deployment, seconds, rounds))
     codes = [(sys.executable, _this_checkout())]
     if baseline is not None:
         codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), _checkout_name(baseline)))
@@ -498,7 +566,11 @@ def render(figures: list[Figures], notes: list[str], seconds: float, rounds: int
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures:
-        skipped = "" if f.setup == LITELLM else f"{f.skipped:,} of {len(f.loaded.latencies_ms):,}"
+        skipped = (
+            ""
+            if f.setup in (LITELLM, FLOOR)
+            else f"{f.skipped:,} of {len(f.loaded.latencies_ms):,}"
+        )
         lines.append(
             f"| {f.label} | {f.code} | {f.loaded.rate:,.0f} | {f.service_cpu_ms:.2f}{f.spread} "
             f"| {f.cpu_ms(f.store_cpu_seconds):.2f} "
@@ -548,28 +620,33 @@ def _process_columns(figures: list[Figures]) -> list[str]:
 
 def goal_lines(figures: list[Figures]) -> list[str]:
     lines = [
-        "Goals (from the issue), on this checkout's code:",
+        "Goals (from the issue), on this checkout's code. The stack floor is the same API answered "
+        "by grpc.aio, aiohttp and json alone in the deployment's shape (bench.stack_floor), "
+        "measured in the same run: what no pass-through on this stack costs less than.",
         "",
-        "| goal | target | measured | verdict |",
-        "|---|---:|---:|---|",
+        "| goal | target | measured | stack floor, same run | verdict |",
+        "|---|---:|---:|---:|---|",
     ]
     ours = {(f.setup, f.deployment): f for f in figures if f.code.startswith("this checkout")}
+    floors = {f.deployment: f for f in figures if f.setup == FLOOR}
     peer = next((f for f in figures if f.setup == LITELLM), None)
     for deployment in DEPLOYMENTS:
         for setup, goal in CPU_GOALS.items():
             if (setup, deployment) in ours:
                 value = ours[setup, deployment].service_cpu_ms
                 verdict = "met" if value <= goal else f"missed ({value / goal:.1f}x the goal)"
+                stack = floors.get(deployment) if setup == PASS_THROUGH else None
+                shown = f"{stack.service_cpu_ms:.2f} ms{stack.spread}" if stack else ""
                 lines.append(
                     f"| {setup}, {deployment}: server CPU per request | ≤ {goal:g} ms "
-                    f"| {value:.2f} ms{ours[setup, deployment].spread} | {verdict} |"
+                    f"| {value:.2f} ms{ours[setup, deployment].spread} | {shown} | {verdict} |"
                 )
         if peer is not None and (GOVERNANCE, deployment) in ours:
             ratio = ours[GOVERNANCE, deployment].loaded.rate / peer.loaded.rate
             verdict = "met" if ratio >= THROUGHPUT_GOAL else "missed"
             lines.append(
                 f"| {GOVERNANCE}, {deployment}: req/s at {CLIENTS} over LiteLLM's "
-                f"| ≥ {THROUGHPUT_GOAL:g}x | {ratio:.2f}x | {verdict} |"
+                f"| ≥ {THROUGHPUT_GOAL:g}x | {ratio:.2f}x |  | {verdict} |"
             )
     return lines
 
@@ -582,7 +659,10 @@ def main(argv: list[str] | None = None) -> str:
         "--rounds", type=int, default=ROUNDS, help="16-client runs per cell (median reported)"
     )
     parser.add_argument("--baseline", type=Path, help="another checkout (with .venv) to compare")
-    parser.add_argument("--no-litellm", action="store_true", help="Tollgate's setups only")
+    parser.add_argument("--no-litellm", action="store_true", help="without LiteLLM's proxy")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="without the stack floor (bench.stack_floor)"
+    )
     parser.add_argument(
         "--setup", action="append", choices=list(SETUPS), help="only these Tollgate setups"
     )
@@ -594,7 +674,15 @@ def main(argv: list[str] | None = None) -> str:
     setups = args.setup or list(SETUPS)
     deployments = args.deployment or list(DEPLOYMENTS)
     report = asyncio.run(
-        run(seconds, args.baseline, not args.no_litellm, setups, deployments, args.rounds)
+        run(
+            seconds,
+            args.baseline,
+            not args.no_litellm,
+            setups,
+            deployments,
+            args.rounds,
+            with_floor=not args.no_floor,
+        )
     )
     print(report)
     return report

@@ -11,6 +11,7 @@ import psutil
 from bench.overhead import Run
 from bench.peer import (
     CLIENTS,
+    FLOOR,
     GOVERNANCE,
     LITELLM,
     ONE,
@@ -61,22 +62,29 @@ def _figures(
 def test_verdicts_compare_this_checkout_with_the_goals_and_ignore_the_baseline() -> None:
     figures = [
         _figures(LITELLM, "LiteLLM 1.106.2", 100, 1.0, 10.0, deployment=""),  # 10 req/s
+        _figures(FLOOR, "grpcio 1.85.1", 1000, 0.6, 10.0),  # 0.6 ms
         _figures(PASS_THROUGH, "baseline abc", 1000, 9.0, 10.0),  # 9 ms: not judged
         _figures(PASS_THROUGH, "this checkout def", 1000, 0.9, 10.0),  # 0.9 ms
         _figures(GOVERNANCE, "this checkout def", 400, 1.2, 10.0),  # 3 ms, 40 req/s
         _figures(GOVERNANCE, "this checkout def", 600, 1.14, 10.0, ONE),  # 1.9 ms, 60 req/s
     ]
     lines = "\n".join(goal_lines(figures))
-    assert f"| {PASS_THROUGH}, {SEVEN}: server CPU per request | ≤ 1 ms | 0.90 ms | met |" in lines
+    # The stack's floor of the same deployment is shown beside pass-through, the setup it is
+    # the floor of, and judges nothing.
+    assert (
+        f"| {PASS_THROUGH}, {SEVEN}: server CPU per request | ≤ 1 ms | 0.90 ms | 0.60 ms "
+        "| met |" in lines
+    )
     assert (
         f"| {GOVERNANCE}, {SEVEN}: server CPU per request | ≤ 2 ms | 3.00 ms "
-        "| missed (1.5x the goal) |" in lines
+        "|  | missed (1.5x the goal) |" in lines
     )
-    assert f"{SEVEN}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 4.00x | missed |" in lines
-    assert f"| {GOVERNANCE}, {ONE}: server CPU per request | ≤ 2 ms | 1.90 ms | met |" in lines
-    assert f"{ONE}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 6.00x | met |" in lines
+    assert f"{SEVEN}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 4.00x |  | missed |" in lines
+    assert f"| {GOVERNANCE}, {ONE}: server CPU per request | ≤ 2 ms | 1.90 ms |  | met |" in lines
+    assert f"{ONE}: req/s at {CLIENTS} over LiteLLM's | ≥ 5x | 6.00x |  | met |" in lines
     # Each deployment is judged on its own figures only; a setup not run is not judged.
     assert f"{PASS_THROUGH}, {ONE}" not in lines
+    assert f"{FLOOR}," not in lines
     assert "9.00" not in lines
 
 
@@ -93,5 +101,5 @@ def test_a_cell_is_its_median_round_and_is_judged_on_it_with_the_spread_shown() 
     lines = "\n".join(goal_lines([figures]))
     assert (
         f"| {GOVERNANCE}, {SEVEN}: server CPU per request | ≤ 2 ms | 2.10 ms (1.90 to 2.40) "
-        "| missed (1.1x the goal) |" in lines
+        "|  | missed (1.1x the goal) |" in lines
     )
