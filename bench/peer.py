@@ -21,8 +21,14 @@ deploys them by default) and one process (`python -m tollgate.single_process`, t
 `--baseline DIR` runs Tollgate's setups a second time with another checkout's code (its
 .venv), interleaved with this checkout's, for a before/after in one run.
 
+The stack's floor (`bench.stack_floor`) is measured in the same run, in each deployment's shape:
+the same API and client, answered by grpc.aio, aiohttp and json alone — one process making the
+HTTP call, or a front process calling it over one gRPC hop. It is shown beside pass-through in
+the goals table: what no pass-through built on this stack costs less than, on this machine at
+this moment, so a verdict tells the stack's share from Tollgate's.
+
     uv run python -m bench.peer [--quick] [--rounds N] [--baseline ../main-checkout]
-                                [--no-litellm] [--setup SETUP]
+                                [--no-litellm] [--no-floor] [--setup SETUP]
                                 [--deployment {seven processes,one process}]
 """
 
