@@ -69,6 +69,12 @@ QUESTIONS = [
         [(k, s) for k in ("condo", "townhouse", "bungalow") for s in ("Elm", "Oak", "Pine", "Ash")]
     )
 ]
+# What every other call says first: with it the call is a conversation, which the gateway sends
+# to the conversation optimizer (a single message it does not), so that service's fault is felt.
+EARLIER_EXCHANGE = (
+    (common_pb2.ROLE_USER, "We are helping a family of four move closer to school."),
+    (common_pb2.ROLE_ASSISTANT, "Noted: a family of four, near a school."),
+)
 # Long enough that the ledger sweeps holds of requests cut off mid-fault within the run.
 HOLD_TTL_SECONDS = 6.0
 
@@ -91,6 +97,10 @@ class FaultResult:
     succeeded_after_heal: int = 0
     returned_micros: int = 0
     committed_micros: int = 0
+    # Of the committed: the semantic cache's verification calls, charged under their own request
+    # ids ("<id>:verify") and in no answer's account, by design
+    # (gateway/steps/semantic_verification.py).
+    verification_micros: int = 0
     held_micros: int = 0
     codes: dict[str, int] = field(default_factory=dict)
 
@@ -100,7 +110,8 @@ class FaultResult:
 
     @property
     def ledger_exact(self) -> bool:
-        return self.committed_micros == self.returned_micros and self.held_micros == 0
+        answers = self.committed_micros - self.verification_micros
+        return answers == self.returned_micros and self.held_micros == 0
 
 
 @dataclass(frozen=True)
@@ -307,14 +318,22 @@ class FaultSuite:
         )
         await self._admin("SetBudget", gateway_pb2.SetBudgetRequest(budget=budget))
 
-    async def ledger_state(self, tenant: str) -> tuple[int, int]:
-        """(committed micro-dollars, micro-dollars still held) for `tenant`."""
+    async def ledger_state(self, tenant: str) -> tuple[int, int, int]:
+        """(committed, of it the verification calls', still held) micro-dollars of `tenant`."""
         usage = await self._admin(
-            "GetUsageReport", gateway_pb2.GetUsageReportRequest(tenant_id=tenant)
+            "GetUsageReport",
+            gateway_pb2.GetUsageReportRequest(
+                tenant_id=tenant, group_by=[budget_ledger_pb2.USAGE_DIMENSION_CACHE_STATUS]
+            ),
+        )
+        verification = sum(
+            row.cost_micros
+            for row in usage.report.rows
+            if row.group.get("cache_status") == "verification"
         )
         budgets = await self._admin("GetBudgets", gateway_pb2.GetBudgetsRequest(tenant_id=tenant))
         held = sum(state.held_micros for state in budgets.states)
-        return usage.report.totals.cost_micros, held
+        return usage.report.totals.cost_micros, verification, held
 
     async def settled(self) -> None:
         await self.servers["gateway"].service.registrations[0].servicer.pipeline.background.drain()
@@ -377,6 +396,7 @@ class Load:
                 question = QUESTIONS[(worker * 7 + count) % len(QUESTIONS)]
                 if count % 3 == 0:
                     question += f" (variant {worker}-{count})"  # a miss for every cache
+                turns = [*(EARLIER_EXCHANGE if count % 2 else ()), (common_pb2.ROLE_USER, question)]
                 request = gateway_pb2.CompleteRequest(
                     completion=gateway_pb2.Completion(
                         contact_id=f"lead-{worker}",
@@ -386,13 +406,14 @@ class Load:
                             temperature=0.0,
                             messages=[
                                 common_pb2.Message(
-                                    role=common_pb2.ROLE_USER,
+                                    role=role,
                                     content=[
                                         common_pb2.ContentBlock(
-                                            text=common_pb2.TextBlock(text=question)
+                                            text=common_pb2.TextBlock(text=text)
                                         )
                                     ],
                                 )
+                                for role, text in turns
                             ],
                         ),
                     )
@@ -461,14 +482,19 @@ async def check_ledger(suite: FaultSuite, results: list[FaultResult]) -> None:
     """After every hold has had time to expire and be swept: committed vs returned, held."""
     await asyncio.sleep(suite.hold_ttl_seconds + 1.5)
     for result in results:
-        result.committed_micros, result.held_micros = await suite.ledger_state(result.tenant)
+        (
+            result.committed_micros,
+            result.verification_micros,
+            result.held_micros,
+        ) = await suite.ledger_state(result.tenant)
 
 
 def table(results: list[FaultResult]) -> str:
     lines = [
         "| fault | requests during | success rate during | recovery after heal | "
-        "ledger exact | committed / returned (µ$) | held after expiry (µ$) |",
-        "|---|---:|---:|---:|---|---:|---:|",
+        "ledger exact | committed / returned (µ$) | of the committed: verification calls (µ$) "
+        "| held after expiry (µ$) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
         recovery = (
@@ -477,7 +503,7 @@ def table(results: list[FaultResult]) -> str:
         lines.append(
             f"| {r.name} | {r.total} | {r.success_rate:.0%} | {recovery} | "
             f"{'yes' if r.ledger_exact else 'NO'} | {r.committed_micros:,} / {r.returned_micros:,} "
-            f"| {r.held_micros:,} |"
+            f"| {r.verification_micros:,} | {r.held_micros:,} |"
         )
     return "\n".join(lines)
 
@@ -556,13 +582,18 @@ semantic cache, budget ledger (Postgres), gateway — with every dependency of t
 TCP proxy that can cut it off (listener closed, open connections reset: what clients see when a
 process stops) and restore it. Claude faults are the emulator answering every call with 429
 (`retry-after`) or 500. {workers} callers drive a steady load of Complete calls (a third of them
-unique, the rest repeated, so caches get hits); each fault runs {before:g} s before, {during:g} s
+unique, the rest repeated, so caches get hits; every other one continues a conversation, so the
+conversation optimizer, which is not asked about a single message, is asked about half of them);
+each fault runs {before:g} s before, {during:g} s
 during and {after:g} s after the fault, with its own tenant.
 
 - **success rate during**: answered calls among those started while the fault lasted.
 - **recovery after heal**: from the heal until the first of ten successes in a row.
 - **ledger exact**: after holds expired ({ttl:g} s) and were swept, the tenant's committed cost
-  equals the sum of the costs on the answers it received, and nothing is held.
+  equals the sum of the costs on the answers it received plus its semantic-cache verification
+  calls (a sampled semantic hit is asked again of Claude and charged under its own request id,
+  with cache status `verification`: in the usage report, in no answer's account), and nothing is
+  held.
 
 """
 
@@ -588,7 +619,8 @@ REPORT_TAIL = """
   are read.
 - Claude 500s: after 5 failures in a row the orchestrator's per-model circuit breaker opens for
   30 s (`TOLLGATE_ORCHESTRATOR_BREAKER_OPEN_SECONDS`), longer than this run watches after the
-  heal, hence no recovery within the run; calls answered during the fault are cache hits.
+  heal, so misses keep failing until it closes; calls answered during the fault are cache hits,
+  and a recovery measured within the run is ten cache hits in a row.
 
 ## Defects these runs found, now fixed
 
