@@ -43,9 +43,12 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import aiohttp
 import anthropic
+import grpc
 import httpx
 import psutil
 import yaml
@@ -53,7 +56,7 @@ import yaml
 from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
 from bench.progress import phase
 from bench.suite_tools import SETUPS, set_emulator_latency
-from tollgate.cli.local_suite import free_port, local_suite
+from tollgate.cli.local_suite import free_port, listens, local_suite
 from tollgate.cli.suite_failure import SuiteError
 from tollgate.client import TollgateClient
 
@@ -358,114 +361,116 @@ def _answers(url: str) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
+@contextlib.asynccontextmanager
+async def emulator_process(workdir: Path, env: dict[str, str]) -> AsyncIterator[str]:
+    """The emulator in a process of its own until the block ends; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    async with _process(command, workdir / "emulator.log", _answers(url), env):
+        yield url
+
+
 async def litellm(version: str, seconds: float, rounds: int = ROUNDS) -> Figures:
+    env = {**os.environ, "LITELLM_LOG": "ERROR"}
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as folder:
         workdir = Path(folder)
-        emulator_url = f"http://127.0.0.1:{free_port()}"
-        port = free_port()
-        config = {
-            "model_list": [
-                {
-                    "model_name": MODEL,
-                    "litellm_params": {
-                        "model": f"anthropic/{MODEL}",
-                        "api_base": emulator_url,
-                        "api_key": "emulator-key",
-                    },
-                }
-            ],
-            "general_settings": {"master_key": MASTER_KEY},
-            # LiteLLM's model map refuses temperature 0 for this model name: drop it (the
-            # prompts are unique, so no cache could have used it anyway).
-            "litellm_settings": {"telemetry": False, "drop_params": True},
-        }
-        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-        env = {**os.environ, "LITELLM_LOG": "ERROR"}
-        emulator_command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
-        emulator_command += ["--port", emulator_url.rsplit(":", 1)[1]]
-        proxy_command = [str(LITELLM_VENV / "bin" / "litellm"), "--config"]
-        proxy_command += [str(workdir / "config.yaml"), "--host", "127.0.0.1"]
-        proxy_command += ["--port", str(port), "--num_workers", "1"]
-        async with (
-            _process(emulator_command, workdir / "emulator.log", _answers(emulator_url), env),
-            _process(
-                proxy_command,
-                workdir / "litellm.log",
-                _answers(f"http://127.0.0.1:{port}/health/liveliness"),
-                env,
-            ) as proxy,
-        ):
-            assert proxy.pid is not None
-            client = anthropic.AsyncAnthropic(
-                base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY, max_retries=0, timeout=60
-            )
-            try:
-
-                async def call() -> None:
-                    await client.messages.create(**sdk_body(MODEL, unique_text()))
-
-                served = Served(call, {"litellm": psutil.Process(proxy.pid)}, [], emulator_url)
-                return await measure(LITELLM, f"LiteLLM {version}", served, seconds, rounds=rounds)
-            finally:
-                await client.close()
+        async with emulator_process(workdir, env) as emulator_url:
+            return await _litellm_against(emulator_url, workdir, env, version, seconds, rounds)
 
 
-def _listening(port: int) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
+async def _litellm_against(
+    emulator_url: str, workdir: Path, env: dict[str, str], version: str, seconds: float, rounds: int
+) -> Figures:
+    """LiteLLM's proxy in front of a running emulator, measured like a Tollgate cell."""
+    port = free_port()
+    config = {
+        "model_list": [
+            {
+                "model_name": MODEL,
+                "litellm_params": {
+                    "model": f"anthropic/{MODEL}",
+                    "api_base": emulator_url,
+                    "api_key": "emulator-key",
+                },
+            }
+        ],
+        "general_settings": {"master_key": MASTER_KEY},
+        # LiteLLM's model map refuses temperature 0 for this model name: drop it (the
+        # prompts are unique, so no cache could have used it anyway).
+        "litellm_settings": {"telemetry": False, "drop_params": True},
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    proxy_command = [str(LITELLM_VENV / "bin" / "litellm"), "--config"]
+    proxy_command += [str(workdir / "config.yaml"), "--host", "127.0.0.1"]
+    proxy_command += ["--port", str(port), "--num_workers", "1"]
+    async with _process(
+        proxy_command,
+        workdir / "litellm.log",
+        _answers(f"http://127.0.0.1:{port}/health/liveliness"),
+        env,
+    ) as proxy:
+        assert proxy.pid is not None
+        client = anthropic.AsyncAnthropic(
+            base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY, max_retries=0, timeout=60
+        )
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        await writer.wait_closed()
-        return True
 
-    return probe
+            async def call() -> None:
+                await client.messages.create(**sdk_body(MODEL, unique_text()))
+
+            served = Served(call, {"litellm": psutil.Process(proxy.pid)}, [], emulator_url)
+            return await measure(LITELLM, f"LiteLLM {version}", served, seconds, rounds=rounds)
+        finally:
+            await client.close()
+
+
+@dataclass(frozen=True)
+class FloorServers:
+    """The emulator and bench.stack_floor in front of it, running."""
+
+    emulator_url: str
+    address: str  # the front server's, which the client calls
+    processes: dict[str, psutil.Process]  # the serving processes, by their table column
+
+
+@contextlib.asynccontextmanager
+async def floor_servers(
+    workdir: Path, env: dict[str, str], hop: bool
+) -> AsyncIterator[FloorServers]:
+    """The stack floor (bench.stack_floor) in a deployment's shape: one server making the HTTP
+    call, or (`hop`) a front server calling it over one gRPC hop."""
+    front, behind = free_port(), free_port()
+    async with contextlib.AsyncExitStack() as stack:
+        emulator_url = await stack.enter_async_context(emulator_process(workdir, env))
+
+        async def server(port: int, log: str, *extra: str) -> psutil.Process:
+            command = [sys.executable, "-m", "bench.stack_floor", "--port", str(port)]
+            command += ["--upstream", emulator_url, "--model", MODEL, *extra]
+            ready = partial(listens, port)
+            started = await stack.enter_async_context(_process(command, workdir / log, ready, env))
+            return psutil.Process(started.pid)
+
+        behind_hop = {FLOOR_HOP: await server(behind, "hop.log")} if hop else {}
+        forward = ("--next", f"127.0.0.1:{behind}") if hop else ()
+        processes = {FLOOR_FRONT: await server(front, "front.log", *forward), **behind_hop}
+        yield FloorServers(emulator_url, f"127.0.0.1:{front}", processes)
 
 
 async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figures:
-    """The stack's floor (bench.stack_floor) in the deployment's shape: one server making the
-    HTTP call, or (seven processes) a front server calling it over one gRPC hop."""
-    import aiohttp
-    import grpc
-
+    """The stack floor measured like a Tollgate cell of `deployment`."""
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as folder:
-        workdir = Path(folder)
-        emulator_url = f"http://127.0.0.1:{free_port()}"
-        env = dict(os.environ)
-        emulator_command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
-        emulator_command += ["--port", emulator_url.rsplit(":", 1)[1]]
-        front, behind = free_port(), free_port()
-
-        def server(port: int, *extra: str) -> list[str]:
-            command = [sys.executable, "-m", "bench.stack_floor", "--port", str(port)]
-            return [*command, "--upstream", emulator_url, "--model", MODEL, *extra]
-
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(
-                _process(emulator_command, workdir / "emulator.log", _answers(emulator_url), env)
-            )
-            services: dict[str, psutil.Process] = {}
-            if DEPLOYMENTS[deployment]:
-                front_command = server(front)
-            else:
-                hop = await stack.enter_async_context(
-                    _process(server(behind), workdir / "hop.log", _listening(behind), env)
-                )
-                services[FLOOR_HOP] = psutil.Process(hop.pid)
-                front_command = server(front, "--next", f"127.0.0.1:{behind}")
-            process = await stack.enter_async_context(
-                _process(front_command, workdir / "front.log", _listening(front), env)
-            )
-            services = {FLOOR_FRONT: psutil.Process(process.pid), **services}
-            client = await stack.enter_async_context(
-                TollgateClient(f"127.0.0.1:{front}", "floor", timeout=60)
-            )
+        hop = not DEPLOYMENTS[deployment]
+        async with (
+            floor_servers(Path(folder), dict(os.environ), hop) as servers,
+            TollgateClient(servers.address, "floor", timeout=60) as client,
+        ):
 
             async def call() -> None:
                 await client.complete(task="chat", **body(unique_text()))
 
-            served = Served(call, services, [], emulator_url)
+            served = Served(call, servers.processes, [], servers.emulator_url)
             code = f"grpcio {grpc.__version__}, aiohttp {aiohttp.__version__}"
             return await measure(FLOOR, code, served, seconds, deployment, rounds)
 

@@ -216,7 +216,8 @@ async def _spawn(
     return process, log_path
 
 
-async def _listens(port: int) -> bool:
+async def listens(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
@@ -239,7 +240,7 @@ async def _start_emulator(workdir: Path, env: dict[str, str], python: str) -> Su
         python=python,
     )
     url = f"http://127.0.0.1:{port}"
-    return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: _listens(port))
+    return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: listens(port))
 
 
 def _grpc_probe(address: str, service: str) -> Callable[[], Awaitable[bool]]:
