@@ -12,7 +12,7 @@ import pytest
 from tollgate.common.errors import ServiceError
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.pipeline import RequestRun
-from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft
+from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft, Request
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
 from tollgate.gateway.steps.conversation_optimization import ConversationOptimizationStep
 from tollgate.gateway.steps.exact_cache import ExactCacheStep
@@ -144,6 +144,13 @@ async def test_an_inactive_step_calls_nothing_and_reports_nothing(fakes: Any, he
 # ---- conversation optimization -------------------------------------------------------------
 
 
+def _optimization_step(fakes: Any, flags: str, request: Request) -> ConversationOptimizationStep:
+    decisions = fakes.decisions(flags)
+    return ConversationOptimizationStep(
+        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
+    )
+
+
 async def test_optimizer_gets_the_flags_strategies_and_target_and_the_saving_is_priced(
     fakes: Any, helpers: Any
 ) -> None:
@@ -158,10 +165,7 @@ async def test_optimizer_gets_the_flags_strategies_and_target_and_the_saving_is_
         )
     )
     request = helpers.conversation()
-    decisions = fakes.decisions(flags)
-    step = ConversationOptimizationStep(
-        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
-    )
+    step = _optimization_step(fakes, flags, request)
     effect = await step.before(Draft(request.completion.request))
     asked = fakes.stubs["conversation_optimizer"].asked("OptimizeConversation")[0]
     assert (asked.target_tokens, list(asked.strategies)) == (500, ["keep_recent", "facts_note"])
@@ -184,10 +188,7 @@ async def test_shadow_optimization_sends_the_original_and_adds_nothing_to_the_ba
         )
     )
     request = helpers.conversation()
-    decisions = fakes.decisions(flags)
-    step = ConversationOptimizationStep(
-        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
-    )
+    step = _optimization_step(fakes, flags, request)
     effect = await step.before(Draft(request.completion.request))
     assert effect.request is None
     assert step.savings(_generated(1000, 1000)) == 0
@@ -203,10 +204,7 @@ async def test_one_message_is_not_sent_to_the_optimizer(
     test_a_single_message_comes_back_unchanged), so the gateway does not ask."""
     flags = helpers.on("conversation_optimization", targetTokens=target)
     request = helpers.request()
-    decisions = fakes.decisions(flags)
-    step = ConversationOptimizationStep(
-        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
-    )
+    step = _optimization_step(fakes, flags, request)
     effect = await step.before(Draft(request.completion.request))
     assert fakes.stubs["conversation_optimizer"].asked("OptimizeConversation") == []
     assert effect.request is None
@@ -230,10 +228,7 @@ async def test_one_message_over_a_set_target_is_sent_for_the_explanation(
         )
     )
     request = helpers.request()
-    decisions = fakes.decisions(flags)
-    step = ConversationOptimizationStep(
-        request, decisions.conversation_optimization, decisions.prompt_caching, fakes.services()
-    )
+    step = _optimization_step(fakes, flags, request)
     await step.before(Draft(request.completion.request))
     assert len(fakes.stubs["conversation_optimizer"].asked("OptimizeConversation")) == 1
     assert step.report is not None
