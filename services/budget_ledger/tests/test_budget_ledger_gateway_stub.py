@@ -143,3 +143,48 @@ async def test_a_ledger_that_is_down_fails_every_call_and_opens_the_breaker() ->
     # Each caller got its own exception object (they are raised in separate tasks).
     assert len({id(o) for o in outcomes}) == len(outcomes)
     assert track.breaker.is_open
+
+
+async def _commit(track: Track[Any], context: Any, micros: int) -> Any:
+    request = pb.CommitRequest(context=context, actual_micros=micros)
+    return await dependencies.call(track, "Commit", track.stub.Commit, request, 5.0)
+
+
+async def test_a_commit_rides_first_in_the_next_reserves_settle(ledger, db) -> None:
+    # Room for one hold of 2,000 and a commit of 1,000 beside it, not for two holds.
+    await ledger.budget(3_000)
+    counting = CountingStub(ledger.stub)
+    # A linger far longer than the test: a commit sent alone would hang it.
+    stub = CoalescedLedgerStub(counting, rpc_timeout=5.0, commit_linger=60.0)  # type: ignore[arg-type]
+    track = _track(stub)
+    first, second = ledger.context("first"), ledger.context("second")
+    try:
+        await _reserve(track, first, 2_000)
+        commit = asyncio.create_task(_commit(track, first, 1_000))
+        await asyncio.sleep(0.05)
+        assert counting.settles == 1  # the commit waits for company
+        # Settled after the commit it carries, the reserve sees the first hold's unused 1,000
+        # back; settled before it, the reserve would be refused (4,000 held of 3,000).
+        reply = await _reserve(track, second, 2_000)
+        assert reply.outcome == pb.RESERVE_OUTCOME_RESERVED
+        assert (await commit).entry_id
+    finally:
+        await stub.aclose()
+    assert counting.settles == 2
+    assert tuple(await db.fetchrow(_TOTALS)) == (1_000, 2_000)
+
+
+async def test_a_lone_commit_goes_when_its_linger_has_passed(ledger, db) -> None:
+    await ledger.budget(100_000)
+    counting = CountingStub(ledger.stub)
+    stub = CoalescedLedgerStub(counting, rpc_timeout=5.0, commit_linger=0.02)  # type: ignore[arg-type]
+    track = _track(stub)
+    context = ledger.context("alone")
+    try:
+        await _reserve(track, context, 2_000)
+        # Nothing else comes: the commit is sent by itself once its linger has passed.
+        await asyncio.wait_for(_commit(track, context, 1_500), timeout=2.0)
+        assert tuple(await db.fetchrow(_TOTALS)) == (1_500, 0)
+    finally:
+        await stub.aclose()
+    assert counting.settles == 2

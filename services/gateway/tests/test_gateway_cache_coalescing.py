@@ -143,8 +143,9 @@ async def test_a_store_rides_in_the_next_lookups_batch_and_alone_waits_only_its_
         assert (await stored).stored
     finally:
         await stub.aclose()
+    # The store waited longest, so it goes first in the batch.
     assert [[c.WhichOneof("call") for c in batch] for batch in cache.batches] == [
-        ["lookup", "store"]
+        ["store", "lookup"]
     ]
 
     quick = _stub(ScriptedCache())  # the default linger: a lone store still goes

@@ -10,7 +10,8 @@ the calls in it instead of paid by each.
 Work off the critical path can linger (`submit_lingering`): such a call starts no batch of its
 own while another call comes within its linger time, and rides in that call's batch instead, so
 at a steady load it costs no batch of its own (the gateway's exact-cache stores ride with the
-next request's lookup).
+next request's lookup, its ledger commits with the next request's reserve). The lingering calls
+a batch takes go first in it: they were submitted before the call that started it.
 """
 
 from __future__ import annotations
@@ -117,12 +118,17 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         queue = self._queue
         lingering = self._lingering
         while True:
-            batch = [await queue.get()]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            queued = len(batch)
-            while len(batch) < self._max_batch and lingering:
-                batch.append(lingering.popleft())
+            queued_calls = [await queue.get()]
+            while len(queued_calls) < self._max_batch and not queue.empty():
+                queued_calls.append(queue.get_nowait())
+            queued = len(queued_calls)
+            # The queued calls take the batch's room first (they hold a caller up), but the
+            # lingering calls that fit go first in it: they were submitted earlier, and a
+            # `settle` that decides calls in order (the ledger) must see them first.
+            riding: list[tuple[CallT, asyncio.Future[OutcomeT]]] = []
+            while queued + len(riding) < self._max_batch and lingering:
+                riding.append(lingering.popleft())
+            batch = riding + queued_calls
             if not lingering and self._linger_timer is not None:
                 self._linger_timer.cancel()
                 self._linger_timer = None
