@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import asyncpg
@@ -64,7 +64,7 @@ HOLD_MICROS = 5_000
 ACTUALS = (4_000, 1_234, 5_000, 6_001, 17)
 IN_PROCESS = "in process"
 OVER_GRPC = "over gRPC, one RPC per call"
-COALESCED = "over gRPC, as the gateway calls it (Settle, coalesced)"
+COALESCED = "over gRPC, as the gateway calls it (Settle, coalesced, commit in the background)"
 GOALS = {IN_PROCESS: 5_000, OVER_GRPC: 2_000, COALESCED: 2_000}
 EDGE_CALLERS = 256
 EDGE_FITS = 100
@@ -94,6 +94,10 @@ class Run:
         return cores * 1000 / (self.ledger_cpu_ms + caller + self.postgres_cpu_ms)
 
 
+async def _nothing_running() -> None:
+    """A path whose pairs leave nothing running when they return."""
+
+
 @dataclass
 class Calls:
     """How one path makes a pair or a lone reserve, and reads its ledger process's CPU time."""
@@ -101,6 +105,8 @@ class Calls:
     pair: Pair
     reserve: Reserve
     ledger_cpu: Callable[[], float]
+    # Waits for the calls a pair left running (the gateway's commits, sent in the background).
+    settled: Callable[[], Awaitable[None]] = field(default=lambda: _nothing_running())
 
 
 @dataclass
@@ -117,6 +123,7 @@ async def measure(
     ledger_cpu: Callable[[], float],
     postgres: asyncpg.Connection | None = None,
     seconds: float = float("inf"),
+    settled: Callable[[], Awaitable[None]] = lambda: _nothing_running(),
 ) -> Run:
     latencies: list[float] = []
     committed = 0
@@ -137,6 +144,7 @@ async def measure(
     backends = await backend_cpu(postgres)
     began, cpu, ledger_began = time.perf_counter(), time.process_time(), ledger_cpu()
     await asyncio.gather(*(caller(i) for i in range(callers)))
+    await settled()  # the run ends when every call it made is settled
     elapsed = time.perf_counter() - began
     ledger_used, caller_used = ledger_cpu() - ledger_began, time.process_time() - cpu
     backends_after = await backend_cpu(postgres)
@@ -231,7 +239,7 @@ def in_process_calls(ledger: Ledger) -> Calls:
 
 class LedgerCaller(Protocol):
     async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse: ...
-    async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse: ...
+    async def commit(self, request: pb.CommitRequest) -> object: ...
 
 
 class UnaryCaller:
@@ -247,7 +255,11 @@ class UnaryCaller:
         return await self._stub.Commit(request)
 
 
-def grpc_calls(ledger: LedgerCaller, ledger_cpu: Callable[[], float]) -> Calls:
+def grpc_calls(
+    ledger: LedgerCaller,
+    ledger_cpu: Callable[[], float],
+    settled: Callable[[], Awaitable[None]] = lambda: _nothing_running(),
+) -> Calls:
     async def pair(tenant: str, request_id: str) -> int:
         context = common_pb2.RequestContext(
             tenant_id=tenant, api_key_id="key-1", request_id=request_id
@@ -272,7 +284,7 @@ def grpc_calls(ledger: LedgerCaller, ledger_cpu: Callable[[], float]) -> Calls:
             return False
         return True
 
-    return Calls(pair, reserve, ledger_cpu)
+    return Calls(pair, reserve, ledger_cpu, settled)
 
 
 def process_cpu(pid: int) -> Callable[[], float]:
@@ -302,7 +314,9 @@ async def over_grpc(dsn: str, group_commit: bool) -> AsyncIterator[Calls]:
 
 class GatewayCaller:
     """The gateway's way: its ledger stub (calls of concurrent requests share Settle RPCs)
-    behind its call path (breaker, deadline, metrics), with its default ledger timeout."""
+    behind its call path (breaker, deadline, metrics), with its default ledger timeout. As in
+    the gateway, a commit is background work: the caller goes on to its next request while the
+    commit waits (it lingers for the next reserve's Settle), and `settled` waits for them all."""
 
     def __init__(self, stub: budget_ledger_pb2_grpc.BudgetLedgerServiceStub) -> None:
         settings = GatewaySettings()
@@ -314,12 +328,19 @@ class GatewayCaller:
         self._track: Track[Any] = Track(
             "budget_ledger", "stable", "bench", no_channel, self.stub, breaker
         )
+        self._commits: set[asyncio.Task[Any]] = set()
 
     async def reserve(self, request: pb.ReserveRequest) -> pb.ReserveResponse:
         return await self._call("Reserve", request)
 
-    async def commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
-        return await self._call("Commit", request)
+    async def commit(self, request: pb.CommitRequest) -> None:
+        task = asyncio.create_task(self._call("Commit", request))
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+
+    async def settled(self) -> None:
+        """Every commit sent so far has landed (a failed one raises)."""
+        await asyncio.gather(*self._commits)
 
     async def _call(self, method: str, request: Any) -> Any:
         rpc = getattr(self.stub, method)
@@ -335,7 +356,7 @@ async def over_grpc_coalesced(dsn: str, group_commit: bool) -> AsyncIterator[Cal
     async with ledger_server(dsn, group_commit) as (stub, cpu):
         caller = GatewayCaller(stub)
         try:
-            yield grpc_calls(caller, cpu)
+            yield grpc_calls(caller, cpu, caller.settled)
         finally:
             await caller.stub.aclose()
 
@@ -422,12 +443,19 @@ async def series(
     rates: dict[tuple[int, int], Run] = {}
     warm = tenant_names(f"warm-{path}-{group_commit}", 1)
     await define_budgets(conn, warm, 10**15)
-    await measure(16, 100, warm, calls.pair, calls.ledger_cpu)
+    await measure(16, 100, warm, calls.pair, calls.ledger_cpu, settled=calls.settled)
     for spread, callers in plan.cells(group_commit):
         tenants = tenant_names(secrets.token_hex(3), spread)
         await define_budgets(conn, tenants, 10**15)
         run = await measure(
-            callers, plan.pairs, tenants, calls.pair, calls.ledger_cpu, conn, plan.seconds
+            callers,
+            plan.pairs,
+            tenants,
+            calls.pair,
+            calls.ledger_cpu,
+            conn,
+            plan.seconds,
+            calls.settled,
         )
         exact = await check_exactness(conn, tenants, run.committed_micros)
         rates[(spread, callers)] = run
