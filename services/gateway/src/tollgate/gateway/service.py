@@ -401,12 +401,15 @@ async def build_service(settings: Settings) -> GrpcService:
         sessions=SessionCalls(sessions, settings, flags, router),
     )
     on_start: list[Hook] = [flags.start, router.start, keys.start]
+    # Stop hooks run last to first. The background work (commits, abandoned streams read to
+    # their end, cache stores) drains before the router closes the backends' channels it
+    # needs: closed first, a commit still on its way would be lost and its hold released.
     on_stop: list[Hook] = [
         keys.stop,
         flags.stop,
-        background.drain,
-        router.close,
         rate_limiter.close,
+        router.close,
+        background.drain,
     ]
     if sessions is not None:
         on_stop.insert(0, sessions.close)

@@ -1,0 +1,83 @@
+"""A gateway stopped (SIGTERM, as a rolling update does) right after a caller abandoned a stream
+still charges what Claude produced.
+
+The gateway reads an abandoned stream to its end in the background and then commits its cost
+(docs/budget_ledger.md, "Wiring into the gateway", item 4). Stopping, it must let that work
+finish before it closes its channels to the backends: otherwise the read is cut off, the hold is
+released, and the tenant is never charged for an answer Claude was paid for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import set_tenant_budget
+from tollgate.cli.local_suite import DEMO_TENANT, local_suite
+from tollgate.client import TollgateClient
+
+OUTPUT_TOKENS = 100
+# About 2.5 s of streaming: the gateway is stopped well before the answer's end.
+TOKENS_PER_SECOND = 40
+HOLD_STATUS = {1: "held", 2: "committed", 3: "released", 4: "expired"}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("single_process", [False, True], ids=["processes", "single_process"])
+async def test_a_stream_abandoned_just_before_sigterm_is_still_charged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, single_process: bool
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    request_id = f"abandoned-{secrets.token_hex(4)}"
+    async with local_suite(
+        start_timeout=240, workdir=tmp_path, single_process=single_process
+    ) as suite:
+        # With one process, the process named "gateway" is the whole suite, the ledger in it.
+        (gateway,) = [p for p in suite.processes if p.name == "gateway"]
+        ledger = (
+            gateway
+            if single_process
+            else next(p for p in suite.processes if p.name == "budget_ledger")
+        )
+        dsn = psutil.Process(ledger.process.pid).environ()["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"]
+        async with TollgateClient(suite.gateway, suite.admin_key) as admin:
+            await set_tenant_budget(admin, DEMO_TENANT, 5_000_000)
+        latency = {"latency": {"ttft_ms": 50, "tokens_per_second": TOKENS_PER_SECOND}}
+        async with httpx.AsyncClient() as http:
+            patched = await http.post(f"{suite.emulator_url}/_emulator/config", json=latency)
+            patched.raise_for_status()
+        async with TollgateClient(suite.gateway, suite.api_key) as client:
+            stream = client.stream(
+                messages=[{"role": "user", "content": "Write a long market update for Austin."}],
+                max_tokens=OUTPUT_TOKENS,
+                request_id=request_id,
+            )
+            events = aiter(stream)
+            assert (await anext(events)).WhichOneof("event") == "message_start"
+            stream.cancel()  # the caller goes away mid-answer
+        gateway.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(gateway.process.wait(), 60) == 0
+        connection = await asyncpg.connect(dsn)
+        try:
+            status = await connection.fetchval(
+                "SELECT status FROM holds WHERE request_id = $1", request_id
+            )
+            charged = await connection.fetchrow(
+                "SELECT cost_micros, output_tokens FROM ledger_entries "
+                "WHERE request_id = $1 AND kind = 'commit'",
+                request_id,
+            )
+        finally:
+            await connection.close()
+    assert HOLD_STATUS.get(status) == "committed", HOLD_STATUS.get(status, status)
+    assert charged is not None
+    # The whole answer Claude produced, read to its end after the caller left.
+    assert charged["output_tokens"] == OUTPUT_TOKENS
+    assert charged["cost_micros"] > 0
