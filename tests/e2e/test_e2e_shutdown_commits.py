@@ -4,7 +4,8 @@ still charges what Claude produced.
 The gateway reads an abandoned stream to its end in the background and then commits its cost
 (docs/budget_ledger.md, "Wiring into the gateway", item 4). Stopping, it must let that work
 finish before it closes its channels to the backends: otherwise the read is cut off, the hold is
-released, and the tenant is never charged for an answer Claude was paid for.
+released, and the tenant is never charged for an answer Claude was paid for. The rest of an
+abandoned answer may take as long as a call, so the wait gets the calls' grace.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from tests.conftest import set_tenant_budget
 from tollgate.cli.local_suite import DEMO_TENANT, local_suite
 from tollgate.client import TollgateClient
 
-OUTPUT_TOKENS = 100
-# About 2.5 s of streaming: the gateway is stopped well before the answer's end.
-TOKENS_PER_SECOND = 40
+QUESTION = "Write a long market update for Austin."
+# A scripted answer far longer than max_tokens, so the answer ends at max_tokens exactly.
+ANSWER = " ".join(["Austin inventory rose again this week while prices held steady."] * 60)
+# About 12.5 s of streaming: the gateway is stopped well before the answer's end, and the rest
+# of the answer takes longer than a fixed 10 s wait for the background work would allow.
+OUTPUT_TOKENS = 150
+TOKENS_PER_SECOND = 12
 HOLD_STATUS = {1: "held", 2: "committed", 3: "released", 4: "expired"}
 
 
@@ -49,13 +54,16 @@ async def test_a_stream_abandoned_just_before_sigterm_is_still_charged(
         dsn = psutil.Process(ledger.process.pid).environ()["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"]
         async with TollgateClient(suite.gateway, suite.admin_key) as admin:
             await set_tenant_budget(admin, DEMO_TENANT, 5_000_000)
-        latency = {"latency": {"ttft_ms": 50, "tokens_per_second": TOKENS_PER_SECOND}}
+        config = {
+            "latency": {"ttft_ms": 50, "tokens_per_second": TOKENS_PER_SECOND},
+            "scripted_answers": {QUESTION: ANSWER},
+        }
         async with httpx.AsyncClient() as http:
-            patched = await http.post(f"{suite.emulator_url}/_emulator/config", json=latency)
+            patched = await http.post(f"{suite.emulator_url}/_emulator/config", json=config)
             patched.raise_for_status()
         async with TollgateClient(suite.gateway, suite.api_key) as client:
             stream = client.stream(
-                messages=[{"role": "user", "content": "Write a long market update for Austin."}],
+                messages=[{"role": "user", "content": QUESTION}],
                 max_tokens=OUTPUT_TOKENS,
                 request_id=request_id,
             )

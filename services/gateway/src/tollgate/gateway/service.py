@@ -403,13 +403,14 @@ async def build_service(settings: Settings) -> GrpcService:
     on_start: list[Hook] = [flags.start, router.start, keys.start]
     # Stop hooks run last to first. The background work (commits, abandoned streams read to
     # their end, cache stores) drains before the router closes the backends' channels it
-    # needs: closed first, a commit still on its way would be lost and its hold released.
+    # needs: closed first, a commit still on its way would be lost and its hold released. An
+    # abandoned stream may run as long as a call, so it gets the calls' grace, not less.
     on_stop: list[Hook] = [
         keys.stop,
         flags.stop,
         rate_limiter.close,
         router.close,
-        background.drain,
+        functools.partial(background.drain, settings.shutdown_grace_seconds),
     ]
     if sessions is not None:
         on_stop.insert(0, sessions.close)
