@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import asyncpg
@@ -106,7 +106,7 @@ class Calls:
     reserve: Reserve
     ledger_cpu: Callable[[], float]
     # Waits for the calls a pair left running (the gateway's commits, sent in the background).
-    settled: Callable[[], Awaitable[None]] = field(default=lambda: _nothing_running())
+    settled: Callable[[], Awaitable[None]] = _nothing_running
 
 
 @dataclass
@@ -123,7 +123,7 @@ async def measure(
     ledger_cpu: Callable[[], float],
     postgres: asyncpg.Connection | None = None,
     seconds: float = float("inf"),
-    settled: Callable[[], Awaitable[None]] = lambda: _nothing_running(),
+    settled: Callable[[], Awaitable[None]] = _nothing_running,
 ) -> Run:
     latencies: list[float] = []
     committed = 0
@@ -258,7 +258,7 @@ class UnaryCaller:
 def grpc_calls(
     ledger: LedgerCaller,
     ledger_cpu: Callable[[], float],
-    settled: Callable[[], Awaitable[None]] = lambda: _nothing_running(),
+    settled: Callable[[], Awaitable[None]] = _nothing_running,
 ) -> Calls:
     async def pair(tenant: str, request_id: str) -> int:
         context = common_pb2.RequestContext(

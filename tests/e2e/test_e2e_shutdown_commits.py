@@ -1,5 +1,5 @@
 """A gateway stopped (SIGTERM, as a rolling update does) right after a caller abandoned a stream
-still charges what Claude produced.
+still charges what Claude produced, through either door.
 
 The gateway reads an abandoned stream to its end in the background and then commits its cost
 (docs/budget_ledger.md, "Wiring into the gateway", item 4). Stopping, it must let that work
@@ -13,16 +13,21 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import anthropic
 import asyncpg
 import httpx
 import psutil
 import pytest
 
 from tests.conftest import set_tenant_budget
-from tollgate.cli.local_suite import DEMO_TENANT, local_suite
+from tollgate.cli.local_suite import DEMO_TENANT, LocalSuite, SuiteProcess, local_suite
 from tollgate.client import TollgateClient
+from tollgate.gateway.http.inbound import REQUEST_ID_HEADER
 
 QUESTION = "Write a long market update for Austin."
 # A scripted answer far longer than max_tokens, so the answer ends at max_tokens exactly.
@@ -31,16 +36,44 @@ ANSWER = " ".join(["Austin inventory rose again this week while prices held stea
 # of the answer takes longer than a fixed 10 s wait for the background work would allow.
 OUTPUT_TOKENS = 150
 TOKENS_PER_SECOND = 12
+MODEL = "claude-sonnet-5-5"
 HOLD_STATUS = {1: "held", 2: "committed", 3: "released", 4: "expired"}
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("single_process", [False, True], ids=["processes", "single_process"])
-async def test_a_stream_abandoned_just_before_sigterm_is_still_charged(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, single_process: bool
-) -> None:
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    request_id = f"abandoned-{secrets.token_hex(4)}"
+@dataclass
+class Running:
+    suite: LocalSuite
+    gateway: SuiteProcess
+    ledger_dsn: str
+
+    async def stop_gateway(self) -> None:
+        self.gateway.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(self.gateway.process.wait(), 60) == 0
+
+    async def assert_charged_in_full(self, request_id: str) -> None:
+        """The hold was committed, with the whole answer Claude produced (read to its end after
+        the caller left), at a cost."""
+        connection = await asyncpg.connect(self.ledger_dsn)
+        try:
+            status = await connection.fetchval(
+                "SELECT status FROM holds WHERE request_id = $1", request_id
+            )
+            charged = await connection.fetchrow(
+                "SELECT cost_micros, output_tokens FROM ledger_entries "
+                "WHERE request_id = $1 AND kind = 'commit'",
+                request_id,
+            )
+        finally:
+            await connection.close()
+        assert HOLD_STATUS.get(status) == "committed", HOLD_STATUS.get(status, status)
+        assert charged is not None
+        assert charged["output_tokens"] == OUTPUT_TOKENS
+        assert charged["cost_micros"] > 0
+
+
+@asynccontextmanager
+async def _slow_suite(tmp_path: Path, single_process: bool) -> AsyncIterator[Running]:
+    """A suite with a budget for the demo tenant and Claude answering QUESTION slowly."""
     async with local_suite(
         start_timeout=240, workdir=tmp_path, single_process=single_process
     ) as suite:
@@ -61,31 +94,53 @@ async def test_a_stream_abandoned_just_before_sigterm_is_still_charged(
         async with httpx.AsyncClient() as http:
             patched = await http.post(f"{suite.emulator_url}/_emulator/config", json=config)
             patched.raise_for_status()
-        async with TollgateClient(suite.gateway, suite.api_key) as client:
-            stream = client.stream(
-                messages=[{"role": "user", "content": QUESTION}],
-                max_tokens=OUTPUT_TOKENS,
-                request_id=request_id,
-            )
-            events = aiter(stream)
-            assert (await anext(events)).WhichOneof("event") == "message_start"
-            stream.cancel()  # the caller goes away mid-answer
-        gateway.process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(gateway.process.wait(), 60) == 0
-        connection = await asyncpg.connect(dsn)
-        try:
-            status = await connection.fetchval(
-                "SELECT status FROM holds WHERE request_id = $1", request_id
-            )
-            charged = await connection.fetchrow(
-                "SELECT cost_micros, output_tokens FROM ledger_entries "
-                "WHERE request_id = $1 AND kind = 'commit'",
-                request_id,
-            )
-        finally:
-            await connection.close()
-    assert HOLD_STATUS.get(status) == "committed", HOLD_STATUS.get(status, status)
-    assert charged is not None
-    # The whole answer Claude produced, read to its end after the caller left.
-    assert charged["output_tokens"] == OUTPUT_TOKENS
-    assert charged["cost_micros"] > 0
+        yield Running(suite, gateway, dsn)
+
+
+async def _abandon_a_grpc_stream(running: Running, request_id: str) -> None:
+    async with TollgateClient(running.suite.gateway, running.suite.api_key) as client:
+        stream = client.stream(
+            messages=[{"role": "user", "content": QUESTION}],
+            max_tokens=OUTPUT_TOKENS,
+            request_id=request_id,
+        )
+        events = aiter(stream)
+        assert (await anext(events)).WhichOneof("event") == "message_start"
+        stream.cancel()  # the caller goes away mid-answer
+
+
+async def _abandon_an_sdk_stream(running: Running, request_id: str) -> None:
+    """The official SDK at the HTTP door (the Messages API)."""
+    client = anthropic.AsyncAnthropic(
+        base_url=running.suite.http_url,
+        api_key=running.suite.api_key,
+        max_retries=0,
+        default_headers={REQUEST_ID_HEADER: request_id},
+    )
+    async with client:
+        stream = await client.messages.create(
+            model=MODEL,
+            max_tokens=OUTPUT_TOKENS,
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+        )
+        async for event in stream:
+            assert event.type == "message_start"
+            break
+        await stream.close()  # the caller goes away mid-answer
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("single_process", [False, True], ids=["processes", "single_process"])
+async def test_streams_abandoned_at_both_doors_just_before_sigterm_are_still_charged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, single_process: bool
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    over_grpc = f"abandoned-grpc-{secrets.token_hex(4)}"
+    over_http = f"abandoned-http-{secrets.token_hex(4)}"
+    async with _slow_suite(tmp_path, single_process) as running:
+        await _abandon_a_grpc_stream(running, over_grpc)
+        await _abandon_an_sdk_stream(running, over_http)
+        await running.stop_gateway()
+        await running.assert_charged_in_full(over_grpc)
+        await running.assert_charged_in_full(over_http)
