@@ -117,6 +117,26 @@ async def test_a_lingering_call_rides_in_the_next_batch_another_call_starts() ->
     assert recorder.batches == [[1, 2]]
 
 
+async def test_a_lingering_call_queued_behind_later_calls_still_goes_first_in_its_batch() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    committer = GroupCommitter(recorder.settle, max_batch=100, workers=1)
+    try:
+        busy = asyncio.create_task(committer.submit(0))  # the one worker is held up by it
+        await asyncio.sleep(0.01)
+        lingering = asyncio.create_task(committer.submit_lingering(1, linger=0.02))
+        await asyncio.sleep(0)
+        later = asyncio.create_task(committer.submit(2))
+        # The linger runs out while the worker is busy: the call joins the queue, behind 2.
+        await asyncio.sleep(0.1)
+        recorder.gate.set()
+        assert [await busy, await lingering, await later] == [0, 10, 20]
+    finally:
+        await committer.stop()
+    # Submitted before 2, it is decided before 2 (a ledger commit before the next reserve).
+    assert recorder.batches == [[0], [1, 2]]
+
+
 async def test_a_lingering_call_alone_is_sent_when_its_linger_has_passed() -> None:
     recorder = Recorder()
     committer = GroupCommitter(recorder.settle, max_batch=100, workers=2)

@@ -10,20 +10,25 @@ the calls in it instead of paid by each.
 Work off the critical path can linger (`submit_lingering`): such a call starts no batch of its
 own while another call comes within its linger time, and rides in that call's batch instead, so
 at a steady load it costs no batch of its own (the gateway's exact-cache stores ride with the
-next request's lookup, its ledger commits with the next request's reserve). The lingering calls
-a batch takes go first in it: they were submitted before the call that started it.
+next request's lookup, its ledger commits with the next request's reserve).
+
+A batch holds its calls in the order they were submitted, lingering or not, so a `settle` that
+decides calls in order (the ledger) sees a commit before a reserve sent after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 CallT = TypeVar("CallT")
 OutcomeT = TypeVar("OutcomeT")
+# A submitted call: its submission number, the call, and the future its outcome goes to.
+_Pending = tuple[int, CallT, "asyncio.Future[OutcomeT]"]
 
 
 class GroupCommitter(Generic[CallT, OutcomeT]):
@@ -43,11 +48,12 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
         self._settle = settle
         self._max_batch = max_batch
         self._workers = workers
-        self._queue: asyncio.Queue[tuple[CallT, asyncio.Future[OutcomeT]]] | None = None
+        self._queue: asyncio.Queue[_Pending[CallT, OutcomeT]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Lingering calls: taken into the next batch a worker starts, or queued by the timer.
-        self._lingering: deque[tuple[CallT, asyncio.Future[OutcomeT]]] = deque()
+        self._lingering: deque[_Pending[CallT, OutcomeT]] = deque()
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._submitted = itertools.count()
 
     async def submit(self, call: CallT) -> OutcomeT:
         # A caller that gives up leaves its call in the batch: the batch is settled whole, and
@@ -66,7 +72,7 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
             self._start()
         assert self._queue is not None
         future: asyncio.Future[OutcomeT] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((call, future))
+        self._queue.put_nowait((next(self._submitted), call, future))
         return future
 
     async def submit_lingering(self, call: CallT, linger: float) -> OutcomeT:
@@ -76,7 +82,7 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
             self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[OutcomeT] = loop.create_future()
-        self._lingering.append((call, future))
+        self._lingering.append((next(self._submitted), call, future))
         # One timer, set by the oldest lingering call: none waits longer than its linger.
         if self._linger_timer is None:
             self._linger_timer = loop.call_later(linger, self._queue_lingering)
@@ -122,13 +128,13 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
             while len(queued_calls) < self._max_batch and not queue.empty():
                 queued_calls.append(queue.get_nowait())
             queued = len(queued_calls)
-            # The queued calls take the batch's room first (they hold a caller up), but the
-            # lingering calls that fit go first in it: they were submitted earlier, and a
-            # `settle` that decides calls in order (the ledger) must see them first.
-            riding: list[tuple[CallT, asyncio.Future[OutcomeT]]] = []
+            # The queued calls take the batch's room first (they hold a caller up); the
+            # lingering calls ride in what is left. In submission order: a lingering call whose
+            # linger ran out while every worker was busy waited in the queue behind later calls.
+            riding: list[_Pending[CallT, OutcomeT]] = []
             while queued + len(riding) < self._max_batch and lingering:
                 riding.append(lingering.popleft())
-            batch = riding + queued_calls
+            batch = sorted(riding + queued_calls, key=_submission)
             if not lingering and self._linger_timer is not None:
                 self._linger_timer.cancel()
                 self._linger_timer = None
@@ -138,19 +144,23 @@ class GroupCommitter(Generic[CallT, OutcomeT]):
                 for _ in range(queued):
                     queue.task_done()
 
-    async def _run(self, batch: list[tuple[CallT, asyncio.Future[OutcomeT]]]) -> None:
+    async def _run(self, batch: list[_Pending[CallT, OutcomeT]]) -> None:
         try:
-            outcomes = await self._settle([call for call, _ in batch])
+            outcomes = await self._settle([call for _, call, _ in batch])
         except asyncio.CancelledError:
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.cancel()
             raise
         except Exception as exc:  # handed to every caller of the batch
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+
+
+def _submission(pending: _Pending[CallT, OutcomeT]) -> int:
+    return pending[0]
