@@ -16,7 +16,7 @@ from tests.orchestrator_process import lead_summary_spec, start_orchestrator_pro
 from tollgate.emulator import EmulatorConfig, EmulatorServer, LatencyConfig, RateLimitConfig
 from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
-LIMIT_RPM = 30
+LIMIT_RPM = 60
 # Six more than the bucket holds: without a shared pace, those six would be 429s.
 GENERATIONS = LIMIT_RPM + 6
 MODEL = "claude-sonnet-5-5"
