@@ -14,9 +14,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from tests.conftest import ALL_ON, FullSuite, running_full_suite
+from tests.conftest import ALL_ON, FullSuite, configure_emulator, running_full_suite
 from tests.e2e.test_e2e_semantic_cache import _ask as ask
 from tollgate.client import CompletionResult, TollgateClient
 from tollgate.emulator import EmulatorServer
@@ -33,17 +31,6 @@ SECOND = "Which documents are needed to get pre-approved for a mortgage?"
 
 def _ask(question: str, request_id: str = "") -> dict[str, Any]:
     return {**ask(question), "request_id": request_id}
-
-
-async def _script(emulator: EmulatorServer, answers: dict[str, str]) -> None:
-    """Set the emulator's answers through its control API."""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{emulator.base_url}/_emulator/config", json={"scripted_answers": answers}
-        ) as response,
-    ):
-        assert response.status == 200
 
 
 @asynccontextmanager
@@ -97,13 +84,11 @@ async def test_disagreeing_answers_drop_the_tenant_cache_to_shadow(
     redis_namespace: str,
     postgres_dsn: str,
 ) -> None:
-    await _script(
-        emulator,
-        {
-            "documents do i need": "Bring 2 recent pay stubs and 1 year of tax returns.",
-            "documents are needed": "Bring 3 bank statements and a photo ID; no tax returns.",
-        },
-    )
+    scripted = {
+        "documents do i need": "Bring 2 recent pay stubs and 1 year of tax returns.",
+        "documents are needed": "Bring 3 bank statements and a photo ID; no tax returns.",
+    }
+    await configure_emulator(emulator.base_url, {"scripted_answers": scripted})
     async with (
         _suite(emulator, tmp_path, redis_url, redis_namespace, postgres_dsn) as suite,
         suite.client() as client,
@@ -144,7 +129,8 @@ async def test_a_verification_is_charged_once_when_the_request_is_retried(
     redis_namespace: str,
     postgres_dsn: str,
 ) -> None:
-    await _script(emulator, {"pre-approved": "Bring 2 recent pay stubs and 1 year of tax returns."})
+    scripted = {"pre-approved": "Bring 2 recent pay stubs and 1 year of tax returns."}
+    await configure_emulator(emulator.base_url, {"scripted_answers": scripted})
     async with (
         _suite(emulator, tmp_path, redis_url, redis_namespace, postgres_dsn) as suite,
         suite.client() as client,

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import anthropic
 import asyncpg
-import httpx
 import psutil
 import pytest
 
-from tests.conftest import set_tenant_budget
+from tests.conftest import configure_emulator, set_tenant_budget
 from tollgate.cli.local_suite import DEMO_TENANT, LocalSuite, SuiteProcess, local_suite
 from tollgate.client import TollgateClient
 from tollgate.gateway.http.inbound import REQUEST_ID_HEADER
+from tollgate.v1 import budget_ledger_pb2
 
 QUESTION = "Write a long market update for Austin."
 # A scripted answer far longer than max_tokens, so the answer ends at max_tokens exactly.
@@ -37,7 +37,6 @@ ANSWER = " ".join(["Austin inventory rose again this week while prices held stea
 OUTPUT_TOKENS = 150
 TOKENS_PER_SECOND = 12
 MODEL = "claude-sonnet-5-5"
-HOLD_STATUS = {1: "held", 2: "committed", 3: "released", 4: "expired"}
 
 
 @dataclass
@@ -65,7 +64,8 @@ class Running:
             )
         finally:
             await connection.close()
-        assert HOLD_STATUS.get(status) == "committed", HOLD_STATUS.get(status, status)
+        # The holds table keeps tollgate.v1.HoldStatus values.
+        assert budget_ledger_pb2.HoldStatus.Name(status) == "HOLD_STATUS_COMMITTED"
         assert charged is not None
         assert charged["output_tokens"] == OUTPUT_TOKENS
         assert charged["cost_micros"] > 0
@@ -87,13 +87,13 @@ async def _slow_suite(tmp_path: Path, single_process: bool) -> AsyncIterator[Run
         dsn = psutil.Process(ledger.process.pid).environ()["TOLLGATE_BUDGET_LEDGER_DATABASE_URL"]
         async with TollgateClient(suite.gateway, suite.admin_key) as admin:
             await set_tenant_budget(admin, DEMO_TENANT, 5_000_000)
-        config = {
-            "latency": {"ttft_ms": 50, "tokens_per_second": TOKENS_PER_SECOND},
-            "scripted_answers": {QUESTION: ANSWER},
-        }
-        async with httpx.AsyncClient() as http:
-            patched = await http.post(f"{suite.emulator_url}/_emulator/config", json=config)
-            patched.raise_for_status()
+        await configure_emulator(
+            suite.emulator_url,
+            {
+                "latency": {"ttft_ms": 50, "tokens_per_second": TOKENS_PER_SECOND},
+                "scripted_answers": {QUESTION: ANSWER},
+            },
+        )
         yield Running(suite, gateway, dsn)
 
 
