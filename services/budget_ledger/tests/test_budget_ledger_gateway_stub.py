@@ -50,6 +50,11 @@ async def _reserve(track: Track[Any], context: Any, micros: int, timeout: float 
     return await dependencies.call(track, "Reserve", track.stub.Reserve, request, timeout)
 
 
+async def _commit(track: Track[Any], context: Any, micros: int) -> Any:
+    request = pb.CommitRequest(context=context, actual_micros=micros)
+    return await dependencies.call(track, "Commit", track.stub.Commit, request, 5.0)
+
+
 async def test_concurrent_requests_share_rpcs_and_each_keeps_its_own_answer(ledger, db) -> None:
     await ledger.budget(200_000)
     counting = CountingStub(ledger.stub)
@@ -60,8 +65,7 @@ async def test_concurrent_requests_share_rpcs_and_each_keeps_its_own_answer(ledg
         context = ledger.context(f"pair-{i}", api_key="key-1")
         reply = await _reserve(track, context, 2_000)
         assert reply.outcome == pb.RESERVE_OUTCOME_RESERVED
-        commit = pb.CommitRequest(context=context, actual_micros=1_000 + i)
-        await dependencies.call(track, "Commit", track.stub.Commit, commit, 5.0)
+        await _commit(track, context, 1_000 + i)
         return 1_000 + i
 
     async def refused(context: Any, micros: int) -> grpc.aio.AioRpcError:
@@ -143,11 +147,6 @@ async def test_a_ledger_that_is_down_fails_every_call_and_opens_the_breaker() ->
     # Each caller got its own exception object (they are raised in separate tasks).
     assert len({id(o) for o in outcomes}) == len(outcomes)
     assert track.breaker.is_open
-
-
-async def _commit(track: Track[Any], context: Any, micros: int) -> Any:
-    request = pb.CommitRequest(context=context, actual_micros=micros)
-    return await dependencies.call(track, "Commit", track.stub.Commit, request, 5.0)
 
 
 async def test_a_commit_rides_first_in_the_next_reserves_settle(ledger, db) -> None:
