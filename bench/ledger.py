@@ -119,11 +119,9 @@ async def measure(
     callers: int,
     total: int,
     tenants: list[str],
-    pair: Pair,
-    ledger_cpu: Callable[[], float],
+    calls: Calls,
     postgres: asyncpg.Connection | None = None,
     seconds: float = float("inf"),
-    settled: Callable[[], Awaitable[None]] = _nothing_running,
 ) -> Run:
     latencies: list[float] = []
     committed = 0
@@ -136,17 +134,17 @@ async def measure(
         while remaining > 0 and time.perf_counter() < stop_at:
             remaining -= 1
             started = time.perf_counter()
-            actual = await pair(tenants[n % len(tenants)], secrets.token_hex(8))
+            actual = await calls.pair(tenants[n % len(tenants)], secrets.token_hex(8))
             committed += actual
             latencies.append(time.perf_counter() - started)
             n += callers
 
     backends = await backend_cpu(postgres)
-    began, cpu, ledger_began = time.perf_counter(), time.process_time(), ledger_cpu()
+    began, cpu, ledger_began = time.perf_counter(), time.process_time(), calls.ledger_cpu()
     await asyncio.gather(*(caller(i) for i in range(callers)))
-    await settled()  # the run ends when every call it made is settled
+    await calls.settled()  # the run ends when every call it made is settled
     elapsed = time.perf_counter() - began
-    ledger_used, caller_used = ledger_cpu() - ledger_began, time.process_time() - cpu
+    ledger_used, caller_used = calls.ledger_cpu() - ledger_began, time.process_time() - cpu
     backends_after = await backend_cpu(postgres)
     postgres_used = sum(t - backends.get(pid, 0.0) for pid, t in backends_after.items())
     n = len(latencies)
@@ -443,20 +441,11 @@ async def series(
     rates: dict[tuple[int, int], Run] = {}
     warm = tenant_names(f"warm-{path}-{group_commit}", 1)
     await define_budgets(conn, warm, 10**15)
-    await measure(16, 100, warm, calls.pair, calls.ledger_cpu, settled=calls.settled)
+    await measure(16, 100, warm, calls)
     for spread, callers in plan.cells(group_commit):
         tenants = tenant_names(secrets.token_hex(3), spread)
         await define_budgets(conn, tenants, 10**15)
-        run = await measure(
-            callers,
-            plan.pairs,
-            tenants,
-            calls.pair,
-            calls.ledger_cpu,
-            conn,
-            plan.seconds,
-            calls.settled,
-        )
+        run = await measure(callers, plan.pairs, tenants, calls, conn, plan.seconds)
         exact = await check_exactness(conn, tenants, run.committed_micros)
         rates[(spread, callers)] = run
         rows.append(
