@@ -70,8 +70,16 @@ docker-check:
 	  echo "!!! Start one as root with scripts/docker-engine.sh (CI does)."; \
 	fi
 
+# The suite runs on two workers: most tests wait on servers they started (suites, stores, Helm,
+# Docker), so two share two cores well, in about half the time of one. A file's tests stay on one
+# worker (--dist loadfile): a module's fixtures (the container test's images) are built once and
+# tests of one file never race each other for a lock or a port. Run one test alone with
+# `.venv/bin/pytest path::name` (no workers).
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: lint protos-check helm docker-check ## The whole suite: lint, contracts, chart, unit, service, end-to-end, containers
-	@$(PY) pytest -q
+	@$(PY) pytest -q $(PYTEST_PARALLEL)
 
 # Fast tests: no servers, stores or Helm (fakes behind the real call path); seconds, not minutes.
 UNIT_TESTS := services/gateway/tests libs/common/tests libs/cli/tests
@@ -80,7 +88,7 @@ unit: install ## The fast unit tests alone (gateway steps, savings, call path, f
 	@$(PY) pytest -q $(UNIT_TESTS)
 
 test-only: install ## Tests without the lint step
-	@$(PY) pytest -q
+	@$(PY) pytest -q $(PYTEST_PARALLEL)
 
 run: install ## Start every service locally (embedded stores, emulator unless ANTHROPIC_API_KEY)
 	@$(PY) tollgate run
