@@ -73,10 +73,11 @@ docker-check:
 # The suite runs on two workers: most tests wait on servers they started (suites, stores, Helm,
 # Docker), so two share two cores well, in about half the time of one. A file's tests stay on one
 # worker (--dist loadfile): a module's fixtures (the container test's images) are built once and
-# tests of one file never race each other for a lock or a port. Run one test alone with
-# `.venv/bin/pytest path::name` (no workers).
+# tests of one file never race each other for a lock or a port. Files are handed out in
+# collection order (--no-loadscope-reorder), so the container test, collected first, starts its
+# image build at once. Run one test alone with `.venv/bin/pytest path::name` (no workers).
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint protos-check helm docker-check ## The whole suite: lint, contracts, chart, unit, service, end-to-end, containers
 	@$(PY) pytest -q $(PYTEST_PARALLEL)
