@@ -10,13 +10,14 @@ server, and a result back into its reply or its ServiceError on the client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sized
+from collections.abc import Awaitable, Iterable, Mapping, Sequence, Sized
 from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from tollgate.common.errors import ServiceError
+from tollgate.common.errors import ServiceError, invalid_argument
 from tollgate.common.ids import new_request_id
 
 Reply = TypeVar("Reply")
@@ -49,6 +50,39 @@ def error_fields(error: ServiceError) -> dict[str, Any]:
         "reason": error.reason,
         "metadata": error.metadata,
     }
+
+
+def check_batch_size(calls: Sized, limit: int) -> None:
+    """More calls than a batch RPC accepts is a client bug: the whole RPC is refused."""
+    if len(calls) > limit:
+        raise invalid_argument(f"calls may hold at most {limit} calls (got {len(calls)}).", "calls")
+
+
+async def run_concurrently(calls: Sequence[Awaitable[Reply]]) -> list[Reply]:
+    """Every call of a batch at once, as concurrent unary calls would run; one call alone (the
+    common case at low load) needs no task of its own."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
+
+
+def refusal_fields(error: ServiceError) -> dict[str, Any]:
+    """`error_fields`, and the fields of its google.rpc.BadRequest (`fields`), for the batch
+    results whose error carries them (ExactCallError, SemanticCallError)."""
+    return {**error_fields(error), "fields": [path for path, _ in error.field_violations]}
+
+
+async def answer_or_refusal(
+    call: Awaitable[Reply], log: logging.Logger, rpc: str
+) -> Reply | ServiceError:
+    """One call of a batch, run as its unary RPC would run it: its reply, or the ServiceError
+    it was refused with; a failure its service did not expect is that call's alone."""
+    try:
+        return await call
+    except ServiceError as refused:
+        return refused
+    except Exception as exc:  # this call's alone: the others keep their answers
+        return unexpected_error(exc, log, rpc)
 
 
 def unexpected_error(exc: BaseException, log: logging.Logger, rpc: str) -> ServiceError:

@@ -176,3 +176,62 @@ class SemanticVerifyResponse(_message.Message):
     precision: SemanticPrecision
     recorded: bool
     def __init__(self, agreed: _Optional[bool] = ..., disagreement: _Optional[str] = ..., answer_similarity: _Optional[float] = ..., precision: _Optional[_Union[SemanticPrecision, _Mapping]] = ..., recorded: _Optional[bool] = ...) -> None: ...
+
+class SemanticCall(_message.Message):
+    __slots__ = ("lookup", "store")
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    lookup: SemanticLookupRequest
+    store: SemanticStoreRequest
+    def __init__(self, lookup: _Optional[_Union[SemanticLookupRequest, _Mapping]] = ..., store: _Optional[_Union[SemanticStoreRequest, _Mapping]] = ...) -> None: ...
+
+class SemanticCallError(_message.Message):
+    __slots__ = ("code", "message", "reason", "metadata", "fields")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    reason: str
+    metadata: _containers.ScalarMap[str, str]
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SemanticSendAlone(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class SemanticCallResult(_message.Message):
+    __slots__ = ("lookup", "store", "error", "send_alone")
+    LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SEND_ALONE_FIELD_NUMBER: _ClassVar[int]
+    lookup: SemanticLookupResponse
+    store: SemanticStoreResponse
+    error: SemanticCallError
+    send_alone: SemanticSendAlone
+    def __init__(self, lookup: _Optional[_Union[SemanticLookupResponse, _Mapping]] = ..., store: _Optional[_Union[SemanticStoreResponse, _Mapping]] = ..., error: _Optional[_Union[SemanticCallError, _Mapping]] = ..., send_alone: _Optional[_Union[SemanticSendAlone, _Mapping]] = ...) -> None: ...
+
+class SemanticBatchRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[SemanticCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[SemanticCall, _Mapping]]] = ...) -> None: ...
+
+class SemanticBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SemanticCallResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SemanticCallResult, _Mapping]]] = ...) -> None: ...

@@ -59,6 +59,11 @@ class SemanticCacheServiceStub:
                 request_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.FromString,
                 _registered_method=True)
+        self.SemanticBatch = channel.unary_unary(
+                '/tollgate.v1.SemanticCacheService/SemanticBatch',
+                request_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchResponse.FromString,
+                _registered_method=True)
 
 
 class SemanticCacheServiceServicer:
@@ -97,6 +102,14 @@ class SemanticCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SemanticBatch(self, request, context):
+        """The lookups and stores of concurrent requests in one RPC (the gateway's stub sends them so):
+        each call runs as its unary RPC would and gets its own result, its reply or its error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SemanticCacheServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +137,11 @@ def add_SemanticCacheServiceServicer_to_server(servicer, server):
                     servicer.SemanticVerify,
                     request_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.SerializeToString,
+            ),
+            'SemanticBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SemanticBatch,
+                    request_deserializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +279,33 @@ class SemanticCacheService:
             '/tollgate.v1.SemanticCacheService/SemanticVerify',
             tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyRequest.SerializeToString,
             tollgate_dot_v1_dot_semantic__cache__pb2.SemanticVerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SemanticBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.SemanticCacheService/SemanticBatch',
+            tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchRequest.SerializeToString,
+            tollgate_dot_v1_dot_semantic__cache__pb2.SemanticBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,10 @@ class SemanticCacheServiceStub:
     shadow) and a fresh answer from Claude to the same request. The service compares them and
     keeps the tenant's measured precision per task; see docs/semantic_cache.md.
     """
+    SemanticBatch: _grpc.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticBatchRequest, _semantic_cache_pb2.SemanticBatchResponse]
+    """The lookups and stores of concurrent requests in one RPC (the gateway's stub sends them so):
+    each call runs as its unary RPC would and gets its own result, its reply or its error.
+    """
 
 @_typing.type_check_only
 class SemanticCacheServiceAsyncStub(SemanticCacheServiceStub):
@@ -54,6 +58,10 @@ class SemanticCacheServiceAsyncStub(SemanticCacheServiceStub):
     """The gateway reports a verified hit: the answer the cache gave (or would have given, in
     shadow) and a fresh answer from Claude to the same request. The service compares them and
     keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+    """
+    SemanticBatch: _aio.UnaryUnaryMultiCallable[_semantic_cache_pb2.SemanticBatchRequest, _semantic_cache_pb2.SemanticBatchResponse]  # type: ignore[assignment]
+    """The lookups and stores of concurrent requests in one RPC (the gateway's stub sends them so):
+    each call runs as its unary RPC would and gets its own result, its reply or its error.
     """
 
 class SemanticCacheServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -94,6 +102,16 @@ class SemanticCacheServiceServicer(metaclass=_abc_1.ABCMeta):
         """The gateway reports a verified hit: the answer the cache gave (or would have given, in
         shadow) and a fresh answer from Claude to the same request. The service compares them and
         keeps the tenant's measured precision per task; see docs/semantic_cache.md.
+        """
+
+    @_abc_1.abstractmethod
+    def SemanticBatch(
+        self,
+        request: _semantic_cache_pb2.SemanticBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_semantic_cache_pb2.SemanticBatchResponse, _abc.Awaitable[_semantic_cache_pb2.SemanticBatchResponse]]:
+        """The lookups and stores of concurrent requests in one RPC (the gateway's stub sends them so):
+        each call runs as its unary RPC would and gets its own result, its reply or its error.
         """
 
 def add_SemanticCacheServiceServicer_to_server(servicer: SemanticCacheServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

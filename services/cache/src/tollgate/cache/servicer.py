@@ -13,7 +13,6 @@ ExactLookup, which waits.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import grpc
@@ -27,7 +26,12 @@ from tollgate.cache.metrics import instruments
 from tollgate.cache.policy import CachePolicy
 from tollgate.cache.settings import Settings
 from tollgate.cache.single_flight import LookupResult, Outcome, SingleFlight
-from tollgate.common.batch_calls import error_fields, unexpected_error
+from tollgate.common.batch_calls import (
+    answer_or_refusal,
+    check_batch_size,
+    refusal_fields,
+    run_concurrently,
+)
 from tollgate.common.errors import ServiceError, invalid_argument, unavailable
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import cache_pb2, cache_pb2_grpc, common_pb2
@@ -270,10 +274,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self, request: cache_pb2.ExactBatchRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExactBatchResponse:
         calls = request.calls
-        if len(calls) > MAX_BATCH_CALLS:
-            raise invalid_argument(
-                f"calls may hold at most {MAX_BATCH_CALLS} calls (got {len(calls)}).", "calls"
-            )
+        check_batch_size(calls, MAX_BATCH_CALLS)
         # The calls' tenants may differ: the RPC's log line names none of them, as for Settle.
         room = self._lookups_per_batch
         answers = []
@@ -281,8 +282,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             if call.WhichOneof("call") == "lookup":
                 room -= 1
             answers.append(self._batch_call(call, has_room=room >= 0))
-        # One call alone (the common case at low load) needs no task of its own.
-        results = [await answers[0]] if len(answers) == 1 else await asyncio.gather(*answers)
+        results = await run_concurrently(answers)
         return cache_pb2.ExactBatchResponse(results=results)
 
     async def _batch_call(
@@ -290,29 +290,33 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     ) -> cache_pb2.ExactCallResult:
         """One call of a batch, through the unary RPC's own method: its answer or its error."""
         kind = call.WhichOneof("call")
-        try:
-            if kind == "lookup":
-                if not has_room:
-                    return cache_pb2.ExactCallResult(send_alone=_NO_ROOM)
-                lookup = await self._lookup_call(_tenant(call.lookup.context), call.lookup, None)
-                if isinstance(lookup, cache_pb2.ExactSendAlone):
-                    return cache_pb2.ExactCallResult(send_alone=lookup)
-                return cache_pb2.ExactCallResult(lookup=lookup)
-            if kind == "store":
-                store = await self._store_call(_tenant(call.store.context), call.store)
-                return cache_pb2.ExactCallResult(store=store)
-            if kind == "release":
-                release = await self._release_call(_tenant(call.release.context), call.release)
-                return cache_pb2.ExactCallResult(release=release)
-            error = invalid_argument("the call names no call: set lookup, store or release.", "")
-        except ServiceError as refused:
-            error = refused
-        except Exception as exc:  # this call's alone: the others keep their answers
-            error = unexpected_error(exc, log, "ExactBatch")
-        fields = [path for path, _ in error.field_violations]
-        return cache_pb2.ExactCallResult(
-            error=cache_pb2.ExactCallError(**error_fields(error), fields=fields)
-        )
+        if kind == "lookup" and not has_room:
+            return cache_pb2.ExactCallResult(send_alone=_NO_ROOM)
+        answer = await answer_or_refusal(self._run_batched(call), log, "ExactBatch")
+        if isinstance(answer, ServiceError):
+            return cache_pb2.ExactCallResult(
+                error=cache_pb2.ExactCallError(**refusal_fields(answer))
+            )
+        if isinstance(answer, cache_pb2.ExactSendAlone):
+            return cache_pb2.ExactCallResult(send_alone=answer)
+        return cache_pb2.ExactCallResult(**{kind: answer})  # type: ignore[arg-type]
+
+    async def _run_batched(
+        self, call: cache_pb2.ExactCall
+    ) -> (
+        cache_pb2.ExactLookupResponse
+        | cache_pb2.ExactSendAlone
+        | cache_pb2.ExactStoreResponse
+        | cache_pb2.ExactReleaseResponse
+    ):
+        kind = call.WhichOneof("call")
+        if kind == "lookup":
+            return await self._lookup_call(_tenant(call.lookup.context), call.lookup, None)
+        if kind == "store":
+            return await self._store_call(_tenant(call.store.context), call.store)
+        if kind == "release":
+            return await self._release_call(_tenant(call.release.context), call.release)
+        raise invalid_argument("the call names no call: set lookup, store or release.", "")
 
     async def ExactInvalidate(
         self, request: cache_pb2.ExactInvalidateRequest, context: grpc.aio.ServicerContext

@@ -25,10 +25,12 @@ from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.bucketing import bucket
 from tollgate.common.channels import open_channel
 from tollgate.common.tls import channel_credentials
+from tollgate.gateway.batching_stub import BatchingStub
 from tollgate.gateway.cache_coalescing import CoalescedCacheStub
 from tollgate.gateway.flags_config import BACKENDS, GatewayConfig
 from tollgate.gateway.ledger_coalescing import CoalescedLedgerStub
 from tollgate.gateway.metrics import instruments
+from tollgate.gateway.semantic_coalescing import CoalescedSemanticStub
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
     budget_ledger_pb2_grpc,
@@ -154,7 +156,7 @@ class BackendRouter:
         for entry in self.backends.values():
             for track in entry.tracks():
                 breaker_states.forget(track.backend, track.name, track.breaker)
-                if isinstance(track.stub, CoalescedLedgerStub | CoalescedCacheStub):
+                if isinstance(track.stub, CoalescedLedgerStub | BatchingStub):
                     await track.stub.aclose()
                 await track.channel.close()
 
@@ -174,6 +176,14 @@ def _track(backend: str, name: str, address: str, settings: Settings) -> Track[A
         stub = CoalescedCacheStub(
             stub,
             rpc_timeout=settings.cache_timeout_seconds * 5,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    if backend == "semantic_cache":
+        # Concurrent requests' semantic lookups and stores share SemanticBatch RPCs; the batch
+        # is given a store's time, as the semantic-cache step gives its stores.
+        stub = CoalescedSemanticStub(
+            stub,
+            rpc_timeout=settings.semantic_cache_timeout_seconds * 4,
             max_message_bytes=settings.max_message_bytes,
         )
     return Track(backend, name, address, channel, stub, breaker)

@@ -202,7 +202,10 @@ class SemanticCache:
         for similarity, candidate in confirmed:
             if similarity < threshold:
                 break
-            response = _decode(candidate.entry)
+            entry = candidate.entry
+            if _entry_bytes(entry.answer, entry.question) > self._settings.max_entry_bytes:
+                continue  # stored under a larger limit: a batch's reply has no room for it
+            response = _decode(entry)
             if response is None:
                 continue
             return _Choice(
@@ -267,6 +270,15 @@ class SemanticCache:
         if unfit:
             self._stats.record_store(tenant, stored=False)
             return StoreResult(stored=False, reason=unfit)
+        answer = response.SerializeToString(deterministic=True)
+        size = _entry_bytes(answer, question.text)
+        if size > self._settings.max_entry_bytes:
+            self._stats.record_store(tenant, stored=False)
+            return StoreResult(
+                stored=False,
+                reason=f"the answer and its question are {size} bytes; a cached entry may be at "
+                f"most {self._settings.max_entry_bytes}",
+            )
         ttl = ttl_seconds if ttl_seconds > 0 else self._settings.default_ttl_seconds
         ttl = min(ttl, self._settings.max_ttl_seconds)
         now_ms = self._now_ms()
@@ -275,7 +287,7 @@ class SemanticCache:
             tenant=tenant,
             scope=question.scope,
             question=question.text,
-            answer=response.SerializeToString(deterministic=True),
+            answer=answer,
             tags=tuple(dict.fromkeys(tags)),
             created_at_ms=now_ms,
             expires_at_ms=now_ms + math.ceil(ttl * 1000),
@@ -327,6 +339,10 @@ class _Choice:
 def entry_id(tenant: str, question: Question) -> str:
     name = f"{tenant}\x1f{question.scope.key()}\x1f{question.text}"
     return str(uuid.uuid5(_ENTRY_NAMESPACE, name))
+
+
+def _entry_bytes(answer: bytes, question: str) -> int:
+    return len(answer) + len(question.encode())
 
 
 def _unfit_answer(response: common_pb2.ClaudeResponse) -> str:

@@ -1,7 +1,16 @@
-"""gRPC face of the semantic cache: validates requests, maps messages, maps store failures."""
+"""gRPC face of the semantic cache: validates requests, maps messages, maps store failures.
+
+SemanticBatch runs each of its calls through the same methods as the unary SemanticLookup and
+SemanticStore (`_lookup`, `_store`), concurrently; each call gets its own result or its own
+error. Its reply must fit in one message. A lookup's reply holds at most one stored entry (answer
+and question, at most `max_entry_bytes`) and what it says of the asked question (never more than
+the lookup itself), so a batch runs the lookups its reply has room for, in order, and answers the
+rest `send_alone` (not run: nothing read, written or counted) for the caller to send alone.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
@@ -9,7 +18,13 @@ from typing import TypeVar
 import grpc
 from google.protobuf import timestamp_pb2
 
-from tollgate.common.errors import invalid_argument, unavailable
+from tollgate.common.batch_calls import (
+    answer_or_refusal,
+    check_batch_size,
+    refusal_fields,
+    run_concurrently,
+)
+from tollgate.common.errors import ServiceError, invalid_argument, unavailable
 from tollgate.common.interceptors import annotate
 from tollgate.semantic_cache.cache import LookupResult, SemanticCache
 from tollgate.semantic_cache.settings import TASK_NAMES, Settings
@@ -20,7 +35,21 @@ from tollgate.v1 import common_pb2, semantic_cache_pb2, semantic_cache_pb2_grpc
 
 T = TypeVar("T")
 
+log = logging.getLogger("tollgate.semantic_cache")
+
 _MAX_ID_CHARS = 256
+# What a SemanticBatch carries at most (a client bug beyond: the whole RPC is refused).
+MAX_BATCH_CALLS = 1000
+# Room in a batch reply for every call's own result that is not a lookup's (a store's reason is
+# the longest, under 200 bytes) and the framing.
+_BATCH_REPLY_RESERVE = MAX_BATCH_CALLS * 256
+# A lookup's reply besides its entry and what it quotes of the asked question: the fields'
+# numbers, the entry id, the timestamps and the framing.
+_LOOKUP_REPLY_OVERHEAD = 1024
+_NO_ROOM = semantic_cache_pb2.SemanticSendAlone(
+    reason="the batch holds more lookups than its reply has room for answers; send the lookup "
+    "alone (SemanticLookup)"
+)
 
 
 class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer):
@@ -28,11 +57,20 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self._settings = settings
         self._cache = cache
         self._verifier = verifier
+        # The room a batch's reply has for its lookups' replies.
+        self._lookup_room = settings.max_message_bytes - _BATCH_REPLY_RESERVE
 
     async def SemanticLookup(
         self, request: semantic_cache_pb2.SemanticLookupRequest, context: grpc.aio.ServicerContext
     ) -> semantic_cache_pb2.SemanticLookupResponse:
         _check_context(request.context)
+        _annotate(request.context)
+        return await self._lookup(request)
+
+    async def _lookup(
+        self, request: semantic_cache_pb2.SemanticLookupRequest
+    ) -> semantic_cache_pb2.SemanticLookupResponse:
+        """The lookup of a request whose context was checked."""
         _check_request(request.request)
         _check_text(request.template_version, "template_version")
         threshold = request.min_similarity
@@ -52,6 +90,13 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self, request: semantic_cache_pb2.SemanticStoreRequest, context: grpc.aio.ServicerContext
     ) -> semantic_cache_pb2.SemanticStoreResponse:
         _check_context(request.context)
+        _annotate(request.context)
+        return await self._store(request)
+
+    async def _store(
+        self, request: semantic_cache_pb2.SemanticStoreRequest
+    ) -> semantic_cache_pb2.SemanticStoreResponse:
+        """The store of a request whose context was checked."""
         _check_request(request.request)
         _check_text(request.template_version, "template_version")
         if not request.HasField("response"):
@@ -76,6 +121,59 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         if result.stored:
             response.expires_at.CopyFrom(_timestamp(result.expires_at_ms))
         return response
+
+    async def SemanticBatch(
+        self, request: semantic_cache_pb2.SemanticBatchRequest, context: grpc.aio.ServicerContext
+    ) -> semantic_cache_pb2.SemanticBatchResponse:
+        calls = request.calls
+        check_batch_size(calls, MAX_BATCH_CALLS)
+        # The calls' tenants may differ: the RPC's log line names none of them, as for Settle.
+        room = self._lookup_room
+        first_lookup = True
+        answers = []
+        for call in calls:
+            has_room = True
+            if call.WhichOneof("call") == "lookup":
+                needs = self._lookup_reply_bound(call.lookup)
+                # The first lookup always runs: alone, its reply would be no smaller.
+                has_room = first_lookup or room >= needs
+                first_lookup = False
+                room -= needs
+            answers.append(self._batch_call(call, has_room=has_room))
+        results = await run_concurrently(answers)
+        return semantic_cache_pb2.SemanticBatchResponse(results=results)
+
+    def _lookup_reply_bound(self, lookup: semantic_cache_pb2.SemanticLookupRequest) -> int:
+        """The most a lookup's reply can take: one entry, what it quotes of the asked question
+        (a rejection names what differs), the rest."""
+        return self._settings.max_entry_bytes + lookup.ByteSize() + _LOOKUP_REPLY_OVERHEAD
+
+    async def _batch_call(
+        self, call: semantic_cache_pb2.SemanticCall, *, has_room: bool
+    ) -> semantic_cache_pb2.SemanticCallResult:
+        """One call of a batch, through the unary RPC's own method: its answer or its error."""
+        kind = call.WhichOneof("call")
+        if kind == "lookup" and not has_room:
+            return semantic_cache_pb2.SemanticCallResult(send_alone=_NO_ROOM)
+        answer = await answer_or_refusal(self._run_batched(call), log, "SemanticBatch")
+        if isinstance(answer, ServiceError):
+            error = semantic_cache_pb2.SemanticCallError(**refusal_fields(answer))
+            return semantic_cache_pb2.SemanticCallResult(error=error)
+        if isinstance(answer, semantic_cache_pb2.SemanticLookupResponse):
+            return semantic_cache_pb2.SemanticCallResult(lookup=answer)
+        return semantic_cache_pb2.SemanticCallResult(store=answer)
+
+    async def _run_batched(
+        self, call: semantic_cache_pb2.SemanticCall
+    ) -> semantic_cache_pb2.SemanticLookupResponse | semantic_cache_pb2.SemanticStoreResponse:
+        kind = call.WhichOneof("call")
+        if kind == "lookup":
+            _check_context(call.lookup.context)
+            return await self._lookup(call.lookup)
+        if kind == "store":
+            _check_context(call.store.context)
+            return await self._store(call.store)
+        raise invalid_argument("the call names no call: set lookup or store.", "")
 
     async def SemanticInvalidate(
         self,
@@ -114,6 +212,7 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self, request: semantic_cache_pb2.SemanticVerifyRequest, context: grpc.aio.ServicerContext
     ) -> semantic_cache_pb2.SemanticVerifyResponse:
         _check_context(request.context)
+        _annotate(request.context)
         if not request.context.request_id.strip():
             raise invalid_argument(
                 "context.request_id is required: a verification is counted once per request.",
@@ -158,6 +257,11 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
 
 def _check_context(context: common_pb2.RequestContext) -> None:
     _check_tenant(context.tenant_id, "context.tenant_id")
+
+
+def _annotate(context: common_pb2.RequestContext) -> None:
+    """Name the call's tenant and request in its RPC's log line, once the tenant is known to be
+    valid. A batch's calls do not: its one line is for calls of many tenants."""
     annotate(tenant=context.tenant_id, request_id=context.request_id)
 
 

@@ -112,6 +112,10 @@ class Settings(ServiceSettings):
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     max_tags: int = Field(default=32, ge=0)
     max_tag_chars: int = Field(default=128, ge=1)
+    # An entry's answer and question together (serialized bytes): larger ones are not stored,
+    # nor served if stored under a larger limit, so a batch's reply knows how much room each of
+    # its lookups may need.
+    max_entry_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @field_validator("task_thresholds")
     @classmethod
