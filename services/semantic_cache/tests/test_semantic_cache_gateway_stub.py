@@ -165,9 +165,10 @@ async def test_a_store_rides_first_in_the_next_lookups_rpc(
 async def test_a_batch_runs_only_the_lookups_its_reply_has_room_for(
     settings: Settings, start_cache: Any, requests: Any
 ) -> None:
-    # Room for about two lookups of 2 KiB entries beside the reply's reserve for 1,000 calls.
+    # Beside the reply's reserve for 1,000 calls, room for two lookups with 2 KiB entries (each
+    # may need an entry and a rejection quoting both questions: about 7.7 kB).
     settings = settings.model_copy(
-        update={"max_entry_bytes": 2048, "max_message_bytes": 256_000 + 8_000}
+        update={"max_entry_bytes": 2048, "max_message_bytes": 256_000 + 16_000}
     )
     async with start_cache(settings) as cache:
         assert (await cache.stub.SemanticStore(_store(requests, "acme", AUSTIN, "4 homes"))).stored

@@ -40,10 +40,10 @@ from tollgate.gateway.coalesced_calls import as_unary
 
 # What the backends accept in one batch (their MAX_BATCH_CALLS).
 MAX_CALLS_PER_RPC = 1000
-# The backends run only as many lookups of a batch as their reply has room for whole stored
-# answers (about 30 with their default 256 KiB entries and 8 MiB messages) and send the rest
-# back: batches of this many calls never reach that, and already share the cost of an RPC among
-# many calls.
+# The backends run only as many lookups of a batch as their reply has room for and send the rest
+# back (the exact cache 30 with its default 256 KiB entries and 8 MiB messages): batches of this
+# many calls never reach that, and already share the cost of an RPC among many calls. A stub
+# whose backend has room for fewer says so (`calls_per_rpc`).
 CALLS_PER_RPC = 24
 # Background calls wait up to this long to ride in the RPC of the next lookup instead of
 # costing an RPC of their own. Short beside a waiter's polling (5-50 ms) and their deadlines.
@@ -59,6 +59,7 @@ class BatchingStub:
     batch_method: ClassVar[str]
     batch_request: ClassVar[type[Message]]
     service: ClassVar[str]
+    calls_per_rpc: ClassVar[int] = CALLS_PER_RPC
 
     def __init__(
         self,
@@ -66,14 +67,14 @@ class BatchingStub:
         *,
         rpc_timeout: float,
         max_message_bytes: int,
-        max_calls_per_rpc: int = CALLS_PER_RPC,
+        max_calls_per_rpc: int | None = None,
         rpcs_in_flight: int = 2,
         linger: float = LINGER_SECONDS,
     ) -> None:
         self._stub = stub
         self._rpc_timeout = rpc_timeout
         self._linger = linger
-        max_batch = min(max_calls_per_rpc, MAX_CALLS_PER_RPC)
+        max_batch = min(max_calls_per_rpc or self.calls_per_rpc, MAX_CALLS_PER_RPC)
         # A batch of calls no larger than this stays within half the message limit.
         self._batched_bytes = max_message_bytes // 2 // max_batch
         # A call waits in the queue as (kind, request): it is copied into its batch once.

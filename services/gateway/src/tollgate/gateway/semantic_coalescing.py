@@ -23,6 +23,9 @@ class CoalescedSemanticStub(BatchingStub):
     batch_method = "SemanticBatch"
     batch_request = semantic_cache_pb2.SemanticBatchRequest
     service = "semantic cache"
+    # With its default 256 KiB entries and 8 MiB messages the semantic cache has room for 10
+    # lookups in a batch's reply (an entry, and a rejection quoting both questions, per lookup).
+    calls_per_rpc = 10
 
     SemanticLookup = batched_call(
         "SemanticLookup", "lookup", semantic_cache_pb2.SemanticLookupResponse, lingers=False

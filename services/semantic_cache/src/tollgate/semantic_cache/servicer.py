@@ -3,9 +3,9 @@
 SemanticBatch runs each of its calls through the same methods as the unary SemanticLookup and
 SemanticStore (`_lookup`, `_store`), concurrently; each call gets its own result or its own
 error. Its reply must fit in one message. A lookup's reply holds at most one stored entry (answer
-and question, at most `max_entry_bytes`) and what it says of the asked question (never more than
-the lookup itself), so a batch runs the lookups its reply has room for, in order, and answers the
-rest `send_alone` (not run: nothing read, written or counted) for the caller to send alone.
+and question, at most `max_entry_bytes`) and a rejection quoting words of that entry's question
+and of the asked one, so a batch runs the lookups its reply has room for, in order, and answers
+the rest `send_alone` (not run: nothing read, written or counted) for the caller to send alone.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ MAX_BATCH_CALLS = 1000
 # Room in a batch reply for every call's own result that is not a lookup's (a store's reason is
 # the longest, under 200 bytes) and the framing.
 _BATCH_REPLY_RESERVE = MAX_BATCH_CALLS * 256
-# A lookup's reply besides its entry and what it quotes of the asked question: the fields'
-# numbers, the entry id, the timestamps and the framing.
+# A lookup's reply besides its entry and its rejection: the fields' numbers, the entry id, the
+# timestamps, the rejection's own words and the framing.
 _LOOKUP_REPLY_OVERHEAD = 1024
 _NO_ROOM = semantic_cache_pb2.SemanticSendAlone(
     reason="the batch holds more lookups than its reply has room for answers; send the lookup "
@@ -144,9 +144,11 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         return semantic_cache_pb2.SemanticBatchResponse(results=results)
 
     def _lookup_reply_bound(self, lookup: semantic_cache_pb2.SemanticLookupRequest) -> int:
-        """The most a lookup's reply can take: one entry, what it quotes of the asked question
-        (a rejection names what differs), the rest."""
-        return self._settings.max_entry_bytes + lookup.ByteSize() + _LOOKUP_REPLY_OVERHEAD
+        """The most a lookup's reply can take: one entry (its answer or its question) and a
+        rejection naming what differs between the two questions. The rejection lists words of
+        each, normalised and separated by commas, so it can take up to twice what it quotes."""
+        quoted = self._settings.max_entry_bytes + lookup.ByteSize()
+        return self._settings.max_entry_bytes + 2 * quoted + _LOOKUP_REPLY_OVERHEAD
 
     async def _batch_call(
         self, call: semantic_cache_pb2.SemanticCall, *, has_room: bool
