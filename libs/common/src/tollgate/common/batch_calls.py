@@ -22,6 +22,14 @@ from tollgate.common.ids import new_request_id
 
 Reply = TypeVar("Reply")
 
+# What a batch RPC (Settle, ExactBatch, SemanticBatch) carries at most: more is a client bug, and
+# the whole RPC is refused. Clients that coalesce calls never send more.
+MAX_BATCH_CALLS = 1000
+# Room a batch's reply keeps for the results that are not a lookup's answer (a store's reason,
+# the longest, is under 200 bytes) and the framing: what a server subtracts from the message
+# limit before it counts the room its lookups' answers may take.
+RESULTS_RESERVE_BYTES = MAX_BATCH_CALLS * 256
+
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -52,10 +60,12 @@ def error_fields(error: ServiceError) -> dict[str, Any]:
     }
 
 
-def check_batch_size(calls: Sized, limit: int) -> None:
+def check_batch_size(calls: Sized) -> None:
     """More calls than a batch RPC accepts is a client bug: the whole RPC is refused."""
-    if len(calls) > limit:
-        raise invalid_argument(f"calls may hold at most {limit} calls (got {len(calls)}).", "calls")
+    if len(calls) > MAX_BATCH_CALLS:
+        raise invalid_argument(
+            f"calls may hold at most {MAX_BATCH_CALLS} calls (got {len(calls)}).", "calls"
+        )
 
 
 async def run_concurrently(calls: Sequence[Awaitable[Reply]]) -> list[Reply]:

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tollgate.common.batch_calls import check_count, unwrap
+from tollgate.common.batch_calls import MAX_BATCH_CALLS, check_count, unwrap
 from tollgate.common.group_commit import GroupCommitter
 from tollgate.v1 import budget_ledger_pb2 as pb
 from tollgate.v1 import budget_ledger_pb2_grpc
-
-# What the ledger accepts in one Settle.
-MAX_CALLS_PER_RPC = 1000
 
 
 class CoalescingLedgerClient:
@@ -42,7 +39,7 @@ class CoalescingLedgerClient:
         self._commit_linger = commit_linger
         self._committer: GroupCommitter[pb.LedgerCall, pb.LedgerCallResult] = GroupCommitter(
             self._send,
-            max_batch=min(max_calls_per_rpc, MAX_CALLS_PER_RPC),
+            max_batch=min(max_calls_per_rpc, MAX_BATCH_CALLS),
             workers=rpcs_in_flight,
         )
 

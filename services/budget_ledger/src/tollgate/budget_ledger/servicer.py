@@ -22,7 +22,7 @@ from tollgate.budget_ledger.settlement import (
     ReserveResult,
 )
 from tollgate.budget_ledger.usage import UsageBook
-from tollgate.common.batch_calls import error_fields, unexpected_error
+from tollgate.common.batch_calls import check_batch_size, error_fields, unexpected_error
 from tollgate.common.errors import ServiceError, invalid_argument, resource_exhausted
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import budget_ledger_pb2 as pb
@@ -31,7 +31,6 @@ from tollgate.v1 import budget_ledger_pb2_grpc
 log = logging.getLogger("tollgate.budget_ledger.servicer")
 
 DEFAULT_ALERTS_WINDOW = timedelta(days=31)
-MAX_SETTLE_CALLS = 1000
 
 
 class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
@@ -69,11 +68,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
     async def Settle(
         self, request: pb.SettleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SettleResponse:
-        if len(request.calls) > MAX_SETTLE_CALLS:
-            raise invalid_argument(
-                f"calls may hold at most {MAX_SETTLE_CALLS} calls (got {len(request.calls)}).",
-                "calls",
-            )
+        check_batch_size(request.calls)
         checked = [self._check(index, call) for index, call in enumerate(request.calls)]
         valid = [call for call in checked if not isinstance(call, ServiceError)]
         # Submitted together, the valid calls share the ledger's next group commit; an invalid

@@ -27,6 +27,7 @@ from tollgate.cache.policy import CachePolicy
 from tollgate.cache.settings import Settings
 from tollgate.cache.single_flight import LookupResult, Outcome, SingleFlight
 from tollgate.common.batch_calls import (
+    RESULTS_RESERVE_BYTES,
     answer_or_refusal,
     check_batch_size,
     refusal_fields,
@@ -45,11 +46,6 @@ _MISS_REASONS = {
     Outcome.DEGRADED: "the cache store is unavailable; answered as a miss",
 }
 
-# What an ExactBatch carries at most (a client bug beyond: the whole RPC is refused).
-MAX_BATCH_CALLS = 1000
-# Room in a batch reply for what is not a stored answer: every call's own result (a store's
-# reason is the longest, under 200 bytes) and the framing.
-_BATCH_REPLY_RESERVE = MAX_BATCH_CALLS * 256
 # A lookup's reply besides the stored answer: key, reason, framing.
 _LOOKUP_REPLY_OVERHEAD = 1024
 
@@ -85,7 +81,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         # past this many in one batch are sent back to be asked alone, before they run.
         self._lookups_per_batch = max(
             1,
-            (settings.max_message_bytes - _BATCH_REPLY_RESERVE)
+            (settings.max_message_bytes - RESULTS_RESERVE_BYTES)
             // (settings.max_entry_bytes + _LOOKUP_REPLY_OVERHEAD),
         )
 
@@ -274,7 +270,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self, request: cache_pb2.ExactBatchRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExactBatchResponse:
         calls = request.calls
-        check_batch_size(calls, MAX_BATCH_CALLS)
+        check_batch_size(calls)
         # The calls' tenants may differ: the RPC's log line names none of them, as for Settle.
         room = self._lookups_per_batch
         answers = []

@@ -34,12 +34,10 @@ from typing import Any, ClassVar, TypeVar
 
 from google.protobuf.message import Message
 
-from tollgate.common.batch_calls import check_count, unwrap
+from tollgate.common.batch_calls import MAX_BATCH_CALLS, check_count, unwrap
 from tollgate.common.group_commit import GroupCommitter
 from tollgate.gateway.coalesced_calls import as_unary
 
-# What the backends accept in one batch (their MAX_BATCH_CALLS).
-MAX_CALLS_PER_RPC = 1000
 # The backends run only as many lookups of a batch as their reply has room for and send the rest
 # back (the exact cache 30 with its default 256 KiB entries and 8 MiB messages): batches of this
 # many calls never reach that, and already share the cost of an RPC among many calls. A stub
@@ -74,7 +72,7 @@ class BatchingStub:
         self._stub = stub
         self._rpc_timeout = rpc_timeout
         self._linger = linger
-        max_batch = min(max_calls_per_rpc or self.calls_per_rpc, MAX_CALLS_PER_RPC)
+        max_batch = min(max_calls_per_rpc or self.calls_per_rpc, MAX_BATCH_CALLS)
         # A batch of calls no larger than this stays within half the message limit.
         self._batched_bytes = max_message_bytes // 2 // max_batch
         # A call waits in the queue as (kind, request): it is copied into its batch once.

@@ -19,6 +19,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from tollgate.common.batch_calls import (
+    RESULTS_RESERVE_BYTES,
     answer_or_refusal,
     check_batch_size,
     refusal_fields,
@@ -38,11 +39,6 @@ T = TypeVar("T")
 log = logging.getLogger("tollgate.semantic_cache")
 
 _MAX_ID_CHARS = 256
-# What a SemanticBatch carries at most (a client bug beyond: the whole RPC is refused).
-MAX_BATCH_CALLS = 1000
-# Room in a batch reply for every call's own result that is not a lookup's (a store's reason is
-# the longest, under 200 bytes) and the framing.
-_BATCH_REPLY_RESERVE = MAX_BATCH_CALLS * 256
 # A lookup's reply besides its entry and its rejection: the fields' numbers, the entry id, the
 # timestamps, the rejection's own words and the framing.
 _LOOKUP_REPLY_OVERHEAD = 1024
@@ -58,7 +54,7 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self._cache = cache
         self._verifier = verifier
         # The room a batch's reply has for its lookups' replies.
-        self._lookup_room = settings.max_message_bytes - _BATCH_REPLY_RESERVE
+        self._lookup_room = settings.max_message_bytes - RESULTS_RESERVE_BYTES
 
     async def SemanticLookup(
         self, request: semantic_cache_pb2.SemanticLookupRequest, context: grpc.aio.ServicerContext
@@ -126,7 +122,7 @@ class SemanticCacheServicer(semantic_cache_pb2_grpc.SemanticCacheServiceServicer
         self, request: semantic_cache_pb2.SemanticBatchRequest, context: grpc.aio.ServicerContext
     ) -> semantic_cache_pb2.SemanticBatchResponse:
         calls = request.calls
-        check_batch_size(calls, MAX_BATCH_CALLS)
+        check_batch_size(calls)
         # The calls' tenants may differ: the RPC's log line names none of them, as for Settle.
         room = self._lookup_room
         first_lookup = True
