@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import psutil
 
 from tollgate.cli.local_suite import DEFAULT_FLAGS, LocalSuite
+from tollgate.emulator.control_client import configure
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -49,9 +49,7 @@ EVERYTHING_OFF = SETUPS["pass-through (everything off)"]
 async def set_emulator_latency(emulator_url: str, ttft_ms: float, tokens_per_second: float) -> None:
     """Patch the emulator's live config; 0/0 answers as fast as it can."""
     patch = {"latency": {"ttft_ms": ttft_ms, "tokens_per_second": tokens_per_second}}
-    async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as http:
-        reply = await http.post("/_emulator/config", json=patch)
-        reply.raise_for_status()
+    await configure(emulator_url, patch)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -45,13 +44,6 @@ def write_keys_file(path: Path) -> Path:
     ]
     path.write_text(yaml.safe_dump({"keys": keys}))
     return path
-
-
-async def configure_emulator(base_url: str, patch: dict[str, Any]) -> None:
-    """Patch a running emulator's config through its control API (nested objects merge)."""
-    async with httpx.AsyncClient() as http:
-        reply = await http.post(f"{base_url}/_emulator/config", json=patch)
-        reply.raise_for_status()
 
 
 async def set_tenant_budget(admin: TollgateClient, tenant: str, limit_micros: int) -> None:

@@ -14,10 +14,11 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ALL_ON, FullSuite, configure_emulator, running_full_suite
+from tests.conftest import ALL_ON, FullSuite, running_full_suite
 from tests.e2e.test_e2e_semantic_cache import _ask as ask
 from tollgate.client import CompletionResult, TollgateClient
 from tollgate.emulator import EmulatorServer
+from tollgate.emulator.control_client import configure as configure_emulator
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
 FLAGS: dict[str, Any] = deepcopy(ALL_ON)

@@ -23,9 +23,10 @@ import asyncpg
 import psutil
 import pytest
 
-from tests.conftest import configure_emulator, set_tenant_budget
+from tests.conftest import set_tenant_budget
 from tollgate.cli.local_suite import DEMO_TENANT, LocalSuite, SuiteProcess, local_suite
 from tollgate.client import TollgateClient
+from tollgate.emulator.control_client import configure as configure_emulator
 from tollgate.gateway.http.inbound import REQUEST_ID_HEADER
 from tollgate.v1 import budget_ledger_pb2
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import aiohttp
 import anthropic
+import pytest
 
 from tollgate.emulator import EmulatorServer, FaultKind
+from tollgate.emulator.control_client import configure
 
 SONNET = "claude-sonnet-4-6"
 
@@ -162,3 +164,14 @@ async def test_scripted_answers_replace_the_composed_text(
         "The listing price is $450,000."
     )
     assert "450,000" not in await ask("How many bedrooms does 12 Oak Street have?")
+
+
+async def test_the_control_client_patches_the_config_and_raises_on_a_refused_patch(
+    server: EmulatorServer,
+) -> None:
+    await configure(server.base_url, {"latency": {"tokens_per_second": 40}})
+    assert server.config.latency.tokens_per_second == 40
+    with pytest.raises(aiohttp.ClientResponseError) as refused:
+        await configure(server.base_url, {"scripted_answers": {"listing price": ""}})
+    assert refused.value.status == 400
+    assert server.config.latency.tokens_per_second == 40  # a refused patch changes nothing
