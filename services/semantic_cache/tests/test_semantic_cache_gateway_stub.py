@@ -7,6 +7,8 @@ carries more lookups than its reply has room for."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -14,6 +16,7 @@ import pytest
 
 from tollgate.common.breaker import CircuitBreaker
 from tollgate.gateway import dependencies
+from tollgate.gateway.batching_stub import LINGER_SECONDS
 from tollgate.gateway.routing import Track
 from tollgate.gateway.semantic_coalescing import CoalescedSemanticStub
 from tollgate.semantic_cache.settings import Settings
@@ -74,50 +77,58 @@ async def _call(track: Track[Any], method: str, request: Any) -> Any:
     return await dependencies.call(track, method, getattr(track.stub, method), request, TIMEOUT)
 
 
+@asynccontextmanager
+async def _gateway_stub(
+    cache: Any, settings: Settings, linger: float = LINGER_SECONDS
+) -> AsyncIterator[tuple[CountingStub, Track[Any]]]:
+    """The gateway's semantic-cache stub over `cache`, counting what it sends, as a track of
+    the gateway's call path; closed (its queued calls sent) on exit."""
+    counting = CountingStub(cache.stub)
+    stub = CoalescedSemanticStub(
+        counting, rpc_timeout=TIMEOUT, max_message_bytes=settings.max_message_bytes, linger=linger
+    )
+    try:
+        yield counting, _track(stub)
+    finally:
+        await stub.aclose()
+
+
 async def test_concurrent_calls_share_batches_and_each_gets_its_own_tenants_answer(
     settings: Settings, start_cache: Any, requests: Any
 ) -> None:
-    async with start_cache(settings) as cache:
-        counting = CountingStub(cache.stub)
-        stub = CoalescedSemanticStub(
-            counting, rpc_timeout=TIMEOUT, max_message_bytes=settings.max_message_bytes
+    tenants = [f"tenant-{i}" for i in range(4)]
+    async with start_cache(settings) as cache, _gateway_stub(cache, settings) as (counting, track):
+        # Each tenant stores the same two questions with answers of its own.
+        stored = await asyncio.gather(
+            *(
+                _call(track, "SemanticStore", _store(requests, tenant, q, f"{tenant}: {a}"))
+                for tenant in tenants
+                for q, a in ((AUSTIN, "4 homes"), (DENVER, "38 days"))
+            )
         )
-        track = _track(stub)
-        tenants = [f"tenant-{i}" for i in range(4)]
-        try:
-            # Each tenant stores the same two questions with answers of its own.
-            stored = await asyncio.gather(
-                *(
-                    _call(track, "SemanticStore", _store(requests, tenant, q, f"{tenant}: {a}"))
-                    for tenant in tenants
-                    for q, a in ((AUSTIN, "4 homes"), (DENVER, "38 days"))
+        assert all(s.stored for s in stored), [s.reason for s in stored]
+
+        async def hostile(i: int) -> grpc.aio.AioRpcError:
+            """A lookup without a tenant, or a store without an answer: refused alone."""
+            if i % 2:
+                request: Any = _lookup(requests, "", PARAPHRASE)
+                method = "SemanticLookup"
+            else:
+                request = pb.SemanticStoreRequest(
+                    context=requests.context("tenant-0"), request=requests.question(AUSTIN)
                 )
-            )
-            assert all(s.stored for s in stored), [s.reason for s in stored]
+                method = "SemanticStore"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await _call(track, method, request)
+            return refused.value
 
-            async def hostile(i: int) -> grpc.aio.AioRpcError:
-                """A lookup without a tenant, or a store without an answer: refused alone."""
-                if i % 2:
-                    request: Any = _lookup(requests, "", PARAPHRASE)
-                    method = "SemanticLookup"
-                else:
-                    request = pb.SemanticStoreRequest(
-                        context=requests.context("tenant-0"), request=requests.question(AUSTIN)
-                    )
-                    method = "SemanticStore"
-                with pytest.raises(grpc.aio.AioRpcError) as refused:
-                    await _call(track, method, request)
-                return refused.value
-
-            asked = [(t, q) for t in tenants for q in (PARAPHRASE, DENVER_PARAPHRASE)] * 3
-            found, refusals = await asyncio.gather(
-                asyncio.gather(
-                    *(_call(track, "SemanticLookup", _lookup(requests, t, q)) for t, q in asked)
-                ),
-                asyncio.gather(*(hostile(i) for i in range(6))),
-            )
-        finally:
-            await stub.aclose()
+        asked = [(t, q) for t in tenants for q in (PARAPHRASE, DENVER_PARAPHRASE)] * 3
+        found, refusals = await asyncio.gather(
+            asyncio.gather(
+                *(_call(track, "SemanticLookup", _lookup(requests, t, q)) for t, q in asked)
+            ),
+            asyncio.gather(*(hostile(i) for i in range(6))),
+        )
 
     for (tenant, question), reply in zip(asked, found, strict=True):
         assert reply.hit, (tenant, question, reply.rejection)
@@ -137,25 +148,20 @@ async def test_concurrent_calls_share_batches_and_each_gets_its_own_tenants_answ
 async def test_a_store_rides_first_in_the_next_lookups_rpc(
     settings: Settings, start_cache: Any, requests: Any
 ) -> None:
-    async with start_cache(settings) as cache:
-        counting = CountingStub(cache.stub)
-        # A linger longer than the test: the store can only go with the lookup.
-        stub = CoalescedSemanticStub(
-            counting, rpc_timeout=TIMEOUT, max_message_bytes=settings.max_message_bytes, linger=60
+    # A linger longer than the test: the store can only go with the lookup.
+    async with (
+        start_cache(settings) as cache,
+        _gateway_stub(cache, settings, linger=60) as (counting, track),
+    ):
+        store = asyncio.create_task(
+            _call(track, "SemanticStore", _store(requests, "acme", AUSTIN, "4 homes"))
         )
-        track = _track(stub)
-        try:
-            store = asyncio.create_task(
-                _call(track, "SemanticStore", _store(requests, "acme", AUSTIN, "4 homes"))
-            )
-            await asyncio.sleep(0.2)
-            assert counting.batches == []  # the store waits for a lookup
-            await _call(track, "SemanticLookup", _lookup(requests, "acme", DENVER))
-            stored = await store
-            # The batch's calls ran concurrently; once it answered, the store is there.
-            found = await _call(track, "SemanticLookup", _lookup(requests, "acme", PARAPHRASE))
-        finally:
-            await stub.aclose()
+        await asyncio.sleep(0.2)
+        assert counting.batches == []  # the store waits for a lookup
+        await _call(track, "SemanticLookup", _lookup(requests, "acme", DENVER))
+        stored = await store
+        # The batch's calls ran concurrently; once it answered, the store is there.
+        found = await _call(track, "SemanticLookup", _lookup(requests, "acme", PARAPHRASE))
     assert counting.batches == [["store", "lookup"], ["lookup"]]
     assert stored.stored
     assert found.hit
@@ -184,20 +190,13 @@ async def test_a_batch_runs_only_the_lookups_its_reply_has_room_for(
         assert stats.hits == 2
 
         # Through the gateway's stub every one is answered: the rest alone.
-        counting = CountingStub(cache.stub)
-        stub = CoalescedSemanticStub(
-            counting, rpc_timeout=TIMEOUT, max_message_bytes=settings.max_message_bytes
-        )
-        track = _track(stub)
-        try:
+        async with _gateway_stub(cache, settings) as (counting, track):
             found = await asyncio.gather(
                 *(
                     _call(track, "SemanticLookup", _lookup(requests, "acme", PARAPHRASE))
                     for _ in range(8)
                 )
             )
-        finally:
-            await stub.aclose()
     assert all(reply.hit for reply in found)
     assert sum(len(batch) for batch in counting.batches) == 8
     assert counting.unary_lookups == 8 - sum(min(2, len(batch)) for batch in counting.batches)
