@@ -232,3 +232,16 @@ async def test_a_batch_of_too_many_calls_is_refused_whole(
         empty = await cache.stub.SemanticBatch(pb.SemanticBatchRequest(calls=[pb.SemanticCall()]))
         assert empty.results[0].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
         assert "names no call" in empty.results[0].error.message
+
+
+async def test_the_gateways_batches_fit_the_room_the_defaults_give(
+    settings: Settings, start_cache: Any, requests: Any
+) -> None:
+    """With the default entry and message limits a batch runs as many lookups as the gateway's
+    stub ever puts in one RPC, so none is sent back to go alone."""
+    async with start_cache(settings) as cache:
+        calls = [pb.SemanticCall(lookup=_lookup(requests, "acme", PARAPHRASE)) for _ in range(12)]
+        reply = await cache.stub.SemanticBatch(pb.SemanticBatchRequest(calls=calls))
+    kinds = [result.WhichOneof("result") for result in reply.results]
+    assert kinds.count("lookup") == CoalescedSemanticStub.calls_per_rpc
+    assert kinds.count("send_alone") == 12 - CoalescedSemanticStub.calls_per_rpc
