@@ -6,7 +6,8 @@ as a replica runs, with the service's default settings): one RPC per call, and a
 calls it (its ledger stub, tollgate.gateway.ledger_coalescing, through its breaker path: the
 calls of concurrent requests share Settle RPCs). Group commit is on and — as the baseline in the
 same run, on the hot tenant — off (one transaction per call, the previous design). A cell stops
-after `--pairs` pairs or `--seconds` seconds, whichever comes first. After every cell
+after `--pairs` pairs or `--seconds` seconds, whichever comes first. Before every cell the
+planner's statistics are refreshed (ANALYZE), as autovacuum does in production. After every cell
 the run checks exactness against Postgres: the sum the bench committed equals the ledger's
 entries and its counters' `spent`, nothing is left held, and no budget is over its limit. A last
 row per mode storms one tenant's budget edge (more reservations than fit, at once) and checks
@@ -175,6 +176,18 @@ async def backend_cpu(conn: asyncpg.Connection | None) -> dict[int, float]:
         with contextlib.suppress(OSError):
             used[int(row["pid"])] = process_cpu(int(row["pid"]))()
     return used
+
+
+async def refresh_statistics(conn: asyncpg.Connection) -> None:
+    """Bring the planner's statistics up to date before a cell, as autovacuum keeps a production
+    database's (the Postgres the bench runs against may run without it).
+
+    The bench's database is new and grows by thousands of holds and entries a cell. Without
+    fresh statistics, the plans the ledger's connections cached while the tables were nearly
+    empty scan every hold and entry for each batch, a cost that grows with the tables instead of
+    the batch. ANALYZE also makes those connections plan again.
+    """
+    await conn.execute("ANALYZE")
 
 
 async def define_budgets(conn: asyncpg.Connection, tenants: list[str], limit: int) -> None:
@@ -445,6 +458,7 @@ async def series(
     for spread, callers in plan.cells(group_commit):
         tenants = tenant_names(secrets.token_hex(3), spread)
         await define_budgets(conn, tenants, 10**15)
+        await refresh_statistics(conn)
         run = await measure(callers, plan.pairs, tenants, calls, conn, plan.seconds)
         exact = await check_exactness(conn, tenants, run.committed_micros)
         rates[(spread, callers)] = run
