@@ -267,6 +267,11 @@ async def running_full_suite(
             # semantic cache start it; its own tests and the local suite always run it.
             semantic_cache_addr=semantic_addr,
             lead_scoring_addr=servers["lead_scoring"].address,
+            # A stopping gateway waits this long for its commits and releases to land. With the
+            # ledger stopped for good (the degradation tests) they retry for minutes, as in
+            # production; these suites stop sooner. Shutdown itself is tested on whole processes
+            # with the default grace (tests/e2e/test_e2e_shutdown_commits.py).
+            shutdown_grace_seconds=gateway_overrides.pop("shutdown_grace_seconds", 10.0),
             **gateway_overrides,
         )
         servers["gateway"] = await stack.enter_async_context(

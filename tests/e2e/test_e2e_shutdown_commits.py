@@ -1,5 +1,6 @@
 """A gateway stopped (SIGTERM, as a rolling update does) right after a caller abandoned a stream
-still charges what Claude produced, through either door.
+still charges what Claude produced, through either door; one killed outright (SIGKILL) leaves
+its in-flight request's hold to be charged in full when it expires.
 
 The gateway reads an abandoned stream to its end in the background and then commits its cost
 (docs/budget_ledger.md, "Wiring into the gateway", item 4). Stopping, it must let that work
@@ -145,3 +146,74 @@ async def test_streams_abandoned_at_both_doors_just_before_sigterm_are_still_cha
         await running.stop_gateway()
         await running.assert_charged_in_full(over_grpc)
         await running.assert_charged_in_full(over_http)
+
+
+async def _hold_and_charge(
+    dsn: str, request_id: str
+) -> tuple[asyncpg.Record, asyncpg.Record | None]:
+    """The request's hold (status, amount, seconds left) and the charge posted under its id."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        hold = await connection.fetchrow(
+            "SELECT status, amount_micros, extract(epoch FROM expires_at - now()) AS left_seconds "
+            "FROM holds WHERE request_id = $1",
+            request_id,
+        )
+        charge = await connection.fetchrow(
+            "SELECT cost_micros, charged_on_expiry FROM ledger_entries WHERE request_id = $1",
+            request_id,
+        )
+    finally:
+        await connection.close()
+    assert hold is not None
+    return hold, charge
+
+
+async def _expire_now(dsn: str, request_id: str) -> None:
+    """Move the hold's expiry to the past: the minutes a real hold lives, without waiting them."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            "UPDATE holds SET expires_at = now() - interval '1 second' WHERE request_id = $1",
+            request_id,
+        )
+    finally:
+        await connection.close()
+
+
+@pytest.mark.timeout(300)
+async def test_a_request_in_flight_when_its_gateway_is_killed_is_charged_its_hold(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGKILL (the kernel's OOM killer, a node lost): the gateway never commits nor releases
+    what Claude was already answering. The hold outlives every way a live gateway settles it,
+    and when it expires the ledger's sweeper charges it in full — the most the request could
+    cost — rather than release it unbilled."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    request_id = f"killed-{secrets.token_hex(4)}"
+    async with _slow_suite(tmp_path, single_process=False) as running:
+        async with TollgateClient(running.suite.gateway, running.suite.api_key) as client:
+            stream = client.stream(
+                messages=[{"role": "user", "content": QUESTION}],
+                max_tokens=OUTPUT_TOKENS,
+                request_id=request_id,
+            )
+            assert (await anext(aiter(stream))).WhichOneof("event") == "message_start"
+            running.gateway.process.kill()
+            assert await asyncio.wait_for(running.gateway.process.wait(), 30) == -signal.SIGKILL
+            stream.cancel()
+        hold, charge = await _hold_and_charge(running.ledger_dsn, request_id)
+        # Nothing settled it, and it lives past the longest answer (the orchestrator timeout).
+        assert budget_ledger_pb2.HoldStatus.Name(hold["status"]) == "HOLD_STATUS_HELD"
+        assert charge is None
+        assert hold["left_seconds"] > 120
+        await _expire_now(running.ledger_dsn, request_id)
+        for _ in range(150):  # the sweeper runs every 5 s
+            hold, charge = await _hold_and_charge(running.ledger_dsn, request_id)
+            if charge is not None:
+                break
+            await asyncio.sleep(0.2)
+        assert budget_ledger_pb2.HoldStatus.Name(hold["status"]) == "HOLD_STATUS_COMMITTED"
+        assert charge is not None
+        assert charge["charged_on_expiry"]
+        assert charge["cost_micros"] == hold["amount_micros"] > 0

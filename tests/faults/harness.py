@@ -4,7 +4,7 @@ Every store and backend the gateway depends on sits behind a FaultProxy, so a fa
 outage as the clients see it (refused connections, reset calls), and the emulator plays Claude in
 a 429 storm or answering 500s. Each fault gets its own tenant, so that afterwards the ledger can be
 checked per fault: the committed costs must equal the costs of the answers actually returned,
-and no hold may be left open once holds have expired.
+and no hold may be left open once the gateway has settled its holds.
 
     uv run python -m tests.faults.harness            # every fault, rewrites docs/reliability.md
     uv run python -m tests.faults.harness --quick    # shorter phases
@@ -75,10 +75,9 @@ EARLIER_EXCHANGE = (
     (common_pb2.ROLE_USER, "We are helping a family of four move closer to school."),
     (common_pb2.ROLE_ASSISTANT, "Noted: a family of four, near a school."),
 )
+
+
 # Long enough that the ledger sweeps holds of requests cut off mid-fault within the run.
-HOLD_TTL_SECONDS = 6.0
-
-
 @dataclass(frozen=True)
 class Outcome:
     started: float
@@ -157,10 +156,8 @@ class FaultSuite:
         redis_url: str,
         postgres_dsn: str,
         semantic: bool,
-        hold_ttl_seconds: float = HOLD_TTL_SECONDS,
     ) -> None:
         self.workdir = workdir
-        self.hold_ttl_seconds = hold_ttl_seconds
         self.redis_url = redis_url
         self.postgres_dsn = postgres_dsn
         self.semantic = semantic
@@ -234,7 +231,6 @@ class FaultSuite:
                     **local,
                     database_url=_with_port(self.postgres_dsn, postgres_proxy.port),
                     migrate_on_start=True,
-                    default_hold_ttl_seconds=self.hold_ttl_seconds,
                     sweep_interval_seconds=0.5,
                     statement_timeout_seconds=2.0,
                 ),
@@ -479,8 +475,12 @@ async def run_fault(
 
 
 async def check_ledger(suite: FaultSuite, results: list[FaultResult]) -> None:
-    """After every hold has had time to expire and be swept: committed vs returned, held."""
-    await asyncio.sleep(suite.hold_ttl_seconds + 1.5)
+    """Once the gateway has settled every hold it made: committed vs returned, held.
+
+    The gateway retries each commit and release until it lands; a hold it never settled stays
+    held here (it would be charged in full only when it expires, minutes later).
+    """
+    await suite.settled()
     for result in results:
         (
             result.committed_micros,
@@ -493,7 +493,7 @@ def table(results: list[FaultResult]) -> str:
     lines = [
         "| fault | requests during | success rate during | recovery after heal | "
         "ledger exact | committed / returned (µ$) | of the committed: verification calls (µ$) "
-        "| held after expiry (µ$) |",
+        "| held after settling (µ$) |",
         "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
@@ -557,10 +557,9 @@ async def run_all(
     before: float = 2.0,
     during: float = 5.0,
     after: float = 6.0,
-    hold_ttl_seconds: float = HOLD_TTL_SECONDS,
 ) -> list[FaultResult]:
     async with fresh_database(postgres_server_dsn) as dsn:
-        suite = FaultSuite(workdir, redis_url, dsn, semantic, hold_ttl_seconds)
+        suite = FaultSuite(workdir, redis_url, dsn, semantic)
         names = [n for n in fault_names(semantic) if only is None or any(o in n for o in only)]
         tenants = [f"fault{index}" for index in range(len(names))]
         results: list[FaultResult] = []
@@ -589,11 +588,12 @@ during and {after:g} s after the fault, with its own tenant.
 
 - **success rate during**: answered calls among those started while the fault lasted.
 - **recovery after heal**: from the heal until the first of ten successes in a row.
-- **ledger exact**: after holds expired ({ttl:g} s) and were swept, the tenant's committed cost
-  equals the sum of the costs on the answers it received plus its semantic-cache verification
-  calls (a sampled semantic hit is asked again of Claude and charged under its own request id,
-  with cache status `verification`: in the usage report, in no answer's account), and nothing is
-  held.
+- **ledger exact**: once the gateway has settled every hold it made (it retries each commit and
+  release until it lands; a hold left unsettled would be charged in full only when it expires,
+  minutes later), the tenant's committed cost equals the sum of the costs on the answers it
+  received plus its semantic-cache verification calls (a sampled semantic hit is asked again of
+  Claude and charged under its own request id, with cache status `verification`: in the usage
+  report, in no answer's account), and nothing is held.
 
 """
 
@@ -662,7 +662,7 @@ def main() -> None:
         )
     report = table(results)
     print(report)
-    head = REPORT_HEAD.format(workers=workers, ttl=HOLD_TTL_SECONDS, **phases)
+    head = REPORT_HEAD.format(workers=workers, **phases)
     Path(args.output).write_text(head + report + "\n" + REPORT_TAIL)
     print(f"\nwritten to {args.output}")
 

@@ -24,7 +24,6 @@ async def test_ledger_stays_exact_through_a_database_outage(
         before=0.5,
         during=1.5,
         after=2.0,
-        hold_ttl_seconds=2.5,
     )
     assert [r.name for r in results] == ["postgres down"]
     for result in results:

@@ -98,6 +98,25 @@ async def test_a_settled_request_id_is_never_reserved_again(ledger, db) -> None:
     assert await db.fetchval(_POSTED) == 800
 
 
+async def test_a_release_racing_its_reserve_never_leaves_a_hold(ledger, db) -> None:
+    """A caller that stopped waiting for its Reserve releases the id while the Reserve may still
+    be on its way. 200 ids, each Reserve and Release sent at once, in both orders: whichever the
+    ledger settles first (in one batch, in two, or in two concurrent transactions), no hold is
+    left held for nobody to settle."""
+    await ledger.budget(10**9)
+    calls = []
+    for index in range(200):
+        request_id = f"race-{index}"
+        pair = [ledger.reserve(request_id, 1_000), ledger.release(request_id)]
+        calls += pair if index % 2 else pair[::-1]
+    await asyncio.gather(*calls)
+    held_now = "SELECT count(*) FROM holds WHERE status = $1"
+    assert await db.fetchval(held_now, pb.HOLD_STATUS_HELD) == 0
+    assert await db.fetchval("SELECT count(*) FROM holds") == 200
+    (state,) = await ledger.states()
+    assert (state.spent_micros, state.held_micros) == (0, 0)
+
+
 async def test_a_hold_can_only_be_used_by_the_key_that_made_it(ledger, db) -> None:
     """Finding: another key of the same tenant could release (or commit) someone's live hold."""
     await ledger.budget(10_000)

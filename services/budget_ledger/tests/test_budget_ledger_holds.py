@@ -89,6 +89,36 @@ async def test_release_is_idempotent_and_returns_the_hold(ledger) -> None:
     assert held(await ledger.states()) == (900, 0)
 
 
+async def test_a_release_before_its_reserve_keeps_the_reserve_from_holding(ledger, db) -> None:
+    """A caller that stopped waiting for its Reserve releases the id; the Reserve, still on its
+    way, must not make a hold afterwards (nobody would settle it). A late Commit of the id is
+    still posted against this period's budget."""
+    await ledger.budget(10_000)
+    early = await ledger.release("req-1")
+    assert (early.released, early.status) == (False, pb.HOLD_STATUS_UNSPECIFIED)
+    late_reserve = await ledger.reserve("req-1", 4_000)
+    assert late_reserve.outcome == pb.RESERVE_OUTCOME_ALREADY_RELEASED
+    assert held(await ledger.states()) == (0, 0)
+    assert await db.fetchval("SELECT status FROM holds WHERE request_id = 'req-1'") == (
+        pb.HOLD_STATUS_RELEASED
+    )
+    charged = await ledger.commit("req-1", 2_500)
+    assert charged.late
+    assert held(await ledger.states()) == (2_500, 0)
+
+
+async def test_a_hold_made_before_any_budget_commits_without_touching_a_later_one(
+    ledger,
+) -> None:
+    """A hold charged against no counter (its tenant had no budget yet) commits against none,
+    even after a budget was created meanwhile: that budget never held its amount."""
+    await ledger.reserve("early", 4_000)
+    await ledger.budget(10_000)
+    committed = await ledger.commit("early", 3_000)
+    assert not committed.late
+    assert held(await ledger.states()) == (0, 0)
+
+
 async def test_a_commit_after_release_is_still_posted_and_flagged(ledger) -> None:
     await ledger.budget(10_000)
     await ledger.reserve("req-1", 4_000)

@@ -76,7 +76,11 @@ class FakeSuite:
             routes=RequestRoutes(self.router, config, "acme", "contact-1"),
             prices=self.prices,
             savings=SavingsCalculator(self.prices),
-            budget=BudgetGuard(self.settings.budget_ledger_timeout_seconds, self.background),
+            budget=BudgetGuard(
+                self.settings.budget_ledger_timeout_seconds,
+                self.background,
+                self.settings.orchestrator_timeout_seconds,
+            ),
             background=self.background,
         )
 

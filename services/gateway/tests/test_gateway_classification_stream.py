@@ -66,7 +66,11 @@ async def test_results_are_streamed_while_their_cache_stores_are_still_pending(
         flags,
         fakes.router,
         fakes.prices,
-        BudgetGuard(fakes.settings.budget_ledger_timeout_seconds, fakes.background),
+        BudgetGuard(
+            fakes.settings.budget_ledger_timeout_seconds,
+            fakes.background,
+            fakes.settings.orchestrator_timeout_seconds,
+        ),
         fakes.background,
     )
     request = gateway_pb2.ClassifyRequest(

@@ -11,6 +11,7 @@ import pytest
 
 from tollgate.common.errors import ServiceError
 from tollgate.common.token_estimate import estimate_request
+from tollgate.gateway.budget import SETTLE_FIRST_DELAY_SECONDS, SETTLE_TRIES
 from tollgate.gateway.pipeline import RequestRun
 from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft, Request
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -363,7 +364,11 @@ async def test_fail_closed_tenants_are_refused_while_the_ledger_is_down(
     fakes: Any, helpers: Any, tenant: str, refused: bool
 ) -> None:
     flags = helpers.on("budget_enforcement", failMode="open", failClosedTenants=["acme"])
-    fakes.stubs["budget_ledger"].replies["Reserve"] = helpers.rpc_error(grpc.StatusCode.UNAVAILABLE)
+    ledger = fakes.stubs["budget_ledger"]
+    ledger.replies.update(
+        Reserve=helpers.rpc_error(grpc.StatusCode.UNAVAILABLE),
+        Release=budget_ledger_pb2.ReleaseResponse(),
+    )
     request = helpers.request()
     request.context.tenant_id = tenant
     step = BudgetHoldStep(
@@ -377,6 +382,27 @@ async def test_fail_closed_tenants_are_refused_while_the_ledger_is_down(
         await step.before(Draft(request.completion.request))
         assert step.report is not None
         assert "unmetered" in step.report.detail
+    # The Reserve went out and may have made a hold the gateway never heard of: it is released
+    # (the ledger records the id as released if the hold is not there yet).
+    await fakes.background.drain()
+    assert [r.context.request_id for r in ledger.asked("Release")] == [request.context.request_id]
+
+
+async def test_a_reserve_skipped_by_an_open_circuit_releases_nothing(
+    fakes: Any, helpers: Any
+) -> None:
+    ledger = fakes.stubs["budget_ledger"]
+    ledger.replies["Reserve"] = helpers.rpc_error(grpc.StatusCode.UNAVAILABLE)
+    track = fakes.router.backends["budget_ledger"].stable
+    while track.breaker.allow():
+        track.breaker.record_failure()
+    request = helpers.request()
+    flags = helpers.on("budget_enforcement", failMode="open")
+    step = BudgetHoldStep(request, fakes.decisions(flags).budget_enforcement, fakes.services())
+    await step.before(Draft(request.completion.request))
+    await fakes.background.drain()
+    assert ledger.asked("Reserve") == []
+    assert ledger.asked("Release") == []
 
 
 async def test_a_hold_is_committed_after_an_answer_and_released_after_a_failure(
@@ -406,6 +432,34 @@ async def test_a_hold_is_committed_after_an_answer_and_released_after_a_failure(
     await fakes.background.drain()
     assert [c.actual_tokens for c in ledger.asked("Commit")] == [1050]
     assert len(ledger.asked("Release")) == 1
+
+
+async def test_every_hold_outlives_its_request_and_is_charged_if_left_unsettled(
+    fakes: Any, helpers: Any
+) -> None:
+    """A hold is only left held by a gateway that died mid-request (or a ledger away longer than
+    every retry): it is charged when it expires, never released unbilled. It lives longer than
+    Claude may take to answer plus every retry of its commit, so a gateway that is alive always
+    settles it first."""
+    ledger = fakes.stubs["budget_ledger"]
+    ledger.replies["Reserve"] = budget_ledger_pb2.ReserveResponse(
+        outcome=budget_ledger_pb2.RESERVE_OUTCOME_RESERVED
+    )
+    request = helpers.request()
+    step = BudgetHoldStep(
+        request,
+        fakes.decisions(helpers.on("budget_enforcement")).budget_enforcement,
+        fakes.services(),
+    )
+    await step.before(Draft(request.completion.request))
+    (reserve,) = ledger.asked("Reserve")
+    assert reserve.charge_on_expiry
+    settings = fakes.settings
+    settle_retries = sum(SETTLE_FIRST_DELAY_SECONDS * 2**n for n in range(SETTLE_TRIES - 1))
+    settle_calls = SETTLE_TRIES * settings.budget_ledger_timeout_seconds
+    assert reserve.hold_ttl.ToTimedelta().total_seconds() > (
+        settings.orchestrator_timeout_seconds + settle_retries + settle_calls
+    )
 
 
 @pytest.mark.parametrize(

@@ -233,6 +233,11 @@ class _Batch:
             # charge is still posted against this period's budgets of the request's scopes.
             hold = _Hold(who, 0, 0, HoldStatus.COMMITTED, [c.key for c in self.current_of(who)])
             self.holds[key] = hold
+        elif late and not hold.counter_keys:
+            # Settled already and charged against no counter (an id a Release recorded before
+            # any hold): the same. A live hold keeps its counters, even none: what it holds is
+            # on those alone.
+            hold.counter_keys = [c.key for c in self.current_of(who)]
         held_micros = 0 if late else hold.amount_micros
         held_tokens = 0 if late else hold.tokens
         hold.status = HoldStatus.COMMITTED
@@ -308,8 +313,14 @@ class _Batch:
         return result
 
     def release(self, call: ReleaseInput) -> Callable[[], Outcome] | ServiceError:
-        hold = self.holds.get((call.requester.tenant_id, call.request_id))
+        key = (call.requester.tenant_id, call.request_id)
+        hold = self.holds.get(key)
         if hold is None:
+            # Nothing to release yet — but a Reserve of this id may still be on its way (its
+            # caller stopped waiting for the answer and released it). The id is recorded as
+            # released, so that such a Reserve makes no hold afterwards: a hold nobody knows
+            # of would be left to expire, and the gateway's are charged when they do.
+            self.holds[key] = _Hold(call.requester, 0, 0, HoldStatus.RELEASED, [])
             outcome = ReleaseResult(False, None)
         elif refusal := _other_key(hold, call.requester, call.request_id, "release"):
             return refusal

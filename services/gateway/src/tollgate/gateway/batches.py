@@ -3,21 +3,20 @@ budget hold for the whole batch at the batch price, settled when its results are
 
 The hold is made under the batch's request id, which the orchestrator keeps with the batch
 (`Batch.request_id`), so whichever gateway replica serves the results commits it; commits are
-idempotent by request id, so reading the results twice charges once. The hold is reserved with
-`charge_on_expiry`: if its results are not read within `batch_hold_ttl_seconds`, the ledger's
-sweeper charges the held amount (the batch's most) instead of releasing it, so a batch nobody
-reads is still paid for, whatever gateway restarted meanwhile (docs/budget_ledger.md).
+idempotent by request id, so reading the results twice charges once. Like every hold the
+gateway makes, it is charged on expiry; it lives `batch_hold_ttl_seconds`: if the results are
+not read by then, the ledger's sweeper charges the held amount (the batch's most) instead of
+releasing it, so a batch nobody reads is still paid for, whatever gateway restarted meanwhile
+(docs/budget_ledger.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 
 from tollgate.common.errors import ServiceError
 from tollgate.common.pricing import PriceTable
@@ -61,12 +60,6 @@ class BatchCalls:
         )
         return math.ceil(full * (100 - self._prices.batch_discount_percent) / 100)
 
-    def _expiry(self) -> budget_ledger_pb2.ReserveRequest:
-        """A batch's answers are bought whether or not anyone reads them: charged on expiry."""
-        ttl = Duration()
-        ttl.FromTimedelta(timedelta(seconds=self._settings.batch_hold_ttl_seconds))
-        return budget_ledger_pb2.ReserveRequest(hold_ttl=ttl, charge_on_expiry=True)
-
     async def _call(self, method: str, request: Any) -> Any:
         track: Track[Any] = self._routes(request.context).orchestrator()
         try:
@@ -91,7 +84,11 @@ class BatchCalls:
         if decision.active:
             amount = max(1, self.hold_micros([completion for _, completion in items]))
             hold = await self._budget.reserve(
-                routes.budget_ledger(), decision, context, amount, expiry=self._expiry()
+                routes.budget_ledger(),
+                decision,
+                context,
+                amount,
+                ttl_seconds=self._settings.batch_hold_ttl_seconds,
             )
             held = hold.held
         request = orchestrator_pb2.CreateBatchRequest(

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
@@ -29,8 +31,23 @@ log = logging.getLogger("tollgate.gateway.budget")
 
 # A commit is money already spent: it keeps retrying through a ledger or database restart
 # (doubling delays from 0.1 s: about 100 s in all). The ledger accepts late commits, even after
-# the hold expired, and commits are idempotent by request id.
-COMMIT_TRIES = 11
+# the hold expired, and commits are idempotent by request id. A release is retried as long: a
+# hold left unsettled is charged when it expires (below).
+SETTLE_TRIES = 11
+SETTLE_FIRST_DELAY_SECONDS = 0.1
+# Added to a hold's life past the latest moment its request can still settle it.
+HOLD_MARGIN_SECONDS = 60.0
+
+
+def hold_ttl_seconds(answer_seconds: float, ledger_timeout_seconds: float) -> float:
+    """How long a request's hold lives: longer than Claude may take to answer (`answer_seconds`)
+    plus every retry of its commit or release, so that a gateway that is alive always settles
+    it first. A hold still held at its expiry belongs to a gateway that died mid-request (or a
+    ledger away longer than the retries): the ledger charges it in full rather than lose what
+    Claude may have billed."""
+    retry_delays = SETTLE_FIRST_DELAY_SECONDS * (2 ** (SETTLE_TRIES - 1) - 1)
+    settling = retry_delays + SETTLE_TRIES * ledger_timeout_seconds
+    return answer_seconds + settling + HOLD_MARGIN_SECONDS
 
 
 @dataclass
@@ -81,9 +98,12 @@ def request_id_used(request_id: str, outcome: budget_ledger_pb2.ReserveOutcome) 
 
 
 class BudgetGuard:
-    def __init__(self, timeout: float, background: BackgroundWork) -> None:
+    def __init__(self, timeout: float, background: BackgroundWork, answer_seconds: float) -> None:
+        """`timeout` bounds each ledger call; `answer_seconds` is the longest Claude may take to
+        answer a request (the gateway's orchestrator timeout)."""
         self._timeout = timeout
         self._background = background
+        self._hold_ttl_seconds = hold_ttl_seconds(answer_seconds, timeout)
 
     async def reserve(
         self,
@@ -92,22 +112,32 @@ class BudgetGuard:
         context: common_pb2.RequestContext,
         amount_micros: int,
         *,
-        expiry: budget_ledger_pb2.ReserveRequest | None = None,
+        ttl_seconds: float | None = None,
     ) -> Hold:
-        """Hold `amount_micros`; `expiry` carries the hold's `hold_ttl` and `charge_on_expiry`
-        when they differ from the ledger's defaults (a Message Batch's hold)."""
+        """Hold `amount_micros`, charged in full if it is still held when it expires: after
+        `hold_ttl_seconds`, or `ttl_seconds` (a Message Batch's, whose results may be read
+        much later)."""
         report = common_pb2.OptimizationReport(
             optimization="budget_enforcement",
             mode=common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE,
         )
-        request = budget_ledger_pb2.ReserveRequest(context=context, amount_micros=amount_micros)
-        if expiry is not None:
-            request.MergeFrom(expiry)
+        ttl = Duration()
+        ttl.FromTimedelta(timedelta(seconds=ttl_seconds or self._hold_ttl_seconds))
+        request = budget_ledger_pb2.ReserveRequest(
+            context=context, amount_micros=amount_micros, hold_ttl=ttl, charge_on_expiry=True
+        )
         try:
             reply = await dependencies.call(
                 track, "Reserve", track.stub.Reserve, request, self._timeout
             )
         except DependencyDown as exc:
+            if exc.error is not None:
+                # The call went out: the ledger may make the hold after we stopped waiting. It is
+                # released, or recorded as released before it comes, so that it is never left
+                # to expire and be charged for a request that was refused or went unmetered.
+                # Retried as long as a commit: the ledger may have committed the hold and lost
+                # the answer when its database went away, and the Release lands when it is back.
+                self.release(track, context)
             if decision.shadow or decision.parameters.fails_open(context.tenant_id):
                 report.detail = f"{skipped_detail('budget_ledger', exc)}; answered unmetered"
                 log.warning("budget fail-open for %s: %s", context.tenant_id, exc)
@@ -158,11 +188,13 @@ class BudgetGuard:
                     track, "Commit", track.stub.Commit, request, self._timeout
                 ),
                 retry_on=(DependencyDown,),
-                tries=COMMIT_TRIES,
+                tries=SETTLE_TRIES,
+                first_delay=SETTLE_FIRST_DELAY_SECONDS,
             ),
         )
 
     def release(self, track: Track[Any], context: common_pb2.RequestContext) -> None:
+        """Give a hold back off the critical path; retried (idempotent) like a commit."""
         request = budget_ledger_pb2.ReleaseRequest(context=context)
         self._background.spawn(
             "ledger release",
@@ -171,6 +203,8 @@ class BudgetGuard:
                     track, "Release", track.stub.Release, request, self._timeout
                 ),
                 retry_on=(DependencyDown,),
+                tries=SETTLE_TRIES,
+                first_delay=SETTLE_FIRST_DELAY_SECONDS,
             ),
         )
 

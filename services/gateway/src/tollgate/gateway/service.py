@@ -382,7 +382,9 @@ async def build_service(settings: Settings) -> GrpcService:
 
     # Holds and commits on the ledger, shared by every path that spends: it keeps no state of
     # its own beyond the ledger's deadline and the background work its commits run in.
-    budget = BudgetGuard(settings.budget_ledger_timeout_seconds, background)
+    budget = BudgetGuard(
+        settings.budget_ledger_timeout_seconds, background, settings.orchestrator_timeout_seconds
+    )
     pipeline = CompletionPipeline(
         settings, flags, router, prices, background, budget, profiles, sessions, admit_history
     )
