@@ -11,7 +11,12 @@ import pytest
 
 from tollgate.common.errors import ServiceError
 from tollgate.common.token_estimate import estimate_request
-from tollgate.gateway.budget import SETTLE_FIRST_DELAY_SECONDS, SETTLE_TRIES
+from tollgate.gateway.budget import (
+    LEDGER_MAX_HOLD_TTL_SECONDS,
+    SETTLE_FIRST_DELAY_SECONDS,
+    SETTLE_TRIES,
+    hold_ttl_seconds,
+)
 from tollgate.gateway.pipeline import RequestRun
 from tollgate.gateway.steps.base import Answer, CachedAnswer, Draft, Request
 from tollgate.gateway.steps.budget_hold import BudgetHoldStep
@@ -355,6 +360,12 @@ def test_prompt_caching_saves_the_uncached_cost_less_the_actual(fakes: Any, help
 
 
 # ---- budget --------------------------------------------------------------------------------
+
+
+def test_a_hold_never_asks_for_more_than_the_ledger_accepts() -> None:
+    """An answer allowed close to an hour would need a longer hold than the ledger's default
+    maximum (3600 s), which would have every Reserve refused: the hold stops there."""
+    assert hold_ttl_seconds(3_600, 1.0) == LEDGER_MAX_HOLD_TTL_SECONDS == 3_600
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,9 @@ SETTLE_TRIES = 11
 SETTLE_FIRST_DELAY_SECONDS = 0.1
 # Added to a hold's life past the latest moment its request can still settle it.
 HOLD_MARGIN_SECONDS = 60.0
+# The longest hold_ttl the ledger accepts by default (its MAX_HOLD_TTL_SECONDS): a longer one
+# would have every Reserve refused.
+LEDGER_MAX_HOLD_TTL_SECONDS = 3600.0
 
 
 def hold_ttl_seconds(answer_seconds: float, ledger_timeout_seconds: float) -> float:
@@ -47,7 +50,9 @@ def hold_ttl_seconds(answer_seconds: float, ledger_timeout_seconds: float) -> fl
     Claude may have billed."""
     retry_delays = SETTLE_FIRST_DELAY_SECONDS * (2 ** (SETTLE_TRIES - 1) - 1)
     settling = retry_delays + SETTLE_TRIES * ledger_timeout_seconds
-    return answer_seconds + settling + HOLD_MARGIN_SECONDS
+    # Past the ledger's maximum (answers allowed close to an hour), a hold may expire before its
+    # commit lands: it is then charged in full, and the late commit is answered as done.
+    return min(answer_seconds + settling + HOLD_MARGIN_SECONDS, LEDGER_MAX_HOLD_TTL_SECONDS)
 
 
 @dataclass
