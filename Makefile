@@ -71,11 +71,12 @@ docker-check:
 	fi
 
 # The suite runs on two workers: most tests wait on servers they started (suites, stores, Helm,
-# Docker), so two share two cores well (from a clean clone: 961 s on one, 609 s on two). A file's tests stay on one
-# worker (--dist loadfile): a module's fixtures (the container test's images) are built once and
-# tests of one file never race each other for a lock or a port. Files are handed out in
-# collection order (--no-loadscope-reorder), so the container test, collected first, starts its
-# image build at once. Run one test alone with `.venv/bin/pytest path::name` (no workers).
+# Docker), so two share two cores well (from a clean clone: 961 s on one worker, 609 s on two). A
+# file's tests stay on one worker (--dist loadfile): a module's fixtures (the container test's
+# images) are built once and tests of one file never race each other for a lock or a port. Files
+# are handed out in collection order (--no-loadscope-reorder), so the container test, collected
+# first, starts its image build at once. Run one test alone with
+# `.venv/bin/pytest path::name` (no workers).
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

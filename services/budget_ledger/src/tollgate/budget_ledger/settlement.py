@@ -229,14 +229,12 @@ class _Batch:
                 return self._replay_commit(call, hold, posted)
         late = hold is None or hold.status is not HoldStatus.HELD
         if hold is None:
-            # No hold at all (e.g. the gateway reserved nothing while the ledger was down): the
-            # charge is still posted against this period's budgets of the request's scopes.
-            hold = _Hold(who, 0, 0, HoldStatus.COMMITTED, [c.key for c in self.current_of(who)])
-            self.holds[key] = hold
-        elif late and not hold.counter_keys:
-            # Settled already and charged against no counter (an id a Release recorded before
-            # any hold): the same. A live hold keeps its counters, even none: what it holds is
-            # on those alone.
+            hold = self.holds[key] = _Hold(who, 0, 0, HoldStatus.COMMITTED, [])
+        if late and not hold.counter_keys:
+            # No hold at all (e.g. the gateway reserved nothing while the ledger was down), or
+            # one charged against no counter (an id a Release recorded before any hold): the
+            # charge is still posted against this period's budgets of the request's scopes. A
+            # live hold keeps its counters, even none: what it holds is on those alone.
             hold.counter_keys = [c.key for c in self.current_of(who)]
         held_micros = 0 if late else hold.amount_micros
         held_tokens = 0 if late else hold.tokens

@@ -46,6 +46,12 @@ class BackgroundWork:
         return len(self._tasks)
 
 
+def longest_retries_seconds(tries: int, first_delay: float, attempt_seconds: float) -> float:
+    """The longest `with_retries` takes: `tries` attempts of at most `attempt_seconds` each, and
+    the doubling delays between them."""
+    return tries * attempt_seconds + first_delay * (2 ** (tries - 1) - 1)
+
+
 async def with_retries(
     attempt: Callable[[], Awaitable[Any]],
     *,

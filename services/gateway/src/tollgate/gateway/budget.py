@@ -20,7 +20,7 @@ from google.protobuf.duration_pb2 import Duration
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.gateway import dependencies
-from tollgate.gateway.background import BackgroundWork, with_retries
+from tollgate.gateway.background import BackgroundWork, longest_retries_seconds, with_retries
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.public_detail import skipped_detail
@@ -35,6 +35,8 @@ log = logging.getLogger("tollgate.gateway.budget")
 # hold left unsettled is charged when it expires (below).
 SETTLE_TRIES = 11
 SETTLE_FIRST_DELAY_SECONDS = 0.1
+# A free request's usage record (a cache hit) feeds reports only: a few tries.
+USAGE_TRIES = 5
 # Added to a hold's life past the latest moment its request can still settle it.
 HOLD_MARGIN_SECONDS = 60.0
 # The longest hold_ttl the ledger accepts by default (its MAX_HOLD_TTL_SECONDS): a longer one
@@ -48,8 +50,9 @@ def hold_ttl_seconds(answer_seconds: float, ledger_timeout_seconds: float) -> fl
     it first. A hold still held at its expiry belongs to a gateway that died mid-request (or a
     ledger away longer than the retries): the ledger charges it in full rather than lose what
     Claude may have billed."""
-    retry_delays = SETTLE_FIRST_DELAY_SECONDS * (2 ** (SETTLE_TRIES - 1) - 1)
-    settling = retry_delays + SETTLE_TRIES * ledger_timeout_seconds
+    settling = longest_retries_seconds(
+        SETTLE_TRIES, SETTLE_FIRST_DELAY_SECONDS, ledger_timeout_seconds
+    )
     # Past the ledger's maximum (answers allowed close to an hour), a hold may expire before its
     # commit lands: it is then charged in full, and the late commit is answered as done.
     return min(answer_seconds + settling + HOLD_MARGIN_SECONDS, LEDGER_MAX_HOLD_TTL_SECONDS)
@@ -108,7 +111,7 @@ class BudgetGuard:
         answer a request (the gateway's orchestrator timeout)."""
         self._timeout = timeout
         self._background = background
-        self._hold_ttl_seconds = hold_ttl_seconds(answer_seconds, timeout)
+        self._hold_ttl = _duration(hold_ttl_seconds(answer_seconds, timeout))
 
     async def reserve(
         self,
@@ -126,8 +129,7 @@ class BudgetGuard:
             optimization="budget_enforcement",
             mode=common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE,
         )
-        ttl = Duration()
-        ttl.FromTimedelta(timedelta(seconds=ttl_seconds or self._hold_ttl_seconds))
+        ttl = self._hold_ttl if ttl_seconds is None else _duration(ttl_seconds)
         request = budget_ledger_pb2.ReserveRequest(
             context=context, amount_micros=amount_micros, hold_ttl=ttl, charge_on_expiry=True
         )
@@ -186,32 +188,12 @@ class BudgetGuard:
             actual_tokens=tokens,
             record=record,
         )
-        self._background.spawn(
-            "ledger commit",
-            with_retries(
-                lambda: dependencies.call(
-                    track, "Commit", track.stub.Commit, request, self._timeout
-                ),
-                retry_on=(DependencyDown,),
-                tries=SETTLE_TRIES,
-                first_delay=SETTLE_FIRST_DELAY_SECONDS,
-            ),
-        )
+        self._send_later("ledger commit", track, "Commit", request)
 
     def release(self, track: Track[Any], context: common_pb2.RequestContext) -> None:
         """Give a hold back off the critical path; retried (idempotent) like a commit."""
         request = budget_ledger_pb2.ReleaseRequest(context=context)
-        self._background.spawn(
-            "ledger release",
-            with_retries(
-                lambda: dependencies.call(
-                    track, "Release", track.stub.Release, request, self._timeout
-                ),
-                retry_on=(DependencyDown,),
-                tries=SETTLE_TRIES,
-                first_delay=SETTLE_FIRST_DELAY_SECONDS,
-            ),
-        )
+        self._send_later("ledger release", track, "Release", request)
 
     def record_usage(
         self,
@@ -221,12 +203,27 @@ class BudgetGuard:
     ) -> None:
         """A request that cost nothing (a cache hit), for usage and savings reports."""
         request = budget_ledger_pb2.RecordUsageRequest(context=context, record=record)
+        self._send_later("ledger usage", track, "RecordUsage", request, tries=USAGE_TRIES)
+
+    def _send_later(
+        self, name: str, track: Track[Any], method: str, request: Any, *, tries: int = SETTLE_TRIES
+    ) -> None:
+        """Send a ledger call off the critical path, retried (every ledger call sent here is
+        idempotent by request id) while the ledger cannot be reached."""
         self._background.spawn(
-            "ledger usage",
+            name,
             with_retries(
                 lambda: dependencies.call(
-                    track, "RecordUsage", track.stub.RecordUsage, request, self._timeout
+                    track, method, getattr(track.stub, method), request, self._timeout
                 ),
                 retry_on=(DependencyDown,),
+                tries=tries,
+                first_delay=SETTLE_FIRST_DELAY_SECONDS,
             ),
         )
+
+
+def _duration(seconds: float) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(timedelta(seconds=seconds))
+    return duration
