@@ -86,6 +86,7 @@ BENCHMARKS = (
     Benchmark(
         "classification", "Packed classification vs one call per item", quick=("--items", "200")
     ),
+    Benchmark("pacing", "Fleet-wide pacing across orchestrator replicas"),
     Benchmark("lead_scoring", "Lead scoring", quick=("--leads", "2000", "--reasoning-leads", "20")),
     Benchmark("optimizer", "Conversation optimizer latency", quick=("--iterations", "200")),
     Benchmark("pruning_eval", "Conversation optimizer: token reduction and fact retention"),

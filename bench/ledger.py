@@ -6,14 +6,16 @@ as a replica runs, with the service's default settings): one RPC per call, and a
 calls it (its ledger stub, tollgate.gateway.ledger_coalescing, through its breaker path: the
 calls of concurrent requests share Settle RPCs). Group commit is on and — as the baseline in the
 same run, on the hot tenant — off (one transaction per call, the previous design). A cell stops
-after `--pairs` pairs or `--seconds` seconds, whichever comes first. Before every cell the
+after `--pairs` pairs or `--seconds` seconds, whichever comes first: 10,000 pairs, so that a fast
+cell measures seconds of steady state and not the ramp of its first batches and the wait for its
+last (2,000 pairs lasted under half a second at 64 callers). Before every cell the
 planner's statistics are refreshed (ANALYZE), as autovacuum does in production. After every cell
 the run checks exactness against Postgres: the sum the bench committed equals the ledger's
 entries and its counters' `spent`, nothing is left held, and no budget is over its limit. A last
 row per mode storms one tenant's budget edge (more reservations than fit, at once) and checks
 that exactly the ones that fit were granted.
 
-    uv run python -m bench.ledger [--quick] [--pairs 2000] [--seconds 8] [--callers 1 16 64 256]
+    uv run python -m bench.ledger [--quick] [--pairs 10000] [--seconds 8] [--callers 1 16 64 256]
 
 `--quick` (for development: about two minutes on a loaded machine) measures fewer pairs per
 cell and the baseline at 64 callers only.
@@ -572,7 +574,7 @@ def main() -> None:
     args = parser.parse_args()
     callers = tuple(args.callers)
     plan = Plan(
-        pairs=args.pairs or (400 if args.quick else 2000),
+        pairs=args.pairs or (400 if args.quick else 10_000),
         seconds=args.seconds or (2.0 if args.quick else 8.0),
         callers=callers,
         baseline_callers=tuple(c for c in callers if c == 64) if args.quick else callers,
