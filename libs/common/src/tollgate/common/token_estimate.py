@@ -17,7 +17,8 @@ per-block framing, the tools preamble, images, the assistant-turn suffix) follow
 counter's layout, so only text is estimated.
 
 The optimizer, the orchestrator (routing, cache breakpoints) and the gateway (budget holds, with
-a safety margin) all use it; billing never does, it comes from Claude's usage. Where the exact
+a safety margin) all use it; billing never does, it comes from Claude's usage (a stream that
+broke off mid-answer is charged with `token_bound`'s upper bound instead). Where the exact
 figure matters, CountTokens with `exact` asks the Anthropic API instead.
 
 The framing functions take the text counter as a parameter, so `tollgate.common.token_bound`

@@ -8,13 +8,15 @@ Each optimization is a step (tollgate.gateway.steps) with `before`, `savings`, `
 call the orchestrator and what they send the caller.
 
 Optimization services fail open: when one is slow or down the request goes on without it and
-the account says so. Budget enforcement fails open or closed per tenant.
+the account says so. Budget enforcement fails open or closed per tenant. A stream that breaks off
+after Claude began is charged for what was produced (broken_stream.py), not given back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
+from tollgate.gateway.broken_stream import StreamTally
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import Decisions, FlagsSource
@@ -54,6 +57,9 @@ Upstream = Callable[
     [RequestRoutes, orchestrator_pb2.GenerationSpec, float],
     AsyncGenerator["common_pb2.StreamEvent | orchestrator_pb2.GenerationResult", None],
 ]
+
+
+log = logging.getLogger("tollgate.gateway")
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,16 @@ class RequestRun:
     def fail(self) -> None:
         for step in reversed(self.steps):
             step.on_failure()
+
+    def charge_broken(self, answer: Answer) -> None:
+        """An answer that broke off after Claude began: the hold is committed at `answer`'s cost
+        (what was produced); every other step gives back what it holds, as on a failure."""
+        account = self._account(answer, answer.uncached_micros)
+        for step in reversed(self.steps):
+            if step is self.budget:
+                self.budget.on_answer(answer, account)
+            else:
+                step.on_failure()
 
     def _cache_status(self) -> common_pb2.CacheStatus:
         if self.draft.cached is not None:
@@ -279,8 +295,14 @@ class CompletionPipeline:
                 turn.finish(result.response)
             return Final(result.response, run.settle(self._generated(result)))
 
+        tally = StreamTally()
+
         def fail() -> None:
-            run.fail()
+            broken = self._broken(tally) if tally.started else None
+            if broken is None:
+                run.fail()
+            else:
+                run.charge_broken(broken)
             if turn is not None:
                 turn.abandon()
 
@@ -291,7 +313,7 @@ class CompletionPipeline:
             raise
         # Read to the end even when the caller leaves: what Claude produced is billed.
         relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
-            upstream(run.services.routes, spec, timeout),
+            tally.watch(upstream(run.services.routes, spec, timeout)),
             orchestrator_pb2.GenerationResult,
             settle,
             fail,
@@ -308,6 +330,22 @@ class CompletionPipeline:
             # nothing waits for an answer that will never come.
             run.fail()
             raise
+
+    def _broken(self, tally: StreamTally) -> Answer | None:
+        """The charge for a stream that broke off after Claude began; None when its model has no
+        price here, and the hold is then given back as before."""
+        response = tally.response()
+        try:
+            cost = self._prices.cost(response.model, response.usage)
+        except KeyError:
+            log.warning("broken stream not charged: no price", extra={"model": response.model})
+            return None
+        log.warning(
+            "broken stream charged",
+            extra={"model": response.model, "cost_micros": cost.total_micros},
+        )
+        uncached = self._savings.uncached_cost(response.model, response.usage)
+        return Answer(response=response, cost=cost, uncached_micros=uncached)
 
     def _generated(self, result: orchestrator_pb2.GenerationResult) -> Answer:
         response = result.response

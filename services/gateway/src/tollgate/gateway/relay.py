@@ -4,8 +4,9 @@ Claude bills an answer as it writes it, so a caller who resets a stream (or aban
 mid-answer must still pay for what was produced. The orchestrator's reply is read in a task of
 its own, kept by the gateway's background work: the caller's side takes items from a queue and
 may leave at any time, while the reader goes on to the orchestrator's result and settles the
-request at that result's cost (Claude's usage). Only when no result comes (a refusal, a failure)
-does the reader give the hold back.
+request at that result's cost (Claude's usage). When no result comes (a refusal, a failure), the
+reader calls `fail`, which gives the hold back, or charges what Claude produced when the
+stream broke off after Claude began (pipeline.py, broken_stream.py).
 """
 
 from __future__ import annotations

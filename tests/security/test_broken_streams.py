@@ -1,0 +1,61 @@
+"""A stream that Claude's side breaks off mid-answer is charged, never given back for free.
+
+Claude read the prompt and wrote part of the answer before the break, and Anthropic does not
+document what it bills for such a stream; releasing the hold let that spend go unrecorded, so a
+tenant could run past its budget on broken streams. Each test breaks the emulator's stream
+halfway (an `error` event, or the connection dropped) and reads the ledger afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.conftest import API_KEY, FullSuite
+from tollgate.client import TollgateError
+from tollgate.common.pricing import PriceTable
+from tollgate.emulator.config import FaultKind, ScriptedFault
+from tollgate.v1 import common_pb2
+
+
+def _input_cost_micros(suite: FullSuite) -> int:
+    """What the prompts of the Messages calls the emulator answered cost, with no output: the
+    least a broken stream can have cost."""
+    prices = PriceTable.load()
+    total = 0
+    for record in suite.emulator.stats.requests:
+        if record.path == "/v1/messages" and record.usage and record.model:
+            usage = common_pb2.Usage(input_tokens=int(record.usage.get("input_tokens") or 0))
+            total += prices.cost(record.model, usage).total_micros
+    return total
+
+
+@pytest.mark.parametrize("fault", [FaultKind.STREAM_ERROR, FaultKind.STREAM_DROP])
+async def test_a_stream_broken_mid_answer_is_charged_for_what_claude_produced(
+    full_suite: FullSuite, ask: Any, read_usage: Any, fault: FaultKind
+) -> None:
+    full_suite.emulator.config.fault_script.append(ScriptedFault(fault))
+    async with full_suite.client(API_KEY) as acme:
+        stream = acme.stream(**ask("Write a long listing description for 12 Oak Street."))
+        with pytest.raises(TollgateError) as broken:
+            await stream.text()
+    assert broken.value.code == grpc.StatusCode.UNAVAILABLE
+    assert full_suite.emulator.stats.streams_completed == 0
+    requests, cost = await read_usage(full_suite, "acme")
+    assert requests == 1, "the broken stream's hold was given back: its spend went unrecorded"
+    # The prompt in full, and something for the part of the answer that arrived.
+    assert cost > _input_cost_micros(full_suite) > 0
+
+
+async def test_a_stream_broken_before_claude_began_is_not_charged(
+    full_suite: FullSuite, ask: Any, read_usage: Any
+) -> None:
+    """Refused before any event (an overloaded answer to every try): nothing was produced."""
+    full_suite.emulator.config.fault_script.extend(
+        [ScriptedFault(FaultKind.OVERLOADED) for _ in range(20)]
+    )
+    async with full_suite.client(API_KEY) as acme:
+        with pytest.raises(TollgateError):
+            await acme.stream(**ask("Summarize the viewing at 12 Oak Street.")).text()
+    assert await read_usage(full_suite, "acme") == (0, 0)
