@@ -311,9 +311,13 @@ class CompletionPipeline:
         except BaseException:
             fail()
             raise
+        items = upstream(run.services.routes, spec, timeout)
+        if replay:
+            # A stream's events are counted as they pass; a unary answer has none to count.
+            items = tally.watch(items)
         # Read to the end even when the caller leaves: what Claude produced is billed.
         relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
-            tally.watch(upstream(run.services.routes, spec, timeout)),
+            items,
             orchestrator_pb2.GenerationResult,
             settle,
             fail,
