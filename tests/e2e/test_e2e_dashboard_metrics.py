@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import prometheus_client
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ADMIN_KEY, ALL_ON, running_full_suite
+from tollgate.client import TollgateError
 from tollgate.emulator import EmulatorServer
+from tollgate.emulator.config import FaultKind, ScriptedFault
 from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,6 +102,10 @@ async def _workload(suite: Any) -> None:
         stream = client.stream(**_ask("How long does a home inspection take?"))
         async for _event in stream:
             pass
+        # Claude's side breaks a stream mid-answer: charged for what it had produced.
+        suite.emulator.config.fault_script.append(ScriptedFault(FaultKind.STREAM_ERROR))
+        with pytest.raises(TollgateError):
+            await client.stream(**_ask("Describe the backyard at 4 Elm Street.")).text()
         await suite.settled()
         # Optimization services go down: the gateway answers without them (fail-open), and
         # storing the answer in the semantic cache fails after the answer (background failure).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+import prometheus_client
 import pytest
 
 from tests.conftest import API_KEY, FullSuite
@@ -31,11 +32,22 @@ def _input_cost_micros(suite: FullSuite) -> int:
     return total
 
 
+def _broken_streams_charged() -> float:
+    return sum(
+        sample.value
+        for family in prometheus_client.REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == "tollgate_gateway_broken_streams_total"
+        and sample.labels.get("outcome") == "charged"
+    )
+
+
 @pytest.mark.parametrize("fault", [FaultKind.STREAM_ERROR, FaultKind.STREAM_DROP])
 async def test_a_stream_broken_mid_answer_is_charged_for_what_claude_produced(
     full_suite: FullSuite, ask: Any, read_usage: Any, fault: FaultKind
 ) -> None:
     full_suite.emulator.config.fault_script.append(ScriptedFault(fault))
+    charged_before = _broken_streams_charged()
     async with full_suite.client(API_KEY) as acme:
         stream = acme.stream(**ask("Write a long listing description for 12 Oak Street."))
         with pytest.raises(TollgateError) as broken:
@@ -46,6 +58,7 @@ async def test_a_stream_broken_mid_answer_is_charged_for_what_claude_produced(
     assert requests == 1, "the broken stream's hold was given back: its spend went unrecorded"
     # The prompt in full, and something for the part of the answer that arrived.
     assert cost > _input_cost_micros(full_suite) > 0
+    assert _broken_streams_charged() == charged_before + 1
 
 
 async def test_a_stream_broken_before_claude_began_is_not_charged(

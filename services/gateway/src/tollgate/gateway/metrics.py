@@ -96,6 +96,8 @@ class GatewayInstruments:
     cache_lookups: SummedCounter
     # model, code: the outcome of each call to Claude as the orchestrator reported it
     upstream_responses: SummedCounter
+    # model, outcome (charged, not_priced): streams that broke off after Claude began
+    broken_streams: metrics.Counter
     # tenant, scope: spent / limit of the tightest budget after a hold
     budget_used: metrics._Gauge
     # outcome (agreed, disagreed, repeat, no_budget, failed): verifications of semantic hits
@@ -164,6 +166,11 @@ def instruments() -> GatewayInstruments:
             meter,
             "tollgate_upstream_responses",
             description="Calls to Claude through the orchestrator, by model and status code",
+        ),
+        broken_streams=meter.create_counter(
+            "tollgate_gateway_broken_streams",
+            description="Streams that broke off after Claude began, by model and outcome "
+            "(charged for what was produced, or not_priced and released)",
         ),
         budget_used=meter.create_gauge(
             "tollgate_budget_used_ratio",

@@ -339,14 +339,18 @@ class CompletionPipeline:
         """The charge for a stream that broke off after Claude began; None when its model has no
         price here, and the hold is then given back as before."""
         response = tally.response()
+        model, tools = response.model, instruments()
         try:
-            cost = self._prices.cost(response.model, response.usage)
+            cost = self._prices.cost(model, response.usage)
         except KeyError:
-            log.warning("broken stream not charged: no price", extra={"model": response.model})
+            tools.broken_streams.add(1, {"model": model, "outcome": "not_priced"})
+            log.warning("broken stream not charged: no price", extra={"model": model})
             return None
+        tools.broken_streams.add(1, {"model": model, "outcome": "charged"})
+        # Spend like any answer's, so that the cost panels count it.
+        tools.cost_micros.add(cost.total_micros, {"model": model})
         log.warning(
-            "broken stream charged",
-            extra={"model": response.model, "cost_micros": cost.total_micros},
+            "broken stream charged", extra={"model": model, "cost_micros": cost.total_micros}
         )
         uncached = self._savings.uncached_cost(response.model, response.usage)
         return Answer(response=response, cost=cost, uncached_micros=uncached)
