@@ -21,7 +21,7 @@ from tollgate.gateway.service import build_service as build_gateway
 from tollgate.gateway.settings import Settings as GatewaySettings
 from tollgate.orchestrator.service import build_service as build_orchestrator
 from tollgate.orchestrator.settings import Settings as OrchestratorSettings
-from tollgate.v1 import budget_ledger_pb2, gateway_pb2
+from tollgate.v1 import budget_ledger_pb2, gateway_pb2, lead_scoring_pb2
 
 API_KEY = "tg_test_app_key_0123456789"
 ADMIN_KEY = "tg_test_admin_key_0123456789"
@@ -328,3 +328,13 @@ async def full_suite(
 ) -> AsyncIterator[FullSuite]:
     async with start_suite(ALL_ON) as running:
         yield running
+
+
+def qualified_lead(lead_id: str) -> lead_scoring_pb2.Lead:
+    """A web lead with every qualification answer given: one that lead reasoning would explain."""
+    return lead_scoring_pb2.Lead(
+        profile=lead_scoring_pb2.LeadProfile(lead_id=lead_id, source="web"),
+        answers=lead_scoring_pb2.QualificationAnswers(
+            budget="$450,000", timeline="3 months", location="Austin", pre_approval="yes"
+        ),
+    )

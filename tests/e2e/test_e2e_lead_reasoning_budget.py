@@ -10,18 +10,9 @@ import copy
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite
+from tests.conftest import ADMIN_KEY, ALL_ON, FullSuite, qualified_lead
 from tollgate.common.pricing import PriceTable
-from tollgate.v1 import budget_ledger_pb2, gateway_pb2, lead_scoring_pb2
-
-
-def _lead(lead_id: str) -> lead_scoring_pb2.Lead:
-    return lead_scoring_pb2.Lead(
-        profile=lead_scoring_pb2.LeadProfile(lead_id=lead_id, source="web"),
-        answers=lead_scoring_pb2.QualificationAnswers(
-            budget="$450,000", timeline="3 months", location="Austin", pre_approval="yes"
-        ),
-    )
+from tollgate.v1 import budget_ledger_pb2, gateway_pb2
 
 
 async def test_reasoning_asked_for_with_the_flag_off_is_refused_explicitly(
@@ -30,7 +21,7 @@ async def test_reasoning_asked_for_with_the_flag_off_is_refused_explicitly(
     flags = copy.deepcopy(ALL_ON)
     flags["flags"]["lead_reasoning"]["enabled"] = False
     full_suite.write_flags(flags)
-    request = gateway_pb2.ScoreLeadRequest(lead=_lead("lead-1"), with_reasoning=True)
+    request = gateway_pb2.ScoreLeadRequest(lead=qualified_lead("lead-1"), with_reasoning=True)
     async with full_suite.client() as client:
         # The gateway polls its flags file every 0.2 s here; until it reloads, calls still
         # reason (and reach Claude).
@@ -48,7 +39,7 @@ async def test_reasoning_asked_for_with_the_flag_off_is_refused_explicitly(
         assert "with_reasoning is not enabled for this tenant" in (error.details() or "")
         # Without reasoning the same lead is scored.
         plain = await client.stub.ScoreLead(
-            gateway_pb2.ScoreLeadRequest(lead=_lead("lead-1")), metadata=client.metadata
+            gateway_pb2.ScoreLeadRequest(lead=qualified_lead("lead-1")), metadata=client.metadata
         )
     assert plain.score.lead_id == "lead-1"
     assert full_suite.upstream_calls() == calls  # neither call reached Claude
@@ -74,7 +65,7 @@ async def test_a_batch_beyond_the_budget_reasons_for_the_leads_it_covers(
         await admin.stub.SetBudget(
             gateway_pb2.SetBudgetRequest(budget=budget), metadata=admin.metadata
         )
-    leads = [_lead(f"lead-{i}") for i in range(5)]
+    leads = [qualified_lead(f"lead-{i}") for i in range(5)]
     async with full_suite.client() as client:
         items = [
             item

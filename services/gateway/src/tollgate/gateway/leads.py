@@ -5,10 +5,15 @@ Asking for reasoning when the tenant's flag does not allow it is refused (FAILED
 not silently dropped. A batch whose reasoning the budget cannot cover in full is not refused:
 the first leads the budget covers get reasoning, the others are scored without it and each says
 why in `reasoning_skipped`.
+
+A single lead's call with reasoning runs to its end in the gateway's background work, whoever
+still waits for it, so its reasoning is charged at what Claude billed even when the caller
+stopped waiting (as a Complete's answer is read to its end, relay.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -18,6 +23,7 @@ from tollgate.common.errors import ServiceError, failed_precondition, unavailabl
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.common.pricing import PriceTable
 from tollgate.gateway import dependencies
+from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagsSource, decide, decide_typed
@@ -40,12 +46,14 @@ class LeadScoring:
         router: BackendRouter,
         prices: PriceTable,
         budget: BudgetGuard,
+        background: BackgroundWork,
     ) -> None:
         self._settings = settings
         self._flags = flags
         self._router = router
         self._prices = prices
         self._budget = budget
+        self._background = background
 
     @property
     def reasoning_models(self) -> list[str]:
@@ -147,6 +155,48 @@ class LeadScoring:
         )
         if request.HasField("as_of"):
             call.as_of.CopyFrom(request.as_of)
+        if hold is None:
+            # Nothing to charge: the call is the caller's alone.
+            reply = await self._score(context, None, call, timeout)
+            return gateway_pb2.ScoreLeadResponse(score=reply.score)
+        scored: asyncio.Future[lead_scoring_pb2.ComputeLeadScoreResponse] = (
+            asyncio.get_running_loop().create_future()
+        )
+        # A caller who left never reads the outcome; reading it here keeps asyncio quiet.
+        scored.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._background.spawn(
+            "lead score", self._score_to_end(context, hold, call, timeout, scored)
+        )
+        # The caller's deadline or cancellation ends only its own wait.
+        reply = await asyncio.shield(scored)
+        return gateway_pb2.ScoreLeadResponse(score=reply.score)
+
+    async def _score_to_end(
+        self,
+        context: common_pb2.RequestContext,
+        hold: Hold,
+        call: lead_scoring_pb2.ComputeLeadScoreRequest,
+        timeout: float,
+        scored: asyncio.Future[lead_scoring_pb2.ComputeLeadScoreResponse],
+    ) -> None:
+        """Score and settle the hold, then hand the outcome to whoever still waits."""
+        try:
+            reply = await self._score(context, hold, call, timeout)
+        except Exception as exc:  # the caller's to raise, if it still waits
+            scored.set_exception(exc)
+        else:
+            scored.set_result(reply)
+        finally:
+            if not scored.done():  # cancelled (shutdown): the caller must not wait forever
+                scored.cancel()
+
+    async def _score(
+        self,
+        context: common_pb2.RequestContext,
+        hold: Hold | None,
+        call: lead_scoring_pb2.ComputeLeadScoreRequest,
+        timeout: float,
+    ) -> lead_scoring_pb2.ComputeLeadScoreResponse:
         track = self._track("lead_scoring", context)
         # One lead: at most LEAD_SCORING_TIMEOUT_SECONDS, however long the caller would wait.
         timeout = min(timeout, self._settings.lead_scoring_timeout_seconds)
@@ -161,7 +211,7 @@ class LeadScoring:
             self._settle(context, hold, 0)
             raise forward_error(exc, "lead scoring") from exc
         self._settle(context, hold, reply.score.reasoning_cost.total_micros)
-        return gateway_pb2.ScoreLeadResponse(score=reply.score)
+        return reply
 
     async def score_many(
         self,

@@ -394,7 +394,7 @@ async def build_service(settings: Settings) -> GrpcService:
         keys,
         RequestValidator(settings, prices),
         pipeline,
-        LeadScoring(settings, flags, router, prices, budget),
+        LeadScoring(settings, flags, router, prices, budget, background),
         admin,
         Classification(settings, flags, router, prices, budget, background),
         rate_limiter,
