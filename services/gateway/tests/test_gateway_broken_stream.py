@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tollgate.common.token_bound import upper_bound_text
+from tollgate.emulator.tokens import count_text_tokens
 from tollgate.gateway.broken_stream import StreamTally
 from tollgate.v1 import common_pb2
 
@@ -54,9 +57,31 @@ def test_the_input_as_reported_and_the_output_bounded_from_the_text_that_arrived
     assert (response.id, response.model) == ("msg_1", "claude-sonnet-5-5")
     assert response.usage.input_tokens == 120
     assert response.usage.cache_read_input_tokens == 40
-    # Each piece bounded on its own: never below the bound of the whole text.
+    # Each delta's bound less its end boundary, plus the block's: not below the whole text's.
     assert response.usage.output_tokens >= upper_bound_text(TEXT)
-    assert response.usage.output_tokens == upper_bound_text(TEXT[:20]) + upper_bound_text(TEXT[20:])
+    assert response.usage.output_tokens == (
+        upper_bound_text(TEXT[:20]) + upper_bound_text(TEXT[20:]) - 1
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(st.sampled_from([*"aZq \t\n09.,{}\"'", "é", "中", "😀"]), max_size=12),
+        max_size=12,
+    )
+)
+def test_the_output_bound_is_never_below_the_reference_count_however_the_text_is_cut(
+    deltas: list[str],
+) -> None:
+    tally = StreamTally()
+    tally.observe(_start(output_tokens=0))
+    for delta in deltas:
+        tally.observe(_text(delta))
+    whole = "".join(deltas)
+    charged = tally.response().usage.output_tokens
+    assert charged >= count_text_tokens(whole)
+    assert charged >= upper_bound_text(whole)
 
 
 def test_a_reported_output_larger_than_the_bound_is_charged() -> None:
@@ -77,6 +102,19 @@ def test_tool_input_counts_as_output() -> None:
         )
     )
     assert tally.response().usage.output_tokens == upper_bound_text('{"city": "Austin"}')
+
+
+def test_each_content_block_ends_a_piece() -> None:
+    tally = StreamTally()
+    tally.observe(_start(output_tokens=0))
+    for index, text in enumerate(("Hi", "there")):
+        tally.observe(
+            common_pb2.StreamEvent(
+                content_block_delta=common_pb2.ContentBlockDeltaEvent(index=index, text=text)
+            )
+        )
+    expected = upper_bound_text("Hi") + upper_bound_text("there")
+    assert tally.response().usage.output_tokens == expected
 
 
 async def test_watch_passes_every_item_on_and_closes_the_upstream() -> None:

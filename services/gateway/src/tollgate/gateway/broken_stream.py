@@ -6,8 +6,12 @@ answer. Releasing the hold would let that spend go unrecorded, so the request is
 the input usage `message_start` reported, and for the output the larger of the count a
 `message_delta` reported and an upper bound of the text and tool input that arrived
 (`token_bound`, never below the reference tokenizer's count; about 2.3x it for English prose).
-The error stays on the safe side of "never overspends": what Anthropic bills for a broken stream
-is not documented, and it can be no more than it produced.
+The bound is summed delta by delta without keeping the text: each delta's bound less the 1 it
+adds for the piece boundary at its end, plus that 1 once per content block, which is never below
+the bound of the block's whole text (a run split across deltas is counted in both).
+What Anthropic bills for a broken stream is not documented; the charge errs on the safe side for
+everything that arrived. Tokens Claude wrote that never arrived are not known: as Claude streams
+as it writes, they are the few in flight when the stream broke.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class StreamTally:
         self._start: common_pb2.MessageStartEvent | None = None
         self._reported_output = 0
         self._output_bound = 0
+        self._blocks: set[int] = set()  # content blocks that received output
 
     @property
     def started(self) -> bool:
@@ -41,9 +46,10 @@ class StreamTally:
             self._reported_output = event.message_start.usage.output_tokens
         elif kind == "content_block_delta":
             delta = event.content_block_delta
-            self._output_bound += upper_bound_text(
-                delta.text if delta.WhichOneof("delta") == "text" else delta.partial_json
-            )
+            piece = delta.text if delta.WhichOneof("delta") == "text" else delta.partial_json
+            if piece:
+                self._output_bound += upper_bound_text(piece) - 1
+                self._blocks.add(delta.index)
         elif kind == "message_delta" and event.message_delta.HasField("usage"):
             self._reported_output = max(
                 self._reported_output, event.message_delta.usage.output_tokens
@@ -65,5 +71,6 @@ class StreamTally:
             raise ValueError("the stream broke before message_start: nothing was produced")
         usage = common_pb2.Usage()
         usage.CopyFrom(self._start.usage)
-        usage.output_tokens = max(self._reported_output, self._output_bound)
+        bound = self._output_bound + len(self._blocks)
+        usage.output_tokens = max(self._reported_output, bound)
         return common_pb2.ClaudeResponse(id=self._start.id, model=self._start.model, usage=usage)
