@@ -77,7 +77,6 @@ EARLIER_EXCHANGE = (
 )
 
 
-# Long enough that the ledger sweeps holds of requests cut off mid-fault within the run.
 @dataclass(frozen=True)
 class Outcome:
     started: float

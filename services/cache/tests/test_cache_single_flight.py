@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 
+from tollgate.common.durations import duration
 from tollgate.v1 import cache_pb2, common_pb2
 
 Stub = Any
@@ -18,12 +18,6 @@ RequestFactory = Callable[..., common_pb2.ClaudeRequest]
 ResponseFactory = Callable[..., common_pb2.ClaudeResponse]
 ContextFactory = Callable[..., common_pb2.RequestContext]
 StoreFactory = Callable[..., cache_pb2.ExactStoreRequest]
-
-
-def _seconds(value: float) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromNanoseconds(int(value * 1e9))
-    return duration
 
 
 def _lookup_request(
@@ -37,7 +31,7 @@ def _lookup_request(
         context=context,
         request=request,
         acquire_fill_lease=acquire,
-        wait_for_fill=_seconds(wait),
+        wait_for_fill=duration(wait),
     )
 
 

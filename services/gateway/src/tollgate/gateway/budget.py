@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 
+from tollgate.common.durations import duration
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.flag_definitions import BudgetEnforcementParameters
 from tollgate.gateway import dependencies
@@ -111,7 +110,7 @@ class BudgetGuard:
         answer a request (the gateway's orchestrator timeout)."""
         self._timeout = timeout
         self._background = background
-        self._hold_ttl = _duration(hold_ttl_seconds(answer_seconds, timeout))
+        self._hold_ttl = duration(hold_ttl_seconds(answer_seconds, timeout))
 
     async def reserve(
         self,
@@ -129,7 +128,7 @@ class BudgetGuard:
             optimization="budget_enforcement",
             mode=common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE,
         )
-        ttl = self._hold_ttl if ttl_seconds is None else _duration(ttl_seconds)
+        ttl = self._hold_ttl if ttl_seconds is None else duration(ttl_seconds)
         request = budget_ledger_pb2.ReserveRequest(
             context=context, amount_micros=amount_micros, hold_ttl=ttl, charge_on_expiry=True
         )
@@ -221,9 +220,3 @@ class BudgetGuard:
                 first_delay=SETTLE_FIRST_DELAY_SECONDS,
             ),
         )
-
-
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromTimedelta(timedelta(seconds=seconds))
-    return duration

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from opentelemetry import metrics
 
+from tollgate.common.durations import duration
 from tollgate.common.errors import ServiceError
 from tollgate.common.ids import new_request_id
 from tollgate.lead_scoring.answers import ReadAnswers
@@ -275,8 +276,8 @@ class LeadScorer:
             expected_timeline=_timeline(facts.answers, days_to_move),
             answers_read=to_proto(facts.answers),
             timings=lead_scoring_pb2.ScoreTimings(
-                analysis=_duration(prepared.analysis_seconds),
-                reasoning=_duration(run.seconds if run is not None else 0.0),
+                analysis=duration(prepared.analysis_seconds),
+                reasoning=duration(run.seconds if run is not None else 0.0),
             ),
         )
         actions = recommended_actions(
@@ -303,12 +304,6 @@ class LeadScorer:
         score.recommended_actions.extend(_actions(actions))
         score.next_best_action = actions[0].action
         return score
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromNanoseconds(int(seconds * 1e9))
-    return duration
 
 
 def _timeline(answers: ReadAnswers, days: float | None) -> lead_scoring_pb2.ExpectedTimeline:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import grpc
-from google.protobuf import duration_pb2
 
 from tollgate.common.flag_definitions import FlagParameters
 from tollgate.common.pricing import PriceTable
@@ -139,12 +138,6 @@ class StepServices:
 
 def mode_of(decision: FlagDecision[Any]) -> common_pb2.FlagMode:
     return common_pb2.FLAG_MODE_SHADOW if decision.shadow else common_pb2.FLAG_MODE_ENFORCE
-
-
-def duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(int(seconds * 1e9))
-    return value
 
 
 class Step:

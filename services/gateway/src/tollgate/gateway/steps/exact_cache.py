@@ -11,6 +11,7 @@ that waits for another request's fill waits in a unary ExactLookup.
 
 from __future__ import annotations
 
+from tollgate.common.durations import duration
 from tollgate.common.flag_definitions import ExactCacheParameters
 from tollgate.gateway import dependencies
 from tollgate.gateway.agent_fingerprint import profile_fingerprint
@@ -25,7 +26,6 @@ from tollgate.gateway.steps.base import (
     FlagStep,
     Request,
     StepServices,
-    duration,
     record_cache_savings,
 )
 from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
