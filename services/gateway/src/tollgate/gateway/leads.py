@@ -13,7 +13,7 @@ stopped waiting (as a Complete's answer is read to its end, relay.py).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -28,6 +28,7 @@ from tollgate.gateway.budget import BudgetGuard, Hold
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagsSource, decide, decide_typed
 from tollgate.gateway.pipeline import forward_error
+from tollgate.gateway.relay import Relay
 from tollgate.gateway.routing import BackendRouter, Track
 from tollgate.gateway.settings import Settings
 from tollgate.v1 import (
@@ -155,48 +156,33 @@ class LeadScoring:
         )
         if request.HasField("as_of"):
             call.as_of.CopyFrom(request.as_of)
-        if hold is None:
-            # Nothing to charge: the call is the caller's alone.
-            reply = await self._score(context, None, call, timeout)
-            return gateway_pb2.ScoreLeadResponse(score=reply.score)
-        scored: asyncio.Future[lead_scoring_pb2.ComputeLeadScoreResponse] = (
-            asyncio.get_running_loop().create_future()
-        )
-        # A caller who left never reads the outcome; reading it here keeps asyncio quiet.
-        scored.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._background.spawn(
-            "lead score", self._score_to_end(context, hold, call, timeout, scored)
-        )
-        # The caller's deadline or cancellation ends only its own wait.
-        reply = await asyncio.shield(scored)
-        return gateway_pb2.ScoreLeadResponse(score=reply.score)
+        scores = self._score(context, call, timeout)
+        if hold is not None:
+            # Read to its end in the background whoever still waits, as a Complete's answer is
+            # (relay.py): the reasoning is charged at what Claude billed.
+            def charged(
+                reply: lead_scoring_pb2.ComputeLeadScoreResponse,
+            ) -> lead_scoring_pb2.ComputeLeadScoreResponse:
+                self._settle(context, hold, reply.score.reasoning_cost.total_micros)
+                return reply
 
-    async def _score_to_end(
-        self,
-        context: common_pb2.RequestContext,
-        hold: Hold,
-        call: lead_scoring_pb2.ComputeLeadScoreRequest,
-        timeout: float,
-        scored: asyncio.Future[lead_scoring_pb2.ComputeLeadScoreResponse],
-    ) -> None:
-        """Score and settle the hold, then hand the outcome to whoever still waits."""
-        try:
-            reply = await self._score(context, hold, call, timeout)
-        except Exception as exc:  # the caller's to raise, if it still waits
-            scored.set_exception(exc)
-        else:
-            scored.set_result(reply)
-        finally:
-            if not scored.done():  # cancelled (shutdown): the caller must not wait forever
-                scored.cancel()
+            scores = Relay(
+                scores,
+                lead_scoring_pb2.ComputeLeadScoreResponse,
+                charged,
+                lambda: self._settle(context, hold, 0),
+            ).start(self._background)
+        async with contextlib.aclosing(scores):
+            reply = await anext(scores)
+        return gateway_pb2.ScoreLeadResponse(score=reply.score)
 
     async def _score(
         self,
         context: common_pb2.RequestContext,
-        hold: Hold | None,
         call: lead_scoring_pb2.ComputeLeadScoreRequest,
         timeout: float,
-    ) -> lead_scoring_pb2.ComputeLeadScoreResponse:
+    ) -> AsyncGenerator[lead_scoring_pb2.ComputeLeadScoreResponse, None]:
+        """The lead's score as a stream of one, the shape a Relay reads to its end."""
         track = self._track("lead_scoring", context)
         # One lead: at most LEAD_SCORING_TIMEOUT_SECONDS, however long the caller would wait.
         timeout = min(timeout, self._settings.lead_scoring_timeout_seconds)
@@ -205,13 +191,10 @@ class LeadScoring:
                 track, "ComputeLeadScore", track.stub.ComputeLeadScore, call, timeout
             )
         except DependencyDown as exc:
-            self._settle(context, hold, 0)
             raise unavailable("Lead scoring is unavailable; try again shortly.") from exc
         except grpc.aio.AioRpcError as exc:
-            self._settle(context, hold, 0)
             raise forward_error(exc, "lead scoring") from exc
-        self._settle(context, hold, reply.score.reasoning_cost.total_micros)
-        return reply
+        yield reply
 
     async def score_many(
         self,

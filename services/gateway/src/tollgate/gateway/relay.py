@@ -1,4 +1,5 @@
-"""Reading the orchestrator to the end, whoever is still listening.
+"""Reading a billed call to the end, whoever is still listening: the orchestrator's reply to a
+Complete, and lead scoring's to a ScoreLead with reasoning (leads.py).
 
 Claude bills an answer as it writes it, so a caller who resets a stream (or abandons a Complete)
 mid-answer must still pay for what was produced. The orchestrator's reply is read in a task of
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Generic, TypeVar
 
 from tollgate.gateway.background import BackgroundWork
@@ -42,7 +43,7 @@ class Relay(Generic[Event, Result, Settled]):
         self._fail = fail
         self._queue: asyncio.Queue[object] = asyncio.Queue()
 
-    def start(self, background: BackgroundWork) -> AsyncIterator[Event | Settled]:
+    def start(self, background: BackgroundWork) -> AsyncGenerator[Event | Settled, None]:
         background.spawn("upstream read", self._read())
         return self._items()
 
@@ -63,7 +64,7 @@ class Relay(Generic[Event, Result, Settled]):
                 self._fail()
             self._queue.put_nowait(_END)
 
-    async def _items(self) -> AsyncIterator[Event | Settled]:
+    async def _items(self) -> AsyncGenerator[Event | Settled, None]:
         while (item := await self._queue.get()) is not _END:
             if isinstance(item, Exception):
                 raise item
