@@ -37,9 +37,10 @@ async def usage_totals(suite: FullSuite, tenant: str) -> tuple[int, int]:
     return totals.requests, totals.cost_micros
 
 
-def upstream_cost_micros(suite: FullSuite) -> int:
+def upstream_cost_micros(suite: FullSuite, *, output: bool = True) -> int:
     """What the Messages calls the emulator answered cost, priced from the usage it reported:
-    what Anthropic would bill, whatever the ledger recorded."""
+    what Anthropic would bill, whatever the ledger recorded. Without `output`, their prompts
+    alone: the least a call that broke off mid-answer cost."""
     prices = PriceTable.load()
     total = 0
     for record in suite.emulator.stats.requests:
@@ -51,6 +52,8 @@ def upstream_cost_micros(suite: FullSuite) -> int:
         split = record.usage.get("cache_creation") or {}
         usage.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)
         usage.cache_creation_1h_input_tokens = int(split.get("ephemeral_1h_input_tokens") or 0)
+        if not output:
+            usage.output_tokens = 0
         total += prices.cost(record.model, usage).total_micros
     return total
 

@@ -14,22 +14,9 @@ import prometheus_client
 import pytest
 
 from tests.conftest import API_KEY, FullSuite
+from tests.security.conftest import upstream_cost_micros
 from tollgate.client import TollgateError
-from tollgate.common.pricing import PriceTable
 from tollgate.emulator.config import FaultKind, ScriptedFault
-from tollgate.v1 import common_pb2
-
-
-def _input_cost_micros(suite: FullSuite) -> int:
-    """What the prompts of the Messages calls the emulator answered cost, with no output: the
-    least a broken stream can have cost."""
-    prices = PriceTable.load()
-    total = 0
-    for record in suite.emulator.stats.requests:
-        if record.path == "/v1/messages" and record.usage and record.model:
-            usage = common_pb2.Usage(input_tokens=int(record.usage.get("input_tokens") or 0))
-            total += prices.cost(record.model, usage).total_micros
-    return total
 
 
 def _broken_streams_charged() -> float:
@@ -57,7 +44,7 @@ async def test_a_stream_broken_mid_answer_is_charged_for_what_claude_produced(
     requests, cost = await read_usage(full_suite, "acme")
     assert requests == 1, "the broken stream's hold was given back: its spend went unrecorded"
     # The prompt in full, and something for the part of the answer that arrived.
-    assert cost > _input_cost_micros(full_suite) > 0
+    assert cost > upstream_cost_micros(full_suite, output=False) > 0
     assert _broken_streams_charged() == charged_before + 1
 
 

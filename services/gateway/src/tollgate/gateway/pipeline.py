@@ -3,9 +3,9 @@
     decide flags → exact cache ∥ conversation optimization → semantic cache → budget hold
     → Claude (through the orchestrator) → settle (savings, account, each step's after-work)
 
-Each optimization is a step (tollgate.gateway.steps) with `before`, `savings`, `on_answer` and
-`on_failure` hooks. `complete()` and `stream()` run the same loop and differ only in how they
-call the orchestrator and what they send the caller.
+Each optimization is a step (tollgate.gateway.steps) with `before`, `savings`, `on_answer`,
+`on_failure` and `on_broken` hooks. `complete()` and `stream()` run the same loop and differ
+only in how they call the orchestrator and what they send the caller.
 
 Optimization services fail open: when one is slow or down the request goes on without it and
 the account says so. Budget enforcement fails open or closed per tenant. A stream that breaks off
@@ -140,14 +140,10 @@ class RequestRun:
             step.on_failure()
 
     def charge_broken(self, answer: Answer) -> None:
-        """An answer that broke off after Claude began: the hold is committed at `answer`'s cost
-        (what was produced); every other step gives back what it holds, as on a failure."""
+        """An answer that broke off after Claude began, `answer` being what was produced."""
         account = self._account(answer, answer.uncached_micros)
         for step in reversed(self.steps):
-            if step is self.budget:
-                self.budget.on_answer(answer, account)
-            else:
-                step.on_failure()
+            step.on_broken(answer, account)
 
     def _cache_status(self) -> common_pb2.CacheStatus:
         if self.draft.cached is not None:
@@ -352,7 +348,7 @@ class CompletionPipeline:
         log.warning(
             "broken stream charged", extra={"model": model, "cost_micros": cost.total_micros}
         )
-        uncached = self._savings.uncached_cost(response.model, response.usage)
+        uncached = self._savings.uncached_cost(model, response.usage)
         return Answer(response=response, cost=cost, uncached_micros=uncached)
 
     def _generated(self, result: orchestrator_pb2.GenerationResult) -> Answer:

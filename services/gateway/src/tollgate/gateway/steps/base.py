@@ -13,6 +13,8 @@ A step lives for one request. Its hooks, in the order the pipeline calls them:
 - `on_failure()`: no answer will come (Claude failed, the budget refused, the caller left before
   Claude was asked): give back what the step holds (a budget hold, a cache fill lease) so
   nothing waits for it.
+- `on_broken(answer, account)`: Claude began an answer that broke off (broken_stream.py); by
+  default `on_failure()`, while the budget step commits what was produced.
 
 Like the before/after hooks of a plugin chain, each step owns both halves of what it does, so a
 skipped step leaves nothing half-done for another to trip on.
@@ -158,6 +160,11 @@ class Step:
 
     def on_failure(self) -> None:
         return None
+
+    def on_broken(self, answer: Answer, account: common_pb2.Account) -> None:
+        """Claude began an answer that then broke off; `answer` is what it produced. No caller
+        gets it, so by default the step gives back what it holds, as on a failure."""
+        self.on_failure()
 
     def start_report(self, decision: FlagDecision[Any]) -> common_pb2.OptimizationReport:
         self.report = common_pb2.OptimizationReport(optimization=self.key, mode=mode_of(decision))

@@ -151,6 +151,10 @@ class BudgetHoldStep(FlagStep[BudgetEnforcementParameters]):
             tokens = billed_tokens(answer.response.usage)
             budget.commit(track, self._request.context, record, tokens)
 
+    def on_broken(self, answer: Answer, account: common_pb2.Account) -> None:
+        # What Claude produced before the break was billed: committed like an answer.
+        self.on_answer(answer, account)
+
     def on_failure(self) -> None:
         if self.hold is not None and self.hold.held:
             self._services.budget.release(
