@@ -291,10 +291,11 @@ class CompletionPipeline:
                 turn.finish(result.response)
             return Final(result.response, run.settle(self._generated(result)))
 
-        tally = StreamTally()
+        # A stream's events are counted as they pass; a unary answer has none to count.
+        tally = StreamTally() if replay else None
 
         def fail() -> None:
-            broken = self._broken(tally) if tally.started else None
+            broken = self._broken(tally) if tally is not None and tally.started else None
             if broken is None:
                 run.fail()
             else:
@@ -308,8 +309,7 @@ class CompletionPipeline:
             fail()
             raise
         items = upstream(run.services.routes, spec, timeout)
-        if replay:
-            # A stream's events are counted as they pass; a unary answer has none to count.
+        if tally is not None:
             items = tally.watch(items)
         # Read to the end even when the caller leaves: what Claude produced is billed.
         relay: Relay[common_pb2.StreamEvent, orchestrator_pb2.GenerationResult, Final] = Relay(
