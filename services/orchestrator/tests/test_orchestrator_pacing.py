@@ -99,8 +99,10 @@ async def test_concurrent_acquires_from_several_replicas_never_overdraw_the_buck
 async def test_waiters_reserve_in_order_and_go_when_their_turn_comes(
     replicas: Callable[..., RedisPacer],
 ) -> None:
-    # 600 per minute: one request every 100 ms.
-    fleet = [replicas() for _ in range(3)]
+    # 600 per minute: one request every 100 ms. A generous Redis timeout: this is about the
+    # order of turns, not about a loaded machine's per-replica fallback (which, at 0.25 s, let
+    # all six go at once in a full `make test` on two cores).
+    fleet = [replicas(timeout_seconds=5.0) for _ in range(3)]
     await fleet[0].answered(MODEL, requests_state(limit=600, remaining=0), counted=False)
     started = time.monotonic()
     finished: list[float] = []
