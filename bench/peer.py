@@ -81,6 +81,7 @@ ALL_SERVICES = "all services (one process)"
 # bench.stack_floor: the same API answered by the stack alone, in each deployment's shape.
 FLOOR = "stack floor (bare grpc.aio + aiohttp, no Tollgate code)"
 FLOOR_FRONT, FLOOR_HOP = "floor: front server", "floor: server behind a hop"
+EMULATOR_COLUMN, LOAD_COLUMN = "emulator (not counted)", "load generator (not counted)"
 
 
 @dataclass
@@ -101,6 +102,9 @@ class Figures:
     # Server CPU ms per request of every 16-client round, in the order run (the cell is the
     # median one); empty when the cell was measured once.
     round_cpu_ms: list[float] = field(default_factory=list)
+    # CPU seconds of the processes that share the machine but are not the server under test
+    # (the emulator, the load generator), in the median round.
+    beside_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -144,6 +148,13 @@ def tree_cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
+def own_cpu_seconds(process: psutil.Process) -> float:
+    """User + system seconds of this process alone: the load generator is this benchmark's own
+    process, whose children are the servers under test."""
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def rss(processes: dict[str, psutil.Process]) -> dict[str, int]:
     """Resident memory of each named process with its children (LiteLLM's workers)."""
     sizes = {}
@@ -162,6 +173,9 @@ class Served:
     services: dict[str, psutil.Process]
     stores: list[psutil.Process]
     emulator_url: str
+    # Processes beside the server under test whose CPU is shown but not counted: the emulator
+    # and the load generator share the two cores with it, so they bound its rate too.
+    beside: dict[str, psutil.Process]
     skipped: Callable[[], int] = lambda: 0  # requests served so far with a step skipped
 
 
@@ -171,6 +185,7 @@ class _Round:
     service_cpu: dict[str, float]
     store_cpu: float
     skipped: int
+    beside_cpu: dict[str, float]
 
     @property
     def cpu_ms(self) -> float:
@@ -186,6 +201,7 @@ async def _loaded_round(served: Served, seconds: float) -> _Round:
     """One 16-client run and the CPU its serving processes and stores used."""
     service_before = {n: tree_cpu_seconds([p]) for n, p in served.services.items()}
     store_before = tree_cpu_seconds(served.stores)
+    beside_before = {n: own_cpu_seconds(p) for n, p in served.beside.items()}
     skipped_before = served.skipped()
     loaded = await closed_loop(served.call, CLIENTS, seconds, warm_up=0)
     return _Round(
@@ -193,6 +209,7 @@ async def _loaded_round(served: Served, seconds: float) -> _Round:
         {n: tree_cpu_seconds([p]) - service_before[n] for n, p in served.services.items()},
         tree_cpu_seconds(served.stores) - store_before,
         served.skipped() - skipped_before,
+        {n: own_cpu_seconds(p) - beside_before[n] for n, p in served.beside.items()},
     )
 
 
@@ -235,6 +252,7 @@ async def measure(
         median.skipped,
         deployment,
         [r.cpu_ms for r in measured] if len(measured) > 1 else [],
+        median.beside_cpu,
     )
 
 
@@ -286,6 +304,7 @@ async def tollgate(
             if p.name != "anthropic-emulator"
         }
         emulator = next(p for p in suite.processes if p.name == "anthropic-emulator")
+        emulator_process = psutil.Process(emulator.process.pid)
         stores = store_processes(list(services.values()))
         async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
             skipped = 0
@@ -296,7 +315,9 @@ async def tollgate(
                 if any(r.detail.startswith("skipped") for r in result.account.optimizations):
                     skipped += 1
 
-            served = Served(call, services, stores, emulator.address, lambda: skipped)
+            served = Served(
+                call, services, stores, emulator.address, beside(emulator_process), lambda: skipped
+            )
             return await measure(setup, code, served, seconds, deployment, rounds)
 
 
@@ -361,27 +382,43 @@ def _answers(url: str) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
+def beside(emulator: psutil.Process) -> dict[str, psutil.Process]:
+    """The processes a cell shows beside its servers without counting them."""
+    return {EMULATOR_COLUMN: emulator, LOAD_COLUMN: psutil.Process()}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    url: str
+    process: psutil.Process
+
+
 @contextlib.asynccontextmanager
-async def emulator_process(workdir: Path, env: dict[str, str]) -> AsyncIterator[str]:
-    """The emulator in a process of its own until the block ends; yields its base URL."""
+async def emulator_process(workdir: Path, env: dict[str, str]) -> AsyncIterator[Emulator]:
+    """The emulator in a process of its own until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "tollgate.emulator", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    async with _process(command, workdir / "emulator.log", _answers(url), env):
-        yield url
+    async with _process(command, workdir / "emulator.log", _answers(url), env) as started:
+        yield Emulator(url, psutil.Process(started.pid))
 
 
 async def litellm(version: str, seconds: float, rounds: int = ROUNDS) -> Figures:
     env = {**os.environ, "LITELLM_LOG": "ERROR"}
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as folder:
         workdir = Path(folder)
-        async with emulator_process(workdir, env) as emulator_url:
-            return await _litellm_against(emulator_url, workdir, env, version, seconds, rounds)
+        async with emulator_process(workdir, env) as emulator:
+            return await _litellm_against(emulator, workdir, env, version, seconds, rounds)
 
 
 async def _litellm_against(
-    emulator_url: str, workdir: Path, env: dict[str, str], version: str, seconds: float, rounds: int
+    emulator: Emulator,
+    workdir: Path,
+    env: dict[str, str],
+    version: str,
+    seconds: float,
+    rounds: int,
 ) -> Figures:
     """LiteLLM's proxy in front of a running emulator, measured like a Tollgate cell."""
     port = free_port()
@@ -391,7 +428,7 @@ async def _litellm_against(
                 "model_name": MODEL,
                 "litellm_params": {
                     "model": f"anthropic/{MODEL}",
-                    "api_base": emulator_url,
+                    "api_base": emulator.url,
                     "api_key": "emulator-key",
                 },
             }
@@ -420,7 +457,8 @@ async def _litellm_against(
             async def call() -> None:
                 await client.messages.create(**sdk_body(MODEL, unique_text()))
 
-            served = Served(call, {"litellm": psutil.Process(proxy.pid)}, [], emulator_url)
+            proxy_process = {"litellm": psutil.Process(proxy.pid)}
+            served = Served(call, proxy_process, [], emulator.url, beside(emulator.process))
             return await measure(LITELLM, f"LiteLLM {version}", served, seconds, rounds=rounds)
         finally:
             await client.close()
@@ -430,7 +468,7 @@ async def _litellm_against(
 class FloorServers:
     """The emulator and bench.stack_floor in front of it, running."""
 
-    emulator_url: str
+    emulator: Emulator
     address: str  # the front server's, which the client calls
     processes: dict[str, psutil.Process]  # the serving processes, by their table column
 
@@ -443,11 +481,11 @@ async def floor_servers(
     call, or (`hop`) a front server calling it over one gRPC hop."""
     front, behind = free_port(), free_port()
     async with contextlib.AsyncExitStack() as stack:
-        emulator_url = await stack.enter_async_context(emulator_process(workdir, env))
+        emulator = await stack.enter_async_context(emulator_process(workdir, env))
 
         async def server(port: int, log: str, *extra: str) -> psutil.Process:
             command = [sys.executable, "-m", "bench.stack_floor", "--port", str(port)]
-            command += ["--upstream", emulator_url, "--model", MODEL, *extra]
+            command += ["--upstream", emulator.url, "--model", MODEL, *extra]
             ready = partial(listens, port)
             started = await stack.enter_async_context(_process(command, workdir / log, ready, env))
             return psutil.Process(started.pid)
@@ -455,7 +493,7 @@ async def floor_servers(
         behind_hop = {FLOOR_HOP: await server(behind, "hop.log")} if hop else {}
         forward = ("--next", f"127.0.0.1:{behind}") if hop else ()
         processes = {FLOOR_FRONT: await server(front, "front.log", *forward), **behind_hop}
-        yield FloorServers(emulator_url, f"127.0.0.1:{front}", processes)
+        yield FloorServers(emulator, f"127.0.0.1:{front}", processes)
 
 
 async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figures:
@@ -470,7 +508,8 @@ async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figure
             async def call() -> None:
                 await client.complete(task="chat", **body(unique_text()))
 
-            served = Served(call, servers.processes, [], servers.emulator_url)
+            upstream = servers.emulator
+            served = Served(call, servers.processes, [], upstream.url, beside(upstream.process))
             code = f"grpcio {grpc.__version__}, aiohttp {aiohttp.__version__}"
             return await measure(FLOOR, code, served, seconds, deployment, rounds)
 
@@ -589,18 +628,19 @@ def render(figures: list[Figures], notes: list[str], seconds: float, rounds: int
             f"| {_ms(f.one_client.p(99) - f.direct.p(99))} | {skipped} |"
         )
     columns = _process_columns(figures)
+    cpu_columns = [*columns, EMULATOR_COLUMN, LOAD_COLUMN]
     lines += [
         "",
-        "Server CPU per request by process, ms (same 16-client run):",
+        "Server CPU per request by process, ms (same 16-client run). The emulator and the load "
+        "generator share the machine's two cores with the servers, so they bound every rate "
+        "here as well; they are not counted in any server figure.",
         "",
-        "| setup | code | " + " | ".join(columns) + " |",
-        "|---|---|" + "---:|" * len(columns),
+        "| setup | code | " + " | ".join(cpu_columns) + " |",
+        "|---|---|" + "---:|" * len(cpu_columns),
     ]
     for f in figures:
-        cells = [
-            f"{f.cpu_ms(f.service_cpu_seconds[n]):.2f}" if n in f.service_cpu_seconds else ""
-            for n in columns
-        ]
+        spent = {**f.service_cpu_seconds, **f.beside_cpu_seconds}
+        cells = [f"{f.cpu_ms(spent[n]):.2f}" if n in spent else "" for n in cpu_columns]
         lines.append(f"| {f.label} | {f.code} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -19,13 +19,14 @@ from bench.peer import (
     SEVEN,
     Figures,
     goal_lines,
+    own_cpu_seconds,
     tree_cpu_seconds,
 )
 
 BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
 
 
-def test_the_cpu_of_a_process_includes_its_children_running_and_exited() -> None:
+def test_the_cpu_of_a_process_includes_its_children_running_and_exited_its_own_does_not() -> None:
     # A parent that starts one child burning 0.4 s and waits for it, then burns 0.2 s itself.
     script = (
         "import subprocess, sys, time\n"
@@ -40,6 +41,8 @@ def test_the_cpu_of_a_process_includes_its_children_running_and_exited() -> None
         while tree_cpu_seconds([handle]) - before < 0.55 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert tree_cpu_seconds([handle]) - before >= 0.55
+        # Its own CPU leaves the child out: its 0.2 s and its start, not the child's 0.4 s.
+        assert 0.15 <= own_cpu_seconds(handle) < 0.55
         # The same process listed twice is counted once.
         assert abs(tree_cpu_seconds([handle, handle]) - tree_cpu_seconds([handle])) < 0.05
     finally:
@@ -92,7 +95,7 @@ def test_a_cell_is_its_median_round_and_is_judged_on_it_with_the_spread_shown() 
     from bench.peer import _Round, median_round
 
     def one_round(requests: int, cpu_seconds: float) -> _Round:
-        return _Round(Run([1.0] * requests, 10.0), {"gateway": cpu_seconds}, 0.0, 0)
+        return _Round(Run([1.0] * requests, 10.0), {"gateway": cpu_seconds}, 0.0, 0, {})
 
     rounds = [one_round(1000, 2.4), one_round(1000, 1.9), one_round(1000, 2.1)]
     assert median_round(rounds) is rounds[2]
@@ -103,3 +106,16 @@ def test_a_cell_is_its_median_round_and_is_judged_on_it_with_the_spread_shown() 
         f"| {GOVERNANCE}, {SEVEN}: server CPU per request | ≤ 2 ms | 2.10 ms (1.90 to 2.40) "
         "|  | missed (1.1x the goal) |" in lines
     )
+
+
+def test_the_emulator_and_load_generator_are_shown_but_not_counted_as_server_cpu() -> None:
+    from bench.peer import EMULATOR_COLUMN, LOAD_COLUMN, render
+
+    figures = _figures(GOVERNANCE, "this checkout def", 1000, 2.0, 10.0)
+    figures.beside_cpu_seconds = {EMULATOR_COLUMN: 0.7, LOAD_COLUMN: 0.5}
+    report = render([figures], [], 10.0)
+    # Server CPU per request stays the gateway's 2.00 ms; the two beside it are shown apart.
+    assert figures.service_cpu_ms == 2.0
+    header = next(line for line in report.splitlines() if EMULATOR_COLUMN in line)
+    assert header == f"| setup | code | gateway | {EMULATOR_COLUMN} | {LOAD_COLUMN} |"
+    assert f"| {GOVERNANCE}, {SEVEN} | this checkout def | 2.00 | 0.70 | 0.50 |" in report

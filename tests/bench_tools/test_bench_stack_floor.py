@@ -24,7 +24,7 @@ async def test_the_floor_answers_with_the_upstreams_answer(tmp_path: Path, hop: 
     async with floor_servers(tmp_path, env, hop) as servers:
         async with TollgateClient(servers.address, "any key", timeout=30) as client:
             result = await client.complete(task="chat", **body(QUESTION))
-        async with httpx.AsyncClient(base_url=servers.emulator_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=servers.emulator.url, timeout=30) as http:
             stats = (await http.get("/_emulator/stats", params={"bodies": "1"})).json()
     assert list(servers.processes) == ([FLOOR_FRONT, FLOOR_HOP] if hop else [FLOOR_FRONT])
     assert result.text

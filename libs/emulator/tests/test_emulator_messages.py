@@ -144,18 +144,18 @@ async def test_a_request_is_tokenized_once_and_its_usage_counts_the_prompt_once(
     client: anthropic.AsyncAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rate limiter, the prompt cache and the usage read one count of the prompt: the
-    system text is tokenized once per request, and the usage adds up to count_tokens."""
+    system text is counted once per request, and the usage adds up to count_tokens."""
     from tollgate.emulator import tokens
 
     system = "You answer for the Lakeview office of a real-estate CRM, briefly."
     seen: list[str] = []
-    real = tokens.tokenize
+    real = tokens.count_text_tokens
 
-    def counting(text: str) -> list[str]:
+    def counting(text: str) -> int:
         seen.append(text)
         return real(text)
 
-    monkeypatch.setattr(tokens, "tokenize", counting)
+    monkeypatch.setattr(tokens, "count_text_tokens", counting)
     message = await client.messages.create(
         model=SONNET, max_tokens=100, system=system, messages=ask()
     )

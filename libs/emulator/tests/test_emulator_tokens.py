@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tollgate.emulator import count_request_tokens, count_text_tokens, tokenize
 from tollgate.emulator.answers import key_words
@@ -34,6 +36,15 @@ def test_word_and_number_rules() -> None:
     assert tokenize(" neighborhood") == [" neighb", "orho", "od"]
     assert tokenize(" 1234567") == [" 123", "456", "7"]
     assert tokenize("Hi, you!") == ["Hi", ",", " you", "!"]
+
+
+# Letters, digits, spaces and other whitespace in runs of every length the rules chunk.
+_TEXT = st.text(st.sampled_from("ab Z9 0\n\t.,é日-'"), max_size=80) | st.text(max_size=40)
+
+
+@given(_TEXT)
+def test_counting_text_gives_the_number_of_pieces_tokenize_cuts(text: str) -> None:
+    assert count_text_tokens(text) == len(tokenize(text))
 
 
 def test_english_prose_is_about_four_characters_per_token() -> None:

@@ -68,7 +68,9 @@ which while will with would your yours tell give show help thanks thank
 """
 _STOPWORDS = frozenset(_COMMON_WORDS.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-_ID_ALPHABET = string.ascii_letters + string.digits
+_ID_ALPHABET = (string.ascii_letters + string.digits).encode("ascii")
+# Byte value -> id character (ids need not be uniform, only unique enough).
+_ID_TABLE = bytes(_ID_ALPHABET[i % len(_ID_ALPHABET)] for i in range(256))
 
 
 @dataclass(frozen=True)
@@ -205,10 +207,10 @@ def _limit_text(
         spent = count_text_tokens(text[:index] + sequence)
         if spent <= max_tokens:
             return text[:index], "stop_sequence", sequence, spent
-    pieces = tokenize(text)
-    if len(pieces) > max_tokens:
-        return "".join(pieces[:max_tokens]), "max_tokens", None, max_tokens
-    return text, "end_turn", None, max(1, len(pieces))
+    spent = count_text_tokens(text)
+    if spent > max_tokens:
+        return "".join(tokenize(text)[:max_tokens]), "max_tokens", None, max_tokens
+    return text, "end_turn", None, max(1, spent)
 
 
 def _mentioned(tool: Mapping[str, Any], text: str) -> bool:
@@ -233,8 +235,15 @@ def choose_tool(request: MessageRequest, digest: bytes) -> Mapping[str, Any] | N
     return mentioned
 
 
+def random_id(prefix: str) -> str:
+    """An id like the API's (``msg_01…``, ``toolu_01…``): the prefix and 22 random letters and
+    digits, from one read of the system's randomness (one read per character cost 5% of the
+    emulator's CPU)."""
+    return prefix + secrets.token_bytes(22).translate(_ID_TABLE).decode("ascii")
+
+
 def new_tool_use_id() -> str:
-    return "toolu_01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+    return random_id("toolu_01")
 
 
 def _tool_answer(

@@ -13,13 +13,12 @@ import asyncio
 import contextlib
 import json
 import re
-import secrets
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tollgate.emulator.answers import random_id
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.errors import ApiError, invalid_request
 
@@ -29,7 +28,6 @@ Processor = Callable[[Any, str], dict[str, Any]]
 
 MAX_BATCH_REQUESTS = 100_000
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_ID_ALPHABET = string.ascii_letters + string.digits
 _COUNT_KEYS = ("processing", "succeeded", "errored", "canceled", "expired")
 
 
@@ -114,7 +112,7 @@ class BatchStore:
 
     def create(self, body: Any, scope: str) -> Batch:
         batch = Batch(
-            id="msgbatch_01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22)),
+            id=random_id("msgbatch_01"),
             scope=scope,
             entries=_parse_entries(body),
             created_at=datetime.now(UTC),

@@ -6,21 +6,17 @@ as events) and batch processing, so all three bill and answer identically.
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
 from typing import Any
 
-from tollgate.emulator.answers import Answer, compose_answer, last_user_text
+from tollgate.emulator.answers import Answer, compose_answer, last_user_text, random_id
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.prompt_cache import CacheUsage, PromptCache
 from tollgate.emulator.validation import MessageRequest
 
-_ID_ALPHABET = string.ascii_letters + string.digits
-
 
 def new_message_id() -> str:
-    return "msg_01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+    return random_id("msg_01")
 
 
 def usage_body(usage: CacheUsage, output_tokens: int, service_tier: str) -> dict[str, Any]:

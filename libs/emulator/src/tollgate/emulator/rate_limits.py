@@ -18,6 +18,7 @@ Buckets are kept per API key (the emulator's notion of an organisation) and mode
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,12 +165,18 @@ class RateLimiter:
 
 def _family_headers(name: str, bucket: Bucket, wall: float, *, exact: bool) -> dict[str, str]:
     remaining = math.floor(bucket.level) if exact else int(round(bucket.level, -3))
-    reset = datetime.fromtimestamp(math.ceil(wall + bucket.seconds_to_full()), UTC)
     return {
         f"{HEADER_PREFIX}{name}-limit": str(bucket.capacity),
         f"{HEADER_PREFIX}{name}-remaining": str(max(0, min(bucket.capacity, remaining))),
-        f"{HEADER_PREFIX}{name}-reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        f"{HEADER_PREFIX}{name}-reset": _rfc3339(math.ceil(wall + bucket.seconds_to_full())),
     }
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339(epoch_second: int) -> str:
+    """A whole second as the API writes it; cached, as every response formats the same few
+    seconds (formatting a datetime was most of the rate-limit headers' cost)."""
+    return datetime.fromtimestamp(epoch_second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _UNITS = {"requests": "requests", "input-tokens": "input tokens", "output-tokens": "output tokens"}
