@@ -187,6 +187,7 @@ async def running_full_suite(
     with_semantic_cache: bool = False,
     semantic_overrides: dict[str, Any] | None = None,
     in_process: bool = False,
+    lead_overrides: dict[str, Any] | None = None,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -247,7 +248,7 @@ async def running_full_suite(
             )
             semantic_addr = servers["semantic_cache"].address
         lead_settings = LeadScoringSettings(
-            **local, orchestrator_addr=servers["orchestrator"].address
+            **local, orchestrator_addr=servers["orchestrator"].address, **(lead_overrides or {})
         )
         servers["lead_scoring"] = await stack.enter_async_context(
             serve_backend(await build_lead_scoring(lead_settings), lead_settings)

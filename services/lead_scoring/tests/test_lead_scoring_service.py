@@ -3,6 +3,8 @@ orchestrator served over real gRPC, and refusals of bad input."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -136,6 +138,8 @@ async def test_orchestrator_failure_still_scores_with_lower_confidence(
     assert not reasoning.available
     assert (reasoning.weight, reasoning.contribution) == (0.0, 0.0)
     assert "UNAVAILABLE" in reasoning.explanation
+    # The orchestrator answered: what the call cost is known (nothing).
+    assert not score.reasoning_cost_unknown
     assert score.confidence == pytest.approx(0.85)  # the reasoning weight, 0.15, is missing
     assert sum(c.contribution for c in score.components) == score.score
     plain = (await scoring.ComputeLeadScore(_request(_keen_lead()))).score
@@ -215,6 +219,24 @@ async def test_slow_reasoning_gives_way_to_the_callers_deadline(
     assert not reasoning.available
     assert "DEADLINE_EXCEEDED" in reasoning.explanation
     assert response.score.confidence == pytest.approx(0.85)
+    # The call went out and was cut off: Claude may have billed it, for an unknown amount.
+    assert response.score.reasoning_cost_unknown
+    assert response.score.reasoning_cost.total_micros == 0
+
+
+async def test_a_cut_off_call_shared_by_two_callers_is_reported_unknown_by_one(
+    scoring: Stub, fake_orchestrator: tuple[FakeOrchestrator, str]
+) -> None:
+    """The same lead asked twice at once makes one call: only the caller that made it reports
+    its unknown cost, so the spend is charged once."""
+    fake_orchestrator[0].delay = 5.0
+    request = _request(_keen_lead(), True)
+    first = asyncio.ensure_future(scoring.ComputeLeadScore(request, timeout=1.0))
+    await asyncio.sleep(0.2)
+    second = await scoring.ComputeLeadScore(request, timeout=1.0)
+    scores = [(await first).score, second.score]
+    assert len(fake_orchestrator[0].requests) == 1
+    assert [s.reasoning_cost_unknown for s in scores] == [True, False]
 
 
 @pytest.mark.parametrize(

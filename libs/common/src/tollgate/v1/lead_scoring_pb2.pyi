@@ -223,7 +223,7 @@ class ScoreTimings(_message.Message):
     def __init__(self, analysis: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reasoning: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class LeadScore(_message.Message):
-    __slots__ = ("lead_id", "score", "confidence", "lead_class", "components", "next_best_action", "reasoning", "reasoning_cost", "model_version", "data_completeness", "recommended_actions", "expected_timeline", "timings", "reasoning_skipped", "answers_read", "model_trained_on_synthetic_data")
+    __slots__ = ("lead_id", "score", "confidence", "lead_class", "components", "next_best_action", "reasoning", "reasoning_cost", "model_version", "data_completeness", "recommended_actions", "expected_timeline", "timings", "reasoning_skipped", "answers_read", "model_trained_on_synthetic_data", "reasoning_cost_unknown")
     LEAD_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +240,7 @@ class LeadScore(_message.Message):
     REASONING_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     ANSWERS_READ_FIELD_NUMBER: _ClassVar[int]
     MODEL_TRAINED_ON_SYNTHETIC_DATA_FIELD_NUMBER: _ClassVar[int]
+    REASONING_COST_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
     lead_id: str
     score: float
     confidence: float
@@ -256,7 +257,8 @@ class LeadScore(_message.Message):
     reasoning_skipped: str
     answers_read: StructuredAnswers
     model_trained_on_synthetic_data: bool
-    def __init__(self, lead_id: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., lead_class: _Optional[_Union[LeadClass, str]] = ..., components: _Optional[_Iterable[_Union[ScoreComponent, _Mapping]]] = ..., next_best_action: _Optional[str] = ..., reasoning: _Optional[_Union[LeadReasoning, _Mapping]] = ..., reasoning_cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., model_version: _Optional[str] = ..., data_completeness: _Optional[float] = ..., recommended_actions: _Optional[_Iterable[_Union[RecommendedAction, _Mapping]]] = ..., expected_timeline: _Optional[_Union[ExpectedTimeline, _Mapping]] = ..., timings: _Optional[_Union[ScoreTimings, _Mapping]] = ..., reasoning_skipped: _Optional[str] = ..., answers_read: _Optional[_Union[StructuredAnswers, _Mapping]] = ..., model_trained_on_synthetic_data: _Optional[bool] = ...) -> None: ...
+    reasoning_cost_unknown: bool
+    def __init__(self, lead_id: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., lead_class: _Optional[_Union[LeadClass, str]] = ..., components: _Optional[_Iterable[_Union[ScoreComponent, _Mapping]]] = ..., next_best_action: _Optional[str] = ..., reasoning: _Optional[_Union[LeadReasoning, _Mapping]] = ..., reasoning_cost: _Optional[_Union[_common_pb2.Cost, _Mapping]] = ..., model_version: _Optional[str] = ..., data_completeness: _Optional[float] = ..., recommended_actions: _Optional[_Iterable[_Union[RecommendedAction, _Mapping]]] = ..., expected_timeline: _Optional[_Union[ExpectedTimeline, _Mapping]] = ..., timings: _Optional[_Union[ScoreTimings, _Mapping]] = ..., reasoning_skipped: _Optional[str] = ..., answers_read: _Optional[_Union[StructuredAnswers, _Mapping]] = ..., model_trained_on_synthetic_data: _Optional[bool] = ..., reasoning_cost_unknown: _Optional[bool] = ...) -> None: ...
 
 class ReasoningAllowance(_message.Message):
     __slots__ = ("leads", "reason")

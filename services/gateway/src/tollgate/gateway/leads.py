@@ -131,6 +131,14 @@ class LeadScoring:
             return hold, _allowance(covered, leads, refusal.message)
         return None, _allowance(0, leads, refusal.message)
 
+    def _reasoning_charge(self, score: lead_scoring_pb2.LeadScore) -> int:
+        """What one lead's reasoning is charged: what Claude billed, or, when the call was cut off
+        after it went out and its cost is unknown, the most it could have cost (the hold's
+        share for one lead), as for any spend the gateway cannot read."""
+        if score.reasoning_cost_unknown:
+            return self._max_reasoning_cost()
+        return score.reasoning_cost.total_micros
+
     def _settle(self, context: common_pb2.RequestContext, hold: Hold | None, micros: int) -> None:
         if hold is None or not hold.held:
             return
@@ -163,7 +171,7 @@ class LeadScoring:
             def charged(
                 reply: lead_scoring_pb2.ComputeLeadScoreResponse,
             ) -> lead_scoring_pb2.ComputeLeadScoreResponse:
-                self._settle(context, hold, reply.score.reasoning_cost.total_micros)
+                self._settle(context, hold, self._reasoning_charge(reply.score))
                 return reply
 
             scores = Relay(
@@ -227,7 +235,7 @@ class LeadScoring:
             async for item in items:
                 reply = gateway_pb2.ScoreLeadsResponse(index=item.index)
                 if item.HasField("score"):
-                    spent += item.score.reasoning_cost.total_micros
+                    spent += self._reasoning_charge(item.score)
                     reply.score.CopyFrom(item.score)
                 else:
                     reply.error = item.error

@@ -56,6 +56,22 @@ class ReasoningAttempt:
     outcome: ReasoningOutcome | None
     # Why there is no outcome, for the component's explanation.
     failure: str = ""
+    # The call this attempt made went out and was cut off before it answered: Claude may have
+    # billed it, and what it billed is not known (the caller charges the most it could cost).
+    cost_unknown: bool = False
+
+
+# A Generate that ended so may have reached Claude: its deadline passed, or it was cancelled,
+# while the orchestrator waited for the answer. (It may also have been waiting for its turn to
+# send, and then nothing was billed: the caller cannot tell, so it takes the safe side.)
+_CUT_OFF = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
+
+
+def _failed(exc: grpc.aio.AioRpcError, *, made_the_call: bool) -> ReasoningAttempt:
+    code = exc.code()
+    log.warning("lead analysis failed", extra={"code": code.name})
+    cut_off = made_the_call and code in _CUT_OFF
+    return ReasoningAttempt(None, f"orchestrator answered {code.name}", cost_unknown=cut_off)
 
 
 def _day(seconds: float) -> str:
@@ -171,7 +187,11 @@ class OrchestratorReasoner:
         shared = self._inflight.get(key)
         try:
             if shared is not None:
-                outcome = await asyncio.shield(shared)
+                # Whatever the shared call cost is reported by the attempt that made it.
+                try:
+                    outcome = await asyncio.shield(shared)
+                except grpc.aio.AioRpcError as exc:
+                    return _failed(exc, made_the_call=False)
                 return ReasoningAttempt(ReasoningOutcome(outcome.parsed, common_pb2.Cost(), True))
             timeout = self._timeout
             if time_left is not None:
@@ -186,8 +206,7 @@ class OrchestratorReasoner:
             finally:
                 self._inflight.pop(key, None)
         except grpc.aio.AioRpcError as exc:
-            log.warning("lead analysis failed", extra={"code": exc.code().name})
-            return ReasoningAttempt(None, f"orchestrator answered {exc.code().name}")
+            return _failed(exc, made_the_call=True)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.warning("lead analysis failed", extra={"error": repr(exc)})
             return ReasoningAttempt(None, "orchestrator could not be reached")

@@ -286,6 +286,8 @@ class LeadScorer:
         outcome = run.attempt.outcome if run is not None and run.attempt is not None else None
         if run is not None and run.skipped:
             score.reasoning_skipped = run.skipped
+        if run is not None and run.attempt is not None and run.attempt.cost_unknown:
+            score.reasoning_cost_unknown = True
         if outcome is not None:
             parsed = outcome.parsed
             score.reasoning.CopyFrom(
