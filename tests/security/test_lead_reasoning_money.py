@@ -68,3 +68,21 @@ async def test_reasoning_cut_off_after_it_went_out_is_charged_the_most_it_could_
     # Charged once, at no less than what Claude billed: the hold's most, not the 0 it reported.
     assert requests == 1
     assert charged >= billed
+
+
+async def test_a_batch_abandoned_part_way_is_read_to_its_end_and_charged_what_claude_billed(
+    full_suite: FullSuite,
+) -> None:
+    """The caller takes one score of four and leaves while Claude reasons on the next: every
+    lead is still scored and the batch is charged exactly what Claude billed, not the first."""
+    full_suite.emulator.config.latency.ttft_ms = 300
+    leads = [qualified_lead(f"lead-{n}") for n in range(4)]
+    request = gateway_pb2.ScoreLeadsRequest(leads=leads, with_reasoning=True, max_concurrency=1)
+    async with full_suite.client() as client:
+        call = client.stub.ScoreLeads(request, metadata=client.metadata)
+        first = await call.read()
+        assert first.score.reasoning.narrative
+        call.cancel()
+    await full_suite.settled()
+    assert full_suite.upstream_calls() == 4
+    assert await usage_totals(full_suite, "acme") == (1, upstream_cost_micros(full_suite))

@@ -6,15 +6,16 @@ not silently dropped. A batch whose reasoning the budget cannot cover in full is
 the first leads the budget covers get reasoning, the others are scored without it and each says
 why in `reasoning_skipped`.
 
-A single lead's call with reasoning runs to its end in the gateway's background work, whoever
-still waits for it, so its reasoning is charged at what Claude billed even when the caller
-stopped waiting (as a Complete's answer is read to its end, relay.py).
+A call with reasoning (one lead, or a batch) runs to its end in the gateway's background work,
+whoever still waits for it, so its reasoning is charged at what Claude billed even when the
+caller stopped waiting (as a Complete's answer is read to its end, relay.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -224,32 +225,87 @@ class LeadScoring:
             call_request.reasoning_allowance.CopyFrom(allowance)
         if request.HasField("as_of"):
             call_request.as_of.CopyFrom(request.as_of)
+        leads = self._scores(context, call_request, timeout)
+        if hold is None:
+            async with contextlib.aclosing(leads):
+                async for item in leads:
+                    yield _reply(item)
+            return
+        # Read to its end in the background whoever still waits, as a single lead is: the leads
+        # in flight when a caller leaves are billed by Claude, and what is scored after lands in
+        # lead scoring's reasoning cache, where a retry of the batch finds it.
+        tally = _Tally()
+
+        def charge() -> None:
+            self._settle(context, hold, tally.micros)
+
+        def charged(end: _BatchEnd) -> _BatchEnd:
+            charge()
+            return end
+
+        relayed = Relay(self._tallied(leads, tally), _BatchEnd, charged, charge)
+        items = relayed.start(self._background)
+        async with contextlib.aclosing(items):
+            async for outcome in items:
+                if not isinstance(outcome, _BatchEnd):
+                    yield _reply(outcome)
+
+    async def _scores(
+        self,
+        context: common_pb2.RequestContext,
+        call: lead_scoring_pb2.ComputeLeadScoresRequest,
+        timeout: float,
+    ) -> AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse, None]:
         track = self._track("lead_scoring", context)
         items: AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse, None] = (
             dependencies.stream(
-                track, "ComputeLeadScores", track.stub.ComputeLeadScores, call_request, timeout
+                track, "ComputeLeadScores", track.stub.ComputeLeadScores, call, timeout
             )
         )
-        spent = 0
         try:
-            async for item in items:
-                reply = gateway_pb2.ScoreLeadsResponse(index=item.index)
-                if item.HasField("score"):
-                    spent += self._reasoning_charge(item.score)
-                    reply.score.CopyFrom(item.score)
-                else:
-                    reply.error = item.error
-                yield reply
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    yield item
         except DependencyDown as exc:
             if exc.error is None:
                 raise unavailable("Lead scoring is unavailable; try again shortly.") from exc
             raise forward_error(exc.error, "lead scoring") from exc
         except grpc.aio.AioRpcError as exc:
             raise forward_error(exc, "lead scoring") from exc
-        finally:
-            await items.aclose()
-            # Whatever was received is charged, even when the stream broke part-way.
-            self._settle(context, hold, spent)
+
+    async def _tallied(
+        self,
+        leads: AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse, None],
+        tally: _Tally,
+    ) -> AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse | _BatchEnd, None]:
+        """The batch's items, each lead's reasoning charge added to `tally` as it arrives (so a
+        stream that breaks part-way is charged what arrived), then the end."""
+        async with contextlib.aclosing(leads):
+            async for item in leads:
+                if item.HasField("score"):
+                    tally.micros += self._reasoning_charge(item.score)
+                yield item
+        yield _BatchEnd()
+
+
+@dataclass
+class _Tally:
+    """The reasoning charges of a batch's leads so far."""
+
+    micros: int = 0
+
+
+class _BatchEnd:
+    """Every lead of a batch has arrived: the batch is charged."""
+
+
+def _reply(item: lead_scoring_pb2.ComputeLeadScoresResponse) -> gateway_pb2.ScoreLeadsResponse:
+    reply = gateway_pb2.ScoreLeadsResponse(index=item.index)
+    if item.HasField("score"):
+        reply.score.CopyFrom(item.score)
+    else:
+        reply.error = item.error
+    return reply
 
 
 def _allowance(covered: int, leads: int, refusal: str) -> lead_scoring_pb2.ReasoningAllowance:

@@ -1,5 +1,5 @@
 """Reading a billed call to the end, whoever is still listening: the orchestrator's reply to a
-Complete, and lead scoring's to a ScoreLead with reasoning (leads.py).
+Complete, and lead scoring's to a ScoreLead or ScoreLeads with reasoning (leads.py).
 
 Claude bills an answer as it writes it, so a caller who resets a stream (or abandons a Complete)
 mid-answer must still pay for what was produced. The orchestrator's reply is read in a task of
