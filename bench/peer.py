@@ -59,6 +59,7 @@ from bench.suite_tools import SETUPS, set_emulator_latency
 from tollgate.cli.local_suite import free_port, listens, local_suite
 from tollgate.cli.suite_failure import SuiteError
 from tollgate.client import TollgateClient
+from tollgate.client.errors import TollgateError
 
 ROOT = Path(__file__).resolve().parent.parent
 # 1.107.0 was a compromised release on PyPI; the pin is the last release before it.
@@ -573,18 +574,26 @@ async def _tollgate_once_more_if_it_fails(
     rounds: int,
     notes: list[str],
 ) -> Figures | None:
-    """A suite that cannot start (an embedded store crashing on a machine short of memory) is
-    tried once more, then reported in the notes, so one bad start does not lose the run."""
+    """A suite that cannot start (an embedded store crashing on a machine short of memory), or
+    that fails a request while measured, is measured once more from a fresh start; either is
+    reported in the notes, so one bad start or one failed request does not lose the run, and
+    neither goes unsaid."""
     for attempt in (1, 2):
         try:
-            return await tollgate(setup, python, code, seconds, deployment, rounds)
-        except SuiteError as failure:
-            phase(f"  the suite did not start (attempt {attempt}): {failure.summary}")
-            if attempt == 2:
-                notes.append(
-                    f"{setup}, {deployment}, {code}: not measured, the suite did not start twice "
-                    f"({failure.summary})"
-                )
+            measured = await tollgate(setup, python, code, seconds, deployment, rounds)
+        except (SuiteError, TollgateError) as failure:
+            what = (
+                f"the suite did not start ({failure.summary})"
+                if isinstance(failure, SuiteError)
+                else f"a request failed ({failure})"
+            )
+            phase(f"  {what} (attempt {attempt})")
+            notes.append(
+                f"{setup}, {deployment}, {code}: "
+                + (f"{what}; measured again" if attempt == 1 else f"not measured: {what} again")
+            )
+        else:
+            return measured
     return None
 
 

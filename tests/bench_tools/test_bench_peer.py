@@ -7,6 +7,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from bench.overhead import Run
 from bench.peer import (
@@ -119,3 +120,38 @@ def test_the_emulator_and_load_generator_are_shown_but_not_counted_as_server_cpu
     header = next(line for line in report.splitlines() if EMULATOR_COLUMN in line)
     assert header == f"| setup | code | gateway | {EMULATOR_COLUMN} | {LOAD_COLUMN} |"
     assert f"| {GOVERNANCE}, {SEVEN} | this checkout def | 2.00 | 0.70 | 0.50 |" in report
+
+
+async def test_a_cell_whose_request_fails_is_measured_again_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import grpc
+
+    from bench import peer
+    from tollgate.client.errors import TollgateError
+
+    measured = _figures(GOVERNANCE, "this checkout def", 1000, 2.0, 10.0)
+    outcomes: list[object] = [TollgateError(grpc.StatusCode.UNAVAILABLE, "ledger down"), measured]
+
+    async def cell(*_: object) -> Figures:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        assert isinstance(outcome, Figures)
+        return outcome
+
+    monkeypatch.setattr(peer, "tollgate", cell)
+    notes: list[str] = []
+    again = peer._tollgate_once_more_if_it_fails(GOVERNANCE, SEVEN, "py", "c", 1.0, 1, notes)
+    assert await again is measured
+    assert notes == [
+        f"{GOVERNANCE}, {SEVEN}, c: a request failed (UNAVAILABLE: ledger down); measured again"
+    ]
+    # Failing twice: not measured, and the notes say so.
+    outcomes[:] = [TollgateError(grpc.StatusCode.UNAVAILABLE, "ledger down")] * 2
+    notes.clear()
+    twice = peer._tollgate_once_more_if_it_fails(GOVERNANCE, SEVEN, "py", "c", 1.0, 1, notes)
+    assert await twice is None
+    assert notes[-1] == (
+        f"{GOVERNANCE}, {SEVEN}, c: not measured: a request failed (UNAVAILABLE: ledger down) again"
+    )
