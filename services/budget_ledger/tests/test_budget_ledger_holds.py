@@ -99,6 +99,9 @@ async def test_a_release_before_its_reserve_keeps_the_reserve_from_holding(ledge
     late_reserve = await ledger.reserve("req-1", 4_000)
     assert late_reserve.outcome == pb.RESERVE_OUTCOME_ALREADY_RELEASED
     assert held(await ledger.states()) == (0, 0)
+    # Released again, the id answers as the first time: it never held.
+    again = await ledger.release("req-1")
+    assert (again.released, again.status) == (False, pb.HOLD_STATUS_UNSPECIFIED)
     assert await db.fetchval("SELECT status FROM holds WHERE request_id = 'req-1'") == (
         pb.HOLD_STATUS_RELEASED
     )

@@ -88,6 +88,12 @@ class _Hold:
     ttl_seconds: float = 0.0
     charge_on_expiry: bool = False
 
+    @property
+    def is_tombstone(self) -> bool:
+        """Recorded by a Release of an id that never held (a Reserve always holds a positive
+        amount), so that a Reserve arriving after it holds nothing."""
+        return self.status is HoldStatus.RELEASED and self.amount_micros == 0
+
 
 @dataclass
 class _Entry:
@@ -322,6 +328,9 @@ class _Batch:
             outcome = ReleaseResult(False, None)
         elif refusal := _other_key(hold, call.requester, call.request_id, "release"):
             return refusal
+        elif hold.is_tombstone:
+            # Released again before any Reserve held: it still never held, as the first said.
+            outcome = ReleaseResult(False, None)
         elif hold.status is HoldStatus.COMMITTED:
             outcome = ReleaseResult(False, hold.status)
         elif hold.status is not HoldStatus.HELD:
