@@ -258,8 +258,13 @@ async def running_full_suite(
             api_keys_file=str(write_keys_file(workdir / "keys.yaml")),
             flags_file=str(flags_path),
             flags_poll_seconds=0.2,
-            # Long, unless a test asks otherwise: see the cache's Redis timeouts above.
+            # Long, unless a test asks otherwise: see the cache's Redis timeouts above. The
+            # ledger's too: budgets fail closed, so on a busy two-core `make test` one ledger
+            # call over the production deadline (1 s) failed a burst of 56 requests.
             cache_timeout_seconds=gateway_overrides.pop("cache_timeout_seconds", 2.0),
+            budget_ledger_timeout_seconds=gateway_overrides.pop(
+                "budget_ledger_timeout_seconds", 3.0
+            ),
             orchestrator_addr=servers["orchestrator"].address,
             cache_addr=servers["cache"].address,
             budget_ledger_addr=servers["budget_ledger"].address,
