@@ -40,8 +40,12 @@ class CountingStub:
         return await self._stub.Settle(request, timeout=timeout)
 
 
-def _track(stub: Any, threshold: int = 3) -> Track[Any]:
-    breaker = CircuitBreaker(failure_threshold=threshold, open_seconds=60.0)
+def _track(stub: Any, threshold: int = 3, overlapping_failures_count: bool = True) -> Track[Any]:
+    breaker = CircuitBreaker(
+        failure_threshold=threshold,
+        open_seconds=60.0,
+        overlapping_failures_count=overlapping_failures_count,
+    )
     return Track("budget_ledger", "stable", "test", None, stub, breaker)  # type: ignore[arg-type]
 
 
@@ -187,3 +191,43 @@ async def test_a_lone_commit_goes_when_its_linger_has_passed(ledger, db) -> None
     finally:
         await stub.aclose()
     assert counting.settles == 2
+
+
+@pytest.mark.parametrize("overlapping_failures_count", [False, True], ids=["gateway's", "counting"])
+async def test_one_slow_moment_seen_by_many_callers_does_not_open_the_ledgers_circuit(
+    ledger, overlapping_failures_count: bool
+) -> None:
+    """Ten governed requests in flight when the ledger stalls past their deadline: each fails,
+    but they are one piece of evidence. The gateway's ledger breaker (overlapping failures not
+    counted) stays closed and the next request is served once the ledger answers again; a breaker
+    counting every call would have refused every governed request for its open time."""
+    await ledger.budget(10**9)
+    counting = CountingStub(ledger.stub)
+    stub = CoalescedLedgerStub(counting, rpc_timeout=5.0)  # type: ignore[arg-type]
+    track = _track(stub, threshold=3, overlapping_failures_count=overlapping_failures_count)
+    counting.delay = 1.0
+    try:
+        stalled = await asyncio.gather(
+            *(_reserve(track, ledger.context(f"stalled-{i}"), 1_000, 0.3) for i in range(10)),
+            return_exceptions=True,
+        )
+        counting.delay = 0.0
+        assert all(isinstance(o, DependencyDown) for o in stalled)
+        assert {o.error.code() for o in stalled if isinstance(o, DependencyDown) and o.error} == {
+            grpc.StatusCode.DEADLINE_EXCEEDED
+        }
+        if overlapping_failures_count:
+            assert track.breaker.is_open
+            return
+        assert not track.breaker.is_open
+        after = await _reserve(track, ledger.context("after"), 1_000)
+        assert after.outcome == pb.RESERVE_OUTCOME_RESERVED
+        # A ledger that keeps failing still opens it: three failures one after another.
+        counting.delay = 1.0
+        for i in range(3):
+            with pytest.raises(DependencyDown):
+                await _reserve(track, ledger.context(f"again-{i}"), 1_000, 0.2)
+        assert track.breaker.is_open
+    finally:
+        counting.delay = 0.0
+        await stub.aclose()

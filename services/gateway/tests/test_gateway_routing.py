@@ -68,3 +68,24 @@ async def test_every_ledger_track_coalesces_its_hold_calls_and_nothing_else() ->
         assert not any(isinstance(t.stub, CoalescedLedgerStub) for b in others for t in b.tracks())
     finally:
         await router.close()
+
+
+async def test_only_the_ledgers_breaker_counts_calls_in_flight_together_as_one_failure(
+    router: BackendRouter,
+) -> None:
+    """Budgets fail closed: the ledger's circuit opens on a ledger that keeps failing, not on one
+    slow moment seen by every request in flight. The others open as before."""
+    opened = {}
+    for name in ("budget_ledger", "cache", "orchestrator", "semantic_cache"):
+        breaker = router.backends[name].stable.breaker
+        started = breaker.now() - 1.0  # in flight together for a second, failing at once
+        for _ in range(Settings().breaker_failure_threshold):
+            breaker.record_failure(started)
+        opened[name] = breaker.is_open
+    await router.close()
+    assert opened == {
+        "budget_ledger": False,
+        "cache": True,
+        "orchestrator": True,
+        "semantic_cache": True,
+    }

@@ -48,6 +48,7 @@ class _Outcome:
         self._track = track
         self._method = method
         self._started = time.perf_counter()
+        self._breaker_started = track.breaker.now()
 
     def ok(self) -> None:
         self._track.breaker.record_success()
@@ -57,7 +58,7 @@ class _Outcome:
         """The exception to raise for `exc`: DependencyDown, or `exc` itself."""
         code = exc.code()
         if code in INFRASTRUCTURE_FAILURES:
-            self._track.breaker.record_failure()
+            self._track.breaker.record_failure(self._breaker_started)
             self._finish(code.name)
             return DependencyDown(self._track, f"{code.name.lower()}: {exc.details()}", exc)
         self._track.breaker.record_neutral()

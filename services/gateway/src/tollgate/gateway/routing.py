@@ -163,7 +163,14 @@ class BackendRouter:
 
 def _track(backend: str, name: str, address: str, settings: Settings) -> Track[Any]:
     channel = open_channel(address, settings.max_message_bytes, channel_credentials(settings))
-    breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds)
+    breaker = CircuitBreaker(
+        settings.breaker_failure_threshold,
+        settings.breaker_open_seconds,
+        # Budgets fail closed, so an open ledger circuit refuses every governed request: it opens
+        # on a ledger that keeps failing, not on one slow moment seen by every request in flight
+        # (which would refuse them all for `breaker_open_seconds` after the ledger is back).
+        overlapping_failures_count=backend != "budget_ledger",
+    )
     # Reported as tollgate_gateway_breaker_state until the router closes.
     instruments().breaker_states.watch(backend, name, breaker)
     stub = STUBS[backend](channel)
