@@ -187,11 +187,7 @@ class OrchestratorReasoner:
         shared = self._inflight.get(key)
         try:
             if shared is not None:
-                # Whatever the shared call cost is reported by the attempt that made it.
-                try:
-                    outcome = await asyncio.shield(shared)
-                except grpc.aio.AioRpcError as exc:
-                    return _failed(exc, made_the_call=False)
+                outcome = await asyncio.shield(shared)
                 return ReasoningAttempt(ReasoningOutcome(outcome.parsed, common_pb2.Cost(), True))
             timeout = self._timeout
             if time_left is not None:
@@ -206,7 +202,8 @@ class OrchestratorReasoner:
             finally:
                 self._inflight.pop(key, None)
         except grpc.aio.AioRpcError as exc:
-            return _failed(exc, made_the_call=True)
+            # What a shared call cost, known or not, is reported by the attempt that made it.
+            return _failed(exc, made_the_call=shared is None)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.warning("lead analysis failed", extra={"error": repr(exc)})
             return ReasoningAttempt(None, "orchestrator could not be reached")

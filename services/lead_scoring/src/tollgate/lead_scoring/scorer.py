@@ -283,10 +283,11 @@ class LeadScorer:
         actions = recommended_actions(
             result.lead_class, facts.answers, prepared.qualification, prepared.churn, days_to_move
         )
-        outcome = run.attempt.outcome if run is not None and run.attempt is not None else None
+        attempt = run.attempt if run is not None else None
+        outcome = attempt.outcome if attempt is not None else None
         if run is not None and run.skipped:
             score.reasoning_skipped = run.skipped
-        if run is not None and run.attempt is not None and run.attempt.cost_unknown:
+        if attempt is not None and attempt.cost_unknown:
             score.reasoning_cost_unknown = True
         if outcome is not None:
             parsed = outcome.parsed
