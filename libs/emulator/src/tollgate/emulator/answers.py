@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import secrets
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tollgate.emulator.ids import random_id
 from tollgate.emulator.packed_items import Script, packed_arguments
 from tollgate.emulator.tokens import canonical_json, count_text_tokens, tokenize
 from tollgate.emulator.tool_inputs import object_for
@@ -68,9 +67,6 @@ which while will with would your yours tell give show help thanks thank
 """
 _STOPWORDS = frozenset(_COMMON_WORDS.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-_ID_ALPHABET = (string.ascii_letters + string.digits).encode("ascii")
-# Byte value -> id character (ids need not be uniform, only unique enough).
-_ID_TABLE = bytes(_ID_ALPHABET[i % len(_ID_ALPHABET)] for i in range(256))
 
 
 @dataclass(frozen=True)
@@ -233,13 +229,6 @@ def choose_tool(request: MessageRequest, digest: bytes) -> Mapping[str, Any] | N
     if kind == "any":
         return mentioned or tools[digest[0] % len(tools)]
     return mentioned
-
-
-def random_id(prefix: str) -> str:
-    """An id like the API's (``msg_01…``, ``toolu_01…``): the prefix and 22 random letters and
-    digits, from one read of the system's randomness (one read per character cost 5% of the
-    emulator's CPU)."""
-    return prefix + secrets.token_bytes(22).translate(_ID_TABLE).decode("ascii")
 
 
 def new_tool_use_id() -> str:

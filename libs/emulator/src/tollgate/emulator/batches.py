@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tollgate.emulator.answers import random_id
 from tollgate.emulator.config import EmulatorConfig
 from tollgate.emulator.errors import ApiError, invalid_request
+from tollgate.emulator.ids import random_id
 
 # Answers one batch entry's params for a scope (API key): a "succeeded" or
 # "errored" result object.

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tollgate.emulator.answers import Answer, compose_answer, last_user_text, random_id
+from tollgate.emulator.answers import Answer, compose_answer, last_user_text
 from tollgate.emulator.config import EmulatorConfig
+from tollgate.emulator.ids import random_id
 from tollgate.emulator.prompt_cache import CacheUsage, PromptCache
 from tollgate.emulator.validation import MessageRequest
 
