@@ -120,6 +120,8 @@ def test_the_emulator_and_load_generator_are_shown_but_not_counted_as_server_cpu
     header = next(line for line in report.splitlines() if EMULATOR_COLUMN in line)
     assert header == f"| setup | code | gateway | {EMULATOR_COLUMN} | {LOAD_COLUMN} |"
     assert f"| {GOVERNANCE}, {SEVEN} | this checkout def | 2.00 | 0.70 | 0.50 |" in report
+    # The main table's server CPU is the gateway's alone, not 3.20 with the two beside it.
+    assert f"| {GOVERNANCE}, {SEVEN} | this checkout def | 100 | 2.00 | 0.00 |" in report
 
 
 async def test_a_cell_whose_request_fails_is_measured_again_and_says_so(
