@@ -20,6 +20,12 @@ def test_free_ports_never_repeat() -> None:
         assert len(set(ports)) == len(ports)
 
 
+def test_free_ports_lie_below_the_ephemeral_range_no_outgoing_connection_takes() -> None:
+    first_ephemeral = local_suite._ephemeral_range()[0]
+    ports = free_ports(200)
+    assert all(local_suite._LOWEST_PORT <= port < first_ephemeral for port in ports)
+
+
 def test_each_process_is_probed_for_its_own_grpc_service() -> None:
     for name, _ in SERVICES:
         # Each service's contract is tollgate/v1/<name>.proto.

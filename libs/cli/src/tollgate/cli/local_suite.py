@@ -91,16 +91,39 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+# Ports are chosen below the kernel's ephemeral range: a port handed out from inside it (bind to
+# port 0) can be taken as the local port of any outgoing connection before the service that was
+# given it binds (seen: the semantic cache, slow to start while it loads its model, failing to
+# bind on a busy make test). Above this floor, clear of the well-known ports.
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+
+
 def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports. Chosen with every socket held open at once: ports picked one
-    after the other can repeat (a port closed is free to be handed out again), and two services
-    given one port would have one's readiness taken for the other's."""
+    """`count` distinct free ports, below the ephemeral range where it leaves room (else any the
+    kernel hands out). Chosen with every socket held open at once: ports picked one after the
+    other can repeat (a port closed is free to be handed out again), and two services given one
+    port would have one's readiness taken for the other's."""
+    first_ephemeral = _ephemeral_range()[0]
+    candidates = list(range(_LOWEST_PORT, first_ephemeral))
+    secrets.SystemRandom().shuffle(candidates)
     sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
+        while len(sockets) < count:
             sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", candidates.pop() if candidates else 0))
+            except OSError:
+                sock.close()
+                continue
             sockets.append(sock)
-            sock.bind(("127.0.0.1", 0))
         return [int(sock.getsockname()[1]) for sock in sockets]
     finally:
         for sock in sockets:
