@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ALL_ON, FullSuite, both_modes, running_full_suite
 from tollgate.client import TollgateError
 from tollgate.emulator import EmulatorServer
+from tollgate.gateway.settings import Settings
 from tollgate.v1 import common_pb2
 
 EVERYTHING: dict[str, Any] = deepcopy(ALL_ON)
@@ -189,3 +190,40 @@ async def test_account_details_never_show_a_backends_address_or_raw_error(
         ):
             assert leak not in detail, detail
         assert not re.search(r":\d{2,5}\b", detail), detail
+
+
+@both_modes
+async def test_one_slow_moment_of_claude_seen_by_many_requests_does_not_shut_the_gateway(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+) -> None:
+    """Ten requests in flight when Claude stalls past the gateway's deadline for the
+    orchestrator: each fails, but together they count as one failure of the orchestrator, so
+    the request after the stall is answered. A Claude that stays slow still opens the circuit,
+    after five failures one after another."""
+    async with start_suite(EVERYTHING, orchestrator_timeout_seconds=0.3) as suite:
+        suite.emulator.config.latency.ttft_ms = 1000
+        async with suite.client() as client:
+            stalled = await asyncio.gather(
+                *(client.complete(**_request(f"Is unit {n} still listed?")) for n in range(10)),
+                return_exceptions=True,
+            )
+            assert {type(o) for o in stalled} == {TollgateError}
+            assert {o.code for o in stalled if isinstance(o, TollgateError)} == {
+                grpc.StatusCode.DEADLINE_EXCEEDED
+            }
+            suite.emulator.config.latency.ttft_ms = 0
+            answered = await client.complete(**_request("Is unit 11 still listed?"))
+            assert answered.text
+            # Slow for good: five failures one after another open the circuit, and the next
+            # request is refused at once without reaching Claude.
+            suite.emulator.config.latency.ttft_ms = 1000
+            for n in range(Settings().breaker_failure_threshold):
+                with pytest.raises(TollgateError) as slow:
+                    await client.complete(**_request(f"Is unit {20 + n} still listed?"))
+                assert slow.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+            calls_before = suite.upstream_calls()
+            with pytest.raises(TollgateError) as refused:
+                await client.complete(**_request("Is unit 30 still listed?"))
+        assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+        assert "orchestrator is unavailable" in refused.value.message
+        assert suite.upstream_calls() == calls_before

@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from tollgate.gateway.flags_config import parse_gateway_config
-from tollgate.gateway.routing import BackendRouter
+from tollgate.gateway.routing import STUBS, BackendRouter
 from tollgate.gateway.settings import Settings
 
 
@@ -70,13 +70,14 @@ async def test_every_ledger_track_coalesces_its_hold_calls_and_nothing_else() ->
         await router.close()
 
 
-async def test_only_the_ledgers_breaker_counts_calls_in_flight_together_as_one_failure(
+async def test_the_breakers_of_required_backends_count_calls_in_flight_together_as_one_failure(
     router: BackendRouter,
 ) -> None:
-    """Budgets fail closed: the ledger's circuit opens on a ledger that keeps failing, not on one
-    slow moment seen by every request in flight. The others open as before."""
+    """An open circuit of the ledger (budgets fail closed), the orchestrator or lead scoring
+    refuses requests: it opens on a backend that keeps failing, not on one slow moment seen by
+    every request in flight. The optional steps' circuits open as before."""
     opened = {}
-    for name in ("budget_ledger", "cache", "orchestrator", "semantic_cache"):
+    for name in STUBS:
         breaker = router.backends[name].stable.breaker
         started = breaker.now() - 1.0  # in flight together for a second, failing at once
         for _ in range(Settings().breaker_failure_threshold):
@@ -85,7 +86,9 @@ async def test_only_the_ledgers_breaker_counts_calls_in_flight_together_as_one_f
     await router.close()
     assert opened == {
         "budget_ledger": False,
+        "orchestrator": False,
+        "lead_scoring": False,
         "cache": True,
-        "orchestrator": True,
         "semantic_cache": True,
+        "conversation_optimizer": True,
     }

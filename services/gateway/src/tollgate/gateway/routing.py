@@ -51,6 +51,10 @@ STUBS: dict[str, Any] = {
     "lead_scoring": lead_scoring_pb2_grpc.LeadScoringServiceStub,
 }
 
+# The backends whose outage refuses requests instead of skipping a step: Claude's only caller,
+# lead scoring, and the ledger (budgets fail closed by default).
+REQUIRED_BACKENDS = frozenset({"orchestrator", "lead_scoring", "budget_ledger"})
+
 
 Stub = TypeVar("Stub")
 
@@ -166,10 +170,12 @@ def _track(backend: str, name: str, address: str, settings: Settings) -> Track[A
     breaker = CircuitBreaker(
         settings.breaker_failure_threshold,
         settings.breaker_open_seconds,
-        # Budgets fail closed, so an open ledger circuit refuses every governed request: it opens
-        # on a ledger that keeps failing, not on one slow moment seen by every request in flight
-        # (which would refuse them all for `breaker_open_seconds` after the ledger is back).
-        overlapping_failures_count=backend != "budget_ledger",
+        # An open circuit of a backend the request cannot do without refuses every request that
+        # needs it: such a circuit opens on a backend that keeps failing, not on one slow moment
+        # seen by every request in flight (which would refuse them all for
+        # `breaker_open_seconds` after the backend is back). The optional steps' circuits open
+        # fast: while open they only skip an optimization.
+        overlapping_failures_count=backend not in REQUIRED_BACKENDS,
     )
     # Reported as tollgate_gateway_breaker_state until the router closes.
     instruments().breaker_states.watch(backend, name, breaker)
