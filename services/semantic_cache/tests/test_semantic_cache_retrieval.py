@@ -142,3 +142,21 @@ def test_static_vectors_are_normalised_and_the_same_every_time(
     # the store accepts (no NaN), however long.
     hostile = static.embed_one("\x00\u202e" * 5000)
     assert np.isfinite(hostile).all()
+
+
+async def test_one_tokenization_gives_the_models_token_count_and_the_truncated_vector(
+    onnx_embedder: OnnxEmbedder, batching: BatchingEmbedder
+) -> None:
+    """Static retrieval counts a question's tokens (eligibility) from the tokenization its vector
+    sums: the count is the full model's, and a question past the model's length gets the vector
+    of its first tokens, as the model reads it."""
+    static = StaticEmbedder(onnx_embedder.model_dir, max_tokens=16)
+    retrieval = StaticRetrieval(static, batching)
+    long = "three bedroom house near the lake with a garden " * 4
+    for text in (PARAPHRASE, long, "déjà vu à Zürich", "\x00\u202e" * 50, "商店 お店"):
+        assert retrieval.count_tokens(text) == onnx_embedder.count_tokens(text)
+    # Truncated to [CLS] + 14 tokens + [SEP]: the same vector as those tokens' text alone.
+    first_tokens = "three bedroom house near the lake with a garden three bedroom house near the"
+    assert onnx_embedder.count_tokens(first_tokens) == 16
+    assert np.array_equal(await retrieval.vector(long), static.embed_one(first_tokens))
+    assert not np.array_equal(await retrieval.vector(long), static.embed_one(long[:20]))

@@ -95,7 +95,7 @@ class SemanticCache:
         self._precision = precision
         self._clock = clock
         self._policy = EligibilityPolicy(
-            count_tokens=embedder.count_tokens,
+            count_tokens=self._retrieval.count_tokens,
             max_tokens=settings.model_max_tokens,
             allow_multi_turn=settings.allow_multi_turn,
             ineligible_tasks=settings.ineligible_tasks,

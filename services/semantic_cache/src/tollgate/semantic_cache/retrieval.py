@@ -43,6 +43,10 @@ class Retrieval(Protocol):
         """Whether a candidate's search similarity is the full model's (the threshold's scale)."""
         ...
 
+    def count_tokens(self, text: str) -> int:
+        """The tokens the full model would see in `text`, [CLS] and [SEP] included."""
+        ...
+
     async def vector(self, text: str) -> Vector:
         """The vector `text` is stored and searched by."""
         ...
@@ -70,6 +74,9 @@ class ModelRetrieval:
     def search_similarity_is_final(self) -> bool:
         return True
 
+    def count_tokens(self, text: str) -> int:
+        return self._embedder.count_tokens(text)
+
     async def vector(self, text: str) -> Vector:
         return await self._embedder.embed(text)
 
@@ -89,8 +96,9 @@ class StaticRetrieval:
     ) -> None:
         self._static = static
         self._embedder = embedder
-        # A store embeds the question its lookup embedded moments before.
-        self._vectors: LruCache[str, Vector] = LruCache(cache_size)
+        # A question's token count (eligibility) and its vector, from one tokenization: a store
+        # finds what its lookup computed moments before. The table's tokenizer is the model's.
+        self._tokenized: LruCache[str, tuple[int, Vector]] = LruCache(cache_size)
 
     @property
     def vector_name(self) -> str:
@@ -104,11 +112,18 @@ class StaticRetrieval:
     def search_similarity_is_final(self) -> bool:
         return False
 
+    def count_tokens(self, text: str) -> int:
+        return self._tokenize(text)[0]
+
     async def vector(self, text: str) -> Vector:
-        found = self._vectors.get(text)
+        return self._tokenize(text)[1]
+
+    def _tokenize(self, text: str) -> tuple[int, Vector]:
+        found = self._tokenized.get(text)
         if found is None:
-            found = self._static.embed_one(text)
-            self._vectors.put(text, found)
+            ids = self._static.token_ids(text)
+            found = (len(ids), self._static.embed_ids(ids))
+            self._tokenized.put(text, found)
         return found
 
     async def similarities(self, text: str, candidates: Sequence[Candidate]) -> list[float]:

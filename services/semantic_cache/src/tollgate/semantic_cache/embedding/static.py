@@ -49,10 +49,12 @@ class StaticEmbedder:
                 self._rows = rows.astype(np.float16)
         except (OSError, KeyError, ValueError) as exc:
             raise ModelLoadError(f"cannot read {table_file}: {exc}") from exc
+        # Not truncated here: `token_ids` also counts a question's tokens (eligibility), so one
+        # tokenization serves both; `embed_ids` truncates as the model does. No padding.
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        # The same truncation as the model (its tokens are what the table covers), no padding.
-        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+        self._max_tokens = max_tokens
         self._name = f"{model_slug(model_dir)}-static-{digest[:8]}"
 
     @property
@@ -63,9 +65,20 @@ class StaticEmbedder:
     def dimension(self) -> int:
         return int(self._rows.shape[1])
 
+    def token_ids(self, text: str) -> list[int]:
+        """Every token of `text` the model's tokenizer gives, [CLS] and [SEP] included (their
+        count is the model's `count_tokens`)."""
+        ids: list[int] = self._tokenizer.encode(text).ids
+        return ids
+
     def embed_one(self, text: str) -> Vectors:
         """The L2-normalised sum of the rows of `text`'s tokens ([CLS] and [SEP] left out)."""
-        ids = self._tokenizer.encode(text).ids[1:-1]
+        return self.embed_ids(self.token_ids(text))
+
+    def embed_ids(self, token_ids: list[int]) -> Vectors:
+        """`embed_one` of the text `token_ids` came from (`token_ids`), truncated as the model
+        truncates: the first `max_tokens` - 2 tokens between [CLS] and [SEP]."""
+        ids = token_ids[1:-1][: self._max_tokens - 2]
         summed = (
             self._rows[ids].sum(axis=0, dtype=np.float32)
             if ids
