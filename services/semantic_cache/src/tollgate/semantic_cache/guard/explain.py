@@ -32,6 +32,19 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """A question's terms and how often each key occurs in them: read once, then aligned with
+    every candidate a lookup examines."""
+
+    terms: tuple[Term, ...]
+    counts: Counter[str]
+
+
+def reading(terms: tuple[Term, ...]) -> Reading:
+    return Reading(terms, Counter(t.key for t in terms))
+
+
+@dataclass(frozen=True)
 class Differences:
     # Terms of each question the other does not explain, in question order.
     only_asked: tuple[Term, ...]
@@ -50,15 +63,20 @@ def read_words(question: str, lexicon: Lexicon) -> tuple[Word, ...]:
 
 
 def correct_typos(
-    words: tuple[Word, ...], other: tuple[Word, ...], vocabulary: Collection[str], lexicon: Lexicon
+    words: tuple[Word, ...],
+    other: tuple[Word, ...],
+    vocabulary: Collection[str],
+    lexicon: Lexicon,
+    other_keys: Collection[str] | None = None,
 ) -> tuple[Word, ...]:
     """Each word the vocabulary does not know that is one edit from a word of the other question
     ("bedrom" / "bedroom") read as that word: a typo, not a difference. A known word is never
-    a typo ("lease" / "least", "bath" / "bats" are other words).
+    a typo ("lease" / "least", "bath" / "bats" are other words). `other_keys`, when given, are
+    the keys of `other`'s words (a caller comparing one question with many keeps them).
 
     Returns `words` itself when nothing was corrected, so a caller can reuse what it read from
     them."""
-    matched = {w.key for w in other}
+    matched = {w.key for w in other} if other_keys is None else other_keys
     # Built only for a word that could be a typo: most questions have none.
     candidates: list[str] | None = None
     out = []
@@ -141,15 +159,13 @@ def _bind(terms: list[Term], binding: Collection[str]) -> tuple[Term, ...]:
     return tuple(out)
 
 
-def differences(asked: tuple[Term, ...], cached: tuple[Term, ...]) -> Differences:
+def differences(asked: Reading, cached: Reading) -> Differences:
     """What each question says that the other does not."""
-    keys_asked = Counter(t.key for t in asked)
-    keys_cached = Counter(t.key for t in cached)
-    if keys_asked == keys_cached:
+    if asked.counts == cached.counts:
         return Differences((), ())
-    left = keys_asked - keys_cached
-    right = keys_cached - keys_asked
-    return Differences(tuple(_remaining(asked, left)), tuple(_remaining(cached, right)))
+    left = asked.counts - cached.counts
+    right = cached.counts - asked.counts
+    return Differences(tuple(_remaining(asked.terms, left)), tuple(_remaining(cached.terms, right)))
 
 
 def _remaining(terms: tuple[Term, ...], budget: Counter[str]) -> list[Term]:

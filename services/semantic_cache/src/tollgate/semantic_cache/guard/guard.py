@@ -19,11 +19,14 @@ from pathlib import Path
 
 from tollgate.common.lru import LruCache
 from tollgate.semantic_cache.guard.explain import (
+    Differences,
+    Reading,
     Term,
     correct_typos,
     differences,
     read_terms,
     read_words,
+    reading,
 )
 from tollgate.semantic_cache.guard.lexicon import Lexicon, load_lexicon
 from tollgate.semantic_cache.guard.words import Word
@@ -31,12 +34,23 @@ from tollgate.semantic_cache.guard.words import Word
 
 @dataclass(frozen=True)
 class Rejection:
-    kind: str
-    reason: str
+    """Why a cached answer may not serve the asked question: what each says that the other
+    does not."""
+
+    found: Differences
+    kind: str = "difference"
+
+    @property
+    def reason(self) -> str:
+        # Put into words when read: a lookup may refuse ten candidates and quote one.
+        said_asked = _join(self.found.only_asked)
+        said_cached = _join(self.found.only_cached)
+        return f"unexplained difference: {said_asked} vs {said_cached}"
 
 
 class NearMissGuard:
-    """Compares an asked question with a cached one; the terms of questions are cached.
+    """Compares an asked question with a cached one; what is read from each question alone is
+    cached (a lookup compares one question with up to ten candidates, each seen before).
 
     `vocabulary` is the set of known words that tells a typo ("bedrom") from another word
     ("bedroom" vs "bathroom" are both known, so never a typo): the embedding model's word list.
@@ -50,51 +64,58 @@ class NearMissGuard:
     ) -> None:
         self._vocabulary = frozenset(vocabulary)
         self._lexicon = lexicon or load_lexicon()
-        self._words: LruCache[str, tuple[Word, ...]] = LruCache(cache_size)
+        # A question's words, and their keys (what a typo of the other question may match).
+        self._words: LruCache[str, tuple[tuple[Word, ...], frozenset[str]]] = LruCache(cache_size)
         # Terms read from the uncorrected words: what `check` uses for a side without typos,
         # which is nearly every side (reading terms is most of a check's cost).
-        self._terms: LruCache[str, tuple[Term, ...]] = LruCache(cache_size)
+        self._readings: LruCache[str, Reading] = LruCache(cache_size)
 
     def words(self, question: str) -> tuple[Word, ...]:
-        found = self._words.get(question)
-        if found is None:
-            found = read_words(question, self._lexicon)
-            self._words.put(question, found)
-        return found
+        return self._read_words(question)[0]
 
     def terms(self, question: str) -> tuple[Term, ...]:
         """The question's terms on its own (without typo correction against another)."""
-        found = self._terms.get(question)
-        if found is None:
-            found = read_terms(self.words(question), self._lexicon)
-            self._terms.put(question, found)
-        return found
+        return self._reading(question).terms
 
     def check(self, asked: str, cached: str) -> Rejection | None:
         """None when the cached answer may serve the asked question, else why not."""
-        words_asked, words_cached = self.words(asked), self.words(cached)
+        words_asked, keys_asked = self._read_words(asked)
+        words_cached, keys_cached = self._read_words(cached)
         vocabulary, lexicon = self._vocabulary, self._lexicon
         # One side at a time: a word already corrected is matched and stays as it is.
-        fixed_asked = correct_typos(words_asked, words_cached, vocabulary, lexicon)
-        fixed_cached = correct_typos(words_cached, fixed_asked, vocabulary, lexicon)
+        fixed_asked = correct_typos(words_asked, words_cached, vocabulary, lexicon, keys_cached)
+        # The asked question's keys are those of `fixed_asked` only if nothing was corrected.
+        keys_fixed = keys_asked if fixed_asked is words_asked else None
+        fixed_cached = correct_typos(words_cached, fixed_asked, vocabulary, lexicon, keys_fixed)
         found = differences(
-            self._terms_of(asked, words_asked, fixed_asked),
-            self._terms_of(cached, words_cached, fixed_cached),
+            self._reading_of(asked, words_asked, fixed_asked),
+            self._reading_of(cached, words_cached, fixed_cached),
         )
-        if not found:
-            return None
-        said_asked = _join(found.only_asked)
-        said_cached = _join(found.only_cached)
-        return Rejection("difference", f"unexplained difference: {said_asked} vs {said_cached}")
+        return Rejection(found) if found else None
 
-    def _terms_of(
+    def _read_words(self, question: str) -> tuple[tuple[Word, ...], frozenset[str]]:
+        found = self._words.get(question)
+        if found is None:
+            words = read_words(question, self._lexicon)
+            found = (words, frozenset(w.key for w in words))
+            self._words.put(question, found)
+        return found
+
+    def _reading(self, question: str) -> Reading:
+        found = self._readings.get(question)
+        if found is None:
+            found = reading(read_terms(self.words(question), self._lexicon))
+            self._readings.put(question, found)
+        return found
+
+    def _reading_of(
         self, question: str, words: tuple[Word, ...], fixed: tuple[Word, ...]
-    ) -> tuple[Term, ...]:
-        """The terms of `fixed`, the question's words after typo correction: the cached terms
+    ) -> Reading:
+        """The reading of `fixed`, the question's words after typo correction: the cached one
         when nothing was corrected (`correct_typos` then returns the same tuple)."""
         if fixed is words:
-            return self.terms(question)
-        return read_terms(fixed, self._lexicon)
+            return self._reading(question)
+        return reading(read_terms(fixed, self._lexicon))
 
 
 def model_vocabulary(model_dir: Path) -> frozenset[str]:
