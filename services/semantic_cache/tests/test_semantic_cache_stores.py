@@ -289,9 +289,13 @@ async def test_count_is_of_live_entries(vector_store: VectorStore) -> None:
 
 
 async def test_size_counts_every_entry_of_the_tenant(vector_store: VectorStore) -> None:
-    await vector_store.upsert(entry(question="live", tags=("a",)), unit(52))
-    await vector_store.upsert(entry(question="gone", expires_at_ms=NOW - 5), unit(53))
-    await vector_store.upsert(entry("t2"), unit(54))
+    # A store answers with the tenant's size after it: what its entry limit is checked by.
+    live = entry(question="live", tags=("a",))
+    assert await vector_store.upsert(live, unit(52)) == 1
+    assert await vector_store.upsert(entry(question="gone", expires_at_ms=NOW - 5), unit(53)) == 2
+    assert await vector_store.upsert(entry("t2"), unit(54)) == 1
+    # The same entry again replaces itself.
+    assert await vector_store.upsert(live, unit(55)) == 2
     assert await vector_store.size("t1") == 2
     assert await vector_store.size("t3") == 0
     await vector_store.delete("t1", ["a"])

@@ -298,16 +298,16 @@ class SemanticCache:
             embedding_model=self._retrieval.vector_name,
         )
         vector = await self._retrieval.vector(question.text)
-        await self._store.upsert(entry, vector)
+        size = await self._store.upsert(entry, vector)
         self._stats.record_store(tenant, stored=True)
-        await self._keep_within_limit(tenant)
+        await self._keep_within_limit(tenant, size)
         return StoreResult(stored=True, entry_id=entry.id, expires_at_ms=entry.expires_at_ms)
 
-    async def _keep_within_limit(self, tenant: str) -> None:
-        """Evict the tenant's oldest entries past its limit (expired ones count: they are the
-        oldest, and still take space until the sweep purges them)."""
+    async def _keep_within_limit(self, tenant: str, size: int) -> None:
+        """Evict the tenant's oldest entries past its limit, given its `size` (expired ones
+        count: they are the oldest, and still take space until the sweep purges them)."""
         limit = self._settings.max_entries_for(tenant)
-        excess = await self._store.size(tenant) - limit
+        excess = size - limit
         if excess > 0:
             evicted = await self._store.evict_oldest(tenant, excess)
             self._stats.record_evictions(tenant, evicted)

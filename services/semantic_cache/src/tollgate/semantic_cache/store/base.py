@@ -76,7 +76,10 @@ class VectorStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> None: ...
+    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> int:
+        """Store one entry; returns the tenant's `size` after it (a store is followed by the
+        check of the tenant's entry limit, so the two go together)."""
+        ...
 
     async def upsert_many(
         self, entries: Sequence[CacheEntry], vectors: npt.NDArray[np.float32]

@@ -67,8 +67,9 @@ class QdrantVectorStore:
     async def close(self) -> None:
         await self._client.close()
 
-    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> None:
+    async def upsert(self, entry: CacheEntry, vector: npt.NDArray[np.float32]) -> int:
         await self.upsert_many([entry], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        return await self.size(entry.tenant)
 
     async def upsert_many(
         self, entries: Sequence[CacheEntry], vectors: npt.NDArray[np.float32]
