@@ -3,7 +3,10 @@ fake clock, so expiry is exact)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from tollgate.semantic_cache.cache import SemanticCache
 from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
@@ -271,3 +274,39 @@ async def test_each_tenant_keeps_at_most_its_entry_limit_evicting_the_oldest(
         assert not (await ask(cache, requests, questions[0], tenant="tenant-c")).hit
     finally:
         await batching.stop()
+
+
+async def test_an_entry_changed_between_its_search_and_the_read_of_its_answer_is_not_served(
+    semantic_cache: SemanticCache, requests: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search brings no answers; the one a lookup serves is read after it. An entry
+    invalidated in that moment is not served, nor one stored again in it with an answer too long
+    for the request: what is served is checked as it is read, not as it was found."""
+    paraphrase = "Find 3 bed houses in Austin below $500,000"
+    store = semantic_cache.vector_store
+    search = store.search
+
+    def changing_after_the_search(change: Callable[[], Awaitable[Any]]) -> Any:
+        async def searched(vector: Any, query: Any) -> Any:
+            found = await search(vector, query)
+            await change()
+            return found
+
+        return searched
+
+    await remember(semantic_cache, requests, AUSTIN, "Here are 4 homes...", tags=["listing:1"])
+    invalidate = lambda: semantic_cache.invalidate("tenant-a", ["listing:1"])  # noqa: E731
+    monkeypatch.setattr(store, "search", changing_after_the_search(invalidate))
+    assert not (await ask(semantic_cache, requests, paraphrase)).hit
+
+    await remember(semantic_cache, requests, AUSTIN, "Here are 4 homes...", output_tokens=40)
+    longer = lambda: remember(  # noqa: E731
+        semantic_cache, requests, AUSTIN, "Here are 40 homes...", output_tokens=900
+    )
+    monkeypatch.setattr(store, "search", changing_after_the_search(longer))
+    assert not (await ask(semantic_cache, requests, paraphrase, max_tokens=500)).hit
+    # Unchanged, the same lookup is answered (with the answer stored last).
+    monkeypatch.setattr(store, "search", search)
+    served = await ask(semantic_cache, requests, paraphrase, max_tokens=1000)
+    assert served.hit
+    assert served.response.content[0].text.text == "Here are 40 homes..."

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -84,8 +85,13 @@ async def test_an_entry_comes_back_whole(vector_store: VectorStore) -> None:
     stored = entry(tags=("listing:12-oak", "pets"))
     await vector_store.upsert(stored, unit(1))
     [found] = await vector_store.search(unit(1), query())
-    assert found.entry == stored
+    # A search brings everything but the answer; the entry, read on its own, brings it too.
+    assert found.entry == dataclasses.replace(stored, answer=b"")
     assert found.similarity == pytest.approx(1.0, abs=1e-4)
+    assert await vector_store.entry("t1", stored.id) == stored
+    # Never another tenant's, nor an entry that is not there.
+    assert await vector_store.entry("t2", stored.id) is None
+    assert await vector_store.entry("t1", str(uuid.uuid4())) is None
 
 
 async def test_results_are_ordered_by_similarity_and_limited(vector_store: VectorStore) -> None:
@@ -245,7 +251,10 @@ async def test_upserting_the_same_id_replaces_the_entry(vector_store: VectorStor
         entry(entry_id="6c1f2f7f-0000-4000-8000-000000000001", answer=b"new"), unit(6)
     )
     found = await vector_store.search(unit(6), query())
-    assert [c.entry.answer for c in found] == [b"new"]
+    assert [c.entry.id for c in found] == ["6c1f2f7f-0000-4000-8000-000000000001"]
+    replaced = await vector_store.entry("t1", "6c1f2f7f-0000-4000-8000-000000000001")
+    assert replaced is not None
+    assert replaced.answer == b"new"
     assert await vector_store.count("t1", NOW) == 1
 
 

@@ -33,6 +33,7 @@ from tollgate.semantic_cache.retrieval import ModelRetrieval, Retrieval
 from tollgate.semantic_cache.settings import Settings
 from tollgate.semantic_cache.stats import CacheStats, Outcome, TenantCounters
 from tollgate.semantic_cache.store.base import CacheEntry, Candidate, SearchQuery, VectorStore
+from tollgate.semantic_cache.store.search import qualifies
 from tollgate.semantic_cache.verification.precision import PrecisionMonitor
 from tollgate.v1 import common_pb2
 
@@ -127,18 +128,16 @@ class SemanticCache:
             return LookupResult(eligible=False, ineligible_reason=question.reason)
         threshold = min_similarity if min_similarity > 0 else self._settings.threshold_for(task)
         vector = await self._retrieval.vector(question.text)
-        candidates = await self._store.search(
-            vector,
-            SearchQuery(
-                tenant=tenant,
-                scope_key=question.scope.key(),
-                now_ms=self._now_ms(),
-                max_output_tokens=question.max_tokens,
-                limit=self._settings.candidates,
-            ),
+        query = SearchQuery(
+            tenant=tenant,
+            scope_key=question.scope.key(),
+            now_ms=self._now_ms(),
+            max_output_tokens=question.max_tokens,
+            limit=self._settings.candidates,
         )
+        candidates = await self._store.search(vector, query)
         result = await self._choose(
-            question, sorted(candidates, key=lambda c: -c.similarity), threshold
+            question, sorted(candidates, key=lambda c: -c.similarity), threshold, query
         )
         if not result.hit:
             outcome = Outcome.REJECTED if result.rejection_by_guard else Outcome.MISS
@@ -173,10 +172,11 @@ class SemanticCache:
         return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
     async def _choose(
-        self, question: Question, found: Sequence[Candidate], threshold: float
+        self, question: Question, found: Sequence[Candidate], threshold: float, query: SearchQuery
     ) -> _Choice:
-        """The answer to serve from `found` (nearest first), or why none: the guard first, then
-        the full model's similarity of the candidates the guard let through."""
+        """The answer to serve from `found` (nearest first, `query`'s candidates), or why none:
+        the guard first, then the full model's similarity of the candidates the guard let
+        through."""
         # The search's similarity is on the threshold's scale only when it is the full model's;
         # a static search examines what clears the (looser) static floor.
         final = self._retrieval.search_similarity_is_final
@@ -202,7 +202,11 @@ class SemanticCache:
         for similarity, candidate in confirmed:
             if similarity < threshold:
                 break
-            entry = candidate.entry
+            # The search left the answers out; the one to serve is read now. Since the search
+            # it may have gone (invalidated, evicted, expired) or been stored again: checked again.
+            entry = await self._store.entry(query.tenant, candidate.entry.id)
+            if entry is None or not qualifies(entry, query):
+                continue
             if _entry_bytes(entry.answer, entry.question) > self._settings.max_entry_bytes:
                 continue  # stored under a larger limit: a batch's reply has no room for it
             response = _decode(entry)
@@ -213,9 +217,9 @@ class SemanticCache:
                     eligible=True,
                     hit=True,
                     response=response,
-                    entry=candidate.entry,
+                    entry=entry,
                     similarity=similarity,
-                    matched_question=candidate.entry.question,
+                    matched_question=entry.question,
                     threshold=threshold,
                 ),
                 rejection_by_guard=False,

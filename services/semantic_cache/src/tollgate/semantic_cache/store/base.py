@@ -22,6 +22,8 @@ TAGS = "tags"
 EXPIRES_AT = "expires_at"
 OUTPUT_TOKENS = "output_tokens"
 CREATED_AT = "created_at"
+# Left out of a search's payloads: only the answer a lookup serves is read (`VectorStore.entry`).
+ANSWER = "answer"
 KEYWORD_FIELDS = (PARTITION, TAGS)
 INTEGER_FIELDS = (EXPIRES_AT, OUTPUT_TOKENS, CREATED_AT)
 
@@ -38,7 +40,7 @@ class CacheEntry:
     tenant: str
     scope: Scope
     question: str
-    # A serialized tollgate.v1.ClaudeResponse.
+    # A serialized tollgate.v1.ClaudeResponse; b"" in a search's candidates (see VectorStore).
     answer: bytes
     tags: tuple[str, ...]
     created_at_ms: int
@@ -87,9 +89,16 @@ class VectorStore(Protocol):
         """Store many entries at once; `vectors` has one row per entry."""
         ...
 
-    async def search(
-        self, vector: npt.NDArray[np.float32], query: SearchQuery
-    ) -> list[Candidate]: ...
+    async def search(self, vector: npt.NDArray[np.float32], query: SearchQuery) -> list[Candidate]:
+        """The `query.limit` nearest qualifying entries, nearest first, without their answers
+        (`answer` is b""): a lookup examines ten and serves at most one, whose answer it reads
+        with `entry`."""
+        ...
+
+    async def entry(self, tenant: str, entry_id: str) -> CacheEntry | None:
+        """The tenant's entry `entry_id`, answer included; None when it is gone (or not the
+        tenant's)."""
+        ...
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
         """Remove the tenant's entries carrying any of `tags` (all of them when empty)."""

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import qdrant_edge as edge
 
 from tollgate.semantic_cache.store.base import (
+    ANSWER,
     CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
@@ -46,6 +47,7 @@ T = TypeVar("T")
 
 # Plain segments only: an indexing threshold (in kB) no segment reaches.
 _NEVER_INDEX_KB = 1 << 40
+_WITHOUT_ANSWER = edge.PayloadSelector.Exclude([ANSWER])
 
 
 class EdgeVectorStore:
@@ -127,10 +129,15 @@ class EdgeVectorStore:
             limit=query.limit,
             query=edge.Query.Nearest(_as_list(vector), using=VECTOR_NAME),
             filter=_search_filter(query, every_condition),
-            with_payload=True,
+            with_payload=_WITHOUT_ANSWER,
         )
         points = await self._run(lambda: self._shard.query(request))
         return [Candidate(from_payload(p.id, p.payload), float(p.score)) for p in points]
+
+    async def entry(self, tenant: str, entry_id: str) -> CacheEntry | None:
+        records = await self._run(lambda: self._shard.retrieve([entry_id], True, False))
+        found = [from_payload(r.id, r.payload) for r in records]
+        return next((e for e in found if e.tenant == tenant), None)
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
         must: list[Any] = [_of_tenant(tenant)]

@@ -8,6 +8,7 @@ from typing import Any
 
 from tollgate.semantic_cache.eligibility import Scope
 from tollgate.semantic_cache.store.base import (
+    ANSWER,
     CREATED_AT,
     EXPIRES_AT,
     OUTPUT_TOKENS,
@@ -37,7 +38,7 @@ def to_payload(entry: CacheEntry) -> dict[str, Any]:
         CREATED_AT: entry.created_at_ms,
         EXPIRES_AT: entry.expires_at_ms,
         "question": entry.question,
-        "answer": base64.b64encode(entry.answer).decode("ascii"),
+        ANSWER: base64.b64encode(entry.answer).decode("ascii"),
         "usage": {
             "input_tokens": entry.input_tokens,
             "output_tokens": entry.output_tokens,
@@ -63,7 +64,8 @@ def from_payload(point_id: object, payload: Mapping[str, Any]) -> CacheEntry:
             context_digest=scope["context_digest"],
         ),
         question=payload["question"],
-        answer=base64.b64decode(payload["answer"]),
+        # Absent from a search's payloads (VectorStore.search).
+        answer=base64.b64decode(payload[ANSWER]) if ANSWER in payload else b"",
         tags=tuple(payload.get(TAGS, ())),
         created_at_ms=int(payload[CREATED_AT]),
         expires_at_ms=int(payload[EXPIRES_AT]),

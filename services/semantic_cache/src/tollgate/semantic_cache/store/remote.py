@@ -17,6 +17,7 @@ import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
 
 from tollgate.semantic_cache.store.base import (
+    ANSWER,
     CREATED_AT,
     EXPIRES_AT,
     INTEGER_FIELDS,
@@ -98,12 +99,21 @@ class QdrantVectorStore:
                 using=VECTOR_NAME,
                 query_filter=_search_filter(query, every_condition),
                 limit=query.limit,
-                with_payload=True,
+                with_payload=models.PayloadSelectorExclude(exclude=[ANSWER]),
             )
         )
         return [
             Candidate(from_payload(p.id, p.payload or {}), float(p.score)) for p in response.points
         ]
+
+    async def entry(self, tenant: str, entry_id: str) -> CacheEntry | None:
+        records = await self._call(
+            self._client.retrieve(
+                self._collection, ids=[entry_id], with_payload=True, with_vectors=False
+            )
+        )
+        found = [from_payload(r.id, r.payload or {}) for r in records]
+        return next((e for e in found if e.tenant == tenant), None)
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
         must: list[models.Condition] = [_of_tenant(tenant)]
