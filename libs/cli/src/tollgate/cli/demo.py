@@ -44,6 +44,8 @@ from tollgate.cli.suite_lock import exclusive
 from tollgate.client import TollgateClient
 from tollgate.v1 import common_pb2
 
+PARAPHRASED = "FAQ (paraphrased)"
+
 
 @dataclass
 class ScenarioStats:
@@ -54,6 +56,8 @@ class ScenarioStats:
     baseline_micros: int = 0
     cache_hits: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    # What the semantic cache said of each request, in order ("" when it was not asked).
+    semantic_decisions: list[str] = field(default_factory=list)
 
     def add(self, account: common_pb2.Account, latency_ms: float) -> None:
         usage = account.usage
@@ -70,6 +74,11 @@ class ScenarioStats:
         ):
             self.cache_hits += 1
         self.latencies_ms.append(latency_ms)
+        self.semantic_decisions.append(
+            next(
+                (r.detail for r in account.optimizations if r.optimization == "semantic_cache"), ""
+            )
+        )
 
     def merge(self, other: ScenarioStats) -> None:
         self.requests += other.requests
@@ -79,6 +88,7 @@ class ScenarioStats:
         self.baseline_micros += other.baseline_micros
         self.cache_hits += other.cache_hits
         self.latencies_ms.extend(other.latencies_ms)
+        self.semantic_decisions.extend(other.semantic_decisions)
 
 
 def _dollars(micros: int) -> str:
@@ -140,7 +150,7 @@ async def run_workload(
     phase(f"{len(PARAPHRASES)} paraphrased FAQs (the semantic cache) ...")
     for question, _original in PARAPHRASES:
         call = faq_call(question, "lead-3999")
-        await _send(client, Call("FAQ (paraphrased)", call.kwargs), stats)
+        await _send(client, Call(PARAPHRASED, call.kwargs), stats)
     phase(f"{len(LEADS) + 2} lead analyses ...")
     for lead_id, name, facts in [*LEADS, *LEADS[:2]]:
         await _send(client, lead_analysis_call(lead_id, name, facts), stats)
@@ -170,6 +180,20 @@ def render_table(stats: dict[str, ScenarioStats]) -> str:
         f"Tollgate saved {_dollars(saved)} of {_dollars(total.baseline_micros)} "
         f"({share:.1f}%) on {total.requests} requests."
     )
+    return "\n".join(lines)
+
+
+def render_semantic_decisions(stats: dict[str, ScenarioStats]) -> str:
+    """What the semantic cache said of each paraphrased FAQ: served, or why not. It serves an
+    answer only when every difference between the two questions is explained, so a rewording
+    it cannot explain goes to Claude; the reason says what it could not explain."""
+    decisions = stats[PARAPHRASED].semantic_decisions if PARAPHRASED in stats else []
+    lines = [
+        "The semantic cache on the paraphrased FAQs (it serves a cached answer only when it can",
+        "explain every difference between the two questions; otherwise Claude answers):",
+    ]
+    for (question, _original), decision in zip(PARAPHRASES, decisions, strict=False):
+        lines.append(f"  {question!r}\n      {decision or 'not asked'}")
     return "\n".join(lines)
 
 
@@ -205,6 +229,8 @@ async def _drive(suite: LocalSuite, report_html: Path) -> None:
         stats = await run_workload(client, say)
     print()
     print(render_table(stats))
+    print()
+    print(render_semantic_decisions(stats))
     # Commits reach the ledger just after each answer; give the last ones a moment.
     await asyncio.sleep(1.0)
     print("\n--- tollgate report (through the gateway, admin key) ---\n", flush=True)
