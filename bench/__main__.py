@@ -75,6 +75,11 @@ BENCHMARKS = (
         quick=("--requests", "500", "--rounds", "2"),
     ),
     Benchmark("semantic_lookup", "Semantic-cache lookup", quick=("--sizes", "10000")),
+    Benchmark(
+        "semantic_miss",
+        "Semantic-cache miss: CPU of a lookup and a store",
+        quick=("--runs", "2", "--misses", "480"),
+    ),
     Benchmark("semantic_eval", "Semantic-cache precision and recall"),
     Benchmark(
         "semantic_retrieval",

@@ -53,6 +53,7 @@ import httpx
 import psutil
 import yaml
 
+from bench.checkouts import checkout_name
 from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
 from bench.progress import phase
 from bench.suite_tools import SETUPS, set_emulator_latency
@@ -515,18 +516,8 @@ async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figure
             return await measure(FLOOR, code, served, seconds, deployment, rounds)
 
 
-def _checkout_name(checkout: Path) -> str:
-    commit = subprocess.run(
-        ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"baseline {commit or checkout.name}"
-
-
 def _this_checkout() -> str:
-    return _checkout_name(ROOT).replace("baseline", "this checkout", 1)
+    return checkout_name(ROOT, "this checkout")
 
 
 async def run(
@@ -552,7 +543,7 @@ async def run(
             figures.append(await floor(deployment, seconds, rounds))
     codes = [(sys.executable, _this_checkout())]
     if baseline is not None:
-        codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), _checkout_name(baseline)))
+        codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), checkout_name(baseline)))
     for setup in setups:
         for deployment in deployments:
             for python, code in codes:
