@@ -83,11 +83,11 @@ class Batches(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self, request: orchestrator_pb2.GetBatchResultsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[orchestrator_pb2.GetBatchResultsResponse]:
         what = request.batch_id
-        if what == "subscribe":
-            # As the ledger's StreamAlerts says its subscription is live, before any item.
-            await context.send_initial_metadata((("tollgate-subscribed", "1"),))
-            await self._wait_until_cancelled()
         try:
+            if what == "subscribe":
+                # As the ledger's StreamAlerts says its subscription is live, before any item.
+                await context.send_initial_metadata((("tollgate-subscribed", "1"),))
+                await self._wait_until_cancelled()
             for index in range(3 if what in ("three", "fail") else 1_000_000):
                 if what == "fail" and index == 2:
                     raise ServiceError("the store went away", grpc.StatusCode.UNAVAILABLE)
@@ -346,7 +346,7 @@ async def test_initial_metadata_arrives_when_the_handler_sends_it(served: Served
     initial = await asyncio.wait_for(call.initial_metadata(), PROMPTLY)
     assert ("tollgate-subscribed", "1") in list(initial)
     call.cancel()
-    await asyncio.wait_for(served.servicer.cancelled.wait(), PROMPTLY)
+    await _handler_closed(served.servicer)
 
 
 async def test_a_stream_is_read_to_its_end(served: Served) -> None:
