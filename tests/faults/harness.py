@@ -606,7 +606,21 @@ REPORT_TAIL = """
   need a hold are refused with UNAVAILABLE rather than answered unmetered; exact-cache hits still
   answer. Commits of answers already returned retry (about 100 s of doubling delays) until the
   ledger is back; the ledger accepts them late, so every returned answer is charged.
-- Orchestrator down: nothing can answer a cache miss; exact-cache hits still answer.
+  The ledger's circuit breaker counts evidence, not callers: a failure counts only when its call
+  started after the last failure that counted, so the requests in flight together when the
+  ledger had one slow moment (over `TOLLGATE_GATEWAY_BUDGET_LEDGER_TIMEOUT_SECONDS`, 1 s) count
+  once. Counted per call, five of them opened the ledger's circuit and refused every governed
+  request for `TOLLGATE_GATEWAY_BREAKER_OPEN_SECONDS` (5 s) after the ledger was back. A ledger
+  that keeps failing still opens it: after `TOLLGATE_GATEWAY_BREAKER_FAILURE_THRESHOLD` (5)
+  failures one after another, at most one deadline each
+  (`services/budget_ledger/tests/test_budget_ledger_gateway_stub.py`).
+- Orchestrator down: nothing can answer a cache miss; exact-cache hits still answer. Its breaker,
+  and lead scoring's, count evidence as the ledger's does (`REQUIRED_BACKENDS` in
+  `gateway/routing.py`): ten requests in flight when Claude stalls past the gateway's deadline
+  for the orchestrator fail, and the next request is answered; five failures one after another
+  open the circuit (`tests/e2e/test_e2e_degradation.py`). The optional steps' breakers (caches,
+  optimizer) count every failed call: while open they only skip an optimization, so they open
+  fast.
 - Claude 429 storm: the orchestrator honours `retry-after` and backs off, so few calls start
   while it lasts; those that end refused release their hold, so nothing is charged.
 - Attacks by another tenant (`tests/faults/attacks.py`): the measured tenant's success rate
