@@ -630,7 +630,8 @@ REPORT_TAIL = """
   its breakers count only dependency failures; until then this row can fall short of the goal.
   Unauthenticated 7.9 MB requests are refused when their headers arrive, before their bodies
   are read.
-- Claude 500s: after 5 failures in a row the orchestrator's per-model circuit breaker opens for
+- Claude 500s: after 5 failures one after another (attempts in flight together count once) the
+  orchestrator's per-model circuit breaker opens for
   30 s (`TOLLGATE_ORCHESTRATOR_BREAKER_OPEN_SECONDS`), longer than this run watches after the
   heal, so misses keep failing until it closes; calls answered during the fault are cache hits,
   and a recovery measured within the run is ten cache hits in a row.

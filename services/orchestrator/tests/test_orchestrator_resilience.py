@@ -144,6 +144,31 @@ async def test_an_open_circuit_sends_work_straight_to_the_fallback(
     assert [c.model for c in upstream_calls()] == [SONNET, HAIKU, HAIKU]
 
 
+async def test_one_bad_moment_seen_by_calls_in_flight_together_does_not_open_the_circuit(
+    make_spec: MakeSpec,
+    upstream_calls: Calls,
+    emulator: EmulatorServer,
+    start_orchestrator: StartOrchestrator,
+) -> None:
+    """Five calls in flight when the model answers each with a 500: one failure of the model,
+    not five, so their retries and the next call stay on it. Failures one after another still
+    open the circuit."""
+    stub = await start_orchestrator(breaker_failure_threshold=3, breaker_open_seconds=60)
+    emulator.config.fault_script = [ScriptedFault(FaultKind.API_ERROR, model=SONNET)] * 5
+    together = await asyncio.gather(*(_generate(stub, make_spec(model=SONNET)) for _ in range(5)))
+    assert {r.response.model for r in together} == {SONNET}
+    assert {r.fallback_reason for r in together} == {""}
+    assert (await _generate(stub, make_spec(model=SONNET))).response.model == SONNET
+
+    # The model failing for good: a call's attempts fail one after another, and the third
+    # failure opens the circuit, so the call's last attempt goes to the fallback.
+    emulator.config.fault_script = [ScriptedFault(FaultKind.API_ERROR, model=SONNET)] * 3
+    first = await _generate(stub, make_spec(model=SONNET))
+    assert first.response.model == HAIKU
+    assert first.fallback_reason == f"{SONNET}: circuit open"
+    assert [c.status for c in upstream_calls() if c.model == SONNET][-3:] == [500, 500, 500]
+
+
 async def test_when_every_model_is_overloaded_the_caller_gets_unavailable(
     make_spec: MakeSpec, upstream_calls: Calls, emulator: EmulatorServer, orchestrator: Stub
 ) -> None:

@@ -20,6 +20,10 @@ class CircuitBreakers:
     def for_model(self, model: str) -> CircuitBreaker:
         breaker = self._breakers.get(model)
         if breaker is None:
-            breaker = CircuitBreaker(self._threshold, self._open_seconds)
+            # Attempts in flight together when the model had one bad moment count once: an open
+            # circuit sends every request to the fallback (or refuses it) for `open_seconds`.
+            breaker = CircuitBreaker(
+                self._threshold, self._open_seconds, overlapping_failures_count=False
+            )
             self._breakers[model] = breaker
         return breaker

@@ -61,6 +61,9 @@ class Lease:
     limiter: AimdLimiter
     breaker: CircuitBreaker
     permit: Permit
+    # The breaker's clock when the attempt went out: a failure of an attempt that was already
+    # in flight when another failure counted does not count again.
+    started: float | None = field(default=None, init=False)
     _done: bool = field(default=False, init=False)
 
     def finish(self, failure: BaseException | None) -> None:
@@ -77,7 +80,7 @@ class Lease:
         if failure is None:
             self.breaker.record_success()
         elif kind in _BREAKER_FAILURES:
-            self.breaker.record_failure()
+            self.breaker.record_failure(self.started)
         else:
             self.breaker.record_neutral()
 
@@ -144,6 +147,7 @@ class ResilientCaller:
                     lease.finish(exc)
                     raise
                 attempts += 1
+                lease.started = breaker.now()
                 try:
                     async with calling(self._pacer, model, counted=counted):
                         value = await attempt(model, deadline.remaining())
