@@ -1,4 +1,5 @@
-"""Retries, fallbacks, circuit breakers and deadlines, against the emulator through gRPC."""
+"""Retries, fallbacks, circuit breakers and deadlines: against the emulator through gRPC, and
+the resilient caller on its own where the order of events must be exact."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anthropic
 import grpc
+import httpx
 import pytest
 
 from tollgate.emulator.config import FaultKind, ScriptedFault
 from tollgate.emulator.server import EmulatorServer
+from tollgate.orchestrator.breaker import CircuitBreakers
+from tollgate.orchestrator.concurrency import ConcurrencyLimits
+from tollgate.orchestrator.deadline import Deadline
+from tollgate.orchestrator.resilience import ResilientCaller
+from tollgate.orchestrator.retry import BackoffPolicy
 from tollgate.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 Stub = orchestrator_pb2_grpc.OrchestratorServiceStub
@@ -144,29 +152,44 @@ async def test_an_open_circuit_sends_work_straight_to_the_fallback(
     assert [c.model for c in upstream_calls()] == [SONNET, HAIKU, HAIKU]
 
 
-async def test_one_bad_moment_seen_by_calls_in_flight_together_does_not_open_the_circuit(
-    make_spec: MakeSpec,
-    upstream_calls: Calls,
-    emulator: EmulatorServer,
-    start_orchestrator: StartOrchestrator,
-) -> None:
-    """Five calls in flight when the model answers each with a 500: one failure of the model,
-    not five, so their retries and the next call stay on it. Failures one after another still
-    open the circuit."""
-    stub = await start_orchestrator(breaker_failure_threshold=3, breaker_open_seconds=60)
-    emulator.config.fault_script = [ScriptedFault(FaultKind.API_ERROR, model=SONNET)] * 5
-    together = await asyncio.gather(*(_generate(stub, make_spec(model=SONNET)) for _ in range(5)))
-    assert {r.response.model for r in together} == {SONNET}
-    assert {r.fallback_reason for r in together} == {""}
-    assert (await _generate(stub, make_spec(model=SONNET))).response.model == SONNET
+async def test_attempts_failing_together_count_once_against_the_models_circuit() -> None:
+    """Five calls whose attempts are all in flight when the model answers each with a 500: one
+    failure of the model, not five, so their retries stay on it. Failures one after another
+    still open the circuit, and the call goes to the fallback."""
+    breakers = CircuitBreakers(3, 60.0)
+    caller = ResilientCaller(
+        ConcurrencyLimits(8, 1, 64), breakers, BackoffPolicy(0.001, 0.001), max_attempts=4
+    )
+    every_first_attempt_out = asyncio.Barrier(5)
 
-    # The model failing for good: a call's attempts fail one after another, and the third
-    # failure opens the circuit, so the call's last attempt goes to the fallback.
-    emulator.config.fault_script = [ScriptedFault(FaultKind.API_ERROR, model=SONNET)] * 3
-    first = await _generate(stub, make_spec(model=SONNET))
-    assert first.response.model == HAIKU
-    assert first.fallback_reason == f"{SONNET}: circuit open"
-    assert [c.status for c in upstream_calls() if c.model == SONNET][-3:] == [500, 500, 500]
+    def failing_first(failed: list[bool]) -> Callable[[str, float], Awaitable[str]]:
+        async def attempt(model: str, _remaining: float) -> str:
+            if not failed:
+                failed.append(True)
+                await every_first_attempt_out.wait()
+                raise _server_error()
+            return model
+
+        return attempt
+
+    together = [caller.call([SONNET, HAIKU], Deadline(10), failing_first([])) for _ in range(5)]
+    assert await asyncio.gather(*together) == [SONNET] * 5
+    assert not breakers.for_model(SONNET).is_open
+
+    async def failing(model: str, _remaining: float) -> str:
+        if model == SONNET:
+            raise _server_error()
+        return model
+
+    assert await caller.call([SONNET, HAIKU], Deadline(10), failing) == HAIKU
+    assert breakers.for_model(SONNET).is_open
+
+
+def _server_error() -> anthropic.InternalServerError:
+    request = httpx.Request("POST", "http://upstream/v1/messages")
+    return anthropic.InternalServerError(
+        "failed", response=httpx.Response(500, request=request), body=None
+    )
 
 
 async def test_when_every_model_is_overloaded_the_caller_gets_unavailable(
