@@ -96,6 +96,8 @@ def free_port() -> int:
 # given it binds (seen: the semantic cache, slow to start while it loads its model, failing to
 # bind on a busy make test). Above this floor, clear of the well-known ports.
 _LOWEST_PORT = 10_000
+# Picks refused (taken, or picked twice) before the kernel is left to choose.
+_MAX_REFUSED_PICKS = 1_000
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -110,18 +112,23 @@ def free_ports(count: int) -> list[int]:
     """`count` distinct free ports, below the ephemeral range where it leaves room (else any the
     kernel hands out). Chosen with every socket held open at once: ports picked one after the
     other can repeat (a port closed is free to be handed out again), and two services given one
-    port would have one's readiness taken for the other's."""
+    port would have one's readiness taken for the other's. A port picked twice, or taken, fails
+    to bind and another is picked."""
     first_ephemeral = _ephemeral_range()[0]
-    candidates = list(range(_LOWEST_PORT, first_ephemeral))
-    secrets.SystemRandom().shuffle(candidates)
+    # Random across processes (not seeded by a test), so two suites starting at once rarely meet.
+    pick = secrets.SystemRandom()
     sockets: list[socket.socket] = []
+    refused = 0
     try:
         while len(sockets) < count:
+            crowded = first_ephemeral <= _LOWEST_PORT or refused >= _MAX_REFUSED_PICKS
+            port = 0 if crowded else pick.randrange(_LOWEST_PORT, first_ephemeral)
             sock = socket.socket()
             try:
-                sock.bind(("127.0.0.1", candidates.pop() if candidates else 0))
+                sock.bind(("127.0.0.1", port))
             except OSError:
                 sock.close()
+                refused += 1
                 continue
             sockets.append(sock)
         return [int(sock.getsockname()[1]) for sock in sockets]
