@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -233,17 +232,9 @@ class LeadScoring:
             return
         # Read to its end in the background whoever still waits, as a single lead is: the leads
         # in flight when a caller leaves are billed by Claude, and what is scored after lands in
-        # lead scoring's reasoning cache, where a retry of the batch finds it.
-        tally = _Tally()
-
-        def charge() -> None:
-            self._settle(context, hold, tally.micros)
-
-        def charged(end: _BatchEnd) -> _BatchEnd:
-            charge()
-            return end
-
-        relayed = Relay(self._tallied(leads, tally), _BatchEnd, charged, charge)
+        # lead scoring's reasoning cache, where a retry of the batch finds it. The batch charges
+        # itself (_charging), so the relay has nothing left to settle.
+        relayed = Relay(self._charging(context, hold, leads), _BatchEnd, _as_is, _nothing)
         items = relayed.start(self._background)
         async with contextlib.aclosing(items):
             async for outcome in items:
@@ -273,30 +264,36 @@ class LeadScoring:
         except grpc.aio.AioRpcError as exc:
             raise forward_error(exc, "lead scoring") from exc
 
-    async def _tallied(
+    async def _charging(
         self,
+        context: common_pb2.RequestContext,
+        hold: Hold,
         leads: AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse, None],
-        tally: _Tally,
     ) -> AsyncGenerator[lead_scoring_pb2.ComputeLeadScoresResponse | _BatchEnd, None]:
-        """The batch's items, each lead's reasoning charge added to `tally` as it arrives (so a
-        stream that breaks part-way is charged what arrived), then the end."""
-        async with contextlib.aclosing(leads):
-            async for item in leads:
-                if item.HasField("score"):
-                    tally.micros += self._reasoning_charge(item.score)
-                yield item
+        """The batch's items, then its end; the reasoning of the leads that arrived is charged
+        once, however the stream ends (to its end, broken part-way, or the gateway stopping)."""
+        spent = 0
+        try:
+            async with contextlib.aclosing(leads):
+                async for item in leads:
+                    if item.HasField("score"):
+                        spent += self._reasoning_charge(item.score)
+                    yield item
+        finally:
+            self._settle(context, hold, spent)
         yield _BatchEnd()
 
 
-@dataclass
-class _Tally:
-    """The reasoning charges of a batch's leads so far."""
-
-    micros: int = 0
-
-
 class _BatchEnd:
-    """Every lead of a batch has arrived: the batch is charged."""
+    """Every lead of a batch has arrived."""
+
+
+def _as_is(end: _BatchEnd) -> _BatchEnd:
+    return end
+
+
+def _nothing() -> None:
+    """A batch's relay settles nothing: the batch was charged as its stream ended."""
 
 
 def _reply(item: lead_scoring_pb2.ComputeLeadScoresResponse) -> gateway_pb2.ScoreLeadsResponse:
