@@ -2,15 +2,16 @@
 
     uv run python -m bench.semantic_miss [--runs 6] [--baseline ../other-checkout]
 
-The semantic cache as the service builds it (static retrieval, the in-process store, the near-miss
-guard, the shipped model), without gRPC: `--fill` misses, then `--misses` more, 16 at a time,
-whose CPU (every thread of the process) is divided by their number. The questions are the
-benchmarks' unique prompts (`bench.overhead.unique_text`): one template with a different number,
-so every lookup finds ten near-identical candidates and the guard refuses each, the costliest
-miss there is. Each answer is `--answer-chars` long (2,000 by default: a lead analysis or a
-call script; a cached answer may be up to 256 KiB). Each run is a fresh process. With
-`--baseline`, runs of the other checkout's code (its .venv) alternate with this checkout's, so
-both sides see the same moments of the machine; the table gives each side's mean and range.
+The semantic cache as the service builds it (`service.build_cache`: static retrieval, the
+in-process store, the near-miss guard, the shipped model), without gRPC: `--fill` misses, then
+`--misses` more, 16 at a time, whose CPU (every thread of the process) is divided by their
+number. The questions are the benchmarks' unique prompts (`bench.overhead.unique_text`): one
+template with a different number, so every lookup finds ten near-identical candidates and the
+guard refuses each, the costliest miss there is. Each answer is `--answer-chars` long (2,000 by
+default: a lead analysis or a call script; a cached answer may be up to 256 KiB). Each run is a
+fresh process. With `--baseline`, runs of the other checkout's code (its .venv) alternate with
+this checkout's, so both sides see the same moments of the machine; the table gives each side's
+mean and range. The baseline's semantic cache must have `service.build_cache`.
 """
 
 from __future__ import annotations
@@ -34,22 +35,15 @@ async def _cpu_per_miss(fill: int, misses: int, answer_chars: int) -> float:
     # Imported here: the parent process only starts runs, with either checkout's code.
     from bench.overhead import unique_text
     from tollgate.semantic_cache import service
-    from tollgate.semantic_cache.cache import SemanticCache
-    from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
-    from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
-    from tollgate.semantic_cache.guard.lexicon import load_lexicon
     from tollgate.semantic_cache.settings import Settings
     from tollgate.v1 import common_pb2
 
     context = common_pb2.RequestContext(tenant_id="acme", request_id="bench")
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=folder)
-        model = await service.load_embedder(settings)
-        embedder = BatchingEmbedder(model, cache_size=settings.embed_cache_size)
-        retrieval = await service.build_retrieval(settings, model, embedder)
-        store = service.build_store(settings, retrieval.vector_name, retrieval.dimension)
-        guard = NearMissGuard(model_vocabulary(settings.resolved_model_path()), load_lexicon())
-        cache = SemanticCache(settings, embedder, store, guard=guard, retrieval=retrieval)
+        # Without the precision monitor: a miss never asks it.
+        core = await service.build_cache(settings, await service.load_embedder(settings))
+        cache, embedder, store = core.cache, core.embedder, core.store
         await store.open()
         await embedder.start()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from tollgate.common.server import GrpcService, Registration
 from tollgate.semantic_cache.cache import SemanticCache
@@ -11,7 +12,7 @@ from tollgate.semantic_cache.embedding.batcher import BatchingEmbedder
 from tollgate.semantic_cache.embedding.model import Embedder, OnnxEmbedder
 from tollgate.semantic_cache.embedding.static import TABLE_FILE, StaticEmbedder
 from tollgate.semantic_cache.guard import NearMissGuard, model_vocabulary
-from tollgate.semantic_cache.guard.lexicon import load_lexicon
+from tollgate.semantic_cache.guard.lexicon import Lexicon, load_lexicon
 from tollgate.semantic_cache.retrieval import ModelRetrieval, Retrieval, StaticRetrieval
 from tollgate.semantic_cache.servicer import SemanticCacheServicer
 from tollgate.semantic_cache.settings import Settings
@@ -53,6 +54,44 @@ async def build_retrieval(
     return StaticRetrieval(static, batching, cache_size=settings.embed_cache_size)
 
 
+@dataclass(frozen=True)
+class CacheCore:
+    """The semantic cache and what it runs on, free of gRPC. Whoever uses it opens the store
+    and starts the embedder first (`VectorStore.open`, `BatchingEmbedder.start`)."""
+
+    cache: SemanticCache
+    embedder: BatchingEmbedder
+    retrieval: Retrieval
+    store: VectorStore
+    lexicon: Lexicon
+
+
+async def build_cache(
+    settings: Settings,
+    model: Embedder,
+    *,
+    store: VectorStore | None = None,
+    precision: PrecisionMonitor | None = None,
+) -> CacheCore:
+    """The cache as the service runs it (the service's own wiring; benchmarks measure this);
+    `store` replaces the configured store, and without `precision` nothing is shadowed or
+    verified."""
+    batching = BatchingEmbedder(
+        model,
+        max_batch=settings.embed_max_batch,
+        max_wait_ms=settings.embed_batch_wait_ms,
+        cache_size=settings.embed_cache_size,
+    )
+    retrieval = await build_retrieval(settings, model, batching)
+    vectors = store or build_store(settings, retrieval.vector_name, retrieval.dimension)
+    lexicon = load_lexicon()
+    guard = NearMissGuard(model_vocabulary(settings.resolved_model_path()), lexicon)
+    cache = SemanticCache(
+        settings, batching, vectors, guard=guard, precision=precision, retrieval=retrieval
+    )
+    return CacheCore(cache, batching, retrieval, vectors, lexicon)
+
+
 async def build_service(
     settings: Settings,
     *,
@@ -63,16 +102,7 @@ async def build_service(
     """The service; `embedder`, `store` and `verdicts` replace the configured ones (tests share
     a model, or a store between two instances to play two replicas)."""
     model = embedder or await load_embedder(settings)
-    batching = BatchingEmbedder(
-        model,
-        max_batch=settings.embed_max_batch,
-        max_wait_ms=settings.embed_batch_wait_ms,
-        cache_size=settings.embed_cache_size,
-    )
-    retrieval = await build_retrieval(settings, model, batching)
-    vectors = store or build_store(settings, retrieval.vector_name, retrieval.dimension)
     verdict_store = verdicts or build_verdict_store(settings)
-    lexicon = load_lexicon()
     monitor = PrecisionMonitor(
         verdict_store,
         PrecisionPolicy(
@@ -83,11 +113,9 @@ async def build_service(
         ),
         refresh_seconds=settings.precision_refresh_seconds,
     )
-    guard = NearMissGuard(model_vocabulary(settings.resolved_model_path()), lexicon)
-    cache = SemanticCache(
-        settings, batching, vectors, guard=guard, precision=monitor, retrieval=retrieval
-    )
-    verifier = Verifier(batching, monitor, lexicon, settings.answer_min_similarity)
+    core = await build_cache(settings, model, store=store, precision=monitor)
+    cache, batching, vectors, retrieval = core.cache, core.embedder, core.store, core.retrieval
+    verifier = Verifier(batching, monitor, core.lexicon, settings.answer_min_similarity)
     sweeper = Sweeper(cache, settings.sweep_interval_seconds, monitor)
 
     async def open_resources() -> None:
