@@ -516,10 +516,6 @@ async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figure
             return await measure(FLOOR, code, served, seconds, deployment, rounds)
 
 
-def _this_checkout() -> str:
-    return checkout_name(ROOT, "this checkout")
-
-
 async def run(
     seconds: float,
     baseline: Path | None,
@@ -541,7 +537,7 @@ async def run(
         for deployment in deployments:
             phase(f"stack floor, {deployment} ...")
             figures.append(await floor(deployment, seconds, rounds))
-    codes = [(sys.executable, _this_checkout())]
+    codes = [(sys.executable, checkout_name(ROOT, "this checkout"))]
     if baseline is not None:
         codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), checkout_name(baseline)))
     for setup in setups:

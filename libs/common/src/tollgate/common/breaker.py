@@ -9,8 +9,9 @@ after another `open_seconds`, so a lost probe cannot keep the circuit shut forev
 With `overlapping_failures_count=False`, failures are evidence in a row, not calls: a failure
 counts only when its call started after the last failure that counted, so calls that were in
 flight together when the dependency had one slow moment count once. A breaker in front of a
-dependency whose outage refuses requests (the ledger: budgets fail closed) opens on a dependency
-that keeps failing, not on one blip seen by many callers at once.
+dependency whose outage refuses or degrades requests (the gateway's ledger, orchestrator and
+lead-scoring tracks, the orchestrator's models) opens on a dependency that keeps failing, not on
+one blip seen by many callers at once.
 """
 
 from __future__ import annotations

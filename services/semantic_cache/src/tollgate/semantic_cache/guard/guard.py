@@ -38,7 +38,6 @@ class Rejection:
     does not."""
 
     found: Differences
-    kind: str = "difference"
 
     @property
     def reason(self) -> str:
