@@ -30,10 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_embedded_servers() -> None:
-    """The embedded Postgres starts helper processes while gRPC threads run, and looks for a
-    runtime directory containers rarely have; the health probes of a starting suite meet
-    servers that go away. None of it is worth a line on a person's terminal."""
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    """The embedded Postgres looks for a runtime directory containers rarely have; the health
+    probes of a starting suite meet servers that go away. None of it is worth a line on a
+    person's terminal. (gRPC's fork handlers are turned off in the package's `__init__`.)"""
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
