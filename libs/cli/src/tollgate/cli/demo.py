@@ -74,11 +74,7 @@ class ScenarioStats:
         ):
             self.cache_hits += 1
         self.latencies_ms.append(latency_ms)
-        self.semantic_decisions.append(
-            next(
-                (r.detail for r in account.optimizations if r.optimization == "semantic_cache"), ""
-            )
-        )
+        self.semantic_decisions.append(_semantic_decision(account))
 
     def merge(self, other: ScenarioStats) -> None:
         self.requests += other.requests
@@ -89,6 +85,15 @@ class ScenarioStats:
         self.cache_hits += other.cache_hits
         self.latencies_ms.extend(other.latencies_ms)
         self.semantic_decisions.extend(other.semantic_decisions)
+
+
+def _semantic_decision(account: common_pb2.Account) -> str:
+    """The semantic cache's report on a request: "served: similar to ..." when it answered, its
+    reason ("miss: ...") when it did not, "" when it was not asked."""
+    for report in account.optimizations:
+        if report.optimization == "semantic_cache":
+            return f"served: {report.detail}" if report.applied else report.detail
+    return ""
 
 
 def _dollars(micros: int) -> str:

@@ -109,7 +109,14 @@ FAQ = [
     "What does a home inspection usually cover?",
 ]
 
+# FAQs asked again in other words, each with the FAQ it asks. The first three are worded the way
+# a chat widget's users repeat a question (a greeting, a thank-you, another order); the last four
+# reword it (other nouns, other verbs), which the semantic cache's guard cannot explain, so Claude
+# answers them. The demo prints what the cache decided on each.
 PARAPHRASES = [
+    ("Hi! What documents do I need to get pre-approved for a mortgage? Thanks", FAQ[0]),
+    ("For an offer in Texas, how much earnest money is typical?", FAQ[1]),
+    ("Hello, what does a home inspection usually cover? Thank you!", FAQ[2]),
     ("What paperwork is needed for mortgage pre-approval?", FAQ[0]),
     ("Which documents should I bring to get pre-approved for a home loan?", FAQ[0]),
     ("What is a normal earnest money deposit for a Texas offer?", FAQ[1]),
