@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -34,13 +33,17 @@ def test_the_cpu_of_a_process_includes_its_children_running_and_exited_its_own_d
         f"subprocess.run([sys.executable, '-c', {BURN.format(seconds=0.4)!r}])\n"
         + BURN.format(seconds=0.2)
     )
-    parent = subprocess.Popen([sys.executable, "-c", script + "\ntime.sleep(30)"])
+    # It says when both burns are done: waiting for the tree's total instead could read the
+    # parent's own CPU while it is still burning.
+    done = "\nprint('burnt', flush=True)\ntime.sleep(30)"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script + done], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
     try:
         handle = psutil.Process(parent.pid)
         before = tree_cpu_seconds([handle])
-        deadline = time.monotonic() + 60
-        while tree_cpu_seconds([handle]) - before < 0.55 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert parent.stdout.readline().strip() == "burnt"
         assert tree_cpu_seconds([handle]) - before >= 0.55
         # Its own CPU leaves the child out: its 0.2 s and its start, not the child's 0.4 s.
         assert 0.15 <= own_cpu_seconds(handle) < 0.55
@@ -49,6 +52,7 @@ def test_the_cpu_of_a_process_includes_its_children_running_and_exited_its_own_d
     finally:
         parent.kill()
         parent.wait()
+        parent.stdout.close()
 
 
 def _figures(
