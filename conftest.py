@@ -1,11 +1,9 @@
 """Fixtures every test directory shares: real Redis and Postgres, in-process servers."""
 
-import os
-
-# Before anything imports gRPC, which reads this once: tests start processes (the embedded
-# Postgres's initdb and pg_ctl, which fork rather than spawn) while gRPC threads run, and gRPC's
-# fork handlers, meant for children that go on running Python, can crash a child forked
-# mid-poll, or the test process itself. Ours always exec at once.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+# First, before anything imports gRPC (which reads the setting once): `tollgate.cli` turns gRPC's
+# fork handlers off, as it does for the command and the benchmarks. Tests start processes that
+# fork (the embedded Postgres's initdb and pg_ctl) while gRPC threads run, and with the handlers
+# on such a child can die of a segmentation fault, or take the test process with it.
+import tollgate.cli  # noqa: F401
 
 pytest_plugins = ["tollgate.common.testing"]

@@ -1,7 +1,8 @@
-"""Processes started while gRPC runs: the embedded Postgres's helpers (pgserver runs initdb and
-pg_ctl as another user, so Python forks instead of spawning) are started by test processes and by
-the `tollgate` command while their gRPC threads poll. With gRPC's fork handlers on, such a child
-could die of a segmentation fault before it reached exec, or take the forking process with it."""
+"""Processes started while gRPC runs: the embedded Postgres's helpers (run as root, pgserver runs
+initdb and pg_ctl as another user, so Python forks instead of spawning) are started by test
+processes and by the `tollgate` command while their gRPC threads poll. With gRPC's fork
+handlers on, such a child could die of a segmentation fault before it reached exec, or take the
+forking process with it."""
 
 from __future__ import annotations
 
