@@ -14,6 +14,13 @@ The short tests in tests/faults run a few faults with the same machinery.
 
 from __future__ import annotations
 
+# Before gRPC is imported (it reads the setting once): `tollgate.cli` turns gRPC's fork handlers
+# off. The harness starts an embedded Postgres, whose initdb and pg_ctl fork, while gRPC's
+# threads may already be polling (docs/contributing.md).
+import tollgate.cli  # noqa: F401
+
+# isort: split
+
 import argparse
 import asyncio
 import contextlib
