@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
+from types import AsyncGeneratorType
 
 import anthropic
 
@@ -123,3 +126,34 @@ async def test_many_callers_looping_on_one_channel_are_all_served(suite: Suite) 
             return 4
 
         assert sum(await asyncio.gather(*(caller(n) for n in range(80)))) == 320
+
+
+@both_modes
+async def test_requests_close_every_async_generator_they_open(suite: Suite) -> None:
+    """A generator of ours left suspended when its request ends is closed by the event loop's
+    finalizer when it is collected: in a task of its own, one more for every request. Each is
+    closed by the code that opened it (the gateway's relay of the orchestrator's reply was not)."""
+    left: list[str] = []
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+
+    def record(generator: AsyncGeneratorType[object, object]) -> None:
+        if "/tollgate/" in generator.ag_code.co_filename:
+            left.append(generator.__qualname__)
+        if finalizer is not None:
+            finalizer(generator)
+
+    sys.set_asyncgen_hooks(firstiter, record)
+    try:
+        async with suite.client() as client:
+            for turn in range(3):
+                await client.complete(
+                    messages=[{"role": "user", "content": f"Question {turn}"}], max_tokens=20
+                )
+            async for _ in client.stream(
+                messages=[{"role": "user", "content": "A streamed question"}], max_tokens=20
+            ):
+                pass
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
+    assert left == []

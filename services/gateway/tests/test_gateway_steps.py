@@ -195,11 +195,22 @@ async def test_shadow_optimization_sends_the_original_and_adds_nothing_to_the_ba
     )
     request = helpers.conversation()
     step = _optimization_step(fakes, flags, request)
+    assert step.calls_optimizer()
     effect = await step.before(Draft(request.completion.request))
     assert effect.request is None
     assert step.savings(_generated(1000, 1000)) == 0
     assert step.report is not None
     assert step.report.micros_saved == 2000
+
+
+async def test_an_optimization_that_is_off_asks_nothing(fakes: Any, helpers: Any) -> None:
+    request = helpers.conversation()
+    step = _optimization_step(fakes, helpers.on("exact_cache"), request)
+    assert not step.calls_optimizer()
+    effect = await step.before(Draft(request.completion.request))
+    assert fakes.stubs["conversation_optimizer"].asked("OptimizeConversation") == []
+    assert effect.request is None
+    assert step.report is None
 
 
 @pytest.mark.parametrize("target", [0, 200])
@@ -211,6 +222,7 @@ async def test_one_message_is_not_sent_to_the_optimizer(
     flags = helpers.on("conversation_optimization", targetTokens=target)
     request = helpers.request()
     step = _optimization_step(fakes, flags, request)
+    assert not step.calls_optimizer()  # so the pipeline does not run it beside the exact cache
     effect = await step.before(Draft(request.completion.request))
     assert fakes.stubs["conversation_optimizer"].asked("OptimizeConversation") == []
     assert effect.request is None
@@ -235,6 +247,7 @@ async def test_one_message_over_a_set_target_is_sent_for_the_explanation(
     )
     request = helpers.request()
     step = _optimization_step(fakes, flags, request)
+    assert step.calls_optimizer()
     await step.before(Draft(request.completion.request))
     assert len(fakes.stubs["conversation_optimizer"].asked("OptimizeConversation")) == 1
     assert step.report is not None

@@ -97,13 +97,13 @@ class RequestRun:
     async def look_up(self) -> None:
         """Exact cache ∥ optimization, then the semantic cache on the optimized request."""
         decisions = self.decisions
-        if decisions.exact_cache.active and decisions.conversation_optimization.active:
+        if decisions.exact_cache.active and self.optimize.calls_optimizer():
             first = await asyncio.gather(
                 self.exact.before(self.draft), self.optimize.before(self.draft)
             )
         else:
-            # At most one of them calls its service (an inactive step returns at once): side
-            # by side would only cost two tasks per request.
+            # At most one of them calls its service (an inactive step, or an optimization with
+            # nothing to cut, returns at once): side by side would only cost two tasks.
             first = (await self.exact.before(self.draft), await self.optimize.before(self.draft))
         for effect in first:
             self.draft = self.draft.apply(effect)
@@ -318,8 +318,10 @@ class CompletionPipeline:
             settle,
             fail,
         )
-        async for item in relay.start(self.background):
-            yield item
+        # Closed here, not left to the event loop's finalizer (a task per request).
+        async with contextlib.aclosing(relay.start(self.background)) as relayed:
+            async for item in relayed:
+                yield item
 
     @staticmethod
     async def _hold(run: RequestRun) -> None:

@@ -7,6 +7,8 @@ would have been saved.
 
 from __future__ import annotations
 
+import functools
+
 from tollgate.common.flag_definitions import (
     ConversationOptimizationParameters,
     PromptCachingParameters,
@@ -44,6 +46,23 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
         # only): the orchestrator ends its prompt-cache breakpoint there.
         self.stable_messages = 0
 
+    def calls_optimizer(self) -> bool:
+        """Whether `before` asks the optimizer: not when the step is off, nor for one message
+        within the target. One message is one exchange, the conversation's verbatim tail: the
+        optimizer cuts only history and would send it back unchanged (its tests hold it to that
+        for any message, strategies and target), so the hop is saved. A target set here and
+        missed is still sent, for the optimizer's explanation of the miss."""
+        if not self._decision.active:
+            return False
+        if len(self._request.completion.request.messages) != 1:
+            return True
+        target = self._decision.parameters.target_tokens
+        return bool(target) and self._one_message_tokens > target
+
+    @functools.cached_property
+    def _one_message_tokens(self) -> int:
+        return estimate_request(self._request.completion.request)
+
     async def before(self, draft: Draft) -> Effect:
         decision = self._decision
         if not decision.active:
@@ -51,15 +70,9 @@ class ConversationOptimizationStep(FlagStep[ConversationOptimizationParameters])
         report = self.start_report(decision)
         parameters = decision.parameters
         request = self._request.completion.request
-        if len(request.messages) == 1:
-            # One message is one exchange, the conversation's verbatim tail: the optimizer cuts
-            # only history and would send it back unchanged (its tests hold it to that for any
-            # message, strategies and target), so the hop is saved. A target set here and missed
-            # is still sent, for the optimizer's explanation of the miss.
-            tokens = estimate_request(request)
-            if not parameters.target_tokens or tokens <= parameters.target_tokens:
-                report.detail = f"{tokens} tokens in one message: no history to cut"
-                return NO_EFFECT
+        if not self.calls_optimizer():
+            report.detail = f"{self._one_message_tokens} tokens in one message: no history to cut"
+            return NO_EFFECT
         call = conversation_optimizer_pb2.OptimizeConversationRequest(
             context=self._request.context,
             request=request,
