@@ -38,7 +38,7 @@ from tollgate.semantic_cache.store.base import (
     SearchQuery,
 )
 from tollgate.semantic_cache.store.edge_shard import EdgeShardHost, delete_matching
-from tollgate.semantic_cache.store.payload import from_payload, to_payload
+from tollgate.semantic_cache.store.payload import from_payload, tenants_entry, to_payload
 from tollgate.semantic_cache.store.search import nearest_qualifying, partition_key
 
 log = logging.getLogger("tollgate.semantic_cache.store")
@@ -136,8 +136,7 @@ class EdgeVectorStore:
 
     async def entry(self, tenant: str, entry_id: str) -> CacheEntry | None:
         records = await self._run(lambda: self._shard.retrieve([entry_id], True, False))
-        found = [from_payload(r.id, r.payload) for r in records]
-        return next((e for e in found if e.tenant == tenant), None)
+        return tenants_entry(tenant, ((r.id, r.payload) for r in records))
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
         must: list[Any] = [_of_tenant(tenant)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tollgate.semantic_cache.eligibility import Scope
@@ -75,3 +75,15 @@ def from_payload(point_id: object, payload: Mapping[str, Any]) -> CacheEntry:
         cache_creation_input_tokens=int(usage.get("cache_creation_input_tokens", 0)),
         embedding_model=payload.get("embedding_model", ""),
     )
+
+
+def tenants_entry(
+    tenant: str, records: Iterable[tuple[object, Mapping[str, Any] | None]]
+) -> CacheEntry | None:
+    """The entry among stored (point id, payload) records that is `tenant`'s, or None: an id
+    that names another tenant's entry reads as gone, whoever asks with it."""
+    for point_id, payload in records:
+        entry = from_payload(point_id, payload or {})
+        if entry.tenant == tenant:
+            return entry
+    return None

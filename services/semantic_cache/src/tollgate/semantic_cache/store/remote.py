@@ -32,7 +32,7 @@ from tollgate.semantic_cache.store.base import (
     SearchQuery,
     StoreUnavailable,
 )
-from tollgate.semantic_cache.store.payload import from_payload, to_payload
+from tollgate.semantic_cache.store.payload import from_payload, tenants_entry, to_payload
 from tollgate.semantic_cache.store.search import nearest_qualifying, partition_key
 
 log = logging.getLogger("tollgate.semantic_cache.store")
@@ -112,8 +112,7 @@ class QdrantVectorStore:
                 self._collection, ids=[entry_id], with_payload=True, with_vectors=False
             )
         )
-        found = [from_payload(r.id, r.payload or {}) for r in records]
-        return next((e for e in found if e.tenant == tenant), None)
+        return tenants_entry(tenant, ((r.id, r.payload) for r in records))
 
     async def delete(self, tenant: str, tags: Sequence[str]) -> int:
         must: list[models.Condition] = [_of_tenant(tenant)]
