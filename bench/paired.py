@@ -1,0 +1,181 @@
+"""Two variants of the one-process suite measured at the same time: a before/after that the
+machine's drift cannot tilt.
+
+`bench.peer --baseline` measures one side's cell, then the other's. On this shared machine the
+CPU a request costs drifts by 10-20% within minutes (bench/NOTES.md), more than most changes are
+worth, so two such runs can disagree on the sign of a 5% difference. Here both variants run side
+by side (`python -m tollgate.single_process` each, with its own emulator and stores), each driven
+by its own closed-loop clients over the same seconds: whatever the machine does falls on both.
+The figure is the ratio of their server CPU per request, round by round, and its median.
+
+A variant is an interpreter (a checkout's .venv, so its code) and environment variables:
+
+    uv run python -m bench.paired --b-env TOLLGATE_MALLOC=system       # one setting, A/B
+    uv run python -m bench.paired --baseline ../main-checkout          # two checkouts
+    uv run python -m bench.paired --setup "everything on" --rounds 6 --seconds 8
+
+Each suite gets about one of the two cores, so absolute figures are not the peer table's; only
+the ratio is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.checkouts import checkout_name
+from bench.overhead import body, closed_loop, unique_text
+from bench.peer import SETUPS, tree_cpu_seconds
+from tollgate.cli.local_suite import local_suite
+from tollgate.client import TollgateClient
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS_EACH = 8
+Flags = dict[str, Any]
+ROUNDS = 6
+SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    python: str
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Round:
+    a_ms: float
+    b_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.a_ms / self.b_ms
+
+
+@contextlib.contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `env` over it, for a suite to read as it starts."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass(frozen=True)
+class _Driven:
+    process: psutil.Process
+    call: Callable[[], Awaitable[None]]
+
+
+async def _start(stack: contextlib.AsyncExitStack, variant: Variant, flags: Flags) -> _Driven:
+    """The variant's suite and a client of it, closed with `stack`."""
+    with _environment(variant.env):  # read by the suite as it starts
+        suite = await stack.enter_async_context(
+            local_suite(flags=flags, python=variant.python, single_process=True)
+        )
+    (served,) = [p for p in suite.processes if p.name != "anthropic-emulator"]
+    client = await stack.enter_async_context(
+        TollgateClient(suite.gateway, suite.api_key, timeout=60)
+    )
+
+    async def call() -> None:
+        await client.complete(task="chat", **body(unique_text()))
+
+    return _Driven(psutil.Process(served.process.pid), call)
+
+
+async def _round(a: _Driven, b: _Driven, seconds: float) -> Round:
+    before = [tree_cpu_seconds([d.process]) for d in (a, b)]
+    runs = await asyncio.gather(
+        *(closed_loop(d.call, CLIENTS_EACH, seconds, warm_up=0) for d in (a, b))
+    )
+    spent = [tree_cpu_seconds([d.process]) - cpu for d, cpu in zip((a, b), before, strict=True)]
+    a_ms, b_ms = (cpu * 1000 / len(run.latencies_ms) for cpu, run in zip(spent, runs, strict=True))
+    return Round(a_ms, b_ms)
+
+
+async def measure(a: Variant, b: Variant, setup: str, rounds: int, seconds: float) -> list[Round]:
+    async with contextlib.AsyncExitStack() as stack:
+        driven_a = await _start(stack, a, SETUPS[setup])
+        driven_b = await _start(stack, b, SETUPS[setup])
+        # Both warmed first: connections, first calls, the interpreters' caches.
+        await asyncio.gather(
+            *(closed_loop(d.call, CLIENTS_EACH, 2.0) for d in (driven_a, driven_b))
+        )
+        return [await _round(driven_a, driven_b, seconds) for _ in range(rounds)]
+
+
+def render(a: Variant, b: Variant, results: Mapping[str, Sequence[Round]]) -> str:
+    lines = [
+        f"A: {a.name}; B: {b.name}. Server CPU ms per request of each one-process suite, both "
+        f"driven at once by {CLIENTS_EACH} clients each; A/B below 1 means A costs less.",
+        "",
+        "| setup | rounds: A ms / B ms (A/B) | median A/B | range |",
+        "|---|---|---:|---:|",
+    ]
+    for setup, rounds in results.items():
+        ratios = [r.ratio for r in rounds]
+        each = ", ".join(f"{r.a_ms:.2f} / {r.b_ms:.2f} ({r.ratio:.3f})" for r in rounds)
+        lines.append(
+            f"| {setup} | {each} | {statistics.median(ratios):.3f} "
+            f"| {min(ratios):.3f} to {max(ratios):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _variables(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise SystemExit(f"bench.paired: {pair!r} is not NAME=VALUE")
+        env[name] = value
+    return env
+
+
+def _name(checkout: Path, side: str, env: Mapping[str, str]) -> str:
+    settings = " ".join(f"{k}={v}" for k, v in env.items())
+    return checkout_name(checkout, side) + (f" with {settings}" if settings else "")
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.paired", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--baseline", type=Path, help="B's checkout (with .venv); default this one")
+    parser.add_argument("--a-env", action="append", default=[], help="NAME=VALUE for A")
+    parser.add_argument("--b-env", action="append", default=[], help="NAME=VALUE for B")
+    parser.add_argument("--setup", action="append", choices=list(SETUPS), help="default: all")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--seconds", type=float, default=SECONDS)
+    args = parser.parse_args(argv)
+    a_env, b_env = _variables(args.a_env), _variables(args.b_env)
+    a = Variant(_name(ROOT, "this checkout", a_env), sys.executable, a_env)
+    b_root = args.baseline or ROOT
+    b_python = str(b_root / ".venv" / "bin" / "python") if args.baseline else sys.executable
+    b = Variant(
+        _name(b_root, "baseline" if args.baseline else "this checkout", b_env), b_python, b_env
+    )
+    results = {
+        setup: asyncio.run(measure(a, b, setup, args.rounds, args.seconds))
+        for setup in args.setup or list(SETUPS)
+    }
+    return render(a, b, results)
+
+
+if __name__ == "__main__":
+    print(main())

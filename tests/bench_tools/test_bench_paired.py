@@ -1,0 +1,43 @@
+"""bench.paired's arithmetic and its handling of each variant's settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench.paired import Round, Variant, _environment, _variables, render
+
+
+def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> None:
+    a = Variant("this checkout abc", "python", {})
+    b = Variant("this checkout abc with TOLLGATE_MALLOC=system", "python", {})
+    rounds = [Round(3.0, 3.0), Round(2.0, 4.0), Round(4.5, 3.0), Round(2.7, 3.0), Round(3.3, 3.0)]
+    table = render(a, b, {"governance (budgets + exact cache)": rounds})
+    row = table.splitlines()[-1]
+    # Ratios 1.0, 0.5, 1.5, 0.9, 1.1: median 1.0, from 0.5 to 1.5.
+    assert row.endswith("| 1.000 | 0.500 to 1.500 |"), row
+    assert "2.00 / 4.00 (0.500)" in row
+    assert table.startswith(f"A: {a.name}; B: {b.name}.")
+
+
+def test_settings_are_name_equals_value_and_anything_else_is_refused() -> None:
+    assert _variables(["TOLLGATE_MALLOC=system", "EMPTY="]) == {
+        "TOLLGATE_MALLOC": "system",
+        "EMPTY": "",
+    }
+    for wrong in ("TOLLGATE_MALLOC", "=system"):
+        with pytest.raises(SystemExit, match="is not NAME=VALUE"):
+            _variables([wrong])
+
+
+def test_a_variants_settings_hold_while_its_suite_starts_and_not_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BENCH_PAIRED_KEPT", "kept")
+    monkeypatch.delenv("BENCH_PAIRED_SET", raising=False)
+    with _environment({"BENCH_PAIRED_SET": "1", "BENCH_PAIRED_KEPT": "changed"}):
+        assert os.environ["BENCH_PAIRED_SET"] == "1"
+        assert os.environ["BENCH_PAIRED_KEPT"] == "changed"
+    assert "BENCH_PAIRED_SET" not in os.environ
+    assert os.environ["BENCH_PAIRED_KEPT"] == "kept"
