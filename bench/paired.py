@@ -10,7 +10,7 @@ The figure is the ratio of their server CPU per request, round by round, and its
 
 A variant is an interpreter (a checkout's .venv, so its code) and environment variables:
 
-    uv run python -m bench.paired --b-env TOLLGATE_MALLOC=system       # one setting, A/B
+    uv run python -m bench.paired --a-env LD_PRELOAD=libjemalloc.so.2  # an allocator, A/B
     uv run python -m bench.paired --baseline ../main-checkout          # two checkouts
     uv run python -m bench.paired --setup "everything on" --rounds 6 --seconds 8
 
@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds more than 0")
     a_env, b_env = _variables(args.a_env), _variables(args.b_env)
     a = Variant(_name(ROOT, "this checkout", a_env), sys.executable, a_env)
     b_root = args.baseline or ROOT

@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from bench.paired import Round, Variant, _environment, _variables, render
+from bench.paired import Round, Variant, _environment, _variables, main, render
 
 
 def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> None:
     a = Variant("this checkout abc", "python", {})
-    b = Variant("this checkout abc with TOLLGATE_MALLOC=system", "python", {})
+    b = Variant("this checkout abc with LD_PRELOAD=libjemalloc.so.2", "python", {})
     rounds = [Round(3.0, 3.0), Round(2.0, 4.0), Round(4.5, 3.0), Round(2.7, 3.0), Round(3.3, 3.0)]
     table = render(a, b, {"governance (budgets + exact cache)": rounds})
     row = table.splitlines()[-1]
@@ -22,11 +22,11 @@ def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> Non
 
 
 def test_settings_are_name_equals_value_and_anything_else_is_refused() -> None:
-    assert _variables(["TOLLGATE_MALLOC=system", "EMPTY="]) == {
-        "TOLLGATE_MALLOC": "system",
+    assert _variables(["LD_PRELOAD=libjemalloc.so.2", "EMPTY="]) == {
+        "LD_PRELOAD": "libjemalloc.so.2",
         "EMPTY": "",
     }
-    for wrong in ("TOLLGATE_MALLOC", "=system"):
+    for wrong in ("LD_PRELOAD", "=libjemalloc.so.2"):
         with pytest.raises(SystemExit, match="is not NAME=VALUE"):
             _variables([wrong])
 
@@ -41,3 +41,12 @@ def test_a_variants_settings_hold_while_its_suite_starts_and_not_after(
         assert os.environ["BENCH_PAIRED_KEPT"] == "changed"
     assert "BENCH_PAIRED_SET" not in os.environ
     assert os.environ["BENCH_PAIRED_KEPT"] == "kept"
+
+
+@pytest.mark.parametrize("wrong", [["--rounds", "0"], ["--seconds", "0"]])
+def test_no_rounds_or_no_time_is_refused_before_anything_starts(
+    wrong: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(wrong)
+    assert "--rounds must be at least 1 and --seconds more than 0" in capsys.readouterr().err
