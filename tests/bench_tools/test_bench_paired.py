@@ -1,12 +1,15 @@
-"""bench.paired's arithmetic and its handling of each variant's settings."""
+"""bench.paired: two suites measured side by side, its arithmetic, and its handling of each
+variant's settings."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-from bench.paired import Round, Variant, _environment, _variables, main, render
+from bench.paired import Round, Variant, _environment, _variables, main, measure, render
+from bench.peer import PASS_THROUGH
 
 
 def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> None:
@@ -50,3 +53,20 @@ def test_no_rounds_or_no_time_is_refused_before_anything_starts(
     with pytest.raises(SystemExit):
         main(wrong)
     assert "--rounds must be at least 1 and --seconds more than 0" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(300)
+async def test_two_suites_run_side_by_side_and_every_round_measures_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The emulator, never the real API.
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    a = Variant("a", sys.executable, {})
+    b = Variant("b", sys.executable, {"TOLLGATE_GATEWAY_LOG_LEVEL": "WARNING"})
+    rounds = await measure(a, b, PASS_THROUGH, rounds=2, seconds=0.5)
+    assert len(rounds) == 2
+    for each in rounds:
+        # CPU per request of a whole process serving Complete calls: well above zero, and far
+        # below the half second a round lasts.
+        assert 0.05 < each.a_ms < 500, each
+        assert 0.05 < each.b_ms < 500, each
