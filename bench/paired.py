@@ -1,18 +1,20 @@
-"""Two variants of the one-process suite measured at the same time: a before/after that the
-machine's drift cannot tilt.
+"""Two variants of the suite measured at the same time: a before/after that the machine's drift
+cannot tilt.
 
 `bench.peer --baseline` measures one side's cell, then the other's. On this shared machine the
 CPU a request costs drifts by 10-20% within minutes (bench/NOTES.md), more than most changes are
 worth, so two such runs can disagree on the sign of a 5% difference. Here both variants run side
-by side (`python -m tollgate.single_process` each, with its own emulator and stores), each driven
-by its own closed-loop clients over the same seconds: whatever the machine does falls on both.
-The figure is the ratio of their server CPU per request, round by round, and its median.
+by side (each a whole suite with its own emulator and stores: one process, `python -m
+tollgate.single_process`, or seven, as the chart deploys them), each driven by its own
+closed-loop clients over the same seconds: whatever the machine does falls on both. The figure is
+the ratio of their server CPU per request (every service process's), round by round, and its
+median.
 
 A variant is an interpreter (a checkout's .venv, so its code) and environment variables:
 
     uv run python -m bench.paired --a-env LD_PRELOAD=libjemalloc.so.2  # an allocator, A/B
     uv run python -m bench.paired --baseline ../main-checkout          # two checkouts
-    uv run python -m bench.paired --setup "everything on" --rounds 6 --seconds 8
+    uv run python -m bench.paired --setup "everything on" --deployment "seven processes"
 
 Each suite gets about one of the two cores, so absolute figures are not the peer table's; only
 the ratio is the result.
@@ -35,7 +37,7 @@ import psutil
 
 from bench.checkouts import checkout_name
 from bench.overhead import body, closed_loop, unique_text
-from bench.peer import SETUPS, tree_cpu_seconds
+from bench.peer import DEPLOYMENTS, ONE, SETUPS, tree_cpu_seconds
 from tollgate.cli.local_suite import local_suite
 from tollgate.client import TollgateClient
 
@@ -77,17 +79,22 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Driven:
-    process: psutil.Process
+    services: list[psutil.Process]
     call: Callable[[], Awaitable[None]]
 
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.services)
 
-async def _start(stack: contextlib.AsyncExitStack, variant: Variant, flags: Flags) -> _Driven:
+
+async def _start(
+    stack: contextlib.AsyncExitStack, variant: Variant, flags: Flags, single_process: bool
+) -> _Driven:
     """The variant's suite and a client of it, closed with `stack`."""
     with _environment(variant.env):  # read by the suite as it starts
         suite = await stack.enter_async_context(
-            local_suite(flags=flags, python=variant.python, single_process=True)
+            local_suite(flags=flags, python=variant.python, single_process=single_process)
         )
-    (served,) = [p for p in suite.processes if p.name != "anthropic-emulator"]
+    services = [p for p in suite.processes if p.name != "anthropic-emulator"]
     client = await stack.enter_async_context(
         TollgateClient(suite.gateway, suite.api_key, timeout=60)
     )
@@ -95,23 +102,26 @@ async def _start(stack: contextlib.AsyncExitStack, variant: Variant, flags: Flag
     async def call() -> None:
         await client.complete(task="chat", **body(unique_text()))
 
-    return _Driven(psutil.Process(served.process.pid), call)
+    return _Driven([psutil.Process(p.process.pid) for p in services], call)
 
 
 async def _round(a: _Driven, b: _Driven, seconds: float) -> Round:
-    before = [tree_cpu_seconds([d.process]) for d in (a, b)]
+    before = [d.cpu_seconds() for d in (a, b)]
     runs = await asyncio.gather(
         *(closed_loop(d.call, CLIENTS_EACH, seconds, warm_up=0) for d in (a, b))
     )
-    spent = [tree_cpu_seconds([d.process]) - cpu for d, cpu in zip((a, b), before, strict=True)]
+    spent = [d.cpu_seconds() - cpu for d, cpu in zip((a, b), before, strict=True)]
     a_ms, b_ms = (cpu * 1000 / len(run.latencies_ms) for cpu, run in zip(spent, runs, strict=True))
     return Round(a_ms, b_ms)
 
 
-async def measure(a: Variant, b: Variant, setup: str, rounds: int, seconds: float) -> list[Round]:
+async def measure(
+    a: Variant, b: Variant, setup: str, rounds: int, seconds: float, deployment: str = ONE
+) -> list[Round]:
+    single_process = DEPLOYMENTS[deployment]
     async with contextlib.AsyncExitStack() as stack:
-        driven_a = await _start(stack, a, SETUPS[setup])
-        driven_b = await _start(stack, b, SETUPS[setup])
+        driven_a = await _start(stack, a, SETUPS[setup], single_process)
+        driven_b = await _start(stack, b, SETUPS[setup], single_process)
         # Both warmed first: connections, first calls, the interpreters' caches.
         await asyncio.gather(
             *(closed_loop(d.call, CLIENTS_EACH, 2.0) for d in (driven_a, driven_b))
@@ -119,9 +129,11 @@ async def measure(a: Variant, b: Variant, setup: str, rounds: int, seconds: floa
         return [await _round(driven_a, driven_b, seconds) for _ in range(rounds)]
 
 
-def render(a: Variant, b: Variant, results: Mapping[str, Sequence[Round]]) -> str:
+def render(
+    a: Variant, b: Variant, results: Mapping[str, Sequence[Round]], deployment: str = ONE
+) -> str:
     lines = [
-        f"A: {a.name}; B: {b.name}. Server CPU ms per request of each one-process suite, both "
+        f"A: {a.name}; B: {b.name}. Server CPU ms per request of each suite ({deployment}), both "
         f"driven at once by {CLIENTS_EACH} clients each; A/B below 1 means A costs less.",
         "",
         "| setup | rounds: A ms / B ms (A/B) | median A/B | range |",
@@ -160,6 +172,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--a-env", action="append", default=[], help="NAME=VALUE for A")
     parser.add_argument("--b-env", action="append", default=[], help="NAME=VALUE for B")
     parser.add_argument("--setup", action="append", choices=list(SETUPS), help="default: all")
+    parser.add_argument("--deployment", choices=list(DEPLOYMENTS), default=ONE)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
     args = parser.parse_args(argv)
@@ -173,10 +186,10 @@ def main(argv: list[str] | None = None) -> str:
         _name(b_root, "baseline" if args.baseline else "this checkout", b_env), b_python, b_env
     )
     results = {
-        setup: asyncio.run(measure(a, b, setup, args.rounds, args.seconds))
+        setup: asyncio.run(measure(a, b, setup, args.rounds, args.seconds, args.deployment))
         for setup in args.setup or list(SETUPS)
     }
-    return render(a, b, results)
+    return render(a, b, results, args.deployment)
 
 
 if __name__ == "__main__":

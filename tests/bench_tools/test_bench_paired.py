@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from bench.paired import Round, Variant, _environment, _variables, main, measure, render
-from bench.peer import PASS_THROUGH
+from bench.peer import ONE, PASS_THROUGH, SEVEN
 
 
 def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> None:
@@ -56,17 +56,18 @@ def test_no_rounds_or_no_time_is_refused_before_anything_starts(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("deployment", [ONE, SEVEN])
 async def test_two_suites_run_side_by_side_and_every_round_measures_both(
-    monkeypatch: pytest.MonkeyPatch,
+    deployment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The emulator, never the real API.
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     a = Variant("a", sys.executable, {})
     b = Variant("b", sys.executable, {"TOLLGATE_GATEWAY_LOG_LEVEL": "WARNING"})
-    rounds = await measure(a, b, PASS_THROUGH, rounds=2, seconds=0.5)
+    rounds = await measure(a, b, PASS_THROUGH, rounds=2, seconds=0.5, deployment=deployment)
     assert len(rounds) == 2
     for each in rounds:
-        # CPU per request of a whole process serving Complete calls: well above zero, and far
+        # CPU per request of whole processes serving Complete calls: well above zero, and far
         # below the half second a round lasts.
         assert 0.05 < each.a_ms < 500, each
         assert 0.05 < each.b_ms < 500, each
