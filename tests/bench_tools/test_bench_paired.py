@@ -8,19 +8,21 @@ import sys
 
 import pytest
 
-from bench.paired import Round, Variant, _environment, _variables, main, measure, render
+from bench.paired import Round, Variant, _environment, _variables, main, measure_pairs, render
 from bench.peer import ONE, PASS_THROUGH, SEVEN
 
 
-def test_the_result_is_the_median_of_the_rounds_ratios_with_their_range() -> None:
+def test_a_pair_is_the_median_of_its_rounds_and_the_result_the_pairs_geometric_mean() -> None:
     a = Variant("this checkout abc", "python", {})
     b = Variant("this checkout abc with LD_PRELOAD=libjemalloc.so.2", "python", {})
-    rounds = [Round(3.0, 3.0), Round(2.0, 4.0), Round(4.5, 3.0), Round(2.7, 3.0), Round(3.3, 3.0)]
-    table = render(a, b, {"governance (budgets + exact cache)": rounds})
+    # Pair one's rounds: 1.0, 0.5, 1.5 (median 1.0); pair two's: 0.8, 0.9, 0.8 (median 0.8).
+    first = [Round(3.0, 3.0), Round(2.0, 4.0), Round(4.5, 3.0)]
+    second = [Round(2.4, 3.0), Round(2.7, 3.0), Round(4.0, 5.0)]
+    table = render(a, b, {"governance (budgets + exact cache)": [first, second]})
     row = table.splitlines()[-1]
-    # Ratios 1.0, 0.5, 1.5, 0.9, 1.1: median 1.0, from 0.5 to 1.5.
-    assert row.endswith("| 1.000 | 0.500 to 1.500 |"), row
-    assert "2.00 / 4.00 (0.500)" in row
+    # Geometric mean of 1.0 and 0.8: 0.894; the pairs from 0.8 to 1.0.
+    assert row.endswith("| 0.894 | 0.800 to 1.000 |"), row
+    assert "1.000 (0.500 to 1.500), 0.800 (0.800 to 0.900)" in row
     assert table.startswith(f"A: {a.name}; B: {b.name}.")
 
 
@@ -46,13 +48,14 @@ def test_a_variants_settings_hold_while_its_suite_starts_and_not_after(
     assert os.environ["BENCH_PAIRED_KEPT"] == "kept"
 
 
-@pytest.mark.parametrize("wrong", [["--rounds", "0"], ["--seconds", "0"]])
-def test_no_rounds_or_no_time_is_refused_before_anything_starts(
+@pytest.mark.parametrize("wrong", [["--pairs", "0"], ["--rounds", "0"], ["--seconds", "0"]])
+def test_no_pairs_no_rounds_or_no_time_is_refused_before_anything_starts(
     wrong: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit):
         main(wrong)
-    assert "--rounds must be at least 1 and --seconds more than 0" in capsys.readouterr().err
+    expected = "--pairs and --rounds must be at least 1, --seconds more than 0"
+    assert expected in capsys.readouterr().err
 
 
 @pytest.mark.timeout(300)
@@ -64,9 +67,10 @@ async def test_two_suites_run_side_by_side_and_every_round_measures_both(
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     a = Variant("a", sys.executable, {})
     b = Variant("b", sys.executable, {"TOLLGATE_GATEWAY_LOG_LEVEL": "WARNING"})
-    rounds = await measure(a, b, PASS_THROUGH, rounds=2, seconds=0.5, deployment=deployment)
-    assert len(rounds) == 2
-    for each in rounds:
+    # Two pairs, the second started B first, of one short round each.
+    pairs = await measure_pairs(a, b, PASS_THROUGH, 2, 1, 0.5, deployment)
+    assert [len(rounds) for rounds in pairs] == [1, 1]
+    for each in (r for rounds in pairs for r in rounds):
         # CPU per request of whole processes serving Complete calls: well above zero, and far
         # below the half second a round lasts.
         assert 0.05 < each.a_ms < 500, each
