@@ -22,7 +22,7 @@ A variant is an interpreter (a checkout's .venv, so its code) and environment va
     uv run python -m bench.paired --setup "everything on" --deployment "seven processes"
     uv run python -m bench.paired --pairs 6 --rounds 3 --seconds 8     # finer, longer
 
-Each suite gets about one of the two cores, so absolute figures are not the peer table's; only
+The two suites share the machine's two cores, so absolute figures are not the peer table's; only
 the ratio is the result.
 """
 
@@ -31,20 +31,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.checkouts import checkout_name
+from bench.checkouts import checkout_name, checkout_python
 from bench.overhead import body, closed_loop, unique_text
-from bench.peer import DEPLOYMENTS, ONE, SETUPS, tree_cpu_seconds
-from tollgate.cli.local_suite import local_suite
+from bench.peer import DEPLOYMENTS, ONE, tree_cpu_seconds
+from bench.suite_tools import SETUPS, suite_processes
+from tollgate.cli.local_suite import EMULATOR, local_suite
 from tollgate.client import TollgateClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,18 +72,6 @@ class Round:
         return self.a_ms / self.b_ms
 
 
-@contextlib.contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with `env` over it, for a suite to read as it starts."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @dataclass(frozen=True)
 class _Driven:
     services: list[psutil.Process]
@@ -97,11 +85,15 @@ async def _start(
     stack: contextlib.AsyncExitStack, variant: Variant, flags: Flags, single_process: bool
 ) -> _Driven:
     """The variant's suite and a client of it, closed with `stack`."""
-    with _environment(variant.env):  # read by the suite as it starts
-        suite = await stack.enter_async_context(
-            local_suite(flags=flags, python=variant.python, single_process=single_process)
+    suite = await stack.enter_async_context(
+        local_suite(
+            flags=flags,
+            python=variant.python,
+            single_process=single_process,
+            extra_env=variant.env,
         )
-    services = [p for p in suite.processes if p.name != "anthropic-emulator"]
+    )
+    services = [p for name, p in suite_processes(suite).items() if name != EMULATOR]
     client = await stack.enter_async_context(
         TollgateClient(suite.gateway, suite.api_key, timeout=60)
     )
@@ -109,7 +101,7 @@ async def _start(
     async def call() -> None:
         await client.complete(task="chat", **body(unique_text()))
 
-    return _Driven([psutil.Process(p.process.pid) for p in services], call)
+    return _Driven(services, call)
 
 
 async def _round(a: _Driven, b: _Driven, seconds: float) -> Round:
@@ -222,7 +214,7 @@ def main(argv: list[str] | None = None) -> str:
     a_env, b_env = _variables(args.a_env), _variables(args.b_env)
     a = Variant(_name(ROOT, "this checkout", a_env), sys.executable, a_env)
     b_root = args.baseline or ROOT
-    b_python = str(b_root / ".venv" / "bin" / "python") if args.baseline else sys.executable
+    b_python = checkout_python(b_root) if args.baseline else sys.executable
     b = Variant(
         _name(b_root, "baseline" if args.baseline else "this checkout", b_env), b_python, b_env
     )

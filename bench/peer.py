@@ -53,11 +53,11 @@ import httpx
 import psutil
 import yaml
 
-from bench.checkouts import checkout_name
+from bench.checkouts import checkout_name, checkout_python
 from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
 from bench.progress import phase
 from bench.suite_tools import SETUPS, set_emulator_latency
-from tollgate.cli.local_suite import free_port, listens, local_suite
+from tollgate.cli.local_suite import EMULATOR, free_port, listens, local_suite
 from tollgate.cli.suite_failure import SuiteError
 from tollgate.client import TollgateClient
 from tollgate.client.errors import TollgateError
@@ -303,9 +303,9 @@ async def tollgate(
             # One process serves every service: its column says so.
             (ALL_SERVICES if DEPLOYMENTS[deployment] else p.name): psutil.Process(p.process.pid)
             for p in suite.processes
-            if p.name != "anthropic-emulator"
+            if p.name != EMULATOR
         }
-        emulator = next(p for p in suite.processes if p.name == "anthropic-emulator")
+        emulator = next(p for p in suite.processes if p.name == EMULATOR)
         emulator_process = psutil.Process(emulator.process.pid)
         stores = store_processes(list(services.values()))
         async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
@@ -539,7 +539,7 @@ async def run(
             figures.append(await floor(deployment, seconds, rounds))
     codes = [(sys.executable, checkout_name(ROOT, "this checkout"))]
     if baseline is not None:
-        codes.insert(0, (str(baseline / ".venv" / "bin" / "python"), checkout_name(baseline)))
+        codes.insert(0, (checkout_python(baseline), checkout_name(baseline)))
     for setup in setups:
         for deployment in deployments:
             for python, code in codes:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.checkouts import checkout_name
+from bench.checkouts import checkout_name, checkout_python
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENT = 16
@@ -76,10 +76,10 @@ async def _cpu_per_miss(fill: int, misses: int, answer_chars: int) -> float:
     return 1000 * spent / (misses // CONCURRENT * CONCURRENT)
 
 
-def _run(python: Path, fill: int, misses: int, answer_chars: int) -> float:
+def _run(python: str, fill: int, misses: int, answer_chars: int) -> float:
     """One run in a fresh process of `python` (a checkout's .venv)."""
     # From this checkout's folder, so either checkout's python runs this checkout's harness.
-    command = [str(python), "-m", "bench.semantic_miss", "--worker", "--fill", str(fill)]
+    command = [python, "-m", "bench.semantic_miss", "--worker", "--fill", str(fill)]
     command += ["--misses", str(misses)]
     command += ["--answer-chars", str(answer_chars)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -102,10 +102,10 @@ def main() -> None:
             )
         )
         return
-    sides = [(checkout_name(ROOT, "this checkout"), ROOT / ".venv" / "bin" / "python")]
+    sides = [(checkout_name(ROOT, "this checkout"), checkout_python(ROOT))]
     if args.baseline:
         baseline = args.baseline.resolve()
-        sides.insert(0, (checkout_name(baseline), baseline / ".venv" / "bin" / "python"))
+        sides.insert(0, (checkout_name(baseline), checkout_python(baseline)))
     figures: dict[str, list[float]] = {name: [] for name, _ in sides}
     for _ in range(args.runs):
         for name, python in sides:

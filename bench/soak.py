@@ -41,7 +41,7 @@ from bench.suite_tools import (
     suite_processes,
 )
 from tollgate.cli.demo_workload import FAQ, SYSTEM_PROMPT
-from tollgate.cli.local_suite import local_suite
+from tollgate.cli.local_suite import EMULATOR, local_suite
 from tollgate.client import TollgateClient
 from tollgate.client.errors import TollgateError
 from tollgate.v1 import common_pb2
@@ -54,7 +54,7 @@ GROWTH_GOAL_PERCENT = 5.0
 # A descriptor or two open at the moment of a sample (a reconnect, a log rotation) is not a leak.
 FD_NOISE = 2
 # The emulator stands in for Anthropic's API: sampled for context, judged by no goal.
-NOT_JUDGED = frozenset({"anthropic-emulator"})
+NOT_JUDGED = frozenset({EMULATOR})
 PREFIXES = ("", "Hi, ", "Quick question: ", "Hello! ", "Sorry to bother you, ")
 SUFFIXES = ("", " Thanks!", " Thank you.")
 

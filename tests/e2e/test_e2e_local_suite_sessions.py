@@ -1,7 +1,10 @@
 """`tollgate run` (the local suite) keeps sessions: the gateway is given the Redis the exact cache
-uses, so a second turn naming a session is answered with the first in its history."""
+uses, so a second turn naming a session is answered with the first in its history. Variables given
+to the suite (`extra_env`) reach its processes."""
 
 from __future__ import annotations
+
+import os
 
 import psutil
 import pytest
@@ -26,8 +29,13 @@ async def test_the_local_suite_keeps_sessions_in_the_caches_redis(
     # The emulator, never the real API; and the suite's own embedded Redis.
     for variable in ("ANTHROPIC_API_KEY", CACHE_REDIS, SESSIONS_REDIS):
         monkeypatch.delenv(variable, raising=False)
-    async with local_suite(start_timeout=240) as suite:
+    mark = {"TOLLGATE_TEST_SUITE_MARK": "given"}
+    async with local_suite(start_timeout=240, extra_env=mark) as suite:
         gateway_env, cache_env = _environ(suite, "gateway"), _environ(suite, "cache")
+        # A variable given to the suite reaches its processes (and only them).
+        assert gateway_env["TOLLGATE_TEST_SUITE_MARK"] == cache_env["TOLLGATE_TEST_SUITE_MARK"]
+        assert gateway_env["TOLLGATE_TEST_SUITE_MARK"] == "given"
+        assert "TOLLGATE_TEST_SUITE_MARK" not in os.environ
         assert gateway_env[SESSIONS_REDIS].startswith("redis://127.0.0.1:")
         assert gateway_env[SESSIONS_REDIS] == cache_env[CACHE_REDIS]
         async with TollgateClient(suite.gateway, suite.api_key) as client:

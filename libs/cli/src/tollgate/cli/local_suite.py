@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +46,8 @@ SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 50051),
 )
 BACKENDS = [name for name, _ in SERVICES if name != "gateway"]
+# The Anthropic API emulator's name among the suite's processes (it serves none of Tollgate).
+EMULATOR = "anthropic-emulator"
 # The services that need a store, with the variable that holds its URL and the embedded kind.
 # The gateway keeps sessions (`session_id`) in the same Redis as the exact cache: locally nothing
 # evicts it (no memory cap) and nothing outlives the suite anyway.
@@ -270,7 +272,7 @@ async def _start_emulator(workdir: Path, env: dict[str, str], python: str) -> Su
         python=python,
     )
     url = f"http://127.0.0.1:{port}"
-    return SuiteProcess("anthropic-emulator", url, process, log_path, lambda: listens(port))
+    return SuiteProcess(EMULATOR, url, process, log_path, lambda: listens(port))
 
 
 def _grpc_probe(address: str, service: str) -> Callable[[], Awaitable[bool]]:
@@ -459,6 +461,7 @@ async def local_suite(
     progress: Progress = _quiet,
     python: str = sys.executable,
     single_process: bool = False,
+    extra_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[LocalSuite]:
     """Start everything, wait until every process is ready, and stop it all on exit.
 
@@ -466,7 +469,8 @@ async def local_suite(
     tollgate.single_process`, listening where the gateway would) instead of seven.
 
     `python` is the interpreter the processes run under: another checkout's virtualenv runs
-    that checkout's code (the benchmarks compare a branch with main that way).
+    that checkout's code (the benchmarks compare a branch with main that way). `extra_env` is set
+    for every process over this one's environment (a setting one side of a comparison differs by).
 
     Raises SuiteError, naming the process, when one exits or is not ready in time. Folders made
     here (logs, keys, store data) are removed on exit unless `keep_workdir`; a `workdir` given
@@ -485,7 +489,7 @@ async def local_suite(
         stores = EmbeddedStores(workdir=stores_dir)
         suite = LocalSuite(workdir=workdir, kept_folders=owned if keep_workdir else [])
         try:
-            env = dict(os.environ)
+            env = {**os.environ, **(extra_env or {})}
             env.setdefault("PYTHONUNBUFFERED", "1")
             if not env.get("ANTHROPIC_API_KEY"):
                 progress("starting the Anthropic API emulator ...")
