@@ -188,6 +188,7 @@ async def running_full_suite(
     semantic_overrides: dict[str, Any] | None = None,
     in_process: bool = False,
     lead_overrides: dict[str, Any] | None = None,
+    orchestrator_overrides: dict[str, Any] | None = None,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -206,7 +207,10 @@ async def running_full_suite(
     servers: dict[str, RunningServer | InProcessRunning] = {}
     async with contextlib.AsyncExitStack() as stack:
         orchestrator_settings = OrchestratorSettings(
-            **local, anthropic_base_url=emulator.base_url, anthropic_api_key="emulator-key"
+            **local,
+            anthropic_base_url=emulator.base_url,
+            anthropic_api_key="emulator-key",
+            **(orchestrator_overrides or {}),
         )
         # Every server and the test's clients share one event loop here, so the cache's
         # production-tight Redis timeouts would turn a busy loop into misses.

@@ -20,6 +20,7 @@ from tollgate.gateway.routing import Backend, BackendRouter, RequestRoutes, Trac
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Request, StepServices
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2
 
 
@@ -58,8 +59,11 @@ class FakeSuite:
     router: BackendRouter = field(default_factory=BackendRouter)
     background: BackgroundWork = field(default_factory=BackgroundWork)
     prices: PriceTable = field(default_factory=PriceTable.load)
+    templates: TemplateVersions = field(init=False)
 
     def __post_init__(self) -> None:
+        # Learned from results, or told by a test; never polled here.
+        self.templates = TemplateVersions(self.router, poll_seconds=60.0)
         for name in BACKENDS:
             stub = FakeStub()
             breaker = CircuitBreaker(
@@ -82,6 +86,7 @@ class FakeSuite:
                 self.settings.orchestrator_timeout_seconds,
             ),
             background=self.background,
+            templates=self.templates,
         )
 
     @staticmethod

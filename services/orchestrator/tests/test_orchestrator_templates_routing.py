@@ -85,6 +85,27 @@ def test_the_newest_template_version_wins_and_unknown_variables_are_refused(
     assert "colour" in caught.value.message
 
 
+async def test_list_templates_names_the_version_each_task_is_rendered_with(
+    orchestrator: Stub,
+) -> None:
+    """What results report as `template_version`, per task: the gateway keys cached answers
+    of templated requests by it."""
+    reply = await orchestrator.ListTemplates(orchestrator_pb2.ListTemplatesRequest())
+    shipped = TemplateLibrary.load()
+    assert dict(reply.versions) == {
+        task: shipped.for_task(task).label
+        for task in (
+            "chat",
+            "lead_analysis",
+            "report",
+            "script",
+            "intervention",
+            "packed_classification",
+        )
+    }
+    assert reply.versions["lead_analysis"] == "lead_analysis@1"
+
+
 def test_every_task_has_a_shipped_template() -> None:
     library = TemplateLibrary.load()
     for task in ("chat", "lead_analysis", "report", "script", "intervention"):

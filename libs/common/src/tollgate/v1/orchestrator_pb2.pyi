@@ -225,7 +225,26 @@ class ClassifyItemsRequest(_message.Message):
     def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., instructions: _Optional[_Union[_classification_pb2.ClassificationInstructions, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_classification_pb2.ClassificationItem, _Mapping]]] = ..., max_items_per_call: _Optional[int] = ...) -> None: ...
 
 class ClassifyItemsResponse(_message.Message):
-    __slots__ = ("result",)
+    __slots__ = ("result", "template_version")
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     result: _classification_pb2.ClassificationResult
-    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ...) -> None: ...
+    template_version: str
+    def __init__(self, result: _Optional[_Union[_classification_pb2.ClassificationResult, _Mapping]] = ..., template_version: _Optional[str] = ...) -> None: ...
+
+class ListTemplatesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTemplatesResponse(_message.Message):
+    __slots__ = ("versions",)
+    class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.ScalarMap[str, str]
+    def __init__(self, versions: _Optional[_Mapping[str, str]] = ...) -> None: ...

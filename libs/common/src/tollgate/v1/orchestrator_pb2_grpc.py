@@ -74,6 +74,11 @@ class OrchestratorServiceStub:
                 request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.SerializeToString,
                 response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.FromString,
                 _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/tollgate.v1.OrchestratorService/ListTemplates',
+                request_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -134,6 +139,15 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTemplates(self, request, context):
+        """The template each task is rendered with here, as results name it in `template_version`
+        ("chat@2"). Callers key cached answers of templated requests by it, so that answers made
+        with a template this orchestrator no longer renders are not served after an upgrade.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -176,6 +190,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ClassifyItems,
                     request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.FromString,
                     response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -394,6 +413,33 @@ class OrchestratorService:
             '/tollgate.v1.OrchestratorService/ClassifyItems',
             tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsRequest.SerializeToString,
             tollgate_dot_v1_dot_orchestrator__pb2.ClassifyItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tollgate.v1.OrchestratorService/ListTemplates',
+            tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesRequest.SerializeToString,
+            tollgate_dot_v1_dot_orchestrator__pb2.ListTemplatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

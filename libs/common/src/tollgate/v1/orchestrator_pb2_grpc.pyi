@@ -49,6 +49,11 @@ class OrchestratorServiceStub:
     """Classify items, several per Claude call (structured output through a tool), re-asking only
     the items whose answer is missing or invalid; one message per item, as answers come.
     """
+    ListTemplates: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.ListTemplatesRequest, _orchestrator_pb2.ListTemplatesResponse]
+    """The template each task is rendered with here, as results name it in `template_version`
+    ("chat@2"). Callers key cached answers of templated requests by it, so that answers made
+    with a template this orchestrator no longer renders are not served after an upgrade.
+    """
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -68,6 +73,11 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     ClassifyItems: _aio.UnaryStreamMultiCallable[_orchestrator_pb2.ClassifyItemsRequest, _orchestrator_pb2.ClassifyItemsResponse]  # type: ignore[assignment]
     """Classify items, several per Claude call (structured output through a tool), re-asking only
     the items whose answer is missing or invalid; one message per item, as answers come.
+    """
+    ListTemplates: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.ListTemplatesRequest, _orchestrator_pb2.ListTemplatesResponse]  # type: ignore[assignment]
+    """The template each task is rendered with here, as results name it in `template_version`
+    ("chat@2"). Callers key cached answers of templated requests by it, so that answers made
+    with a template this orchestrator no longer renders are not served after an upgrade.
     """
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -133,6 +143,17 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_orchestrator_pb2.ClassifyItemsResponse], _abc.AsyncIterator[_orchestrator_pb2.ClassifyItemsResponse]]:
         """Classify items, several per Claude call (structured output through a tool), re-asking only
         the items whose answer is missing or invalid; one message per item, as answers come.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTemplates(
+        self,
+        request: _orchestrator_pb2.ListTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.ListTemplatesResponse, _abc.Awaitable[_orchestrator_pb2.ListTemplatesResponse]]:
+        """The template each task is rendered with here, as results name it in `template_version`
+        ("chat@2"). Callers key cached answers of templated requests by it, so that answers made
+        with a template this orchestrator no longer renders are not served after an upgrade.
         """
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -49,13 +49,14 @@ from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.batches import add_counts
 from tollgate.gateway.budget import BudgetGuard, Hold
-from tollgate.gateway.classification_cache import ItemCache, instructions_digest
+from tollgate.gateway.classification_cache import TEMPLATE_TASK, ItemCache, instructions_digest
 from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import Decisions, FlagsSource
 from tollgate.gateway.pipeline import orchestrator_failure
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.budget_hold import billed_tokens, priced_at_most
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import (
     budget_ledger_pb2,
     classification_pb2,
@@ -123,6 +124,7 @@ class Classification:
         prices: PriceTable,
         budget: BudgetGuard,
         background: BackgroundWork,
+        templates: TemplateVersions,
         classification: ClassificationSettings | None = None,
     ) -> None:
         self._settings = settings
@@ -131,6 +133,7 @@ class Classification:
         self._prices = prices
         self._budget = budget
         self._background = background
+        self.templates = templates
         self._config = classification or ClassificationSettings()
 
     def chunk_tokens(
@@ -183,8 +186,12 @@ class Classification:
             request.instructions.model,
             self._config.cache_timeout_seconds,
             self._config.cache_lookups_in_flight,
+            await self.templates.version(routes.upcoming_orchestrator(), TEMPLATE_TASK),
         )
-        use_cache = decisions.exact_cache.active and not request.bypass_cache
+        # Results are cached under the template that frames them: not while it is unknown.
+        use_cache = (
+            decisions.exact_cache.active and not request.bypass_cache and bool(cache.template)
+        )
         hits, keys = await cache.lookup(request.items) if use_cache else ({}, {})
         serve = decisions.exact_cache.enforce
         for item in request.items:
@@ -193,10 +200,14 @@ class Classification:
         to_ask = [item for item in request.items if not (serve and item.id in hits)]
         answered = len(request.items) - len(to_ask)
 
-        def remember(result: Result) -> None:
+        def remember(result: Result, framed_with: str) -> None:
             # Stored in the background once the result is on its way to the caller, who never
             # waits on a cache write (shutdown drains these with the other work after answers).
-            if result.WhichOneof("outcome") != "error" and result.item_id in keys:
+            if (
+                result.WhichOneof("outcome") != "error"
+                and result.item_id in keys
+                and TemplateVersions.matches(cache.template, framed_with)
+            ):
                 store = cache.store(keys[result.item_id], result)
                 self._background.spawn("classification cache store", store)
 
@@ -246,7 +257,7 @@ class _ChunkRun:
         rule: AnswerRule,
         decisions: Decisions,
         routes: RequestRoutes,
-        remember: Callable[[Result], None],
+        remember: Callable[[Result, str], None],
         admit_tokens: AdmitTokens | None = None,
     ) -> None:
         self._owner = owner
@@ -354,7 +365,8 @@ class _ChunkRun:
                 add_counts(usage, result.usage)
                 model = model or result.model
                 self._queue.put_nowait(result)
-                self._remember(result)
+                self._owner.templates.learn(track.name, TEMPLATE_TASK, reply.template_version)
+                self._remember(result, reply.template_version)
         except (DependencyDown, grpc.aio.AioRpcError) as exc:
             self.stopped = self.stopped or orchestrator_failure(exc)
         finally:

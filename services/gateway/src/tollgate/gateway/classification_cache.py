@@ -30,6 +30,9 @@ log = logging.getLogger("tollgate.gateway.classification")
 
 # Part of every key: a change to how items are stored or asked starts a new set of entries.
 ITEM_CACHE_FORMAT = "classify-item@1"
+# The orchestrator's task template that frames packed items (its `ListTemplates` name): its
+# version is in every key too, so a new framing never serves results of the previous one.
+TEMPLATE_TASK = "packed_classification"
 Item = classification_pb2.ClassificationItem
 Result = classification_pb2.ClassificationResult
 
@@ -87,6 +90,8 @@ class ItemCache:
     # Lookups at once, and stores at once: a run's stores go on in the background as its
     # results stream, so without a bound a run of thousands of items would send them all at once.
     in_flight: int
+    # The version of TEMPLATE_TASK the run's orchestrator frames items with.
+    template: str
     _store_gate: asyncio.Semaphore = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,7 +121,7 @@ class ItemCache:
             request = cache_pb2.ExactLookupRequest(
                 context=context,
                 request=item_request(self.digest, self.model, item),
-                template_version=ITEM_CACHE_FORMAT,
+                template_version=f"{ITEM_CACHE_FORMAT}+{self.template}",
             )
             async with gate:
                 return item, await self._ask("ExactLookup", request)

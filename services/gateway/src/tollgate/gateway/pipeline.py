@@ -26,6 +26,7 @@ import grpc
 
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.pricing import PriceTable
+from tollgate.common.tasks import task_name
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.broken_stream import StreamTally
@@ -47,6 +48,7 @@ from tollgate.gateway.steps.conversation_optimization import ConversationOptimiz
 from tollgate.gateway.steps.exact_cache import ExactCacheStep
 from tollgate.gateway.steps.prompt_caching import PromptCachingStep
 from tollgate.gateway.steps.semantic_cache import SemanticCacheStep
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
 
 if TYPE_CHECKING:
@@ -197,11 +199,14 @@ class CompletionPipeline:
         prices: PriceTable,
         background: BackgroundWork,
         budget: BudgetGuard,
+        templates: TemplateVersions,
         profiles: AgentProfiles | None = None,
         sessions: SessionStore | None = None,
         admit: Admit | None = None,
     ) -> None:
         self._settings = settings
+        # The orchestrators' template versions: read by the exact-cache step, taught by results.
+        self.templates = templates
         # Looks up a request's agent_id; None: requests naming an agent are refused.
         self._profiles = profiles
         self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds, admit)
@@ -239,6 +244,7 @@ class CompletionPipeline:
             savings=self._savings,
             budget=self._budget,
             background=self.background,
+            templates=self.templates,
             precision=self._precision,
         )
         # Decided under `config` (read above, with no await in between, so the same one).
@@ -289,6 +295,12 @@ class CompletionPipeline:
             # The turn first: it must end (and free its session) whatever happens after.
             if turn is not None:
                 turn.finish(result.response)
+            if result.template_version:
+                self.templates.learn(
+                    run.services.routes.upcoming_orchestrator().name,
+                    task_name(context.task),
+                    result.template_version,
+                )
             return Final(result.response, run.settle(self._generated(result)))
 
         # A stream's events are counted as they pass; a unary answer has none to count.
@@ -361,6 +373,7 @@ class CompletionPipeline:
             uncached_micros=self._savings.uncached_cost(response.model, response.usage),
             cache_breakpoints=result.cache_breakpoints,
             fallback_reason=result.fallback_reason,
+            template_version=result.template_version,
         )
 
     async def complete(

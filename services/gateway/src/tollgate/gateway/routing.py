@@ -212,17 +212,30 @@ class RequestRoutes:
         self._tenant = tenant
         self._contact = contact
         self._chosen: dict[str, Track[Any]] = {}
+        self._served: set[str] = set()
         self.served_by: list[common_pb2.ServedBy] = []
 
-    def _pick(self, backend: str) -> Track[Any]:
-        if backend not in self._chosen:
+    def _choose(self, backend: str) -> Track[Any]:
+        track = self._chosen.get(backend)
+        if track is None:
             track = self._router.route(backend, self._config, self._tenant, self._contact)
             self._chosen[backend] = track
+        return track
+
+    def _pick(self, backend: str) -> Track[Any]:
+        track = self._choose(backend)
+        if backend not in self._served:
+            self._served.add(backend)
             self.served_by.append(common_pb2.ServedBy(service=backend, track=track.name))
-        return self._chosen[backend]
+        return track
 
     def orchestrator(self) -> Track[orchestrator_pb2_grpc.OrchestratorServiceAsyncStub]:
         return self._pick("orchestrator")
+
+    def upcoming_orchestrator(self) -> Track[orchestrator_pb2_grpc.OrchestratorServiceAsyncStub]:
+        """The orchestrator deployment this request's call to Claude goes to, if it makes one:
+        chosen now, but not counted among those that served it (a cache hit never reaches it)."""
+        return self._choose("orchestrator")
 
     def conversation_optimizer(
         self,

@@ -40,6 +40,7 @@ from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.session_calls import SessionCalls
 from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.gateway.validation import RequestValidator
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2, gateway_pb2_grpc
 
@@ -385,8 +386,18 @@ async def build_service(settings: Settings) -> GrpcService:
     budget = BudgetGuard(
         settings.budget_ledger_timeout_seconds, background, settings.orchestrator_timeout_seconds
     )
+    templates = TemplateVersions(router, settings.template_versions_poll_seconds)
     pipeline = CompletionPipeline(
-        settings, flags, router, prices, background, budget, profiles, sessions, admit_history
+        settings,
+        flags,
+        router,
+        prices,
+        background,
+        budget,
+        templates,
+        profiles,
+        sessions,
+        admit_history,
     )
     admin = AdminCalls(settings, flags, router)
     servicer = GatewayServicer(
@@ -396,18 +407,19 @@ async def build_service(settings: Settings) -> GrpcService:
         pipeline,
         LeadScoring(settings, flags, router, prices, budget, background),
         admin,
-        Classification(settings, flags, router, prices, budget, background),
+        Classification(settings, flags, router, prices, budget, background, templates),
         rate_limiter,
         KeyAdmin(admin.ledger_call, keys) if settings.managed_keys_enabled else None,
         profiles=profiles,
         sessions=SessionCalls(sessions, settings, flags, router),
     )
-    on_start: list[Hook] = [flags.start, router.start, keys.start]
+    on_start: list[Hook] = [flags.start, router.start, keys.start, templates.start]
     # Stop hooks run last to first. The background work (commits, abandoned streams read to
     # their end, cache stores) drains before the router closes the backends' channels it
     # needs: closed first, a commit still on its way would be lost and its hold released. An
     # abandoned stream may run as long as a call, so it gets the calls' grace, not less.
     on_stop: list[Hook] = [
+        templates.stop,
         keys.stop,
         flags.stop,
         rate_limiter.close,

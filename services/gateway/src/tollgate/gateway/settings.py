@@ -108,6 +108,9 @@ class Settings(ServiceSettings):
 
     # Longest a call to Claude may take when the caller sets no deadline.
     orchestrator_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How often each orchestrator deployment is asked which template it renders for each task
+    # (the exact cache keys templated requests by it; template_versions.py).
+    template_versions_poll_seconds: float = Field(default=10.0, gt=0)
     # How long a Message Batch's budget hold lives before the ledger charges it in full (its
     # results were not read by then). At most the ledger's MAX_HOLD_TTL_SECONDS.
     batch_hold_ttl_seconds: float = Field(default=3600.0, gt=0)

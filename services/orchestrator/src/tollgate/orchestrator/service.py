@@ -15,7 +15,7 @@ from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Registration
 from tollgate.orchestrator.batches import BatchService
 from tollgate.orchestrator.breaker import CircuitBreakers
-from tollgate.orchestrator.classification.classifier import PackedClassifier
+from tollgate.orchestrator.classification.classifier import TEMPLATE_TASK, PackedClassifier
 from tollgate.orchestrator.classification.settings import ClassificationSettings
 from tollgate.orchestrator.concurrency import ConcurrencyLimits
 from tollgate.orchestrator.generator import Generator
@@ -54,11 +54,16 @@ def _check_batch_id(batch_id: str) -> None:
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     def __init__(
-        self, generator: Generator, batches: BatchService, classifier: PackedClassifier
+        self,
+        generator: Generator,
+        batches: BatchService,
+        classifier: PackedClassifier,
+        templates: TemplateLibrary,
     ) -> None:
         self._generator = generator
         self._batches = batches
         self._classifier = classifier
+        self._templates = templates
 
     async def Generate(
         self, request: orchestrator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
@@ -67,6 +72,11 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         annotate(tenant=request.spec.context.tenant_id, request_id=request.spec.context.request_id)
         result = await self._generator.generate(request.spec, context.time_remaining())
         return orchestrator_pb2.GenerateResponse(result=result)
+
+    async def ListTemplates(
+        self, request: orchestrator_pb2.ListTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> orchestrator_pb2.ListTemplatesResponse:
+        return orchestrator_pb2.ListTemplatesResponse(versions=self._templates.versions())
 
     async def StreamGenerate(
         self, request: orchestrator_pb2.StreamGenerateRequest, context: grpc.aio.ServicerContext
@@ -128,8 +138,9 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         results: AsyncIterator[classification_pb2.ClassificationResult] = self._classifier.classify(
             request, context.time_remaining
         )
+        version = self._templates.versions().get(TEMPLATE_TASK, "")
         async for result in results:
-            yield orchestrator_pb2.ClassifyItemsResponse(result=result)
+            yield orchestrator_pb2.ClassifyItemsResponse(result=result, template_version=version)
 
 
 def upstream_for(pacer: Pacer | None = None) -> UpstreamTransport:
@@ -217,7 +228,7 @@ async def build_service(settings: Settings) -> GrpcService:
     generator = build_generator(settings, client, templates, pacer, upstream)
     batches = BatchService(client, generator, PriceTable.load(settings.prices_file or None))
     classifier = PackedClassifier(generator, templates, ClassificationSettings())
-    servicer = OrchestratorServicer(generator, batches, classifier)
+    servicer = OrchestratorServicer(generator, batches, classifier, templates)
     full_name = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
     registration = Registration(
         full_name, orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server, servicer

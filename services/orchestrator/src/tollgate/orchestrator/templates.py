@@ -75,6 +75,10 @@ class TemplateLibrary:
                 latest[template.task] = template
         return cls(latest)
 
+    def versions(self) -> dict[str, str]:
+        """Each task's template version, as results name it (`chat@2`)."""
+        return {task: template.label for task, template in self._templates.items()}
+
     def for_task(self, task: str) -> Template:
         template = self._templates.get(task)
         if template is None:

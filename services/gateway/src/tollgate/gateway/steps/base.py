@@ -43,6 +43,7 @@ from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
 from tollgate.gateway.sessions import session_tag
 from tollgate.gateway.settings import Settings
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2
 
 log = logging.getLogger("tollgate.gateway.steps")
@@ -99,6 +100,8 @@ class Answer:
     cached: CachedAnswer | None = None
     cache_breakpoints: int = 0
     fallback_reason: str = ""
+    # The orchestrator's `template_version`: the template rendered into the prompt, if any.
+    template_version: str = ""
 
     @property
     def from_cache(self) -> bool:
@@ -127,7 +130,7 @@ class Request:
 @dataclass(frozen=True)
 class StepServices:
     """What steps use: settings, routes of this request, prices, the ledger, background work,
-    and the semantic cache's latest measured precision."""
+    the orchestrators' template versions, and the semantic cache's latest measured precision."""
 
     settings: Settings
     routes: RequestRoutes
@@ -135,6 +138,7 @@ class StepServices:
     savings: SavingsCalculator
     budget: BudgetGuard
     background: BackgroundWork
+    templates: TemplateVersions
     precision: PrecisionBoard = field(default_factory=PrecisionBoard)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from tollgate.common.durations import duration
 from tollgate.common.flag_definitions import ExactCacheParameters
+from tollgate.common.tasks import task_name
 from tollgate.gateway import dependencies
 from tollgate.gateway.agent_fingerprint import profile_fingerprint
 from tollgate.gateway.flags import FlagDecision
@@ -28,6 +29,7 @@ from tollgate.gateway.steps.base import (
     StepServices,
     record_cache_savings,
 )
+from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
 
 
@@ -53,6 +55,8 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
         # Set on a miss: where to store the answer, and the lease that lets this request fill it.
         self._key = ""
         self._lease = ""
+        # The task template the key names (a request with template variables), else "".
+        self._template = ""
         self.shadow_hit = False
 
     async def before(self, draft: Draft) -> Effect:
@@ -70,6 +74,16 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             report.detail = "bypassed by the request"
             _lookup_result("ineligible")
             return NO_EFFECT
+        if self._request.completion.template_variables:
+            self._template = await self._services.templates.version(
+                self._services.routes.upcoming_orchestrator(),
+                task_name(self._request.context.task),
+            )
+            if not self._template:
+                # An answer is only looked up and stored under the template that makes it.
+                report.detail = "not cacheable: the version of the task's template is not known yet"
+                _lookup_result("ineligible")
+                return NO_EFFECT
         # A refresh looks up only to learn the key; its answer overwrites whatever is stored
         # (a store without a lease always writes), so it neither takes nor waits for a lease.
         refresh = preference.mode == gateway_pb2.CACHE_MODE_REFRESH
@@ -86,9 +100,12 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
             # them. The shipped templates read no contact data beyond their variables, so no
             # contact scope is sent.
             template_variables=self._request.completion.template_variables,
-            # The agent profile is rendered into the prompt too: answers for agents whose
-            # profiles render differently never share a key.
-            template_version=_profile_version(self._request),
+            # The task's template and the agent profile are rendered into the prompt: answers
+            # made with another template, or for an agent whose profile renders differently,
+            # never share a key.
+            template_version="+".join(
+                filter(None, (self._template, _profile_version(self._request)))
+            ),
         )
         track = self._services.routes.cache()
         timeout = settings.cache_timeout_seconds + wait
@@ -132,6 +149,11 @@ class ExactCacheStep(FlagStep[ExactCacheParameters]):
         from the semantic cache is stored too: identical requests waiting on this one's lease
         then hit at once instead of waiting for a lease no call to Claude will fill."""
         if not self._key:
+            return
+        if self._template and not TemplateVersions.matches(self._template, answer.template_version):
+            # Made with another template than the key names (a deployment's pods mid-upgrade):
+            # not stored, and the lease is given back for a request that will store its own.
+            self.on_failure()
             return
         store = cache_pb2.ExactStoreRequest(
             context=self._request.context,

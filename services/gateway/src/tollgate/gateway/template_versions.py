@@ -1,0 +1,110 @@
+"""Which template each orchestrator deployment renders for each task, for the exact cache's key.
+
+A request with `template_variables` is answered with the task's template rendered into its
+system prompt, and the orchestrator names that template in its result (`template_version`,
+"chat@2"). The exact cache keys such a request by the version the gateway expects the request's
+orchestrator deployment (stable or canary) to render, so an answer made with `chat@1` is never
+served once the orchestrator renders `chat@2`. The gateway asks a deployment for its versions
+(`ListTemplates`) the first time a templated request is headed for it, then every
+`template_versions_poll_seconds`, and it reads every templated result. An answer is stored only
+under a key naming the version that made it (`matches`): during a rolling update a deployment's
+pods may render either version, and an answer of the old template must not be kept under the
+new one's key.
+
+A deployment is not asked before a request needs it: a call to an orchestrator that is not up
+yet (the gateway started first) would put the channel into reconnect backoff, and the first
+requests after it came up would then fail at once instead of connecting. Until a version is
+known (the deployment does not answer, or has no ListTemplates) its templated requests are not
+cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from tollgate.gateway.polling import Polling
+from tollgate.gateway.routing import BackendRouter, Track
+from tollgate.v1 import orchestrator_pb2
+
+log = logging.getLogger("tollgate.gateway.templates")
+
+# What a template version looks like (orchestrator templates.py names files `<task>@<n>.txt`);
+# anything else is not trusted into a cache key, whose version field is bounded.
+_VERSION = re.compile(r"[a-z_]{1,64}@[0-9]{1,9}")
+# How long one ListTemplates may take. The first one of a deployment is on a request's path.
+ASK_TIMEOUT_SECONDS = 1.0
+# The orchestrator appends what else it rendered into the system prompt ("chat@2+agent_profile@1").
+_SUFFIX_SEPARATOR = "+"
+
+
+def template_of(result_version: str) -> str:
+    """The task template's version in a result's `template_version` ("" when it names none)."""
+    template = result_version.split(_SUFFIX_SEPARATOR, 1)[0]
+    return template if _VERSION.fullmatch(template) else ""
+
+
+class TemplateVersions:
+    def __init__(self, router: BackendRouter, poll_seconds: float) -> None:
+        self._router = router
+        # Orchestrator track name ("stable", "canary") → task → version.
+        self._known: dict[str, dict[str, str]] = {}
+        # The tracks whose versions have been read: the ones the polling keeps current.
+        self._read: set[str] = set()
+        # A track's first read, shared by the requests that need it meanwhile.
+        self._reading: dict[str, asyncio.Task[None]] = {}
+        self._polling = Polling(self._refresh, poll_seconds)
+
+    async def version(self, track: Track[Any], task: str) -> str:
+        """The version `track` is expected to render for `task`; "" while unknown."""
+        if track.name not in self._read:
+            reading = self._reading.get(track.name)
+            if reading is None:
+                reading = self._reading[track.name] = asyncio.create_task(self._ask(track))
+                reading.add_done_callback(lambda _: self._reading.pop(track.name, None))
+            await asyncio.shield(reading)
+        return self._known.get(track.name, {}).get(task, "")
+
+    def learn(self, track: str, task: str, result_version: str) -> None:
+        """What a result of `track` says it rendered for `task`."""
+        template = template_of(result_version)
+        if template and template.startswith(f"{task}@"):
+            self._known.setdefault(track, {})[task] = template
+
+    @staticmethod
+    def matches(keyed: str, result_version: str) -> bool:
+        """Whether an answer whose result names `result_version` may be stored under a key made
+        with `keyed`: only when both name the same known template."""
+        return bool(keyed) and keyed == template_of(result_version)
+
+    async def _ask(self, track: Track[Any]) -> None:
+        """Read `track`'s versions; one that does not answer keeps what was known of it."""
+        try:
+            reply = await track.stub.ListTemplates(
+                orchestrator_pb2.ListTemplatesRequest(), timeout=ASK_TIMEOUT_SECONDS
+            )
+        except Exception as exc:  # down, too slow, or an older build: not cached meanwhile
+            log.warning(
+                "template versions not read: templated requests are not cached meanwhile",
+                extra={"track": track.name, "error": str(exc)},
+            )
+            return
+        self._known[track.name] = {
+            task: version
+            for task, version in reply.versions.items()
+            if template_of(version) == version and version.startswith(f"{task}@")
+        }
+        self._read.add(track.name)
+
+    async def _refresh(self) -> None:
+        for track in self._router.backends["orchestrator"].tracks():
+            if track.name in self._read:
+                await self._ask(track)
+
+    async def start(self) -> None:
+        self._polling.start()
+
+    async def stop(self) -> None:
+        await self._polling.stop()
