@@ -1,15 +1,16 @@
 """Which template each orchestrator deployment renders for each task, for the exact cache's key.
 
-A request with `template_variables` is answered with the task's template rendered into its
-system prompt, and the orchestrator names that template in its result (`template_version`,
-"chat@2"). The exact cache keys such a request by the version the gateway expects the request's
-orchestrator deployment (stable or canary) to render, so an answer made with `chat@1` is never
-served once the orchestrator renders `chat@2`. The gateway asks a deployment for its versions
-(`ListTemplates`) the first time a templated request is headed for it, then every
+A request with `template_variables` is answered with the task's template rendered into its system
+prompt, and the orchestrator names that template in its result (`template_version`, "chat@2"). The
+exact cache keys such a request by the version the gateway expects the request's orchestrator
+deployment (stable or canary) to render, so an answer made with `chat@1` is not served once the
+gateway has seen that the deployment renders `chat@2`: from its first templated answer so made, or
+at the latest a poll interval after a rolling update ends. The gateway asks a deployment for its
+versions (`ListTemplates`) the first time a templated request is headed for it, then every
 `template_versions_poll_seconds`, and it reads every templated result. An answer is stored only
 under a key naming the version that made it (`matches`): during a rolling update a deployment's
-pods may render either version, and an answer of the old template must not be kept under the
-new one's key.
+pods may render either version, and an answer of the old template must not be kept under the new
+one's key.
 
 A deployment is not asked before a request needs it: a call to an orchestrator that is not up
 yet (the gateway started first) would put the channel into reconnect backoff, and the first
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from typing import Any
 
 from tollgate.gateway.polling import Polling
@@ -55,17 +57,26 @@ class TemplateVersions:
         self._read: set[str] = set()
         # A track's first read, shared by the requests that need it meanwhile.
         self._reading: dict[str, asyncio.Task[None]] = {}
+        # When a track last failed to answer. It is asked again on need only a poll interval
+        # later, so an orchestrator that cannot answer (an older build without ListTemplates)
+        # costs a call and a log line per interval, not per templated request.
+        self._failed_at: dict[str, float] = {}
+        self._retry_seconds = poll_seconds
         self._polling = Polling(self._refresh, poll_seconds)
 
     async def version(self, track: Track[Any], task: str) -> str:
         """The version `track` is expected to render for `task`; "" while unknown."""
-        if track.name not in self._read:
+        if track.name not in self._read and self._may_ask(track.name):
             reading = self._reading.get(track.name)
             if reading is None:
                 reading = self._reading[track.name] = asyncio.create_task(self._ask(track))
                 reading.add_done_callback(lambda _: self._reading.pop(track.name, None))
             await asyncio.shield(reading)
         return self._known.get(track.name, {}).get(task, "")
+
+    def _may_ask(self, track: str) -> bool:
+        failed = self._failed_at.get(track)
+        return failed is None or time.monotonic() - failed >= self._retry_seconds
 
     def learn(self, track: str, task: str, result_version: str) -> None:
         """What a result of `track` says it rendered for `task`."""
@@ -86,11 +97,15 @@ class TemplateVersions:
                 orchestrator_pb2.ListTemplatesRequest(), timeout=ASK_TIMEOUT_SECONDS
             )
         except Exception as exc:  # down, too slow, or an older build: not cached meanwhile
-            log.warning(
-                "template versions not read: templated requests are not cached meanwhile",
-                extra={"track": track.name, "error": str(exc)},
-            )
+            if track.name not in self._failed_at:
+                log.warning(
+                    "template versions not read: templated requests are cached only once a "
+                    "result names its template",
+                    extra={"track": track.name, "error": str(exc)},
+                )
+            self._failed_at[track.name] = time.monotonic()
             return
+        self._failed_at.pop(track.name, None)
         self._known[track.name] = {
             task: version
             for task, version in reply.versions.items()
