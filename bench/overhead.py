@@ -29,7 +29,7 @@ from bench.progress import phase
 from bench.suite_tools import SETUPS, percentile, set_emulator_latency
 from tollgate.cli.demo_workload import FAQ
 from tollgate.cli.local_suite import LocalSuite, local_suite
-from tollgate.client import TollgateClient
+from tollgate.client import CompletionResult, TollgateClient
 from tollgate.v1 import common_pb2
 
 CONCURRENCY = (1, 16, 64)
@@ -54,6 +54,11 @@ def body(text: str) -> dict[str, Any]:
         "max_tokens": 200,
         "temperature": 0.0,
     }
+
+
+async def ask_unique(client: TollgateClient) -> CompletionResult:
+    """A chat request no cache can answer (a miss on every path), through the gateway."""
+    return await client.complete(task="chat", **body(unique_text()))
 
 
 def sdk_body(model: str, text: str) -> dict[str, Any]:
@@ -116,7 +121,7 @@ class Paths:
         await self.sdk.close()
 
     async def via_gateway(self) -> None:
-        await self.gateway.complete(task="chat", **body(unique_text()))
+        await ask_unique(self.gateway)
 
     async def direct(self) -> None:
         await self.sdk.messages.create(**sdk_body(self.model, unique_text()))
@@ -188,7 +193,7 @@ async def measure_setup(name: str, flags: dict[str, Any], quick: bool) -> SetupF
     async with local_suite(flags=flags) as suite:
         await set_emulator_latency(suite.emulator_url, 0.0, 0.0)
         async with TollgateClient(suite.gateway, suite.api_key) as probe:
-            model = (await probe.complete(task="chat", **body(unique_text()))).account.model
+            model = (await ask_unique(probe)).account.model
         paths = Paths(suite, model)
         try:
             runs = {}

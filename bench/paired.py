@@ -41,10 +41,10 @@ from typing import Any
 import psutil
 
 from bench.checkouts import checkout_name, checkout_python
-from bench.overhead import body, closed_loop, unique_text
+from bench.overhead import ask_unique, closed_loop
 from bench.peer import DEPLOYMENTS, ONE, tree_cpu_seconds
-from bench.suite_tools import SETUPS, suite_processes
-from tollgate.cli.local_suite import EMULATOR, local_suite
+from bench.suite_tools import SETUPS, serving_processes
+from tollgate.cli.local_suite import local_suite
 from tollgate.client import TollgateClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,13 +93,13 @@ async def _start(
             extra_env=variant.env,
         )
     )
-    services = [p for name, p in suite_processes(suite).items() if name != EMULATOR]
+    services = list(serving_processes(suite).values())
     client = await stack.enter_async_context(
         TollgateClient(suite.gateway, suite.api_key, timeout=60)
     )
 
     async def call() -> None:
-        await client.complete(task="chat", **body(unique_text()))
+        await ask_unique(client)
 
     return _Driven(services, call)
 

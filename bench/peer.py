@@ -54,9 +54,9 @@ import psutil
 import yaml
 
 from bench.checkouts import checkout_name, checkout_python
-from bench.overhead import Run, body, closed_loop, sdk_body, unique_text
+from bench.overhead import Run, ask_unique, closed_loop, sdk_body, unique_text
 from bench.progress import phase
-from bench.suite_tools import SETUPS, set_emulator_latency
+from bench.suite_tools import SETUPS, serving_processes, set_emulator_latency, suite_processes
 from tollgate.cli.local_suite import EMULATOR, free_port, listens, local_suite
 from tollgate.cli.suite_failure import SuiteError
 from tollgate.client import TollgateClient
@@ -301,24 +301,22 @@ async def tollgate(
     ) as suite:
         services = {
             # One process serves every service: its column says so.
-            (ALL_SERVICES if DEPLOYMENTS[deployment] else p.name): psutil.Process(p.process.pid)
-            for p in suite.processes
-            if p.name != EMULATOR
+            (ALL_SERVICES if DEPLOYMENTS[deployment] else name): process
+            for name, process in serving_processes(suite).items()
         }
-        emulator = next(p for p in suite.processes if p.name == EMULATOR)
-        emulator_process = psutil.Process(emulator.process.pid)
+        emulator = suite_processes(suite)[EMULATOR]
         stores = store_processes(list(services.values()))
         async with TollgateClient(suite.gateway, suite.api_key, timeout=60) as client:
             skipped = 0
 
             async def call() -> None:
                 nonlocal skipped
-                result = await client.complete(task="chat", **body(unique_text()))
+                result = await ask_unique(client)
                 if any(r.detail.startswith("skipped") for r in result.account.optimizations):
                     skipped += 1
 
             served = Served(
-                call, services, stores, emulator.address, beside(emulator_process), lambda: skipped
+                call, services, stores, suite.emulator_url, beside(emulator), lambda: skipped
             )
             return await measure(setup, code, served, seconds, deployment, rounds)
 
@@ -508,7 +506,7 @@ async def floor(deployment: str, seconds: float, rounds: int = ROUNDS) -> Figure
         ):
 
             async def call() -> None:
-                await client.complete(task="chat", **body(unique_text()))
+                await ask_unique(client)
 
             upstream = servers.emulator
             served = Served(call, servers.processes, [], upstream.url, beside(upstream.process))

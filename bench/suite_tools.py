@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 
-from tollgate.cli.local_suite import DEFAULT_FLAGS, LocalSuite
+from tollgate.cli.local_suite import DEFAULT_FLAGS, EMULATOR, LocalSuite
 from tollgate.emulator.control_client import configure
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -79,6 +79,11 @@ class ProcessSample:
 def suite_processes(suite: LocalSuite) -> dict[str, psutil.Process]:
     """One psutil handle per process of the suite (the emulator included), by service name."""
     return {entry.name: psutil.Process(entry.process.pid) for entry in suite.processes}
+
+
+def serving_processes(suite: LocalSuite) -> dict[str, psutil.Process]:
+    """The suite's processes that serve Tollgate (all but the emulator), by service name."""
+    return {name: p for name, p in suite_processes(suite).items() if name != EMULATOR}
 
 
 def sample(process: psutil.Process) -> ProcessSample:
