@@ -206,7 +206,7 @@ class CompletionPipeline:
     ) -> None:
         self._settings = settings
         # The orchestrators' template versions: read by the exact-cache step, taught by results.
-        self.templates = templates
+        self._templates = templates
         # Looks up a request's agent_id; None: requests naming an agent are refused.
         self._profiles = profiles
         self._sessions = SessionTurns(sessions, background, settings.session_wait_seconds, admit)
@@ -244,7 +244,7 @@ class CompletionPipeline:
             savings=self._savings,
             budget=self._budget,
             background=self.background,
-            templates=self.templates,
+            templates=self._templates,
             precision=self._precision,
         )
         # Decided under `config` (read above, with no await in between, so the same one).
@@ -296,8 +296,8 @@ class CompletionPipeline:
             if turn is not None:
                 turn.finish(result.response)
             if result.template_version:
-                self.templates.learn(
-                    run.services.routes.upcoming_orchestrator().name,
+                self._templates.learn(
+                    run.services.routes.orchestrator().name,
                     task_name(context.task),
                     result.template_version,
                 )

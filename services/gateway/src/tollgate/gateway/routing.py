@@ -212,7 +212,6 @@ class RequestRoutes:
         self._tenant = tenant
         self._contact = contact
         self._chosen: dict[str, Track[Any]] = {}
-        self._served: set[str] = set()
         self.served_by: list[common_pb2.ServedBy] = []
 
     def _choose(self, backend: str) -> Track[Any]:
@@ -224,8 +223,7 @@ class RequestRoutes:
 
     def _pick(self, backend: str) -> Track[Any]:
         track = self._choose(backend)
-        if backend not in self._served:
-            self._served.add(backend)
+        if all(served.service != backend for served in self.served_by):
             self.served_by.append(common_pb2.ServedBy(service=backend, track=track.name))
         return track
 

@@ -48,6 +48,12 @@ def template_of(result_version: str) -> str:
     return template if _VERSION.fullmatch(template) else ""
 
 
+def _tasks_template(task: str, result_version: str) -> str:
+    """`template_of(result_version)` when it is a template of `task`, else ""."""
+    template = template_of(result_version)
+    return template if template.startswith(f"{task}@") else ""
+
+
 class TemplateVersions:
     def __init__(self, router: BackendRouter, poll_seconds: float) -> None:
         self._router = router
@@ -80,8 +86,8 @@ class TemplateVersions:
 
     def learn(self, track: str, task: str, result_version: str) -> None:
         """What a result of `track` says it rendered for `task`."""
-        template = template_of(result_version)
-        if template and template.startswith(f"{task}@"):
+        template = _tasks_template(task, result_version)
+        if template:
             self._known.setdefault(track, {})[task] = template
 
     @staticmethod
@@ -109,7 +115,7 @@ class TemplateVersions:
         self._known[track.name] = {
             task: version
             for task, version in reply.versions.items()
-            if template_of(version) == version and version.startswith(f"{task}@")
+            if version and _tasks_template(task, version) == version
         }
         self._read.add(track.name)
 
