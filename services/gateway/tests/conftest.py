@@ -12,6 +12,7 @@ import pytest
 
 from tollgate.common.breaker import CircuitBreaker
 from tollgate.common.pricing import PriceTable
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
 from tollgate.gateway.flags import Decisions
@@ -20,7 +21,6 @@ from tollgate.gateway.routing import Backend, BackendRouter, RequestRoutes, Trac
 from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.base import Request, StepServices
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2
 
 
@@ -63,7 +63,9 @@ class FakeSuite:
 
     def __post_init__(self) -> None:
         # Learned from results, or told by a test; never polled here.
-        self.templates = TemplateVersions(self.router, poll_seconds=60.0)
+        self.templates = TemplateVersions(
+            lambda: self.router.backends["orchestrator"].tracks(), poll_seconds=60.0
+        )
         for name in BACKENDS:
             stub = FakeStub()
             breaker = CircuitBreaker(

@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 import pytest
 
+from tollgate.common.template_versions import TemplateVersions, template_of
 from tollgate.gateway.routing import Track
 from tollgate.gateway.steps.base import Answer, Draft, Request
 from tollgate.gateway.steps.exact_cache import ExactCacheStep
-from tollgate.gateway.template_versions import TemplateVersions, template_of
 from tollgate.v1 import cache_pb2, common_pb2, orchestrator_pb2
 
 
@@ -69,7 +69,9 @@ async def test_a_deployment_is_asked_once_when_first_needed_and_then_by_the_poll
     stable = fakes.router.backends["orchestrator"].stable
     stable.stub = FakeListing(_listing(chat="chat@2", report="report@1"))
     canary = _with_canary(fakes)
-    versions = TemplateVersions(fakes.router, poll_seconds=0.01)
+    versions = TemplateVersions(
+        lambda: fakes.router.backends["orchestrator"].tracks(), poll_seconds=0.01
+    )
     await versions.start()
     try:
         await asyncio.sleep(0.05)
@@ -97,7 +99,9 @@ async def test_a_deployment_that_does_not_answer_is_asked_again_later_and_result
     not once a templated request, and what its results name is used meanwhile."""
     stable = fakes.router.backends["orchestrator"].stable
     stable.stub = FakeListing(helpers.rpc_error(grpc.StatusCode.UNIMPLEMENTED))
-    versions = TemplateVersions(fakes.router, poll_seconds=0.2)
+    versions = TemplateVersions(
+        lambda: fakes.router.backends["orchestrator"].tracks(), poll_seconds=0.2
+    )
     for _ in range(5):
         assert await versions.version(stable, "chat") == ""
     assert stable.stub.calls == 1

@@ -85,7 +85,9 @@ def context() -> common_pb2.RequestContext:
 
 @dataclass
 class FakeOrchestrator(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    """Answers Generate with `answer_text`, or fails when `fail` is set; records every request."""
+    """Answers Generate with `answer_text`, or fails when `fail` is set; records every request.
+    Its results and ListTemplates name `template` as its lead_analysis template ("" names none;
+    `lists_templates` False answers ListTemplates UNIMPLEMENTED, as an older build does)."""
 
     answer_text: str = json.dumps(CANNED_ANALYSIS)
     fail: bool = False
@@ -94,6 +96,18 @@ class FakeOrchestrator(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     requests: list[orchestrator_pb2.GenerateRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    template: str = "lead_analysis@1"
+    lists_templates: bool = True
+    template_listings: int = 0
+
+    async def ListTemplates(
+        self, request: orchestrator_pb2.ListTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> orchestrator_pb2.ListTemplatesResponse:
+        self.template_listings += 1
+        if not self.lists_templates:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        versions = {"lead_analysis": self.template} if self.template else {}
+        return orchestrator_pb2.ListTemplatesResponse(versions=versions)
 
     async def Generate(
         self, request: orchestrator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
@@ -116,6 +130,7 @@ class FakeOrchestrator(orchestrator_pb2_grpc.OrchestratorServiceServicer):
                     ],
                 ),
                 cost=common_pb2.Cost(total_micros=1234, input_micros=800, output_micros=434),
+                template_version=self.template,
             )
         )
 

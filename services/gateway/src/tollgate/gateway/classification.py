@@ -44,6 +44,7 @@ from tollgate.common.classification import (
 )
 from tollgate.common.errors import ServiceError, invalid_argument
 from tollgate.common.pricing import PriceTable
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.common.token_bound import upper_bound_text
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
@@ -56,7 +57,6 @@ from tollgate.gateway.pipeline import orchestrator_failure
 from tollgate.gateway.routing import BackendRouter, RequestRoutes
 from tollgate.gateway.settings import Settings
 from tollgate.gateway.steps.budget_hold import billed_tokens, priced_at_most
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import (
     budget_ledger_pb2,
     classification_pb2,

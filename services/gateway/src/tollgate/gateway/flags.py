@@ -19,13 +19,13 @@ from tollgate.common.flag_definitions import (
 )
 from tollgate.common.flag_layers import layered_text
 from tollgate.common.lru import LruCache
+from tollgate.common.polling import Polling
 from tollgate.gateway.flags_config import (
     DEFAULT_CONFIG,
     FlagMode,
     GatewayConfig,
     parse_gateway_config,
 )
-from tollgate.gateway.polling import Polling
 
 P = TypeVar("P", bound=FlagParameters)
 

@@ -22,9 +22,9 @@ import grpc
 
 from tollgate.common.auth import ApiKey, KeyLimits, Role, bearer_digest
 from tollgate.common.errors import unauthenticated
+from tollgate.common.polling import Polling
 from tollgate.gateway.key_file import KeyFile
 from tollgate.gateway.metrics import instruments
-from tollgate.gateway.polling import Polling
 from tollgate.v1 import budget_ledger_pb2 as pb
 
 log = logging.getLogger("tollgate.gateway.keys")

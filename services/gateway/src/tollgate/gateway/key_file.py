@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tollgate.common.auth import ApiKey, KeyRing
 from tollgate.common.errors import ServiceError
-from tollgate.gateway.polling import Polling
+from tollgate.common.polling import Polling
 
 log = logging.getLogger("tollgate.gateway.keys")
 

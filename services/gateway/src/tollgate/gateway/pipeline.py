@@ -27,6 +27,7 @@ import grpc
 from tollgate.common.errors import ServiceError, unavailable
 from tollgate.common.pricing import PriceTable
 from tollgate.common.tasks import task_name
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.broken_stream import StreamTally
@@ -48,7 +49,6 @@ from tollgate.gateway.steps.conversation_optimization import ConversationOptimiz
 from tollgate.gateway.steps.exact_cache import ExactCacheStep
 from tollgate.gateway.steps.prompt_caching import PromptCachingStep
 from tollgate.gateway.steps.semantic_cache import SemanticCacheStep
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2, orchestrator_pb2
 
 if TYPE_CHECKING:

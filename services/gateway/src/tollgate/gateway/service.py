@@ -17,6 +17,7 @@ from tollgate.common.ids import new_request_id, new_trace_id
 from tollgate.common.interceptors import annotate
 from tollgate.common.pricing import PriceTable
 from tollgate.common.server import GrpcService, Hook, Registration
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.gateway.admin import AdminCalls
 from tollgate.gateway.agent_profiles import AgentProfiles
 from tollgate.gateway.auth_gate import Authenticates, AuthenticationGate
@@ -40,7 +41,6 @@ from tollgate.gateway.routing import BackendRouter
 from tollgate.gateway.session_calls import SessionCalls
 from tollgate.gateway.sessions import SessionStore
 from tollgate.gateway.settings import Settings
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.gateway.validation import RequestValidator
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2, gateway_pb2_grpc
 
@@ -386,7 +386,10 @@ async def build_service(settings: Settings) -> GrpcService:
     budget = BudgetGuard(
         settings.budget_ledger_timeout_seconds, background, settings.orchestrator_timeout_seconds
     )
-    templates = TemplateVersions(router, settings.template_versions_poll_seconds)
+    templates = TemplateVersions(
+        lambda: router.backends["orchestrator"].tracks(),
+        settings.template_versions_poll_seconds,
+    )
     pipeline = CompletionPipeline(
         settings,
         flags,

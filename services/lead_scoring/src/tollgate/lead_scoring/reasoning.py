@@ -4,7 +4,11 @@ The prompt carries no personal data (see pii.py) and dates every event, with the
 so Claude can tell a reply from yesterday from one from last spring. The cache key is a hash of
 the tenant, the lead's content and the day of scoring, so the same lead is analysed once until
 anything about it changes, and one tenant never sees another's analysis; an entry also expires
-after `REASONING_CACHE_TTL_SECONDS`. Identical leads asked for at the same time share one call.
+after `REASONING_CACHE_TTL_SECONDS`. The key also names the orchestrator's `lead_analysis`
+template that made the answer (tollgate.common.template_versions): once the orchestrator renders a
+new one, readings made with the previous one are no longer served; until its template is known
+(the orchestrator does not answer ListTemplates), nothing is served from the cache. Identical
+leads asked for at the same time share one call.
 A failure is reported, never raised: the score is still computed without this signal.
 """
 
@@ -17,11 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
 from tollgate.common.channels import open_channel
 from tollgate.common.lru import LruCache
+from tollgate.common.tasks import task_name
+from tollgate.common.template_versions import TemplateVersions, template_of
 from tollgate.lead_scoring.pii import PiiFilter, Scrubber
 from tollgate.lead_scoring.reasoning_parse import ParsedReasoning, parse_reasoning
 from tollgate.v1 import common_pb2, lead_scoring_pb2, orchestrator_pb2, orchestrator_pb2_grpc
@@ -41,6 +48,9 @@ MAX_TRANSCRIPT_CHARS = 12_000
 # The newest events listed one by one with their dates; older ones are only counted.
 MAX_LISTED_EVENTS = 40
 _ROLE_NAMES = {common_pb2.ROLE_USER: "Lead", common_pb2.ROLE_ASSISTANT: "Agent"}
+TASK = task_name(common_pb2.TASK_TYPE_LEAD_ANALYSIS)
+# Lead scoring calls one orchestrator deployment; its name among the template versions read.
+_DEPLOYMENT = "orchestrator"
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class ReasoningOutcome:
     # What the call cost; zero when the answer came from the cache or a shared call.
     cost: common_pb2.Cost
     cached: bool
+    # The template that made the answer, as the orchestrator's result names it ("" if none).
+    template_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,14 +135,24 @@ def transcript(lead: lead_scoring_pb2.Lead, scrub: Scrubber) -> str:
     return joined[-MAX_TRANSCRIPT_CHARS:]
 
 
-def cache_key(tenant_id: str, lead: lead_scoring_pb2.Lead, as_of: float) -> str:
+def cache_key(tenant_id: str, lead: lead_scoring_pb2.Lead, as_of: float, template: str) -> str:
     digest = hashlib.sha256()
     digest.update(tenant_id.encode())
+    digest.update(b"\x00")
+    digest.update(template.encode())
     digest.update(b"\x00")
     digest.update(_day(as_of).encode())
     digest.update(b"\x00")
     digest.update(lead.SerializeToString(deterministic=True))
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Orchestrator:
+    """The one orchestrator deployment lead scoring calls, as template_versions reads it."""
+
+    stub: Any
+    name: str = _DEPLOYMENT
 
 
 class OrchestratorReasoner:
@@ -145,6 +167,7 @@ class OrchestratorReasoner:
         pii: PiiFilter | None = None,
         cache_ttl_seconds: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        template_versions_poll_seconds: float = 10.0,
     ) -> None:
         self._pii = pii or PiiFilter()
         self._ttl = cache_ttl_seconds
@@ -159,12 +182,18 @@ class OrchestratorReasoner:
         self._inflight: dict[str, asyncio.Future[ReasoningOutcome]] = {}
         self._channel: grpc.aio.Channel | None = None
         self._stub: orchestrator_pb2_grpc.OrchestratorServiceStub | None = None
+        self._templates = TemplateVersions(self._deployments, template_versions_poll_seconds)
+
+    def _deployments(self) -> list[_Orchestrator]:
+        return [] if self._stub is None else [_Orchestrator(self._stub)]
 
     async def start(self) -> None:
         self._channel = open_channel(self._target, credentials=self._credentials)
         self._stub = orchestrator_pb2_grpc.OrchestratorServiceStub(self._channel)
+        await self._templates.start()
 
     async def close(self) -> None:
+        await self._templates.stop()
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
@@ -180,8 +209,9 @@ class OrchestratorReasoner:
         """`time_left`: seconds until the caller's deadline, if it set one; `as_of`: the moment
         of scoring (epoch seconds; now when None)."""
         as_of = time.time() if as_of is None else as_of
-        key = cache_key(context.tenant_id, lead, as_of)
-        cached = self._cache.get(key)
+        template = await self._expected_template()
+        key = cache_key(context.tenant_id, lead, as_of, template)
+        cached = self._cache.get(key) if template else None
         if cached is not None and self._clock() - cached[0] <= self._ttl:
             return ReasoningAttempt(ReasoningOutcome(cached[1], common_pb2.Cost(), cached=True))
         shared = self._inflight.get(key)
@@ -207,8 +237,18 @@ class OrchestratorReasoner:
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.warning("lead analysis failed", extra={"error": repr(exc)})
             return ReasoningAttempt(None, "orchestrator could not be reached")
-        self._cache.put(key, (self._clock(), outcome.parsed))
+        # Kept under the template that made it, which may not be the one expected (a rolling
+        # update of the orchestrator): it is served only while that template is the expected one.
+        made_with = template_of(outcome.template_version)
+        if made_with:
+            made_key = cache_key(context.tenant_id, lead, as_of, made_with)
+            self._cache.put(made_key, (self._clock(), outcome.parsed))
         return ReasoningAttempt(outcome)
+
+    async def _expected_template(self) -> str:
+        """The lead_analysis template the orchestrator renders now, "" while unknown."""
+        deployments = self._deployments()
+        return await self._templates.version(deployments[0], TASK) if deployments else ""
 
     async def _generate(
         self,
@@ -256,5 +296,11 @@ class OrchestratorReasoner:
         )
         response = await self._stub.Generate(request, timeout=timeout)
         result = response.result
+        self._templates.learn(_DEPLOYMENT, TASK, result.template_version)
         text = "".join(b.text.text for b in result.response.content if b.HasField("text"))
-        return ReasoningOutcome(parse_reasoning(text), result.cost, cached=False)
+        return ReasoningOutcome(
+            parse_reasoning(text),
+            result.cost,
+            cached=False,
+            template_version=result.template_version,
+        )

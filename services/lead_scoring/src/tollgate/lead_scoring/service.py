@@ -108,6 +108,7 @@ async def build_service(settings: Settings) -> GrpcService:
         credentials=channel_credentials(settings),
         pii=PiiFilter.from_lists(settings.pii_allow_fields, settings.pii_fields),
         cache_ttl_seconds=settings.reasoning_cache_ttl_seconds,
+        template_versions_poll_seconds=settings.template_versions_poll_seconds,
     )
     servicer = LeadScoringServicer(LeadScorer(model, settings, reasoner), settings)
     full_name = lead_scoring_pb2.DESCRIPTOR.services_by_name["LeadScoringService"].full_name

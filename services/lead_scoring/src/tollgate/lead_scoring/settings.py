@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
     reasoning_cache_entries: int = Field(default=10_000, ge=0)
     # An analysis older than this is asked for again, even for an unchanged lead.
     reasoning_cache_ttl_seconds: float = Field(default=3600.0, gt=0)
+    # How often the orchestrator is asked which lead_analysis template it renders, so readings
+    # made with the previous template stop being served after an upgrade.
+    template_versions_poll_seconds: float = Field(default=10.0, gt=0)
     # Profile attributes that never reach Claude, on top of name, email, phone, address and the
     # like (JSON list). Their values are also masked in the answers and the conversation.
     pii_fields: list[str] = Field(default_factory=list)

@@ -31,6 +31,7 @@ import grpc
 
 from tollgate.common.flag_definitions import FlagParameters
 from tollgate.common.pricing import PriceTable
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.gateway import dependencies
 from tollgate.gateway.background import BackgroundWork
 from tollgate.gateway.budget import BudgetGuard
@@ -43,7 +44,6 @@ from tollgate.gateway.savings import SavingsCalculator
 from tollgate.gateway.semantic_precision import PrecisionBoard
 from tollgate.gateway.sessions import session_tag
 from tollgate.gateway.settings import Settings
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import common_pb2, gateway_pb2
 
 log = logging.getLogger("tollgate.gateway.steps")

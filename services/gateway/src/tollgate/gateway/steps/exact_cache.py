@@ -14,6 +14,7 @@ from __future__ import annotations
 from tollgate.common.durations import duration
 from tollgate.common.flag_definitions import ExactCacheParameters
 from tollgate.common.tasks import task_name
+from tollgate.common.template_versions import TemplateVersions
 from tollgate.gateway import dependencies
 from tollgate.gateway.agent_fingerprint import profile_fingerprint
 from tollgate.gateway.flags import FlagDecision
@@ -29,7 +30,6 @@ from tollgate.gateway.steps.base import (
     StepServices,
     record_cache_savings,
 )
-from tollgate.gateway.template_versions import TemplateVersions
 from tollgate.v1 import cache_pb2, common_pb2, gateway_pb2
 
 

@@ -1,6 +1,7 @@
 """A background loop that calls one function every few seconds until stopped: how the gateway
 follows files a ConfigMap or Secret volume updates in place (flags, overrides, API keys) and the
-ledger's managed-key changes. The function may be a coroutine function."""
+ledger's managed-key changes, and how a caller of the orchestrator follows its template versions
+(template_versions.py). The function may be a coroutine function."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import inspect
 import logging
 from collections.abc import Callable
 
-log = logging.getLogger("tollgate.gateway.polling")
+log = logging.getLogger("tollgate.polling")
 
 
 class Polling:
