@@ -250,6 +250,7 @@ def service(name: str) -> Schema:
         settings["pii"] = strict({"fields": names, "allowFields": names})
     if name == "budgetLedger":
         settings["migrateOnStart"] = BOOL
+        settings["maxHoldTtlSeconds"] = POSITIVE_INT
         settings["migration"] = strict(
             {
                 "enabled": BOOL,

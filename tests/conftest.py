@@ -189,6 +189,7 @@ async def running_full_suite(
     in_process: bool = False,
     lead_overrides: dict[str, Any] | None = None,
     orchestrator_overrides: dict[str, Any] | None = None,
+    ledger_overrides: dict[str, Any] | None = None,
     **gateway_overrides: Any,
 ) -> AsyncIterator[FullSuite]:
     from tollgate.budget_ledger.service import build_service as build_ledger
@@ -222,7 +223,11 @@ async def running_full_suite(
             write_timeout_seconds=2.0,
         )
         ledger_settings = LedgerSettings(
-            **local, database_url=postgres_dsn, migrate_on_start=True, sweep_interval_seconds=0.5
+            **local,
+            database_url=postgres_dsn,
+            migrate_on_start=True,
+            sweep_interval_seconds=0.5,
+            **(ledger_overrides or {}),
         )
         servers["orchestrator"] = await stack.enter_async_context(
             serve_backend(await build_orchestrator(orchestrator_settings), orchestrator_settings)

@@ -35,3 +35,16 @@ def test_only_the_gateway_and_the_claude_callers_may_call_the_orchestrator(helm:
     cache = rendered.get("NetworkPolicy", "tg-tollgate-cache")
     cache_rule = next(r for r in cache["spec"]["ingress"] if r["ports"][0]["port"] == "grpc")
     assert {_component(peer) for peer in cache_rule["from"]} == {"gateway"}
+
+
+def test_the_gateway_is_told_the_longest_hold_the_ledger_accepts(helm: Any) -> None:
+    """A hold_ttl past the ledger's maximum is refused: one value sets both sides."""
+    for values, expected in (
+        ({}, "3600"),
+        ({"services.budgetLedger.maxHoldTtlSeconds": 600}, "600"),
+    ):
+        rendered = helm.render("default", values=values)
+        ledger = rendered.env("Deployment", "tg-tollgate-budget-ledger")
+        gateway = rendered.env("Deployment", "tg-tollgate-gateway")
+        assert ledger["TOLLGATE_BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS"] == expected
+        assert gateway["TOLLGATE_GATEWAY_BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS"] == expected

@@ -3,10 +3,13 @@ cache hit holds nothing, and the ledger ends exact."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
 import grpc
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, FullSuite, both_modes, set_tenant_budget
+from tests.conftest import ADMIN_KEY, ALL_ON, API_KEY, FullSuite, both_modes, set_tenant_budget
 from tollgate.client import TollgateError
 from tollgate.v1 import budget_ledger_pb2, common_pb2, gateway_pb2
 
@@ -69,6 +72,27 @@ async def test_commits_equal_the_cost_of_answers_and_hits_hold_nothing(
     assert answers[2].account.cost.total_micros == 0
     assert state.spent_micros == charged > 0
     assert answers[1].account.budget.remaining_micros < 10_000_000
+
+
+@both_modes
+async def test_holds_fit_a_ledger_whose_longest_hold_was_lowered(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+) -> None:
+    """The ledger refuses a hold_ttl past its MAX_HOLD_TTL_SECONDS. With answers allowed 20
+    minutes, the gateway would ask for a hold of about 23; told the ledger's 10, it asks no more
+    (the hold may then expire before a 20-minute answer's commit, and is charged in full)."""
+    async with start_suite(
+        ALL_ON,
+        ledger_overrides={"max_hold_ttl_seconds": 600},
+        orchestrator_timeout_seconds=1200,
+        budget_ledger_max_hold_ttl_seconds=600,
+    ) as suite:
+        await _set_tenant_budget(suite, 10_000_000)
+        async with suite.client() as client:
+            answer = await client.complete(**REQUEST)
+        state = await _settled(suite)
+    assert answer.account.budget.remaining_micros < 10_000_000  # held before Claude was asked
+    assert state.spent_micros == answer.account.cost.total_micros > 0
 
 
 async def test_non_admin_keys_cannot_administer_budgets(full_suite: FullSuite) -> None:

@@ -82,11 +82,7 @@ class FakeSuite:
             routes=RequestRoutes(self.router, config, "acme", "contact-1"),
             prices=self.prices,
             savings=SavingsCalculator(self.prices),
-            budget=BudgetGuard(
-                self.settings.budget_ledger_timeout_seconds,
-                self.background,
-                self.settings.orchestrator_timeout_seconds,
-            ),
+            budget=BudgetGuard.for_settings(self.settings, self.background),
             background=self.background,
             templates=self.templates,
         )

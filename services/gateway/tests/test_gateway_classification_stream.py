@@ -74,11 +74,7 @@ def _classification(fakes: Any, flags: FlagsSource) -> Classification:
         flags,
         fakes.router,
         fakes.prices,
-        BudgetGuard(
-            fakes.settings.budget_ledger_timeout_seconds,
-            fakes.background,
-            fakes.settings.orchestrator_timeout_seconds,
-        ),
+        BudgetGuard.for_settings(fakes.settings, fakes.background),
         fakes.background,
         fakes.templates,
     )

@@ -12,7 +12,6 @@ import pytest
 from tollgate.common.errors import ServiceError
 from tollgate.common.token_estimate import estimate_request
 from tollgate.gateway.budget import (
-    LEDGER_MAX_HOLD_TTL_SECONDS,
     SETTLE_FIRST_DELAY_SECONDS,
     SETTLE_TRIES,
     hold_ttl_seconds,
@@ -376,9 +375,11 @@ def test_prompt_caching_saves_the_uncached_cost_less_the_actual(fakes: Any, help
 
 
 def test_a_hold_never_asks_for_more_than_the_ledger_accepts() -> None:
-    """An answer allowed close to an hour would need a longer hold than the ledger's default
-    maximum (3600 s), which would have every Reserve refused: the hold stops there."""
-    assert hold_ttl_seconds(3_600, 1.0) == LEDGER_MAX_HOLD_TTL_SECONDS == 3_600
+    """An answer allowed close to the ledger's maximum hold would need a longer hold, which
+    would have every Reserve refused: the hold stops there."""
+    assert hold_ttl_seconds(3_600, 1.0, 3_600) == 3_600
+    assert hold_ttl_seconds(120, 1.0, 600) < 600  # the defaults' hold (293 s) fits
+    assert hold_ttl_seconds(1_200, 1.0, 600) == 600
 
 
 @pytest.mark.parametrize(

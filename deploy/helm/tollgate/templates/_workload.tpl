@@ -396,6 +396,8 @@ spec:
 {{- if eq $svc.key "gateway" }}
 - name: {{ $p }}ORCHESTRATOR_TIMEOUT_SECONDS
   value: {{ $svc.callDeadlineSeconds | toString | quote }}
+- name: {{ $p }}BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS
+  value: {{ $root.Values.services.budgetLedger.maxHoldTtlSeconds | toString | quote }}
 - name: {{ $p }}API_KEYS_FILE
   value: /etc/tollgate/api-keys/keys.yaml
 - name: {{ $p }}MANAGED_KEYS_ENABLED
@@ -494,6 +496,8 @@ gateway sends a canary nothing until it has a weight and answers its health chec
     {{- include "tollgate.storeUrlRef" (dict "root" $root "store" "postgres" "for" "the budget ledger") | nindent 4 }}
 - name: {{ $p }}MIGRATE_ON_START
   value: {{ $svc.migrateOnStart | toString | quote }}
+- name: {{ $p }}MAX_HOLD_TTL_SECONDS
+  value: {{ $svc.maxHoldTtlSeconds | toString | quote }}
 {{- else if eq $svc.key "leadScoring" }}
 {{- if not (include "tollgate.singleProcess" $root) }}
 - name: {{ $p }}ORCHESTRATOR_ADDR

@@ -24,6 +24,7 @@ from tollgate.gateway.dependencies import DependencyDown
 from tollgate.gateway.flags import FlagDecision
 from tollgate.gateway.public_detail import skipped_detail
 from tollgate.gateway.routing import Track
+from tollgate.gateway.settings import Settings
 from tollgate.v1 import budget_ledger_pb2, common_pb2
 
 log = logging.getLogger("tollgate.gateway.budget")
@@ -38,23 +39,23 @@ SETTLE_FIRST_DELAY_SECONDS = 0.1
 USAGE_TRIES = 5
 # Added to a hold's life past the latest moment its request can still settle it.
 HOLD_MARGIN_SECONDS = 60.0
-# The longest hold_ttl the ledger accepts by default (its MAX_HOLD_TTL_SECONDS): a longer one
-# would have every Reserve refused.
-LEDGER_MAX_HOLD_TTL_SECONDS = 3600.0
 
 
-def hold_ttl_seconds(answer_seconds: float, ledger_timeout_seconds: float) -> float:
+def hold_ttl_seconds(
+    answer_seconds: float, ledger_timeout_seconds: float, ledger_max_seconds: float
+) -> float:
     """How long a request's hold lives: longer than Claude may take to answer (`answer_seconds`)
     plus every retry of its commit or release, so that a gateway that is alive always settles
     it first. A hold still held at its expiry belongs to a gateway that died mid-request (or a
     ledger away longer than the retries): the ledger charges it in full rather than lose what
-    Claude may have billed."""
+    Claude may have billed. Never more than `ledger_max_seconds`, the longest hold the ledger
+    accepts (it refuses a longer hold_ttl)."""
     settling = longest_retries_seconds(
         SETTLE_TRIES, SETTLE_FIRST_DELAY_SECONDS, ledger_timeout_seconds
     )
-    # Past the ledger's maximum (answers allowed close to an hour), a hold may expire before its
+    # Past the ledger's maximum (answers allowed close to it), a hold may expire before its
     # commit lands: it is then charged in full, and the late commit is answered as done.
-    return min(answer_seconds + settling + HOLD_MARGIN_SECONDS, LEDGER_MAX_HOLD_TTL_SECONDS)
+    return min(answer_seconds + settling + HOLD_MARGIN_SECONDS, ledger_max_seconds)
 
 
 @dataclass
@@ -105,12 +106,30 @@ def request_id_used(request_id: str, outcome: budget_ledger_pb2.ReserveOutcome) 
 
 
 class BudgetGuard:
-    def __init__(self, timeout: float, background: BackgroundWork, answer_seconds: float) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        background: BackgroundWork,
+        answer_seconds: float,
+        ledger_max_hold_seconds: float,
+    ) -> None:
         """`timeout` bounds each ledger call; `answer_seconds` is the longest Claude may take to
-        answer a request (the gateway's orchestrator timeout)."""
+        answer a request (the gateway's orchestrator timeout); `ledger_max_hold_seconds` the
+        longest hold the ledger accepts."""
         self._timeout = timeout
         self._background = background
-        self._hold_ttl = duration(hold_ttl_seconds(answer_seconds, timeout))
+        self._hold_ttl = duration(
+            hold_ttl_seconds(answer_seconds, timeout, ledger_max_hold_seconds)
+        )
+
+    @classmethod
+    def for_settings(cls, settings: Settings, background: BackgroundWork) -> BudgetGuard:
+        return cls(
+            settings.budget_ledger_timeout_seconds,
+            background,
+            settings.orchestrator_timeout_seconds,
+            settings.budget_ledger_max_hold_ttl_seconds,
+        )
 
     async def reserve(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tollgate.common.pricing import shipped_prices
@@ -112,8 +112,13 @@ class Settings(ServiceSettings):
     # (the exact cache keys templated requests by it; template_versions.py).
     template_versions_poll_seconds: float = Field(default=10.0, gt=0)
     # How long a Message Batch's budget hold lives before the ledger charges it in full (its
-    # results were not read by then). At most the ledger's MAX_HOLD_TTL_SECONDS.
+    # results were not read by then). At most budget_ledger_max_hold_ttl_seconds, which
+    # lowers it when it is not set.
     batch_hold_ttl_seconds: float = Field(default=3600.0, gt=0)
+    # The longest hold the budget ledger accepts: its TOLLGATE_BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS
+    # (the chart sets both from services.budgetLedger.maxHoldTtlSeconds). A longer hold_ttl would
+    # have every Reserve refused, so the gateway never asks for more.
+    budget_ledger_max_hold_ttl_seconds: float = Field(default=3600.0, gt=0)
 
     # Request limits, checked before anything is forwarded.
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -150,3 +155,19 @@ class Settings(ServiceSettings):
     # Prompts and answers are not logged unless this is on; when on, e-mail addresses and phone
     # numbers are replaced before the line is written.
     log_prompts: bool = False
+
+    @model_validator(mode="after")
+    def _batch_holds_within_the_ledgers_limit(self) -> Settings:
+        if "batch_hold_ttl_seconds" not in self.model_fields_set:
+            # Not chosen: as long as the ledger allows, up to the default hour.
+            self.batch_hold_ttl_seconds = min(
+                self.batch_hold_ttl_seconds, self.budget_ledger_max_hold_ttl_seconds
+            )
+        elif self.batch_hold_ttl_seconds > self.budget_ledger_max_hold_ttl_seconds:
+            raise ValueError(
+                f"batch_hold_ttl_seconds ({self.batch_hold_ttl_seconds:g}) is longer than the "
+                f"budget ledger accepts (budget_ledger_max_hold_ttl_seconds, "
+                f"{self.budget_ledger_max_hold_ttl_seconds:g}): every Message Batch would be "
+                "refused; lower it or raise both limits"
+            )
+        return self
