@@ -99,11 +99,15 @@ class FakeOrchestrator(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     template: str = "lead_analysis@1"
     lists_templates: bool = True
     template_listings: int = 0
+    # Seconds ListTemplates takes; the time each Generate had left when it arrived.
+    listing_delay: float = 0.0
+    time_left_on_arrival: list[float] = field(default_factory=list)
 
     async def ListTemplates(
         self, request: orchestrator_pb2.ListTemplatesRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.ListTemplatesResponse:
         self.template_listings += 1
+        await asyncio.sleep(self.listing_delay)
         if not self.lists_templates:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
         versions = {"lead_analysis": self.template} if self.template else {}
@@ -113,6 +117,9 @@ class FakeOrchestrator(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self, request: orchestrator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> orchestrator_pb2.GenerateResponse:
         self.requests.append(request)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            self.time_left_on_arrival.append(remaining)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

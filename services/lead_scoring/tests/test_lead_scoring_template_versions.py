@@ -97,3 +97,16 @@ async def test_without_listtemplates_a_result_naming_its_template_teaches_it(
     assert not await _served_from_cache(reasoner)
     assert await _served_from_cache(reasoner)
     assert len(orchestrator.requests) == 1
+
+
+async def test_the_wait_for_the_template_comes_out_of_the_callers_time(
+    fake_orchestrator: tuple[FakeOrchestrator, str], reasoner: OrchestratorReasoner
+) -> None:
+    """The first reading waits for ListTemplates; the call to Claude then gets what is left of
+    the caller's time, not the time there was before that wait."""
+    orchestrator, _ = fake_orchestrator
+    orchestrator.listing_delay = 0.5
+    attempt = await reasoner.analyse(CONTEXT, LEAD, time_left=1.0, as_of=AS_OF)
+    assert attempt.outcome is not None
+    # 1.0 s less the 0.5 s wait, less the share kept for returning the score: about 0.45 s.
+    assert orchestrator.time_left_on_arrival[0] < 0.5

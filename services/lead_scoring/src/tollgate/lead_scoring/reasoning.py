@@ -209,7 +209,10 @@ class OrchestratorReasoner:
         """`time_left`: seconds until the caller's deadline, if it set one; `as_of`: the moment
         of scoring (epoch seconds; now when None)."""
         as_of = time.time() if as_of is None else as_of
-        template = await self._expected_template()
+        asked_at = time.monotonic()
+        template = await self._expected_template()  # may wait for the first ListTemplates
+        if time_left is not None:
+            time_left -= time.monotonic() - asked_at
         key = cache_key(context.tenant_id, lead, as_of, template)
         cached = self._cache.get(key) if template else None
         if cached is not None and self._clock() - cached[0] <= self._ttl:
