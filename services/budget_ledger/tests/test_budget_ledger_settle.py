@@ -230,3 +230,42 @@ async def test_a_call_that_breaks_its_group_fails_alone_in_a_settle(
     others = [r for i, r in enumerate(results) if i != 5]
     assert all(r.reserve.outcome == pb.RESERVE_OUTCOME_RESERVED for r in others)
     assert tuple(await db.fetchrow(_TOTALS)) == (0, 1_000)
+
+
+async def test_the_first_batch_of_a_new_period_creates_its_counter_and_settles_the_last(
+    ledger, db
+) -> None:
+    """A day ends with a hold still open: its commit lands in yesterday's counter, and the same
+    batch's new reservation in today's, which that batch creates."""
+    await ledger.budget(5_000)
+    await ledger.reserve("yesterday", 3_000)
+    # Move the day's counter (and the hold's link to it) one day back, as if midnight passed.
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO budget_counters (budget_id, period_start, period_end, spent_micros,"
+            " held_micros, spent_tokens, held_tokens)"
+            " SELECT budget_id, period_start - interval '1 day', period_end - interval '1 day',"
+            " spent_micros, held_micros, spent_tokens, held_tokens FROM budget_counters"
+        )
+        await db.execute("UPDATE hold_counters SET period_start = period_start - interval '1 day'")
+        await db.execute(
+            "DELETE FROM budget_counters c WHERE NOT EXISTS (SELECT 1 FROM hold_counters h"
+            " WHERE h.budget_id = c.budget_id AND h.period_start = c.period_start)"
+        )
+    commit = pb.CommitRequest(context=ledger.context("yesterday"), actual_micros=2_000)
+    # Today's whole budget fits: yesterday's spending is not today's.
+    reserve = pb.ReserveRequest(context=ledger.context("today"), amount_micros=5_000)
+    calls = [pb.LedgerCall(commit=commit), pb.LedgerCall(reserve=reserve)]
+    reply = await ledger.stub.Settle(pb.SettleRequest(calls=calls))
+    assert [r.WhichOneof("result") for r in reply.results] == ["commit", "reserve"]
+    assert reply.results[1].reserve.outcome == pb.RESERVE_OUTCOME_RESERVED
+    rows = await db.fetch(
+        "SELECT spent_micros, held_micros FROM budget_counters ORDER BY period_start"
+    )
+    assert [tuple(r) for r in rows] == [(2_000, 0), (0, 5_000)]
+    links = await db.fetch(
+        "SELECT h.request_id, h.period_start = c.period_start AS today FROM hold_counters h"
+        " CROSS JOIN (SELECT max(period_start) AS period_start FROM budget_counters) c"
+        " ORDER BY h.request_id"
+    )
+    assert [tuple(r) for r in links] == [("today", True), ("yesterday", False)]
