@@ -95,6 +95,26 @@ async def test_holds_fit_a_ledger_whose_longest_hold_was_lowered(
     assert state.spent_micros == answer.account.cost.total_micros > 0
 
 
+@both_modes
+async def test_a_ledger_configured_apart_is_an_operators_error_not_the_callers(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+) -> None:
+    """The ledger's longest hold lowered, the gateway not told: the ledger refuses the hold's
+    length, which the caller did not choose. The caller hears INTERNAL, with what an operator
+    must mend, not INVALID_ARGUMENT about a field it never sent; nothing reaches Claude."""
+    async with start_suite(
+        ALL_ON, ledger_overrides={"max_hold_ttl_seconds": 600}, orchestrator_timeout_seconds=1200
+    ) as suite:
+        await _set_tenant_budget(suite, 10_000_000)
+        async with suite.client() as client:
+            with pytest.raises(TollgateError) as caught:
+                await client.complete(**REQUEST)
+        assert suite.upstream_calls() == 0
+    assert caught.value.code == grpc.StatusCode.INTERNAL
+    assert "BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS" in caught.value.message
+    assert "hold_ttl may be at most 600 seconds" in caught.value.message
+
+
 async def test_non_admin_keys_cannot_administer_budgets(full_suite: FullSuite) -> None:
     async with full_suite.client(API_KEY) as client:
         with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -209,6 +209,16 @@ async def test_invalid_calls_in_a_settle_fail_alone_and_write_nothing(ledger, db
     codes = [_code(r) for r in results]
     assert codes == [None] + [grpc.StatusCode.INVALID_ARGUMENT] * 7 + [None, None]
     assert all(r.error.message for r in results[1:8])
+    # Each names the field it refuses, as the unary call's google.rpc.BadRequest would.
+    assert [list(r.error.fields) for r in results[1:8]] == [
+        ["context.request_id"],
+        ["context.request_id"],
+        ["context.tenant_id"],
+        ["amount_micros"],
+        ["amount_micros"],
+        ["actual_micros"],
+        ["calls[7]"],
+    ]
     assert results[8].commit.held_micros == 1_000
     assert results[9].reserve.outcome == pb.RESERVE_OUTCOME_RESERVED
     assert tuple(await db.fetchrow(_TOTALS)) == (700, 2_000)

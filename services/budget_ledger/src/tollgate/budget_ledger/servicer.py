@@ -22,7 +22,7 @@ from tollgate.budget_ledger.settlement import (
     ReserveResult,
 )
 from tollgate.budget_ledger.usage import UsageBook
-from tollgate.common.batch_calls import check_batch_size, error_fields, unexpected_error
+from tollgate.common.batch_calls import check_batch_size, refusal_fields, unexpected_error
 from tollgate.common.errors import ServiceError, invalid_argument, resource_exhausted
 from tollgate.common.interceptors import annotate
 from tollgate.v1 import budget_ledger_pb2 as pb
@@ -229,7 +229,7 @@ class BudgetLedgerServicer(budget_ledger_pb2_grpc.BudgetLedgerServiceServicer):
 
 
 def _error_result(error: ServiceError) -> pb.LedgerCallResult:
-    return pb.LedgerCallResult(error=pb.LedgerCallError(**error_fields(error)))
+    return pb.LedgerCallResult(error=pb.LedgerCallError(**refusal_fields(error)))
 
 
 def _call_result(

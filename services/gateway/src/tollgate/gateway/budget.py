@@ -58,6 +58,23 @@ def hold_ttl_seconds(
     return min(answer_seconds + settling + HOLD_MARGIN_SECONDS, ledger_max_seconds)
 
 
+def _hold_longer_than_the_ledger_allows(ledgers_reason: str) -> ServiceError:
+    """The hold's length is the gateway's choice, not the caller's: a ledger that refuses it is
+    configured apart from this gateway, which an operator must mend (the caller cannot)."""
+    log.error(
+        "the budget ledger refused the length of a budget hold (%s): set "
+        "TOLLGATE_GATEWAY_BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS (and BATCH_HOLD_TTL_SECONDS) to at "
+        "most the ledger's TOLLGATE_BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS",
+        ledgers_reason,
+    )
+    return ServiceError(
+        "The gateway and its budget ledger are configured apart: the ledger refused the length "
+        f"of this request's budget hold ({ledgers_reason}). Nothing was sent to Claude; an "
+        "operator must align the gateway's BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS with the ledger.",
+        grpc.StatusCode.INTERNAL,
+    )
+
+
 @dataclass
 class Hold:
     """What the reservation step decided: whether a hold exists and what to report."""
@@ -176,6 +193,10 @@ class BudgetGuard:
             if code == grpc.StatusCode.RESOURCE_EXHAUSTED and decision.shadow:
                 report.detail = f"would have refused: {message}"
                 return Hold(held=False, report=report)
+            if code == grpc.StatusCode.INVALID_ARGUMENT and "hold_ttl" in (
+                dependencies.violated_fields(exc)
+            ):
+                raise _hold_longer_than_the_ledger_allows(message) from exc
             raise ServiceError(message, code, metadata=metadata) from exc
         if reply.outcome != budget_ledger_pb2.RESERVE_OUTCOME_RESERVED:
             raise request_id_used(context.request_id, reply.outcome)

@@ -152,13 +152,34 @@ async def call_by_name(track: Track[Any], method: str, request: Any, timeout: fl
 
 def status_of(exc: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, dict[str, str]]:
     """Code, message and ErrorInfo metadata of a backend's status, to pass on to the caller."""
-    from google.rpc import error_details_pb2, status_pb2
+    from google.rpc import error_details_pb2
 
     metadata: dict[str, str] = {}
+    for detail in _status_details(exc):
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            metadata.update(dict(info.metadata))
+    return exc.code(), exc.details() or exc.code().name, metadata
+
+
+def violated_fields(exc: grpc.aio.AioRpcError) -> set[str]:
+    """The request fields a backend's INVALID_ARGUMENT names (its google.rpc.BadRequest)."""
+    from google.rpc import error_details_pb2
+
+    fields: set[str] = set()
+    for detail in _status_details(exc):
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            fields.update(v.field for v in bad_request.field_violations)
+    return fields
+
+
+def _status_details(exc: grpc.aio.AioRpcError) -> list[Any]:
+    """The google.rpc.Status details a backend sent with its status (Any messages)."""
+    from google.rpc import status_pb2
+
+    details: list[Any] = []
     for key, value in exc.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    metadata.update(dict(info.metadata))
-    return exc.code(), exc.details() or exc.code().name, metadata
+            details.extend(status_pb2.Status.FromString(value).details)
+    return details
