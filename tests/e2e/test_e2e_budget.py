@@ -3,6 +3,7 @@ cache hit holds nothing, and the ledger ends exact."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -113,6 +114,24 @@ async def test_a_ledger_configured_apart_is_an_operators_error_not_the_callers(
     assert caught.value.code == grpc.StatusCode.INTERNAL
     assert "BUDGET_LEDGER_MAX_HOLD_TTL_SECONDS" in caught.value.message
     assert "hold_ttl may be at most 600 seconds" in caught.value.message
+
+
+async def test_budgets_in_shadow_mode_answer_through_a_ledger_configured_apart(
+    start_suite: Callable[..., AbstractAsyncContextManager[FullSuite]],
+) -> None:
+    """Shadow mode only measures: the same misconfiguration is reported on the request (and
+    logged), and the request is answered."""
+    flags = copy.deepcopy(ALL_ON)
+    flags["flags"]["budget_enforcement"]["mode"] = "shadow"
+    async with start_suite(
+        flags, ledger_overrides={"max_hold_ttl_seconds": 600}, orchestrator_timeout_seconds=1200
+    ) as suite:
+        await _set_tenant_budget(suite, 10_000_000)
+        async with suite.client() as client:
+            answer = await client.complete(**REQUEST)
+    report = next(r for r in answer.account.optimizations if r.optimization == "budget_enforcement")
+    assert not report.applied
+    assert "hold_ttl may be at most 600 seconds" in report.detail
 
 
 async def test_non_admin_keys_cannot_administer_budgets(full_suite: FullSuite) -> None:

@@ -54,8 +54,9 @@ def _tasks_template(task: str, result_version: str) -> str:
 
 
 class Deployment(Protocol):
-    """An orchestrator deployment as its callers reach it (the gateway's routing tracks are
-    ones): a name unique among the caller's deployments, and its OrchestratorService stub."""
+    """An orchestrator deployment as a caller reaches it: a name unique among the caller's
+    deployments ("stable", "canary"), and its OrchestratorService stub. The gateway's routing
+    tracks are such deployments."""
 
     @property
     def name(self) -> str: ...

@@ -196,7 +196,11 @@ class BudgetGuard:
             if code == grpc.StatusCode.INVALID_ARGUMENT and "hold_ttl" in (
                 dependencies.violated_fields(exc)
             ):
-                raise _hold_longer_than_the_ledger_allows(message) from exc
+                refusal = _hold_longer_than_the_ledger_allows(message)
+                if decision.shadow:  # measuring only: the misconfiguration is logged, not served
+                    report.detail = f"not metered: {refusal.message}"
+                    return Hold(held=False, report=report)
+                raise refusal from exc
             raise ServiceError(message, code, metadata=metadata) from exc
         if reply.outcome != budget_ledger_pb2.RESERVE_OUTCOME_RESERVED:
             raise request_id_used(context.request_id, reply.outcome)
