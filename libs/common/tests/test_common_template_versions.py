@@ -4,6 +4,7 @@ learned from results, and what is never trusted into a cache key."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,3 +134,18 @@ async def test_only_well_formed_versions_of_their_own_task_are_kept() -> None:
     assert await versions.version(stable, "chat") == "chat@2"
     for task in ("report", "script", "intervention"):
         assert await versions.version(stable, task) == ""
+
+
+async def test_a_template_change_is_logged_once_when_it_takes_effect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stable = Deployment("stable", FakeListing(_listing(chat="chat@1")))
+    versions = TemplateVersions(lambda: [stable], poll_seconds=60.0)
+    with caplog.at_level(logging.INFO, logger="tollgate.templates"):
+        assert await versions.version(stable, "chat") == "chat@1"
+        for _ in range(3):
+            versions.learn("stable", "chat", "chat@1+agent_profile@1")  # no change: no line
+        versions.learn("stable", "chat", "chat@2")
+        versions.learn("stable", "chat", "chat@2")
+    changes = [(r.task, r.before, r.now) for r in caplog.records if hasattr(r, "now")]
+    assert changes == [("chat", "", "chat@1"), ("chat", "chat@1", "chat@2")]

@@ -53,6 +53,18 @@ def _tasks_template(task: str, result_version: str) -> str:
     return template if template.startswith(f"{task}@") else ""
 
 
+def _log_change(deployment: str, task: str, before: str, now: str) -> None:
+    """A deployment's template of a task is first known or changed: cached answers of that task
+    are looked up and kept under the new version from here on (an upgrade taking effect)."""
+    log.info(
+        "template version of %s on %s: %s",
+        task,
+        deployment,
+        f"{before} -> {now or 'unknown'}" if before else now,
+        extra={"deployment": deployment, "task": task, "before": before, "now": now},
+    )
+
+
 class Deployment(Protocol):
     """An orchestrator deployment as a caller reaches it: a name unique among the caller's
     deployments ("stable", "canary"), and its OrchestratorService stub. The gateway's routing
@@ -106,7 +118,10 @@ class TemplateVersions:
         """What a result of `deployment` says it rendered for `task`."""
         template = _tasks_template(task, result_version)
         if template:
-            self._known.setdefault(deployment, {})[task] = template
+            known = self._known.setdefault(deployment, {})
+            if known.get(task) != template:
+                _log_change(deployment, task, known.get(task, ""), template)
+                known[task] = template
 
     @staticmethod
     def matches(keyed: str, result_version: str) -> bool:
@@ -130,11 +145,16 @@ class TemplateVersions:
             self._failed_at[deployment.name] = time.monotonic()
             return
         self._failed_at.pop(deployment.name, None)
-        self._known[deployment.name] = {
+        listed = {
             task: version
             for task, version in reply.versions.items()
             if version and _tasks_template(task, version) == version
         }
+        known = self._known.get(deployment.name, {})
+        for task in sorted(listed.keys() | known.keys()):
+            if listed.get(task, "") != known.get(task, ""):
+                _log_change(deployment.name, task, known.get(task, ""), listed.get(task, ""))
+        self._known[deployment.name] = listed
         self._read.add(deployment.name)
 
     async def _refresh(self) -> None:
