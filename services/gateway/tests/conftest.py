@@ -82,7 +82,7 @@ class FakeSuite:
             routes=RequestRoutes(self.router, config, "acme", "contact-1"),
             prices=self.prices,
             savings=SavingsCalculator(self.prices),
-            budget=BudgetGuard.for_settings(self.settings, self.background),
+            budget=BudgetGuard(self.settings, self.background),
             background=self.background,
             templates=self.templates,
         )

@@ -74,7 +74,7 @@ def _classification(fakes: Any, flags: FlagsSource) -> Classification:
         flags,
         fakes.router,
         fakes.prices,
-        BudgetGuard.for_settings(fakes.settings, fakes.background),
+        BudgetGuard(fakes.settings, fakes.background),
         fakes.background,
         fakes.templates,
     )

@@ -123,29 +123,18 @@ def request_id_used(request_id: str, outcome: budget_ledger_pb2.ReserveOutcome) 
 
 
 class BudgetGuard:
-    def __init__(
-        self,
-        timeout: float,
-        background: BackgroundWork,
-        answer_seconds: float,
-        ledger_max_hold_seconds: float,
-    ) -> None:
-        """`timeout` bounds each ledger call; `answer_seconds` is the longest Claude may take to
-        answer a request (the gateway's orchestrator timeout); `ledger_max_hold_seconds` the
-        longest hold the ledger accepts."""
-        self._timeout = timeout
+    def __init__(self, settings: Settings, background: BackgroundWork) -> None:
+        """Each ledger call is bounded by `budget_ledger_timeout_seconds`; a hold outlives the
+        longest answer (`orchestrator_timeout_seconds`) and its settling, within the longest
+        hold the ledger accepts (`budget_ledger_max_hold_ttl_seconds`)."""
+        self._timeout = settings.budget_ledger_timeout_seconds
         self._background = background
         self._hold_ttl = duration(
-            hold_ttl_seconds(answer_seconds, timeout, ledger_max_hold_seconds)
-        )
-
-    @classmethod
-    def for_settings(cls, settings: Settings, background: BackgroundWork) -> BudgetGuard:
-        return cls(
-            settings.budget_ledger_timeout_seconds,
-            background,
-            settings.orchestrator_timeout_seconds,
-            settings.budget_ledger_max_hold_ttl_seconds,
+            hold_ttl_seconds(
+                settings.orchestrator_timeout_seconds,
+                self._timeout,
+                settings.budget_ledger_max_hold_ttl_seconds,
+            )
         )
 
     async def reserve(

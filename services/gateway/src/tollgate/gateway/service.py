@@ -383,7 +383,7 @@ async def build_service(settings: Settings) -> GrpcService:
 
     # Holds and commits on the ledger, shared by every path that spends: it keeps no state of
     # its own beyond the ledger's deadline and the background work its commits run in.
-    budget = BudgetGuard.for_settings(settings, background)
+    budget = BudgetGuard(settings, background)
     templates = TemplateVersions(
         lambda: router.backends["orchestrator"].tracks(),
         settings.template_versions_poll_seconds,

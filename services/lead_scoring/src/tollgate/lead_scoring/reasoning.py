@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import grpc
 
@@ -151,7 +150,7 @@ def cache_key(tenant_id: str, lead: lead_scoring_pb2.Lead, as_of: float, templat
 class _Orchestrator:
     """The one orchestrator deployment lead scoring calls, as template_versions reads it."""
 
-    stub: Any
+    stub: orchestrator_pb2_grpc.OrchestratorServiceStub
     name: str = _DEPLOYMENT
 
 
@@ -181,15 +180,17 @@ class OrchestratorReasoner:
         self._cache: LruCache[str, tuple[float, ParsedReasoning]] = LruCache(max(0, cache_entries))
         self._inflight: dict[str, asyncio.Future[ReasoningOutcome]] = {}
         self._channel: grpc.aio.Channel | None = None
-        self._stub: orchestrator_pb2_grpc.OrchestratorServiceStub | None = None
+        # Set while started.
+        self._orchestrator: _Orchestrator | None = None
         self._templates = TemplateVersions(self._deployments, template_versions_poll_seconds)
 
     def _deployments(self) -> list[_Orchestrator]:
-        return [] if self._stub is None else [_Orchestrator(self._stub)]
+        return [] if self._orchestrator is None else [self._orchestrator]
 
     async def start(self) -> None:
         self._channel = open_channel(self._target, credentials=self._credentials)
-        self._stub = orchestrator_pb2_grpc.OrchestratorServiceStub(self._channel)
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(self._channel)
+        self._orchestrator = _Orchestrator(stub)
         await self._templates.start()
 
     async def close(self) -> None:
@@ -197,7 +198,7 @@ class OrchestratorReasoner:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
-            self._stub = None
+            self._orchestrator = None
 
     async def analyse(
         self,
@@ -250,8 +251,9 @@ class OrchestratorReasoner:
 
     async def _expected_template(self) -> str:
         """The lead_analysis template the orchestrator renders now, "" while unknown."""
-        deployments = self._deployments()
-        return await self._templates.version(deployments[0], TASK) if deployments else ""
+        if self._orchestrator is None:
+            return ""
+        return await self._templates.version(self._orchestrator, TASK)
 
     async def _generate(
         self,
@@ -260,7 +262,7 @@ class OrchestratorReasoner:
         timeout: float,
         as_of: float,
     ) -> ReasoningOutcome:
-        if self._stub is None:
+        if self._orchestrator is None:
             raise RuntimeError("the reasoner is not started")
         profile = lead.profile
         scrub = self._pii.scrubber(profile.name, dict(profile.attributes))
@@ -297,7 +299,7 @@ class OrchestratorReasoner:
                 },
             )
         )
-        response = await self._stub.Generate(request, timeout=timeout)
+        response = await self._orchestrator.stub.Generate(request, timeout=timeout)
         result = response.result
         self._templates.learn(_DEPLOYMENT, TASK, result.template_version)
         text = "".join(b.text.text for b in result.response.content if b.HasField("text"))
